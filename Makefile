@@ -1,0 +1,47 @@
+# Post Office. `make demo` runs the local post office; `make test` runs every check.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+CARGO ?= cargo
+POSTOFFICE := $(CARGO) run --quiet -p postoffice-cli --
+VECTORS ?= ../shared/sns-vectors
+
+.PHONY: help setup build test lint unit catalog-check terraform-check e2e demo bench package
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+setup: ## install what the project needs (apt mosquitto, .venv with cargo-lambda, checkov, moto)
+	@scripts/setup.sh
+
+build: setup ## build the workspace
+	$(CARGO) build --workspace --all-targets
+
+test: setup lint unit catalog-check terraform-check e2e ## every check CI runs
+	@echo "make test: all checks passed"
+
+lint: ## rustfmt and clippy, warnings are errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit: ## unit and integration tests of every crate (end-to-end tests run in `e2e`)
+	$(CARGO) test --workspace --exclude postoffice-e2e
+
+catalog-check: ## the event catalog is valid and agrees with the Terraform
+	$(POSTOFFICE) catalog check --catalog event-catalog
+
+terraform-check: ## fmt, init, validate, test, plan and checkov, all offline
+	@if [ -x scripts/terraform-check.sh ]; then scripts/terraform-check.sh; else echo "terraform-check: no Terraform yet"; fi
+
+e2e: ## end-to-end tests against the local post office
+	$(CARGO) test -p postoffice-e2e -- --test-threads=1
+
+demo: setup ## run the local post office and drive events through it
+	@for v in $(VECTORS)/*.json; do $(POSTOFFICE) sns verify "$$v" --cert "$${v%.json}.pem" --at 2022-01-01T00:00:00Z; done
+	$(POSTOFFICE) catalog check --catalog event-catalog
+
+bench: ## criterion benchmarks
+	$(CARGO) bench --workspace
+
+package: ## Lambda zips for Terraform (arm64; needs the aarch64 target and zig)
+	cargo lambda build --release --arm64 --output-format zip

@@ -1,0 +1,1 @@
+//! The event catalog (`event-catalog/EVENT.yaml`). Being built in the foundation issue.

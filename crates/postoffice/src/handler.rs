@@ -1,0 +1,1 @@
+//! The handler API product teams write business logic against. Being built in the handler issue.

@@ -1,0 +1,20 @@
+//! Post Office: the library every part of the platform shares.
+//!
+//! Core modules are pure logic with no AWS SDK dependency:
+//! - [`topic`]: the `{EVENT}/{HOUSEHOLD_ID}/{DEVICE_ID}` MQTT topic contract;
+//! - [`envelope`]: the JSON every handler receives and every publisher sends;
+//! - [`invocation`]: what the bridge sends a handler Lambda and how its answer is classified;
+//! - [`catalog`]: the event catalog (names, directions, producers, consumers, payload schemas);
+//! - [`sns`]: SNS HTTP(S) message parsing and signature verification.
+//!
+//! [`handler`] is the API product teams write business logic against.
+
+pub mod catalog;
+pub mod envelope;
+pub mod handler;
+pub mod invocation;
+pub mod sns;
+pub mod topic;
+
+pub use envelope::Envelope;
+pub use topic::Topic;
