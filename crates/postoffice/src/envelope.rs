@@ -25,7 +25,11 @@ pub struct Envelope {
     #[serde(with = "rfc3339")]
     pub occurred_at: DateTime<Utc>,
     /// When the gateway (IoT rule) received an actor-published event.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rfc3339_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rfc3339_option"
+    )]
     pub received_at: Option<DateTime<Utc>>,
     /// The producing actor: the authenticated MQTT client id for actors, the service name for
     /// backend services.
@@ -150,7 +154,11 @@ impl Envelope {
 pub struct DeviceMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<Uuid>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rfc3339_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rfc3339_option"
+    )]
     pub occurred_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<Uuid>,
@@ -227,7 +235,10 @@ mod tests {
         let envelope = request();
         assert_eq!(envelope.correlation_id, envelope.event_id);
         assert_eq!(envelope.causation_id, None);
-        assert_eq!(envelope.topic().unwrap().to_string(), "COOKING_REQUESTED/h1/oven1");
+        assert_eq!(
+            envelope.topic().unwrap().to_string(),
+            "COOKING_REQUESTED/h1/oven1"
+        );
     }
 
     #[test]
@@ -241,7 +252,11 @@ mod tests {
         assert_eq!(reply.correlation_id, request.correlation_id);
         assert_eq!(reply.causation_id, Some(request.event_id));
         assert_ne!(reply.event_id, request.event_id);
-        assert!(request.follow_up("cooking replied", "kitchen", json!({})).is_err());
+        assert!(
+            request
+                .follow_up("cooking replied", "kitchen", json!({}))
+                .is_err()
+        );
     }
 
     #[test]

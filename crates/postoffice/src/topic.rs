@@ -179,7 +179,8 @@ impl Topic {
         household_id: impl Into<String>,
         device_id: impl Into<String>,
     ) -> Result<Self, TopicError> {
-        let (event, household_id, device_id) = (event.into(), household_id.into(), device_id.into());
+        let (event, household_id, device_id) =
+            (event.into(), household_id.into(), device_id.into());
         validate_event_name(&event)?;
         validate_household_id(&household_id)?;
         validate_device_id(&device_id)?;
@@ -278,7 +279,13 @@ mod tests {
 
     #[test]
     fn rejects_wrong_level_counts() {
-        for input in ["", "COOKING", "COOKING/h", "COOKING/h/d/extra", "/COOKING/h/d"] {
+        for input in [
+            "",
+            "COOKING",
+            "COOKING/h",
+            "COOKING/h/d/extra",
+            "/COOKING/h/d",
+        ] {
             assert!(
                 matches!(Topic::parse(input), Err(TopicError::WrongLevelCount { .. })),
                 "{input}"
@@ -290,12 +297,21 @@ mod tests {
     fn bounds_lengths() {
         let long_id = "a".repeat(MAX_ID_LEN + 1);
         let err = Topic::parse(&format!("COOKING/{long_id}/d")).unwrap_err();
-        assert!(matches!(err, TopicError::TooLong { level: Level::Household, .. }));
+        assert!(matches!(
+            err,
+            TopicError::TooLong {
+                level: Level::Household,
+                ..
+            }
+        ));
         assert!(Topic::parse(&format!("COOKING/{}/d", "a".repeat(MAX_ID_LEN))).is_ok());
         let long_event = "A".repeat(MAX_EVENT_LEN + 1);
         assert!(matches!(
             Topic::parse(&format!("{long_event}/h/d")),
-            Err(TopicError::TooLong { level: Level::Event, .. })
+            Err(TopicError::TooLong {
+                level: Level::Event,
+                ..
+            })
         ));
     }
 

@@ -1,0 +1,7 @@
+//! One module per subcommand. Each exposes its clap arguments and a `run` returning the exit code.
+
+pub mod catalog;
+pub mod cost;
+pub mod dlq;
+pub mod local;
+pub mod sns;
