@@ -1,1 +1,0 @@
-//! The event catalog (`event-catalog/EVENT.yaml`). Being built in the foundation issue.

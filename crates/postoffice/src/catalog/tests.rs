@@ -1,0 +1,410 @@
+use serde_json::json;
+
+use super::*;
+
+const VALID: &str = "\
+name: DOOR_OPENED
+description: The oven door was opened.
+direction: actor-to-backend
+producers: [device]
+consumers: [kitchen]
+schema_version: 1
+schema:
+  type: object
+  additionalProperties: false
+  required: [opened_at]
+  properties:
+    opened_at: { type: string, format: date-time }
+    angle_deg: { type: integer, minimum: 0, maximum: 110 }
+examples:
+  - opened_at: \"2026-11-23T18:00:00Z\"
+";
+
+fn problems_of(file: &str, text: &str) -> Vec<CatalogProblem> {
+    Catalog::from_sources([(file, text)])
+        .expect_err("the file has problems")
+        .problems
+}
+
+fn assert_problem(problems: &[CatalogProblem], file: &str, field: &str, needle: &str) {
+    assert!(
+        problems.iter().any(|p| p.file == file
+            && p.field.as_deref() == Some(field)
+            && p.message.contains(needle)),
+        "no problem on {file} {field} containing {needle:?} in {problems:#?}"
+    );
+}
+
+#[test]
+fn a_valid_file_loads() {
+    let catalog = Catalog::from_sources([("DOOR_OPENED.yaml", VALID)]).unwrap();
+    let event = catalog.event("DOOR_OPENED").unwrap();
+    assert_eq!(event.direction, Direction::ActorToBackend);
+    assert_eq!(event.producers, ["device"]);
+    assert_eq!(event.consumers, ["kitchen"]);
+    assert_eq!(event.schema_version, 1);
+    assert_eq!(event.examples.len(), 1);
+}
+
+#[test]
+fn name_must_equal_the_file_name() {
+    let problems = problems_of("DOOR_CLOSED.yaml", VALID);
+    assert_problem(
+        &problems,
+        "DOOR_CLOSED.yaml",
+        "name",
+        "must equal the file name",
+    );
+}
+
+#[test]
+fn name_must_be_an_event_name() {
+    let text = VALID.replace("name: DOOR_OPENED", "name: door_opened");
+    let problems = problems_of("door_opened.yaml", &text);
+    assert_problem(&problems, "door_opened.yaml", "name", "contains 'd'");
+}
+
+#[test]
+fn unknown_direction_is_named() {
+    let text = VALID.replace("actor-to-backend", "sideways");
+    let problems = problems_of("DOOR_OPENED.yaml", &text);
+    assert_problem(&problems, "DOOR_OPENED.yaml", "direction", "\"sideways\"");
+}
+
+#[test]
+fn unknown_keys_are_rejected() {
+    let text = format!("{VALID}owner: kitchen-team\n");
+    let problems = problems_of("DOOR_OPENED.yaml", &text);
+    assert_problem(&problems, "DOOR_OPENED.yaml", "owner", "unknown key");
+}
+
+#[test]
+fn missing_and_empty_fields_are_named() {
+    let text = VALID
+        .replace("description: The oven door was opened.\n", "")
+        .replace("consumers: [kitchen]", "consumers: []");
+    let problems = problems_of("DOOR_OPENED.yaml", &text);
+    assert_problem(&problems, "DOOR_OPENED.yaml", "description", "is missing");
+    assert_problem(&problems, "DOOR_OPENED.yaml", "consumers", "non-empty");
+}
+
+#[test]
+fn every_problem_of_every_file_is_collected() {
+    let broken = VALID
+        .replace("name: DOOR_OPENED", "name: DOOR_SHUT")
+        .replace("actor-to-backend", "upwards")
+        .replace("schema_version: 1", "schema_version: 0");
+    let other = VALID
+        .replace("DOOR_OPENED", "DOOR_CLOSED")
+        .replace("producers: [device]", "producers: [Device]");
+    let error = Catalog::from_sources([("DOOR_OPENED.yaml", broken), ("DOOR_CLOSED.yaml", other)])
+        .unwrap_err();
+    assert_problem(&error.problems, "DOOR_OPENED.yaml", "name", "file name");
+    assert_problem(&error.problems, "DOOR_OPENED.yaml", "direction", "upwards");
+    assert_problem(
+        &error.problems,
+        "DOOR_OPENED.yaml",
+        "schema_version",
+        "positive",
+    );
+    assert_problem(&error.problems, "DOOR_CLOSED.yaml", "producers[0]", "kebab");
+    assert_eq!(error.problems.len(), 4, "{error}");
+    let shown = error.to_string();
+    assert!(
+        shown.starts_with("the event catalog has 4 problem(s):"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("DOOR_CLOSED.yaml: producers[0]: \"Device\""),
+        "{shown}"
+    );
+}
+
+#[test]
+fn actor_to_backend_events_come_from_actors_and_go_to_services() {
+    let text = VALID
+        .replace("producers: [device]", "producers: [kitchen]")
+        .replace("consumers: [kitchen]", "consumers: [mobile, iot-forwarder]");
+    let problems = problems_of("DOOR_OPENED.yaml", &text);
+    assert_problem(
+        &problems,
+        "DOOR_OPENED.yaml",
+        "producers[0]",
+        "not an actor",
+    );
+    assert_problem(&problems, "DOOR_OPENED.yaml", "consumers[0]", "is an actor");
+    assert_problem(
+        &problems,
+        "DOOR_OPENED.yaml",
+        "consumers[1]",
+        "only backend-to-actor",
+    );
+}
+
+#[test]
+fn backend_to_actor_events_need_the_forwarder() {
+    let text = VALID
+        .replace("actor-to-backend", "backend-to-actor")
+        .replace("producers: [device]", "producers: [kitchen]")
+        .replace("consumers: [kitchen]", "consumers: [telemetry]");
+    let problems = problems_of("DOOR_OPENED.yaml", &text);
+    assert_problem(&problems, "DOOR_OPENED.yaml", "consumers", "iot-forwarder");
+
+    let from_actor = VALID
+        .replace("actor-to-backend", "backend-to-actor")
+        .replace("consumers: [kitchen]", "consumers: [iot-forwarder]");
+    let problems = problems_of("DOOR_OPENED.yaml", &from_actor);
+    assert_problem(&problems, "DOOR_OPENED.yaml", "producers[0]", "is an actor");
+}
+
+#[test]
+fn backend_to_backend_events_have_no_actors() {
+    let text = VALID
+        .replace("actor-to-backend", "backend-to-backend")
+        .replace("producers: [device]", "producers: [voice-assistant]");
+    let problems = problems_of("DOOR_OPENED.yaml", &text);
+    assert_problem(&problems, "DOOR_OPENED.yaml", "producers[0]", "is an actor");
+
+    let fine = VALID
+        .replace("actor-to-backend", "backend-to-backend")
+        .replace("producers: [device]", "producers: [billing]");
+    assert!(Catalog::from_sources([("DOOR_OPENED.yaml", fine)]).is_ok());
+}
+
+#[test]
+fn duplicate_names_in_a_list_are_rejected() {
+    let text = VALID.replace("consumers: [kitchen]", "consumers: [kitchen, kitchen]");
+    let problems = problems_of("DOOR_OPENED.yaml", &text);
+    assert_problem(
+        &problems,
+        "DOOR_OPENED.yaml",
+        "consumers[1]",
+        "listed twice",
+    );
+}
+
+#[test]
+fn a_schema_that_does_not_compile_is_reported() {
+    let text = VALID.replace("type: integer,", "type: integr,");
+    let problems = problems_of("DOOR_OPENED.yaml", &text);
+    assert_problem(
+        &problems,
+        "DOOR_OPENED.yaml",
+        "schema",
+        "not a valid JSON Schema",
+    );
+}
+
+#[test]
+fn a_schema_must_describe_an_object() {
+    let text = VALID.replace("  type: object\n", "  type: array\n");
+    let problems = problems_of("DOOR_OPENED.yaml", &text);
+    assert_problem(&problems, "DOOR_OPENED.yaml", "schema", "type: object");
+}
+
+#[test]
+fn examples_must_match_the_schema() {
+    let text = VALID.replace(
+        "  - opened_at: \"2026-11-23T18:00:00Z\"\n",
+        "  - opened_at: \"2026-11-23T18:00:00Z\"\n  - opened_at: yesterday\n    angle_deg: 200\n",
+    );
+    let problems = problems_of("DOOR_OPENED.yaml", &text);
+    assert_problem(&problems, "DOOR_OPENED.yaml", "examples[1]", "/opened_at");
+    assert_problem(&problems, "DOOR_OPENED.yaml", "examples[1]", "/angle_deg");
+    assert!(
+        !problems
+            .iter()
+            .any(|p| p.field.as_deref() == Some("examples[0]"))
+    );
+}
+
+#[test]
+fn yaml_that_is_not_a_mapping_is_reported() {
+    let problems = problems_of("DOOR_OPENED.yaml", "- just\n- a list\n");
+    assert_problem_without_field(&problems, "DOOR_OPENED.yaml", "mapping");
+    let problems = problems_of("DOOR_OPENED.yaml", "name: [unclosed\n");
+    assert_problem_without_field(&problems, "DOOR_OPENED.yaml", "not valid YAML");
+}
+
+fn assert_problem_without_field(problems: &[CatalogProblem], file: &str, needle: &str) {
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.file == file && p.field.is_none() && p.message.contains(needle)),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn the_embedded_catalog_is_the_product_catalog() {
+    let catalog = Catalog::embedded();
+    let names: Vec<&str> = catalog.events().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "COOKING_FINISHED",
+            "COOKING_REPLIED",
+            "COOKING_REQUESTED",
+            "COOKING_STARTED",
+            "DEVICE_TELEMETRY_REPORTED",
+            "FIRMWARE_UPDATE_OFFERED",
+        ]
+    );
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../event-catalog");
+    let loaded = Catalog::load(&dir).unwrap();
+    assert!(loaded.events().eq(catalog.events()));
+}
+
+#[test]
+fn lookups_follow_producers_and_consumers() {
+    let catalog = Catalog::embedded();
+    let names = |events: Vec<&EventDefinition>| -> Vec<String> {
+        events.into_iter().map(|e| e.name.clone()).collect()
+    };
+    assert_eq!(
+        names(catalog.events_produced_by_actor("device").collect()),
+        [
+            "COOKING_FINISHED",
+            "COOKING_REQUESTED",
+            "DEVICE_TELEMETRY_REPORTED"
+        ]
+    );
+    assert_eq!(
+        names(catalog.events_produced_by_actor("mobile").collect()),
+        ["COOKING_REQUESTED"]
+    );
+    assert_eq!(
+        names(catalog.events_produced_by("kitchen").collect()),
+        ["COOKING_REPLIED", "COOKING_STARTED"]
+    );
+    assert_eq!(
+        catalog.consumers_of("COOKING_FINISHED").unwrap(),
+        ["kitchen", "telemetry"]
+    );
+    assert_eq!(catalog.consumers_of("NO_SUCH_EVENT"), None);
+    assert_eq!(
+        names(catalog.events_consumed_by("telemetry").collect()),
+        ["COOKING_FINISHED", "DEVICE_TELEMETRY_REPORTED"]
+    );
+    assert_eq!(
+        names(catalog.events_consumed_by(IOT_FORWARDER).collect()),
+        [
+            "COOKING_REPLIED",
+            "COOKING_STARTED",
+            "FIRMWARE_UPDATE_OFFERED"
+        ]
+    );
+    assert_eq!(
+        catalog.consumers().into_iter().collect::<Vec<_>>(),
+        ["iot-forwarder", "kitchen", "telemetry"]
+    );
+}
+
+#[test]
+fn valid_payloads_pass() {
+    let catalog = Catalog::embedded();
+    catalog
+        .validate_payload(
+            "COOKING_REQUESTED",
+            &json!({"recipe_id": "pizza", "program": "grill", "temperature_c": 250, "duration_s": 600}),
+        )
+        .unwrap();
+}
+
+#[test]
+fn invalid_payloads_name_each_path() {
+    let catalog = Catalog::embedded();
+    let error = catalog
+        .validate_payload(
+            "COOKING_REQUESTED",
+            &json!({"program": "grill", "temperature_c": 400, "duration_s": "ten minutes", "colour": "red"}),
+        )
+        .unwrap_err();
+    let PayloadError::Invalid { event, violations } = &error else {
+        panic!("expected Invalid, got {error:?}");
+    };
+    assert_eq!(event, "COOKING_REQUESTED");
+    let paths: Vec<&str> = violations.iter().map(|v| v.path.as_str()).collect();
+    assert!(paths.contains(&"/temperature_c"), "{violations:?}");
+    assert!(paths.contains(&"/duration_s"), "{violations:?}");
+    // Unexpected properties are reported on the object that holds them.
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.path.is_empty() && v.message.contains("colour")),
+        "{violations:?}"
+    );
+    let shown = error.to_string();
+    assert!(
+        shown.starts_with("payload of COOKING_REQUESTED does not match its schema: "),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("/temperature_c: 400 is greater than the maximum of 300"),
+        "{shown}"
+    );
+    assert!(shown.contains("payload: "), "{shown}");
+}
+
+#[test]
+fn replies_are_either_accepted_or_rejected() {
+    let catalog = Catalog::embedded();
+    let accepted_with_reason = json!({
+        "status": "accepted",
+        "estimated_start_at": "2026-11-23T18:00:00Z",
+        "estimated_finish_at": "2026-11-23T18:30:00Z",
+        "reason": "busy"
+    });
+    let PayloadError::Invalid { violations, .. } = catalog
+        .validate_payload("COOKING_REPLIED", &accepted_with_reason)
+        .unwrap_err()
+    else {
+        panic!("expected Invalid");
+    };
+    assert!(
+        violations.iter().any(|v| v.path == "/reason"),
+        "{violations:?}"
+    );
+
+    let rejected_without_reason = json!({"status": "rejected"});
+    assert!(
+        catalog
+            .validate_payload("COOKING_REPLIED", &rejected_without_reason)
+            .is_err()
+    );
+    let bad_time = json!({
+        "status": "accepted",
+        "estimated_start_at": "soon",
+        "estimated_finish_at": "2026-11-23T18:30:00Z"
+    });
+    let PayloadError::Invalid { violations, .. } = catalog
+        .validate_payload("COOKING_REPLIED", &bad_time)
+        .unwrap_err()
+    else {
+        panic!("expected Invalid");
+    };
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(violations[0].path, "/estimated_start_at");
+}
+
+#[test]
+fn unknown_events_are_not_invalid_payloads() {
+    assert_eq!(
+        Catalog::embedded().validate_payload("COOKING_EXPLODED", &json!({})),
+        Err(PayloadError::UnknownEvent {
+            event: "COOKING_EXPLODED".to_owned()
+        })
+    );
+}
+
+#[test]
+fn directions_round_trip_through_their_names() {
+    for direction in Direction::ALL {
+        assert_eq!(direction.as_str().parse::<Direction>(), Ok(direction));
+        assert_eq!(
+            serde_json::to_value(direction).unwrap(),
+            json!(direction.as_str())
+        );
+    }
+    assert!("actor_to_backend".parse::<Direction>().is_err());
+}
