@@ -1,1 +1,0 @@
-//! SNS HTTP(S) message parsing and signature verification. Being built in the foundation issue.

@@ -1,0 +1,112 @@
+//! Parsed signing certificates per URL: bounded, and fetched once per URL however many messages
+//! arrive at the same time (single flight).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::OnceCell;
+
+use super::certificate::SigningCertificate;
+use super::certificate_url::CertificateUrl;
+
+/// SNS uses one certificate per region at a time, rotated rarely; 64 covers every region with
+/// room for rotations.
+pub const DEFAULT_CERTIFICATE_CACHE_CAPACITY: usize = 64;
+
+type Slot = Arc<OnceCell<Arc<SigningCertificate>>>;
+
+#[derive(Debug)]
+pub(crate) struct CertificateCache {
+    capacity: usize,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    slots: HashMap<String, (Slot, u64)>,
+    uses: u64,
+}
+
+impl CertificateCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            entries: Mutex::default(),
+        }
+    }
+
+    /// The certificate for `url`, running `load` only if no other caller is already loading it.
+    /// A failed load leaves nothing behind, so the next message tries again.
+    pub(crate) async fn get_or_load<E, Fut>(
+        &self,
+        url: &CertificateUrl,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Arc<SigningCertificate>, E>
+    where
+        Fut: Future<Output = Result<SigningCertificate, E>>,
+    {
+        let slot = self.slot(url);
+        if let Some(certificate) = slot.get() {
+            return Ok(Arc::clone(certificate));
+        }
+        match slot
+            .get_or_try_init(|| async { load().await.map(Arc::new) })
+            .await
+        {
+            Ok(certificate) => Ok(Arc::clone(certificate)),
+            Err(error) => {
+                self.forget_failed(url, &slot);
+                Err(error)
+            }
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().slots.len()
+    }
+
+    fn slot(&self, url: &CertificateUrl) -> Slot {
+        let mut entries = self.lock();
+        entries.uses += 1;
+        let now = entries.uses;
+        if let Some((slot, last_used)) = entries.slots.get_mut(url.as_str()) {
+            *last_used = now;
+            return Arc::clone(slot);
+        }
+        while entries.slots.len() >= self.capacity {
+            let least_recent = entries
+                .slots
+                .iter()
+                .min_by_key(|(_, (_, last_used))| *last_used)
+                .map(|(url, _)| url.clone());
+            match least_recent {
+                Some(url) => entries.slots.remove(&url),
+                None => break,
+            };
+        }
+        let slot = Slot::default();
+        entries
+            .slots
+            .insert(url.as_str().to_owned(), (Arc::clone(&slot), now));
+        slot
+    }
+
+    /// Failed URLs must not occupy capacity (they would evict good certificates), but only the
+    /// slot that failed is removed: a concurrent retry may already have replaced it.
+    fn forget_failed(&self, url: &CertificateUrl, failed: &Slot) {
+        let mut entries = self.lock();
+        if let Some((slot, _)) = entries.slots.get(url.as_str())
+            && Arc::ptr_eq(slot, failed)
+            && !slot.initialized()
+        {
+            entries.slots.remove(url.as_str());
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        // Entries stay consistent at every await-free step, so a poisoned lock is still usable.
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
