@@ -1,1 +1,0 @@
-//! The handler API product teams write business logic against. Being built in the handler issue.

@@ -1,0 +1,194 @@
+//! The pure core of a handler Lambda: invocation in, outcome out. No Lambda runtime, no AWS SDK:
+//! those are wired in by [`super::run`].
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::Handler;
+use super::context::Context;
+use super::error::HandlerError;
+use super::idempotency::{Claim, IdempotencyStore, idempotency_key};
+use super::publish::{Publication, Publish};
+use super::schemas::Schemas;
+use crate::catalog::Catalog;
+use crate::envelope::Envelope;
+use crate::invocation::HandlerInvocation;
+
+/// The success answer of a handler Lambda (the bridge only looks at success vs error).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Handled {
+    pub event_id: Uuid,
+    /// The event had been handled before; the handler did not run again.
+    pub duplicate: bool,
+    /// Ids of the follow-up events published, in order.
+    pub published: Vec<Uuid>,
+}
+
+/// One consumer: a handler with the ports it publishes and remembers through.
+pub struct Consumer<H> {
+    handler: H,
+    publisher: Arc<dyn Publish>,
+    topic_arn_prefix: String,
+    schemas: Arc<dyn Schemas>,
+    idempotency: Option<Arc<dyn IdempotencyStore>>,
+    clock: fn() -> SystemTime,
+}
+
+impl<H: Handler> Consumer<H> {
+    /// Validates payloads against the embedded event catalog; see [`Consumer::with_schemas`].
+    pub fn new(
+        handler: H,
+        publisher: Arc<dyn Publish>,
+        topic_arn_prefix: impl Into<String>,
+    ) -> Self {
+        Self {
+            handler,
+            publisher,
+            topic_arn_prefix: topic_arn_prefix.into(),
+            schemas: Arc::new(EmbeddedCatalog),
+            idempotency: None,
+            clock: SystemTime::now,
+        }
+    }
+
+    pub fn with_schemas(mut self, schemas: Arc<dyn Schemas>) -> Self {
+        self.schemas = schemas;
+        self
+    }
+
+    /// Turns on the idempotency guard: each event id is handled once by this consumer.
+    pub fn with_idempotency(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.idempotency = Some(store);
+        self
+    }
+
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// Handles one invocation from the bridge (or `postoffice dlq redrive`).
+    ///
+    /// Order matters: everything that can prove the event hopeless (shape, identity, schema,
+    /// payload type) is checked before the guard claims it, and nothing is published unless the
+    /// handler succeeded.
+    pub async fn handle_invocation(
+        &self,
+        invocation: serde_json::Value,
+    ) -> Result<Handled, HandlerError> {
+        let invocation: HandlerInvocation =
+            serde_json::from_value(invocation).map_err(|error| {
+                HandlerError::permanent(format!("not a handler invocation: {error}"))
+            })?;
+        let HandlerInvocation { envelope, delivery } = invocation;
+        envelope
+            .validate()
+            .map_err(|error| HandlerError::permanent(error.to_string()))?;
+        self.schemas
+            .validate_payload(&envelope.event, &envelope.payload)
+            .map_err(|error| HandlerError::permanent(error.to_string()))?;
+        let event = decode::<H>(&envelope)?;
+
+        let key = idempotency_key(H::CONSUMER, envelope.event_id);
+        if let Some(store) = &self.idempotency {
+            match store.claim(&key, (self.clock)()).await? {
+                Claim::Acquired => {}
+                Claim::AlreadyHandled => {
+                    tracing::info!(
+                        event = %envelope.event,
+                        event_id = %envelope.event_id,
+                        "duplicate event skipped"
+                    );
+                    return Ok(Handled {
+                        event_id: envelope.event_id,
+                        duplicate: true,
+                        published: Vec::new(),
+                    });
+                }
+                Claim::InProgress => {
+                    return Err(HandlerError::retryable(format!(
+                        "event {} is being handled by another delivery",
+                        envelope.event_id
+                    )));
+                }
+            }
+        }
+
+        let result = self.run_handler(event, &envelope, &delivery).await;
+        if let Some(store) = &self.idempotency {
+            self.settle(store.as_ref(), &key, result.is_ok()).await;
+        }
+        let published = result?;
+        tracing::info!(
+            event = %envelope.event,
+            event_id = %envelope.event_id,
+            correlation_id = %envelope.correlation_id,
+            published = published.len(),
+            "event handled"
+        );
+        Ok(Handled {
+            event_id: envelope.event_id,
+            duplicate: false,
+            published,
+        })
+    }
+
+    async fn run_handler(
+        &self,
+        event: H::Event,
+        envelope: &Envelope,
+        delivery: &crate::invocation::Delivery,
+    ) -> Result<Vec<Uuid>, HandlerError> {
+        let mut context = Context::new(envelope, delivery, H::CONSUMER, self.schemas.as_ref());
+        self.handler.handle(event, &mut context).await?;
+        let outbox = context.into_outbox();
+        let mut published = Vec::with_capacity(outbox.len());
+        for follow_up in &outbox {
+            let publication = Publication::of(follow_up, &self.topic_arn_prefix);
+            self.publisher.publish(&publication).await?;
+            published.push(follow_up.event_id);
+        }
+        Ok(published)
+    }
+
+    /// A store failure here must not turn a handled event into an error: the work is done. The
+    /// claim then lapses after its timeout.
+    async fn settle(&self, store: &dyn IdempotencyStore, key: &str, succeeded: bool) {
+        let settled = if succeeded {
+            store.complete(key, (self.clock)()).await
+        } else {
+            store.release(key).await
+        };
+        if let Err(error) = settled {
+            tracing::warn!(key, succeeded, %error, "idempotency record not updated");
+        }
+    }
+}
+
+/// The handler's payload type(s) are read from `{"event": …, "payload": …}`, so an adjacently
+/// tagged enum (`#[serde(tag = "event", content = "payload")]`) picks its variant by event name.
+fn decode<H: Handler>(envelope: &Envelope) -> Result<H::Event, HandlerError> {
+    let tagged = serde_json::json!({"event": envelope.event, "payload": envelope.payload});
+    serde_json::from_value(tagged).map_err(|error| {
+        HandlerError::permanent(format!(
+            "consumer {} cannot read {} {}: {error}",
+            H::CONSUMER,
+            envelope.event,
+            envelope.event_id
+        ))
+    })
+}
+
+struct EmbeddedCatalog;
+
+impl Schemas for EmbeddedCatalog {
+    fn validate_payload(
+        &self,
+        event: &str,
+        payload: &serde_json::Value,
+    ) -> Result<(), crate::catalog::PayloadError> {
+        Catalog::embedded().validate_payload(event, payload)
+    }
+}

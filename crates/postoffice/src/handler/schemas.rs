@@ -1,0 +1,25 @@
+//! Payload schemas the handler checks on receive and before publishing.
+
+use crate::catalog::{Catalog, PayloadError};
+
+/// Where payload schemas come from: the event catalog in production ([`Catalog::embedded`]),
+/// a small catalog of test events in tests.
+pub trait Schemas: Send + Sync {
+    /// `Err(UnknownEvent)` for an event the catalog does not have, `Err(Invalid)` for a payload
+    /// that breaks the event's schema.
+    fn validate_payload(
+        &self,
+        event: &str,
+        payload: &serde_json::Value,
+    ) -> Result<(), PayloadError>;
+}
+
+impl Schemas for Catalog {
+    fn validate_payload(
+        &self,
+        event: &str,
+        payload: &serde_json::Value,
+    ) -> Result<(), PayloadError> {
+        Catalog::validate_payload(self, event, payload)
+    }
+}

@@ -1,0 +1,477 @@
+//! The handler core with a fake publisher and the in-memory idempotency store, against the
+//! repository's event catalog.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::testing::{RecordingPublisher, invocation};
+use super::*;
+use crate::envelope::Envelope;
+use crate::invocation::HandlerInvocation;
+
+const COOKING_REQUESTED: &[u8] = include_bytes!("fixtures/cooking_requested.json");
+const COOKING_REQUESTED_INVALID: &[u8] =
+    include_bytes!("fixtures/cooking_requested_invalid_payload.json");
+const DEVICE_TELEMETRY_REPORTED: &[u8] = include_bytes!("fixtures/device_telemetry_reported.json");
+
+const PREFIX: &str = "arn:aws:sns:eu-west-1:123456789012:postoffice-";
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "event", content = "payload")]
+enum OvenEvent {
+    #[serde(rename = "COOKING_REQUESTED")]
+    CookingRequested(CookingRequest),
+}
+
+#[derive(Debug, Deserialize)]
+struct CookingRequest {
+    program: String,
+    temperature_c: u32,
+    duration_s: u32,
+}
+
+/// What the test handler does with a request.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    Accept,
+    FailRetryable,
+    FailPermanent,
+    PublishUnknownEvent,
+    PublishInvalidPayload,
+    ReplyTwice,
+}
+
+struct Oven {
+    behaviour: Behaviour,
+    calls: AtomicUsize,
+}
+
+impl Oven {
+    fn new(behaviour: Behaviour) -> Self {
+        Self {
+            behaviour,
+            calls: AtomicUsize::new(0),
+        }
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+fn accepted() -> Value {
+    json!({
+        "status": "accepted",
+        "estimated_start_at": "2026-11-23T20:05:00Z",
+        "estimated_finish_at": "2026-11-23T20:50:00Z"
+    })
+}
+
+impl Handler for Oven {
+    const CONSUMER: &'static str = "kitchen";
+    type Event = OvenEvent;
+
+    async fn handle(&self, event: OvenEvent, ctx: &mut Context<'_>) -> Result<(), HandlerError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let OvenEvent::CookingRequested(request) = event;
+        match self.behaviour {
+            Behaviour::Accept => {
+                ctx.reply(&accepted())?;
+                ctx.publish(
+                    "COOKING_STARTED",
+                    &json!({
+                        "program": request.program,
+                        "temperature_c": request.temperature_c,
+                        "duration_s": request.duration_s,
+                        "started_at": "2026-11-23T20:05:00Z",
+                        "estimated_finish_at": "2026-11-23T20:50:00Z"
+                    }),
+                )?;
+            }
+            Behaviour::FailRetryable => {
+                ctx.reply(&accepted())?;
+                Err(std::io::Error::other("oven registry unreachable"))?;
+            }
+            Behaviour::FailPermanent => {
+                return Err(HandlerError::permanent("oven was decommissioned"));
+            }
+            Behaviour::PublishUnknownEvent => {
+                ctx.reply(&accepted())?;
+                ctx.publish("COOKING_TELEPORTED", &json!({}))?;
+            }
+            Behaviour::PublishInvalidPayload => {
+                ctx.reply(&accepted())?;
+                ctx.publish("COOKING_STARTED", &json!({"program": "bake"}))?;
+            }
+            Behaviour::ReplyTwice => {
+                ctx.reply(&accepted())?;
+                ctx.reply(&json!({"status": "rejected", "reason": "busy"}))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Setup {
+    consumer: Consumer<Oven>,
+    publisher: Arc<RecordingPublisher>,
+}
+
+fn setup(behaviour: Behaviour) -> Setup {
+    let publisher = Arc::new(RecordingPublisher::default());
+    let consumer = Consumer::new(Oven::new(behaviour), publisher.clone(), PREFIX);
+    Setup {
+        consumer,
+        publisher,
+    }
+}
+
+fn fixture(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).expect("fixture is JSON")
+}
+
+fn request() -> HandlerInvocation {
+    serde_json::from_slice(COOKING_REQUESTED).unwrap()
+}
+
+#[test]
+fn fixtures_round_trip() {
+    for bytes in [
+        COOKING_REQUESTED,
+        COOKING_REQUESTED_INVALID,
+        DEVICE_TELEMETRY_REPORTED,
+    ] {
+        let parsed: HandlerInvocation = serde_json::from_slice(bytes).unwrap();
+        let again: HandlerInvocation =
+            serde_json::from_str(&serde_json::to_string(&parsed).unwrap()).unwrap();
+        assert_eq!(again, parsed);
+        assert_eq!(serde_json::to_value(&again).unwrap(), fixture(bytes));
+    }
+}
+
+#[tokio::test]
+async fn a_request_is_answered_and_followed_up_in_the_same_conversation() {
+    let Setup {
+        consumer,
+        publisher,
+    } = setup(Behaviour::Accept);
+    let request = request().envelope;
+
+    let handled = consumer
+        .handle_invocation(fixture(COOKING_REQUESTED))
+        .await
+        .unwrap();
+
+    assert_eq!(handled.event_id, request.event_id);
+    assert!(!handled.duplicate);
+    let sent = publisher.sent();
+    let topics: Vec<&str> = sent.iter().map(|p| p.topic_arn.as_str()).collect();
+    assert_eq!(
+        topics,
+        [
+            "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REPLIED",
+            "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_STARTED"
+        ]
+    );
+    let envelopes = publisher.envelopes();
+    assert_eq!(
+        handled.published,
+        envelopes.iter().map(|e| e.event_id).collect::<Vec<_>>()
+    );
+    for (publication, envelope) in sent.iter().zip(&envelopes) {
+        assert_eq!(envelope.household_id, "h-1");
+        assert_eq!(envelope.device_id, "oven-1");
+        assert_eq!(envelope.source, "kitchen");
+        assert_eq!(envelope.correlation_id, request.correlation_id);
+        assert_ne!(envelope.correlation_id, request.event_id);
+        assert_eq!(envelope.causation_id, Some(request.event_id));
+        assert_ne!(envelope.event_id, request.event_id);
+        assert_eq!(publication.attributes["event"], envelope.event);
+        assert_eq!(publication.attributes["household_id"], "h-1");
+        assert_eq!(publication.attributes["device_id"], "oven-1");
+        assert_eq!(publication.attributes.len(), 3);
+    }
+    assert_eq!(envelopes[0].event, "COOKING_REPLIED");
+    assert_eq!(envelopes[0].payload, accepted());
+    assert_eq!(envelopes[1].payload["temperature_c"], 230);
+}
+
+#[tokio::test]
+async fn a_schema_invalid_payload_is_permanent_and_never_reaches_the_handler() {
+    let Setup {
+        consumer,
+        publisher,
+    } = setup(Behaviour::Accept);
+    let error = consumer
+        .handle_invocation(fixture(COOKING_REQUESTED_INVALID))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Permanent);
+    assert!(error.message().contains("COOKING_REQUESTED"), "{error}");
+    assert!(error.message().contains("/temperature_c"), "{error}");
+    assert!(error.message().contains("duration_s"), "{error}");
+    assert_eq!(consumer.handler().calls(), 0);
+    assert!(publisher.sent().is_empty());
+}
+
+#[tokio::test]
+async fn an_event_not_in_the_catalog_is_permanent() {
+    let Setup { consumer, .. } = setup(Behaviour::Accept);
+    let mut value = fixture(COOKING_REQUESTED);
+    value["envelope"]["event"] = json!("COOKING_TELEPORTED");
+    let error = consumer.handle_invocation(value).await.unwrap_err();
+    assert!(error.is_permanent());
+    assert!(
+        error.message().contains("not in the event catalog"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn an_event_the_handler_does_not_read_is_permanent_with_a_helpful_message() {
+    let Setup { consumer, .. } = setup(Behaviour::Accept);
+    let error = consumer
+        .handle_invocation(fixture(DEVICE_TELEMETRY_REPORTED))
+        .await
+        .unwrap_err();
+    assert!(error.is_permanent());
+    let message = error.message();
+    assert!(
+        message.contains("kitchen cannot read DEVICE_TELEMETRY_REPORTED"),
+        "{message}"
+    );
+    assert!(message.contains("COOKING_REQUESTED"), "{message}");
+    assert_eq!(consumer.handler().calls(), 0);
+}
+
+#[tokio::test]
+async fn malformed_invocations_are_permanent() {
+    let Setup { consumer, .. } = setup(Behaviour::Accept);
+    let error = consumer
+        .handle_invocation(json!({"Records": []}))
+        .await
+        .unwrap_err();
+    assert!(error.is_permanent());
+    assert!(
+        error.message().contains("not a handler invocation"),
+        "{error}"
+    );
+
+    let mut value = fixture(COOKING_REQUESTED);
+    value["envelope"]["household_id"] = json!("h/1");
+    let error = consumer.handle_invocation(value).await.unwrap_err();
+    assert!(error.is_permanent());
+    assert!(error.message().contains("household id"), "{error}");
+}
+
+#[tokio::test]
+async fn a_handler_error_is_retryable_by_default_and_sends_nothing() {
+    let Setup {
+        consumer,
+        publisher,
+    } = setup(Behaviour::FailRetryable);
+    let error = consumer
+        .handle_invocation(fixture(COOKING_REQUESTED))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Retryable);
+    assert_eq!(error.message(), "oven registry unreachable");
+    assert!(publisher.sent().is_empty(), "queued reply must not be sent");
+}
+
+#[tokio::test]
+async fn a_handler_error_marked_permanent_is_permanent() {
+    let Setup { consumer, .. } = setup(Behaviour::FailPermanent);
+    let error = consumer
+        .handle_invocation(fixture(COOKING_REQUESTED))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Permanent);
+    assert_eq!(error.message(), "oven was decommissioned");
+}
+
+#[tokio::test]
+async fn publishing_an_unknown_event_fails_before_anything_is_sent() {
+    let Setup {
+        consumer,
+        publisher,
+    } = setup(Behaviour::PublishUnknownEvent);
+    let error = consumer
+        .handle_invocation(fixture(COOKING_REQUESTED))
+        .await
+        .unwrap_err();
+    assert!(error.is_permanent());
+    assert!(error.message().contains("COOKING_TELEPORTED"), "{error}");
+    assert!(publisher.sent().is_empty());
+}
+
+#[tokio::test]
+async fn publishing_an_invalid_payload_fails_before_anything_is_sent() {
+    let Setup {
+        consumer,
+        publisher,
+    } = setup(Behaviour::PublishInvalidPayload);
+    let error = consumer
+        .handle_invocation(fixture(COOKING_REQUESTED))
+        .await
+        .unwrap_err();
+    assert!(error.is_permanent());
+    assert!(error.message().contains("cannot publish"), "{error}");
+    assert!(error.message().contains("COOKING_STARTED"), "{error}");
+    assert!(publisher.sent().is_empty());
+}
+
+#[tokio::test]
+async fn replying_to_an_event_that_is_not_a_request_is_permanent() {
+    struct Telemetry;
+    impl Handler for Telemetry {
+        const CONSUMER: &'static str = "telemetry";
+        type Event = Value;
+        async fn handle(&self, _: Value, ctx: &mut Context<'_>) -> Result<(), HandlerError> {
+            ctx.reply(&json!({}))?;
+            Ok(())
+        }
+    }
+    let publisher = Arc::new(RecordingPublisher::default());
+    let consumer = Consumer::new(Telemetry, publisher.clone(), PREFIX);
+    let error = consumer
+        .handle_invocation(fixture(DEVICE_TELEMETRY_REPORTED))
+        .await
+        .unwrap_err();
+    assert!(error.is_permanent());
+    assert!(
+        error
+            .message()
+            .contains("cannot reply to DEVICE_TELEMETRY_REPORTED"),
+        "{error}"
+    );
+    assert!(publisher.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_publish_is_retryable() {
+    let Setup {
+        consumer,
+        publisher,
+    } = setup(Behaviour::Accept);
+    publisher.fail_next("Throttling: Rate exceeded");
+    let error = consumer
+        .handle_invocation(fixture(COOKING_REQUESTED))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Retryable);
+    assert!(error.message().contains("Rate exceeded"), "{error}");
+    assert!(
+        error.message().contains("postoffice-COOKING_REPLIED"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_publishes_the_same_event_ids() {
+    let first = setup(Behaviour::Accept);
+    let second = setup(Behaviour::Accept);
+    let a = first
+        .consumer
+        .handle_invocation(fixture(COOKING_REQUESTED))
+        .await
+        .unwrap();
+    let b = second
+        .consumer
+        .handle_invocation(fixture(COOKING_REQUESTED))
+        .await
+        .unwrap();
+    assert_eq!(a.published, b.published);
+    assert_eq!(a.published.len(), 2);
+    assert_ne!(a.published[0], a.published[1]);
+
+    // Two replies of one attempt still get distinct ids.
+    let twice = setup(Behaviour::ReplyTwice);
+    let handled = twice
+        .consumer
+        .handle_invocation(fixture(COOKING_REQUESTED))
+        .await
+        .unwrap();
+    assert_ne!(handled.published[0], handled.published[1]);
+}
+
+#[tokio::test]
+async fn duplicate_event_ids_are_handled_once() {
+    let Setup {
+        consumer,
+        publisher,
+    } = setup(Behaviour::Accept);
+    let store = Arc::new(InMemoryIdempotencyStore::default());
+    let consumer = consumer.with_idempotency(store);
+
+    let first = consumer
+        .handle_invocation(fixture(COOKING_REQUESTED))
+        .await
+        .unwrap();
+    // SNS delivers the same message again (a new SNS message id, the same event id).
+    let again = invocation(&request().envelope);
+    let second = consumer.handle_invocation(again).await.unwrap();
+
+    assert!(!first.duplicate);
+    assert!(second.duplicate);
+    assert!(second.published.is_empty());
+    assert_eq!(consumer.handler().calls(), 1);
+    assert_eq!(publisher.sent().len(), 2);
+
+    // A different event of the same conversation is not a duplicate.
+    let mut other: Envelope = request().envelope;
+    other.event_id = uuid::Uuid::new_v4();
+    let third = consumer
+        .handle_invocation(invocation(&other))
+        .await
+        .unwrap();
+    assert!(!third.duplicate);
+    assert_eq!(consumer.handler().calls(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_attempt_releases_its_claim_so_the_retry_runs() {
+    let Setup {
+        consumer,
+        publisher,
+    } = setup(Behaviour::Accept);
+    let consumer = consumer.with_idempotency(Arc::new(InMemoryIdempotencyStore::default()));
+    publisher.fail_next("InternalError");
+
+    let error = consumer
+        .handle_invocation(fixture(COOKING_REQUESTED))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Retryable);
+    let retry = consumer
+        .handle_invocation(fixture(COOKING_REQUESTED))
+        .await
+        .unwrap();
+    assert!(!retry.duplicate);
+    assert_eq!(consumer.handler().calls(), 2);
+    assert_eq!(publisher.sent().len(), 2);
+}
+
+#[tokio::test]
+async fn an_event_being_handled_elsewhere_is_retried_later() {
+    let Setup { consumer, .. } = setup(Behaviour::Accept);
+    let store = Arc::new(InMemoryIdempotencyStore::default());
+    let key = idempotency_key("kitchen", request().envelope.event_id);
+    assert_eq!(
+        store
+            .claim(&key, std::time::SystemTime::now())
+            .await
+            .unwrap(),
+        Claim::Acquired
+    );
+    let consumer = consumer.with_idempotency(store);
+    let error = consumer
+        .handle_invocation(fixture(COOKING_REQUESTED))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Retryable);
+    assert_eq!(consumer.handler().calls(), 0);
+}
