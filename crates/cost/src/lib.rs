@@ -1,1 +1,38 @@
-//! Being built in its issue.
+//! The Post Office cost model: what the platform costs per customer per month and per year on
+//! AWS at a given fleet size, broken down by service, and what the two known optimisations
+//! (disconnecting idle actors, and Event Collections) save.
+//!
+//! Pure: inputs are a [`Profile`] (what a household does), the [`EventRoutes`] of the event
+//! catalog (direction and consumers of each event) and a [`PriceList`]; reading files is the
+//! caller's business.
+//!
+//! Method: one customer's month is turned into AWS-metered quantities ([`customer_usage`]),
+//! multiplied by the fleet size, then priced with graduated tiers applied to the fleet's
+//! monthly volume ([`bill`]); per-customer figures are the fleet's bill divided by its size.
+
+pub mod estimate;
+pub mod pricing;
+pub mod profile;
+pub mod report;
+pub mod routes;
+pub mod usage;
+
+pub use estimate::{Bill, Estimate, FleetEstimate, Line, Saving, Savings, bill, estimate};
+pub use pricing::{Price, PriceList, PriceStatus, Tier, increments};
+pub use profile::Profile;
+pub use routes::{Direction, EventRoute, EventRoutes, IOT_FORWARDER};
+pub use usage::{
+    Connectivity, DAYS_PER_MONTH, Messaging, MonthlyUsage, Scenario, customer_usage,
+    event_store_objects,
+};
+
+/// Why an estimate could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CostError {
+    #[error("{origin}: {message}")]
+    Pricing { origin: String, message: String },
+    #[error("{origin}: {message}")]
+    Profile { origin: String, message: String },
+    #[error("fleet size {0}: a fleet needs at least one customer")]
+    FleetSize(u64),
+}

@@ -1,0 +1,335 @@
+//! Prices a fleet's month: one line per billed item, tiers applied to the fleet's volume.
+
+use serde::Serialize;
+
+use crate::CostError;
+use crate::pricing::{Price, PriceList, PriceStatus};
+use crate::profile::Profile;
+use crate::routes::EventRoutes;
+use crate::usage::{MonthlyUsage, Scenario, customer_usage, event_store_objects};
+
+/// One billed item for the whole fleet in a month.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Line {
+    pub service: &'static str,
+    pub item: &'static str,
+    pub quantity: f64,
+    pub unit: &'static str,
+    pub fleet_monthly_usd: f64,
+    pub per_customer_monthly_usd: f64,
+    pub price_status: PriceStatus,
+}
+
+/// A scenario's bill for one fleet size.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bill {
+    pub scenario: Scenario,
+    pub label: &'static str,
+    pub lines: Vec<Line>,
+    pub fleet_monthly_usd: f64,
+    pub per_customer_monthly_usd: f64,
+    pub per_customer_yearly_usd: f64,
+    pub usage: MonthlyUsage,
+}
+
+/// What an optimisation saves against the always-connected, single-event baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Saving {
+    pub per_customer_yearly_usd: f64,
+    pub fleet_monthly_usd: f64,
+    /// Share of the whole bill saved.
+    pub total_percent: f64,
+    /// Share of connection minutes saved.
+    pub connection_minutes_percent: f64,
+    /// Share of IoT Core messages saved.
+    pub iot_messages_percent: f64,
+    /// Share of SNS publishes saved.
+    pub sns_publishes_percent: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Savings {
+    pub disconnect_when_idle: Saving,
+    pub event_collections: Saving,
+    pub both: Saving,
+}
+
+/// Every scenario for one fleet size.
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetEstimate {
+    pub customers: u64,
+    pub bills: Vec<Bill>,
+    pub savings: Savings,
+}
+
+/// The model's answer for every fleet size asked for.
+#[derive(Debug, Clone, Serialize)]
+pub struct Estimate {
+    pub profile: String,
+    pub region: String,
+    pub currency: String,
+    pub price_list_version: String,
+    /// Price file fields that could not be confirmed in a source.
+    pub unconfirmed_prices: Vec<&'static str>,
+    pub fleets: Vec<FleetEstimate>,
+}
+
+/// Prices `usage` (a fleet's month) into lines; `customers` divides them per customer.
+pub fn bill_lines(
+    usage: &MonthlyUsage,
+    objects: f64,
+    prices: &PriceList,
+    customers: f64,
+) -> Vec<Line> {
+    let p = &prices.prices;
+    let line = |service, item, quantity: f64, unit, price: &Price, cost: f64| Line {
+        service,
+        item,
+        quantity,
+        unit,
+        fleet_monthly_usd: cost,
+        per_customer_monthly_usd: cost / customers,
+        price_status: price.status,
+    };
+    let priced = |service, item, quantity: f64, unit, price: &Price| {
+        line(
+            service,
+            item,
+            quantity,
+            unit,
+            price,
+            price.monthly_cost(quantity),
+        )
+    };
+
+    // Lambda tiers apply to the account's total; each role gets its pro-rata share.
+    let roles = [
+        ("bridges", usage.bridge),
+        ("handlers", usage.handler),
+        ("forwarder", usage.forwarder),
+    ];
+    let requests: f64 = roles.iter().map(|(_, role)| role.requests).sum();
+    let gb_seconds: f64 = roles.iter().map(|(_, role)| role.gb_seconds).sum();
+    let requests_cost = p.lambda_requests.monthly_cost(requests);
+    let duration_cost = p.lambda_arm64_duration.monthly_cost(gb_seconds);
+    let share = |part: f64, whole: f64, cost: f64| {
+        if whole > 0.0 {
+            cost * part / whole
+        } else {
+            0.0
+        }
+    };
+
+    let mut lines = vec![
+        priced(
+            "IoT Core",
+            "connectivity",
+            usage.connection_minutes,
+            "minutes",
+            &p.iot_connectivity,
+        ),
+        priced(
+            "IoT Core",
+            "messaging",
+            usage.iot_messages,
+            "messages (5 KB)",
+            &p.iot_messaging,
+        ),
+        priced(
+            "IoT Core",
+            "rules triggered",
+            usage.iot_rules_triggered,
+            "rules (5 KB)",
+            &p.iot_rules_triggered,
+        ),
+        priced(
+            "IoT Core",
+            "actions executed",
+            usage.iot_actions_executed,
+            "actions (5 KB)",
+            &p.iot_actions_executed,
+        ),
+        priced(
+            "SNS",
+            "publishes",
+            usage.sns_publishes,
+            "requests (64 KB)",
+            &p.sns_publishes,
+        ),
+        priced(
+            "SNS",
+            "HTTP/S deliveries",
+            usage.sns_http_deliveries,
+            "deliveries (64 KB)",
+            &p.sns_http_deliveries,
+        ),
+        priced(
+            "SNS",
+            "Firehose deliveries",
+            usage.sns_firehose_deliveries,
+            "deliveries",
+            &p.sns_firehose_deliveries,
+        ),
+    ];
+    for (name, role) in roles {
+        let (requests_item, duration_item) = match name {
+            "bridges" => ("requests: bridges", "duration: bridges"),
+            "handlers" => ("requests: handlers", "duration: handlers"),
+            _ => ("requests: forwarder", "duration: forwarder"),
+        };
+        lines.push(line(
+            "Lambda",
+            requests_item,
+            role.requests,
+            "requests",
+            &p.lambda_requests,
+            share(role.requests, requests, requests_cost),
+        ));
+        lines.push(line(
+            "Lambda",
+            duration_item,
+            role.gb_seconds,
+            "GB-seconds (arm64)",
+            &p.lambda_arm64_duration,
+            share(role.gb_seconds, gb_seconds, duration_cost),
+        ));
+    }
+    lines.extend([
+        priced(
+            "Firehose",
+            "ingestion",
+            usage.firehose_ingested_gb,
+            "GB (records rounded to 5 KB)",
+            &p.firehose_ingestion,
+        ),
+        priced(
+            "Firehose",
+            "dynamic partitioning",
+            usage.event_store_gb(),
+            "GB",
+            &p.firehose_partitioned_delivery,
+        ),
+        priced(
+            "Firehose",
+            "partitioned objects",
+            objects,
+            "objects",
+            &p.firehose_partitioned_objects,
+        ),
+        priced(
+            "S3",
+            "Standard storage",
+            usage.stored_gb,
+            "GB-month",
+            &p.s3_standard_storage,
+        ),
+        priced(
+            "S3",
+            "PUT requests",
+            objects,
+            "requests",
+            &p.s3_put_requests,
+        ),
+    ]);
+    lines
+}
+
+/// A fleet's bill under one scenario.
+pub fn bill(
+    profile: &Profile,
+    routes: &EventRoutes,
+    prices: &PriceList,
+    scenario: Scenario,
+    customers: u64,
+) -> Bill {
+    let fleet = customer_usage(profile, routes, &prices.prices, scenario).times(customers as f64);
+    let objects = event_store_objects(&fleet, profile);
+    let lines = bill_lines(&fleet, objects, prices, customers as f64);
+    let fleet_monthly_usd: f64 = lines.iter().map(|line| line.fleet_monthly_usd).sum();
+    let per_customer_monthly_usd = fleet_monthly_usd / customers as f64;
+    Bill {
+        scenario,
+        label: scenario.label(),
+        lines,
+        fleet_monthly_usd,
+        per_customer_monthly_usd,
+        per_customer_yearly_usd: per_customer_monthly_usd * 12.0,
+        usage: fleet,
+    }
+}
+
+fn saving(baseline: &Bill, optimised: &Bill) -> Saving {
+    let percent = |before: f64, after: f64| {
+        if before > 0.0 {
+            (before - after) / before * 100.0
+        } else {
+            0.0
+        }
+    };
+    Saving {
+        per_customer_yearly_usd: baseline.per_customer_yearly_usd
+            - optimised.per_customer_yearly_usd,
+        fleet_monthly_usd: baseline.fleet_monthly_usd - optimised.fleet_monthly_usd,
+        total_percent: percent(baseline.fleet_monthly_usd, optimised.fleet_monthly_usd),
+        connection_minutes_percent: percent(
+            baseline.usage.connection_minutes,
+            optimised.usage.connection_minutes,
+        ),
+        iot_messages_percent: percent(baseline.usage.iot_messages, optimised.usage.iot_messages),
+        sns_publishes_percent: percent(baseline.usage.sns_publishes, optimised.usage.sns_publishes),
+    }
+}
+
+/// Every scenario at every fleet size.
+pub fn estimate(
+    profile: &Profile,
+    routes: &EventRoutes,
+    prices: &PriceList,
+    fleet_sizes: &[u64],
+) -> Result<Estimate, CostError> {
+    prices.check("the price list")?;
+    profile.check(&format!("profile {}", profile.name), routes)?;
+    if let Some(zero) = fleet_sizes.iter().find(|size| **size == 0) {
+        return Err(CostError::FleetSize(*zero));
+    }
+    let fleets = fleet_sizes
+        .iter()
+        .map(|&customers| {
+            let bills: Vec<Bill> = Scenario::ALL
+                .iter()
+                .map(|&scenario| bill(profile, routes, prices, scenario, customers))
+                .collect();
+            let find = |scenario: Scenario| {
+                bills
+                    .iter()
+                    .find(|bill| bill.scenario == scenario)
+                    .expect("every scenario is billed")
+            };
+            let baseline = find(Scenario::BASELINE);
+            let savings = Savings {
+                disconnect_when_idle: saving(baseline, find(Scenario::DISCONNECT_WHEN_IDLE)),
+                event_collections: saving(baseline, find(Scenario::EVENT_COLLECTIONS)),
+                both: saving(baseline, find(Scenario::BOTH)),
+            };
+            FleetEstimate {
+                customers,
+                bills,
+                savings,
+            }
+        })
+        .collect();
+    Ok(Estimate {
+        profile: profile.name.clone(),
+        region: prices.region.clone(),
+        currency: prices.currency.clone(),
+        price_list_version: prices.version.clone(),
+        unconfirmed_prices: prices
+            .prices
+            .named()
+            .into_iter()
+            .filter(|(_, price)| price.status == PriceStatus::Unconfirmed)
+            .map(|(name, _)| name)
+            .collect(),
+        fleets,
+    })
+}

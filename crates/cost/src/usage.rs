@@ -1,0 +1,284 @@
+//! What a customer's household uses in a month, in the quantities AWS meters.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::pricing::{Prices, increments};
+use crate::profile::{LambdaFunction, Profile};
+use crate::routes::{Direction, EventRoutes, IOT_FORWARDER};
+
+/// 365 days / 12: the model's month.
+pub const DAYS_PER_MONTH: f64 = 365.0 / 12.0;
+/// AWS meters data volumes in binary gigabytes.
+pub const BYTES_PER_GB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// How actors hold their MQTT connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Connectivity {
+    AlwaysConnected,
+    DisconnectWhenIdle,
+}
+
+/// Whether each event travels alone or in Event Collections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Messaging {
+    SingleEvents,
+    EventCollections,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Scenario {
+    pub connectivity: Connectivity,
+    pub messaging: Messaging,
+}
+
+impl Scenario {
+    pub const BASELINE: Scenario = Scenario {
+        connectivity: Connectivity::AlwaysConnected,
+        messaging: Messaging::SingleEvents,
+    };
+    pub const DISCONNECT_WHEN_IDLE: Scenario = Scenario {
+        connectivity: Connectivity::DisconnectWhenIdle,
+        messaging: Messaging::SingleEvents,
+    };
+    pub const EVENT_COLLECTIONS: Scenario = Scenario {
+        connectivity: Connectivity::AlwaysConnected,
+        messaging: Messaging::EventCollections,
+    };
+    pub const BOTH: Scenario = Scenario {
+        connectivity: Connectivity::DisconnectWhenIdle,
+        messaging: Messaging::EventCollections,
+    };
+    pub const ALL: [Scenario; 4] = [
+        Self::BASELINE,
+        Self::DISCONNECT_WHEN_IDLE,
+        Self::EVENT_COLLECTIONS,
+        Self::BOTH,
+    ];
+
+    /// A short name for tables.
+    pub fn label(&self) -> &'static str {
+        match (self.connectivity, self.messaging) {
+            (Connectivity::AlwaysConnected, Messaging::SingleEvents) => "always connected",
+            (Connectivity::DisconnectWhenIdle, Messaging::SingleEvents) => "disconnect when idle",
+            (Connectivity::AlwaysConnected, Messaging::EventCollections) => "event collections",
+            (Connectivity::DisconnectWhenIdle, Messaging::EventCollections) => "idle + collections",
+        }
+    }
+}
+
+/// One Lambda role's requests and billed GB-seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LambdaUsage {
+    pub requests: f64,
+    pub gb_seconds: f64,
+}
+
+/// What one event's partition of the event store receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct StoreFlow {
+    pub records: f64,
+    pub bytes: f64,
+}
+
+/// A month's metered quantities.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MonthlyUsage {
+    pub connection_minutes: f64,
+    /// IoT Core messages, counted in 5 KB increments.
+    pub iot_messages: f64,
+    pub iot_rules_triggered: f64,
+    pub iot_actions_executed: f64,
+    /// SNS publish requests, counted in 64 KB chunks.
+    pub sns_publishes: f64,
+    pub sns_http_deliveries: f64,
+    pub sns_firehose_deliveries: f64,
+    pub bridge: LambdaUsage,
+    pub handler: LambdaUsage,
+    pub forwarder: LambdaUsage,
+    /// Firehose ingestion with every record rounded up to 5 KB.
+    pub firehose_ingested_gb: f64,
+    /// Event store flows per event (= S3 partition).
+    pub event_store: BTreeMap<String, StoreFlow>,
+    /// Steady-state S3 storage under the retention period.
+    pub stored_gb: f64,
+}
+
+impl MonthlyUsage {
+    /// The same usage for `customers` households.
+    pub fn times(&self, customers: f64) -> MonthlyUsage {
+        let lambda = |usage: LambdaUsage| LambdaUsage {
+            requests: usage.requests * customers,
+            gb_seconds: usage.gb_seconds * customers,
+        };
+        MonthlyUsage {
+            connection_minutes: self.connection_minutes * customers,
+            iot_messages: self.iot_messages * customers,
+            iot_rules_triggered: self.iot_rules_triggered * customers,
+            iot_actions_executed: self.iot_actions_executed * customers,
+            sns_publishes: self.sns_publishes * customers,
+            sns_http_deliveries: self.sns_http_deliveries * customers,
+            sns_firehose_deliveries: self.sns_firehose_deliveries * customers,
+            bridge: lambda(self.bridge),
+            handler: lambda(self.handler),
+            forwarder: lambda(self.forwarder),
+            firehose_ingested_gb: self.firehose_ingested_gb * customers,
+            event_store: self
+                .event_store
+                .iter()
+                .map(|(event, flow)| {
+                    let flow = StoreFlow {
+                        records: flow.records * customers,
+                        bytes: flow.bytes * customers,
+                    };
+                    (event.clone(), flow)
+                })
+                .collect(),
+            stored_gb: self.stored_gb * customers,
+        }
+    }
+
+    /// Bytes delivered to the event store, all partitions.
+    pub fn event_store_gb(&self) -> f64 {
+        self.event_store
+            .values()
+            .map(|flow| flow.bytes)
+            .sum::<f64>()
+            / BYTES_PER_GB
+    }
+}
+
+/// One customer's month under `scenario`. The profile must have been checked against `routes`
+/// and the price list must carry every metering increment (both are checked on load).
+pub fn customer_usage(
+    profile: &Profile,
+    routes: &EventRoutes,
+    prices: &Prices,
+    scenario: Scenario,
+) -> MonthlyUsage {
+    let increment = |price: &crate::pricing::Price| {
+        price
+            .increment_bytes
+            .expect("size-metered prices carry increment_bytes (checked on load)")
+    };
+    let iot_increment = increment(&prices.iot_messaging);
+    let rule_increment = increment(&prices.iot_rules_triggered);
+    let action_increment = increment(&prices.iot_actions_executed);
+    let publish_chunk = increment(&prices.sns_publishes);
+    let delivery_chunk = increment(&prices.sns_http_deliveries);
+    let record_increment = increment(&prices.firehose_ingestion);
+
+    let mut usage = MonthlyUsage::default();
+    for actor in profile.actors.values() {
+        let connection = match scenario.connectivity {
+            Connectivity::AlwaysConnected => actor.connection.always_connected,
+            Connectivity::DisconnectWhenIdle => actor.connection.disconnect_when_idle,
+        };
+        usage.connection_minutes +=
+            actor.per_customer * connection.hours_per_day * 60.0 * DAYS_PER_MONTH;
+        // A session costs a CONNECT and a SUBSCRIBE, each metered as at least one message.
+        usage.iot_messages +=
+            actor.per_customer * connection.sessions_per_day * 2.0 * DAYS_PER_MONTH;
+    }
+
+    let sizes = profile.message_sizes;
+    for rate in &profile.events {
+        let route = &routes[&rate.event];
+        let actors = match &rate.actor {
+            Some(kind) => profile.actors[kind].per_customer,
+            None => 1.0,
+        };
+        let per_message = match scenario.messaging {
+            Messaging::EventCollections if rate.collectable => {
+                profile.event_collections.events_per_collection
+            }
+            _ => 1.0,
+        };
+        let messages = rate.per_day * actors * DAYS_PER_MONTH / per_message;
+        let payload = rate.payload_bytes.unwrap_or(sizes.payload_bytes);
+        let device_bytes = per_message * (payload + sizes.device_message_overhead_bytes);
+        let envelope_bytes = per_message * (payload + sizes.envelope_overhead_bytes);
+
+        match route.direction {
+            Direction::ActorToBackend => {
+                usage.iot_messages += messages * increments(device_bytes, iot_increment);
+                usage.iot_rules_triggered += messages * increments(device_bytes, rule_increment);
+                // One action per rule: the SNS publish (the error action runs only on failure).
+                usage.iot_actions_executed += messages * increments(device_bytes, action_increment);
+            }
+            Direction::BackendToActor => {
+                // The forwarder's iot-data Publish (an HTTP request), the PUBLISH sent to the
+                // actor, and the actor's QoS 1 PUBACK, which IoT Core meters as one message.
+                usage.iot_messages +=
+                    messages * (2.0 * increments(device_bytes, iot_increment) + 1.0);
+            }
+            Direction::BackendToBackend => {}
+        }
+
+        usage.sns_publishes += messages * increments(envelope_bytes, publish_chunk);
+        usage.sns_http_deliveries +=
+            messages * route.fan_out() as f64 * increments(envelope_bytes, delivery_chunk);
+        usage.sns_firehose_deliveries += messages;
+
+        for consumer in &route.consumers {
+            let (function, role) = if consumer == IOT_FORWARDER {
+                (profile.lambda.forwarder, &mut usage.forwarder)
+            } else {
+                (profile.lambda.handler, &mut usage.handler)
+            };
+            let handler_ms = billed_ms(function, per_message);
+            role.requests += messages;
+            role.gb_seconds += messages * gb_seconds(function.memory_mb, handler_ms);
+            // The bridge is billed while it waits for the handler it invokes synchronously.
+            let bridge_ms = billed_ms(profile.lambda.bridge, per_message) + handler_ms;
+            usage.bridge.requests += messages;
+            usage.bridge.gb_seconds +=
+                messages * gb_seconds(profile.lambda.bridge.memory_mb, bridge_ms);
+        }
+
+        usage.firehose_ingested_gb +=
+            messages * increments(envelope_bytes, record_increment) * record_increment as f64
+                / BYTES_PER_GB;
+        let flow = usage.event_store.entry(rate.event.clone()).or_default();
+        flow.records += messages;
+        flow.bytes += messages * envelope_bytes;
+    }
+    let stored_bytes_per_day = usage
+        .event_store
+        .values()
+        .map(|flow| flow.bytes)
+        .sum::<f64>()
+        / DAYS_PER_MONTH
+        / profile.event_store.compression_ratio;
+    usage.stored_gb = stored_bytes_per_day * profile.event_store.retention_days / BYTES_PER_GB;
+    usage
+}
+
+/// Lambda bills duration rounded up to the millisecond.
+fn billed_ms(function: LambdaFunction, events: f64) -> f64 {
+    (function.duration_ms + (events - 1.0) * function.extra_event_ms).ceil()
+}
+
+fn gb_seconds(memory_mb: f64, milliseconds: f64) -> f64 {
+    memory_mb / 1024.0 * milliseconds / 1000.0
+}
+
+/// S3 objects Firehose writes in a month: per partition, one per buffer interval or per full
+/// buffer, whichever is more, and never more than the records it received.
+pub fn event_store_objects(usage: &MonthlyUsage, profile: &Profile) -> f64 {
+    let store = profile.event_store;
+    let seconds = DAYS_PER_MONTH * 86_400.0;
+    let buffer_bytes = store.buffer_size_mb * 1024.0 * 1024.0;
+    usage
+        .event_store
+        .values()
+        .map(|flow| {
+            let by_time = seconds / store.buffer_interval_seconds;
+            let by_size = (flow.bytes / buffer_bytes).ceil();
+            by_time.max(by_size).min(flow.records)
+        })
+        .sum()
+}
