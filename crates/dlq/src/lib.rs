@@ -1,1 +1,39 @@
-//! Being built in its issue.
+//! Post Office dead-letter queues, the logic behind `postoffice dlq`.
+//!
+//! Pure logic — [`message`] decoding, [`queue`] discovery by tags, [`filter`], [`rate`] and the
+//! [`redrive`] loop — works against the small ports in [`ports`]; [`aws`] implements them with
+//! the AWS SDK (endpoints overridable with `AWS_ENDPOINT_URL_*`).
+
+pub mod aws;
+pub mod filter;
+pub mod message;
+pub mod ports;
+pub mod queue;
+pub mod rate;
+pub mod redrive;
+
+/// What can go wrong finding or working a dead-letter queue.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no Post Office dead-letter queue for {consumer:?} (found: {})", known.join(", "))]
+    NoQueue {
+        consumer: String,
+        known: Vec<String>,
+    },
+    #[error("{} queues are tagged for {consumer:?}: {}", urls.len(), urls.join(", "))]
+    AmbiguousQueue { consumer: String, urls: Vec<String> },
+    #[error(
+        "the dead-letter queue of {consumer:?} has no postoffice:handler tag: cannot tell which handler to invoke"
+    )]
+    NoHandler { consumer: String },
+    #[error(
+        "cannot derive the SNS topic ARN prefix from queue ARN {0:?}: set POSTOFFICE_TOPIC_ARN_PREFIX"
+    )]
+    TopicArnPrefix(String),
+    #[error("{operation} on {queue}: {message}")]
+    Queue {
+        operation: &'static str,
+        queue: String,
+        message: String,
+    },
+}

@@ -1,0 +1,347 @@
+//! The ports implemented with the AWS SDK. Endpoints come from the standard configuration
+//! (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`), so local runs need no other code path.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_cloudwatch::primitives::DateTime as CloudWatchTime;
+use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+use aws_sdk_lambda::error::{DisplayErrorContext, SdkError};
+use aws_sdk_lambda::operation::invoke::InvokeError;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use aws_sdk_sns::types::MessageAttributeValue as SnsAttribute;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use chrono::{DateTime, Utc};
+use postoffice::invocation::FunctionError;
+
+use crate::message::ReceivedMessage;
+use crate::ports::{Invoke, InvokeAnswer, OldestMessageAge, PortError, Publish, Queues};
+use crate::queue::QueueDepth;
+
+/// The shared AWS configuration, loaded once.
+pub async fn load_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+fn port_error(operation: &str, error: impl std::error::Error) -> PortError {
+    PortError(format!("{operation}: {}", DisplayErrorContext(error)))
+}
+
+pub struct SqsQueues {
+    client: aws_sdk_sqs::Client,
+}
+
+impl SqsQueues {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            client: aws_sdk_sqs::Client::new(config),
+        }
+    }
+
+    async fn attributes(
+        &self,
+        url: &str,
+        names: &[QueueAttributeName],
+    ) -> Result<HashMap<QueueAttributeName, String>, PortError> {
+        let output = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .set_attribute_names(Some(names.to_vec()))
+            .send()
+            .await
+            .map_err(|e| port_error("SQS GetQueueAttributes", e))?;
+        Ok(output.attributes.unwrap_or_default())
+    }
+}
+
+fn count(attributes: &HashMap<QueueAttributeName, String>, name: &QueueAttributeName) -> u64 {
+    attributes
+        .get(name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[async_trait]
+impl Queues for SqsQueues {
+    async fn list_queue_urls(&self, name_prefix: &str) -> Result<Vec<String>, PortError> {
+        let mut urls = Vec::new();
+        let mut pages = self
+            .client
+            .list_queues()
+            .queue_name_prefix(name_prefix)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(url) = pages.next().await {
+            urls.push(url.map_err(|e| port_error("SQS ListQueues", e))?);
+        }
+        Ok(urls)
+    }
+
+    async fn tags(&self, url: &str) -> Result<HashMap<String, String>, PortError> {
+        let output = self
+            .client
+            .list_queue_tags()
+            .queue_url(url)
+            .send()
+            .await
+            .map_err(|e| port_error("SQS ListQueueTags", e))?;
+        Ok(output.tags.unwrap_or_default())
+    }
+
+    async fn depth(&self, url: &str) -> Result<QueueDepth, PortError> {
+        let visible = QueueAttributeName::ApproximateNumberOfMessages;
+        let in_flight = QueueAttributeName::ApproximateNumberOfMessagesNotVisible;
+        let attributes = self
+            .attributes(url, &[visible.clone(), in_flight.clone()])
+            .await?;
+        Ok(QueueDepth {
+            visible: count(&attributes, &visible),
+            in_flight: count(&attributes, &in_flight),
+        })
+    }
+
+    async fn arn(&self, url: &str) -> Result<String, PortError> {
+        let attributes = self
+            .attributes(url, &[QueueAttributeName::QueueArn])
+            .await?;
+        attributes
+            .get(&QueueAttributeName::QueueArn)
+            .cloned()
+            .ok_or_else(|| PortError(format!("SQS GetQueueAttributes: no QueueArn for {url}")))
+    }
+
+    async fn receive(
+        &self,
+        url: &str,
+        max: usize,
+        visibility_timeout: Duration,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, PortError> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(max.clamp(1, 10) as i32)
+            .visibility_timeout(visibility_timeout.as_secs().max(1) as i32)
+            .wait_time_seconds(wait.as_secs().min(20) as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|e| port_error("SQS ReceiveMessage", e))?;
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|message| {
+                let system = message.attributes.unwrap_or_default();
+                ReceivedMessage {
+                    message_id: message.message_id.unwrap_or_default(),
+                    receipt_handle: message.receipt_handle.unwrap_or_default(),
+                    body: message.body.unwrap_or_default(),
+                    attributes: message
+                        .message_attributes
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|(name, value)| Some((name, value.string_value?)))
+                        .collect(),
+                    sent_at: system
+                        .get(&MessageSystemAttributeName::SentTimestamp)
+                        .and_then(|millis| millis.parse().ok())
+                        .and_then(DateTime::<Utc>::from_timestamp_millis),
+                    receive_count: system
+                        .get(&MessageSystemAttributeName::ApproximateReceiveCount)
+                        .and_then(|count| count.parse().ok())
+                        .unwrap_or(0),
+                }
+            })
+            .collect())
+    }
+
+    async fn delete(&self, url: &str, receipt_handle: &str) -> Result<(), PortError> {
+        self.client
+            .delete_message()
+            .queue_url(url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map_err(|e| port_error("SQS DeleteMessage", e))?;
+        Ok(())
+    }
+
+    async fn release(&self, url: &str, receipt_handle: &str) -> Result<(), PortError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(|e| port_error("SQS ChangeMessageVisibility", e))?;
+        Ok(())
+    }
+
+    async fn purge(&self, url: &str) -> Result<(), PortError> {
+        self.client
+            .purge_queue()
+            .queue_url(url)
+            .send()
+            .await
+            .map_err(|e| port_error("SQS PurgeQueue", e))?;
+        Ok(())
+    }
+}
+
+/// The age of the oldest message from the `AWS/SQS` metric the `dlq-age` alarm watches.
+pub struct CloudWatchAges {
+    client: aws_sdk_cloudwatch::Client,
+}
+
+impl CloudWatchAges {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            client: aws_sdk_cloudwatch::Client::new(config),
+        }
+    }
+}
+
+#[async_trait]
+impl OldestMessageAge for CloudWatchAges {
+    async fn oldest_message_age(&self, queue_name: &str) -> Result<Option<Duration>, PortError> {
+        let end = Utc::now();
+        let start = end - chrono::Duration::minutes(15);
+        let output = self
+            .client
+            .get_metric_statistics()
+            .namespace("AWS/SQS")
+            .metric_name("ApproximateAgeOfOldestMessage")
+            .dimensions(
+                Dimension::builder()
+                    .name("QueueName")
+                    .value(queue_name)
+                    .build(),
+            )
+            .start_time(CloudWatchTime::from_secs(start.timestamp()))
+            .end_time(CloudWatchTime::from_secs(end.timestamp()))
+            .period(60)
+            .statistics(Statistic::Maximum)
+            .send()
+            .await
+            .map_err(|e| port_error("CloudWatch GetMetricStatistics", e))?;
+        let latest = output
+            .datapoints
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|point| Some((point.timestamp?.secs(), point.maximum?)))
+            .max_by_key(|(at, _)| *at);
+        Ok(latest.map(|(_, seconds)| Duration::from_secs_f64(seconds.max(0.0))))
+    }
+}
+
+/// Invokes handlers synchronously, exactly once per call: the SDK's own retries are off so
+/// that one redrive attempt is one invocation.
+pub struct LambdaInvoker {
+    client: aws_sdk_lambda::Client,
+}
+
+impl LambdaInvoker {
+    pub fn new(config: &SdkConfig) -> Self {
+        let lambda_config = aws_sdk_lambda::config::Builder::from(config)
+            .retry_config(
+                aws_sdk_lambda::config::retry::RetryConfig::standard().with_max_attempts(1),
+            )
+            .build();
+        Self {
+            client: aws_sdk_lambda::Client::from_conf(lambda_config),
+        }
+    }
+}
+
+#[async_trait]
+impl Invoke for LambdaInvoker {
+    async fn invoke(&self, function: &str, payload: Vec<u8>) -> InvokeAnswer {
+        let result = self
+            .client
+            .invoke()
+            .function_name(function)
+            .invocation_type(InvocationType::RequestResponse)
+            .payload(Blob::new(payload))
+            .send()
+            .await;
+        match result {
+            Ok(output) => InvokeAnswer::Completed {
+                function_error: output.function_error,
+                payload: output.payload.map(Blob::into_inner).unwrap_or_default(),
+            },
+            Err(error) => answer_for_error(error),
+        }
+    }
+}
+
+fn answer_for_error(
+    error: SdkError<InvokeError, aws_sdk_lambda::config::http::HttpResponse>,
+) -> InvokeAnswer {
+    // `cargo lambda watch` answers a function error with HTTP 500 and the function's error
+    // document, where Lambda answers 200 + X-Amz-Function-Error: classify that body the same way.
+    if let Some(response) = error.raw_response() {
+        if response.status().is_server_error() {
+            if let Some(body) = response.body().bytes() {
+                if serde_json::from_slice::<FunctionError>(body)
+                    .is_ok_and(|e| !e.error_type.is_empty())
+                {
+                    return InvokeAnswer::Completed {
+                        function_error: Some("Unhandled".into()),
+                        payload: body.to_vec(),
+                    };
+                }
+            }
+        }
+    }
+    if let Some(InvokeError::TooManyRequestsException(throttled)) = error.as_service_error() {
+        return InvokeAnswer::Throttled(format!("Lambda throttled the invoke: {throttled}"));
+    }
+    InvokeAnswer::Failed(format!("Lambda Invoke: {}", DisplayErrorContext(error)))
+}
+
+pub struct SnsPublisher {
+    client: aws_sdk_sns::Client,
+}
+
+impl SnsPublisher {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            client: aws_sdk_sns::Client::new(config),
+        }
+    }
+}
+
+#[async_trait]
+impl Publish for SnsPublisher {
+    async fn publish(
+        &self,
+        topic_arn: &str,
+        message: String,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<(), PortError> {
+        let mut request = self.client.publish().topic_arn(topic_arn).message(message);
+        for (name, value) in attributes {
+            let attribute = SnsAttribute::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| port_error("SNS message attribute", e))?;
+            request = request.message_attributes(name, attribute);
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| port_error("SNS Publish", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,426 @@
+//! Decoding what lies in a Post Office dead-letter queue (formats in `docs/contracts.md`).
+//!
+//! A consumer DLQ holds SNS notifications that could not be delivered to the consumer's bridge;
+//! the rule-errors queue holds IoT rule error action messages. Anything else is undecodable: it is
+//! reported with the reason and left in its queue.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::{DateTime, Utc};
+use postoffice::envelope::{DeviceMessage, Envelope};
+use postoffice::invocation::{Delivery, HandlerInvocation};
+use postoffice::topic::Topic;
+use serde::{Deserialize, Serialize};
+
+/// SQS message attributes SNS adds to a message it dead-letters.
+pub const ATTRIBUTE_REQUEST_ID: &str = "RequestID";
+pub const ATTRIBUTE_ERROR_CODE: &str = "ErrorCode";
+pub const ATTRIBUTE_ERROR_MESSAGE: &str = "ErrorMessage";
+
+/// One message as received from SQS, independent of the SDK.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReceivedMessage {
+    /// SQS message id: stable for as long as the message stays in the queue.
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    /// SQS message attributes with a string value, name → value.
+    pub attributes: BTreeMap<String, String>,
+    /// When the message entered this queue (SQS `SentTimestamp`): the time it was dead-lettered.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// SQS `ApproximateReceiveCount`, this receive included.
+    pub receive_count: u32,
+}
+
+/// Why a message could not be decoded. It stays in its queue.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("body is neither an SNS notification nor an IoT rule error message: {0}")]
+    UnknownFormat(String),
+    #[error("SNS notification is of type {0:?}, expected \"Notification\"")]
+    NotANotification(String),
+    #[error("SNS notification's Message is not a valid envelope: {0}")]
+    Envelope(String),
+    #[error("rule error message's base64OriginalPayload is not valid base64: {0}")]
+    Base64(String),
+    #[error(
+        "rule error message's topic {topic:?} is not an EVENT/HOUSEHOLD/DEVICE topic: {reason}"
+    )]
+    Topic { topic: String, reason: String },
+    #[error("rule error message's original payload is not a device message: {0}")]
+    DeviceMessage(String),
+}
+
+/// A decoded dead-letter message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeadLetter {
+    /// From a consumer DLQ: an SNS notification SNS could not deliver.
+    Notification(Box<DeadNotification>),
+    /// From the rule-errors queue: a device message the IoT rule could not publish.
+    RuleError(Box<RuleError>),
+}
+
+impl DeadLetter {
+    /// Decodes a received message of either queue kind.
+    pub fn decode(message: &ReceivedMessage) -> Result<Self, DecodeError> {
+        let body = decoded_body(&message.body)?;
+        let kind: BodyKind =
+            serde_json::from_str(&body).map_err(|e| DecodeError::UnknownFormat(e.to_string()))?;
+        match kind {
+            BodyKind::Notification(notification) => Ok(DeadLetter::Notification(Box::new(
+                DeadNotification::from_sns(notification, &message.attributes)?,
+            ))),
+            BodyKind::RuleError(rule_error) => Ok(DeadLetter::RuleError(Box::new(
+                RuleError::from_action_message(rule_error)?,
+            ))),
+        }
+    }
+
+    pub fn event(&self) -> &str {
+        match self {
+            DeadLetter::Notification(n) => &n.envelope.event,
+            DeadLetter::RuleError(r) => r.topic.event(),
+        }
+    }
+
+    pub fn household_id(&self) -> &str {
+        match self {
+            DeadLetter::Notification(n) => &n.envelope.household_id,
+            DeadLetter::RuleError(r) => r.topic.household_id(),
+        }
+    }
+
+    pub fn device_id(&self) -> &str {
+        match self {
+            DeadLetter::Notification(n) => &n.envelope.device_id,
+            DeadLetter::RuleError(r) => r.topic.device_id(),
+        }
+    }
+}
+
+/// The IoT SQS action can base64-encode the whole body (`useBase64`); SNS never does.
+fn decoded_body(body: &str) -> Result<String, DecodeError> {
+    let trimmed = body.trim_start();
+    if trimmed.starts_with('{') {
+        return Ok(body.to_owned());
+    }
+    let bytes = BASE64
+        .decode(body.trim())
+        .map_err(|_| DecodeError::UnknownFormat("body is not JSON (nor base64 JSON)".into()))?;
+    String::from_utf8(bytes)
+        .map_err(|_| DecodeError::UnknownFormat("base64 body is not UTF-8 text".into()))
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum BodyKind {
+    Notification(SnsNotification),
+    RuleError(RuleErrorActionMessage),
+}
+
+/// The SNS HTTP/S notification JSON (the fields redrive needs).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SnsNotification {
+    #[serde(rename = "Type")]
+    kind: String,
+    message_id: String,
+    topic_arn: String,
+    message: String,
+    timestamp: String,
+    #[serde(default)]
+    message_attributes: BTreeMap<String, SnsMessageAttribute>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SnsMessageAttribute {
+    #[serde(rename = "Value")]
+    value: String,
+}
+
+/// An SNS notification found in a consumer DLQ.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeadNotification {
+    pub sns_message_id: String,
+    pub topic_arn: String,
+    /// SNS publish time, as SNS wrote it.
+    pub timestamp: String,
+    pub message_attributes: BTreeMap<String, String>,
+    pub envelope: Envelope,
+    /// What SNS said about the last failed delivery.
+    pub delivery_error: DeliveryError,
+}
+
+/// The attributes SNS adds when it dead-letters a message; any may be absent.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct DeliveryError {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+impl DeadNotification {
+    fn from_sns(
+        notification: SnsNotification,
+        sqs_attributes: &BTreeMap<String, String>,
+    ) -> Result<Self, DecodeError> {
+        if notification.kind != "Notification" {
+            return Err(DecodeError::NotANotification(notification.kind));
+        }
+        let envelope = Envelope::from_json(notification.message.as_bytes())
+            .map_err(|e| DecodeError::Envelope(e.to_string()))?;
+        Ok(Self {
+            sns_message_id: notification.message_id,
+            topic_arn: notification.topic_arn,
+            timestamp: notification.timestamp,
+            message_attributes: notification
+                .message_attributes
+                .into_iter()
+                .map(|(name, attribute)| (name, attribute.value))
+                .collect(),
+            envelope,
+            delivery_error: DeliveryError {
+                request_id: sqs_attributes.get(ATTRIBUTE_REQUEST_ID).cloned(),
+                error_code: sqs_attributes.get(ATTRIBUTE_ERROR_CODE).cloned(),
+                error_message: sqs_attributes.get(ATTRIBUTE_ERROR_MESSAGE).cloned(),
+            },
+        })
+    }
+
+    /// What the bridge would have sent the handler, marked as a redrive.
+    pub fn invocation(&self) -> HandlerInvocation {
+        HandlerInvocation {
+            envelope: self.envelope.clone(),
+            delivery: Delivery {
+                sns_message_id: self.sns_message_id.clone(),
+                topic_arn: self.topic_arn.clone(),
+                timestamp: self.timestamp.clone(),
+                message_attributes: self.message_attributes.clone(),
+                redriven: true,
+            },
+        }
+    }
+}
+
+/// The IoT rule error action message.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RuleErrorActionMessage {
+    rule_name: String,
+    topic: String,
+    #[serde(default)]
+    cloudwatch_trace_id: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    base64_original_payload: String,
+    #[serde(default)]
+    failures: Vec<RuleFailure>,
+}
+
+/// One failed rule action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleFailure {
+    #[serde(default)]
+    pub failed_action: String,
+    #[serde(default)]
+    pub failed_resource: String,
+    #[serde(default)]
+    pub error_message: String,
+}
+
+/// A device message the IoT rule failed to publish to SNS.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleError {
+    pub rule_name: String,
+    #[serde(serialize_with = "serialize_topic")]
+    pub topic: Topic,
+    /// The MQTT client id that published it; becomes the envelope's `source`.
+    pub client_id: Option<String>,
+    pub cloudwatch_trace_id: Option<String>,
+    pub failures: Vec<RuleFailure>,
+    pub device_message: DeviceMessage,
+}
+
+fn serialize_topic<S: serde::Serializer>(topic: &Topic, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(topic)
+}
+
+impl RuleError {
+    fn from_action_message(message: RuleErrorActionMessage) -> Result<Self, DecodeError> {
+        let topic = Topic::parse(&message.topic).map_err(|e| DecodeError::Topic {
+            topic: message.topic.clone(),
+            reason: e.to_string(),
+        })?;
+        let payload = BASE64
+            .decode(message.base64_original_payload.trim())
+            .map_err(|e| DecodeError::Base64(e.to_string()))?;
+        let device_message: DeviceMessage = serde_json::from_slice(&payload)
+            .map_err(|e| DecodeError::DeviceMessage(e.to_string()))?;
+        Ok(Self {
+            rule_name: message.rule_name,
+            topic,
+            client_id: message.client_id.filter(|id| !id.is_empty()),
+            cloudwatch_trace_id: message.cloudwatch_trace_id,
+            failures: message.failures,
+            device_message,
+        })
+    }
+
+    /// The envelope the rule would have published. `received_at` is the redrive time: the
+    /// original arrival time is not in the error message. Without a client id (never the case
+    /// for MQTT publishes) the device id stands in as the source.
+    pub fn envelope(&self, received_at: DateTime<Utc>) -> Envelope {
+        let client_id = self.client_id.as_deref().unwrap_or(self.topic.device_id());
+        Envelope::from_device_message(
+            &self.topic,
+            client_id,
+            received_at,
+            self.device_message.clone(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn envelope_json() -> String {
+        json!({
+            "event": "COOKING_REQUESTED",
+            "event_id": "6a0c8c3e-9d4f-4a8e-8f43-2b1a7c1d0e11",
+            "household_id": "h-1",
+            "device_id": "oven-1",
+            "occurred_at": "2026-11-23T20:00:00.000Z",
+            "source": "oven-1",
+            "correlation_id": "6a0c8c3e-9d4f-4a8e-8f43-2b1a7c1d0e11",
+            "schema_version": 1,
+            "payload": {"recipe": "bread"}
+        })
+        .to_string()
+    }
+
+    fn notification_body(message: &str) -> String {
+        json!({
+            "Type": "Notification",
+            "MessageId": "sns-1",
+            "TopicArn": "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED",
+            "Message": message,
+            "Timestamp": "2026-11-23T20:00:00.100Z",
+            "SignatureVersion": "2",
+            "Signature": "c2ln",
+            "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/cert.pem",
+            "UnsubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe",
+            "MessageAttributes": {
+                "event": {"Type": "String", "Value": "COOKING_REQUESTED"},
+                "household_id": {"Type": "String", "Value": "h-1"}
+            }
+        })
+        .to_string()
+    }
+
+    fn received(body: String) -> ReceivedMessage {
+        ReceivedMessage {
+            message_id: "m-1".into(),
+            receipt_handle: "r-1".into(),
+            body,
+            ..ReceivedMessage::default()
+        }
+    }
+
+    #[test]
+    fn decodes_an_sns_notification_into_a_redriven_invocation() {
+        let mut message = received(notification_body(&envelope_json()));
+        message
+            .attributes
+            .insert(ATTRIBUTE_ERROR_CODE.into(), "400".into());
+        let DeadLetter::Notification(notification) = DeadLetter::decode(&message).unwrap() else {
+            panic!("expected a notification");
+        };
+        assert_eq!(
+            notification.delivery_error.error_code.as_deref(),
+            Some("400")
+        );
+        assert_eq!(notification.delivery_error.request_id, None);
+        let invocation = notification.invocation();
+        assert!(invocation.delivery.redriven);
+        assert_eq!(invocation.delivery.sns_message_id, "sns-1");
+        assert_eq!(invocation.delivery.timestamp, "2026-11-23T20:00:00.100Z");
+        assert_eq!(
+            invocation.delivery.message_attributes["household_id"],
+            "h-1"
+        );
+        assert_eq!(invocation.envelope.payload, json!({"recipe": "bread"}));
+    }
+
+    #[test]
+    fn decodes_a_rule_error_message() {
+        let device_message = json!({"payload": {"recipe": "soup"}, "household_id": "forged"});
+        let body = json!({
+            "ruleName": "postoffice_COOKING_REQUESTED",
+            "topic": "COOKING_REQUESTED/h-1/oven-1",
+            "cloudwatchTraceId": "trace-1",
+            "clientId": "oven-1",
+            "base64OriginalPayload": BASE64.encode(device_message.to_string()),
+            "failures": [{"failedAction": "SnsAction", "failedResource": "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED", "errorMessage": "throttled"}]
+        });
+        let dead = DeadLetter::decode(&received(body.to_string())).unwrap();
+        assert_eq!(dead.event(), "COOKING_REQUESTED");
+        assert_eq!(dead.household_id(), "h-1");
+        let DeadLetter::RuleError(rule_error) = dead else {
+            panic!("expected a rule error");
+        };
+        assert_eq!(rule_error.failures[0].error_message, "throttled");
+        let now = Utc::now();
+        let envelope = rule_error.envelope(now);
+        assert_eq!(envelope.household_id, "h-1");
+        assert_eq!(envelope.source, "oven-1");
+        assert_eq!(envelope.received_at, Some(now));
+        assert_eq!(envelope.payload, json!({"recipe": "soup"}));
+    }
+
+    #[test]
+    fn decodes_a_base64_encoded_body() {
+        let body = BASE64.encode(notification_body(&envelope_json()));
+        let dead = DeadLetter::decode(&received(body)).unwrap();
+        assert_eq!(dead.device_id(), "oven-1");
+    }
+
+    #[test]
+    fn says_why_a_message_cannot_be_decoded() {
+        let cases = [
+            ("hello".to_owned(), "neither an SNS notification"),
+            ("{\"a\":1}".to_owned(), "neither an SNS notification"),
+            (notification_body("{\"not\":\"an envelope\"}"), "not a valid envelope"),
+            (
+                notification_body(&envelope_json()).replace("\"Notification\"", "\"SubscriptionConfirmation\""),
+                "expected \"Notification\"",
+            ),
+            (
+                json!({"ruleName": "r", "topic": "a/b", "base64OriginalPayload": "e30="}).to_string(),
+                "not an EVENT/HOUSEHOLD/DEVICE topic",
+            ),
+            (
+                json!({"ruleName": "r", "topic": "E/h/d", "base64OriginalPayload": "%%%"}).to_string(),
+                "not valid base64",
+            ),
+            (
+                json!({"ruleName": "r", "topic": "E/h/d", "base64OriginalPayload": BASE64.encode("[1]")}).to_string(),
+                "not a device message",
+            ),
+        ];
+        for (body, expected) in cases {
+            let error = DeadLetter::decode(&received(body.clone())).unwrap_err();
+            assert!(
+                error.to_string().contains(expected),
+                "{body}: {error} should contain {expected:?}"
+            );
+        }
+    }
+}

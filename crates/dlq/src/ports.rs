@@ -1,0 +1,73 @@
+//! The AWS operations dead-letter tools need, as small traits: [`crate::aws`] implements them
+//! with the SDK, tests with fakes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::message::ReceivedMessage;
+use crate::queue::QueueDepth;
+
+/// A failed AWS call, described for the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PortError(pub String);
+
+/// SQS, as the dead-letter tools use it.
+#[async_trait]
+pub trait Queues: Send + Sync {
+    async fn list_queue_urls(&self, name_prefix: &str) -> Result<Vec<String>, PortError>;
+    async fn tags(&self, url: &str) -> Result<HashMap<String, String>, PortError>;
+    async fn depth(&self, url: &str) -> Result<QueueDepth, PortError>;
+    async fn arn(&self, url: &str) -> Result<String, PortError>;
+    /// Receives up to `max` (≤ 10) messages, hiding them for `visibility_timeout`.
+    async fn receive(
+        &self,
+        url: &str,
+        max: usize,
+        visibility_timeout: Duration,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, PortError>;
+    async fn delete(&self, url: &str, receipt_handle: &str) -> Result<(), PortError>;
+    /// Makes a received message visible again at once.
+    async fn release(&self, url: &str, receipt_handle: &str) -> Result<(), PortError>;
+    async fn purge(&self, url: &str) -> Result<(), PortError>;
+}
+
+/// CloudWatch's `ApproximateAgeOfOldestMessage` of a queue; `None` when there are no data.
+#[async_trait]
+pub trait OldestMessageAge: Send + Sync {
+    async fn oldest_message_age(&self, queue_name: &str) -> Result<Option<Duration>, PortError>;
+}
+
+/// How a synchronous Lambda invoke ended, before classification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvokeAnswer {
+    /// The function ran: `function_error` is `X-Amz-Function-Error`, `payload` its answer.
+    Completed {
+        function_error: Option<String>,
+        payload: Vec<u8>,
+    },
+    /// Lambda refused for lack of capacity or concurrency.
+    Throttled(String),
+    /// The invoke itself failed (network, permissions, unknown function).
+    Failed(String),
+}
+
+/// Lambda Invoke with `InvocationType::RequestResponse`.
+#[async_trait]
+pub trait Invoke: Send + Sync {
+    async fn invoke(&self, function: &str, payload: Vec<u8>) -> InvokeAnswer;
+}
+
+/// SNS Publish with string message attributes.
+#[async_trait]
+pub trait Publish: Send + Sync {
+    async fn publish(
+        &self,
+        topic_arn: &str,
+        message: String,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<(), PortError>;
+}

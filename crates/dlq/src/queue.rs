@@ -1,0 +1,193 @@
+//! Which queues are Post Office dead-letter queues, found by their tags (`docs/contracts.md`).
+
+use std::collections::HashMap;
+
+use chrono::Duration;
+use serde::Serialize;
+
+pub const TAG_ROLE: &str = "postoffice:role";
+pub const TAG_CONSUMER: &str = "postoffice:consumer";
+pub const TAG_HANDLER: &str = "postoffice:handler";
+pub const ROLE_CONSUMER_DLQ: &str = "consumer-dlq";
+pub const ROLE_RULE_ERRORS: &str = "rule-errors";
+
+/// The name `postoffice dlq` commands take for the rule-errors queue in place of a consumer.
+pub const RULE_ERRORS: &str = "rule-errors";
+
+/// What a dead-letter queue holds and where its messages go back to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "role", rename_all = "kebab-case")]
+pub enum QueueRole {
+    /// SNS notifications a consumer's bridge did not accept; redriven by invoking `handler`.
+    ConsumerDlq {
+        consumer: String,
+        handler: Option<String>,
+    },
+    /// IoT rule error messages; redriven by publishing to the event's SNS topic.
+    RuleErrors,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadLetterQueue {
+    pub url: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub role: QueueRole,
+}
+
+impl DeadLetterQueue {
+    /// A queue is a Post Office dead-letter queue when its `postoffice:role` tag says so. A
+    /// consumer DLQ without a `postoffice:consumer` tag cannot be addressed and is left out.
+    pub fn from_tags(url: &str, tags: &HashMap<String, String>) -> Option<Self> {
+        let role = match tags.get(TAG_ROLE).map(String::as_str) {
+            Some(ROLE_CONSUMER_DLQ) => QueueRole::ConsumerDlq {
+                consumer: tags.get(TAG_CONSUMER).filter(|c| !c.is_empty())?.clone(),
+                handler: tags.get(TAG_HANDLER).filter(|h| !h.is_empty()).cloned(),
+            },
+            Some(ROLE_RULE_ERRORS) => QueueRole::RuleErrors,
+            _ => return None,
+        };
+        Some(Self {
+            url: url.to_owned(),
+            name: queue_name(url).to_owned(),
+            role,
+        })
+    }
+
+    /// The consumer name commands address this queue by (`rule-errors` for the rule-errors queue).
+    pub fn consumer(&self) -> &str {
+        match &self.role {
+            QueueRole::ConsumerDlq { consumer, .. } => consumer,
+            QueueRole::RuleErrors => RULE_ERRORS,
+        }
+    }
+}
+
+/// The last path segment of a queue URL is the queue name.
+pub fn queue_name(url: &str) -> &str {
+    url.trim_end_matches('/').rsplit('/').next().unwrap_or(url)
+}
+
+/// Picks the queue of `consumer` among discovered queues.
+pub fn find<'a>(
+    queues: &'a [DeadLetterQueue],
+    consumer: &str,
+) -> Result<&'a DeadLetterQueue, crate::Error> {
+    let matching: Vec<_> = queues.iter().filter(|q| q.consumer() == consumer).collect();
+    match matching.as_slice() {
+        [one] => Ok(one),
+        [] => Err(crate::Error::NoQueue {
+            consumer: consumer.to_owned(),
+            known: queues.iter().map(|q| q.consumer().to_owned()).collect(),
+        }),
+        many => Err(crate::Error::AmbiguousQueue {
+            consumer: consumer.to_owned(),
+            urls: many.iter().map(|q| q.url.clone()).collect(),
+        }),
+    }
+}
+
+/// Depth and age of a queue, as `dlq list` shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct QueueDepth {
+    /// Messages available to receive (`ApproximateNumberOfMessages`).
+    pub visible: u64,
+    /// Messages received and not yet deleted or released (`ApproximateNumberOfMessagesNotVisible`).
+    pub in_flight: u64,
+}
+
+/// Formats an age the way on-call reads it: `42s`, `17m`, `5h12m`, `3d4h`.
+pub fn format_age(age: Duration) -> String {
+    let seconds = age.num_seconds().max(0);
+    match seconds {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h{}m", s / 3600, s % 3600 / 60),
+        s => format!("{}d{}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn recognises_queues_by_their_tags() {
+        let url = "http://127.0.0.1:5000/123456789012/postoffice-kitchen-dlq";
+        let queue = DeadLetterQueue::from_tags(
+            url,
+            &tags(&[
+                (TAG_ROLE, ROLE_CONSUMER_DLQ),
+                (TAG_CONSUMER, "kitchen"),
+                (TAG_HANDLER, "example-kitchen"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(queue.name, "postoffice-kitchen-dlq");
+        assert_eq!(queue.consumer(), "kitchen");
+        assert_eq!(
+            queue.role,
+            QueueRole::ConsumerDlq {
+                consumer: "kitchen".into(),
+                handler: Some("example-kitchen".into())
+            }
+        );
+        let rule_errors =
+            DeadLetterQueue::from_tags(url, &tags(&[(TAG_ROLE, ROLE_RULE_ERRORS)])).unwrap();
+        assert_eq!(rule_errors.consumer(), RULE_ERRORS);
+        assert!(DeadLetterQueue::from_tags(url, &tags(&[])).is_none());
+        assert!(DeadLetterQueue::from_tags(url, &tags(&[(TAG_ROLE, "work")])).is_none());
+        assert!(DeadLetterQueue::from_tags(url, &tags(&[(TAG_ROLE, ROLE_CONSUMER_DLQ)])).is_none());
+    }
+
+    #[test]
+    fn finds_a_consumer_queue_or_names_the_known_ones() {
+        let queues = vec![
+            DeadLetterQueue::from_tags(
+                "u/postoffice-kitchen-dlq",
+                &tags(&[(TAG_ROLE, ROLE_CONSUMER_DLQ), (TAG_CONSUMER, "kitchen")]),
+            )
+            .unwrap(),
+            DeadLetterQueue::from_tags(
+                "u/postoffice-rule-errors",
+                &tags(&[(TAG_ROLE, ROLE_RULE_ERRORS)]),
+            )
+            .unwrap(),
+        ];
+        assert_eq!(
+            find(&queues, "kitchen").unwrap().name,
+            "postoffice-kitchen-dlq"
+        );
+        assert_eq!(
+            find(&queues, "rule-errors").unwrap().name,
+            "postoffice-rule-errors"
+        );
+        let error = find(&queues, "garden").unwrap_err().to_string();
+        assert!(
+            error.contains("garden") && error.contains("kitchen, rule-errors"),
+            "{error}"
+        );
+        let twice = [queues[0].clone(), queues[0].clone()];
+        assert!(
+            find(&twice, "kitchen")
+                .unwrap_err()
+                .to_string()
+                .contains("2 queues")
+        );
+    }
+
+    #[test]
+    fn formats_ages() {
+        assert_eq!(format_age(Duration::seconds(42)), "42s");
+        assert_eq!(format_age(Duration::seconds(17 * 60 + 5)), "17m");
+        assert_eq!(format_age(Duration::seconds(5 * 3600 + 12 * 60)), "5h12m");
+        assert_eq!(format_age(Duration::seconds(3 * 86_400 + 4 * 3600)), "3d4h");
+    }
+}

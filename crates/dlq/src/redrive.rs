@@ -1,0 +1,412 @@
+//! Redrive: deliver each dead-letter message again, to its consumer only, and delete it from the
+//! queue only once it has been handled.
+//!
+//! Safe to interrupt at any point: a message is deleted only after its delivery succeeded, and
+//! every message this run received but did not delete is made visible again when it ends (or,
+//! if the process dies, when its visibility timeout runs out). A message whose delivery
+//! succeeded but whose delete was lost is delivered again next time: at-least-once, as SNS does.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use postoffice::invocation::{InvocationOutcome, classify};
+use serde::Serialize;
+
+use crate::filter::{self, Filter};
+use crate::message::{DeadLetter, ReceivedMessage};
+use crate::ports::{Invoke, InvokeAnswer, PortError, Publish, Queues};
+use crate::rate::{Pacer, Rate};
+
+/// SQS never returns more than ten messages per receive.
+const RECEIVE_BATCH: usize = 10;
+
+/// Where a queue's messages are delivered again.
+pub enum Destination<'a> {
+    /// A consumer DLQ: invoke the consumer's handler as its bridge does.
+    Handler {
+        function: String,
+        invoker: &'a dyn Invoke,
+    },
+    /// The rule-errors queue: publish the envelope to `{topic_arn_prefix}{EVENT}`.
+    Topics {
+        topic_arn_prefix: String,
+        publisher: &'a dyn Publish,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct RedriveOptions {
+    pub filters: Vec<Filter>,
+    pub rate: Option<Rate>,
+    /// Decode and report what would be redriven; deliver and delete nothing.
+    pub dry_run: bool,
+    /// Stop after this many messages (of any outcome).
+    pub limit: Option<usize>,
+    /// How long a received message stays hidden from other readers while this run holds it.
+    pub visibility_timeout: Duration,
+    /// Long-polling wait of each receive, so that an empty answer means an empty queue.
+    pub receive_wait: Duration,
+}
+
+impl Default for RedriveOptions {
+    fn default() -> Self {
+        Self {
+            filters: Vec::new(),
+            rate: None,
+            dry_run: false,
+            limit: None,
+            visibility_timeout: Duration::from_secs(300),
+            receive_wait: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "reason", rename_all = "snake_case")]
+pub enum MessageOutcome {
+    /// Delivered, handled, deleted from the queue.
+    Redriven,
+    /// Delivery failed; the message stays in the queue.
+    Failed(String),
+    /// Not decodable (or not deliverable from this queue); it stays in the queue.
+    Skipped(String),
+    /// Did not match `--filter`; untouched.
+    NotMatching,
+    /// Dry run: would have been delivered.
+    WouldRedrive,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageReport {
+    /// SQS message id in the dead-letter queue.
+    pub message_id: String,
+    pub event: Option<String>,
+    pub household_id: Option<String>,
+    pub device_id: Option<String>,
+    #[serde(flatten)]
+    pub outcome: MessageOutcome,
+}
+
+/// Counts of a redrive run, and the failed and skipped messages with their reasons.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub redriven: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub not_matching: usize,
+    pub would_redrive: usize,
+    /// True when the run stopped early (interrupted or `limit` reached).
+    pub stopped_early: bool,
+    /// Failed and skipped messages.
+    pub problems: Vec<MessageReport>,
+}
+
+impl Summary {
+    fn record(&mut self, report: &MessageReport) {
+        match &report.outcome {
+            MessageOutcome::Redriven => self.redriven += 1,
+            MessageOutcome::Failed(_) => self.failed += 1,
+            MessageOutcome::Skipped(_) => self.skipped += 1,
+            MessageOutcome::NotMatching => self.not_matching += 1,
+            MessageOutcome::WouldRedrive => self.would_redrive += 1,
+        }
+        if matches!(
+            report.outcome,
+            MessageOutcome::Failed(_) | MessageOutcome::Skipped(_)
+        ) {
+            self.problems.push(report.clone());
+        }
+    }
+
+    fn processed(&self) -> usize {
+        self.redriven + self.failed + self.skipped + self.not_matching + self.would_redrive
+    }
+}
+
+/// Told about each message as the run goes (the CLI draws a progress bar).
+pub trait Progress {
+    fn message_done(&mut self, report: &MessageReport);
+}
+
+impl<F: FnMut(&MessageReport)> Progress for F {
+    fn message_done(&mut self, report: &MessageReport) {
+        self(report)
+    }
+}
+
+/// Redrives the queue at `url` until it has nothing new to give, `limit` is reached or `stop`
+/// is set. An error of the queue itself (receive) ends the run; what was received is released.
+pub async fn redrive(
+    queues: &dyn Queues,
+    url: &str,
+    destination: &Destination<'_>,
+    options: &RedriveOptions,
+    stop: Arc<AtomicBool>,
+    progress: &mut dyn Progress,
+) -> Result<Summary, PortError> {
+    let mut run = Run {
+        queues,
+        url,
+        seen: HashSet::new(),
+        held: BTreeMap::new(),
+        summary: Summary::default(),
+    };
+    let result = run.work(destination, options, &stop, progress).await;
+    run.release_held().await;
+    result.map(|()| run.summary)
+}
+
+/// Reads up to `limit` messages without changing them: each is received, decoded and made
+/// visible again. (Receiving counts in SQS's `ApproximateReceiveCount`; nothing else changes.)
+pub async fn peek(
+    queues: &dyn Queues,
+    url: &str,
+    limit: usize,
+    options: &RedriveOptions,
+) -> Result<
+    Vec<(
+        ReceivedMessage,
+        Result<DeadLetter, crate::message::DecodeError>,
+    )>,
+    PortError,
+> {
+    let mut run = Run {
+        queues,
+        url,
+        seen: HashSet::new(),
+        held: BTreeMap::new(),
+        summary: Summary::default(),
+    };
+    let mut messages = Vec::new();
+    let result = async {
+        while messages.len() < limit {
+            let batch = run
+                .receive(RECEIVE_BATCH.min(limit - messages.len()), options)
+                .await?;
+            if batch.is_empty() {
+                break;
+            }
+            for message in batch {
+                let decoded = DeadLetter::decode(&message);
+                messages.push((message, decoded));
+            }
+        }
+        Ok(())
+    }
+    .await;
+    run.release_held().await;
+    result.map(|()| messages)
+}
+
+struct Run<'a> {
+    queues: &'a dyn Queues,
+    url: &'a str,
+    /// SQS message ids this run has received, so that one reappearing is not counted twice.
+    seen: HashSet<String>,
+    /// Received, not deleted: message id → latest receipt handle. Released when the run ends.
+    held: BTreeMap<String, String>,
+    summary: Summary,
+}
+
+impl Run<'_> {
+    async fn work(
+        &mut self,
+        destination: &Destination<'_>,
+        options: &RedriveOptions,
+        stop: &AtomicBool,
+        progress: &mut dyn Progress,
+    ) -> Result<(), PortError> {
+        let mut pacer = Pacer::new(options.rate);
+        loop {
+            let remaining = options
+                .limit
+                .map_or(usize::MAX, |limit| limit - self.summary.processed());
+            if remaining == 0 || stop.load(Ordering::SeqCst) {
+                self.summary.stopped_early = true;
+                return Ok(());
+            }
+            let batch = self.receive(RECEIVE_BATCH.min(remaining), options).await?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            for message in batch {
+                if stop.load(Ordering::SeqCst) {
+                    // Received but never looked at: it goes back with the held ones.
+                    self.summary.stopped_early = true;
+                    continue;
+                }
+                let report = self.handle(message, destination, options, &mut pacer).await;
+                self.summary.record(&report);
+                progress.message_done(&report);
+            }
+        }
+    }
+
+    /// Receives messages this run has not seen yet; every one received is held.
+    async fn receive(
+        &mut self,
+        max: usize,
+        options: &RedriveOptions,
+    ) -> Result<Vec<ReceivedMessage>, PortError> {
+        let batch = self
+            .queues
+            .receive(
+                self.url,
+                max,
+                options.visibility_timeout,
+                options.receive_wait,
+            )
+            .await?;
+        let mut new = Vec::new();
+        for message in batch {
+            self.held
+                .insert(message.message_id.clone(), message.receipt_handle.clone());
+            if self.seen.insert(message.message_id.clone()) {
+                new.push(message);
+            }
+        }
+        Ok(new)
+    }
+
+    async fn handle(
+        &mut self,
+        message: ReceivedMessage,
+        destination: &Destination<'_>,
+        options: &RedriveOptions,
+        pacer: &mut Pacer,
+    ) -> MessageReport {
+        let mut report = MessageReport {
+            message_id: message.message_id.clone(),
+            event: None,
+            household_id: None,
+            device_id: None,
+            outcome: MessageOutcome::NotMatching,
+        };
+        let dead_letter = match DeadLetter::decode(&message) {
+            Ok(dead_letter) => dead_letter,
+            Err(error) => {
+                report.outcome = MessageOutcome::Skipped(error.to_string());
+                return report;
+            }
+        };
+        report.event = Some(dead_letter.event().to_owned());
+        report.household_id = Some(dead_letter.household_id().to_owned());
+        report.device_id = Some(dead_letter.device_id().to_owned());
+        if !filter::matches_all(&options.filters, &dead_letter) {
+            return report;
+        }
+        if options.dry_run {
+            report.outcome = match deliverable(&dead_letter, destination) {
+                Ok(()) => MessageOutcome::WouldRedrive,
+                Err(reason) => MessageOutcome::Skipped(reason),
+            };
+            return report;
+        }
+        if let Err(reason) = deliverable(&dead_letter, destination) {
+            report.outcome = MessageOutcome::Skipped(reason);
+            return report;
+        }
+        pacer.wait().await;
+        report.outcome = match deliver(&dead_letter, destination).await {
+            Ok(()) => match self.queues.delete(self.url, &message.receipt_handle).await {
+                Ok(()) => {
+                    self.held.remove(&message.message_id);
+                    MessageOutcome::Redriven
+                }
+                Err(error) => MessageOutcome::Failed(format!(
+                    "delivered, but not deleted from the queue ({error}): it will be delivered again next time"
+                )),
+            },
+            Err(reason) => MessageOutcome::Failed(reason),
+        };
+        report
+    }
+
+    /// Makes every held message visible again. A failure here loses nothing: the message
+    /// reappears when its visibility timeout runs out.
+    async fn release_held(&mut self) {
+        for (message_id, receipt_handle) in std::mem::take(&mut self.held) {
+            if let Err(error) = self.queues.release(self.url, &receipt_handle).await {
+                tracing::warn!(%message_id, %error, "could not release a message; it reappears after its visibility timeout");
+            }
+        }
+    }
+}
+
+fn deliverable(dead_letter: &DeadLetter, destination: &Destination<'_>) -> Result<(), String> {
+    match (dead_letter, destination) {
+        (DeadLetter::Notification(_), Destination::Handler { .. })
+        | (DeadLetter::RuleError(_), Destination::Topics { .. }) => Ok(()),
+        (DeadLetter::RuleError(_), Destination::Handler { .. }) => Err(
+            "an IoT rule error message in a consumer DLQ: move it to the rule-errors queue".into(),
+        ),
+        (DeadLetter::Notification(_), Destination::Topics { .. }) => Err(
+            "an SNS notification in the rule-errors queue: move it to its consumer's DLQ".into(),
+        ),
+    }
+}
+
+/// Delivers one message; `Err` carries why it failed.
+async fn deliver(dead_letter: &DeadLetter, destination: &Destination<'_>) -> Result<(), String> {
+    match (dead_letter, destination) {
+        (DeadLetter::Notification(notification), Destination::Handler { function, invoker }) => {
+            let payload = serde_json::to_vec(&notification.invocation())
+                .expect("a handler invocation always serialises");
+            let outcome = match invoker.invoke(function, payload).await {
+                InvokeAnswer::Completed {
+                    function_error,
+                    payload,
+                } => classify(function_error.as_deref(), &payload),
+                InvokeAnswer::Throttled(message) => InvocationOutcome::Throttled { message },
+                InvokeAnswer::Failed(message) => InvocationOutcome::Retryable { message },
+            };
+            match outcome {
+                InvocationOutcome::Handled => Ok(()),
+                InvocationOutcome::Permanent { ref message }
+                | InvocationOutcome::Retryable { ref message }
+                | InvocationOutcome::Throttled { ref message } => {
+                    Err(format!("handler {function}: {}: {message}", outcome.name()))
+                }
+            }
+        }
+        (
+            DeadLetter::RuleError(rule_error),
+            Destination::Topics {
+                topic_arn_prefix,
+                publisher,
+            },
+        ) => {
+            let envelope = rule_error.envelope(postoffice::envelope::now_millis());
+            let topic_arn = format!("{topic_arn_prefix}{}", envelope.event);
+            let attributes = BTreeMap::from([
+                ("event".to_owned(), envelope.event.clone()),
+                ("household_id".to_owned(), envelope.household_id.clone()),
+                ("device_id".to_owned(), envelope.device_id.clone()),
+            ]);
+            publisher
+                .publish(&topic_arn, envelope.to_json(), attributes)
+                .await
+                .map_err(|error| format!("publish to {topic_arn}: {error}"))
+        }
+        _ => Err("not deliverable from this queue".into()),
+    }
+}
+
+/// `arn:aws:sqs:REGION:ACCOUNT:NAME` → `arn:aws:sns:REGION:ACCOUNT:{prefix}-`, the ARN prefix of
+/// the event topics in the queue's account and region.
+pub fn topic_arn_prefix(queue_arn: &str, resource_prefix: &str) -> Result<String, crate::Error> {
+    let parts: Vec<&str> = queue_arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", partition, "sqs", region, account, _name]
+            if !region.is_empty() && !account.is_empty() =>
+        {
+            Ok(format!(
+                "arn:{partition}:sns:{region}:{account}:{resource_prefix}-"
+            ))
+        }
+        _ => Err(crate::Error::TopicArnPrefix(queue_arn.to_owned())),
+    }
+}
