@@ -110,3 +110,62 @@ impl CertificateCache {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    const PEM: &[u8] =
+        include_bytes!("../../../../../shared/sns-vectors/php-2022-notification-sha1.pem");
+
+    fn url(id: &str) -> CertificateUrl {
+        CertificateUrl::parse(&format!(
+            "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-{id}.pem"
+        ))
+        .unwrap()
+    }
+
+    async fn load(cache: &CertificateCache, id: &str, loads: &AtomicUsize) {
+        cache
+            .get_or_load(&url(id), || async {
+                loads.fetch_add(1, Ordering::SeqCst);
+                SigningCertificate::from_pem(PEM)
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_cache_is_bounded_and_evicts_the_least_recently_used() {
+        let cache = CertificateCache::new(2);
+        let loads = AtomicUsize::new(0);
+        load(&cache, "a", &loads).await;
+        load(&cache, "b", &loads).await;
+        load(&cache, "a", &loads).await;
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+        load(&cache, "c", &loads).await;
+        assert_eq!(cache.len(), 2);
+        load(&cache, "a", &loads).await;
+        assert_eq!(loads.load(Ordering::SeqCst), 3, "a was used recently: kept");
+        load(&cache, "b", &loads).await;
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            4,
+            "b was evicted: loaded again"
+        );
+        assert_eq!(cache.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn failures_take_no_room() {
+        let cache = CertificateCache::new(4);
+        for id in ["x", "y", "z"] {
+            let result: Result<_, &str> =
+                cache.get_or_load(&url(id), || async { Err("down") }).await;
+            assert_eq!(result.unwrap_err(), "down");
+        }
+        assert_eq!(cache.len(), 0);
+    }
+}

@@ -168,7 +168,8 @@ mod tests {
     #[test]
     fn lookalikes_are_rejected_with_a_reason() {
         use CertificateUrlError as E;
-        let cases: &[(&str, fn(&E) -> bool)] = &[
+        type Expectation = fn(&E) -> bool;
+        let cases: &[(&str, Expectation)] = &[
             (
                 "http://sns.us-east-1.amazonaws.com/SimpleNotificationService-a.pem",
                 |e| matches!(e, E::NotHttps(s) if s == "http"),

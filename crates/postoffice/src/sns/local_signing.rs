@@ -170,3 +170,194 @@ impl LocalSigningAuthority {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use super::*;
+    use crate::sns::{
+        FixedClock, MessageType, StaticCertificateFetcher, SystemClock, Verifier, VerifyError,
+    };
+
+    /// RSA key generation is slow in debug builds; one authority serves every test.
+    fn authority() -> &'static LocalSigningAuthority {
+        static AUTHORITY: OnceLock<LocalSigningAuthority> = OnceLock::new();
+        AUTHORITY.get_or_init(|| LocalSigningAuthority::generate().unwrap())
+    }
+
+    fn unsigned(message_type: MessageType) -> SnsMessage {
+        let confirmation = message_type != MessageType::Notification;
+        SnsMessage {
+            message_type,
+            message_id: "6a0c2a4e-2b7b-4a53-8f55-0d5b0a4b2f3a".to_owned(),
+            topic_arn: "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED".to_owned(),
+            subject: None,
+            message: r#"{"event":"COOKING_REQUESTED"}"#.to_owned(),
+            timestamp: "2026-11-23T20:00:00.000Z".to_owned(),
+            signature_version: String::new(),
+            signature: String::new(),
+            signing_cert_url: String::new(),
+            subscribe_url: confirmation.then(|| {
+                "http://127.0.0.1:4000/?Action=ConfirmSubscription&Token=t0k3n".to_owned()
+            }),
+            unsubscribe_url: None,
+            token: confirmation.then(|| "t0k3n".to_owned()),
+            message_attributes: Default::default(),
+        }
+    }
+
+    fn local_verifier() -> Verifier<StaticCertificateFetcher, SystemClock> {
+        Verifier::new(StaticCertificateFetcher::new(), SystemClock)
+            .with_local_certificate(authority().certificate_pem().as_bytes())
+            .unwrap()
+    }
+
+    const TYPES: [MessageType; 3] = [
+        MessageType::Notification,
+        MessageType::SubscriptionConfirmation,
+        MessageType::UnsubscribeConfirmation,
+    ];
+
+    #[tokio::test]
+    async fn every_message_type_signed_locally_verifies() {
+        let verifier = local_verifier();
+        for message_type in TYPES {
+            let mut message = unsigned(message_type);
+            authority().sign(&mut message).unwrap();
+            assert_eq!(message.signature_version, "2");
+            assert_eq!(message.signing_cert_url, LOCAL_SIGNING_CERT_URL);
+            verifier
+                .verify(&message)
+                .await
+                .unwrap_or_else(|e| panic!("{message_type}: {e}"));
+            // What the local runtime POSTs parses back to the same, still valid, message.
+            let delivered = SnsMessage::parse(message.to_http_json().as_bytes()).unwrap();
+            verifier.verify(&delivered).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn tampering_with_a_locally_signed_message_fails() {
+        let verifier = local_verifier();
+        type Tamper = fn(&mut SnsMessage);
+        let tampers: [Tamper; 6] = [
+            |m| m.message.push(' '),
+            |m| m.message_id.push('0'),
+            |m| m.timestamp = "2026-11-23T20:00:00.001Z".to_owned(),
+            |m| m.topic_arn.push('X'),
+            |m| m.subscribe_url = Some("https://evil.example.com/".to_owned()),
+            |m| m.token = Some("other".to_owned()),
+        ];
+        for message_type in TYPES {
+            let mut signed = unsigned(message_type);
+            authority().sign(&mut signed).unwrap();
+            for tamper in tampers {
+                let mut message = signed.clone();
+                tamper(&mut message);
+                let signed_field_changed = message.string_to_sign() != signed.string_to_sign();
+                let result = verifier.verify(&message).await;
+                if signed_field_changed {
+                    assert_eq!(
+                        result,
+                        Err(VerifyError::SignatureMismatch),
+                        "{message_type}"
+                    );
+                } else {
+                    // SubscribeURL and Token are not signed in notifications.
+                    assert_eq!(result, Ok(()), "{message_type}");
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_default_verifier_does_not_trust_the_local_certificate() {
+        let mut message = unsigned(MessageType::Notification);
+        authority().sign(&mut message).unwrap();
+        let fetcher = StaticCertificateFetcher::new()
+            .with_certificate(LOCAL_SIGNING_CERT_URL, authority().certificate_pem());
+        let error = Verifier::new(fetcher, SystemClock)
+            .verify(&message)
+            .await
+            .unwrap_err();
+        assert_eq!(error.reason(), "untrusted-certificate-url");
+    }
+
+    #[tokio::test]
+    async fn a_different_local_certificate_does_not_verify() {
+        let other = LocalSigningAuthority::generate().unwrap();
+        let mut message = unsigned(MessageType::Notification);
+        other.sign(&mut message).unwrap();
+        assert_eq!(
+            local_verifier().verify(&message).await,
+            Err(VerifyError::SignatureMismatch)
+        );
+    }
+
+    #[tokio::test]
+    async fn signing_with_an_aws_looking_url_verifies_through_the_fetcher() {
+        let url = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-test.pem";
+        let mut message = unsigned(MessageType::SubscriptionConfirmation);
+        authority().sign_with_url(&mut message, url).unwrap();
+        let fetcher =
+            StaticCertificateFetcher::new().with_certificate(url, authority().certificate_pem());
+        Verifier::new(fetcher, SystemClock)
+            .verify(&message)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_generated_certificate_expires() {
+        let mut message = unsigned(MessageType::Notification);
+        authority().sign(&mut message).unwrap();
+        let far_future = FixedClock(Utc::now() + Duration::days(VALIDITY_DAYS + 2));
+        let error = Verifier::new(StaticCertificateFetcher::new(), far_future)
+            .with_local_certificate(authority().certificate_pem().as_bytes())
+            .unwrap()
+            .verify(&message)
+            .await
+            .unwrap_err();
+        assert_eq!(error.reason(), "certificate-expired");
+    }
+
+    #[tokio::test]
+    async fn written_files_load_back_into_the_same_authority() {
+        let dir = tempfile::tempdir().unwrap();
+        let (certificate, key) = (dir.path().join("local.pem"), dir.path().join("local.key"));
+        authority().write(&certificate, &key).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let loaded = LocalSigningAuthority::load(&certificate, &key).unwrap();
+        let mut message = unsigned(MessageType::Notification);
+        loaded.sign(&mut message).unwrap();
+        local_verifier().verify(&message).await.unwrap();
+    }
+
+    #[test]
+    fn a_key_that_does_not_match_the_certificate_is_refused() {
+        let other = LocalSigningAuthority::generate().unwrap();
+        let error =
+            LocalSigningAuthority::from_pem(authority().certificate_pem(), &other.private_key_pem)
+                .unwrap_err();
+        assert!(matches!(error, LocalSigningError::KeyMismatch), "{error}");
+        let error =
+            LocalSigningAuthority::from_pem(authority().certificate_pem(), "garbage").unwrap_err();
+        assert!(matches!(error, LocalSigningError::Key(_)), "{error}");
+        let missing =
+            LocalSigningAuthority::load(Path::new("/nonexistent/cert.pem"), Path::new("k"))
+                .unwrap_err();
+        assert!(missing.to_string().contains("/nonexistent/cert.pem"));
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_private_key() {
+        let debug = format!("{:?}", authority());
+        assert!(!debug.contains("PRIVATE"));
+    }
+}

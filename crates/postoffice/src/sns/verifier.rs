@@ -141,11 +141,6 @@ impl<F: CertificateFetcher, C: Clock> Verifier<F, C> {
             })
             .await
     }
-
-    #[cfg(test)]
-    pub(crate) fn cached_certificates(&self) -> usize {
-        self.cache.len()
-    }
 }
 
 #[cfg(feature = "cert-fetch")]
