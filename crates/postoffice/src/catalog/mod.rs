@@ -241,6 +241,10 @@ impl Catalog {
             .ok_or_else(|| PayloadError::UnknownEvent {
                 event: event.to_owned(),
             })?;
+        // The fast path: most payloads are valid, and `is_valid` stops at the first failure.
+        if entry.validator.is_valid(payload) {
+            return Ok(());
+        }
         let violations = payload::violations(&entry.validator, payload);
         if violations.is_empty() {
             Ok(())

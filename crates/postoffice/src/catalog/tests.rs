@@ -408,3 +408,96 @@ fn directions_round_trip_through_their_names() {
     }
     assert!("actor_to_backend".parse::<Direction>().is_err());
 }
+
+#[test]
+fn schemas_must_be_self_contained() {
+    let text = VALID.replace(
+        "opened_at: { type: string, format: date-time }",
+        "opened_at: { $ref: \"https://schemas.example.com/time.json\" }",
+    );
+    let problems = problems_of("DOOR_OPENED.yaml", &text);
+    assert_problem(
+        &problems,
+        "DOOR_OPENED.yaml",
+        "schema",
+        "not a valid JSON Schema",
+    );
+}
+
+/// A directory of its own under the system temporary directory, removed when dropped.
+struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    fn new(test: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("postoffice-catalog-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn write(&self, file: &str, text: &str) {
+        std::fs::write(self.0.join(file), text).unwrap();
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn load_reads_only_yaml_files_and_flags_yml() {
+    let dir = ScratchDir::new("yml");
+    dir.write("DOOR_OPENED.yaml", VALID);
+    dir.write("README.md", "# not an event");
+    let catalog = Catalog::load(&dir.0).unwrap();
+    assert_eq!(catalog.len(), 1);
+
+    dir.write(
+        "DOOR_CLOSED.yml",
+        &VALID.replace("DOOR_OPENED", "DOOR_CLOSED"),
+    );
+    let error = Catalog::load(&dir.0).unwrap_err();
+    assert_eq!(error.problems.len(), 1, "{error}");
+    assert_eq!(error.problems[0].file, "DOOR_CLOSED.yml");
+    assert!(error.problems[0].message.contains(".yaml"), "{error}");
+}
+
+#[test]
+fn load_rejects_an_empty_or_missing_directory() {
+    let dir = ScratchDir::new("empty");
+    let error = Catalog::load(&dir.0).unwrap_err();
+    assert!(
+        error.problems[0].message.contains("no event files"),
+        "{error}"
+    );
+    let missing = dir.0.join("missing");
+    let error = Catalog::load(&missing).unwrap_err();
+    assert_eq!(error.problems[0].file, missing.display().to_string());
+    assert!(error.problems[0].message.contains("cannot read"), "{error}");
+}
+
+#[test]
+fn a_check_report_takes_further_problems() {
+    let dir = ScratchDir::new("report");
+    dir.write("DOOR_OPENED.yaml", VALID);
+    let mut report = check(&dir.0);
+    assert!(report.is_ok());
+    assert_eq!(
+        report.lines(),
+        ["ok DOOR_OPENED actor-to-backend producers=device consumers=kitchen"]
+    );
+    report.push(CatalogProblem::new(
+        "terraform/examples/main.tf",
+        Some("module.door_opened"),
+        "consumers differ from the catalog",
+    ));
+    assert!(!report.is_ok());
+    assert!(report.catalog.is_some());
+    assert_eq!(
+        report.lines(),
+        ["error terraform/examples/main.tf: module.door_opened: consumers differ from the catalog"]
+    );
+}
