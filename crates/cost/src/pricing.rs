@@ -107,7 +107,7 @@ impl Price {
     }
 
     fn validate(&self, field: &str) -> Result<(), String> {
-        if !(self.per > 0.0) {
+        if !self.per.is_finite() || self.per <= 0.0 {
             return Err(format!("{field}.per must be greater than 0"));
         }
         let Some((last, below)) = self.tiers.split_last() else {
@@ -126,7 +126,7 @@ impl Price {
                         "{field}.tiers[{index}].up_to is missing (only the last tier may omit it)"
                     ));
                 }
-                Some(up_to) if !(up_to > floor) => {
+                Some(up_to) if up_to.is_nan() || up_to <= floor => {
                     return Err(format!(
                         "{field}.tiers[{index}].up_to must be greater than the tier below ({floor})"
                     ));
@@ -135,7 +135,7 @@ impl Price {
             }
         }
         for (index, tier) in self.tiers.iter().enumerate() {
-            if !(tier.price >= 0.0) {
+            if tier.price.is_nan() || tier.price < 0.0 {
                 return Err(format!("{field}.tiers[{index}].price must not be negative"));
             }
         }

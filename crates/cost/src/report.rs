@@ -77,7 +77,8 @@ fn render_fleet(out: &mut String, fleet: &FleetEstimate) {
         }
         out.push('\n');
     }
-    let totals: [(&str, fn(&crate::Bill) -> f64, usize); 3] = [
+    type Total = (&'static str, fn(&crate::Bill) -> f64, usize);
+    let totals: [Total; 3] = [
         ("total, fleet per month", |bill| bill.fleet_monthly_usd, 2),
         (
             "per customer per month",

@@ -1,0 +1,87 @@
+//! Bad profiles are rejected with the file and the field that is wrong.
+
+mod fixtures;
+
+use fixtures::{PROFILE, routes};
+use postoffice_cost::Profile;
+
+fn rejected(from: &str, to: &str) -> String {
+    let text = PROFILE.replacen(from, to, 1);
+    assert_ne!(text, PROFILE, "the edit changed nothing");
+    Profile::from_yaml(&text, "household.yaml", &routes())
+        .expect_err("the edited profile must be rejected")
+        .to_string()
+}
+
+#[test]
+fn an_event_missing_from_the_catalog_is_named() {
+    let message = rejected("event: COOKING_FINISHED", "event: COOKING_FINISHD");
+    assert!(
+        message.starts_with("household.yaml: events[1].event"),
+        "{message}"
+    );
+    assert!(
+        message.contains("COOKING_FINISHD is not in the event catalog"),
+        "{message}"
+    );
+    assert!(message.contains("COOKING_FINISHED"), "{message}");
+}
+
+#[test]
+fn an_actor_event_needs_its_actor() {
+    let message = rejected("COOKING_FINISHED, actor: device,", "COOKING_FINISHED,");
+    assert!(message.contains("events[1].actor is missing"), "{message}");
+}
+
+#[test]
+fn a_backend_to_backend_event_has_no_actor() {
+    let message = rejected("RECIPE_AUDITED,", "RECIPE_AUDITED, actor: device,");
+    assert!(message.contains("events[3].actor"), "{message}");
+    assert!(message.contains("backend-to-backend"), "{message}");
+}
+
+#[test]
+fn an_unknown_actor_kind_is_named() {
+    let message = rejected(
+        "COOKING_REPLIED, actor: mobile",
+        "COOKING_REPLIED, actor: watch",
+    );
+    assert!(
+        message.contains("events[2].actor: watch is not one of"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_day_has_24_hours() {
+    let message = rejected("hours_per_day: 24,", "hours_per_day: 25,");
+    assert!(
+        message.contains("actors.device.connection.always_connected.hours_per_day is 25"),
+        "{message}"
+    );
+}
+
+#[test]
+fn lambda_memory_must_be_allowed_by_lambda() {
+    let message = rejected("memory_mb: 256", "memory_mb: 64");
+    assert!(
+        message.contains("lambda.handler.memory_mb is 64"),
+        "{message}"
+    );
+}
+
+#[test]
+fn collections_hold_at_least_one_event() {
+    let message = rejected("events_per_collection: 8", "events_per_collection: 0");
+    assert!(
+        message.contains("event_collections.events_per_collection is 0"),
+        "{message}"
+    );
+}
+
+#[test]
+fn unknown_fields_are_rejected() {
+    let message = rejected("retention_days: 365", "retention_dayz: 365");
+    assert!(message.starts_with("household.yaml: "), "{message}");
+    assert!(message.contains("retention_dayz"), "{message}");
+}

@@ -1,0 +1,167 @@
+//! A household's month in metered quantities, worked out by hand (12 a day = 365 a month).
+
+mod fixtures;
+
+use fixtures::{GIB, MONTH, PROFILE, profile, routes, shipped_prices};
+use postoffice_cost::{MonthlyUsage, Profile, Scenario, customer_usage, event_store_objects};
+
+fn close(actual: f64, expected: f64) {
+    let tolerance = 1e-9 * expected.abs().max(1.0);
+    assert!(
+        (actual - expected).abs() <= tolerance,
+        "expected {expected}, got {actual}"
+    );
+}
+
+fn usage(profile: &Profile, scenario: Scenario) -> MonthlyUsage {
+    customer_usage(profile, &routes(), &shipped_prices().prices, scenario)
+}
+
+#[test]
+fn always_connected_single_events() {
+    let usage = usage(&profile(), Scenario::BASELINE);
+    close(usage.connection_minutes, 24.0 * 60.0 * MONTH);
+    close(usage.connection_minutes, 43_800.0);
+    // 1 session (CONNECT + SUBSCRIBE) a day, 2,920 telemetry, 365 finished, and 365 replies
+    // each costing the forwarder's publish, the delivery and the PUBACK.
+    close(
+        usage.iot_messages,
+        2.0 * MONTH + 2_920.0 + 365.0 + 3.0 * 365.0,
+    );
+    close(usage.iot_rules_triggered, 2_920.0 + 365.0);
+    close(usage.iot_actions_executed, 2_920.0 + 365.0);
+    close(usage.sns_publishes, 2_920.0 + 365.0 * 3.0);
+    // Fan-out: telemetry 1, finished 2, replied 1 (iot-forwarder), audited 1.
+    close(usage.sns_http_deliveries, 2_920.0 + 730.0 + 365.0 + 365.0);
+    close(usage.sns_firehose_deliveries, 4_015.0);
+    close(usage.handler.requests, 2_920.0 + 730.0 + 365.0);
+    close(usage.handler.gb_seconds, 4_015.0 * 0.25 * 0.025);
+    close(usage.forwarder.requests, 365.0);
+    close(usage.forwarder.gb_seconds, 365.0 * 0.125 * 0.020);
+    close(usage.bridge.requests, 4_380.0);
+    // The bridge is billed for its 6 ms plus the handler it waits for.
+    close(
+        usage.bridge.gb_seconds,
+        4_015.0 * 0.125 * 0.031 + 365.0 * 0.125 * 0.026,
+    );
+    // Every record is under 5 KB, so each bills as 5 KB.
+    close(usage.firehose_ingested_gb, 4_015.0 * 5_120.0 / GIB);
+    let delivered = 2_920.0 * 800.0 + 3.0 * 365.0 * 500.0;
+    close(usage.event_store_gb(), delivered / GIB);
+    // A year's retention of 1/MONTH of the month's bytes a day.
+    close(usage.stored_gb, delivered / MONTH * 365.0 / GIB);
+}
+
+#[test]
+fn disconnect_when_idle_trades_minutes_for_session_messages() {
+    let usage = usage(&profile(), Scenario::DISCONNECT_WHEN_IDLE);
+    close(usage.connection_minutes, 912.5);
+    close(
+        usage.iot_messages,
+        12.0 * 2.0 * MONTH + 2_920.0 + 365.0 + 3.0 * 365.0,
+    );
+    close(usage.sns_publishes, 4_015.0);
+}
+
+#[test]
+fn event_collections_carry_eight_telemetry_events_per_message() {
+    let usage = usage(&profile(), Scenario::EVENT_COLLECTIONS);
+    // 2,920 telemetry events in 365 collections of 4,000 bytes: one 5 KB message each.
+    close(
+        usage.iot_messages,
+        2.0 * MONTH + 365.0 + 365.0 + 3.0 * 365.0,
+    );
+    close(usage.iot_rules_triggered, 730.0);
+    close(usage.sns_publishes, 365.0 * 4.0);
+    close(usage.handler.requests, 365.0 + 730.0 + 365.0);
+    // A collection's handler runs 25 + 7 × 2 = 39 ms, its bridge 6 + 39 ms.
+    close(
+        usage.handler.gb_seconds,
+        365.0 * 0.25 * 0.039 + 1_095.0 * 0.25 * 0.025,
+    );
+    close(
+        usage.bridge.gb_seconds,
+        365.0 * 0.125 * 0.045 + 1_095.0 * 0.125 * 0.031 + 365.0 * 0.125 * 0.026,
+    );
+    // A collection's envelope is 8 × 800 = 6,400 bytes: two 5 KB Firehose increments.
+    close(
+        usage.firehose_ingested_gb,
+        (365.0 * 2.0 + 1_095.0) * 5_120.0 / GIB,
+    );
+    // The same bytes reach the event store either way.
+    let single = customer_usage(
+        &profile(),
+        &routes(),
+        &shipped_prices().prices,
+        Scenario::BASELINE,
+    );
+    close(usage.event_store_gb(), single.event_store_gb());
+}
+
+/// A profile with one actor-to-backend event of the given payload and no sessions.
+fn one_event(payload_bytes: u32, envelope_overhead_bytes: u32) -> Profile {
+    let text = PROFILE
+        .replace("sessions_per_day: 1 }", "sessions_per_day: 0 }")
+        .replace(
+            "envelope_overhead_bytes: 400",
+            &format!("envelope_overhead_bytes: {envelope_overhead_bytes}"),
+        );
+    let (head, _) = text.split_once("events:").expect("the fixture has events");
+    let (_, tail) = text.split_once("lambda:").expect("the fixture has lambda");
+    let text = format!(
+        "{head}events:\n  - {{ event: COOKING_FINISHED, actor: device, per_day: 12, payload_bytes: {payload_bytes} }}\nlambda:{tail}"
+    );
+    Profile::from_yaml(&text, "one-event.yaml", &routes()).expect("valid profile")
+}
+
+#[test]
+fn iot_messages_round_up_at_five_kilobytes() {
+    // Device message = payload + 100 bytes of overhead.
+    let at = usage(&one_event(5_020, 400), Scenario::BASELINE);
+    close(at.iot_messages, 365.0);
+    close(at.iot_rules_triggered, 365.0);
+    let above = usage(&one_event(5_021, 400), Scenario::BASELINE);
+    close(above.iot_messages, 730.0);
+    close(above.iot_rules_triggered, 730.0);
+    close(above.iot_actions_executed, 730.0);
+}
+
+#[test]
+fn sns_requests_round_up_at_sixty_four_kilobytes() {
+    // Envelope = payload + overhead; the payload stays small so IoT metering is unchanged.
+    let at = usage(&one_event(100, 65_436), Scenario::BASELINE);
+    close(at.sns_publishes, 365.0);
+    close(at.sns_http_deliveries, 730.0);
+    let above = usage(&one_event(100, 65_437), Scenario::BASELINE);
+    close(above.sns_publishes, 730.0);
+    close(above.sns_http_deliveries, 1_460.0);
+    close(above.iot_messages, 365.0);
+}
+
+#[test]
+fn firehose_records_round_up_at_five_kilobytes() {
+    let at = usage(&one_event(100, 5_020), Scenario::BASELINE);
+    close(at.firehose_ingested_gb, 365.0 * 5_120.0 / GIB);
+    let above = usage(&one_event(100, 5_021), Scenario::BASELINE);
+    close(above.firehose_ingested_gb, 365.0 * 10_240.0 / GIB);
+    close(above.event_store_gb(), 365.0 * 5_121.0 / GIB);
+}
+
+#[test]
+fn event_store_objects_follow_the_buffer() {
+    let profile = profile();
+    let one = usage(&profile, Scenario::BASELINE);
+    // One household: fewer records than buffer intervals, so one object per record.
+    close(event_store_objects(&one, &profile), 4_015.0);
+    // A thousand households: every partition has more records than the month's 8,760
+    // five-minute buffers, and none fills 128 MB, so each flushes on time.
+    let thousand = one.times(1_000.0);
+    close(event_store_objects(&thousand, &profile), 4.0 * 8_760.0);
+    // A million households: telemetry fills 128 MB buffers 17,405 times
+    // (2,336,000,000,000 bytes / 134,217,728, rounded up).
+    let million = one.times(1_000_000.0);
+    close(
+        event_store_objects(&million, &profile),
+        17_405.0 + 3.0 * 8_760.0,
+    );
+}
