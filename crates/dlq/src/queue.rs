@@ -63,6 +63,20 @@ impl DeadLetterQueue {
     }
 }
 
+/// Every Post Office dead-letter queue whose name starts with `name_prefix`, by name.
+pub async fn discover(
+    queues: &dyn crate::ports::Queues,
+    name_prefix: &str,
+) -> Result<Vec<DeadLetterQueue>, crate::ports::PortError> {
+    let mut found = Vec::new();
+    for url in queues.list_queue_urls(name_prefix).await? {
+        let tags = queues.tags(&url).await?;
+        found.extend(DeadLetterQueue::from_tags(&url, &tags));
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(found)
+}
+
 /// The last path segment of a queue URL is the queue name.
 pub fn queue_name(url: &str) -> &str {
     url.trim_end_matches('/').rsplit('/').next().unwrap_or(url)
