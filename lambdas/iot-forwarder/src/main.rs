@@ -1,1 +1,10 @@
-fn main() {}
+use aws_config::BehaviorVersion;
+use iot_forwarder::{Forwarder, IotDataPublisher};
+
+#[tokio::main]
+async fn main() -> Result<(), postoffice::handler::StartupError> {
+    postoffice::handler::init_tracing();
+    let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let iot = IotDataPublisher::new(aws_sdk_iotdataplane::Client::new(&config));
+    postoffice::handler::run_with(&config, Forwarder::new(iot)).await
+}
