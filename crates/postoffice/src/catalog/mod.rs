@@ -74,12 +74,14 @@ impl fmt::Display for CatalogError {
     }
 }
 
+#[derive(Clone)]
 struct CatalogEvent {
     definition: EventDefinition,
     validator: jsonschema::Validator,
 }
 
 /// A validated event catalog with each payload schema compiled.
+#[derive(Clone)]
 pub struct Catalog {
     events: BTreeMap<String, CatalogEvent>,
 }

@@ -501,3 +501,49 @@ fn a_check_report_takes_further_problems() {
         ["error terraform/examples/main.tf: module.door_opened: consumers differ from the catalog"]
     );
 }
+
+#[test]
+fn product_schemas_pin_each_violation_to_its_field() {
+    let catalog = Catalog::embedded();
+    let cases = [
+        (
+            "COOKING_FINISHED",
+            json!({"outcome": "completed", "finished_at": "2026-11-23T18:52:10Z", "cooked_s": 60, "error_code": "E21"}),
+            "/error_code",
+        ),
+        (
+            "COOKING_FINISHED",
+            json!({"outcome": "failed", "finished_at": "2026-11-23T18:52:10Z", "cooked_s": 60, "error_code": "21"}),
+            "/error_code",
+        ),
+        (
+            "DEVICE_TELEMETRY_REPORTED",
+            json!({"sampled_at": "2026-11-23T18:10:00Z", "cavity_temperature_c": 20, "power_w": 12, "door_open": false, "humidity_percent": 140}),
+            "/humidity_percent",
+        ),
+        (
+            "FIRMWARE_UPDATE_OFFERED",
+            json!({"version": "4.3.0", "url": "http://firmware.example.com/image.bin", "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "size_bytes": 1, "mandatory": true}),
+            "/url",
+        ),
+        (
+            "FIRMWARE_UPDATE_OFFERED",
+            json!({"version": "4.3", "url": "https://firmware.example.com/image.bin", "sha256": "9F86", "size_bytes": 1, "mandatory": true}),
+            "/sha256",
+        ),
+        (
+            "COOKING_STARTED",
+            json!({"program": "bake", "temperature_c": 180, "duration_s": 600, "started_at": "2026-11-23T18:00:00Z", "estimated_finish_at": "2026-11-23 18:10"}),
+            "/estimated_finish_at",
+        ),
+    ];
+    for (event, payload, path) in cases {
+        match catalog.validate_payload(event, &payload) {
+            Err(PayloadError::Invalid { violations, .. }) => assert!(
+                violations.iter().any(|v| v.path == path),
+                "{event}: expected a violation at {path}, got {violations:?}"
+            ),
+            other => panic!("{event}: expected Invalid at {path}, got {other:?}"),
+        }
+    }
+}
