@@ -63,12 +63,15 @@ impl CertificateFetcher for RecordingFetcher {
     }
 }
 
+/// `(function, payload)` of every invoke.
+type Invocations = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// Answers every invoke with a scripted answer (after `delay`, if any) and records payloads.
 #[derive(Clone)]
 pub struct FakeInvoker {
     answer: InvokeAnswer,
     delay: Option<Duration>,
-    pub calls: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    pub calls: Invocations,
 }
 
 impl FakeInvoker {
