@@ -1,0 +1,199 @@
+//! `postoffice cost` through the binary, on the shipped profile, prices and catalog.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn shipped(path: &str) -> PathBuf {
+    repository().join(path)
+}
+
+fn cost_with(profile: &Path, pricing: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_postoffice"))
+        .arg("cost")
+        .arg("--profile")
+        .arg(profile)
+        .arg("--pricing")
+        .arg(pricing)
+        .arg("--catalog")
+        .arg(shipped("event-catalog"))
+        .args(extra)
+        .output()
+        .expect("postoffice runs")
+}
+
+fn cost(extra: &[&str]) -> Output {
+    cost_with(
+        &shipped("cost-profiles/kitchen-household.yaml"),
+        &shipped("pricing/aws-us-east-1.yaml"),
+        extra,
+    )
+}
+
+fn number(value: &Value) -> f64 {
+    value
+        .as_f64()
+        .unwrap_or_else(|| panic!("{value} is not a number"))
+}
+
+fn close(actual: f64, expected: f64, what: &str) {
+    let tolerance = 1e-9 * expected.abs().max(1.0);
+    assert!(
+        (actual - expected).abs() <= tolerance,
+        "{what}: expected {expected}, got {actual}"
+    );
+}
+
+fn line(bill: &Value, item: &str) -> f64 {
+    let line = bill["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .find(|line| line["item"] == item)
+        .unwrap_or_else(|| panic!("no line {item}"));
+    number(&line["fleet_monthly_usd"])
+}
+
+#[test]
+fn json_on_the_shipped_profile_is_consistent() {
+    let output = cost(&["--json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let estimate: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(estimate["profile"], "kitchen-household");
+    assert_eq!(estimate["region"], "us-east-1");
+    let fleets = estimate["fleets"].as_array().expect("fleets");
+    let sizes: Vec<u64> = fleets
+        .iter()
+        .map(|fleet| fleet["customers"].as_u64().expect("customers"))
+        .collect();
+    assert_eq!(sizes, [10_000, 100_000, 1_000_000, 10_000_000]);
+
+    for fleet in fleets {
+        let customers = number(&fleet["customers"]);
+        let bills = fleet["bills"].as_array().expect("bills");
+        let labels: Vec<&str> = bills
+            .iter()
+            .map(|bill| bill["label"].as_str().expect("label"))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "always connected",
+                "disconnect when idle",
+                "event collections",
+                "idle + collections"
+            ]
+        );
+        for bill in bills {
+            let lines = bill["lines"].as_array().expect("lines");
+            assert!(lines.len() >= 14);
+            let sum: f64 = lines
+                .iter()
+                .map(|line| number(&line["fleet_monthly_usd"]))
+                .sum();
+            let total = number(&bill["fleet_monthly_usd"]);
+            close(sum, total, "breakdown sum");
+            close(
+                number(&bill["per_customer_monthly_usd"]) * customers,
+                total,
+                "per customer × customers",
+            );
+            close(
+                number(&bill["per_customer_yearly_usd"]),
+                12.0 * number(&bill["per_customer_monthly_usd"]),
+                "a year is 12 months",
+            );
+            assert!(total > 0.0);
+        }
+        let savings = &fleet["savings"];
+        let idle = number(&savings["disconnect_when_idle"]["connection_minutes_percent"]);
+        assert!((95.0..=99.0).contains(&idle), "connection saving {idle} %");
+        assert!(number(&savings["disconnect_when_idle"]["total_percent"]) > 0.0);
+        assert!(number(&savings["event_collections"]["total_percent"]) > 0.0);
+        assert!(
+            number(&savings["both"]["total_percent"])
+                > number(&savings["event_collections"]["total_percent"])
+        );
+    }
+
+    // Connectivity has one flat price: the fleet's line scales with the fleet.
+    let baseline = |index: usize| &fleets[index]["bills"][0];
+    for index in 1..fleets.len() {
+        close(
+            line(baseline(index), "connectivity"),
+            10.0 * line(baseline(index - 1), "connectivity"),
+            "connectivity is linear",
+        );
+    }
+    // Messaging stays in its first tier at 10,000 and 100,000 customers, so it is linear there,
+    // and gets cheaper per customer once the fleet passes a billion messages a month.
+    close(
+        line(baseline(1), "messaging"),
+        10.0 * line(baseline(0), "messaging"),
+        "messaging within the first tier",
+    );
+    assert!(line(baseline(3), "messaging") < 10.0 * line(baseline(2), "messaging"));
+}
+
+#[test]
+fn the_table_shows_every_fleet_and_scenario() {
+    let output = cost(&["--customers", "10000,250000"]);
+    assert!(output.status.success());
+    let table = String::from_utf8(output.stdout).expect("UTF-8");
+    assert!(table.contains("Fleet of 10,000 customers"), "{table}");
+    assert!(table.contains("Fleet of 250,000 customers"), "{table}");
+    assert!(!table.contains("Fleet of 100,000 customers"), "{table}");
+    for text in [
+        "IoT Core connectivity",
+        "SNS HTTP/S deliveries",
+        "Lambda duration: bridges",
+        "Firehose ingestion",
+        "S3 Standard storage",
+        "per customer per year",
+        "saving, disconnect when idle",
+        "saving, event collections",
+        "An Event Collection carries",
+    ] {
+        assert!(table.contains(text), "{text} missing from\n{table}");
+    }
+}
+
+#[test]
+fn an_event_missing_from_the_catalog_names_the_file_and_field() {
+    let original = std::fs::read_to_string(shipped("cost-profiles/kitchen-household.yaml"))
+        .expect("shipped profile");
+    let broken = original.replacen("event: COOKING_FINISHED", "event: COOKING_DONE", 1);
+    assert_ne!(broken, original);
+    let path = std::env::temp_dir().join(format!("postoffice-cost-{}.yaml", std::process::id()));
+    std::fs::write(&path, broken).expect("write the broken profile");
+    let output = cost_with(&path, &shipped("pricing/aws-us-east-1.yaml"), &[]);
+    std::fs::remove_file(&path).ok();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains("COOKING_DONE is not in the event catalog"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_price_file_is_named() {
+    let output = cost_with(
+        &shipped("cost-profiles/kitchen-household.yaml"),
+        Path::new("/nonexistent/prices.yaml"),
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/prices.yaml"), "{stderr}");
+}
