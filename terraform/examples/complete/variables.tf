@@ -1,0 +1,39 @@
+variable "region" {
+  description = "AWS region of the post office."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "prefix" {
+  description = "Prefix of every resource name."
+  type        = string
+  default     = "postoffice"
+}
+
+variable "lambda_zips" {
+  description = "Directory holding the Lambda zips built by `make package` (`<binary>/bootstrap.zip`)."
+  type        = string
+  default     = "../../../target/lambda"
+}
+
+variable "mobile_identity_provider" {
+  description = "The mobile app's Cognito user pool (`cognito-idp.<region>.amazonaws.com/<pool id>`) and app client id."
+  type = object({
+    provider_name   = string
+    client_id       = string
+    household_claim = optional(string, "custom:household_id")
+  })
+}
+
+variable "oncall_email_addresses" {
+  description = "Email addresses paged by alarms."
+  type        = list(string)
+  default     = []
+}
+
+variable "oncall_https_endpoints" {
+  description = "HTTPS endpoints (paging service webhooks) paged by alarms."
+  type        = list(string)
+  default     = []
+  sensitive   = true
+}

@@ -1,0 +1,73 @@
+locals {
+  alarm_actions = [var.platform.oncall_topic_arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
+  alarm_name          = "${local.dlq_name}-depth"
+  alarm_description   = "Deliveries to consumer ${var.name} are dead-lettered in ${local.dlq_name}. Runbook: docs/runbook.md#dlq-depth"
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.dlq.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "dlq_age" {
+  alarm_name          = "${local.dlq_name}-age"
+  alarm_description   = "The oldest message in ${local.dlq_name} is older than ${var.dlq_age_alarm_seconds} s; messages expire after 14 days. Runbook: docs/runbook.md#dlq-age"
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.dlq.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.dlq_age_alarm_seconds
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
+  for_each            = local.functions
+  alarm_name          = "${each.value}-errors"
+  alarm_description   = "The ${each.key} Lambda of consumer ${var.name} returns errors. Runbook: docs/runbook.md#lambda-errors"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = each.key == "bridge" ? aws_lambda_function.bridge.function_name : aws_lambda_function.handler.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
+  for_each            = local.functions
+  alarm_name          = "${each.value}-throttles"
+  alarm_description   = "The ${each.key} Lambda of consumer ${var.name} is throttled. Runbook: docs/runbook.md#lambda-throttles"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = each.key == "bridge" ? aws_lambda_function.bridge.function_name : aws_lambda_function.handler.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
+}

@@ -1,0 +1,218 @@
+resource "aws_cloudwatch_log_group" "this" {
+  for_each          = local.functions
+  name              = "/aws/lambda/${each.value}"
+  retention_in_days = local.log_retention
+  kms_key_id        = var.platform.kms_key_arn
+  tags              = local.tags
+}
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  for_each           = local.functions
+  name               = each.value
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy_attachment" "xray" {
+  for_each   = local.functions
+  role       = aws_iam_role.this[each.key].name
+  policy_arn = "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
+}
+
+data "aws_iam_policy_document" "bridge" {
+  statement {
+    sid       = "InvokeOnlyItsHandler"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [aws_lambda_function.handler.arn]
+  }
+  statement {
+    sid       = "WriteItsLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this["bridge"].arn}:*"]
+  }
+  statement {
+    sid       = "ReadItsEncryptedEnvironment"
+    actions   = ["kms:Decrypt"]
+    resources = [var.platform.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["lambda.${local.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "bridge" {
+  name   = "bridge"
+  role   = aws_iam_role.this["bridge"].id
+  policy = data.aws_iam_policy_document.bridge.json
+}
+
+data "aws_iam_policy_document" "handler" {
+  statement {
+    sid       = "WriteItsLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this["handler"].arn}:*"]
+  }
+  statement {
+    sid       = "ReadItsEncryptedEnvironment"
+    actions   = ["kms:Decrypt"]
+    resources = [var.platform.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["lambda.${local.region}.amazonaws.com"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.handler.publishes) == 0 ? [] : [1]
+    content {
+      sid       = "PublishItsEvents"
+      actions   = ["sns:Publish"]
+      resources = [for event in sort(var.handler.publishes) : "${var.platform.topic_arn_prefix}${event}"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.handler.publishes) == 0 ? [] : [1]
+    content {
+      sid       = "EncryptForEncryptedTopics"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [var.platform.kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["sns.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.handler.forwards_to_actors) == 0 ? [] : [1]
+    content {
+      sid       = "ForwardToActors"
+      actions   = ["iot:Publish"]
+      resources = [for event in sort(var.handler.forwards_to_actors) : "${var.platform.iot_arn_prefix}:topic/${event}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.handler.idempotency_table_arn == null ? [] : [var.handler.idempotency_table_arn]
+    content {
+      sid       = "IdempotencyGuard"
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "handler" {
+  name   = "handler"
+  role   = aws_iam_role.this["handler"].id
+  policy = data.aws_iam_policy_document.handler.json
+}
+
+resource "aws_lambda_function" "handler" {
+  #checkov:skip=CKV_AWS_117:Handlers reach only public AWS APIs (SNS, IoT data, DynamoDB); a VPC would add NAT cost and cold-start time and protect nothing.
+  #checkov:skip=CKV_AWS_116:The handler is invoked synchronously by its bridge; failed deliveries are kept by the subscription's dead-letter queue, not a Lambda DLQ.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signer profile per account; the zip is built reproducibly by CI from this repository.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is a per-consumer choice (handler.reserved_concurrency); reserving by default would take capacity from every other function in the account.
+  function_name                  = local.handler_name
+  description                    = "Post Office handler of consumer ${var.name}"
+  role                           = aws_iam_role.this["handler"].arn
+  runtime                        = "provided.al2023"
+  architectures                  = ["arm64"]
+  handler                        = "bootstrap"
+  filename                       = var.handler.zip
+  source_code_hash               = filebase64sha256(var.handler.zip)
+  timeout                        = var.handler.timeout
+  memory_size                    = var.handler.memory_size
+  reserved_concurrent_executions = coalesce(var.handler.reserved_concurrency, -1)
+  kms_key_arn                    = var.platform.kms_key_arn
+
+  environment {
+    variables = merge(var.handler.environment, {
+      POSTOFFICE_TOPIC_ARN_PREFIX = var.platform.topic_arn_prefix
+      }, var.handler.idempotency_table_arn == null ? {} : {
+      POSTOFFICE_IDEMPOTENCY_TABLE = provider::aws::arn_parse(var.handler.idempotency_table_arn).resource
+    })
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.this["handler"].name
+  }
+
+  tags       = local.tags
+  depends_on = [aws_iam_role_policy.handler]
+}
+
+# The bridge must answer SNS within its 15 s HTTPS timeout.
+resource "aws_lambda_function" "bridge" {
+  #checkov:skip=CKV_AWS_117:The bridge reaches only the public Lambda API; a VPC would add NAT cost and cold-start time and protect nothing.
+  #checkov:skip=CKV_AWS_116:The bridge is called synchronously through its function URL by SNS, which retries and dead-letters on its own.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signer profile per account; the zip is built reproducibly by CI from this repository.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is a per-consumer choice (bridge.reserved_concurrency); reserving by default would take capacity from every other function in the account.
+  function_name                  = local.bridge_name
+  description                    = "Post Office SNS bridge of consumer ${var.name}: verifies SNS signatures and invokes ${local.handler_name}"
+  role                           = aws_iam_role.this["bridge"].arn
+  runtime                        = "provided.al2023"
+  architectures                  = ["arm64"]
+  handler                        = "bootstrap"
+  filename                       = var.bridge.zip
+  source_code_hash               = filebase64sha256(var.bridge.zip)
+  timeout                        = 15
+  memory_size                    = var.bridge.memory_size
+  reserved_concurrent_executions = coalesce(var.bridge.reserved_concurrency, -1)
+  kms_key_arn                    = var.platform.kms_key_arn
+
+  environment {
+    variables = {
+      POSTOFFICE_HANDLER_FUNCTION   = aws_lambda_function.handler.arn
+      POSTOFFICE_ALLOWED_TOPIC_ARNS = join(",", local.topic_arns)
+    }
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.this["bridge"].name
+  }
+
+  tags       = local.tags
+  depends_on = [aws_iam_role_policy.bridge]
+}
+
+resource "aws_lambda_function_url" "bridge" {
+  #checkov:skip=CKV_AWS_258:SNS HTTPS delivery cannot sign with SigV4; the bridge authenticates every request by verifying the SNS message signature and accepts only this consumer's topic ARNs.
+  function_name      = aws_lambda_function.bridge.function_name
+  authorization_type = "NONE"
+}
+
+resource "aws_lambda_permission" "bridge_url" {
+  #checkov:skip=CKV_AWS_301:SNS calls the public function URL from no fixed source; the bridge verifies the SNS signature and the topic ARN of every request.
+  #checkov:skip=CKV_AWS_364:SNS calls the public function URL from no fixed source; the bridge verifies the SNS signature and the topic ARN of every request.
+  statement_id           = "SnsDeliversThroughFunctionUrl"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.bridge.function_name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}

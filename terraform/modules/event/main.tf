@@ -1,0 +1,141 @@
+locals {
+  prefix     = var.platform.prefix
+  topic_name = "${local.prefix}-${var.event_name}"
+  # IoT rule names allow only [A-Za-z0-9_].
+  rule_name = "${replace(local.prefix, "-", "_")}_${var.event_name}"
+  tags      = merge(var.platform.tags, var.tags, { "postoffice:event" = var.event_name })
+
+  delivery = var.http_delivery_policy
+  delivery_policy = {
+    http = {
+      defaultHealthyRetryPolicy = {
+        minDelayTarget     = local.delivery.min_delay_seconds
+        maxDelayTarget     = local.delivery.max_delay_seconds
+        numRetries         = local.delivery.retries
+        numNoDelayRetries  = local.delivery.immediate_retries
+        numMinDelayRetries = local.delivery.min_delay_retries
+        numMaxDelayRetries = local.delivery.max_delay_retries
+        backoffFunction    = "exponential"
+      }
+      disableSubscriptionOverrides = false
+      defaultThrottlePolicy = {
+        maxReceivesPerSecond = local.delivery.max_receives_per_second
+      }
+    }
+  }
+
+  # Envelope::from_device_message (crates/postoffice/src/envelope.rs) in IoT SQL. The explicit
+  # list drops whatever identity the device put in its message. traceid() is the MQTT message's
+  # UUID and is the same value each time it is called, so a missing event_id and the
+  # correlation_id that defaults to it agree; newuuid() only covers non-MQTT publishes.
+  generated_event_id = "CASE isUndefined(traceid()) WHEN true THEN newuuid() ELSE traceid() END"
+  received_at        = "parse_time(\"yyyy-MM-dd'T'HH:mm:ss.SSS'Z'\", timestamp())"
+  rule_sql = join(" ", [
+    "SELECT",
+    "topic(1) AS event,",
+    "CASE isUndefined(event_id) WHEN true THEN ${local.generated_event_id} ELSE event_id END AS event_id,",
+    "topic(2) AS household_id,",
+    "topic(3) AS device_id,",
+    "CASE isUndefined(occurred_at) WHEN true THEN ${local.received_at} ELSE occurred_at END AS occurred_at,",
+    "${local.received_at} AS received_at,",
+    "clientid() AS source,",
+    "CASE isUndefined(correlation_id) WHEN false THEN correlation_id ELSE CASE isUndefined(event_id) WHEN true THEN ${local.generated_event_id} ELSE event_id END END AS correlation_id,",
+    "causation_id,",
+    "CASE isUndefined(schema_version) WHEN true THEN 1 ELSE schema_version END AS schema_version,",
+    "payload",
+    "FROM '${var.event_name}/+/+'",
+  ])
+}
+
+resource "aws_sns_topic" "this" {
+  name              = local.topic_name
+  kms_master_key_id = var.platform.kms_key_arn
+  signature_version = 2
+  delivery_policy   = jsonencode(local.delivery_policy)
+
+  http_failure_feedback_role_arn     = var.platform.delivery_status_role_arn
+  http_success_feedback_role_arn     = var.platform.delivery_status_role_arn
+  http_success_feedback_sample_rate  = 0
+  firehose_failure_feedback_role_arn = var.platform.delivery_status_role_arn
+
+  tags = local.tags
+}
+
+resource "aws_sns_topic_subscription" "event_store" {
+  topic_arn             = aws_sns_topic.this.arn
+  protocol              = "firehose"
+  endpoint              = var.platform.event_store_stream_arn
+  subscription_role_arn = var.platform.event_store_subscription_role_arn
+  raw_message_delivery  = true
+}
+
+data "aws_iam_policy_document" "rule_assume" {
+  count = var.actor_published ? 1 : 0
+
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["iot.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "rule" {
+  count              = var.actor_published ? 1 : 0
+  name               = "${local.topic_name}-rule"
+  assume_role_policy = data.aws_iam_policy_document.rule_assume[0].json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "rule" {
+  count = var.actor_published ? 1 : 0
+
+  statement {
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.this.arn]
+  }
+  statement {
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.platform.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["sns.${data.aws_region.current.name}.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_region" "current" {}
+
+resource "aws_iam_role_policy" "rule" {
+  count  = var.actor_published ? 1 : 0
+  name   = "publish-${var.event_name}"
+  role   = aws_iam_role.rule[0].id
+  policy = data.aws_iam_policy_document.rule[0].json
+}
+
+resource "aws_iot_topic_rule" "this" {
+  count       = var.actor_published ? 1 : 0
+  name        = local.rule_name
+  description = "Actors publish ${var.event_name} on ${var.event_name}/HOUSEHOLD/DEVICE; the envelope goes to ${local.topic_name}"
+  enabled     = true
+  sql         = local.rule_sql
+  sql_version = "2016-03-23"
+
+  sns {
+    target_arn     = aws_sns_topic.this.arn
+    role_arn       = aws_iam_role.rule[0].arn
+    message_format = "RAW"
+  }
+
+  error_action {
+    sqs {
+      queue_url  = var.platform.rule_errors_queue_url
+      role_arn   = var.platform.rule_errors_role_arn
+      use_base64 = true
+    }
+  }
+
+  tags = local.tags
+}

@@ -1,0 +1,24 @@
+output "event_name" {
+  description = "The event this module carries."
+  value       = var.event_name
+}
+
+output "topic_arn" {
+  description = "ARN of the event's SNS topic (`<prefix>-<EVENT>`)."
+  value       = try(aws_sns_topic.this.arn, null)
+}
+
+output "topic_name" {
+  description = "Name of the event's SNS topic."
+  value       = try(aws_sns_topic.this.name, null)
+}
+
+output "rule_name" {
+  description = "Name of the IoT topic rule, null when actors do not publish the event."
+  value       = try(aws_iot_topic_rule.this[0].name, null)
+}
+
+output "rule_sql" {
+  description = "SQL of the IoT topic rule (the envelope the rule builds), null when actors do not publish the event."
+  value       = try(aws_iot_topic_rule.this[0].sql, null)
+}

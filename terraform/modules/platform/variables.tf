@@ -1,0 +1,142 @@
+variable "prefix" {
+  description = "Prefix of every resource name (`<prefix>-<EVENT>` topics, `<prefix>-<consumer>-dlq` queues)."
+  type        = string
+  default     = "postoffice"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,23}$", var.prefix))
+    error_message = "prefix must be 1-24 lower-case letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "device_events" {
+  description = "Events the catalog lets devices produce: the device policy allows publishing exactly these, each to `<EVENT>/<household>/<thing name>`."
+  type        = list(string)
+
+  validation {
+    condition     = alltrue([for event in var.device_events : can(regex("^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$", event)) && length(event) <= 64])
+    error_message = "device_events must be upper snake case event names of at most 64 characters."
+  }
+}
+
+variable "mobile_events" {
+  description = "Events the catalog lets the mobile app produce: the app may publish these to `<EVENT>/<its household>/<any device>`."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for event in var.mobile_events : can(regex("^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$", event)) && length(event) <= 64])
+    error_message = "mobile_events must be upper snake case event names of at most 64 characters."
+  }
+}
+
+variable "household_thing_attribute" {
+  description = "Name of the IoT thing attribute that holds a device's household id (set when the device is provisioned)."
+  type        = string
+  default     = "household"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_.,@/:#-]{1,128}$", var.household_thing_attribute))
+    error_message = "household_thing_attribute must be a valid IoT thing attribute name."
+  }
+}
+
+variable "mobile_identity_provider" {
+  description = "The mobile app's Cognito user pool: provider name (`cognito-idp.<region>.amazonaws.com/<pool id>`), app client id, and the claim carrying the user's household id, mapped to the principal tag `household`."
+  type = object({
+    provider_name   = string
+    client_id       = string
+    household_claim = optional(string, "custom:household_id")
+  })
+
+  validation {
+    condition     = can(regex("^cognito-idp\\.[a-z0-9-]+\\.amazonaws\\.com/[a-z0-9-]+_[A-Za-z0-9]+$", var.mobile_identity_provider.provider_name))
+    error_message = "mobile_identity_provider.provider_name must look like cognito-idp.<region>.amazonaws.com/<user pool id>."
+  }
+}
+
+variable "oncall_email_addresses" {
+  description = "Email addresses subscribed to the on-call topic every alarm notifies."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for address in var.oncall_email_addresses : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", address))])
+    error_message = "oncall_email_addresses must be email addresses."
+  }
+}
+
+variable "oncall_https_endpoints" {
+  description = "HTTPS endpoints (paging service webhooks) subscribed to the on-call topic."
+  type        = list(string)
+  default     = []
+  sensitive   = true
+
+  validation {
+    condition     = alltrue([for endpoint in var.oncall_https_endpoints : startswith(endpoint, "https://")])
+    error_message = "oncall_https_endpoints must be https:// URLs."
+  }
+}
+
+variable "event_store" {
+  description = "Event store settings: days before objects move to infrequent access and to Glacier Instant Retrieval, days before they expire (0 keeps them), and Firehose buffering."
+  type = object({
+    infrequent_access_after_days = optional(number, 30)
+    glacier_after_days           = optional(number, 180)
+    expire_after_days            = optional(number, 0)
+    noncurrent_expire_after_days = optional(number, 30)
+    buffering_size_mb            = optional(number, 64)
+    buffering_interval_seconds   = optional(number, 300)
+  })
+  default = {}
+
+  validation {
+    condition     = var.event_store.infrequent_access_after_days >= 30 && var.event_store.glacier_after_days > var.event_store.infrequent_access_after_days
+    error_message = "event_store: infrequent access needs at least 30 days, and Glacier must come after it."
+  }
+
+  validation {
+    condition     = var.event_store.expire_after_days == 0 || var.event_store.expire_after_days > var.event_store.glacier_after_days
+    error_message = "event_store.expire_after_days must be 0 (keep) or later than glacier_after_days."
+  }
+
+  validation {
+    # Dynamic partitioning requires at least 64 MB buffers.
+    condition     = var.event_store.buffering_size_mb >= 64 && var.event_store.buffering_size_mb <= 128 && var.event_store.buffering_interval_seconds >= 60 && var.event_store.buffering_interval_seconds <= 900
+    error_message = "event_store buffering: 64-128 MB and 60-900 seconds."
+  }
+}
+
+variable "event_store_start_date" {
+  description = "First date (yyyy-MM-dd) of the event store's date partitions, the lower bound of Athena's partition projection."
+  type        = string
+  default     = "2026-01-01"
+
+  validation {
+    condition     = can(regex("^\\d{4}-\\d{2}-\\d{2}$", var.event_store_start_date))
+    error_message = "event_store_start_date must be yyyy-MM-dd."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the platform's CloudWatch log groups (Firehose errors, SNS delivery status)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts."
+  }
+}
+
+variable "rule_errors_alarm_threshold" {
+  description = "Messages in the rule-errors queue that page on-call."
+  type        = number
+  default     = 1
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
