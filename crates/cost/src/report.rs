@@ -114,10 +114,15 @@ fn describe(saving: &Saving) -> String {
          messages {:+.1} %, SNS publishes {:+.1} %",
         saving.total_percent,
         thousands(saving.per_customer_yearly_usd, 4),
-        -saving.connection_minutes_percent,
-        -saving.iot_messages_percent,
-        -saving.sns_publishes_percent
+        change(saving.connection_minutes_percent),
+        change(saving.iot_messages_percent),
+        change(saving.sns_publishes_percent)
     )
+}
+
+/// A saving as a signed change, without printing "-0.0" for no change.
+fn change(saving_percent: f64) -> f64 {
+    -saving_percent + 0.0
 }
 
 /// `value` with `decimals` decimals and a comma every three digits.
