@@ -1,0 +1,1043 @@
+//! `postoffice dlq` driven through the built binary against a moto server (SQS, SNS) and a fake
+//! Lambda Invoke endpoint (moto's Lambda cannot run code), with real SDK calls throughout.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sqs::config::Credentials;
+use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
+use base64::Engine;
+use serde_json::{Value, json};
+
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "eu-west-1";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A moto server of its own for each test, stopped when dropped.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Moto {
+    fn start() -> Self {
+        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
+        assert!(
+            binary.exists(),
+            "{} is missing: run `make setup`",
+            binary.display()
+        );
+        let port = free_port();
+        let child = Command::new(binary)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on {port}"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How the fake handler answers one invocation.
+#[derive(Clone, Copy)]
+enum Answer {
+    Handled,
+    /// Lambda's way: 200 with `X-Amz-Function-Error` and the error document.
+    FunctionError(&'static str),
+    /// `cargo lambda watch`'s way: HTTP 500 with the error document.
+    Http500(&'static str),
+}
+
+type Decide = dyn Fn(&Value) -> Answer + Send + Sync;
+
+/// A tiny HTTP server speaking the Lambda Invoke API
+/// (`POST /2015-03-31/functions/{name}/invocations`), recording every invocation.
+struct FakeLambda {
+    endpoint: String,
+    invocations: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl FakeLambda {
+    fn start(delay: Duration, decide: Box<Decide>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let invocations = Arc::new(Mutex::new(Vec::new()));
+        let recorded = invocations.clone();
+        let decide: Arc<Decide> = Arc::from(decide);
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let recorded = recorded.clone();
+                let decide = decide.clone();
+                thread::spawn(move || serve(stream, delay, &recorded, &*decide));
+            }
+        });
+        Self {
+            endpoint,
+            invocations,
+        }
+    }
+
+    fn invocations(&self) -> Vec<(String, Value)> {
+        self.invocations.lock().unwrap().clone()
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    delay: Duration,
+    recorded: &Mutex<Vec<(String, Value)>>,
+    decide: &Decide,
+) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut content_length = 0;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).unwrap();
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                content_length = value.trim().parse().unwrap();
+            }
+        }
+    }
+    let mut body = vec![0; content_length];
+    reader.read_exact(&mut body).unwrap();
+    let path = request_line.split_whitespace().nth(1).unwrap_or_default();
+    let function = path
+        .strip_prefix("/2015-03-31/functions/")
+        .and_then(|rest| rest.strip_suffix("/invocations"))
+        .expect("a Lambda Invoke request")
+        .to_owned();
+    let payload: Value = serde_json::from_slice(&body).expect("the payload is JSON");
+    thread::sleep(delay);
+    let answer = decide(&payload);
+    recorded.lock().unwrap().push((function, payload));
+    let error_document = |error_type: &str| {
+        json!({"errorType": error_type, "errorMessage": "the fake handler says no"}).to_string()
+    };
+    let (status, extra_header, body) = match answer {
+        Answer::Handled => ("200 OK", "", "{\"ok\":true}".to_owned()),
+        Answer::FunctionError(error_type) => (
+            "200 OK",
+            "X-Amz-Function-Error: Unhandled\r\n",
+            error_document(error_type),
+        ),
+        Answer::Http500(error_type) => {
+            ("500 Internal Server Error", "", error_document(error_type))
+        }
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{extra_header}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = stream;
+    let _ = stream.write_all(response.as_bytes());
+}
+
+struct PostOffice {
+    moto: Moto,
+    config: SdkConfig,
+    sqs: aws_sdk_sqs::Client,
+}
+
+impl PostOffice {
+    async fn start() -> Self {
+        let moto = Moto::start();
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&moto.endpoint)
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .load()
+            .await;
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        Self { moto, config, sqs }
+    }
+
+    async fn queue(&self, name: &str, tags: &[(&str, &str)]) -> String {
+        let mut request = self.sqs.create_queue().queue_name(name);
+        for (key, value) in tags {
+            request = request.tags(*key, *value);
+        }
+        request.send().await.unwrap().queue_url.unwrap()
+    }
+
+    async fn consumer_dlq(&self, consumer: &str, handler: &str) -> String {
+        self.queue(
+            &format!("postoffice-{consumer}-dlq"),
+            &[
+                ("postoffice:role", "consumer-dlq"),
+                ("postoffice:consumer", consumer),
+                ("postoffice:handler", handler),
+            ],
+        )
+        .await
+    }
+
+    async fn send(&self, url: &str, body: &str, attributes: &[(&str, &str)]) {
+        let mut request = self.sqs.send_message().queue_url(url).message_body(body);
+        for (name, value) in attributes {
+            request = request.message_attributes(
+                *name,
+                MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(*value)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        request.send().await.unwrap();
+    }
+
+    /// Visible plus in-flight messages.
+    async fn depth(&self, url: &str) -> u64 {
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap();
+        attributes
+            .values()
+            .map(|count| count.parse::<u64>().unwrap())
+            .sum()
+    }
+
+    /// Every message body of the queue (received, then released).
+    async fn bodies(&self, url: &str) -> Vec<(String, u32)> {
+        let mut found = BTreeMap::new();
+        let mut receipts = Vec::new();
+        loop {
+            let output = self
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .visibility_timeout(30)
+                .message_system_attribute_names(
+                    aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+                )
+                .send()
+                .await
+                .unwrap();
+            let messages = output.messages.unwrap_or_default();
+            if messages.is_empty() {
+                break;
+            }
+            for message in messages {
+                let count = message
+                    .attributes()
+                    .and_then(|a| {
+                        a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                    })
+                    .map_or(0, |c| c.parse().unwrap());
+                found.insert(
+                    message.message_id.clone().unwrap(),
+                    (message.body.clone().unwrap(), count),
+                );
+                receipts.push(message.receipt_handle.unwrap());
+            }
+        }
+        for receipt in receipts {
+            self.sqs
+                .change_message_visibility()
+                .queue_url(url)
+                .receipt_handle(receipt)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .unwrap();
+        }
+        found.into_values().collect()
+    }
+
+    fn command(&self, lambda: Option<&FakeLambda>) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_postoffice"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", &self.moto.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null());
+        if let Some(lambda) = lambda {
+            command.env("AWS_ENDPOINT_URL_LAMBDA", &lambda.endpoint);
+        }
+        command
+    }
+
+    fn run(&self, lambda: Option<&FakeLambda>, args: &[&str]) -> Output {
+        let output = self.command(lambda).args(args).output().unwrap();
+        eprintln!(
+            "$ postoffice {}\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn envelope(event: &str, household: &str, device: &str, payload: Value) -> Value {
+    let event_id = uuid_like(household, device, event);
+    json!({
+        "event": event,
+        "event_id": event_id,
+        "household_id": household,
+        "device_id": device,
+        "occurred_at": "2026-11-23T20:00:00.000Z",
+        "source": device,
+        "correlation_id": event_id,
+        "schema_version": 1,
+        "payload": payload,
+    })
+}
+
+/// A deterministic UUID per identity, so tests can tell events apart.
+fn uuid_like(household: &str, device: &str, event: &str) -> String {
+    let mut hash: u128 = 0xcbf2_9ce4_8422_2325;
+    for byte in format!("{household}/{device}/{event}").bytes() {
+        hash = (hash ^ u128::from(byte)).wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013B);
+    }
+    let hex = format!("{hash:032x}");
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
+}
+
+/// What SNS writes into a subscription's DLQ: the HTTP/S notification JSON.
+fn notification(envelope: &Value) -> String {
+    let event = envelope["event"].as_str().unwrap();
+    json!({
+        "Type": "Notification",
+        "MessageId": format!("sns-{}", envelope["event_id"].as_str().unwrap()),
+        "TopicArn": format!("arn:aws:sns:{REGION}:{ACCOUNT}:postoffice-{event}"),
+        "Message": envelope.to_string(),
+        "Timestamp": "2026-11-23T20:00:00.100Z",
+        "SignatureVersion": "2",
+        "Signature": "c2lnbmF0dXJl",
+        "SigningCertURL": format!("https://sns.{REGION}.amazonaws.com/SimpleNotificationService-0.pem"),
+        "UnsubscribeURL": format!("https://sns.{REGION}.amazonaws.com/?Action=Unsubscribe"),
+        "MessageAttributes": {
+            "event": {"Type": "String", "Value": event},
+            "household_id": {"Type": "String", "Value": envelope["household_id"]},
+            "device_id": {"Type": "String", "Value": envelope["device_id"]},
+        }
+    })
+    .to_string()
+}
+
+const SNS_ERROR: [(&str, &str); 3] = [
+    ("ErrorCode", "400"),
+    ("ErrorMessage", "bridge answered 400"),
+    ("RequestID", "4b5c0f7e-0000-0000-0000-000000000000"),
+];
+
+fn invoked_households(lambda: &FakeLambda) -> Vec<String> {
+    let mut households: Vec<String> = lambda
+        .invocations()
+        .iter()
+        .map(|(_, payload)| {
+            payload["envelope"]["household_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    households.sort();
+    households
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_shows_every_post_office_dlq_with_its_depth() {
+    let po = PostOffice::start().await;
+    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    po.consumer_dlq("telemetry", "example-telemetry").await;
+    po.queue(
+        "postoffice-rule-errors",
+        &[("postoffice:role", "rule-errors")],
+    )
+    .await;
+    po.queue("postoffice-kitchen-work", &[]).await;
+    po.queue(
+        "other-kitchen-dlq",
+        &[
+            ("postoffice:role", "consumer-dlq"),
+            ("postoffice:consumer", "x"),
+        ],
+    )
+    .await;
+    for household in ["h-1", "h-2", "h-3"] {
+        let body = notification(&envelope(
+            "COOKING_REQUESTED",
+            household,
+            "oven-1",
+            json!({}),
+        ));
+        po.send(&kitchen, &body, &SNS_ERROR).await;
+    }
+
+    let output = po.run(None, &["dlq", "list"]);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "a header and three queues:\n{text}");
+    assert!(lines[0].starts_with("QUEUE"));
+    let kitchen_row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        kitchen_row,
+        [
+            "postoffice-kitchen-dlq",
+            "consumer-dlq",
+            "kitchen",
+            "example-kitchen",
+            "3",
+            "0",
+            "-"
+        ]
+    );
+    assert!(lines[2].starts_with("postoffice-rule-errors"));
+    assert!(lines[3].starts_with("postoffice-telemetry-dlq"));
+    assert!(!text.contains("kitchen-work") && !text.contains("other-kitchen"));
+
+    let json_output = po.run(None, &["dlq", "list", "--json"]);
+    let rows: Vec<Value> = serde_json::from_slice(&json_output.stdout).unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["consumer"], "kitchen");
+    assert_eq!(rows[0]["handler"], "example-kitchen");
+    assert_eq!(rows[0]["messages"], 3);
+
+    let other = po.run(None, &["dlq", "list", "--prefix", "other", "--json"]);
+    let rows: Vec<Value> = serde_json::from_slice(&other.stdout).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["consumer"], "x");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_decodes_messages_and_leaves_them_in_the_queue() {
+    let po = PostOffice::start().await;
+    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    let cooking = envelope(
+        "COOKING_REQUESTED",
+        "h-1",
+        "oven-1",
+        json!({"recipe": "bread"}),
+    );
+    po.send(&kitchen, &notification(&cooking), &SNS_ERROR).await;
+    po.send(&kitchen, "not a notification", &[]).await;
+
+    let output = po.run(None, &["dlq", "show", "kitchen", "--json"]);
+    assert!(output.status.success());
+    let messages: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(messages.len(), 2);
+    let decoded = messages
+        .iter()
+        .find(|m| m["kind"] == "sns-notification")
+        .unwrap();
+    assert_eq!(decoded["event"], "COOKING_REQUESTED");
+    assert_eq!(decoded["household_id"], "h-1");
+    assert_eq!(decoded["device_id"], "oven-1");
+    assert_eq!(decoded["event_id"], cooking["event_id"]);
+    assert_eq!(decoded["published_at"], "2026-11-23T20:00:00.100Z");
+    assert_eq!(decoded["delivery_error"]["error_code"], "400");
+    assert_eq!(
+        decoded["delivery_error"]["error_message"],
+        "bridge answered 400"
+    );
+    assert_eq!(decoded["envelope"]["payload"], json!({"recipe": "bread"}));
+    assert!(decoded["dead_lettered_at"].as_str().unwrap().ends_with('Z'));
+    let undecodable = messages
+        .iter()
+        .find(|m| m["kind"] == "undecodable")
+        .unwrap();
+    assert_eq!(undecodable["body"], "not a notification");
+    assert!(undecodable["reason"].as_str().unwrap().contains("not JSON"));
+
+    let text = stdout(&po.run(None, &["dlq", "show", "kitchen", "--limit", "5"]));
+    assert!(text.contains("COOKING_REQUESTED"), "{text}");
+    assert!(
+        text.contains("\"recipe\": \"bread\""),
+        "payload pretty-printed:\n{text}"
+    );
+    assert!(
+        text.contains("ErrorMessage    bridge answered 400"),
+        "{text}"
+    );
+    assert!(text.contains("undecodable"), "{text}");
+
+    let one = po.run(None, &["dlq", "show", "kitchen", "--limit", "1", "--json"]);
+    assert_eq!(
+        serde_json::from_slice::<Vec<Value>>(&one.stdout)
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Still there, and visible at once.
+    assert_eq!(po.bodies(&kitchen).await.len(), 2);
+
+    let unknown = po.run(None, &["dlq", "show", "garden"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let error = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        error.contains("\"garden\"") && error.contains("kitchen"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redrive_deletes_only_what_the_handler_handled() {
+    let po = PostOffice::start().await;
+    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    for household in ["h-ok-1", "h-ok-2", "h-permanent", "h-retryable"] {
+        let body = notification(&envelope(
+            "COOKING_REQUESTED",
+            household,
+            "oven-1",
+            json!({}),
+        ));
+        po.send(&kitchen, &body, &SNS_ERROR).await;
+    }
+    po.send(&kitchen, "{\"neither\": true}", &[]).await;
+    let lambda = FakeLambda::start(
+        Duration::ZERO,
+        Box::new(
+            |payload| match payload["envelope"]["household_id"].as_str() {
+                Some("h-permanent") => Answer::FunctionError("NonRetryable"),
+                Some("h-retryable") => Answer::Http500("Retryable"),
+                _ => Answer::Handled,
+            },
+        ),
+    );
+
+    let output = po.run(Some(&lambda), &["dlq", "redrive", "kitchen"]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "failures make the exit code 1"
+    );
+    let text = stdout(&output);
+    assert!(
+        text.contains("redriven 2, failed 2, skipped 1, not matching the filter 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("handler example-kitchen: permanent"),
+        "{text}"
+    );
+    assert!(
+        text.contains("handler example-kitchen: retryable"),
+        "{text}"
+    );
+
+    // The handler got exactly what the bridge sends, marked as a redrive.
+    let invocations = lambda.invocations();
+    assert_eq!(invocations.len(), 4);
+    for (function, payload) in &invocations {
+        assert_eq!(function, "example-kitchen");
+        assert_eq!(payload["delivery"]["redriven"], true);
+        assert_eq!(
+            payload["delivery"]["topic_arn"],
+            format!("arn:aws:sns:{REGION}:{ACCOUNT}:postoffice-COOKING_REQUESTED")
+        );
+        assert_eq!(
+            payload["delivery"]["message_attributes"]["event"],
+            "COOKING_REQUESTED"
+        );
+        let household = payload["envelope"]["household_id"].as_str().unwrap();
+        assert_eq!(
+            payload["delivery"]["sns_message_id"],
+            format!(
+                "sns-{}",
+                uuid_like(household, "oven-1", "COOKING_REQUESTED")
+            )
+        );
+    }
+
+    // Failures and the undecodable message stay, visible again, with their receive counts.
+    let left = po.bodies(&kitchen).await;
+    assert_eq!(left.len(), 3);
+    let mut households: Vec<String> = left
+        .iter()
+        .filter_map(|(body, _)| {
+            let sns: Value = serde_json::from_str(body).ok()?;
+            let envelope: Value = serde_json::from_str(sns["Message"].as_str()?).ok()?;
+            Some(envelope["household_id"].as_str()?.to_owned())
+        })
+        .collect();
+    households.sort();
+    assert_eq!(households, ["h-permanent", "h-retryable"]);
+    assert!(left.iter().all(|(_, count)| *count >= 2), "{left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_changes_nothing_and_filter_picks_events() {
+    let po = PostOffice::start().await;
+    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    for (event, household) in [
+        ("COOKING_REQUESTED", "h-1"),
+        ("COOKING_FINISHED", "h-2"),
+        ("COOKING_FINISHED", "h-3"),
+    ] {
+        let body = notification(&envelope(event, household, "oven-1", json!({})));
+        po.send(&kitchen, &body, &SNS_ERROR).await;
+    }
+    let lambda = FakeLambda::start(Duration::ZERO, Box::new(|_| Answer::Handled));
+    let before = po.bodies(&kitchen).await;
+
+    let dry = po.run(Some(&lambda), &["dlq", "redrive", "kitchen", "--dry-run"]);
+    assert!(dry.status.success());
+    assert!(stdout(&dry).contains("would redrive 3, failed 0, skipped 0"));
+    assert!(lambda.invocations().is_empty(), "a dry run invokes nothing");
+    let after: Vec<String> = po
+        .bodies(&kitchen)
+        .await
+        .into_iter()
+        .map(|(b, _)| b)
+        .collect();
+    let before: Vec<String> = before.into_iter().map(|(b, _)| b).collect();
+    assert_eq!(after, before, "a dry run deletes nothing");
+
+    let filtered = po.run(
+        Some(&lambda),
+        &[
+            "dlq",
+            "redrive",
+            "kitchen",
+            "--filter",
+            "event=COOKING_FINISHED",
+        ],
+    );
+    assert!(filtered.status.success());
+    assert!(
+        stdout(&filtered).contains("redriven 2, failed 0, skipped 0, not matching the filter 1")
+    );
+    assert_eq!(invoked_households(&lambda), ["h-2", "h-3"]);
+    let left = po.bodies(&kitchen).await;
+    assert_eq!(left.len(), 1);
+    assert!(left[0].0.contains("COOKING_REQUESTED"));
+
+    let bad = po.run(
+        Some(&lambda),
+        &["dlq", "redrive", "kitchen", "--filter", "COOKING"],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not FIELD=VALUE"));
+    let bad_rate = po.run(
+        Some(&lambda),
+        &["dlq", "redrive", "kitchen", "--rate", "0/s"],
+    );
+    assert_eq!(bad_rate.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_rate.stderr).contains("not a positive number"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_deliveries() {
+    let po = PostOffice::start().await;
+    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    for household in ["h-1", "h-2", "h-3", "h-4", "h-5"] {
+        let body = notification(&envelope(
+            "COOKING_REQUESTED",
+            household,
+            "oven-1",
+            json!({}),
+        ));
+        po.send(&kitchen, &body, &[]).await;
+    }
+    let lambda = FakeLambda::start(Duration::ZERO, Box::new(|_| Answer::Handled));
+    let start = Instant::now();
+    let output = po.run(
+        Some(&lambda),
+        &["dlq", "redrive", "kitchen", "--rate", "5/s"],
+    );
+    assert!(output.status.success());
+    // Five deliveries at 5/s: four intervals of 200 ms at least.
+    assert!(
+        start.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(lambda.invocations().len(), 5);
+    assert_eq!(po.depth(&kitchen).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_redrive_loses_nothing_and_a_rerun_finishes() {
+    let po = PostOffice::start().await;
+    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    let households: Vec<String> = (0..12).map(|i| format!("h-{i:02}")).collect();
+    for household in &households {
+        let body = notification(&envelope(
+            "COOKING_REQUESTED",
+            household,
+            "oven-1",
+            json!({}),
+        ));
+        po.send(&kitchen, &body, &[]).await;
+    }
+    let lambda = FakeLambda::start(Duration::from_millis(150), Box::new(|_| Answer::Handled));
+
+    // Stop after a number of messages: redriven + remaining = initial.
+    let limited = po.run(
+        Some(&lambda),
+        &["dlq", "redrive", "kitchen", "--limit", "4"],
+    );
+    assert!(limited.status.success());
+    assert!(stdout(&limited).contains("redriven 4,"));
+    assert!(stdout(&limited).contains("stopped early"));
+    assert_eq!(po.depth(&kitchen).await, 12 - 4);
+
+    // Ctrl-C in the middle: the run finishes the message at hand and releases the rest.
+    let child = po
+        .command(Some(&lambda))
+        .args(["dlq", "redrive", "kitchen"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lambda.invocations().len() < 6 {
+        assert!(Instant::now() < deadline, "the redrive never got going");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let interrupted = child.wait_with_output().unwrap();
+    let text = stdout(&interrupted);
+    eprintln!("{text}{}", String::from_utf8_lossy(&interrupted.stderr));
+    assert!(text.contains("stopped early"), "{text}");
+    let redriven_before: usize = 4 + summary_count(&text, "redriven");
+    assert!(
+        redriven_before < 12,
+        "the interrupt came too late to test anything"
+    );
+    // Released at once, not after the visibility timeout.
+    assert_eq!(po.depth(&kitchen).await as usize, 12 - redriven_before);
+    assert_eq!(po.bodies(&kitchen).await.len(), 12 - redriven_before);
+
+    let rerun = po.run(Some(&lambda), &["dlq", "redrive", "kitchen"]);
+    assert!(rerun.status.success());
+    assert_eq!(
+        redriven_before + summary_count(&stdout(&rerun), "redriven"),
+        12,
+        "every message redriven exactly once across the runs"
+    );
+    assert_eq!(po.depth(&kitchen).await, 0);
+    let mut handled = invoked_households(&lambda);
+    handled.dedup();
+    assert_eq!(handled, households, "every event reached the handler");
+}
+
+/// The number after `{what} ` in a summary line.
+fn summary_count(text: &str, what: &str) -> usize {
+    let line = text.lines().last().unwrap_or_default();
+    let after = line
+        .split(&format!("{what} "))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {what:?} in {line:?}"));
+    after
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_redrive_loses_nothing() {
+    let po = PostOffice::start().await;
+    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    for i in 0..6 {
+        let body = notification(&envelope(
+            "COOKING_REQUESTED",
+            &format!("h-{i}"),
+            "oven-1",
+            json!({}),
+        ));
+        po.send(&kitchen, &body, &[]).await;
+    }
+    let lambda = FakeLambda::start(Duration::from_millis(200), Box::new(|_| Answer::Handled));
+    let mut child = po
+        .command(Some(&lambda))
+        .args(["dlq", "redrive", "kitchen", "--visibility-timeout", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lambda.invocations().len() < 2 {
+        assert!(Instant::now() < deadline, "the redrive never got going");
+        thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Whatever the killed run held reappears after its visibility timeout.
+    thread::sleep(Duration::from_millis(2500));
+    let remaining = po.depth(&kitchen).await;
+    assert!(remaining >= 6 - lambda.invocations().len() as u64 && remaining <= 6);
+
+    let rerun = po.run(Some(&lambda), &["dlq", "redrive", "kitchen"]);
+    assert!(rerun.status.success());
+    assert_eq!(po.depth(&kitchen).await, 0);
+    let handled: BTreeSet<String> = invoked_households(&lambda).into_iter().collect();
+    assert_eq!(handled.len(), 6, "at least once for every message");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redrive_without_a_handler_tag_says_so() {
+    let po = PostOffice::start().await;
+    po.queue(
+        "postoffice-kitchen-dlq",
+        &[
+            ("postoffice:role", "consumer-dlq"),
+            ("postoffice:consumer", "kitchen"),
+        ],
+    )
+    .await;
+    let output = po.run(None, &["dlq", "redrive", "kitchen"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no postoffice:handler tag"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_asks_for_confirmation_and_counts() {
+    let po = PostOffice::start().await;
+    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    for i in 0..3 {
+        po.send(&kitchen, &format!("message {i}"), &[]).await;
+    }
+    let refused = po.run(None, &["dlq", "purge", "kitchen"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("refusing to purge postoffice-kitchen-dlq (3 messages) without --yes")
+    );
+    assert_eq!(po.depth(&kitchen).await, 3);
+
+    let purged = po.run(None, &["dlq", "purge", "kitchen", "--yes"]);
+    assert!(purged.status.success());
+    assert!(stdout(&purged).contains("purged postoffice-kitchen-dlq: 3 message(s) deleted"));
+    assert_eq!(po.depth(&kitchen).await, 0);
+}
+
+/// What the IoT rule's error action writes into the rule-errors queue.
+fn rule_error(topic: &str, client_id: &str, device_message: &Value) -> String {
+    let event = topic.split('/').next().unwrap();
+    json!({
+        "ruleName": format!("postoffice_{event}"),
+        "topic": topic,
+        "cloudwatchTraceId": "7e146a2c-95b5-6caf-98b9-50e3969734c7",
+        "clientId": client_id,
+        "base64OriginalPayload": base64::engine::general_purpose::STANDARD.encode(device_message.to_string()),
+        "failures": [{
+            "failedAction": "SnsAction",
+            "failedResource": format!("arn:aws:sns:{REGION}:{ACCOUNT}:postoffice-{event}"),
+            "errorMessage": "Failed to publish an SNS message. Throttled."
+        }]
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_errors_are_decoded_and_republished_to_the_event_topic() {
+    let po = PostOffice::start().await;
+    let rule_errors = po
+        .queue(
+            "postoffice-rule-errors",
+            &[("postoffice:role", "rule-errors")],
+        )
+        .await;
+    let sns = aws_sdk_sns::Client::new(&po.config);
+    let topic_arn = sns
+        .create_topic()
+        .name("postoffice-COOKING_REQUESTED")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let arrivals = po.queue("kitchen-arrivals", &[]).await;
+    let arrivals_arn = po
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&arrivals)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(arrivals_arn)
+        .send()
+        .await
+        .unwrap();
+
+    let event_id = "0b6f7a52-5f0e-4c1c-9d7e-3f1c2a4b5d6e";
+    let forged = json!({"event_id": event_id, "household_id": "someone-else", "payload": {"recipe": "soup"}});
+    po.send(
+        &rule_errors,
+        &rule_error("COOKING_REQUESTED/h-1/oven-1", "oven-1", &forged),
+        &[],
+    )
+    .await;
+    po.send(
+        &rule_errors,
+        &rule_error(
+            "COOKING_REQUESTED/h-2/oven-2",
+            "oven-2",
+            &json!({"payload": {}}),
+        ),
+        &[],
+    )
+    .await;
+    po.send(
+        &rule_errors,
+        &rule_error("COOKING_REQUESTED/h-3", "oven-3", &json!({"payload": {}})),
+        &[],
+    )
+    .await;
+
+    let show = po.run(None, &["dlq", "show", "rule-errors", "--json"]);
+    let shown: Vec<Value> = serde_json::from_slice(&show.stdout).unwrap();
+    let first = shown.iter().find(|m| m["household_id"] == "h-1").unwrap();
+    assert_eq!(first["kind"], "rule-error");
+    assert_eq!(first["event_id"], event_id);
+    assert_eq!(
+        first["failures"][0]["errorMessage"],
+        "Failed to publish an SNS message. Throttled."
+    );
+    assert_eq!(
+        first["device_message"]["payload"],
+        json!({"recipe": "soup"})
+    );
+    assert!(shown.iter().any(|m| m["kind"] == "undecodable"));
+
+    let output = po.run(None, &["dlq", "redrive", "rule-errors"]);
+    assert_eq!(output.status.code(), Some(1), "one message is skipped");
+    let text = stdout(&output);
+    assert!(text.contains("redriven 2, failed 0, skipped 1"), "{text}");
+    assert!(
+        text.contains("not an EVENT/HOUSEHOLD/DEVICE topic"),
+        "{text}"
+    );
+
+    let arrived = po.bodies(&arrivals).await;
+    assert_eq!(arrived.len(), 2, "one SNS publish per redriven message");
+    let mut envelopes: Vec<(Value, Value)> = arrived
+        .iter()
+        .map(|(body, _)| {
+            let sns: Value = serde_json::from_str(body).unwrap();
+            (
+                serde_json::from_str(sns["Message"].as_str().unwrap()).unwrap(),
+                sns["MessageAttributes"].clone(),
+            )
+        })
+        .collect();
+    envelopes.sort_by_key(|(envelope, _)| envelope["household_id"].as_str().unwrap().to_owned());
+    let (envelope, attributes) = &envelopes[0];
+    assert_eq!(
+        envelope["household_id"], "h-1",
+        "identity from the topic, not the payload"
+    );
+    assert_eq!(
+        envelope["event_id"], event_id,
+        "the device's event id is kept"
+    );
+    assert_eq!(envelope["source"], "oven-1");
+    assert_eq!(envelope["payload"], json!({"recipe": "soup"}));
+    assert_eq!(attributes["household_id"]["Value"], "h-1");
+    assert_eq!(attributes["event"]["Value"], "COOKING_REQUESTED");
+    assert_eq!(envelopes[1].0["device_id"], "oven-2");
+
+    // Only the undecodable one stays.
+    let left = po.bodies(&rule_errors).await;
+    assert_eq!(left.len(), 1);
+    assert!(left[0].0.contains("COOKING_REQUESTED/h-3"));
+
+    // An explicit prefix wins over the derived one; a wrong one fails and keeps the message.
+    po.send(
+        &rule_errors,
+        &rule_error(
+            "COOKING_REQUESTED/h-4/oven-4",
+            "oven-4",
+            &json!({"payload": {}}),
+        ),
+        &[],
+    )
+    .await;
+    let wrong = po.run(
+        None,
+        &[
+            "dlq",
+            "redrive",
+            "rule-errors",
+            "--topic-arn-prefix",
+            &format!("arn:aws:sns:{REGION}:{ACCOUNT}:nowhere-"),
+        ],
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(stdout(&wrong).contains("failed 1"), "{}", stdout(&wrong));
+    assert_eq!(po.depth(&rule_errors).await, 2);
+}
