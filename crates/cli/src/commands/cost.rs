@@ -59,7 +59,13 @@ pub fn run(args: CostArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "reading {} (relative paths start at the current directory; the defaults assume the \
+             repository root)",
+            path.display()
+        )
+    })
 }
 
 /// The catalog as the cost model sees it: direction and consumers of each event.
