@@ -1,0 +1,212 @@
+mock_provider "aws" {
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:eu-west-1:123456789012:postoffice-kitchen-dlq"
+      id  = "https://sqs.eu-west-1.amazonaws.com/123456789012/postoffice-kitchen-dlq"
+      url = "https://sqs.eu-west-1.amazonaws.com/123456789012/postoffice-kitchen-dlq"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/postoffice-kitchen" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/postoffice-kitchen" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn           = "arn:aws:lambda:eu-west-1:123456789012:function:postoffice-kitchen-handler"
+      invoke_arn    = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:postoffice-kitchen-handler/invocations"
+      qualified_arn = "arn:aws:lambda:eu-west-1:123456789012:function:postoffice-kitchen-handler:$LATEST"
+    }
+  }
+  mock_resource "aws_lambda_function_url" {
+    defaults = { function_url = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/" }
+  }
+  mock_resource "aws_sns_topic_subscription" {
+    defaults = { arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED:6b0e5e0c-1111-4a4a-9c9c-000000000001" }
+  }
+  mock_resource "aws_cloudwatch_metric_alarm" {
+    defaults = { arn = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:postoffice" }
+  }
+}
+
+variables {
+  name = "kitchen"
+  platform = {
+    prefix           = "postoffice"
+    tags             = { "postoffice:platform" = "postoffice" }
+    kms_key_arn      = "arn:aws:kms:eu-west-1:123456789012:key/0b7a2c1e-0000-4000-8000-000000000001"
+    topic_arn_prefix = "arn:aws:sns:eu-west-1:123456789012:postoffice-"
+    iot_arn_prefix   = "arn:aws:iot:eu-west-1:123456789012"
+    oncall_topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-oncall"
+  }
+  events = {
+    COOKING_REQUESTED = { topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED" }
+    COOKING_FINISHED = {
+      topic_arn     = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED"
+      filter_policy = "{\"household_id\":[\"h-1\"]}"
+    }
+  }
+  # Created by scripts/terraform-check.sh; never deployed.
+  bridge = { zip = "../../../.terraform-cli/lambda/sns-bridge/bootstrap.zip" }
+  handler = {
+    zip       = "../../../.terraform-cli/lambda/example-kitchen/bootstrap.zip"
+    publishes = ["COOKING_REPLIED", "COOKING_STARTED"]
+  }
+}
+
+run "every_subscription_dead_letters_into_the_consumer_dlq" {
+  command = apply
+
+  assert {
+    condition     = keys(aws_sns_topic_subscription.this) == ["COOKING_FINISHED", "COOKING_REQUESTED"]
+    error_message = "one subscription per event"
+  }
+  assert {
+    condition = alltrue([for event, subscription in aws_sns_topic_subscription.this :
+      jsondecode(subscription.redrive_policy).deadLetterTargetArn == aws_sqs_queue.dlq.arn
+      && subscription.protocol == "https"
+      && subscription.endpoint == aws_lambda_function_url.bridge.function_url
+      && subscription.topic_arn == var.events[event].topic_arn
+    ])
+    error_message = "every subscription must deliver over HTTPS to the bridge and redrive to the consumer DLQ"
+  }
+  assert {
+    condition     = aws_sns_topic_subscription.this["COOKING_FINISHED"].filter_policy == "{\"household_id\":[\"h-1\"]}" && aws_sns_topic_subscription.this["COOKING_FINISHED"].filter_policy_scope == "MessageBody" && aws_sns_topic_subscription.this["COOKING_REQUESTED"].filter_policy == null
+    error_message = "the filter policy applies to its own subscription only, on the envelope"
+  }
+  assert {
+    condition = (
+      aws_sqs_queue.dlq.name == "postoffice-kitchen-dlq"
+      && aws_sqs_queue.dlq.kms_master_key_id == var.platform.kms_key_arn
+      && aws_sqs_queue.dlq.message_retention_seconds == 1209600
+      && aws_sqs_queue.dlq.tags["postoffice:role"] == "consumer-dlq"
+      && aws_sqs_queue.dlq.tags["postoffice:consumer"] == "kitchen"
+      && aws_sqs_queue.dlq.tags["postoffice:handler"] == "postoffice-kitchen-handler"
+    )
+    error_message = "the DLQ must be named, encrypted, kept 14 days and tagged as contracts.md says"
+  }
+  assert {
+    condition     = jsonencode([for c in data.aws_iam_policy_document.dlq.statement[0].condition : sort(c.values) if c.variable == "aws:SourceArn"]) == jsonencode([sort([for e in values(var.events) : e.topic_arn])])
+    error_message = "only this consumer's topics may dead-letter into its DLQ"
+  }
+}
+
+run "the_bridge_invokes_only_its_handler" {
+  command = apply
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.bridge.statement : s if contains(s.actions, "lambda:InvokeFunction")]) == 1
+    error_message = "exactly one statement may invoke a function"
+  }
+  assert {
+    condition = alltrue([for s in data.aws_iam_policy_document.bridge.statement :
+      s.resources == toset([aws_lambda_function.handler.arn]) if contains(s.actions, "lambda:InvokeFunction")
+    ])
+    error_message = "the bridge may invoke its own handler only"
+  }
+  assert {
+    condition     = !anytrue([for s in data.aws_iam_policy_document.bridge.statement : contains(s.resources, "*")])
+    error_message = "the bridge policy must not grant on *"
+  }
+  assert {
+    condition     = aws_iam_role_policy.bridge.policy == data.aws_iam_policy_document.bridge.json && aws_iam_role_policy.bridge.role == aws_iam_role.this["bridge"].id
+    error_message = "the bridge role must carry the bridge policy"
+  }
+  assert {
+    condition = (
+      aws_lambda_function.bridge.function_name == "postoffice-kitchen-bridge"
+      && aws_lambda_function.bridge.runtime == "provided.al2023"
+      && tolist(aws_lambda_function.bridge.architectures) == tolist(["arm64"])
+      && aws_lambda_function.bridge.environment[0].variables.POSTOFFICE_HANDLER_FUNCTION == aws_lambda_function.handler.arn
+      && aws_lambda_function.bridge.environment[0].variables.POSTOFFICE_ALLOWED_TOPIC_ARNS == "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED,arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"
+    )
+    error_message = "the bridge must be an arm64 provided.al2023 Lambda configured with its handler and topics"
+  }
+  assert {
+    condition     = aws_lambda_function_url.bridge.authorization_type == "NONE" && aws_lambda_function.handler.timeout < 14 && aws_lambda_function.bridge.timeout == 15
+    error_message = "SNS reaches the bridge through an unauthenticated URL; the handler must finish before the bridge"
+  }
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.handler.statement : s.resources if contains(s.actions, "sns:Publish")] == [toset(["arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REPLIED", "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_STARTED"])]
+    error_message = "the handler may publish exactly the events it declares"
+  }
+  assert {
+    condition     = aws_lambda_function.handler.reserved_concurrent_executions == -1 && aws_lambda_function.handler.environment[0].variables.POSTOFFICE_TOPIC_ARN_PREFIX == var.platform.topic_arn_prefix
+    error_message = "without reserved concurrency the handler is unreserved; it knows the topic ARN prefix"
+  }
+}
+
+run "alarms_cover_the_dlq_and_both_lambdas" {
+  command = apply
+
+  assert {
+    condition     = strcontains(aws_cloudwatch_metric_alarm.dlq_depth.alarm_description, "docs/runbook.md#dlq-depth") && aws_cloudwatch_metric_alarm.dlq_depth.threshold == 0 && aws_cloudwatch_metric_alarm.dlq_depth.dimensions.QueueName == "postoffice-kitchen-dlq"
+    error_message = "the DLQ must alarm on any message"
+  }
+  assert {
+    condition     = strcontains(aws_cloudwatch_metric_alarm.dlq_age.alarm_description, "docs/runbook.md#dlq-age") && aws_cloudwatch_metric_alarm.dlq_age.metric_name == "ApproximateAgeOfOldestMessage"
+    error_message = "the DLQ must alarm on the age of its oldest message"
+  }
+  assert {
+    condition     = keys(aws_cloudwatch_metric_alarm.lambda_errors) == ["bridge", "handler"] && keys(aws_cloudwatch_metric_alarm.lambda_throttles) == ["bridge", "handler"]
+    error_message = "both Lambdas must alarm on errors and throttles"
+  }
+  assert {
+    condition     = alltrue([for a in values(aws_cloudwatch_metric_alarm.lambda_throttles) : strcontains(a.alarm_description, "docs/runbook.md#lambda-throttles")]) && alltrue([for a in values(aws_cloudwatch_metric_alarm.lambda_errors) : strcontains(a.alarm_description, "docs/runbook.md#lambda-errors")])
+    error_message = "Lambda alarms must link the runbook"
+  }
+}
+
+run "forwarder_publishes_to_devices_and_reserves_concurrency" {
+  command = plan
+
+  variables {
+    name   = "iot-forwarder"
+    events = { COOKING_REPLIED = { topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REPLIED" } }
+    handler = {
+      zip                  = "../../../.terraform-cli/lambda/iot-forwarder/bootstrap.zip"
+      forwards_to_actors   = ["COOKING_REPLIED"]
+      reserved_concurrency = 5
+    }
+  }
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.handler.statement : s.resources if contains(s.actions, "iot:Publish")] == [toset(["arn:aws:iot:eu-west-1:123456789012:topic/COOKING_REPLIED/*"])]
+    error_message = "the forwarder may publish only the events it forwards"
+  }
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.handler.statement : s if contains(s.actions, "sns:Publish")]) == 0
+    error_message = "a handler that publishes no events gets no sns:Publish"
+  }
+  assert {
+    condition     = aws_lambda_function.handler.reserved_concurrent_executions == 5
+    error_message = "reserved concurrency must be passed through"
+  }
+}
+
+run "rejects_a_handler_timeout_the_bridge_cannot_wait_for" {
+  command = plan
+
+  variables {
+    handler = { zip = "../../../.terraform-cli/lambda/example-kitchen/bootstrap.zip", timeout = 14 }
+  }
+
+  expect_failures = [var.handler]
+}
+
+run "rejects_a_topic_of_another_event" {
+  command = plan
+
+  variables {
+    events = { COOKING_REQUESTED = { topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED" } }
+  }
+
+  expect_failures = [var.events]
+}

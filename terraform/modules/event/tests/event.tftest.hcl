@@ -1,0 +1,187 @@
+mock_provider "aws" {
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/postoffice-COOKING_REQUESTED-rule" }
+  }
+  mock_resource "aws_iot_topic_rule" {
+    defaults = { arn = "arn:aws:iot:eu-west-1:123456789012:rule/postoffice_COOKING_REQUESTED" }
+  }
+  mock_resource "aws_sns_topic_subscription" {
+    defaults = { arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED:6b0e5e0c-1111-4a4a-9c9c-000000000001" }
+  }
+  mock_resource "aws_cloudwatch_metric_alarm" {
+    defaults = { arn = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:postoffice" }
+  }
+}
+
+variables {
+  event_name = "COOKING_REQUESTED"
+  platform = {
+    prefix                            = "postoffice"
+    tags                              = { "postoffice:platform" = "postoffice" }
+    kms_key_arn                       = "arn:aws:kms:eu-west-1:123456789012:key/0b7a2c1e-0000-4000-8000-000000000001"
+    rule_errors_queue_url             = "https://sqs.eu-west-1.amazonaws.com/123456789012/postoffice-rule-errors"
+    rule_errors_role_arn              = "arn:aws:iam::123456789012:role/postoffice-rule-errors"
+    delivery_status_role_arn          = "arn:aws:iam::123456789012:role/postoffice-sns-delivery-status"
+    event_store_stream_arn            = "arn:aws:firehose:eu-west-1:123456789012:deliverystream/postoffice-event-store"
+    event_store_subscription_role_arn = "arn:aws:iam::123456789012:role/postoffice-event-store-subscription"
+    oncall_topic_arn                  = "arn:aws:sns:eu-west-1:123456789012:postoffice-oncall"
+  }
+}
+
+run "actor_published_event_gets_a_rule_that_builds_the_envelope" {
+  command = apply
+
+  variables {
+    actor_published = true
+  }
+
+  assert {
+    condition     = aws_iot_topic_rule.this[0].name == "postoffice_COOKING_REQUESTED"
+    error_message = "the rule must be named {prefix}_{EVENT}"
+  }
+  assert {
+    condition     = endswith(aws_iot_topic_rule.this[0].sql, "FROM 'COOKING_REQUESTED/+/+'")
+    error_message = "the rule must read exactly COOKING_REQUESTED/+/+"
+  }
+  assert {
+    condition     = aws_iot_topic_rule.this[0].sql_version == "2016-03-23"
+    error_message = "the rule must use SQL version 2016-03-23"
+  }
+  assert {
+    condition = alltrue([for field in [
+      "topic(1) AS event,",
+      "topic(2) AS household_id,",
+      "topic(3) AS device_id,",
+      "clientid() AS source,",
+      "AS received_at,",
+      "WHEN true THEN CASE isUndefined(traceid()) WHEN true THEN newuuid() ELSE traceid() END ELSE event_id END AS event_id,",
+      "CASE isUndefined(occurred_at) WHEN true THEN parse_time(",
+      "CASE isUndefined(correlation_id) WHEN false THEN correlation_id ELSE",
+      "CASE isUndefined(schema_version) WHEN true THEN 1 ELSE schema_version END AS schema_version,",
+      "causation_id,",
+      "payload FROM",
+    ] : strcontains(aws_iot_topic_rule.this[0].sql, field)])
+    error_message = "the rule SQL must build the envelope as Envelope::from_device_message does"
+  }
+  assert {
+    # An explicit list: identity fields a device sends must never pass through.
+    condition     = !strcontains(aws_iot_topic_rule.this[0].sql, "*") && length(regexall("AS (event|household_id|device_id|source),", aws_iot_topic_rule.this[0].sql)) == 4
+    error_message = "the rule must select an explicit field list with identity from the topic"
+  }
+  assert {
+    condition     = one(aws_iot_topic_rule.this[0].sns).target_arn == aws_sns_topic.this.arn && one(aws_iot_topic_rule.this[0].sns).role_arn == aws_iam_role.rule[0].arn
+    error_message = "the rule must publish to this event's topic with its own role"
+  }
+  assert {
+    condition     = one(one(aws_iot_topic_rule.this[0].error_action).sqs).queue_url == var.platform.rule_errors_queue_url && one(one(aws_iot_topic_rule.this[0].error_action).sqs).role_arn == var.platform.rule_errors_role_arn
+    error_message = "the rule's error action must send to the rule-errors queue"
+  }
+  assert {
+    condition     = data.aws_iam_policy_document.rule[0].statement[0].actions == toset(["sns:Publish"]) && data.aws_iam_policy_document.rule[0].statement[0].resources == toset([aws_sns_topic.this.arn])
+    error_message = "the rule role may publish to this event's topic only"
+  }
+  assert {
+    condition     = length(data.aws_iam_policy_document.rule[0].statement) == 2 && data.aws_iam_policy_document.rule[0].statement[1].resources == toset([var.platform.kms_key_arn])
+    error_message = "the rule role may use only the platform key besides publishing"
+  }
+  assert {
+    condition     = aws_iam_role_policy.rule[0].policy == data.aws_iam_policy_document.rule[0].json
+    error_message = "the rule role must carry the publish policy"
+  }
+  assert {
+    condition     = strcontains(aws_cloudwatch_metric_alarm.rule_failures[0].alarm_description, "docs/runbook.md#iot-rule-errors") && aws_cloudwatch_metric_alarm.rule_failures[0].dimensions.RuleName == "postoffice_COOKING_REQUESTED"
+    error_message = "the rule must have a failure alarm linking the runbook"
+  }
+}
+
+run "topic_is_encrypted_signed_and_retries_within_an_hour" {
+  command = apply
+
+  assert {
+    condition     = aws_sns_topic.this.name == "postoffice-COOKING_REQUESTED"
+    error_message = "the topic must be named {prefix}-{EVENT}"
+  }
+  assert {
+    condition     = aws_sns_topic.this.kms_master_key_id == var.platform.kms_key_arn && aws_sns_topic.this.signature_version == 2
+    error_message = "the topic must be KMS-encrypted and sign with SignatureVersion 2"
+  }
+  assert {
+    condition     = jsondecode(aws_sns_topic.this.delivery_policy).http.defaultHealthyRetryPolicy.backoffFunction == "exponential"
+    error_message = "HTTPS deliveries must back off exponentially"
+  }
+  assert {
+    condition = (
+      jsondecode(aws_sns_topic.this.delivery_policy).http.defaultHealthyRetryPolicy.numRetries <= 100 &&
+      jsondecode(aws_sns_topic.this.delivery_policy).http.defaultHealthyRetryPolicy.numNoDelayRetries == 3 &&
+      jsondecode(aws_sns_topic.this.delivery_policy).http.defaultHealthyRetryPolicy.numMinDelayRetries * jsondecode(aws_sns_topic.this.delivery_policy).http.defaultHealthyRetryPolicy.minDelayTarget
+      + (jsondecode(aws_sns_topic.this.delivery_policy).http.defaultHealthyRetryPolicy.numRetries - 3 - jsondecode(aws_sns_topic.this.delivery_policy).http.defaultHealthyRetryPolicy.numMinDelayRetries) * jsondecode(aws_sns_topic.this.delivery_policy).http.defaultHealthyRetryPolicy.maxDelayTarget <= 3600
+    )
+    error_message = "the delivery policy must retry at most 100 times and finish within 3600 s"
+  }
+  assert {
+    condition     = aws_sns_topic.this.http_failure_feedback_role_arn == var.platform.delivery_status_role_arn && aws_sns_topic.this.firehose_failure_feedback_role_arn == var.platform.delivery_status_role_arn
+    error_message = "HTTP and Firehose delivery failures must be logged"
+  }
+  assert {
+    condition     = aws_sns_topic_subscription.event_store.protocol == "firehose" && aws_sns_topic_subscription.event_store.raw_message_delivery && aws_sns_topic_subscription.event_store.endpoint == var.platform.event_store_stream_arn
+    error_message = "the event store must receive raw envelopes through Firehose"
+  }
+  assert {
+    condition     = strcontains(aws_cloudwatch_metric_alarm.notifications_failed.alarm_description, "docs/runbook.md#sns-delivery-failures") && aws_cloudwatch_metric_alarm.notifications_failed.dimensions.TopicName == aws_sns_topic.this.name
+    error_message = "the topic must have a delivery failure alarm linking the runbook"
+  }
+  assert {
+    condition     = strcontains(aws_cloudwatch_metric_alarm.notifications_failed_to_redrive.alarm_description, "docs/runbook.md#sns-dlq-redrive-failures") && aws_cloudwatch_metric_alarm.notifications_failed_to_redrive.metric_name == "NumberOfNotificationsFailedToRedriveToDlq"
+    error_message = "the topic must have a redrive failure alarm linking the runbook"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.notifications_failed.alarm_actions == toset([var.platform.oncall_topic_arn])
+    error_message = "alarms must page on-call"
+  }
+}
+
+run "backend_event_has_no_rule" {
+  command = plan
+
+  variables {
+    event_name = "COOKING_REPLIED"
+  }
+
+  assert {
+    condition     = length(aws_iot_topic_rule.this) == 0 && length(aws_iam_role.rule) == 0 && length(aws_cloudwatch_metric_alarm.rule_failures) == 0
+    error_message = "events actors do not publish must have no IoT rule"
+  }
+  assert {
+    condition     = aws_sns_topic.this.name == "postoffice-COOKING_REPLIED"
+    error_message = "the topic must be named {prefix}-{EVENT}"
+  }
+}
+
+run "rejects_event_names_that_are_not_upper_snake_case" {
+  command = plan
+
+  variables {
+    event_name = "cooking-requested"
+  }
+
+  expect_failures = [var.event_name]
+}
+
+run "rejects_retries_beyond_the_sns_hour" {
+  command = plan
+
+  variables {
+    http_delivery_policy = { retries = 100, max_delay_retries = 90, max_delay_seconds = 60 }
+  }
+
+  expect_failures = [var.http_delivery_policy]
+}
