@@ -95,12 +95,6 @@ impl CertificateFetcher for CountingFetcher {
     }
 }
 
-impl CertificateFetcher for &CountingFetcher {
-    async fn fetch(&self, url: &CertificateUrl) -> Result<Vec<u8>, FetchError> {
-        (**self).fetch(url).await
-    }
-}
-
 #[tokio::test]
 async fn every_vector_verifies() {
     for vector in vectors() {
@@ -359,4 +353,33 @@ fn certificate_url_errors_name_the_problem() {
         CertificateUrlError::NotSnsHost("evilamazonaws.com".to_owned())
     );
     assert!(error.to_string().contains("evilamazonaws.com"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_verifies_share_one_failed_fetch_and_a_later_message_retries() {
+    let vector = &vectors()[1];
+    let fetcher: &'static CountingFetcher = Box::leak(Box::new(CountingFetcher {
+        // Long enough for all 20 tasks to wait on the same fetch even on a busy machine.
+        delay: Duration::from_millis(300),
+        failures_left: AtomicUsize::new(1),
+        ..CountingFetcher::serving(vector)
+    }));
+    let verifier = Arc::new(Verifier::new(fetcher, in_validity()));
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let verifier = Arc::clone(&verifier);
+            let message = vector.message.clone();
+            tokio::spawn(async move { verifier.verify(&message).await })
+        })
+        .collect();
+    for task in tasks {
+        let error = task.await.unwrap().unwrap_err();
+        assert_eq!(error.reason(), "certificate-unavailable");
+    }
+    assert_eq!(fetcher.calls(), 1, "one outage, one fetch");
+    verifier
+        .verify(&vector.message)
+        .await
+        .expect("retry succeeds");
+    assert_eq!(fetcher.calls(), 2);
 }

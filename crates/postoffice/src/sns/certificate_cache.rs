@@ -1,5 +1,6 @@
 //! Parsed signing certificates per URL: bounded, and fetched once per URL however many messages
-//! arrive at the same time (single flight).
+//! arrive at the same time (single flight). Concurrent messages also share a failure, so an SNS
+//! outage costs one fetch per URL at a time, not one per message.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -14,31 +15,35 @@ use super::certificate_url::CertificateUrl;
 /// room for rotations.
 pub const DEFAULT_CERTIFICATE_CACHE_CAPACITY: usize = 64;
 
-type Slot = Arc<OnceCell<Arc<SigningCertificate>>>;
+type Slot<E> = Arc<OnceCell<Result<Arc<SigningCertificate>, E>>>;
 
 #[derive(Debug)]
-pub(crate) struct CertificateCache {
+pub(crate) struct CertificateCache<E> {
     capacity: usize,
-    entries: Mutex<Entries>,
+    entries: Mutex<Entries<E>>,
 }
 
-#[derive(Debug, Default)]
-struct Entries {
-    slots: HashMap<String, (Slot, u64)>,
+#[derive(Debug)]
+struct Entries<E> {
+    slots: HashMap<String, (Slot<E>, u64)>,
     uses: u64,
 }
 
-impl CertificateCache {
+impl<E: Clone> CertificateCache<E> {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
-            entries: Mutex::default(),
+            entries: Mutex::new(Entries {
+                slots: HashMap::new(),
+                uses: 0,
+            }),
         }
     }
 
     /// The certificate for `url`, running `load` only if no other caller is already loading it.
-    /// A failed load leaves nothing behind, so the next message tries again.
-    pub(crate) async fn get_or_load<E, Fut>(
+    /// A failed load answers the callers that waited for it, then leaves nothing behind, so the
+    /// next message tries again.
+    pub(crate) async fn get_or_load<Fut>(
         &self,
         url: &CertificateUrl,
         load: impl FnOnce() -> Fut,
@@ -47,17 +52,14 @@ impl CertificateCache {
         Fut: Future<Output = Result<SigningCertificate, E>>,
     {
         let slot = self.slot(url);
-        if let Some(certificate) = slot.get() {
-            return Ok(Arc::clone(certificate));
-        }
-        match slot
-            .get_or_try_init(|| async { load().await.map(Arc::new) })
-            .await
-        {
+        let outcome = slot
+            .get_or_init(|| async { load().await.map(Arc::new) })
+            .await;
+        match outcome {
             Ok(certificate) => Ok(Arc::clone(certificate)),
             Err(error) => {
                 self.forget_failed(url, &slot);
-                Err(error)
+                Err(error.clone())
             }
         }
     }
@@ -67,7 +69,7 @@ impl CertificateCache {
         self.lock().slots.len()
     }
 
-    fn slot(&self, url: &CertificateUrl) -> Slot {
+    fn slot(&self, url: &CertificateUrl) -> Slot<E> {
         let mut entries = self.lock();
         entries.uses += 1;
         let now = entries.uses;
@@ -94,18 +96,17 @@ impl CertificateCache {
     }
 
     /// Failed URLs must not occupy capacity (they would evict good certificates), but only the
-    /// slot that failed is removed: a concurrent retry may already have replaced it.
-    fn forget_failed(&self, url: &CertificateUrl, failed: &Slot) {
+    /// slot that failed is removed: a later retry may already have replaced it.
+    fn forget_failed(&self, url: &CertificateUrl, failed: &Slot<E>) {
         let mut entries = self.lock();
         if let Some((slot, _)) = entries.slots.get(url.as_str())
             && Arc::ptr_eq(slot, failed)
-            && !slot.initialized()
         {
             entries.slots.remove(url.as_str());
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries<E>> {
         // Entries stay consistent at every await-free step, so a poisoned lock is still usable.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -127,11 +128,11 @@ mod tests {
         .unwrap()
     }
 
-    async fn load(cache: &CertificateCache, id: &str, loads: &AtomicUsize) {
+    async fn load(cache: &CertificateCache<String>, id: &str, loads: &AtomicUsize) {
         cache
             .get_or_load(&url(id), || async {
                 loads.fetch_add(1, Ordering::SeqCst);
-                SigningCertificate::from_pem(PEM)
+                SigningCertificate::from_pem(PEM).map_err(|e| e.to_string())
             })
             .await
             .unwrap();
@@ -162,8 +163,7 @@ mod tests {
     async fn failures_take_no_room() {
         let cache = CertificateCache::new(4);
         for id in ["x", "y", "z"] {
-            let result: Result<_, &str> =
-                cache.get_or_load(&url(id), || async { Err("down") }).await;
+            let result = cache.get_or_load(&url(id), || async { Err("down") }).await;
             assert_eq!(result.unwrap_err(), "down");
         }
         assert_eq!(cache.len(), 0);

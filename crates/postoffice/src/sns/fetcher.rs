@@ -15,6 +15,24 @@ pub trait CertificateFetcher: Send + Sync {
     ) -> impl Future<Output = Result<Vec<u8>, FetchError>> + Send;
 }
 
+impl<T: CertificateFetcher> CertificateFetcher for &T {
+    fn fetch(
+        &self,
+        url: &CertificateUrl,
+    ) -> impl Future<Output = Result<Vec<u8>, FetchError>> + Send {
+        (**self).fetch(url)
+    }
+}
+
+impl<T: CertificateFetcher> CertificateFetcher for std::sync::Arc<T> {
+    fn fetch(
+        &self,
+        url: &CertificateUrl,
+    ) -> impl Future<Output = Result<Vec<u8>, FetchError>> + Send {
+        (**self).fetch(url)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("fetching {url} failed: {detail}")]
 pub struct FetchError {
@@ -105,7 +123,7 @@ mod https {
                 .get(url.as_str())
                 .send()
                 .await
-                .map_err(|error| (FetchError::new(url, error.to_string()), true))?;
+                .map_err(|error| (FetchError::new(url, with_causes(&error)), true))?;
             let status = response.status();
             if !status.is_success() {
                 let retryable = status.is_server_error() || status.as_u16() == 429;
@@ -120,12 +138,24 @@ mod https {
             let body = response
                 .bytes()
                 .await
-                .map_err(|error| (FetchError::new(url, error.to_string()), true))?;
+                .map_err(|error| (FetchError::new(url, with_causes(&error)), true))?;
             if body.len() > MAX_CERTIFICATE_BYTES {
                 return Err((FetchError::new(url, "certificate too large"), false));
             }
             Ok(body.to_vec())
         }
+    }
+
+    /// reqwest's own message hides the cause (DNS, TLS, timeout) in its source chain.
+    fn with_causes(error: &dyn std::error::Error) -> String {
+        let mut detail = error.to_string();
+        let mut cause = error.source();
+        while let Some(error) = cause {
+            detail.push_str(": ");
+            detail.push_str(&error.to_string());
+            cause = error.source();
+        }
+        detail
     }
 
     impl CertificateFetcher for HttpsCertificateFetcher {

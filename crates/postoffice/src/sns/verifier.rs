@@ -64,7 +64,7 @@ impl VerifyError {
 pub struct Verifier<F, C> {
     fetcher: F,
     clock: C,
-    cache: CertificateCache,
+    cache: CertificateCache<VerifyError>,
     local_certificate: Option<Arc<SigningCertificate>>,
 }
 
