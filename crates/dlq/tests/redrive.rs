@@ -179,9 +179,12 @@ impl Invoke for FakeHandler {
     }
 }
 
+/// Topic ARN, envelope and message attributes of one publish.
+type Published = (String, Value, BTreeMap<String, String>);
+
 #[derive(Default)]
 struct FakeTopics {
-    published: Mutex<Vec<(String, Value, BTreeMap<String, String>)>>,
+    published: Mutex<Vec<Published>>,
 }
 
 #[async_trait]
