@@ -1,0 +1,103 @@
+//! A simulated device: an MQTT client that connects as its household (user) and its device id
+//! (client id), subscribes to its own topics and publishes device messages. The demo, the
+//! end-to-end tests and the benchmark drive the post office through it.
+
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use postoffice::envelope::DeviceMessage;
+use tokio::sync::mpsc;
+
+use crate::mqtt::{Credentials, MqttSession, Received};
+
+pub struct SimulatedDevice {
+    pub household_id: String,
+    pub device_id: String,
+    session: MqttSession,
+    incoming: mpsc::UnboundedReceiver<Received>,
+}
+
+impl SimulatedDevice {
+    /// Connects and subscribes to `+/HOUSEHOLD/DEVICE`, the replies and commands for it.
+    pub async fn connect(
+        mqtt_port: u16,
+        credentials: &Credentials,
+        device_id: &str,
+    ) -> anyhow::Result<Self> {
+        let household_id = credentials.username.clone();
+        let (session, incoming) = MqttSession::connect(
+            mqtt_port,
+            device_id,
+            credentials,
+            &[format!("+/{household_id}/{device_id}")],
+            Duration::from_secs(10),
+        )
+        .await?;
+        Ok(Self {
+            household_id,
+            device_id: device_id.to_owned(),
+            session,
+            incoming,
+        })
+    }
+
+    pub fn topic(&self, event: &str) -> String {
+        format!("{event}/{}/{}", self.household_id, self.device_id)
+    }
+
+    /// Publishes a device message on its own topic of `event` (QoS 1, waits for the PUBACK).
+    pub async fn publish(&self, event: &str, message: &DeviceMessage) -> anyhow::Result<()> {
+        self.publish_to(&self.topic(event), serde_json::to_vec(message)?)
+            .await
+    }
+
+    /// Publishes any payload on any topic, as a misbehaving device would.
+    pub async fn publish_to(&self, topic: &str, payload: Vec<u8>) -> anyhow::Result<()> {
+        self.session.publish(topic, payload).await
+    }
+
+    /// The next message on the device's topics matching `accept`, within `timeout`.
+    pub async fn receive(
+        &mut self,
+        timeout: Duration,
+        accept: impl Fn(&Received) -> bool,
+    ) -> anyhow::Result<Received> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.incoming.recv()).await {
+                Ok(Some(message)) if accept(&message) => return Ok(message),
+                Ok(Some(_)) => continue,
+                Ok(None) => bail!("the MQTT session of {} ended", self.device_id),
+                Err(_) => bail!(
+                    "{}/{} received nothing matching within {} ms",
+                    self.household_id,
+                    self.device_id,
+                    timeout.as_millis()
+                ),
+            }
+        }
+    }
+
+    /// Takes every message already received, without waiting.
+    pub fn drain(&mut self) -> Vec<Received> {
+        let mut drained = Vec::new();
+        while let Ok(message) = self.incoming.try_recv() {
+            drained.push(message);
+        }
+        drained
+    }
+}
+
+/// A device message with a fresh event id, `payload` as given.
+pub fn device_message(payload: serde_json::Value) -> DeviceMessage {
+    let event_id = uuid::Uuid::new_v4();
+    DeviceMessage {
+        event_id: Some(event_id),
+        occurred_at: Some(postoffice::envelope::now_millis()),
+        correlation_id: Some(event_id),
+        causation_id: None,
+        schema_version: Some(1),
+        payload,
+    }
+}

@@ -1,0 +1,161 @@
+//! The event store, laid out like the S3 bucket Firehose writes (contracts.md, "Event store
+//! layout"): `events/event=<EVENT>/date=<YYYY-MM-DD>/<object>`, one envelope JSON per line,
+//! partitioned by the envelope's event and the arrival date. Each topic feeds a raw-delivery
+//! SQS queue; messages are deleted only after their lines are written.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+
+use crate::activity::{Activity, ActivityLog};
+use crate::provision::Queue;
+
+pub struct EventStoreWriter {
+    pub event: String,
+    pub queue: Queue,
+    /// The store's root; objects go under `events/`.
+    pub root: PathBuf,
+    /// Distinguishes this run's objects, as Firehose names each object uniquely.
+    pub object_name: String,
+    pub sqs: aws_sdk_sqs::Client,
+    pub activity: ActivityLog,
+}
+
+/// The file an envelope arriving on `date` belongs in.
+pub fn object_path(root: &Path, event: &str, date: chrono::NaiveDate, object: &str) -> PathBuf {
+    root.join("events")
+        .join(format!("event={event}"))
+        .join(format!("date={}", date.format("%Y-%m-%d")))
+        .join(object)
+}
+
+impl EventStoreWriter {
+    pub async fn run(self) {
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue.url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(5)
+                .send()
+                .await;
+            let messages = match received {
+                Ok(output) => output.messages.unwrap_or_default(),
+                Err(error) => {
+                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error),
+                        "receiving from the event store queue failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            if messages.is_empty() {
+                continue;
+            }
+            let path = object_path(
+                &self.root,
+                &self.event,
+                chrono::Utc::now().date_naive(),
+                &self.object_name,
+            );
+            let lines: String = messages
+                .iter()
+                .filter_map(|message| message.body.as_deref())
+                .map(|body| format!("{}\n", body.replace('\n', " ")))
+                .collect();
+            if let Err(error) = append(&path, &lines) {
+                tracing::error!(%error, path = %path.display(), "writing the event store failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            let entries: Vec<_> = messages
+                .iter()
+                .enumerate()
+                .filter_map(|(index, message)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(index.to_string())
+                        .receipt_handle(message.receipt_handle.clone()?)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            let _ = self
+                .sqs
+                .delete_message_batch()
+                .queue_url(&self.queue.url)
+                .set_entries(Some(entries))
+                .send()
+                .await;
+            self.activity.record(Activity::Stored {
+                event: self.event.clone(),
+                count: messages.len(),
+            });
+        }
+    }
+}
+
+fn append(path: &Path, lines: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(lines.as_bytes())?;
+    file.flush()
+}
+
+/// Every envelope in the store, as (relative path, line), for listings and tests.
+pub fn read_all(root: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
+    let mut found = Vec::new();
+    let events = root.join("events");
+    if !events.exists() {
+        return Ok(found);
+    }
+    let mut stack = vec![events];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path.strip_prefix(root).unwrap_or(&path).to_owned();
+                for line in std::fs::read_to_string(&path)?.lines() {
+                    found.push((relative.clone(), line.to_owned()));
+                }
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_are_partitioned_by_event_and_date() {
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        assert_eq!(
+            object_path(Path::new("/store"), "COOKING_REQUESTED", date, "obj"),
+            PathBuf::from("/store/events/event=COOKING_REQUESTED/date=2026-11-23/obj")
+        );
+    }
+
+    #[test]
+    fn appended_lines_are_read_back_with_their_partition() {
+        let dir = tempfile::tempdir().unwrap();
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let path = object_path(dir.path(), "E", date, "o");
+        append(&path, "{\"a\":1}\n").unwrap();
+        append(&path, "{\"a\":2}\n").unwrap();
+        let all = read_all(dir.path()).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].0, PathBuf::from("events/event=E/date=2026-11-23/o"));
+        assert_eq!(all[1].1, "{\"a\":2}");
+    }
+}

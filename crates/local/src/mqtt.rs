@@ -1,0 +1,196 @@
+//! An MQTT session whose publishes complete when the broker acknowledges them (QoS 1 PUBACK),
+//! used by the iot-data endpoint (the return path) and by simulated devices.
+//!
+//! rumqttc reports packet ids only as events of its event loop, so one task owns the event loop
+//! and issues every publish itself: publishes leave in request order, and their packet ids
+//! (`Outgoing::Publish`) come back in that order, which pairs each with its waiter.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Outgoing, Packet, QoS};
+use tokio::sync::{mpsc, oneshot};
+
+/// A message the session received on one of its subscriptions.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub at: Instant,
+}
+
+struct PublishRequest {
+    topic: String,
+    payload: Vec<u8>,
+    acked: oneshot::Sender<Result<(), String>>,
+}
+
+/// Connection details of the local MQTT gateway.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct MqttSession {
+    requests: mpsc::Sender<PublishRequest>,
+}
+
+impl MqttSession {
+    /// Connects as `client_id`, subscribes to `subscriptions` (QoS 1) and returns once the
+    /// broker has granted them, with the stream of received messages.
+    pub async fn connect(
+        port: u16,
+        client_id: &str,
+        credentials: &Credentials,
+        subscriptions: &[String],
+        timeout: Duration,
+    ) -> anyhow::Result<(Self, mpsc::UnboundedReceiver<Received>)> {
+        let mut options = MqttOptions::new(client_id, "127.0.0.1", port);
+        options
+            .set_credentials(&credentials.username, &credentials.password)
+            .set_keep_alive(Duration::from_secs(30))
+            .set_clean_session(true)
+            .set_inflight(100)
+            .set_request_channel_capacity(4096)
+            .set_max_packet_size(256 * 1024, 256 * 1024);
+        let (client, mut eventloop) = AsyncClient::new(options, 4096);
+
+        let deadline = Instant::now() + timeout;
+        wait_for_connack(&mut eventloop, deadline)
+            .await
+            .with_context(|| format!("MQTT client {client_id} could not connect"))?;
+        for filter in subscriptions {
+            client.try_subscribe(filter, QoS::AtLeastOnce)?;
+        }
+        let mut granted = 0;
+        while granted < subscriptions.len() {
+            match poll_until(&mut eventloop, deadline).await? {
+                Event::Incoming(Packet::SubAck(suback)) => {
+                    if suback
+                        .return_codes
+                        .iter()
+                        .any(|code| matches!(code, rumqttc::SubscribeReasonCode::Failure))
+                    {
+                        bail!("the broker refused a subscription of {client_id}");
+                    }
+                    granted += 1;
+                }
+                _ => continue,
+            }
+        }
+
+        let (incoming_tx, incoming_rx) = mpsc::unbounded_channel();
+        let (requests, request_rx) = mpsc::channel(4096);
+        tokio::spawn(run_session(client, eventloop, request_rx, incoming_tx));
+        Ok((Self { requests }, incoming_rx))
+    }
+
+    /// Publishes with QoS 1 and waits for the broker's PUBACK.
+    pub async fn publish(&self, topic: &str, payload: Vec<u8>) -> anyhow::Result<()> {
+        let (acked, ack) = oneshot::channel();
+        self.requests
+            .send(PublishRequest {
+                topic: topic.to_owned(),
+                payload,
+                acked,
+            })
+            .await
+            .map_err(|_| anyhow!("the MQTT session has ended"))?;
+        match ack.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => bail!("publishing to {topic} failed: {error}"),
+            Err(_) => bail!("the MQTT session ended before {topic} was acknowledged"),
+        }
+    }
+}
+
+async fn wait_for_connack(eventloop: &mut EventLoop, deadline: Instant) -> anyhow::Result<()> {
+    loop {
+        if let Event::Incoming(Packet::ConnAck(_)) = poll_until(eventloop, deadline).await? {
+            return Ok(());
+        }
+    }
+}
+
+async fn poll_until(eventloop: &mut EventLoop, deadline: Instant) -> anyhow::Result<Event> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(left, eventloop.poll()).await {
+        Ok(Ok(event)) => Ok(event),
+        Ok(Err(ConnectionError::ConnectionRefused(code))) => {
+            bail!("the broker refused the connection: {code:?}")
+        }
+        Ok(Err(error)) => Err(error.into()),
+        Err(_) => bail!("no answer from the broker in time"),
+    }
+}
+
+async fn run_session(
+    client: AsyncClient,
+    mut eventloop: EventLoop,
+    mut requests: mpsc::Receiver<PublishRequest>,
+    incoming: mpsc::UnboundedSender<Received>,
+) {
+    let mut sent: VecDeque<oneshot::Sender<Result<(), String>>> = VecDeque::new();
+    let mut inflight: HashMap<u16, oneshot::Sender<Result<(), String>>> = HashMap::new();
+    let mut requests_open = true;
+    loop {
+        tokio::select! {
+            request = requests.recv(), if requests_open => match request {
+                Some(request) => {
+                    match client.try_publish(request.topic, QoS::AtLeastOnce, false, request.payload) {
+                        Ok(()) => sent.push_back(request.acked),
+                        Err(error) => {
+                            let _ = request.acked.send(Err(error.to_string()));
+                        }
+                    }
+                }
+                None => {
+                    requests_open = false;
+                    if incoming.is_closed() {
+                        return;
+                    }
+                }
+            },
+            event = eventloop.poll() => match event {
+                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                    if let Some(waiter) = sent.pop_front() {
+                        inflight.insert(pkid, waiter);
+                    }
+                }
+                Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                    if let Some(waiter) = inflight.remove(&ack.pkid) {
+                        let _ = waiter.send(Ok(()));
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    let received = Received {
+                        topic: publish.topic.clone(),
+                        payload: publish.payload.to_vec(),
+                        at: Instant::now(),
+                    };
+                    if incoming.send(received).is_err() && !requests_open {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    // rumqttc retransmits unacknowledged publishes after reconnecting, but the
+                    // waiters cannot tell; fail them so callers retry (at least once).
+                    for (_, waiter) in inflight.drain() {
+                        let _ = waiter.send(Err(format!("connection lost: {error}")));
+                    }
+                    for waiter in sent.drain(..) {
+                        let _ = waiter.send(Err(format!("connection lost: {error}")));
+                    }
+                    if !requests_open && incoming.is_closed() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+}
