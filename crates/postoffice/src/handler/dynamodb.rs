@@ -151,3 +151,170 @@ fn failure(operation: &str, error: &(dyn std::error::Error + 'static)) -> Idempo
         DisplayErrorContext(error)
     ))
 }
+
+/// Against moto's DynamoDB (`make setup` installs it in `.venv`; `MOTO_SERVER` overrides the
+/// path), which evaluates condition expressions the way DynamoDB does.
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+    use std::path::PathBuf;
+    use std::process::{Child, Command, Stdio};
+    use std::time::Duration;
+
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+
+    use super::*;
+
+    struct Moto {
+        child: Child,
+        url: String,
+    }
+
+    impl Drop for Moto {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn moto_server() -> PathBuf {
+        if let Some(path) = std::env::var_os("MOTO_SERVER") {
+            return PathBuf::from(path);
+        }
+        let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
+        assert!(
+            venv.exists(),
+            "moto server not found at {}: run `make setup` or set MOTO_SERVER",
+            venv.display()
+        );
+        venv
+    }
+
+    async fn start_moto() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(moto_server())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto server starts");
+        let moto = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return moto;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("moto server did not listen on port {port} within 20 s");
+    }
+
+    async fn store(moto: &Moto, policy: IdempotencyPolicy) -> DynamoDbIdempotencyStore {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .endpoint_url(&moto.url)
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(config);
+        client
+            .create_table()
+            .table_name("idempotency")
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(KEY)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(KEY)
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        DynamoDbIdempotencyStore::new(client, "idempotency", policy)
+    }
+
+    #[tokio::test]
+    async fn claims_completes_releases_and_expires_in_dynamodb() {
+        let moto = start_moto().await;
+        let policy = IdempotencyPolicy {
+            claim_timeout: Duration::from_secs(60),
+            remember_for: Duration::from_secs(3600),
+        };
+        let store = store(&moto, policy).await;
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+
+        assert_eq!(store.claim("kitchen#a", t0).await.unwrap(), Claim::Acquired);
+        assert_eq!(
+            store.claim("kitchen#a", t0).await.unwrap(),
+            Claim::InProgress
+        );
+        assert_eq!(
+            store.claim("telemetry#a", t0).await.unwrap(),
+            Claim::Acquired
+        );
+
+        // A failed attempt releases its claim: the retry runs.
+        store.release("kitchen#a").await.unwrap();
+        assert_eq!(store.claim("kitchen#a", t0).await.unwrap(), Claim::Acquired);
+
+        store.complete("kitchen#a", t0).await.unwrap();
+        assert_eq!(
+            store.claim("kitchen#a", t0).await.unwrap(),
+            Claim::AlreadyHandled
+        );
+        // Releasing must not forget a handled event.
+        store.release("kitchen#a").await.unwrap();
+        assert_eq!(
+            store.claim("kitchen#a", t0).await.unwrap(),
+            Claim::AlreadyHandled
+        );
+        // Expired items count as absent before DynamoDB's TTL sweep deletes them.
+        let later = t0 + Duration::from_secs(3601);
+        assert_eq!(
+            store.claim("kitchen#a", later).await.unwrap(),
+            Claim::Acquired
+        );
+
+        let abandoned_after = t0 + Duration::from_secs(61);
+        assert_eq!(
+            store.claim("telemetry#a", abandoned_after).await.unwrap(),
+            Claim::Acquired
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_table_is_an_error_not_a_claim() {
+        let moto = start_moto().await;
+        let store = store(&moto, IdempotencyPolicy::default()).await;
+        let missing = DynamoDbIdempotencyStore::new(
+            store.client.clone(),
+            "no-such-table",
+            IdempotencyPolicy::default(),
+        );
+        let error = missing
+            .claim("kitchen#b", SystemTime::now())
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("PutItem"), "{error}");
+    }
+}
