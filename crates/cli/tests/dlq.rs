@@ -324,6 +324,13 @@ impl PostOffice {
     }
 }
 
+fn chrono_now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -432,6 +439,29 @@ async fn list_shows_every_post_office_dlq_with_its_depth() {
         po.send(&kitchen, &body, &SNS_ERROR).await;
     }
 
+    // What CloudWatch knows about the kitchen queue (moto never computes SQS metrics itself).
+    aws_sdk_cloudwatch::Client::new(&po.config)
+        .put_metric_data()
+        .namespace("AWS/SQS")
+        .metric_data(
+            aws_sdk_cloudwatch::types::MetricDatum::builder()
+                .metric_name("ApproximateAgeOfOldestMessage")
+                .dimensions(
+                    aws_sdk_cloudwatch::types::Dimension::builder()
+                        .name("QueueName")
+                        .value("postoffice-kitchen-dlq")
+                        .build(),
+                )
+                .value(3725.0)
+                .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                    chrono_now_secs() - 30,
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
     let output = po.run(None, &["dlq", "list"]);
     assert!(output.status.success());
     let text = stdout(&output);
@@ -448,10 +478,11 @@ async fn list_shows_every_post_office_dlq_with_its_depth() {
             "example-kitchen",
             "3",
             "0",
-            "-"
+            "1h2m"
         ]
     );
     assert!(lines[2].starts_with("postoffice-rule-errors"));
+    assert!(lines[2].ends_with(" -"), "no CloudWatch data: no age");
     assert!(lines[3].starts_with("postoffice-telemetry-dlq"));
     assert!(!text.contains("kitchen-work") && !text.contains("other-kitchen"));
 
@@ -461,6 +492,7 @@ async fn list_shows_every_post_office_dlq_with_its_depth() {
     assert_eq!(rows[0]["consumer"], "kitchen");
     assert_eq!(rows[0]["handler"], "example-kitchen");
     assert_eq!(rows[0]["messages"], 3);
+    assert_eq!(rows[0]["oldest_message_age_seconds"], 3725);
 
     let other = po.run(None, &["dlq", "list", "--prefix", "other", "--json"]);
     let rows: Vec<Value> = serde_json::from_slice(&other.stdout).unwrap();

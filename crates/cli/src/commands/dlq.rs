@@ -451,7 +451,17 @@ async fn redrive_queue(
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 stop.store(true, Ordering::SeqCst);
-                bar.println("interrupted: finishing the current message, then releasing the rest");
+                bar.println(
+                    "interrupted: finishing the current message, then releasing the rest \
+                     (Ctrl-C again to quit at once)",
+                );
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                bar.abandon();
+                eprintln!(
+                    "quit: messages this run held reappear in the queue after the visibility timeout"
+                );
+                std::process::exit(130);
             }
         })
     };
