@@ -590,8 +590,9 @@ async fn redrive_deletes_only_what_the_handler_handled() {
         Duration::ZERO,
         Box::new(
             |payload| match payload["envelope"]["household_id"].as_str() {
-                Some("h-permanent") => Answer::FunctionError("NonRetryable"),
-                Some("h-retryable") => Answer::Http500("Retryable"),
+                // `cargo lambda watch`'s 500: only reading its body tells "permanent".
+                Some("h-permanent") => Answer::Http500("NonRetryable"),
+                Some("h-retryable") => Answer::FunctionError("Retryable"),
                 _ => Answer::Handled,
             },
         ),
@@ -609,11 +610,13 @@ async fn redrive_deletes_only_what_the_handler_handled() {
         "{text}"
     );
     assert!(
-        text.contains("handler example-kitchen: permanent"),
+        text.contains("handler example-kitchen: permanent: the fake handler says no"),
         "{text}"
     );
     assert!(
-        text.contains("handler example-kitchen: retryable"),
+        text.contains(
+            "handler example-kitchen: retryable: Retryable (Unhandled): the fake handler says no"
+        ),
         "{text}"
     );
 

@@ -15,7 +15,10 @@ pub mod redrive;
 /// What can go wrong finding or working a dead-letter queue.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("no Post Office dead-letter queue for {consumer:?} (found: {})", known.join(", "))]
+    #[error(
+        "no Post Office dead-letter queue for {consumer:?} (found: {})",
+        listed(known)
+    )]
     NoQueue {
         consumer: String,
         known: Vec<String>,
@@ -30,10 +33,12 @@ pub enum Error {
         "cannot derive the SNS topic ARN prefix from queue ARN {0:?}: set POSTOFFICE_TOPIC_ARN_PREFIX"
     )]
     TopicArnPrefix(String),
-    #[error("{operation} on {queue}: {message}")]
-    Queue {
-        operation: &'static str,
-        queue: String,
-        message: String,
-    },
+}
+
+fn listed(names: &[String]) -> String {
+    if names.is_empty() {
+        "none; check --prefix, the region and the queues' postoffice:role tags".to_owned()
+    } else {
+        names.join(", ")
+    }
 }

@@ -108,7 +108,7 @@ fn decoded_body(body: &str) -> Result<String, DecodeError> {
     }
     let bytes = BASE64
         .decode(body.trim())
-        .map_err(|_| DecodeError::UnknownFormat("body is not JSON (nor base64 JSON)".into()))?;
+        .map_err(|_| DecodeError::UnknownFormat("not JSON, nor base64-encoded JSON".into()))?;
     String::from_utf8(bytes)
         .map_err(|_| DecodeError::UnknownFormat("base64 body is not UTF-8 text".into()))
 }
