@@ -94,6 +94,8 @@ pub mod testing;
 mod dynamodb;
 #[cfg(feature = "lambda")]
 mod lambda;
+#[cfg(all(test, feature = "lambda"))]
+mod moto;
 #[cfg(feature = "lambda")]
 mod sns;
 

@@ -43,3 +43,141 @@ impl Publish for SnsPublisher {
         Ok(())
     }
 }
+
+/// Against moto's SNS, which delivers to an HTTP subscription inside Publish: the notification
+/// shows exactly what subscribers (and their filter policies) get.
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_sns::config::{BehaviorVersion, Credentials, Region};
+    use serde_json::{Value, json};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::handler::moto::start_moto;
+    use crate::{Envelope, Topic};
+
+    /// Records the bodies of the notifications POSTed to it.
+    async fn start_subscriber() -> (String, Arc<Mutex<Vec<Value>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/sns", listener.local_addr().unwrap());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let recorder = received.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut request = Vec::new();
+                let mut chunk = [0u8; 8192];
+                let body = loop {
+                    let Ok(n) = stream.read(&mut chunk).await else {
+                        break None;
+                    };
+                    if n == 0 {
+                        break None;
+                    }
+                    request.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length = head
+                        .lines()
+                        .filter_map(|l| l.split_once(':'))
+                        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break Some(body.to_owned());
+                    }
+                };
+                if let Some(body) = body.and_then(|b| serde_json::from_str(&b).ok()) {
+                    recorder.lock().unwrap().push(body);
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            }
+        });
+        (url, received)
+    }
+
+    #[tokio::test]
+    async fn publishes_the_envelope_with_identity_attributes_to_the_event_topic() {
+        let moto = start_moto().await;
+        let config = aws_sdk_sns::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .endpoint_url(&moto.url)
+            .build();
+        let client = aws_sdk_sns::Client::from_conf(config);
+        let topic_arn = client
+            .create_topic()
+            .name("postoffice-COOKING_REPLIED")
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        // moto leaves MessageAttributes out of HTTP notifications but applies filter policies on
+        // them: a subscription matching the identity gets the message, one for another
+        // household does not.
+        let (endpoint, received) = start_subscriber().await;
+        let (other_endpoint, other_received) = start_subscriber().await;
+        for (endpoint, policy) in [
+            (
+                &endpoint,
+                json!({"event": ["COOKING_REPLIED"], "household_id": ["h-1"], "device_id": ["oven-1"]}),
+            ),
+            (&other_endpoint, json!({"household_id": ["h-2"]})),
+        ] {
+            client
+                .subscribe()
+                .topic_arn(&topic_arn)
+                .protocol("http")
+                .endpoint(endpoint)
+                .attributes("FilterPolicy", policy.to_string())
+                .send()
+                .await
+                .unwrap();
+        }
+        let prefix = topic_arn.strip_suffix("COOKING_REPLIED").unwrap();
+
+        let topic = Topic::parse("COOKING_REPLIED/h-1/oven-1").unwrap();
+        let envelope = Envelope::new(&topic, "kitchen", json!({"status": "accepted"}));
+        let publisher = SnsPublisher::new(client);
+        publisher
+            .publish(&Publication::of(&envelope, prefix))
+            .await
+            .unwrap();
+
+        let notifications: Vec<Value> = received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|n| n["Type"] == "Notification")
+            .cloned()
+            .collect();
+        assert_eq!(notifications.len(), 1, "{:?}", received.lock().unwrap());
+        let notification = &notifications[0];
+        assert_eq!(notification["TopicArn"], topic_arn.as_str());
+        let message = notification["Message"].as_str().unwrap();
+        assert_eq!(Envelope::from_json(message.as_bytes()).unwrap(), envelope);
+        assert!(
+            other_received
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|n| n["Type"] != "Notification"),
+            "the h-2 subscription must be filtered out"
+        );
+
+        let missing = Publication::of(&envelope, "arn:aws:sns:eu-west-1:123456789012:nothing-");
+        let error = publisher.publish(&missing).await.unwrap_err();
+        assert!(
+            error.to_string().contains("nothing-COOKING_REPLIED"),
+            "{error}"
+        );
+    }
+}
