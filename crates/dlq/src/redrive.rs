@@ -228,7 +228,9 @@ impl Run<'_> {
                 self.summary.stopped_early = true;
                 return Ok(());
             }
-            let batch = self.receive(RECEIVE_BATCH.min(remaining), options).await?;
+            let batch = self
+                .receive(batch_size(options).min(remaining), options)
+                .await?;
             if batch.is_empty() {
                 return Ok(());
             }
@@ -310,8 +312,15 @@ impl Run<'_> {
             return report;
         }
         pacer.wait().await;
-        report.outcome = match deliver(&dead_letter, destination).await {
-            Ok(()) => match self.queues.delete(self.url, &message.receipt_handle).await {
+        let delivered = deliver(&dead_letter, destination).await;
+        // SQS accepts only the latest receipt handle of a message received more than once.
+        let receipt_handle = self
+            .held
+            .get(&message.message_id)
+            .cloned()
+            .unwrap_or(message.receipt_handle);
+        report.outcome = match delivered {
+            Ok(()) => match self.queues.delete(self.url, &receipt_handle).await {
                 Ok(()) => {
                     self.held.remove(&message.message_id);
                     MessageOutcome::Redriven
@@ -333,6 +342,18 @@ impl Run<'_> {
                 tracing::warn!(%message_id, %error, "could not release a message; it reappears after its visibility timeout");
             }
         }
+    }
+}
+
+/// A slow rate must not hold more messages than it can deliver within half the visibility
+/// timeout, or they would reappear (to this run, or another operator's) before their turn.
+fn batch_size(options: &RedriveOptions) -> usize {
+    match options.rate {
+        Some(rate) => {
+            let deliverable = rate.per_second() * options.visibility_timeout.as_secs_f64() / 2.0;
+            (deliverable.floor() as usize).clamp(1, RECEIVE_BATCH)
+        }
+        None => RECEIVE_BATCH,
     }
 }
 
@@ -408,5 +429,23 @@ pub fn topic_arn_prefix(queue_arn: &str, resource_prefix: &str) -> Result<String
             ))
         }
         _ => Err(crate::Error::TopicArnPrefix(queue_arn.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slow_rate_receives_small_batches() {
+        let options = |rate: Option<&str>, visibility: u64| RedriveOptions {
+            rate: rate.map(|r| r.parse().unwrap()),
+            visibility_timeout: Duration::from_secs(visibility),
+            ..RedriveOptions::default()
+        };
+        assert_eq!(batch_size(&options(None, 300)), 10);
+        assert_eq!(batch_size(&options(Some("5/s"), 300)), 10);
+        assert_eq!(batch_size(&options(Some("0.02/s"), 300)), 3);
+        assert_eq!(batch_size(&options(Some("0.001/s"), 300)), 1);
     }
 }
