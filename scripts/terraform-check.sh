@@ -56,6 +56,7 @@ done
 
 step "fmt"
 terraform fmt -check -recursive -diff terraform
+python3 scripts/terraform-docs.py --check terraform/modules/* terraform/examples/*
 
 dirs=(terraform/modules/* terraform/examples/*)
 step "init + validate: ${dirs[*]}"

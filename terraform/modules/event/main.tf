@@ -78,6 +78,11 @@ data "aws_iam_policy_document" "rule_assume" {
       type        = "Service"
       identifiers = ["iot.amazonaws.com"]
     }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [provider::aws::arn_parse(aws_sns_topic.this.arn).account_id]
+    }
   }
 }
 
