@@ -24,7 +24,7 @@ pub enum StartupError {
         "{TOPIC_ARN_PREFIX_ENV} {0:?} is not an SNS ARN prefix (arn:…:sns:REGION:ACCOUNT:PREFIX)"
     )]
     InvalidTopicArnPrefix(String),
-    #[error("consumer name {name:?} is invalid: {reason}")]
+    #[error("consumer name {name:?} {reason}")]
     InvalidConsumer { name: String, reason: String },
     #[error("Lambda runtime: {0}")]
     Runtime(lambda_runtime::Error),

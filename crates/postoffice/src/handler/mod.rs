@@ -75,6 +75,11 @@
 //! the handled event. Their event ids are derived from the handled event, so a retried attempt
 //! republishes the same ids and downstream guards drop the copies.
 //!
+//! # Testing a handler
+//! Build a [`Consumer`] with [`testing::RecordingPublisher`] (and, for duplicates,
+//! [`InMemoryIdempotencyStore`]), feed it invocation fixtures (or [`testing::invocation`] of an
+//! envelope) and assert on the published envelopes and the error kind.
+//!
 //! # Configuration (`run`)
 //! | variable | meaning |
 //! |---|---|
