@@ -6,7 +6,7 @@ CARGO ?= cargo
 POSTOFFICE := $(CARGO) run --quiet -p postoffice-cli --
 VECTORS ?= ../shared/sns-vectors
 
-.PHONY: help setup build test lint unit catalog-check terraform-check e2e demo bench package
+.PHONY: help setup build test lint unit catalog-check terraform-check e2e demo bench bench-peers package
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -42,6 +42,9 @@ demo: setup ## run the local post office and drive events through it
 
 bench: ## criterion benchmarks
 	$(CARGO) bench --workspace
+
+bench-peers: ## SNS verification beside npm sns-validator and PyPI aws-sns-message-validator (installs them under target/)
+	lambdas/sns-bridge/benches/peers/run.sh
 
 package: ## Lambda zips for Terraform (arm64; needs the aarch64 target and zig)
 	cargo lambda build --release --arm64 --output-format zip
