@@ -43,6 +43,34 @@ def planned(plan):
     return resources
 
 
+def data_values(plan):
+    """(address, attribute) -> string value of every data source read during the plan."""
+    found = {}
+
+    def walk(module):
+        for resource in module.get("resources", []):
+            if resource["mode"] == "data":
+                for name, value in (resource.get("values") or {}).items():
+                    if isinstance(value, str) and value:
+                        found[(resource["address"], name)] = value
+        for child in module.get("child_modules", []):
+            walk(child)
+
+    walk(plan.get("prior_state", {}).get("values", {}).get("root_module", {}))
+    return found
+
+
+def load_like(base_plan, path):
+    """Loads a second plan, with data source values that differ between the two reads (moto
+    answers some lookups with fresh random values) replaced by the first plan's."""
+    text = open(path).read()
+    base = data_values(base_plan)
+    for key, value in data_values(json.loads(text)).items():
+        if key in base and base[key] != value:
+            text = text.replace(value, base[key])
+    return json.loads(text)
+
+
 def event_modules(resources):
     """module name -> relative addresses of the resources an event module plans."""
     modules = {}
@@ -87,7 +115,8 @@ def check_consumers(resources):
 
 
 def main(argv):
-    base = planned(json.load(open(argv[1])))
+    base_plan = json.load(open(argv[1]))
+    base = planned(base_plan)
     events = event_modules(base)
     if not events:
         raise SystemExit("plan: no event modules found")
@@ -97,7 +126,7 @@ def main(argv):
     print(f"plan: {len(events)} event modules plan exactly their resources; {subscriptions} subscriptions have a redrive policy")
 
     if len(argv) > 2:
-        extended = planned(json.load(open(argv[2])))
+        extended = planned(load_like(base_plan, argv[2]))
         added_module = argv[3]
         added = set(extended) - set(base)
         removed = set(base) - set(extended)

@@ -16,6 +16,8 @@ module "kitchen" {
   handler = {
     zip       = "${var.lambda_zips}/example-kitchen/bootstrap.zip"
     publishes = ["COOKING_REPLIED", "COOKING_STARTED"]
+    # Packaged next to the binary: cargo lambda build ... --include lambdas/example-kitchen/recipes
+    environment = { KITCHEN_RECIPES_DIR = "/var/task/recipes" }
   }
 }
 
@@ -54,5 +56,7 @@ module "iot_forwarder" {
   handler = {
     zip                = "${var.lambda_zips}/iot-forwarder/bootstrap.zip"
     forwards_to_actors = ["COOKING_REPLIED", "COOKING_STARTED", "FIRMWARE_UPDATE_OFFERED"]
+    # The account's ATS data endpoint, not the SDK's default legacy one.
+    environment = { AWS_ENDPOINT_URL_IOT_DATA_PLANE = "https://${module.platform.device_endpoint}" }
   }
 }

@@ -102,8 +102,14 @@ variable "handler" {
   }
 
   validation {
-    condition     = alltrue([for name in keys(var.handler.environment) : !startswith(name, "AWS_")])
-    error_message = "handler.environment must not set reserved AWS_ variables."
+    # Lambda reserves these; AWS_ENDPOINT_URL_* (SDK endpoint overrides) stay allowed.
+    condition     = alltrue([for name in keys(var.handler.environment) : !startswith(name, "_") && !startswith(name, "AWS_LAMBDA_") && !startswith(name, "AWS_ACCESS_KEY")])
+    error_message = "handler.environment must not set variables Lambda reserves."
+  }
+
+  validation {
+    condition     = length(setintersection(keys(var.handler.environment), ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "POSTOFFICE_TOPIC_ARN_PREFIX", "POSTOFFICE_IDEMPOTENCY_TABLE"])) == 0
+    error_message = "handler.environment must not set variables Lambda reserves or the module sets itself."
   }
 }
 

@@ -210,3 +210,32 @@ run "rejects_a_topic_of_another_event" {
 
   expect_failures = [var.events]
 }
+
+run "rejects_environment_lambda_reserves" {
+  command = plan
+
+  variables {
+    handler = {
+      zip         = "../../../.terraform-cli/lambda/example-kitchen/bootstrap.zip"
+      environment = { AWS_REGION = "us-east-1" }
+    }
+  }
+
+  expect_failures = [var.handler]
+}
+
+run "passes_endpoint_overrides_and_extra_environment_to_the_handler" {
+  command = plan
+
+  variables {
+    handler = {
+      zip         = "../../../.terraform-cli/lambda/example-kitchen/bootstrap.zip"
+      environment = { AWS_ENDPOINT_URL_IOT_DATA_PLANE = "https://example-ats.iot.eu-west-1.amazonaws.com", KITCHEN_RECIPES_DIR = "/var/task/recipes" }
+    }
+  }
+
+  assert {
+    condition     = aws_lambda_function.handler.environment[0].variables.AWS_ENDPOINT_URL_IOT_DATA_PLANE == "https://example-ats.iot.eu-west-1.amazonaws.com" && aws_lambda_function.handler.environment[0].variables.KITCHEN_RECIPES_DIR == "/var/task/recipes"
+    error_message = "extra environment must reach the handler"
+  }
+}
