@@ -74,11 +74,29 @@ for dir in terraform/modules/* terraform/examples/*; do
   fi
 done
 
+# checkov exits 0 when it cannot parse a file, which would skip that file's checks silently.
+checkov_run() {
+  local log=$1 status=0
+  shift
+  "$checkov" --quiet --compact --skip-download "$@" >"$log" 2>&1 || status=$?
+  grep -v '\[WARNI\]' "$log" || true
+  [ "$status" -eq 0 ] || { echo "terraform-check: checkov found failed checks" >&2; exit 1; }
+  if grep -q 'Parsing errors: [1-9]' "$log"; then
+    echo "terraform-check: checkov could not parse some files" >&2
+    exit 1
+  fi
+}
+
+# The directory scan needs no plan: it runs while the plan waits on the provider.
+checkov_run "$work/checkov-terraform.log" --framework terraform --download-external-modules false \
+  --skip-path '\.terraform' -d terraform >"$work/checkov-terraform.out" 2>&1 &
+checkov_pid=$!
+
 step "plan of examples/complete (AWS lookups answered by moto on 127.0.0.1)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$moto" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
 moto_pid=$!
-trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+trap 'kill "$moto_pid" 2>/dev/null || true; kill "$checkov_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1 && break
   sleep 0.2
@@ -137,22 +155,13 @@ terraform -chdir="$example" show -json added-event.tfplan >"$work/added-event.pl
 rm "$example/plan_check_added_event.tf" "$example/added-event.tfplan"
 python3 scripts/terraform-plan-check.py "$example/complete.plan.json" "$work/added-event.plan.json" plan_check_added_event
 
-# checkov exits 0 when it cannot parse a file, which would skip that file's checks silently.
-checkov_run() {
-  local status=0
-  "$checkov" --quiet --compact --skip-download "$@" >"$work/checkov.log" 2>&1 || status=$?
-  grep -v '\[WARNI\]' "$work/checkov.log" || true
-  [ "$status" -eq 0 ] || { echo "terraform-check: checkov found failed checks" >&2; exit 1; }
-  if grep -q 'Parsing errors: [1-9]' "$work/checkov.log"; then
-    echo "terraform-check: checkov could not parse some files" >&2
-    exit 1
-  fi
-}
-
 step "checkov over terraform/"
-checkov_run --framework terraform --download-external-modules false --skip-path '\.terraform' -d terraform
+checkov_status=0
+wait "$checkov_pid" || checkov_status=$?
+cat "$work/checkov-terraform.out"
+[ "$checkov_status" -eq 0 ] || exit 1
 step "checkov over the plan"
 # No --deep-analysis: with it, checkov drops inline skips on plan scans (bridgecrewio/checkov#7643).
-checkov_run --framework terraform_plan -f "$example/complete.plan.json" --repo-root-for-plan-enrichment "$plan_root"
+checkov_run "$work/checkov-plan.log" --framework terraform_plan -f "$example/complete.plan.json" --repo-root-for-plan-enrichment "$plan_root"
 
 step "all passed in $((SECONDS - started)) s"
