@@ -145,7 +145,7 @@ resource "aws_lambda_function" "handler" {
     variables = merge(var.handler.environment, {
       POSTOFFICE_TOPIC_ARN_PREFIX = var.platform.topic_arn_prefix
       }, var.handler.idempotency_table_arn == null ? {} : {
-      POSTOFFICE_IDEMPOTENCY_TABLE = provider::aws::arn_parse(var.handler.idempotency_table_arn).resource
+      POSTOFFICE_IDEMPOTENCY_TABLE = trimprefix(provider::aws::arn_parse(var.handler.idempotency_table_arn).resource, "table/")
     })
   }
 
@@ -185,6 +185,9 @@ resource "aws_lambda_function" "bridge" {
     variables = {
       POSTOFFICE_HANDLER_FUNCTION   = aws_lambda_function.handler.arn
       POSTOFFICE_ALLOWED_TOPIC_ARNS = join(",", local.topic_arns)
+      # Wait for the handler's whole timeout, and still answer SNS within its 15 s.
+      POSTOFFICE_INVOKE_TIMEOUT_MS       = tostring(var.handler.timeout * 1000 + 500)
+      POSTOFFICE_MAX_MESSAGE_AGE_SECONDS = tostring(var.bridge.max_message_age_seconds)
     }
   }
 

@@ -50,11 +50,12 @@ variable "events" {
 }
 
 variable "bridge" {
-  description = "The bridge Lambda: path of the sns-bridge zip (`cargo lambda build --release --arm64 --output-format zip`), memory, and optional reserved concurrency."
+  description = "The bridge Lambda: path of the sns-bridge zip (`cargo lambda build --release --arm64 --output-format zip`), memory, optional reserved concurrency, and the age beyond which a notification is dead-lettered instead of invoking the handler."
   type = object({
-    zip                  = string
-    memory_size          = optional(number, 256)
-    reserved_concurrency = optional(number)
+    zip                     = string
+    memory_size             = optional(number, 256)
+    reserved_concurrency    = optional(number)
+    max_message_age_seconds = optional(number, 10800)
   })
 
   validation {
@@ -65,6 +66,11 @@ variable "bridge" {
   validation {
     condition     = var.bridge.reserved_concurrency == null || try(var.bridge.reserved_concurrency >= 1, false)
     error_message = "bridge.reserved_concurrency must be at least 1 when set."
+  }
+
+  validation {
+    condition     = var.bridge.max_message_age_seconds >= 60 && var.bridge.max_message_age_seconds <= 1209600
+    error_message = "bridge.max_message_age_seconds must be between 60 seconds and 14 days."
   }
 }
 

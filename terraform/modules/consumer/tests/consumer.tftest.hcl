@@ -191,6 +191,31 @@ run "forwarder_publishes_to_devices_and_reserves_concurrency" {
   }
 }
 
+run "the_bridge_waits_for_the_handler_and_the_handler_finds_its_idempotency_table" {
+  command = plan
+
+  variables {
+    handler = {
+      zip                   = "../../../.terraform-cli/lambda/example-kitchen/bootstrap.zip"
+      timeout               = 13
+      idempotency_table_arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/postoffice-idempotency"
+    }
+  }
+
+  assert {
+    condition     = tonumber(aws_lambda_function.bridge.environment[0].variables.POSTOFFICE_INVOKE_TIMEOUT_MS) > 13000 && tonumber(aws_lambda_function.bridge.environment[0].variables.POSTOFFICE_INVOKE_TIMEOUT_MS) < 15000
+    error_message = "the bridge must wait longer than the handler may run and less than SNS waits"
+  }
+  assert {
+    condition     = aws_lambda_function.handler.environment[0].variables.POSTOFFICE_IDEMPOTENCY_TABLE == "postoffice-idempotency"
+    error_message = "the handler gets the idempotency table's name"
+  }
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.handler.statement : s.resources if s.sid == "IdempotencyGuard"] == [toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/postoffice-idempotency"])]
+    error_message = "the handler may use its idempotency table only"
+  }
+}
+
 run "rejects_a_handler_timeout_the_bridge_cannot_wait_for" {
   command = plan
 
