@@ -191,4 +191,8 @@ impl Schemas for EmbeddedCatalog {
     ) -> Result<(), crate::catalog::PayloadError> {
         Catalog::embedded().validate_payload(event, payload)
     }
+
+    fn schema_version(&self, event: &str) -> Option<u32> {
+        <Catalog as Schemas>::schema_version(Catalog::embedded(), event)
+    }
 }

@@ -74,6 +74,9 @@ impl<'a> Context<'a> {
             .follow_up(event, self.consumer, payload)
             .map_err(|error| HandlerError::permanent(format!("cannot publish: {error}")))?;
         follow_up.event_id = self.follow_up_id(event);
+        if let Some(version) = self.schemas.schema_version(event) {
+            follow_up.schema_version = version;
+        }
         let id = follow_up.event_id;
         self.outbox.push(follow_up);
         Ok(id)

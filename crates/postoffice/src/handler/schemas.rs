@@ -12,6 +12,9 @@ pub trait Schemas: Send + Sync {
         event: &str,
         payload: &serde_json::Value,
     ) -> Result<(), PayloadError>;
+
+    /// The schema version an event's payloads are written in, for envelopes this side publishes.
+    fn schema_version(&self, event: &str) -> Option<u32>;
 }
 
 impl Schemas for Catalog {
@@ -21,5 +24,10 @@ impl Schemas for Catalog {
         payload: &serde_json::Value,
     ) -> Result<(), PayloadError> {
         Catalog::validate_payload(self, event, payload)
+    }
+
+    fn schema_version(&self, event: &str) -> Option<u32> {
+        self.event(event)
+            .map(|definition| definition.schema_version)
     }
 }

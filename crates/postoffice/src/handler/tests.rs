@@ -475,3 +475,44 @@ async fn an_event_being_handled_elsewhere_is_retried_later() {
     assert_eq!(error.kind(), ErrorKind::Retryable);
     assert_eq!(consumer.handler().calls(), 0);
 }
+
+#[tokio::test]
+async fn follow_ups_carry_their_event_schema_version() {
+    let catalog = crate::catalog::Catalog::from_sources([
+        (
+            "PING_REQUESTED.yaml",
+            "name: PING_REQUESTED\ndescription: A device asks for a pong.\n\
+             direction: actor-to-backend\nproducers: [device]\nconsumers: [kitchen]\n\
+             schema_version: 1\nschema: {type: object}\nexamples: [{}]\n",
+        ),
+        (
+            "PING_REPLIED.yaml",
+            "name: PING_REPLIED\ndescription: The pong.\ndirection: backend-to-actor\n\
+             producers: [kitchen]\nconsumers: [iot-forwarder]\nschema_version: 3\n\
+             schema: {type: object, required: [pong], properties: {pong: {type: boolean}}}\n\
+             examples: [{pong: true}]\n",
+        ),
+    ])
+    .unwrap();
+
+    struct Pong;
+    impl Handler for Pong {
+        const CONSUMER: &'static str = "kitchen";
+        type Event = Value;
+        async fn handle(&self, _: Value, ctx: &mut Context<'_>) -> Result<(), HandlerError> {
+            ctx.reply(&json!({"pong": true}))?;
+            Ok(())
+        }
+    }
+    let publisher = Arc::new(RecordingPublisher::default());
+    let consumer = Consumer::new(Pong, publisher.clone(), PREFIX).with_schemas(Arc::new(catalog));
+    let mut ping = request().envelope;
+    ping.event = "PING_REQUESTED".into();
+    ping.payload = json!({});
+    consumer.handle_invocation(invocation(&ping)).await.unwrap();
+
+    let sent = publisher.envelopes();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].event, "PING_REPLIED");
+    assert_eq!(sent[0].schema_version, 3);
+}
