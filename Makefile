@@ -6,7 +6,7 @@ CARGO ?= cargo
 POSTOFFICE := $(CARGO) run --quiet -p postoffice-cli --
 VECTORS ?= ../shared/sns-vectors
 
-.PHONY: help setup build test lint unit catalog-check terraform-check e2e demo bench bench-peers package
+.PHONY: help setup build test lint unit catalog-check terraform-check e2e demo bench bench-e2e bench-peers package
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,12 +33,19 @@ catalog-check: ## the event catalog is valid and agrees with the Terraform
 terraform-check: ## fmt, init, validate, test, plan and checkov, all offline
 	@if [ -x scripts/terraform-check.sh ]; then scripts/terraform-check.sh; else echo "terraform-check: no Terraform yet"; fi
 
-e2e: ## end-to-end tests against the local post office
-	$(CARGO) test -p postoffice-e2e -- --test-threads=1
+LOCAL_BINARIES := -p postoffice-cli -p sns-bridge -p iot-forwarder -p example-kitchen -p example-telemetry
 
-demo: setup ## run the local post office and drive events through it
-	@for v in $(VECTORS)/*.json; do $(POSTOFFICE) sns verify "$$v" --cert "$${v%.json}.pem" --at 2022-01-01T00:00:00Z; done
-	$(POSTOFFICE) catalog check --catalog event-catalog
+e2e: ## end-to-end tests against the local post office (real moto, mosquitto, Lambdas)
+	$(CARGO) build --bins $(LOCAL_BINARIES)
+	$(CARGO) test -p postoffice-e2e -- --test-threads=1 --nocapture
+
+demo: setup ## run the local post office, drive the six-step tour through it, stop everything
+	$(CARGO) build --bins $(LOCAL_BINARIES)
+	$(POSTOFFICE) local demo
+
+bench-e2e: setup ## latency (p50/p99) and events/s through a whole local post office
+	$(CARGO) build --bins $(LOCAL_BINARIES)
+	$(CARGO) run --quiet -p postoffice-e2e --bin bench-e2e
 
 bench: ## criterion benchmarks
 	$(CARGO) bench --workspace

@@ -1,1 +1,420 @@
-//! End-to-end tests live in tests/tests/.
+//! The end-to-end harness: one real local post office per test binary (moto, mosquitto,
+//! `cargo lambda watch`, the Lambdas and the local runtime), started once on its own runtime and
+//! shared by the binary's tests, which keep to their own households. Every process is killed
+//! when the binary exits (`atexit`), also after a failed test.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use postoffice::Envelope;
+use postoffice::sns::SnsMessage;
+use postoffice_local::activity::Activity;
+use postoffice_local::device::SimulatedDevice;
+use postoffice_local::{LocalPostOffice, Options};
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+pub use postoffice_local::device::device_message;
+
+pub mod load;
+
+/// Delivery policy delays run at 1/100 of the configured ones.
+pub const TIME_SCALE: f64 = 0.01;
+/// How long any single expected thing may take before a test fails.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+struct Shared {
+    // Owns the post office's background tasks; never dropped (statics are not).
+    _runtime: tokio::runtime::Runtime,
+    post_office: LocalPostOffice,
+}
+
+static SHARED: OnceLock<Result<Shared, String>> = OnceLock::new();
+
+pub fn repository_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_owned()
+}
+
+/// The post office of this test binary, started on first use.
+pub fn post_office() -> &'static LocalPostOffice {
+    let shared = SHARED.get_or_init(|| {
+        let name = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "e2e".to_owned());
+        let mut options = Options::new(repository_root());
+        options.run_dir = Some(
+            repository_root()
+                .join("target/postoffice-e2e")
+                .join(format!(
+                    "{name}-{}",
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_millis())
+                        .unwrap_or_default()
+                )),
+        );
+        options.time_scale = TIME_SCALE;
+        // Started from a plain thread: tests may call this from inside their own runtime.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|error| error.to_string())?;
+            let started = Instant::now();
+            let post_office = runtime
+                .block_on(LocalPostOffice::start(options, |step| {
+                    eprintln!("[post office] {step}")
+                }))
+                .map_err(|error| format!("the local post office did not start: {error:#}"))?;
+            eprintln!(
+                "[post office] up in {:.1} s, run directory {}",
+                started.elapsed().as_secs_f64(),
+                post_office.run_dir().display()
+            );
+            Ok(Shared {
+                _runtime: runtime,
+                post_office,
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| Err("starting the local post office panicked".to_owned()))
+    });
+    match shared {
+        Ok(shared) => &shared.post_office,
+        Err(error) => panic!("{error}"),
+    }
+}
+
+/// Runs a test body on a fresh runtime.
+pub fn run<F: Future>(test: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(test)
+}
+
+/// A name no other test (or earlier run) uses: households and device ids must be unique, since
+/// MQTT client ids are global to the broker.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+/// Registers a household and connects one of its devices.
+pub async fn household_with_device(
+    household_prefix: &str,
+) -> anyhow::Result<(SimulatedDevice, postoffice_local::mqtt::Credentials)> {
+    let post_office = post_office();
+    let household = unique(household_prefix);
+    let credentials = post_office.register_household(&household).await?;
+    let device = SimulatedDevice::connect(
+        post_office.endpoints.mqtt_port,
+        &credentials,
+        &unique("oven"),
+    )
+    .await?;
+    Ok((device, credentials))
+}
+
+/// The `postoffice` binary, built by `make e2e` before the tests.
+pub fn postoffice_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    // target/debug/deps/<test> → target/debug/postoffice
+    let binary = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("postoffice"))
+        .expect("the test binary lives in target/<profile>/deps");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first (`cargo build -p postoffice-cli`, done by `make e2e`)",
+        binary.display()
+    );
+    binary
+}
+
+/// Runs `postoffice ARGS` against the post office; (success, stdout + stderr).
+pub async fn postoffice_command(args: &[&str]) -> anyhow::Result<(bool, String)> {
+    let output = tokio::process::Command::new(postoffice_binary())
+        .args(args)
+        .envs(post_office().tool_env())
+        .output()
+        .await?;
+    Ok((
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    ))
+}
+
+/// Polls `probe` until it yields a value, failing with `what` after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {} ms waiting for {what}",
+            timeout.as_millis()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The envelope of a received MQTT message or stored line.
+pub fn envelope(payload: &[u8]) -> anyhow::Result<Envelope> {
+    Ok(Envelope::from_json(payload)?)
+}
+
+/// One message of a dead-letter queue, decoded.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub sqs_message_id: String,
+    pub sns: SnsMessage,
+    pub envelope: Envelope,
+    pub attributes: std::collections::BTreeMap<String, String>,
+}
+
+/// Every message currently in `queue_url`, read without consuming them (visibility timeout 0).
+pub async fn peek_queue(queue_url: &str) -> anyhow::Result<Vec<aws_sdk_sqs::types::Message>> {
+    let sqs = post_office().sqs();
+    let mut seen = std::collections::BTreeMap::new();
+    let mut quiet_rounds = 0;
+    while quiet_rounds < 3 {
+        let output = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .message_attribute_names("All")
+            .send()
+            .await?;
+        let before = seen.len();
+        for message in output.messages.unwrap_or_default() {
+            if let Some(id) = message.message_id.clone() {
+                seen.entry(id).or_insert(message);
+            }
+        }
+        if seen.len() == before {
+            quiet_rounds += 1;
+        } else {
+            quiet_rounds = 0;
+        }
+    }
+    Ok(seen.into_values().collect())
+}
+
+/// The consumer's dead-letter queue, decoded as SNS writes it.
+pub async fn dead_letters(consumer: &str) -> anyhow::Result<Vec<DeadLetter>> {
+    let queue = post_office()
+        .dead_letter_queue(consumer)
+        .with_context(|| format!("no dead-letter queue for {consumer}"))?;
+    let mut letters = Vec::new();
+    for message in peek_queue(&queue.url).await? {
+        let body = message.body.clone().unwrap_or_default();
+        let sns = SnsMessage::parse(body.as_bytes())
+            .with_context(|| format!("a dead letter is not an SNS message: {body}"))?;
+        let envelope = Envelope::from_json(sns.message.as_bytes())?;
+        let attributes = message
+            .message_attributes
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(name, value)| value.string_value.map(|value| (name, value)))
+            .collect();
+        letters.push(DeadLetter {
+            sqs_message_id: message.message_id.unwrap_or_default(),
+            sns,
+            envelope,
+            attributes,
+        });
+    }
+    Ok(letters)
+}
+
+/// Every envelope in the event store.
+pub fn stored_envelopes() -> anyhow::Result<Vec<Value>> {
+    Ok(
+        postoffice_local::event_store::read_all(&post_office().event_store_root())?
+            .into_iter()
+            .filter_map(|(_, line)| serde_json::from_str(&line).ok())
+            .collect(),
+    )
+}
+
+/// The SNS message id the IoT rule gave the device event `event_id`, from the activity stream.
+pub async fn sns_message_id_of(
+    activity: &mut broadcast::Receiver<Activity>,
+    event_id: &str,
+) -> anyhow::Result<String> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, activity.recv()).await {
+            Ok(Ok(Activity::RulePublished {
+                event_id: id,
+                sns_message_id,
+                ..
+            })) if id == event_id => return Ok(sns_message_id),
+            Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(error)) => bail!("activity stream ended: {error}"),
+            Err(_) => bail!("the IoT rule never published event {event_id}"),
+        }
+    }
+}
+
+/// How a consumer's delivery of one SNS message ended, with every attempt's status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryHistory {
+    pub statuses: Vec<Option<u16>>,
+    pub retry_delays_ms: Vec<u64>,
+    pub dead_lettered: bool,
+}
+
+/// Follows the activity stream until `consumer`'s delivery of `sns_message_id` ends.
+pub async fn delivery_of(
+    activity: &mut broadcast::Receiver<Activity>,
+    consumer: &str,
+    sns_message_id: &str,
+) -> anyhow::Result<DeliveryHistory> {
+    let mut history = DeliveryHistory {
+        statuses: Vec::new(),
+        retry_delays_ms: Vec::new(),
+        dead_lettered: false,
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let next = match tokio::time::timeout_at(deadline, activity.recv()).await {
+            Ok(Ok(next)) => next,
+            Ok(Err(broadcast::error::RecvError::Lagged(missed))) => {
+                bail!("missed {missed} activities; the test cannot follow the delivery")
+            }
+            Ok(Err(error)) => bail!("activity stream ended: {error}"),
+            Err(_) => {
+                bail!("{consumer}'s delivery of {sns_message_id} did not end in time: {history:?}")
+            }
+        };
+        match next {
+            Activity::DeliveryAttempt {
+                consumer: c,
+                sns_message_id: id,
+                status,
+                retry_in_ms,
+                ..
+            } if c == consumer && id == sns_message_id => {
+                history.statuses.push(status);
+                history.retry_delays_ms.extend(retry_in_ms);
+            }
+            Activity::Delivered {
+                consumer: c,
+                sns_message_id: id,
+                ..
+            } if c == consumer && id == sns_message_id => return Ok(history),
+            Activity::DeadLettered {
+                consumer: c,
+                sns_message_id: id,
+                ..
+            } if c == consumer && id == sns_message_id => {
+                history.dead_lettered = true;
+                return Ok(history);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Minimal MQTT 3.1.1 over a plain socket, for what client libraries refuse to send (a publish
+/// to a wildcard topic). Returns the first byte the broker sends after the PUBLISH, or `None`
+/// when it closes the connection.
+pub async fn raw_publish(
+    port: u16,
+    credentials: &postoffice_local::mqtt::Credentials,
+    client_id: &str,
+    topic: &str,
+    payload: &[u8],
+) -> anyhow::Result<Option<u8>> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    fn string(field: &str, packet: &mut Vec<u8>) {
+        packet.extend((field.len() as u16).to_be_bytes());
+        packet.extend(field.as_bytes());
+    }
+    fn frame(first: u8, body: &[u8]) -> Vec<u8> {
+        let mut packet = vec![first];
+        let mut length = body.len();
+        loop {
+            let mut byte = (length % 128) as u8;
+            length /= 128;
+            if length > 0 {
+                byte |= 0x80;
+            }
+            packet.push(byte);
+            if length == 0 {
+                break;
+            }
+        }
+        packet.extend(body);
+        packet
+    }
+
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let mut connect = Vec::new();
+    string("MQTT", &mut connect);
+    connect.extend([4, 0xC2, 0, 30]); // 3.1.1; username, password, clean session; keep-alive 30 s
+    string(client_id, &mut connect);
+    string(&credentials.username, &mut connect);
+    string(&credentials.password, &mut connect);
+    stream.write_all(&frame(0x10, &connect)).await?;
+    let mut connack = [0u8; 4];
+    tokio::time::timeout(WAIT, stream.read_exact(&mut connack)).await??;
+    if connack != [0x20, 2, 0, 0] {
+        bail!("the broker refused the raw connection: {connack:?}");
+    }
+    let mut publish = Vec::new();
+    string(topic, &mut publish);
+    publish.extend(1u16.to_be_bytes());
+    publish.extend(payload);
+    stream.write_all(&frame(0x32, &publish)).await?; // PUBLISH, QoS 1
+    let mut answer = [0u8; 1];
+    match tokio::time::timeout(WAIT, stream.read(&mut answer)).await? {
+        Ok(0) | Err(_) => Ok(None),
+        Ok(_) => Ok(Some(answer[0])),
+    }
+}
+
+/// p-th percentile (0–100) of sorted samples.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// The first example payload of `event` in the event catalog.
+pub fn example(event: &str) -> Value {
+    postoffice::catalog::Catalog::embedded()
+        .event(event)
+        .and_then(|definition| definition.examples.first().cloned())
+        .unwrap_or_else(|| panic!("the catalog has no example of {event}"))
+}

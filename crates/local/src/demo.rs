@@ -291,12 +291,14 @@ async fn refusals(
             format!("COOKING_REPLIED/{HOUSEHOLD}/{DEVICE}"),
         ),
     ];
+    let mut answers = Vec::new();
     for (_, topic) in &attempts {
-        oven.publish_to(topic, request.clone()).await?;
+        answers.push(oven.publish_to(topic, request.clone()).await);
     }
-    // MQTT 3.1.1 has no way to tell a publisher its message was refused (mosquitto acknowledges
-    // and drops it), so the proof is that a later, allowed message from the same device reaches
-    // an observer of every topic while none of the refused ones did.
+    // mosquitto answers a denied QoS 1 publish with PUBACK "not authorized" (MQTT 5 reason code
+    // 0x87) and closes the connection; the device reconnects to its persistent session. The
+    // proof that nothing got through: a later, allowed message from the same device reaches an
+    // observer of every topic, and none of the refused ones did before it.
     let sentinel = device_message(example(catalog, "DEVICE_TELEMETRY_REPORTED")?);
     oven.publish("DEVICE_TELEMETRY_REPORTED", &sentinel).await?;
     let sentinel_topic = oven.topic("DEVICE_TELEMETRY_REPORTED");
@@ -310,19 +312,27 @@ async fn refusals(
             _ => bail!("the allowed message never reached the observer"),
         }
     }
-    for (label, topic) in &attempts {
+    for ((label, topic), answer) in attempts.iter().zip(answers) {
         let arrived = before.iter().any(|seen| seen == topic);
         report.check(
             &format!("refused: a publish {label}"),
-            if arrived {
-                Err(anyhow::anyhow!("{topic} reached the broker's subscribers"))
-            } else {
-                Ok(topic.clone())
+            match answer {
+                _ if arrived => Err(anyhow::anyhow!("{topic} reached the broker's subscribers")),
+                Ok(()) => Err(anyhow::anyhow!("{topic} was acknowledged as accepted")),
+                Err(refusal) => Ok(format!("{topic}: {}", short_refusal(&refusal))),
             },
         );
     }
     report.line("(a later allowed message from the same device did arrive; none of these did)");
     Ok(())
+}
+
+fn short_refusal(error: &anyhow::Error) -> &'static str {
+    if error.to_string().contains("NotAuthorized") {
+        "PUBACK not authorized (0x87)"
+    } else {
+        "not authorized; the broker closed the connection"
+    }
 }
 
 /// Prints each delivery attempt of the message whose envelope has `event_id` until it is

@@ -46,9 +46,20 @@ impl SimulatedDevice {
     }
 
     /// Publishes a device message on its own topic of `event` (QoS 1, waits for the PUBACK).
+    /// Like device firmware, it publishes again when the connection dropped before the PUBACK
+    /// (same event id: at least once).
     pub async fn publish(&self, event: &str, message: &DeviceMessage) -> anyhow::Result<()> {
-        self.publish_to(&self.topic(event), serde_json::to_vec(message)?)
-            .await
+        let payload = serde_json::to_vec(message)?;
+        let mut attempt = 1;
+        loop {
+            match self.publish_to(&self.topic(event), payload.clone()).await {
+                Err(error) if attempt < 5 && error.to_string().contains("connection lost") => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Publishes any payload on any topic, as a misbehaving device would.

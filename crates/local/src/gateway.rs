@@ -49,7 +49,7 @@ pub fn mosquitto_conf(port: u16, dir: &Path) -> String {
          log_type error\n\
          log_type warning\n\
          log_type notice\n\
-         connection_messages false\n\
+         connection_messages true\n\
          # The rule engine's session must never drop queued device events (default: 1000).\n\
          max_queued_messages 0\n\
          max_inflight_messages 100\n",

@@ -1,5 +1,7 @@
-//! An MQTT session whose publishes complete when the broker acknowledges them (QoS 1 PUBACK),
-//! used by the iot-data endpoint (the return path) and by simulated devices.
+//! An MQTT 5 session whose publishes complete when the broker acknowledges them (QoS 1 PUBACK),
+//! used by the iot-data endpoint (the return path) and by simulated devices. MQTT 5 because its
+//! PUBACK carries a reason code: a publish the ACL denies fails with "not authorized" instead of
+//! being acknowledged and silently dropped, as MQTT 3.1.1 requires.
 //!
 //! rumqttc reports packet ids only as events of its event loop, so one task owns the event loop
 //! and issues every publish itself: publishes leave in request order, and their packet ids
@@ -9,7 +11,10 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
-use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::Outgoing;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, SubscribeReasonCode};
+use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions};
 use tokio::sync::{mpsc, oneshot};
 
 /// A message the session received on one of its subscriptions.
@@ -52,10 +57,12 @@ impl MqttSession {
         options
             .set_credentials(&credentials.username, &credentials.password)
             .set_keep_alive(Duration::from_secs(30))
-            .set_clean_session(true)
-            .set_inflight(100)
+            // A persistent session keeps subscriptions and queued QoS 1 messages across a
+            // reconnect; mosquitto closes the connection after refusing a publish.
+            .set_clean_start(false)
+            .set_session_expiry_interval(Some(3600))
             .set_request_channel_capacity(4096)
-            .set_max_packet_size(256 * 1024, 256 * 1024);
+            .set_max_packet_size(Some(256 * 1024));
         let (client, mut eventloop) = AsyncClient::new(options, 4096);
 
         let deadline = Instant::now() + timeout;
@@ -72,7 +79,7 @@ impl MqttSession {
                     if suback
                         .return_codes
                         .iter()
-                        .any(|code| matches!(code, rumqttc::SubscribeReasonCode::Failure))
+                        .any(|code| !matches!(code, SubscribeReasonCode::Success(_)))
                     {
                         bail!("the broker refused a subscription of {client_id}");
                     }
@@ -84,11 +91,18 @@ impl MqttSession {
 
         let (incoming_tx, incoming_rx) = mpsc::unbounded_channel();
         let (requests, request_rx) = mpsc::channel(4096);
-        tokio::spawn(run_session(client, eventloop, request_rx, incoming_tx));
+        tokio::spawn(run_session(
+            client,
+            eventloop,
+            subscriptions.to_vec(),
+            request_rx,
+            incoming_tx,
+        ));
         Ok((Self { requests }, incoming_rx))
     }
 
-    /// Publishes with QoS 1 and waits for the broker's PUBACK.
+    /// Publishes with QoS 1 and waits for the broker's PUBACK. A refused publish fails with
+    /// the broker's reason, and so does one whose connection was lost before the PUBACK.
     pub async fn publish(&self, topic: &str, payload: Vec<u8>) -> anyhow::Result<()> {
         let (acked, ack) = oneshot::channel();
         self.requests
@@ -130,6 +144,7 @@ async fn poll_until(eventloop: &mut EventLoop, deadline: Instant) -> anyhow::Res
 async fn run_session(
     client: AsyncClient,
     mut eventloop: EventLoop,
+    subscriptions: Vec<String>,
     mut requests: mpsc::Receiver<PublishRequest>,
     incoming: mpsc::UnboundedSender<Received>,
 ) {
@@ -155,6 +170,11 @@ async fn run_session(
                 }
             },
             event = eventloop.poll() => match event {
+                Ok(Event::Incoming(Packet::ConnAck(connack))) if !connack.session_present => {
+                    for filter in &subscriptions {
+                        let _ = client.try_subscribe(filter, QoS::AtLeastOnce);
+                    }
+                }
                 Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
                     if let Some(waiter) = sent.pop_front() {
                         inflight.insert(pkid, waiter);
@@ -162,12 +182,15 @@ async fn run_session(
                 }
                 Ok(Event::Incoming(Packet::PubAck(ack))) => {
                     if let Some(waiter) = inflight.remove(&ack.pkid) {
-                        let _ = waiter.send(Ok(()));
+                        let _ = waiter.send(match ack.reason {
+                            PubAckReason::Success | PubAckReason::NoMatchingSubscribers => Ok(()),
+                            refused => Err(format!("the broker refused it: {refused:?}")),
+                        });
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
                     let received = Received {
-                        topic: publish.topic.clone(),
+                        topic: String::from_utf8_lossy(&publish.topic).into_owned(),
                         payload: publish.payload.to_vec(),
                         at: Instant::now(),
                     };
@@ -177,14 +200,18 @@ async fn run_session(
                 }
                 Ok(_) => {}
                 Err(error) => {
-                    // rumqttc retransmits unacknowledged publishes after reconnecting, but the
-                    // waiters cannot tell; fail them so callers retry (at least once).
+                    // The broker closes the connection after refusing a publish (mosquitto 2.0),
+                    // and a lost connection leaves the fate of unacknowledged publishes open:
+                    // fail their waiters so callers decide (retry: at least once).
                     for (_, waiter) in inflight.drain() {
                         let _ = waiter.send(Err(format!("connection lost: {error}")));
                     }
                     for waiter in sent.drain(..) {
                         let _ = waiter.send(Err(format!("connection lost: {error}")));
                     }
+                    // Nor does the session retransmit them on reconnect: a refused publish would
+                    // close the connection again and again. Whoever waited decides.
+                    eventloop.pending.clear();
                     if !requests_open && incoming.is_closed() {
                         return;
                     }

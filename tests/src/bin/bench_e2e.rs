@@ -1,0 +1,31 @@
+//! `make bench-e2e`: starts a local post office and measures device→handler and device→reply
+//! latency (p50, p99) and sustained events/s, at a few load levels. A benchmark, not a test:
+//! it reports and never fails on numbers.
+
+use std::time::{Duration, Instant};
+
+use postoffice_e2e::{TIME_SCALE, load, repository_root};
+use postoffice_local::{LocalPostOffice, Options};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut options = Options::new(repository_root());
+    options.time_scale = TIME_SCALE;
+    let started = Instant::now();
+    let post_office = LocalPostOffice::start(options, |step| eprintln!("• {step}")).await?;
+    eprintln!(
+        "post office up in {:.1} s (run directory {})",
+        started.elapsed().as_secs_f64(),
+        post_office.run_dir().display()
+    );
+    // Warm every path once so cold starts are not measured.
+    load::cooking_burst(&post_office, 1, 5, Duration::from_secs(120)).await?;
+    println!("bench-e2e: local post office, 127.0.0.1, debug Lambdas under cargo lambda watch");
+    for (devices, per_device) in [(1, 50), (10, 20), (50, 20)] {
+        let report =
+            load::cooking_burst(&post_office, devices, per_device, Duration::from_secs(600))
+                .await?;
+        println!("  {}", report.summary());
+    }
+    Ok(())
+}

@@ -1,0 +1,266 @@
+//! Failures and recovery: a retryable handler failure is retried per the delivery policy and
+//! then dead-lettered, a permanent one is dead-lettered at once, `postoffice dlq redrive` brings
+//! messages back once the handler recovers, and every published message is accounted for.
+//!
+//! The kitchen's outage (its recipe store taken away) is global, so this file's tests run one
+//! at a time (`--test-threads=1`) and each puts the store back, also when it fails.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use postoffice::sns::{StaticCertificateFetcher, SystemClock, Verifier};
+use postoffice_e2e::{
+    WAIT, dead_letters, delivery_of, device_message, envelope, example, household_with_device,
+    post_office, postoffice_command, run, sns_message_id_of, stored_envelopes, wait_for,
+};
+
+/// Takes the kitchen's recipe store away until dropped: the kitchen then fails every recipe
+/// request as a retryable outage.
+struct RecipeStoreOutage {
+    store: PathBuf,
+    parked: PathBuf,
+}
+
+impl RecipeStoreOutage {
+    fn begin() -> Self {
+        let post_office = post_office();
+        let store = post_office.run_dir().join("kitchen-recipes");
+        let parked = post_office.run_dir().join("kitchen-recipes.unavailable");
+        std::fs::rename(&store, &parked).expect("taking the recipe store away");
+        Self { store, parked }
+    }
+}
+
+impl Drop for RecipeStoreOutage {
+    fn drop(&mut self) {
+        std::fs::rename(&self.parked, &self.store).expect("restoring the recipe store");
+    }
+}
+
+fn delivery_policy_retries() -> usize {
+    post_office().config.delivery_policy.num_retries as usize
+}
+
+#[test]
+fn a_retryable_failure_is_retried_per_the_delivery_policy_then_dead_lettered() {
+    run(async {
+        let post_office = post_office();
+        let (oven, _) = household_with_device("h-retry").await.unwrap();
+        let mut activity = post_office.activity();
+        let request = device_message(example("COOKING_REQUESTED"));
+        let event_id = request.event_id.unwrap().to_string();
+        let history = {
+            let _outage = RecipeStoreOutage::begin();
+            oven.publish("COOKING_REQUESTED", &request).await.unwrap();
+            let message_id = sns_message_id_of(&mut activity, &event_id).await.unwrap();
+            delivery_of(&mut activity, "kitchen", &message_id)
+                .await
+                .unwrap()
+        };
+        assert!(history.dead_lettered, "{history:?}");
+        assert_eq!(
+            history.statuses.len(),
+            1 + delivery_policy_retries(),
+            "{history:?}"
+        );
+        assert!(
+            history.statuses.iter().all(|status| *status == Some(500)),
+            "the bridge answers a retryable handler error with 500: {history:?}"
+        );
+        let expected: Vec<u64> = post_office
+            .config
+            .delivery_policy
+            .retry_delays()
+            .iter()
+            .map(|delay| delay.mul_f64(postoffice_e2e::TIME_SCALE).as_millis() as u64)
+            .collect();
+        assert_eq!(history.retry_delays_ms, expected);
+
+        let letter = wait_for("the dead letter", WAIT, || async {
+            dead_letters("kitchen")
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|letter| letter.envelope.event_id.to_string() == event_id)
+        })
+        .await;
+        // What SNS writes to a subscription's DLQ: the signed HTTP/S document and its reason.
+        assert_eq!(
+            letter.attributes.get("ErrorCode").map(String::as_str),
+            Some("500")
+        );
+        assert!(letter.attributes.contains_key("RequestID"));
+        assert_eq!(
+            letter.sns.message_attributes["event"].value,
+            "COOKING_REQUESTED"
+        );
+        assert_eq!(
+            letter.sns.message_attributes["household_id"].value,
+            oven.household_id
+        );
+        let certificate = std::fs::read(post_office.run_dir().join("local-signing.pem")).unwrap();
+        let verifier = Verifier::new(StaticCertificateFetcher::new(), SystemClock)
+            .with_local_certificate(&certificate)
+            .unwrap();
+        verifier
+            .verify(&letter.sns)
+            .await
+            .expect("the dead letter is signed");
+    });
+}
+
+#[test]
+fn a_permanent_failure_is_dead_lettered_without_retries() {
+    run(async {
+        let post_office = post_office();
+        let (oven, _) = household_with_device("h-perm").await.unwrap();
+        let mut activity = post_office.activity();
+        // Valid JSON, but not a COOKING_REQUESTED payload: the handler rejects it for good.
+        let request = device_message(serde_json::json!({"program": "microwave"}));
+        let event_id = request.event_id.unwrap().to_string();
+        oven.publish("COOKING_REQUESTED", &request).await.unwrap();
+        let message_id = sns_message_id_of(&mut activity, &event_id).await.unwrap();
+        let history = delivery_of(&mut activity, "kitchen", &message_id)
+            .await
+            .unwrap();
+        assert!(history.dead_lettered, "{history:?}");
+        assert_eq!(
+            history.statuses,
+            vec![Some(400)],
+            "one attempt, answered 400"
+        );
+        assert!(history.retry_delays_ms.is_empty());
+        let letter = wait_for("the dead letter", WAIT, || async {
+            dead_letters("kitchen")
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|letter| letter.envelope.event_id.to_string() == event_id)
+        })
+        .await;
+        assert_eq!(
+            letter.attributes.get("ErrorCode").map(String::as_str),
+            Some("400")
+        );
+    });
+}
+
+#[test]
+fn redrive_brings_dead_letters_back_once_the_handler_recovers() {
+    run(async {
+        let post_office = post_office();
+        let (mut oven, _) = household_with_device("h-redrive").await.unwrap();
+        let mut activity = post_office.activity();
+        let requests: Vec<_> = (0..3)
+            .map(|_| device_message(example("COOKING_REQUESTED")))
+            .collect();
+        {
+            let _outage = RecipeStoreOutage::begin();
+            for request in &requests {
+                oven.publish("COOKING_REQUESTED", request).await.unwrap();
+            }
+            for request in &requests {
+                let id = request.event_id.unwrap().to_string();
+                let message_id = sns_message_id_of(&mut activity, &id).await.unwrap();
+                let history = delivery_of(&mut activity, "kitchen", &message_id)
+                    .await
+                    .unwrap();
+                assert!(history.dead_lettered, "{history:?}");
+            }
+        }
+        let household_filter = format!("household_id={}", oven.household_id);
+        let (ok, output) =
+            postoffice_command(&["dlq", "redrive", "kitchen", "--filter", &household_filter])
+                .await
+                .unwrap();
+        assert!(ok, "postoffice dlq redrive failed:\n{output}");
+
+        let mut answered = BTreeSet::new();
+        while answered.len() < requests.len() {
+            let reply = oven
+                .receive(WAIT, |m| m.topic.starts_with("COOKING_REPLIED/"))
+                .await
+                .unwrap_or_else(|error| panic!("{error}; redrive said:\n{output}"));
+            answered.insert(envelope(&reply.payload).unwrap().correlation_id);
+        }
+        let expected: BTreeSet<_> = requests.iter().map(|r| r.event_id.unwrap()).collect();
+        assert_eq!(answered, expected);
+        let left: Vec<_> = dead_letters("kitchen")
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|letter| letter.envelope.household_id == oven.household_id)
+            .collect();
+        assert!(left.is_empty(), "still dead-lettered: {left:?}");
+    });
+}
+
+#[test]
+fn every_published_message_is_handled_or_dead_lettered() {
+    run(async {
+        let (mut oven, _) = household_with_device("h-count").await.unwrap();
+        let valid: Vec<_> = (0..12)
+            .map(|_| device_message(example("COOKING_REQUESTED")))
+            .collect();
+        let invalid: Vec<_> = (0..4)
+            .map(|_| device_message(serde_json::json!({"program": "microwave"})))
+            .collect();
+        for request in valid.iter().chain(&invalid) {
+            oven.publish("COOKING_REQUESTED", request).await.unwrap();
+        }
+        let published: BTreeSet<_> = valid
+            .iter()
+            .chain(&invalid)
+            .map(|r| r.event_id.unwrap())
+            .collect();
+
+        let mut handled = BTreeSet::new();
+        while handled.len() < valid.len() {
+            let reply = oven
+                .receive(WAIT, |m| m.topic.starts_with("COOKING_REPLIED/"))
+                .await
+                .unwrap_or_else(|error| panic!("{error}; handled so far: {}", handled.len()));
+            handled.insert(envelope(&reply.payload).unwrap().correlation_id);
+        }
+        let household = oven.household_id.clone();
+        let dead: BTreeSet<_> = wait_for("the invalid requests in the DLQ", WAIT, || async {
+            let dead: BTreeSet<_> = dead_letters("kitchen")
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|letter| letter.envelope.household_id == household)
+                .map(|letter| letter.envelope.event_id)
+                .collect();
+            (dead.len() >= invalid.len()).then_some(dead)
+        })
+        .await;
+        eprintln!(
+            "published {}, handled {}, dead-lettered {}",
+            published.len(),
+            handled.len(),
+            dead.len()
+        );
+        assert!(
+            handled.is_disjoint(&dead),
+            "handled and dead-lettered: {:?}",
+            handled.intersection(&dead).collect::<Vec<_>>()
+        );
+        let accounted: BTreeSet<_> = handled.union(&dead).copied().collect();
+        assert_eq!(accounted, published, "published = handled + in the DLQ");
+
+        // The event store has every request, whatever became of it.
+        let stored = wait_for("every request in the event store", WAIT, || async {
+            let stored: BTreeSet<_> = stored_envelopes()
+                .unwrap()
+                .into_iter()
+                .filter(|e| {
+                    e["event"] == "COOKING_REQUESTED" && e["household_id"] == household.as_str()
+                })
+                .filter_map(|e| e["event_id"].as_str().and_then(|id| id.parse().ok()))
+                .collect();
+            (stored.len() >= published.len()).then_some(stored)
+        })
+        .await;
+        assert_eq!(stored, published);
+    });
+}
