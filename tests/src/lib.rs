@@ -263,23 +263,106 @@ pub fn stored_envelopes() -> anyhow::Result<Vec<Value>> {
     )
 }
 
-/// The SNS message id the IoT rule gave the device event `event_id`, from the activity stream.
-pub async fn sns_message_id_of(
-    activity: &mut broadcast::Receiver<Activity>,
-    event_id: &str,
-) -> anyhow::Result<String> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        match tokio::time::timeout_at(deadline, activity.recv()).await {
-            Ok(Ok(Activity::RulePublished {
-                event_id: id,
-                sns_message_id,
-                ..
-            })) if id == event_id => return Ok(sns_message_id),
-            Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
-            Ok(Err(error)) => bail!("activity stream ended: {error}"),
-            Err(_) => bail!("the IoT rule never published event {event_id}"),
+/// Follows the activity stream, keeping what it saw: the IoT rule records its SNS publish
+/// after SNS answered, by which time delivery may already have begun, so tests match activities
+/// in any order.
+pub struct Follower {
+    receiver: broadcast::Receiver<Activity>,
+    pub seen: Vec<Activity>,
+}
+
+impl Follower {
+    /// Starts following now; subscribe before publishing.
+    pub fn start() -> Self {
+        Self {
+            receiver: post_office().activity(),
+            seen: Vec::new(),
         }
+    }
+
+    /// Waits until `found` finds what it looks for among everything seen so far.
+    pub async fn until<T>(
+        &mut self,
+        what: &str,
+        mut found: impl FnMut(&[Activity]) -> Option<T>,
+    ) -> anyhow::Result<T> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(value) = found(&self.seen) {
+                return Ok(value);
+            }
+            match tokio::time::timeout_at(deadline, self.receiver.recv()).await {
+                Ok(Ok(activity)) => self.seen.push(activity),
+                Ok(Err(broadcast::error::RecvError::Lagged(missed))) => {
+                    bail!("missed {missed} activities while waiting for {what}")
+                }
+                Ok(Err(error)) => bail!("activity stream ended: {error}"),
+                Err(_) => bail!("timed out waiting for {what}"),
+            }
+        }
+    }
+
+    /// The SNS message id the IoT rule gave the device event `event_id`.
+    pub async fn sns_message_id_of(&mut self, event_id: &str) -> anyhow::Result<String> {
+        self.until(&format!("the IoT rule to publish {event_id}"), |seen| {
+            seen.iter().find_map(|activity| match activity {
+                Activity::RulePublished {
+                    event_id: id,
+                    sns_message_id,
+                    ..
+                } if id == event_id => Some(sns_message_id.clone()),
+                _ => None,
+            })
+        })
+        .await
+    }
+
+    /// How `consumer`'s delivery of `sns_message_id` ended, once it has.
+    pub async fn delivery_of(
+        &mut self,
+        consumer: &str,
+        sns_message_id: &str,
+    ) -> anyhow::Result<DeliveryHistory> {
+        self.until(
+            &format!("{consumer}'s delivery of {sns_message_id} to end"),
+            |seen| {
+                let mut history = DeliveryHistory {
+                    statuses: Vec::new(),
+                    retry_delays_ms: Vec::new(),
+                    dead_lettered: false,
+                };
+                for activity in seen {
+                    match activity {
+                        Activity::DeliveryAttempt {
+                            consumer: c,
+                            sns_message_id: id,
+                            status,
+                            retry_in_ms,
+                            ..
+                        } if c == consumer && id == sns_message_id => {
+                            history.statuses.push(*status);
+                            history.retry_delays_ms.extend(*retry_in_ms);
+                        }
+                        Activity::Delivered {
+                            consumer: c,
+                            sns_message_id: id,
+                            ..
+                        } if c == consumer && id == sns_message_id => return Some(history),
+                        Activity::DeadLettered {
+                            consumer: c,
+                            sns_message_id: id,
+                            ..
+                        } if c == consumer && id == sns_message_id => {
+                            history.dead_lettered = true;
+                            return Some(history);
+                        }
+                        _ => {}
+                    }
+                }
+                None
+            },
+        )
+        .await
     }
 }
 
@@ -289,58 +372,6 @@ pub struct DeliveryHistory {
     pub statuses: Vec<Option<u16>>,
     pub retry_delays_ms: Vec<u64>,
     pub dead_lettered: bool,
-}
-
-/// Follows the activity stream until `consumer`'s delivery of `sns_message_id` ends.
-pub async fn delivery_of(
-    activity: &mut broadcast::Receiver<Activity>,
-    consumer: &str,
-    sns_message_id: &str,
-) -> anyhow::Result<DeliveryHistory> {
-    let mut history = DeliveryHistory {
-        statuses: Vec::new(),
-        retry_delays_ms: Vec::new(),
-        dead_lettered: false,
-    };
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let next = match tokio::time::timeout_at(deadline, activity.recv()).await {
-            Ok(Ok(next)) => next,
-            Ok(Err(broadcast::error::RecvError::Lagged(missed))) => {
-                bail!("missed {missed} activities; the test cannot follow the delivery")
-            }
-            Ok(Err(error)) => bail!("activity stream ended: {error}"),
-            Err(_) => {
-                bail!("{consumer}'s delivery of {sns_message_id} did not end in time: {history:?}")
-            }
-        };
-        match next {
-            Activity::DeliveryAttempt {
-                consumer: c,
-                sns_message_id: id,
-                status,
-                retry_in_ms,
-                ..
-            } if c == consumer && id == sns_message_id => {
-                history.statuses.push(status);
-                history.retry_delays_ms.extend(retry_in_ms);
-            }
-            Activity::Delivered {
-                consumer: c,
-                sns_message_id: id,
-                ..
-            } if c == consumer && id == sns_message_id => return Ok(history),
-            Activity::DeadLettered {
-                consumer: c,
-                sns_message_id: id,
-                ..
-            } if c == consumer && id == sns_message_id => {
-                history.dead_lettered = true;
-                return Ok(history);
-            }
-            _ => {}
-        }
-    }
 }
 
 /// Minimal MQTT 3.1.1 over a plain socket, for what client libraries refuse to send (a publish

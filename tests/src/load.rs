@@ -154,7 +154,7 @@ async fn handler_times(
     let mut event_of_message = BTreeMap::new();
     let mut handled = BTreeMap::new();
     let deadline = tokio::time::Instant::now() + timeout;
-    while handled.len() < expected {
+    while handled.len() < expected || event_of_message.len() < expected {
         match tokio::time::timeout_at(deadline, activity.recv()).await {
             Ok(Ok(Activity::RulePublished {
                 event,
@@ -169,9 +169,7 @@ async fn handler_times(
                 sns_message_id,
                 ..
             })) if consumer == "kitchen" => {
-                if let Some(id) = event_of_message.get(&sns_message_id) {
-                    handled.entry(id.parse()?).or_insert_with(Instant::now);
-                }
+                handled.entry(sns_message_id).or_insert_with(Instant::now);
             }
             Ok(Ok(_)) => {}
             Ok(Err(broadcast::error::RecvError::Lagged(missed))) => {
@@ -184,5 +182,12 @@ async fn handler_times(
             ),
         }
     }
-    Ok(handled)
+    // Delivery may be recorded before the rule's publish (SNS fans out before it answers).
+    let mut by_event = BTreeMap::new();
+    for (sns_message_id, at) in handled {
+        if let Some(event_id) = event_of_message.get(&sns_message_id) {
+            by_event.insert(event_id.parse()?, at);
+        }
+    }
+    Ok(by_event)
 }

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use postoffice::sns::{StaticCertificateFetcher, SystemClock, Verifier};
 use postoffice_e2e::{
-    WAIT, dead_letters, delivery_of, device_message, envelope, example, household_with_device,
-    post_office, postoffice_command, run, sns_message_id_of, stored_envelopes, wait_for,
+    Follower, WAIT, dead_letters, device_message, envelope, example, household_with_device,
+    post_office, postoffice_command, run, stored_envelopes, wait_for,
 };
 
 /// Takes the kitchen's recipe store away until dropped: the kitchen then fails every recipe
@@ -46,16 +46,14 @@ fn a_retryable_failure_is_retried_per_the_delivery_policy_then_dead_lettered() {
     run(async {
         let post_office = post_office();
         let (oven, _) = household_with_device("h-retry").await.unwrap();
-        let mut activity = post_office.activity();
+        let mut activity = Follower::start();
         let request = device_message(example("COOKING_REQUESTED"));
         let event_id = request.event_id.unwrap().to_string();
         let history = {
             let _outage = RecipeStoreOutage::begin();
             oven.publish("COOKING_REQUESTED", &request).await.unwrap();
-            let message_id = sns_message_id_of(&mut activity, &event_id).await.unwrap();
-            delivery_of(&mut activity, "kitchen", &message_id)
-                .await
-                .unwrap()
+            let message_id = activity.sns_message_id_of(&event_id).await.unwrap();
+            activity.delivery_of("kitchen", &message_id).await.unwrap()
         };
         assert!(history.dead_lettered, "{history:?}");
         assert_eq!(
@@ -112,17 +110,14 @@ fn a_retryable_failure_is_retried_per_the_delivery_policy_then_dead_lettered() {
 #[test]
 fn a_permanent_failure_is_dead_lettered_without_retries() {
     run(async {
-        let post_office = post_office();
         let (oven, _) = household_with_device("h-perm").await.unwrap();
-        let mut activity = post_office.activity();
+        let mut activity = Follower::start();
         // Valid JSON, but not a COOKING_REQUESTED payload: the handler rejects it for good.
         let request = device_message(serde_json::json!({"program": "microwave"}));
         let event_id = request.event_id.unwrap().to_string();
         oven.publish("COOKING_REQUESTED", &request).await.unwrap();
-        let message_id = sns_message_id_of(&mut activity, &event_id).await.unwrap();
-        let history = delivery_of(&mut activity, "kitchen", &message_id)
-            .await
-            .unwrap();
+        let message_id = activity.sns_message_id_of(&event_id).await.unwrap();
+        let history = activity.delivery_of("kitchen", &message_id).await.unwrap();
         assert!(history.dead_lettered, "{history:?}");
         assert_eq!(
             history.statuses,
@@ -148,9 +143,8 @@ fn a_permanent_failure_is_dead_lettered_without_retries() {
 #[test]
 fn redrive_brings_dead_letters_back_once_the_handler_recovers() {
     run(async {
-        let post_office = post_office();
         let (mut oven, _) = household_with_device("h-redrive").await.unwrap();
-        let mut activity = post_office.activity();
+        let mut activity = Follower::start();
         let requests: Vec<_> = (0..3)
             .map(|_| device_message(example("COOKING_REQUESTED")))
             .collect();
@@ -161,10 +155,8 @@ fn redrive_brings_dead_letters_back_once_the_handler_recovers() {
             }
             for request in &requests {
                 let id = request.event_id.unwrap().to_string();
-                let message_id = sns_message_id_of(&mut activity, &id).await.unwrap();
-                let history = delivery_of(&mut activity, "kitchen", &message_id)
-                    .await
-                    .unwrap();
+                let message_id = activity.sns_message_id_of(&id).await.unwrap();
+                let history = activity.delivery_of("kitchen", &message_id).await.unwrap();
                 assert!(history.dead_lettered, "{history:?}");
             }
         }

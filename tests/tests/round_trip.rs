@@ -4,10 +4,9 @@
 use std::time::{Duration, Instant};
 
 use postoffice_e2e::{
-    WAIT, device_message, envelope, example, household_with_device, peek_queue, post_office,
-    raw_publish, run, stored_envelopes, unique, wait_for,
+    Follower, WAIT, device_message, envelope, example, household_with_device, peek_queue,
+    post_office, raw_publish, run, stored_envelopes, unique, wait_for,
 };
-use postoffice_local::activity::Activity;
 use postoffice_local::mqtt::MqttSession;
 use serde_json::json;
 
@@ -87,39 +86,32 @@ fn identity_comes_from_the_topic_not_from_the_device_message() {
 fn one_event_fans_out_to_every_consumer() {
     run(async {
         let post_office = post_office();
-        let mut activity = post_office.activity();
+        let mut activity = Follower::start();
         let (oven, _) = household_with_device("h-fan").await.unwrap();
         let finished = device_message(example("COOKING_FINISHED"));
         let event_id = finished.event_id.unwrap().to_string();
         oven.publish("COOKING_FINISHED", &finished).await.unwrap();
 
-        let sns_message_id = postoffice_e2e::sns_message_id_of(&mut activity, &event_id)
-            .await
-            .unwrap();
-        let mut handled_by = std::collections::BTreeSet::new();
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while handled_by.len() < 2 {
-            match tokio::time::timeout_at(deadline, activity.recv()).await {
-                Ok(Ok(Activity::Delivered {
-                    consumer,
-                    sns_message_id: id,
-                    ..
-                })) if id == sns_message_id => {
-                    handled_by.insert(consumer);
-                }
-                Ok(Ok(Activity::DeadLettered {
-                    consumer,
-                    reason,
-                    sns_message_id: id,
-                    ..
-                })) if id == sns_message_id => panic!("{consumer} dead-lettered it: {reason}"),
-                Ok(_) => {}
-                Err(_) => panic!("only {handled_by:?} handled COOKING_FINISHED"),
-            }
+        let sns_message_id = activity.sns_message_id_of(&event_id).await.unwrap();
+        for consumer in ["kitchen", "telemetry"] {
+            let history = activity
+                .delivery_of(consumer, &sns_message_id)
+                .await
+                .unwrap();
+            assert!(!history.dead_lettered, "{consumer}: {history:?}");
+            assert_eq!(history.statuses, vec![Some(200)], "{consumer}: {history:?}");
         }
+        // Exactly these two consumers subscribe to COOKING_FINISHED.
+        let consumers: std::collections::BTreeSet<_> = post_office
+            .provisioned
+            .subscriptions
+            .iter()
+            .filter(|s| s.event == "COOKING_FINISHED")
+            .map(|s| s.consumer.as_str())
+            .collect();
         assert_eq!(
-            handled_by.into_iter().collect::<Vec<_>>(),
-            vec!["kitchen".to_owned(), "telemetry".to_owned()]
+            consumers.into_iter().collect::<Vec<_>>(),
+            ["kitchen", "telemetry"]
         );
         // The telemetry handler's own record of what it handled.
         let log = post_office.run_dir().join("telemetry-handled.jsonl");

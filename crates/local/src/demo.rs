@@ -336,60 +336,70 @@ fn short_refusal(error: &anyhow::Error) -> &'static str {
 }
 
 /// Prints each delivery attempt of the message whose envelope has `event_id` until it is
-/// delivered or dead-lettered; the number of attempts when dead-lettered.
+/// delivered or dead-lettered; the number of attempts when dead-lettered. Activities are kept
+/// until the SNS message id is known: delivery may start before the rule records its publish.
 async fn follow_deliveries(
     activity: &mut tokio::sync::broadcast::Receiver<Activity>,
     event_id: &str,
     report: &Report,
 ) -> anyhow::Result<u32> {
-    let mut message_id = None;
+    let mut message_id: Option<String> = None;
+    let mut pending: Vec<Activity> = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         let next = tokio::time::timeout_at(deadline, activity.recv())
             .await
             .context("no dead-lettering within 120 s")?;
         let Ok(next) = next else { continue };
-        match next {
-            Activity::RulePublished {
-                event_id: id,
-                sns_message_id,
-                ..
-            } if id == event_id => {
-                report.line(format!("IoT rule → SNS message {sns_message_id}"));
-                message_id = Some(sns_message_id);
-            }
-            Activity::DeliveryAttempt {
-                consumer,
-                sns_message_id,
-                attempt,
-                status,
-                retry_in_ms,
-                ..
-            } if consumer == "kitchen" && Some(&sns_message_id) == message_id.as_ref() => {
-                let status = status.map_or("no answer".to_owned(), |s| format!("HTTP {s}"));
-                match retry_in_ms {
-                    Some(ms) => report.line(format!(
-                        "attempt {attempt} → {status}; delivery policy retries in {ms} ms"
-                    )),
-                    None => report.line(format!("attempt {attempt} → {status}")),
+        if let Activity::RulePublished {
+            event_id: id,
+            sns_message_id,
+            ..
+        } = &next
+            && id == event_id
+        {
+            report.line(format!("IoT rule → SNS message {sns_message_id}"));
+            message_id = Some(sns_message_id.clone());
+        }
+        pending.push(next);
+        let Some(message_id) = &message_id else {
+            continue;
+        };
+        for activity in pending.drain(..) {
+            match activity {
+                Activity::DeliveryAttempt {
+                    consumer,
+                    sns_message_id,
+                    attempt,
+                    status,
+                    retry_in_ms,
+                    ..
+                } if consumer == "kitchen" && &sns_message_id == message_id => {
+                    let status = status.map_or("no answer".to_owned(), |s| format!("HTTP {s}"));
+                    match retry_in_ms {
+                        Some(ms) => report.line(format!(
+                            "attempt {attempt} → {status}; delivery policy retries in {ms} ms"
+                        )),
+                        None => report.line(format!("attempt {attempt} → {status}")),
+                    }
                 }
+                Activity::Delivered {
+                    consumer,
+                    sns_message_id,
+                    ..
+                } if consumer == "kitchen" && &sns_message_id == message_id => {
+                    bail!("the message was delivered although the recipe store is down")
+                }
+                Activity::DeadLettered {
+                    consumer,
+                    sns_message_id,
+                    attempts,
+                    ..
+                } if consumer == "kitchen" && &sns_message_id == message_id => {
+                    return Ok(attempts);
+                }
+                _ => {}
             }
-            Activity::Delivered {
-                consumer,
-                sns_message_id,
-                ..
-            } if consumer == "kitchen" && Some(&sns_message_id) == message_id.as_ref() => {
-                bail!("the message was delivered although the recipe store is down")
-            }
-            Activity::DeadLettered {
-                consumer,
-                sns_message_id,
-                attempts,
-                ..
-            } if consumer == "kitchen" && Some(&sns_message_id) == message_id.as_ref() => {
-                return Ok(attempts);
-            }
-            _ => {}
         }
     }
 }
