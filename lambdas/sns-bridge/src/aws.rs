@@ -26,7 +26,8 @@ impl LambdaInvoker {
             .retry_config(RetryConfig::standard().with_max_attempts(1))
             .timeout_config(
                 TimeoutConfig::builder()
-                    .operation_timeout(invoke_timeout)
+                    // A backstop only: the bridge's own timeout fires first and says so.
+                    .operation_timeout(invoke_timeout + Duration::from_millis(500))
                     .build(),
             )
             .build();

@@ -18,8 +18,14 @@ use chrono::Utc;
 use postoffice::sns::{MessageType, SnsMessage};
 use support::*;
 
-/// Starting the two functions (already built) on a busy 2-core machine.
-const WARM_UP: Duration = Duration::from_secs(120);
+/// Starting the two functions on a busy 2-core machine, including a rebuild when the shared
+/// workspace changed since `build_functions`.
+const WARM_UP: Duration = Duration::from_secs(900);
+
+/// cargo-lambda's `cargo run` must not wait for, or invalidate, the workspace's own builds.
+fn watch_target_dir() -> PathBuf {
+    workspace_root().join("target/sns-bridge-watch")
+}
 
 fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -62,7 +68,9 @@ fn build_functions() {
     let status = Command::new(env!("CARGO"))
         .current_dir(workspace_root())
         .args(["build", "--manifest-path", "lambdas/sns-bridge/Cargo.toml"])
-        .args(["--features", "test-handler", "--bins"])
+        .args(["--features", "test-handler"])
+        .args(["--bin", "sns-bridge", "--bin", "bridge-test-handler"])
+        .env("CARGO_TARGET_DIR", watch_target_dir())
         .status()
         .expect("cargo runs");
     assert!(
@@ -87,6 +95,7 @@ fn start_watch(cargo_lambda: &Path, port: u16, env: &[(&str, String)]) -> Watch 
         .args(["--features", "test-handler"])
         // Others editing the workspace must not restart the functions mid-test.
         .arg("--ignore-changes")
+        .env("CARGO_TARGET_DIR", watch_target_dir())
         .stdin(Stdio::null());
     if let Some(log) = std::env::var_os("BRIDGE_WATCH_LOG") {
         let log = std::fs::File::create(log).unwrap();
