@@ -53,5 +53,11 @@ bench: ## criterion benchmarks
 bench-peers: ## SNS verification beside npm sns-validator and PyPI aws-sns-message-validator (installs them under target/)
 	lambdas/sns-bridge/benches/peers/run.sh
 
+bench-cold-start: ## release bridge: process start to first handled request, stripped binary size
+	$(CARGO) build --release -p sns-bridge --bin sns-bridge
+	ls -l target/release/sns-bridge
+	@[ -x target/bench-peers/venv/bin/python ] || { python3 -m venv target/bench-peers/venv && target/bench-peers/venv/bin/pip install -q --disable-pip-version-check aws-sns-message-validator==0.0.5; }
+	target/bench-peers/venv/bin/python lambdas/sns-bridge/benches/cold-start/cold_start.py target/release/sns-bridge 30
+
 package: ## Lambda zips for Terraform (arm64; needs the aarch64 target and zig)
 	cargo lambda build --release --arm64 --output-format zip

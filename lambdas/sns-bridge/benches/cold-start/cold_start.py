@@ -126,10 +126,17 @@ class Emulator(http.server.BaseHTTPRequestHandler):
             self._reply(202, b"{}")
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # each run kills the bridge mid-poll: its connection resets
+
+
 def main():
     binary, runs = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 20
     key, cert_pem = local_authority()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Emulator)
+    server = QuietServer(("127.0.0.1", 0), Emulator)
     port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     with tempfile.NamedTemporaryFile(suffix=".pem") as cert_file:
