@@ -191,3 +191,57 @@ async fn handler_times(
     }
     Ok(by_event)
 }
+
+/// One device, `count` request/reply round trips one after the other: latency without load.
+pub async fn sequential_round_trips(
+    post_office: &LocalPostOffice,
+    count: usize,
+    timeout: Duration,
+) -> anyhow::Result<BurstReport> {
+    let household = unique("h-seq");
+    let credentials = post_office.register_household(&household).await?;
+    let mut device = SimulatedDevice::connect(
+        post_office.endpoints.mqtt_port,
+        &credentials,
+        &unique("oven"),
+    )
+    .await?;
+    let handled = tokio::spawn(handler_times(post_office.activity(), count, timeout));
+    let started = Instant::now();
+    let mut sent_at = BTreeMap::new();
+    let mut replied_at = BTreeMap::new();
+    for _ in 0..count {
+        let request = device_message(example("COOKING_REQUESTED"));
+        let id = request.event_id.expect("set");
+        sent_at.insert(id, Instant::now());
+        device.publish("COOKING_REQUESTED", &request).await?;
+        let reply = device
+            .receive(timeout, |m| {
+                m.topic.starts_with("COOKING_REPLIED/")
+                    && postoffice::Envelope::from_json(&m.payload)
+                        .is_ok_and(|e| e.correlation_id == id)
+            })
+            .await?;
+        replied_at.insert(id, reply.at);
+    }
+    let elapsed = started.elapsed();
+    let handler_at = handled.await??;
+    let latencies = |at: &BTreeMap<Uuid, Instant>| {
+        let mut latencies: Vec<Duration> = at
+            .iter()
+            .filter_map(|(id, at)| Some(at.duration_since(*sent_at.get(id)?)))
+            .collect();
+        latencies.sort();
+        latencies
+    };
+    Ok(BurstReport {
+        devices: 1,
+        events: count,
+        elapsed,
+        to_handler: latencies(&handler_at),
+        to_reply: latencies(&replied_at),
+        published: sent_at.keys().copied().collect(),
+        replied: replied_at.keys().copied().collect(),
+        households: vec![household],
+    })
+}

@@ -66,7 +66,7 @@ impl Options {
             run_dir: None,
             config: None,
             time_scale: 1.0,
-            concurrency: 2,
+            concurrency: 4,
             startup_timeout: Duration::from_secs(600),
         }
     }

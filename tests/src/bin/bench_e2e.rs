@@ -19,13 +19,15 @@ async fn main() -> anyhow::Result<()> {
         post_office.run_dir().display()
     );
     // Warm every path once so cold starts are not measured.
-    load::cooking_burst(&post_office, 1, 5, Duration::from_secs(120)).await?;
+    load::sequential_round_trips(&post_office, 5, Duration::from_secs(120)).await?;
     println!("bench-e2e: local post office, 127.0.0.1, debug Lambdas under cargo lambda watch");
+    let report = load::sequential_round_trips(&post_office, 100, Duration::from_secs(60)).await?;
+    println!("  one device, one request at a time: {}", report.summary());
     for (devices, per_device) in [(1, 50), (10, 20), (50, 20)] {
         let report =
             load::cooking_burst(&post_office, devices, per_device, Duration::from_secs(600))
                 .await?;
-        println!("  {}", report.summary());
+        println!("  burst: {}", report.summary());
     }
     Ok(())
 }
