@@ -22,9 +22,14 @@ use support::*;
 /// workspace changed since `build_functions`.
 const WARM_UP: Duration = Duration::from_secs(900);
 
-/// cargo-lambda's `cargo run` must not wait for, or invalidate, the workspace's own builds.
+/// The workspace's own target directory, so that CI builds the bridge's dependencies once.
+/// `BRIDGE_WATCH_TARGET_DIR` gives the functions a directory of their own, for machines where
+/// other builds hold the workspace's build lock for long.
 fn watch_target_dir() -> PathBuf {
-    workspace_root().join("target/sns-bridge-watch")
+    std::env::var_os("BRIDGE_WATCH_TARGET_DIR")
+        .or_else(|| std::env::var_os("CARGO_TARGET_DIR"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
 }
 
 fn workspace_root() -> PathBuf {
