@@ -19,7 +19,7 @@ pub struct BurstReport {
     pub events: usize,
     /// First publish to last reply.
     pub elapsed: Duration,
-    /// Device publish → the kitchen bridge answered 2xx (handler done), sorted.
+    /// Device publish → the kitchen's bridge answered 2xx (handler done), sorted.
     pub to_handler: Vec<Duration>,
     /// Device publish → COOKING_REPLIED on the device's topic, sorted.
     pub to_reply: Vec<Duration>,
@@ -164,9 +164,11 @@ async fn handler_times(
             })) if event == "COOKING_REQUESTED" => {
                 event_of_message.insert(sns_message_id, event_id);
             }
-            Ok(Ok(Activity::Delivered {
+            // The bridge answered 2xx: the handler is done (recorded before the SQS delete).
+            Ok(Ok(Activity::DeliveryAttempt {
                 consumer,
                 sns_message_id,
+                status: Some(200..=299),
                 ..
             })) if consumer == "kitchen" => {
                 handled.entry(sns_message_id).or_insert_with(Instant::now);

@@ -43,7 +43,7 @@ pub async fn start_moto(
     region: &str,
     log: &Path,
 ) -> anyhow::Result<ChildProcess> {
-    let mut command = tokio::process::Command::new(moto_server);
+    let mut command = std::process::Command::new(moto_server);
     command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
     let mut child = ChildProcess::spawn("moto", command, log)?;
     let sqs = aws_sdk_sqs::Client::new(&sdk_config(&format!("http://127.0.0.1:{port}"), region));

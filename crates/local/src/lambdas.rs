@@ -101,7 +101,7 @@ impl LambdaHost {
         run_dir: &Path,
     ) -> anyhow::Result<()> {
         let logs = run_dir.join("logs");
-        let mut command = tokio::process::Command::new(cargo_lambda);
+        let mut command = std::process::Command::new(cargo_lambda);
         command
             .current_dir(root)
             .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1"])
@@ -118,7 +118,7 @@ impl LambdaHost {
         for function in &self.functions {
             for instance in 1..=self.concurrency {
                 let mut command =
-                    tokio::process::Command::new(run_dir.join("bin").join(&function.binary));
+                    std::process::Command::new(run_dir.join("bin").join(&function.binary));
                 command
                     .current_dir(run_dir)
                     .env_clear()

@@ -1,13 +1,16 @@
 //! Supervised child processes: each runs in its own process group, logs into the run directory,
 //! and is killed with its whole group when dropped, when the owning process exits normally
 //! (`atexit`, which covers a test binary whose shared post office lives in a `static`), or when
-//! `postoffice local` receives Ctrl-C.
+//! `postoffice local` receives Ctrl-C. If the owning process is killed outright, the kernel kills
+//! the children (`PR_SET_PDEATHSIG`); as that signal follows the *thread* that spawned them, all
+//! children are spawned by one thread that lives as long as the process.
 
 use std::collections::BTreeSet;
 use std::fs::File;
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Mutex, Once};
+use std::sync::{Mutex, Once, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -29,11 +32,46 @@ extern "C" fn kill_live_groups() {
     }
 }
 
+type SpawnRequest = (
+    std::process::Command,
+    mpsc::Sender<std::io::Result<std::process::Child>>,
+);
+
+/// Spawns `command` from the process-long spawner thread.
+fn spawn_from_spawner(command: std::process::Command) -> std::io::Result<std::process::Child> {
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (requests, incoming) = mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("postoffice-spawner".to_owned())
+            .spawn(move || {
+                for (mut command, reply) in incoming {
+                    let _ = reply.send(command.spawn());
+                }
+                // Never return: the children's death signal fires when this thread ends.
+                loop {
+                    std::thread::park();
+                }
+            })
+            .expect("starting the spawner thread");
+        Mutex::new(requests)
+    });
+    let (reply, answer) = mpsc::channel();
+    spawner
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .send((command, reply))
+        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
+    answer
+        .recv()
+        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?
+}
+
 /// A child in its own process group. Dropping it terminates the group (SIGTERM, then SIGKILL).
 #[derive(Debug)]
 pub struct ChildProcess {
     name: String,
-    child: tokio::process::Child,
+    child: std::process::Child,
     group: i32,
 }
 
@@ -41,7 +79,7 @@ impl ChildProcess {
     /// Starts `command` with stdout and stderr appended to `log`.
     pub fn spawn(
         name: &str,
-        mut command: tokio::process::Command,
+        mut command: std::process::Command,
         log: &Path,
     ) -> anyhow::Result<Self> {
         REGISTER_EXIT_HOOK.call_once(|| {
@@ -60,15 +98,17 @@ impl ChildProcess {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
-            .process_group(0)
-            .kill_on_drop(true);
-        let child = command
-            .spawn()
+            .process_group(0);
+        // SAFETY: the closure only calls prctl, which is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = spawn_from_spawner(command)
             .with_context(|| format!("starting {name} (log: {})", log.display()))?;
-        let group = child
-            .id()
-            .and_then(|pid| i32::try_from(pid).ok())
-            .with_context(|| format!("{name} exited at once (log: {})", log.display()))?;
+        let group = i32::try_from(child.id()).context("process id out of range")?;
         LIVE_GROUPS
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -86,7 +126,7 @@ impl ChildProcess {
 
     /// The process id (also its process group id), while it runs.
     pub fn pid(&self) -> Option<i32> {
-        self.child.id().map(|_| self.group)
+        Some(self.group)
     }
 
     /// The exit status when the child has already exited.
@@ -108,7 +148,7 @@ impl ChildProcess {
         }
         // Grandchildren (function binaries under cargo lambda watch) may outlive the leader.
         signal_group(libc::SIGKILL);
-        let _ = self.child.start_kill();
+        let _ = self.child.kill();
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline && self.exited().is_none() {
             std::thread::sleep(Duration::from_millis(10));
@@ -170,7 +210,7 @@ mod tests {
     #[tokio::test]
     async fn dropping_a_child_kills_its_whole_process_group() {
         let dir = tempfile::tempdir().unwrap();
-        let mut command = tokio::process::Command::new("sh");
+        let mut command = std::process::Command::new("sh");
         // The grandchild ignores SIGTERM, so only the SIGKILL of the group stops it.
         command.args(["-c", "sh -c 'trap \"\" TERM; sleep 60' & sleep 60"]);
         let child = ChildProcess::spawn("sleeper", command, &dir.path().join("log")).unwrap();
@@ -192,7 +232,7 @@ mod tests {
     async fn output_goes_to_the_log_and_exits_are_seen() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
-        let mut command = tokio::process::Command::new("sh");
+        let mut command = std::process::Command::new("sh");
         command.args(["-c", "echo hello; exit 3"]);
         let mut supervisor = Supervisor::default();
         supervisor.add(ChildProcess::spawn("short", command, &log).unwrap());
