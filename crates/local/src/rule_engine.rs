@@ -1,8 +1,8 @@
 //! The IoT topic rules, executed locally: one rule per actor-published event, selecting
 //! `EVENT/+/+`, turning the device message into an envelope with `Envelope::from_device_message`
 //! (identity from the topic; the client id is the topic's device level, which the gateway's ACL
-//! enforces) and publishing it to the event's SNS topic with the `event`, `household_id` and
-//! `device_id` message attributes.
+//! enforces) and publishing it to the event's SNS topic. Like the rule's SNS action, it sets no
+//! message attributes (the action cannot); filter policies match the envelope in the body.
 //!
 //! A failure runs the rule's error action: an SQS message to the rule-errors queue in the format
 //! of "Error action message format"
@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_sns::types::MessageAttributeValue;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use postoffice::Envelope;
@@ -152,21 +151,11 @@ impl RuleEngine {
             .map_err(|error| failure(format!("the payload is not a device message: {error}")))?;
         let envelope =
             Envelope::from_device_message(&topic, topic.device_id(), now_millis(), message);
-        let attribute = |value: &str| {
-            MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(value)
-                .build()
-                .expect("data type is set")
-        };
         let output = self
             .sns
             .publish()
             .topic_arn(&rule.topic_arn)
             .message(envelope.to_json())
-            .message_attributes("event", attribute(&envelope.event))
-            .message_attributes("household_id", attribute(&envelope.household_id))
-            .message_attributes("device_id", attribute(&envelope.device_id))
             .send()
             .await
             .map_err(|error| {
