@@ -15,7 +15,6 @@ use aws_sdk_lambda::types::InvocationType;
 use aws_sdk_sns::types::MessageAttributeValue as SnsAttribute;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use chrono::{DateTime, Utc};
-use postoffice::invocation::FunctionError;
 
 use crate::message::ReceivedMessage;
 use crate::ports::{Invoke, InvokeAnswer, OldestMessageAge, PortError, Publish, Queues};
@@ -287,20 +286,18 @@ impl Invoke for LambdaInvoker {
 fn answer_for_error(
     error: SdkError<InvokeError, aws_sdk_lambda::config::http::HttpResponse>,
 ) -> InvokeAnswer {
-    // `cargo lambda watch` answers a function error with HTTP 500 and the function's error
-    // document, where Lambda answers 200 + X-Amz-Function-Error: classify that body the same way.
     if let Some(response) = error.raw_response() {
-        if response.status().is_server_error() {
-            if let Some(body) = response.body().bytes() {
-                if serde_json::from_slice::<FunctionError>(body)
-                    .is_ok_and(|e| !e.error_type.is_empty())
-                {
-                    return InvokeAnswer::Completed {
-                        function_error: Some("Unhandled".into()),
-                        payload: body.to_vec(),
-                    };
-                }
-            }
+        let body = response.body().bytes().unwrap_or_default();
+        let header = response.headers().get("x-amz-function-error");
+        if let Some(function_error) = postoffice::invocation::function_error_of_error_response(
+            response.status().as_u16(),
+            header,
+            body,
+        ) {
+            return InvokeAnswer::Completed {
+                function_error: Some(function_error),
+                payload: body.to_vec(),
+            };
         }
     }
     if let Some(InvokeError::TooManyRequestsException(throttled)) = error.as_service_error() {

@@ -87,24 +87,16 @@ pub fn answer_from_error_response(
     function_error: Option<&str>,
     body: &[u8],
 ) -> Option<InvokeAnswer> {
-    if let Some(function_error) = function_error {
+    if let Some(function_error) =
+        postoffice::invocation::function_error_of_error_response(status, function_error, body)
+    {
         return Some(InvokeAnswer::Completed {
-            function_error: Some(function_error.to_owned()),
+            function_error: Some(function_error),
             payload: body.to_vec(),
         });
     }
-    if status == 429 {
-        return Some(InvokeAnswer::Throttled {
-            detail: "HTTP 429".into(),
-        });
-    }
-    let names_error_type = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|value| value.get("errorType")?.as_str().map(|t| !t.is_empty()))
-        .unwrap_or(false);
-    names_error_type.then(|| InvokeAnswer::Completed {
-        function_error: Some("Unhandled".into()),
-        payload: body.to_vec(),
+    (status == 429).then(|| InvokeAnswer::Throttled {
+        detail: "HTTP 429".into(),
     })
 }
 
