@@ -7,8 +7,11 @@
 //! - [`catalog`]: the event catalog (names, directions, producers, consumers, payload schemas);
 //! - [`sns`]: SNS HTTP(S) message parsing and signature verification.
 //!
-//! [`handler`] is the API product teams write business logic against.
+//! [`handler`] is the API product teams write business logic against; `aws_http` (feature
+//! `aws-http`) is the HTTP client the Lambdas' AWS SDK clients send through.
 
+#[cfg(feature = "aws-http")]
+pub mod aws_http;
 pub mod catalog;
 pub mod envelope;
 pub mod handler;

@@ -53,6 +53,7 @@ impl Endpoint {
     fn publisher(&self) -> IotDataPublisher {
         let config = aws_sdk_iotdataplane::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(postoffice::aws_http::http_client())
             .region(Region::new("eu-west-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "test"))
             .endpoint_url(&self.url)

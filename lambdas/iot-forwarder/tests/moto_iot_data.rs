@@ -64,6 +64,7 @@ async fn moto_accepts_the_forwarders_publish() {
 
     let config = aws_sdk_iotdataplane::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(postoffice::aws_http::http_client())
         .region(Region::new("eu-west-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "test"))
         .endpoint_url(format!("http://127.0.0.1:{port}"))

@@ -25,6 +25,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     }
 
     let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(postoffice::aws_http::http_client())
         .load()
         .await;
     let bridge = Bridge::new(

@@ -67,6 +67,7 @@ fn scripted(
 
 async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(postoffice::aws_http::http_client())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("eu-west-1"))
         .credentials_provider(aws_sdk_lambda::config::Credentials::new(

@@ -168,6 +168,7 @@ mod tests {
     async fn store(moto: &Moto, policy: IdempotencyPolicy) -> DynamoDbIdempotencyStore {
         let config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(crate::aws_http::http_client())
             .region(Region::new("eu-west-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "test"))
             .endpoint_url(&moto.url)

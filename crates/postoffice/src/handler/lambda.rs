@@ -44,7 +44,10 @@ pub fn init_tracing() {
 
 /// Runs `handler` as a handler Lambda, loading the AWS configuration from the environment.
 pub async fn run<H: Handler + 'static>(handler: H) -> Result<(), StartupError> {
-    let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(crate::aws_http::http_client())
+        .load()
+        .await;
     run_with(&config, handler).await
 }
 

@@ -107,6 +107,7 @@ mod tests {
         let moto = start_moto().await;
         let config = aws_sdk_sns::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(crate::aws_http::http_client())
             .region(Region::new("eu-west-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "test"))
             .endpoint_url(&moto.url)
