@@ -61,7 +61,9 @@ pub fn mosquitto_conf(port: u16, dir: &Path) -> String {
          connection_messages true\n\
          # The rule engine's session must never drop queued device events (default: 1000).\n\
          max_queued_messages 0\n\
-         max_inflight_messages 100\n",
+         max_inflight_messages 100\n\
+         # Small MQTT packets must not wait for delayed ACKs (Nagle).\n\
+         set_tcp_nodelay true\n",
         passwd = dir.join("passwd").display(),
         acl = dir.join("acl").display(),
     )

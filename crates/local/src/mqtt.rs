@@ -62,7 +62,8 @@ impl MqttSession {
             .set_clean_start(false)
             .set_session_expiry_interval(Some(3600))
             .set_request_channel_capacity(4096)
-            .set_max_packet_size(Some(256 * 1024));
+            .set_max_packet_size(Some(256 * 1024))
+            .set_network_options(no_delay());
         let (client, mut eventloop) = AsyncClient::new(options, 4096);
 
         let deadline = Instant::now() + timeout;
@@ -220,4 +221,12 @@ async fn run_session(
             }
         }
     }
+}
+
+/// Nagle's algorithm holding a small MQTT packet until the peer's delayed ACK (40 ms on Linux)
+/// would dominate every local round trip; IoT Core's latency has no such stall.
+pub fn no_delay() -> rumqttc::NetworkOptions {
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    network
 }
