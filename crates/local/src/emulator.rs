@@ -48,16 +48,22 @@ pub async fn start_moto(
     let mut child = ChildProcess::spawn("moto", command, log)?;
     let sqs = aws_sdk_sqs::Client::new(&sdk_config(&format!("http://127.0.0.1:{port}"), region));
     let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last_error;
     loop {
-        if sqs.list_queues().send().await.is_ok() {
-            return Ok(child);
+        match sqs.list_queues().send().await {
+            Ok(_) => return Ok(child),
+            Err(error) => {
+                last_error = aws_sdk_sqs::error::DisplayErrorContext(&error).to_string();
+            }
         }
         if let Some(status) = child.exited() {
             bail!("moto server exited with {status} (log: {})", log.display());
         }
         if Instant::now() > deadline {
-            return Err(anyhow::anyhow!("no answer within 60 s"))
-                .with_context(|| format!("moto server did not start (log: {})", log.display()));
+            return Err(anyhow::anyhow!(
+                "no answer within 60 s (last error: {last_error})"
+            ))
+            .with_context(|| format!("moto server did not start (log: {})", log.display()));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -1,25 +1,27 @@
 //! The event store, laid out like the S3 bucket Firehose writes (contracts.md, "Event store
 //! layout"): `events/event=<EVENT>/date=<YYYY-MM-DD>/<object>`, one envelope JSON per line,
-//! partitioned by the envelope's event and the arrival date. Each topic feeds a raw-delivery
-//! SQS queue; messages are deleted only after their lines are written.
+//! partitioned by the envelope's event and the arrival date. Each topic feeds its envelopes
+//! here with raw message delivery, as SNS feeds Firehose.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use tokio::sync::mpsc;
 
 use crate::activity::{Activity, ActivityLog};
-use crate::provision::Queue;
+
+/// Envelopes written per append, at most.
+const MAX_BATCH: usize = 500;
 
 pub struct EventStoreWriter {
     pub event: String,
-    pub queue: Queue,
+    /// The topic's raw-delivery feed (the bare envelopes).
+    pub feed: mpsc::UnboundedReceiver<String>,
     /// The store's root; objects go under `events/`.
     pub root: PathBuf,
     /// Distinguishes this run's objects, as Firehose names each object uniquely.
     pub object_name: String,
-    pub sqs: aws_sdk_sqs::Client,
     pub activity: ActivityLog,
 }
 
@@ -32,66 +34,35 @@ pub fn object_path(root: &Path, event: &str, date: chrono::NaiveDate, object: &s
 }
 
 impl EventStoreWriter {
-    pub async fn run(self) {
-        loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue.url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(5)
-                .send()
-                .await;
-            let messages = match received {
-                Ok(output) => output.messages.unwrap_or_default(),
-                Err(error) => {
-                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error),
-                        "receiving from the event store queue failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    continue;
+    /// Writes until every publisher is gone; a batch that cannot be written is retried, never
+    /// dropped.
+    pub async fn run(mut self) {
+        let mut batch = Vec::new();
+        while self.feed.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            let lines: String = batch
+                .iter()
+                .map(|envelope| format!("{}\n", envelope.replace('\n', " ")))
+                .collect();
+            loop {
+                let path = object_path(
+                    &self.root,
+                    &self.event,
+                    chrono::Utc::now().date_naive(),
+                    &self.object_name,
+                );
+                match append(&path, &lines) {
+                    Ok(()) => break,
+                    Err(error) => {
+                        tracing::error!(%error, path = %path.display(), "writing the event store failed; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
                 }
-            };
-            if messages.is_empty() {
-                continue;
             }
-            let path = object_path(
-                &self.root,
-                &self.event,
-                chrono::Utc::now().date_naive(),
-                &self.object_name,
-            );
-            let lines: String = messages
-                .iter()
-                .filter_map(|message| message.body.as_deref())
-                .map(|body| format!("{}\n", body.replace('\n', " ")))
-                .collect();
-            if let Err(error) = append(&path, &lines) {
-                tracing::error!(%error, path = %path.display(), "writing the event store failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-            let entries: Vec<_> = messages
-                .iter()
-                .enumerate()
-                .filter_map(|(index, message)| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(index.to_string())
-                        .receipt_handle(message.receipt_handle.clone()?)
-                        .build()
-                        .ok()
-                })
-                .collect();
-            let _ = self
-                .sqs
-                .delete_message_batch()
-                .queue_url(&self.queue.url)
-                .set_entries(Some(entries))
-                .send()
-                .await;
             self.activity.record(Activity::Stored {
                 event: self.event.clone(),
-                count: messages.len(),
+                count: batch.len(),
             });
+            batch.clear();
         }
     }
 }

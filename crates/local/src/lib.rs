@@ -1,11 +1,12 @@
 //! The local post office: a whole Post Office on 127.0.0.1, for `postoffice local up`,
 //! `make demo` and the end-to-end tests.
 //!
-//! Supervised processes: moto server (SNS, SQS), mosquitto (the MQTT gateway) and
-//! `cargo lambda watch` (bridges, forwarder and handlers, unchanged). In-process, local-only
+//! Supervised processes: moto server (SQS, and SNS's control plane), mosquitto (the MQTT gateway)
+//! and `cargo lambda watch` (bridges, forwarder and handlers, unchanged). In-process, local-only
 //! stand-ins for what no emulator does, each following the AWS documentation: the IoT rules
-//! ([`rule_engine`]), SNS HTTP/S delivery to the bridges ([`delivery`]), the iot-data Publish
-//! endpoint ([`iot_data`]) and the Firehose/S3 event store ([`event_store`]).
+//! ([`rule_engine`]), SNS's data plane ([`sns`]: Publish, ConfirmSubscription) and its HTTP/S
+//! delivery to the bridges ([`delivery`]), the iot-data Publish endpoint ([`iot_data`]) and the
+//! Firehose/S3 event store ([`event_store`]).
 
 pub mod activity;
 pub mod config;
@@ -21,6 +22,7 @@ pub mod mqtt;
 pub mod process;
 pub mod provision;
 pub mod rule_engine;
+pub mod sns;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +43,7 @@ use crate::lambdas::{Function, LambdaHost};
 use crate::mqtt::{Credentials, MqttSession};
 use crate::process::Supervisor;
 use crate::provision::Provisioned;
+use crate::sns::SnsDataPlane;
 
 /// How to start a local post office.
 #[derive(Debug, Clone)]
@@ -75,8 +78,11 @@ impl Options {
 /// Where each part of a running local post office listens.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
-    /// moto server: SNS, SQS (`AWS_ENDPOINT_URL`).
+    /// moto server: SQS and SNS's control plane (`AWS_ENDPOINT_URL`).
     pub aws: String,
+    /// The local SNS endpoint: Publish and ConfirmSubscription served by the data plane, other
+    /// actions passed on to moto (`AWS_ENDPOINT_URL_SNS`).
+    pub sns: String,
     /// The MQTT gateway (plain MQTT on 127.0.0.1).
     pub mqtt_port: u16,
     /// The iot-data endpoint (`AWS_ENDPOINT_URL_IOT_DATA_PLANE`).
@@ -96,6 +102,7 @@ pub struct LocalPostOffice {
     pub endpoints: Endpoints,
     gateway: Gateway,
     activity: ActivityLog,
+    sns: Arc<SnsDataPlane>,
     sdk: aws_config::SdkConfig,
     tasks: Vec<JoinHandle<()>>,
     supervisor: Supervisor,
@@ -186,9 +193,22 @@ impl LocalPostOffice {
         let sns = aws_sdk_sns::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
 
-        progress("provisioning topics, queues and subscriptions in moto");
-        let provisioned =
-            provision::provision(&sns, &sqs, &config, &events, &subscriptions).await?;
+        progress("provisioning topics and queues in moto, subscriptions in the SNS data plane");
+        let mut plane = SnsDataPlane::default();
+        let (provisioned, feeds) =
+            provision::provision(&sns, &sqs, &mut plane, &config, &events, &subscriptions).await?;
+        let plane = Arc::new(plane);
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()?;
+        let sns_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let sns_endpoint = format!("http://{}", sns_listener.local_addr()?);
+        let sns_router = sns::server::router(plane.clone(), aws_endpoint.clone(), http.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) = axum::serve(sns_listener, sns_router).await {
+                tracing::error!(%error, "the local SNS endpoint stopped");
+            }
+        }));
 
         let authority = Arc::new(LocalSigningAuthority::generate()?);
         let certificate = run_dir.join("local-signing.pem");
@@ -225,7 +245,7 @@ impl LocalPostOffice {
             .collect();
         let engine = rule_engine::RuleEngine {
             rules,
-            sns: sns.clone(),
+            sns: plane.clone(),
             sqs: sqs.clone(),
             rule_errors_queue_url: provisioned.rule_errors.url.clone(),
             activity: activity.clone(),
@@ -238,13 +258,12 @@ impl LocalPostOffice {
             "postoffice-local-{}.jsonl",
             chrono::Utc::now().format("%Y-%m-%d-%H-%M-%S")
         );
-        for (event, queue) in &provisioned.event_store_queues {
+        for (event, feed) in feeds.event_store {
             let writer = event_store::EventStoreWriter {
-                event: event.clone(),
-                queue: queue.clone(),
+                event,
+                feed,
                 root: run_dir.join("event-store"),
                 object_name: object_name.clone(),
-                sqs: sqs.clone(),
                 activity: activity.clone(),
             };
             tasks.push(tokio::spawn(writer.run()));
@@ -254,6 +273,7 @@ impl LocalPostOffice {
         let common_env = |extra: &[(&str, String)]| {
             let mut env: BTreeMap<String, String> = [
                 ("AWS_ENDPOINT_URL", aws_endpoint.clone()),
+                ("AWS_ENDPOINT_URL_SNS", sns_endpoint.clone()),
                 ("AWS_ENDPOINT_URL_IOT_DATA_PLANE", iot_data.clone()),
                 ("AWS_REGION", config.region.clone()),
                 ("AWS_DEFAULT_REGION", config.region.clone()),
@@ -358,14 +378,20 @@ impl LocalPostOffice {
 
         progress("confirming the bridges' subscriptions");
         let mut confirmations = activity.subscribe();
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(64)
-            .build()?;
-        for subscription in &provisioned.subscriptions {
+        let bridge_instances: BTreeMap<&String, Arc<tokio::sync::Semaphore>> = bridges
+            .keys()
+            .map(|consumer| {
+                let permits = options.concurrency.max(1) as usize;
+                (consumer, Arc::new(tokio::sync::Semaphore::new(permits)))
+            })
+            .collect();
+        for (subscription, inbox) in provisioned.subscriptions.iter().zip(feeds.inboxes) {
             let deliverer = Deliverer {
                 subscription: subscription.clone(),
                 endpoint: bridges[&subscription.consumer].clone(),
-                sns_endpoint: aws_endpoint.clone(),
+                sns_endpoint: sns_endpoint.clone(),
+                plane: plane.clone(),
+                bridge_instances: bridge_instances[&subscription.consumer].clone(),
                 policy: config.delivery_policy.clone(),
                 time_scale: TimeScale(options.time_scale),
                 authority: authority.clone(),
@@ -373,7 +399,7 @@ impl LocalPostOffice {
                 sqs: sqs.clone(),
                 activity: activity.clone(),
             };
-            tasks.push(tokio::spawn(deliverer.run(options.startup_timeout)));
+            tasks.push(tokio::spawn(deliverer.run(inbox, options.startup_timeout)));
         }
         let mut post_office = Self {
             run_dir,
@@ -381,6 +407,7 @@ impl LocalPostOffice {
             provisioned,
             endpoints: Endpoints {
                 aws: aws_endpoint,
+                sns: sns_endpoint,
                 mqtt_port,
                 iot_data,
                 handlers: handlers.endpoint(),
@@ -388,6 +415,7 @@ impl LocalPostOffice {
             },
             gateway,
             activity,
+            sns: plane,
             sdk: sdk.clone(),
             tasks,
             supervisor,
@@ -470,6 +498,11 @@ impl LocalPostOffice {
         ))
     }
 
+    /// Messages published but not yet delivered to a bridge or parked in a DLQ.
+    pub fn pending_deliveries(&self) -> usize {
+        self.sns.pending_deliveries()
+    }
+
     /// The consumer's dead-letter queue.
     pub fn dead_letter_queue(&self, consumer: &str) -> Option<&provision::Queue> {
         self.provisioned.consumer_dlqs.get(consumer)
@@ -484,6 +517,7 @@ impl LocalPostOffice {
     pub fn tool_env(&self) -> Vec<(String, String)> {
         [
             ("AWS_ENDPOINT_URL", self.endpoints.aws.clone()),
+            ("AWS_ENDPOINT_URL_SNS", self.endpoints.sns.clone()),
             ("AWS_ENDPOINT_URL_LAMBDA", self.endpoints.handlers.clone()),
             ("AWS_REGION", self.config.region.clone()),
             ("AWS_DEFAULT_REGION", self.config.region.clone()),

@@ -1,15 +1,17 @@
 //! Creates in the emulator what the Terraform modules create in AWS: a topic per event, a
 //! dead-letter queue per consumer and the rule-errors queue (tagged as contracts.md says, so
-//! `postoffice dlq` finds them), plus the local runtime's own plumbing: an SQS delivery queue per
-//! consumer subscription (moto fans out to it; the delivery component pushes from it to the
-//! bridge the HTTP/S way) and a raw-delivery queue per topic feeding the event store.
+//! `postoffice dlq` finds them); then subscribes, in the local SNS data plane, each consumer's
+//! bridge (HTTP/S) and the event store (raw delivery, as Firehose) to the topics.
 
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use aws_sdk_sqs::types::QueueAttributeName;
 
+use tokio::sync::mpsc;
+
 use crate::config::LocalConfig;
+use crate::sns::{Inbox, SnsDataPlane};
 
 #[derive(Debug, Clone)]
 pub struct Queue {
@@ -24,9 +26,8 @@ pub struct ConsumerSubscription {
     pub consumer: String,
     pub event: String,
     pub topic_arn: String,
-    /// The subscription's ARN (of the moto subscription of its delivery queue).
+    /// The subscription's ARN in the local SNS data plane.
     pub subscription_arn: String,
-    pub delivery_queue: Queue,
     pub dead_letter_queue: Queue,
 }
 
@@ -36,17 +37,23 @@ pub struct Provisioned {
     pub consumer_dlqs: BTreeMap<String, Queue>,
     pub rule_errors: Queue,
     pub subscriptions: Vec<ConsumerSubscription>,
-    /// Event → the raw-delivery queue of its event store feed.
-    pub event_store_queues: BTreeMap<String, Queue>,
+}
+
+/// What the data plane hands out: each subscription's inbox (in the order of
+/// `Provisioned::subscriptions`) and each event's event-store feed.
+pub struct Feeds {
+    pub inboxes: Vec<Inbox>,
+    pub event_store: BTreeMap<String, mpsc::UnboundedReceiver<String>>,
 }
 
 pub async fn provision(
     sns: &aws_sdk_sns::Client,
     sqs: &aws_sdk_sqs::Client,
+    plane: &mut SnsDataPlane,
     config: &LocalConfig,
     events: &[String],
     subscriptions: &BTreeMap<String, Vec<String>>,
-) -> anyhow::Result<Provisioned> {
+) -> anyhow::Result<(Provisioned, Feeds)> {
     let mut topics = BTreeMap::new();
     for event in events {
         let name = format!("{}-{event}", config.prefix);
@@ -58,6 +65,7 @@ pub async fn provision(
             .with_context(|| format!("creating topic {name}"))?
             .topic_arn
             .context("CreateTopic returned no ARN")?;
+        plane.add_topic(&arn);
         topics.insert(event.clone(), arn);
     }
 
@@ -83,6 +91,7 @@ pub async fn provision(
     .await?;
 
     let mut consumer_subscriptions = Vec::new();
+    let mut inboxes = Vec::new();
     for (consumer, consumer_events) in subscriptions {
         let dead_letter_queue = consumer_dlqs
             .get(consumer)
@@ -92,43 +101,33 @@ pub async fn provision(
             let topic_arn = topics
                 .get(event)
                 .with_context(|| format!("no topic for {event}"))?;
-            let delivery_queue = create_queue(
-                sqs,
-                &format!("{}-local-{consumer}-{event}-delivery", config.prefix),
-                &[("postoffice:role", "local-delivery")],
-            )
-            .await?;
-            let subscription_arn = subscribe(sns, topic_arn, &delivery_queue, false).await?;
+            let (subscription_arn, inbox) = plane.subscribe(topic_arn);
+            inboxes.push(inbox);
             consumer_subscriptions.push(ConsumerSubscription {
                 consumer: consumer.clone(),
                 event: event.clone(),
                 topic_arn: topic_arn.clone(),
                 subscription_arn,
-                delivery_queue,
                 dead_letter_queue: dead_letter_queue.clone(),
             });
         }
     }
-
-    let mut event_store_queues = BTreeMap::new();
-    for (event, topic_arn) in &topics {
-        let queue = create_queue(
-            sqs,
-            &format!("{}-local-event-store-{event}", config.prefix),
-            &[("postoffice:role", "local-event-store")],
-        )
-        .await?;
-        subscribe(sns, topic_arn, &queue, true).await?;
-        event_store_queues.insert(event.clone(), queue);
-    }
-
-    Ok(Provisioned {
-        topics,
-        consumer_dlqs,
-        rule_errors,
-        subscriptions: consumer_subscriptions,
-        event_store_queues,
-    })
+    let event_store = topics
+        .iter()
+        .map(|(event, topic_arn)| (event.clone(), plane.subscribe_event_store(topic_arn)))
+        .collect();
+    Ok((
+        Provisioned {
+            topics,
+            consumer_dlqs,
+            rule_errors,
+            subscriptions: consumer_subscriptions,
+        },
+        Feeds {
+            inboxes,
+            event_store,
+        },
+    ))
 }
 
 async fn create_queue(
@@ -160,27 +159,4 @@ async fn create_queue(
         url,
         arn,
     })
-}
-
-async fn subscribe(
-    sns: &aws_sdk_sns::Client,
-    topic_arn: &str,
-    queue: &Queue,
-    raw: bool,
-) -> anyhow::Result<String> {
-    let mut request = sns
-        .subscribe()
-        .topic_arn(topic_arn)
-        .protocol("sqs")
-        .endpoint(&queue.arn)
-        .return_subscription_arn(true);
-    if raw {
-        request = request.attributes("RawMessageDelivery", "true");
-    }
-    request
-        .send()
-        .await
-        .with_context(|| format!("subscribing {} to {topic_arn}", queue.name))?
-        .subscription_arn
-        .context("Subscribe returned no ARN")
 }

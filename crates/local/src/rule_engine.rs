@@ -24,6 +24,8 @@ use serde_json::json;
 
 use crate::activity::{Activity, ActivityLog};
 use crate::mqtt::Credentials;
+use crate::sns::SnsDataPlane;
+use crate::sns::query::PublishRequest;
 
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -34,7 +36,8 @@ pub struct Rule {
 
 pub struct RuleEngine {
     pub rules: BTreeMap<String, Rule>,
-    pub sns: aws_sdk_sns::Client,
+    /// The rule's SNS action publishes straight into the local SNS data plane.
+    pub sns: Arc<SnsDataPlane>,
     pub sqs: aws_sdk_sqs::Client,
     pub rule_errors_queue_url: String,
     pub activity: ActivityLog,
@@ -62,6 +65,7 @@ impl RuleEngine {
             .set_request_channel_capacity(4096)
             .set_max_packet_size(256 * 1024, 256 * 1024);
         let (client, mut eventloop) = AsyncClient::new(options, 4096);
+        eventloop.set_network_options(crate::mqtt::no_delay());
         loop {
             match eventloop.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -151,24 +155,20 @@ impl RuleEngine {
             .map_err(|error| failure(format!("the payload is not a device message: {error}")))?;
         let envelope =
             Envelope::from_device_message(&topic, topic.device_id(), now_millis(), message);
-        let output = self
+        let message_id = self
             .sns
-            .publish()
-            .topic_arn(&rule.topic_arn)
-            .message(envelope.to_json())
-            .send()
-            .await
-            .map_err(|error| {
-                failure(format!(
-                    "SNS Publish failed: {}",
-                    aws_sdk_sns::error::DisplayErrorContext(&error)
-                ))
-            })?;
+            .publish(PublishRequest {
+                topic_arn: rule.topic_arn.clone(),
+                message: envelope.to_json(),
+                subject: None,
+                message_attributes: Default::default(),
+            })
+            .map_err(|error| failure(format!("SNS Publish failed: {}", error.message)))?;
         self.activity.record(Activity::RulePublished {
             event: envelope.event.clone(),
             topic: publish.topic.clone(),
             event_id: envelope.event_id.to_string(),
-            sns_message_id: output.message_id.unwrap_or_default(),
+            sns_message_id: message_id,
         });
         Ok(())
     }

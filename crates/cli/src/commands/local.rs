@@ -78,6 +78,7 @@ async fn up(options: Options) -> anyhow::Result<ExitCode> {
         endpoints.mqtt_port
     );
     println!("  AWS (moto)         {}", endpoints.aws);
+    println!("  SNS                {}", endpoints.sns);
     println!("  iot-data endpoint  {}", endpoints.iot_data);
     println!("  handlers (Lambda)  {}", endpoints.handlers);
     for (consumer, url) in &endpoints.bridges {

@@ -1,48 +1,53 @@
 //! SNS HTTP/S delivery to the consumers' bridges, done the AWS way.
 //!
-//! moto fans each publish out to one SQS delivery queue per consumer subscription; a deliverer
-//! per subscription long-polls its queue and, for each message:
-//! - re-signs it with the local signing authority (SignatureVersion 2, the local certificate
-//!   URL) and POSTs the HTTP/S JSON document with SNS's headers
+//! The data plane (`crate::sns`) hands each subscription's messages to its deliverer, which for
+//! each message:
+//! - signs it with the local signing authority (SignatureVersion 2, the local certificate URL)
+//!   and POSTs the HTTP/S JSON document with SNS's headers
 //!   (<https://docs.aws.amazon.com/sns/latest/dg/http-header.html>);
 //! - retries 5xx, timeouts and refused connections per the subscription's delivery policy;
 //! - moves it to the consumer's dead-letter queue after a 4xx or when the policy is exhausted,
-//!   in the format SNS writes (contracts.md, "Dead-letter message formats");
-//! - deletes it from the delivery queue only once the bridge or the DLQ has it, so a crash at
-//!   any point redelivers instead of losing it.
+//!   in the format SNS writes (contracts.md, "Dead-letter message formats"), retrying the DLQ
+//!   until it has the message: a message is settled only once the bridge or the DLQ has it.
 //!
 //! Before the first notification, the subscription is confirmed with the handshake of
 //! "Confirm your subscription" (<https://docs.aws.amazon.com/sns/latest/dg/SendMessageToHttp.confirm.html>):
-//! a signed `SubscriptionConfirmation` carrying a token, which the bridge confirms through the
-//! SNS `ConfirmSubscription` API.
+//! a signed `SubscriptionConfirmation` carrying a token, which the bridge must confirm through
+//! the SNS `ConfirmSubscription` API; an answer alone does not confirm.
 
 pub mod policy;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeName};
+use aws_sdk_sqs::types::MessageAttributeValue;
 use postoffice::envelope::{format_time, now_millis};
 use postoffice::sns::{LocalSigningAuthority, MessageType, SnsMessage};
 use tokio::sync::Semaphore;
 
 use crate::activity::{Activity, ActivityLog};
 use crate::provision::ConsumerSubscription;
+use crate::sns::{Inbox, Pending, SnsDataPlane};
 use policy::{AttemptOutcome, HealthyRetryPolicy, TimeScale};
 
 /// SNS waits this long for an HTTP/S endpoint to answer before counting the attempt as failed.
 const SNS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Deliveries in flight per subscription.
 const MAX_IN_FLIGHT: usize = 64;
-/// Seconds an in-flight message stays invisible beyond the next planned attempt.
-const VISIBILITY_MARGIN: i32 = 60;
+/// Between attempts to hand a message to a dead-letter queue that did not take it.
+const DEAD_LETTER_RETRY: Duration = Duration::from_secs(1);
 
 pub struct Deliverer {
     pub subscription: ConsumerSubscription,
     /// The bridge's function URL.
     pub endpoint: String,
-    /// The emulator's SNS endpoint, for SubscribeURL and UnsubscribeURL.
+    /// The local SNS endpoint, for SubscribeURL and UnsubscribeURL.
     pub sns_endpoint: String,
+    pub plane: Arc<SnsDataPlane>,
+    /// One permit per instance of the bridge, shared by the consumer's subscriptions: in AWS,
+    /// Lambda adds instances as requests arrive; here the instances are fixed, and a request
+    /// beyond them would wait inside `cargo lambda watch` until SNS's 15 s timeout failed it.
+    pub bridge_instances: Arc<Semaphore>,
     pub policy: HealthyRetryPolicy,
     pub time_scale: TimeScale,
     pub authority: Arc<LocalSigningAuthority>,
@@ -57,52 +62,31 @@ enum AttemptResult {
 }
 
 impl Deliverer {
-    /// Confirms the subscription, then delivers until the task is aborted.
-    pub async fn run(self, confirmation_timeout: Duration) {
+    /// Confirms the subscription, then delivers what arrives in `inbox` until the task is
+    /// aborted.
+    pub async fn run(self, mut inbox: Inbox, confirmation_timeout: Duration) {
         let deliverer = Arc::new(self);
         if let Err(error) = deliverer.confirm(confirmation_timeout).await {
             tracing::error!(
                 consumer = deliverer.subscription.consumer,
                 event = deliverer.subscription.event,
                 %error,
-                "subscription never confirmed; its messages stay in the delivery queue"
+                "subscription never confirmed; publishing to its topic now fails"
             );
             return;
         }
         let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-        loop {
-            let free = in_flight.available_permits().clamp(1, 10) as i32;
-            let received = deliverer
-                .sqs
-                .receive_message()
-                .queue_url(&deliverer.subscription.delivery_queue.url)
-                .max_number_of_messages(free)
-                .wait_time_seconds(5)
-                .visibility_timeout(VISIBILITY_MARGIN)
-                .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-                .send()
-                .await;
-            let messages = match received {
-                Ok(output) => output.messages.unwrap_or_default(),
-                Err(error) => {
-                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error),
-                        "receiving from a delivery queue failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    continue;
-                }
-            };
-            for message in messages {
-                let permit = in_flight
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("the semaphore is never closed");
-                let deliverer = deliverer.clone();
-                tokio::spawn(async move {
-                    deliverer.deliver(message).await;
-                    drop(permit);
-                });
-            }
+        while let Some(pending) = inbox.recv().await {
+            let permit = in_flight
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            let deliverer = deliverer.clone();
+            tokio::spawn(async move {
+                deliverer.deliver(pending).await;
+                drop(permit);
+            });
         }
     }
 
@@ -125,6 +109,9 @@ impl Deliverer {
             uuid::Uuid::new_v4().simple()
         );
         let topic_arn = &self.subscription.topic_arn;
+        let mut confirmed =
+            self.plane
+                .expect_confirmation(&token, topic_arn, self.subscription_arn());
         let mut message = SnsMessage {
             message_type: MessageType::SubscriptionConfirmation,
             message_id: uuid::Uuid::new_v4().to_string(),
@@ -150,15 +137,18 @@ impl Deliverer {
         let body = message.to_http_json();
         let deadline = Instant::now() + timeout;
         let mut last = String::new();
-        // The bridge may still be compiling or starting under cargo lambda watch.
+        // The bridge may still be starting.
         while Instant::now() < deadline {
             match self.post(&message, &body).await {
-                AttemptResult::Answered { status, .. } if (200..300).contains(&status) => {
-                    self.activity.record(Activity::SubscriptionConfirmed {
-                        consumer: self.subscription.consumer.clone(),
-                        event: self.subscription.event.clone(),
-                    });
-                    return Ok(());
+                AttemptResult::Answered { status, body } if (200..300).contains(&status) => {
+                    if confirmed.try_recv().is_ok() {
+                        self.activity.record(Activity::SubscriptionConfirmed {
+                            consumer: self.subscription.consumer.clone(),
+                            event: self.subscription.event.clone(),
+                        });
+                        return Ok(());
+                    }
+                    last = format!("{status} without calling ConfirmSubscription: {body}");
                 }
                 AttemptResult::Answered { status, body } => last = format!("{status}: {body}"),
                 AttemptResult::NoAnswer(error) => last = error,
@@ -191,56 +181,46 @@ impl Deliverer {
                 let body = response.text().await.unwrap_or_default();
                 AttemptResult::Answered { status, body }
             }
-            Err(error) => AttemptResult::NoAnswer(error.to_string()),
+            Err(error) => {
+                let mut reason = error.to_string();
+                let mut source = std::error::Error::source(&error);
+                while let Some(cause) = source {
+                    reason.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                AttemptResult::NoAnswer(reason)
+            }
         }
     }
 
-    async fn deliver(&self, sqs_message: Message) {
-        let Some(receipt) = sqs_message.receipt_handle.clone() else {
-            return;
-        };
-        let body = sqs_message.body.clone().unwrap_or_default();
-        let mut message = match SnsMessage::parse(body.as_bytes()) {
-            Ok(message) => message,
+    /// Delivers one message; `pending` is settled (dropped) only once the bridge or the DLQ
+    /// has it.
+    async fn deliver(&self, pending: Pending) {
+        let mut message = pending.message.clone();
+        message.unsubscribe_url = Some(self.unsubscribe_url());
+        let signed = match self.authority.sign(&mut message) {
+            Ok(()) => message.to_http_json(),
             Err(error) => {
-                // Not something SNS wrote: park it as it is rather than lose it.
-                self.dead_letter(
-                    &body,
-                    "",
-                    0,
-                    "InvalidNotification",
-                    &error.to_string(),
-                    &receipt,
-                )
-                .await;
+                // Unsigned, no bridge would accept it: park it as it is.
+                tracing::error!(%error, "signing failed; dead-lettering the message");
+                let body = pending.message.to_http_json();
+                let reason = error.to_string();
+                self.dead_letter(&body, &message.message_id, 0, "SigningFailed", &reason)
+                    .await;
                 return;
             }
         };
-        message.unsubscribe_url = Some(self.unsubscribe_url());
-        if let Err(error) = self.authority.sign(&mut message) {
-            tracing::error!(%error, "signing failed; the message stays queued");
-            return;
-        }
-        let signed = message.to_http_json();
         let retry_delays = self.policy.retry_delays();
-        let receive_count = sqs_message
-            .attributes
-            .as_ref()
-            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-            .and_then(|count| count.parse::<u32>().ok())
-            .unwrap_or(1);
-        if receive_count > 1 {
-            tracing::info!(
-                message_id = message.message_id,
-                receive_count,
-                "redelivering a message whose earlier delivery was interrupted"
-            );
-        }
-
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            let instance = self
+                .bridge_instances
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
             let result = self.post(&message, &signed).await;
+            drop(instance);
             let (outcome, status, error_code, error_message) = match &result {
                 AttemptResult::Answered { status, body } => (
                     AttemptOutcome::from_status(*status),
@@ -271,7 +251,6 @@ impl Deliverer {
             });
             match (outcome, retry_in) {
                 (AttemptOutcome::Delivered, _) => {
-                    self.delete(&receipt).await;
                     self.activity.record(Activity::Delivered {
                         consumer: self.subscription.consumer.clone(),
                         event: self.subscription.event.clone(),
@@ -280,18 +259,7 @@ impl Deliverer {
                     });
                     return;
                 }
-                (AttemptOutcome::Failed, Some(delay)) => {
-                    let invisible = delay.as_secs() as i32 + VISIBILITY_MARGIN;
-                    let _ = self
-                        .sqs
-                        .change_message_visibility()
-                        .queue_url(&self.subscription.delivery_queue.url)
-                        .receipt_handle(&receipt)
-                        .visibility_timeout(invisible)
-                        .send()
-                        .await;
-                    tokio::time::sleep(delay).await;
-                }
+                (AttemptOutcome::Failed, Some(delay)) => tokio::time::sleep(delay).await,
                 (_, _) => {
                     self.dead_letter(
                         &signed,
@@ -299,7 +267,6 @@ impl Deliverer {
                         attempt,
                         &error_code,
                         &error_message,
-                        &receipt,
                     )
                     .await;
                     return;
@@ -308,6 +275,7 @@ impl Deliverer {
         }
     }
 
+    /// Sends the message to the consumer's DLQ, retrying until the queue has it.
     async fn dead_letter(
         &self,
         body: &str,
@@ -315,7 +283,6 @@ impl Deliverer {
         attempts: u32,
         error_code: &str,
         error_message: &str,
-        receipt: &str,
     ) {
         let attribute = |value: &str| {
             MessageAttributeValue::builder()
@@ -324,48 +291,35 @@ impl Deliverer {
                 .build()
                 .expect("data type is set")
         };
-        let sent = self
-            .sqs
-            .send_message()
-            .queue_url(&self.subscription.dead_letter_queue.url)
-            .message_body(body)
-            .message_attributes("RequestID", attribute(&uuid::Uuid::new_v4().to_string()))
-            .message_attributes("ErrorCode", attribute(error_code))
-            .message_attributes("ErrorMessage", attribute(error_message))
-            .send()
-            .await;
-        match sent {
-            Ok(_) => {
-                self.delete(receipt).await;
-                self.activity.record(Activity::DeadLettered {
-                    consumer: self.subscription.consumer.clone(),
-                    event: self.subscription.event.clone(),
-                    sns_message_id: message_id.to_owned(),
-                    attempts,
-                    reason: format!("{error_code}: {error_message}"),
-                });
-            }
-            Err(error) => {
-                // Left in the delivery queue: it becomes visible again and is retried.
-                tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error),
-                    "dead-lettering failed; the message stays queued");
+        let request_id = uuid::Uuid::new_v4().to_string();
+        loop {
+            let sent = self
+                .sqs
+                .send_message()
+                .queue_url(&self.subscription.dead_letter_queue.url)
+                .message_body(body)
+                .message_attributes("RequestID", attribute(&request_id))
+                .message_attributes("ErrorCode", attribute(error_code))
+                .message_attributes("ErrorMessage", attribute(error_message))
+                .send()
+                .await;
+            match sent {
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error),
+                        queue = self.subscription.dead_letter_queue.name,
+                        "dead-lettering failed; retrying");
+                    tokio::time::sleep(DEAD_LETTER_RETRY).await;
+                }
             }
         }
-    }
-
-    async fn delete(&self, receipt: &str) {
-        if let Err(error) = self
-            .sqs
-            .delete_message()
-            .queue_url(&self.subscription.delivery_queue.url)
-            .receipt_handle(receipt)
-            .send()
-            .await
-        {
-            // Redelivered later: at least once.
-            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error),
-                "deleting a delivered message failed");
-        }
+        self.activity.record(Activity::DeadLettered {
+            consumer: self.subscription.consumer.clone(),
+            event: self.subscription.event.clone(),
+            sns_message_id: message_id.to_owned(),
+            attempts,
+            reason: format!("{error_code}: {error_message}"),
+        });
     }
 }
 
