@@ -43,9 +43,11 @@ demo: setup ## run the local post office, drive the six-step tour through it, st
 	$(CARGO) build --bins $(LOCAL_BINARIES)
 	$(POSTOFFICE) local demo
 
-bench-e2e: setup ## latency (p50/p99) and events/s through a whole local post office
-	$(CARGO) build --bins $(LOCAL_BINARIES)
-	$(CARGO) run --quiet -p postoffice-e2e --bin bench-e2e
+# BENCH_PROFILE=dev measures the debug Lambdas the e2e tests run (quicker to build).
+BENCH_PROFILE ?= release
+bench-e2e: setup ## latency (p50/p99) and events/s through a whole local post office (release Lambdas)
+	$(CARGO) build --bins --profile $(BENCH_PROFILE) $(LOCAL_BINARIES)
+	$(CARGO) run --quiet --profile $(BENCH_PROFILE) -p postoffice-e2e --bin bench-e2e -- $(BENCH_PROFILE)
 
 bench: ## criterion benchmarks
 	$(CARGO) bench --workspace

@@ -30,12 +30,15 @@ pub const BRIDGE_BINARY: &str = "sns-bridge";
 /// Builds the Lambda binaries and links them into `bin_dir`.
 pub async fn build(
     root: &Path,
+    profile: &str,
     binaries: &[String],
     bin_dir: &Path,
     log: &Path,
 ) -> anyhow::Result<()> {
     let mut command = tokio::process::Command::new("cargo");
-    command.current_dir(root).arg("build").arg("--bins");
+    command
+        .current_dir(root)
+        .args(["build", "--bins", "--profile", profile]);
     for package in LAMBDA_PACKAGES {
         command.args(["-p", package]);
     }
@@ -57,7 +60,8 @@ pub async fn build(
         .unwrap_or_else(|| root.join("target"));
     std::fs::create_dir_all(bin_dir)?;
     for binary in binaries {
-        let built = target_dir.join("debug").join(binary);
+        let profile_dir = if profile == "dev" { "debug" } else { profile };
+        let built = target_dir.join(profile_dir).join(binary);
         let linked = bin_dir.join(binary);
         if std::fs::hard_link(&built, &linked).is_err() {
             std::fs::copy(&built, &linked).with_context(|| {

@@ -58,6 +58,8 @@ pub struct Options {
     pub time_scale: f64,
     /// Concurrent instances per function under `cargo lambda watch`.
     pub concurrency: u32,
+    /// The cargo profile the Lambdas are built with (`dev`, `release`, ...).
+    pub cargo_profile: String,
     /// How long bridges and handlers may take to build and start.
     pub startup_timeout: Duration,
 }
@@ -70,6 +72,7 @@ impl Options {
             config: None,
             time_scale: 1.0,
             concurrency: 4,
+            cargo_profile: "dev".to_owned(),
             startup_timeout: Duration::from_secs(600),
         }
     }
@@ -166,6 +169,7 @@ impl LocalPostOffice {
         binaries.dedup();
         lambdas::build(
             &root,
+            &options.cargo_profile,
             &binaries,
             &run_dir.join("bin"),
             &logs.join("build.log"),

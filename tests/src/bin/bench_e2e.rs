@@ -1,6 +1,7 @@
 //! `make bench-e2e`: starts a local post office and measures device→handler and device→reply
 //! latency (p50, p99) and sustained events/s, at a few load levels. A benchmark, not a test:
-//! it reports and never fails on numbers.
+//! it reports and never fails on numbers. `bench-e2e [PROFILE]` builds the Lambdas with that
+//! cargo profile (default `release`, as deployed; `dev` for the debug builds the tests run).
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,10 @@ use postoffice_local::{LocalPostOffice, Options};
 async fn main() -> anyhow::Result<()> {
     let mut options = Options::new(repository_root());
     options.time_scale = TIME_SCALE;
+    options.cargo_profile = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "release".to_owned());
+    let profile = options.cargo_profile.clone();
     let started = Instant::now();
     let post_office = LocalPostOffice::start(options, |step| eprintln!("• {step}")).await?;
     eprintln!(
@@ -20,7 +25,9 @@ async fn main() -> anyhow::Result<()> {
     );
     // Warm every path once so cold starts are not measured.
     load::sequential_round_trips(&post_office, 5, Duration::from_secs(120)).await?;
-    println!("bench-e2e: local post office, 127.0.0.1, debug Lambdas under cargo lambda watch");
+    println!(
+        "bench-e2e: local post office, 127.0.0.1, Lambdas built with profile {profile} under cargo lambda watch"
+    );
     let report = load::sequential_round_trips(&post_office, 100, Duration::from_secs(60)).await?;
     println!("  one device, one request at a time: {}", report.summary());
     for (devices, per_device) in [(1, 50), (10, 20), (50, 20)] {

@@ -34,12 +34,16 @@ pub struct RunArgs {
     /// Directory for logs, generated configuration and the event store [default: ROOT/.run/<time>].
     #[arg(long)]
     run_dir: Option<PathBuf>,
+    /// The cargo profile the Lambdas are built with (`release`: as deployed, slower to build).
+    #[arg(long, default_value = "dev")]
+    profile: String,
 }
 
 impl RunArgs {
     fn options(&self, time_scale: f64) -> Options {
         let mut options = Options::new(&self.root);
         options.run_dir = self.run_dir.clone();
+        options.cargo_profile = self.profile.clone();
         options.time_scale = time_scale;
         options
     }
