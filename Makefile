@@ -3,10 +3,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 CARGO ?= cargo
-POSTOFFICE := $(CARGO) run --quiet -p postoffice-cli --
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+# The CLI and the Lambdas are always built as one set (as the local post office builds them):
+# cargo resolves features per set of packages, and every other set recompiles the dependencies.
+LOCAL_BINARIES := -p postoffice-cli -p sns-bridge -p iot-forwarder -p example-kitchen -p example-telemetry
+POSTOFFICE := $(TARGET_DIR)/debug/postoffice
 VECTORS ?= ../shared/sns-vectors
 
-.PHONY: help setup build test lint unit catalog-check terraform-check e2e demo bench bench-e2e bench-peers package
+.PHONY: help setup build local-binaries test lint unit catalog-check terraform-check e2e demo bench bench-e2e bench-peers package
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -27,20 +31,19 @@ lint: ## rustfmt and clippy, warnings are errors
 unit: ## unit and integration tests of every crate (end-to-end tests run in `e2e`)
 	$(CARGO) test --workspace --exclude postoffice-e2e
 
-catalog-check: ## the event catalog is valid and agrees with the Terraform
+local-binaries: ## build the postoffice CLI and the Lambdas (debug)
+	$(CARGO) build --bins $(LOCAL_BINARIES)
+
+catalog-check: local-binaries ## the event catalog is valid and agrees with the Terraform
 	$(POSTOFFICE) catalog check --catalog event-catalog
 
 terraform-check: ## fmt, init, validate, test, plan and checkov, all offline
 	@if [ -x scripts/terraform-check.sh ]; then scripts/terraform-check.sh; else echo "terraform-check: no Terraform yet"; fi
 
-LOCAL_BINARIES := -p postoffice-cli -p sns-bridge -p iot-forwarder -p example-kitchen -p example-telemetry
-
-e2e: ## end-to-end tests against the local post office (real moto, mosquitto, Lambdas)
-	$(CARGO) build --bins $(LOCAL_BINARIES)
+e2e: local-binaries ## end-to-end tests against the local post office (real moto, mosquitto, Lambdas)
 	$(CARGO) test -p postoffice-e2e -- --test-threads=1 --nocapture
 
-demo: setup ## run the local post office, drive the six-step tour through it, stop everything
-	$(CARGO) build --bins $(LOCAL_BINARIES)
+demo: setup local-binaries ## run the local post office, drive the six-step tour through it, stop everything
 	$(POSTOFFICE) local demo
 
 # BENCH_PROFILE=dev measures the debug Lambdas the e2e tests run (quicker to build).

@@ -18,8 +18,12 @@ use anyhow::{Context as _, bail};
 
 use crate::process::{ChildProcess, Supervisor};
 
-/// The workspace packages whose binaries the local post office runs.
+/// The workspace packages whose binaries the local post office runs, plus the `postoffice` CLI
+/// its users run against it. Built as one set, exactly as `make e2e|demo|bench-e2e` prebuild
+/// them (`LOCAL_BINARIES`): cargo unifies features per set of selected packages, so any other
+/// set would compile every shared dependency a second time.
 pub const LAMBDA_PACKAGES: &[&str] = &[
+    "postoffice-cli",
     "sns-bridge",
     "iot-forwarder",
     "example-kitchen",
