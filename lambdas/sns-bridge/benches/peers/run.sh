@@ -37,8 +37,8 @@ done
 while read -r name us; do js[$name]=$us; done < <(NODE_PATH="$work/node_modules" node "$here/js_peer.js" "$vectors" "$iterations" "${all[@]}")
 while read -r name us; do python[$name]=$us; done < <("$work/venv/bin/python" "$here/python_peer.py" "$vectors" "$iterations" "${sv1[@]}")
 
-decision=$(python3 -c 'import json,sys; print(f"{json.load(open(sys.argv[1]))["mean"]["point_estimate"]/1000:.2f}")' \
-  "$target/criterion/request_to_decision/notification_sv2_cached_key/new/estimates.json")
+decision=$(python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["mean"]["point_estimate"] / 1000))' \
+  "$target/criterion/request_to_decision_notification_sv2_cached_key/new/estimates.json")
 echo
 echo "request -> decision (valid Notification, cached key): $decision µs"
 echo
