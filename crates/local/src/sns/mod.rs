@@ -55,7 +55,9 @@ struct Topic {
 struct ExpectedConfirmation {
     topic_arn: String,
     subscription_arn: String,
-    confirmed: oneshot::Sender<()>,
+    /// Taken by the first confirmation; later ones with the same token answer the same ARN, as
+    /// SNS tokens stay valid for three days.
+    confirmed: Option<oneshot::Sender<()>>,
 }
 
 /// Built once at start-up (`subscribe*`), then shared read-only except for confirmations.
@@ -165,7 +167,7 @@ impl SnsDataPlane {
             ExpectedConfirmation {
                 topic_arn: topic_arn.to_owned(),
                 subscription_arn: subscription_arn.to_owned(),
-                confirmed,
+                confirmed: Some(confirmed),
             },
         );
         receiver
@@ -180,15 +182,15 @@ impl SnsDataPlane {
             return Err(ApiError::not_found("Topic does not exist"));
         }
         let mut confirmations = self.confirmations.lock().expect("not poisoned");
-        match confirmations.get(&request.token) {
-            Some(expected) if expected.topic_arn == request.topic_arn => {}
-            _ => return Err(ApiError::invalid_parameter("Token")),
+        match confirmations.get_mut(&request.token) {
+            Some(expected) if expected.topic_arn == request.topic_arn => {
+                if let Some(confirmed) = expected.confirmed.take() {
+                    let _ = confirmed.send(());
+                }
+                Ok(expected.subscription_arn.clone())
+            }
+            _ => Err(ApiError::invalid_parameter("Token")),
         }
-        let expected = confirmations
-            .remove(&request.token)
-            .expect("checked just above");
-        let _ = expected.confirmed.send(());
-        Ok(expected.subscription_arn)
     }
 }
 
@@ -287,11 +289,12 @@ mod tests {
             arn
         );
         confirmed.await.unwrap();
-        // A token confirms once.
-        assert!(
+        // Confirming again (a retry after a lost answer) answers the same subscription.
+        assert_eq!(
             plane
                 .confirm_subscription(&confirm(TOPIC, "token-1"))
-                .is_err()
+                .unwrap(),
+            arn
         );
     }
 }
