@@ -207,6 +207,8 @@ where
         report.household_id = Some(envelope.household_id.clone());
         report.device_id = Some(envelope.device_id.clone());
 
+        // The payload is the envelope plus a few hundred bytes of delivery metadata.
+        let mut payload = Vec::with_capacity(message.message.len() + 512);
         let invocation = HandlerInvocation {
             envelope,
             delivery: Delivery {
@@ -221,14 +223,11 @@ where
                 redriven: false,
             },
         };
-        let payload = match serde_json::to_vec(&invocation) {
-            Ok(payload) => payload,
-            Err(error) => {
-                report.decision = Decision::Internal;
-                report.detail = Some(error.to_string());
-                return report;
-            }
-        };
+        if let Err(error) = serde_json::to_writer(&mut payload, &invocation) {
+            report.decision = Decision::Internal;
+            report.detail = Some(error.to_string());
+            return report;
+        }
 
         let invoked = Instant::now();
         let answer = tokio::time::timeout(

@@ -114,7 +114,8 @@ impl SnsMessage {
         let Value::Object(fields) = value else {
             return Err(SnsError::NotAnObject);
         };
-        let fields = Fields(&fields);
+        // Fields are moved out of the parsed object, not copied: the hot path of every delivery.
+        let mut fields = Fields(fields);
 
         let type_field = fields.string("Type")?.ok_or(SnsError::MissingType)?;
         let message_type = MessageType::from_type_field(&type_field)
@@ -241,21 +242,21 @@ struct HttpBody<'a> {
     message_attributes: &'a BTreeMap<String, MessageAttribute>,
 }
 
-struct Fields<'a>(&'a Map<String, Value>);
+struct Fields(Map<String, Value>);
 
-impl Fields<'_> {
+impl Fields {
     /// A string field; absent and `null` both mean "not there".
-    fn string(&self, key: &'static str) -> Result<Option<String>, SnsError> {
-        match self.0.get(key) {
+    fn string(&mut self, key: &'static str) -> Result<Option<String>, SnsError> {
+        match self.0.remove(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(value)) => Ok(Some(value.clone())),
+            Some(Value::String(value)) => Ok(Some(value)),
             Some(_) => Err(SnsError::NotAString { field: key }),
         }
     }
 
     /// A field spelled `...URL` in HTTP bodies and `...Url` in Lambda events.
     fn either(
-        &self,
+        &mut self,
         http_key: &'static str,
         lambda_key: &'static str,
     ) -> Result<Option<String>, SnsError> {
@@ -269,8 +270,8 @@ impl Fields<'_> {
         }
     }
 
-    fn attributes(&self) -> Result<BTreeMap<String, MessageAttribute>, SnsError> {
-        let attributes = match self.0.get("MessageAttributes") {
+    fn attributes(&mut self) -> Result<BTreeMap<String, MessageAttribute>, SnsError> {
+        let attributes = match self.0.remove("MessageAttributes") {
             None | Some(Value::Null) => return Ok(BTreeMap::new()),
             Some(Value::Object(attributes)) => attributes,
             Some(_) => {
@@ -281,26 +282,23 @@ impl Fields<'_> {
             }
         };
         attributes
-            .iter()
+            .into_iter()
             .map(|(name, attribute)| {
-                let malformed = |reason| SnsError::MalformedAttribute {
-                    name: name.clone(),
-                    reason,
+                let Value::Object(mut attribute) = attribute else {
+                    return Err(SnsError::MalformedAttribute {
+                        name,
+                        reason: "must be an object with Type and Value",
+                    });
                 };
-                let Value::Object(attribute) = attribute else {
-                    return Err(malformed("must be an object with Type and Value"));
-                };
-                let text = |key: &str| match attribute.get(key) {
-                    Some(Value::String(text)) => Ok(text.clone()),
-                    _ => Err(malformed("Type and Value must be strings")),
-                };
-                Ok((
-                    name.clone(),
-                    MessageAttribute {
-                        data_type: text("Type")?,
-                        value: text("Value")?,
-                    },
-                ))
+                match (attribute.remove("Type"), attribute.remove("Value")) {
+                    (Some(Value::String(data_type)), Some(Value::String(value))) => {
+                        Ok((name, MessageAttribute { data_type, value }))
+                    }
+                    _ => Err(SnsError::MalformedAttribute {
+                        name,
+                        reason: "Type and Value must be strings",
+                    }),
+                }
             })
             .collect()
     }
