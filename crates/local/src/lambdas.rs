@@ -43,6 +43,14 @@ pub async fn build(
     command
         .current_dir(root)
         .args(["build", "--bins", "--profile", profile]);
+    // Under `cargo run`/`cargo test` this process inherits the package variables of its own
+    // crate; build scripts that watch them (ring's does) would rerun and rebuild their dependents.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if is_package_variable(&key) {
+            command.env_remove(key.as_ref());
+        }
+    }
     for package in LAMBDA_PACKAGES {
         command.args(["-p", package]);
     }
@@ -77,6 +85,17 @@ pub async fn build(
         }
     }
     Ok(())
+}
+
+/// Variables cargo sets for the crate it builds or runs, not for the cargo it is run by.
+fn is_package_variable(key: &str) -> bool {
+    key.starts_with("CARGO_PKG_")
+        || key.starts_with("CARGO_MANIFEST_")
+        || key.starts_with("CARGO_BIN_")
+        || matches!(
+            key,
+            "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR"
+        )
 }
 
 /// A Lambda function: its binary and its configuration.
@@ -199,4 +218,25 @@ pub async fn warm_up(
 
 pub fn cargo_lambda(root: &Path) -> PathBuf {
     root.join(".venv/bin/cargo-lambda")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_package_variable;
+
+    #[test]
+    fn only_the_variables_of_the_running_crate_are_dropped() {
+        for key in [
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+            "CARGO_MANIFEST_DIR",
+            "CARGO_CRATE_NAME",
+            "OUT_DIR",
+        ] {
+            assert!(is_package_variable(key), "{key}");
+        }
+        for key in ["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_TERM_COLOR", "PATH"] {
+            assert!(!is_package_variable(key), "{key}");
+        }
+    }
 }
