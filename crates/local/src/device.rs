@@ -74,14 +74,15 @@ impl SimulatedDevice {
         accept: impl Fn(&Received) -> bool,
     ) -> anyhow::Result<Received> {
         let deadline = Instant::now() + timeout;
+        let mut passed_over = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.incoming.recv()).await {
                 Ok(Some(message)) if accept(&message) => return Ok(message),
-                Ok(Some(_)) => continue,
+                Ok(Some(message)) => passed_over.push(message.topic),
                 Ok(None) => bail!("the MQTT session of {} ended", self.device_id),
                 Err(_) => bail!(
-                    "{}/{} received nothing matching within {} ms",
+                    "{}/{} received nothing matching within {} ms (received meanwhile: {passed_over:?})",
                     self.household_id,
                     self.device_id,
                     timeout.as_millis()
