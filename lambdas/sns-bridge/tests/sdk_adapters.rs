@@ -1,7 +1,9 @@
 //! The SDK adapters against a scripted local HTTP endpoint (`AWS_ENDPOINT_URL_*`-style endpoint
 //! override): how Lambda's real answers become `InvokeAnswer`s, and that the SDK tries once.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+mod support;
+
+use std::io::{BufReader, Write as _};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,6 +12,7 @@ use aws_config::BehaviorVersion;
 use sns_bridge::aws::{LambdaInvoker, SnsConfirmer};
 use sns_bridge::decision::decide_invocation;
 use sns_bridge::{Decision, HandlerInvoker, InvokeAnswer, SubscriptionConfirmer};
+use support::read_http_request;
 
 /// One canned response per request: `(status, headers, body)`; records each request line and body.
 struct ScriptedEndpoint {
@@ -30,24 +33,9 @@ fn scripted(
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
             let mut reader = BufReader::new(stream);
-            let mut request_line = String::new();
-            let _ = reader.read_line(&mut request_line);
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = line.split_once(':')
-                    && name.eq_ignore_ascii_case("content-length")
-                {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut request_body = vec![0; length];
-            let _ = reader.read_exact(&mut request_body);
+            let (request_line, request_body) = read_http_request(&mut reader);
             seen.lock().unwrap().push((
-                request_line.trim().to_owned(),
+                request_line,
                 String::from_utf8_lossy(&request_body).into_owned(),
             ));
             let mut response = format!(
