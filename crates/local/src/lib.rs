@@ -202,7 +202,7 @@ impl LocalPostOffice {
         let (provisioned, feeds) =
             provision::provision(&sns, &sqs, &mut plane, &config, &events, &subscriptions).await?;
         let plane = Arc::new(plane);
-        let http = reqwest::Client::builder()
+        let http = postoffice::https::client_builder()
             .pool_max_idle_per_host(64)
             .build()?;
         let sns_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -54,7 +54,12 @@ async fn fixture() -> Fixture {
     let mut plane = SnsDataPlane::default();
     let (subscription_arn, inbox) = plane.subscribe(TOPIC);
     let plane = Arc::new(plane);
-    let endpoint = serve(server::router(plane.clone(), moto, reqwest::Client::new())).await;
+    let endpoint = serve(server::router(
+        plane.clone(),
+        moto,
+        postoffice::https::client_builder().build().unwrap(),
+    ))
+    .await;
     Fixture {
         sns: aws_sdk_sns::Client::new(&sdk_config(&endpoint, "eu-west-1")),
         plane,

@@ -63,7 +63,7 @@ struct ReqwestConnector {
 impl ReqwestConnector {
     fn new(timeouts: Timeouts) -> Self {
         // The SDK's own clients neither follow redirects nor go through proxies.
-        let mut builder = reqwest::Client::builder()
+        let mut builder = crate::https::client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy();
         if let Some(timeout) = timeouts.connect {

@@ -8,13 +8,16 @@
 //! - [`sns`]: SNS HTTP(S) message parsing and signature verification.
 //!
 //! [`handler`] is the API product teams write business logic against; `aws_http` (feature
-//! `aws-http`) is the HTTP client the Lambdas' AWS SDK clients send through.
+//! `aws-http`) is the HTTP client the Lambdas' AWS SDK clients send through, and `https`
+//! (feature `https`) makes every HTTP client of the platform.
 
 #[cfg(feature = "aws-http")]
 pub mod aws_http;
 pub mod catalog;
 pub mod envelope;
 pub mod handler;
+#[cfg(feature = "https")]
+pub mod https;
 pub mod invocation;
 pub mod sns;
 pub mod topic;

@@ -228,7 +228,7 @@ async fn bridge_and_handler_run_for_real_under_cargo_lambda_watch() {
     let _watch = start_watch(&cargo_lambda, port, &env);
     wait_for_port(port);
 
-    let client = reqwest::Client::new();
+    let client = postoffice::https::client_builder().build().unwrap();
     let url = format!("http://127.0.0.1:{port}/lambda-url/sns-bridge/");
 
     // Warm-up starts both functions; like SNS, retry while the bridge answers 5xx.

@@ -1,7 +1,7 @@
 //! What a handler sees besides its typed event: the envelope it came in, and the outbox for
 //! follow-up events.
 
-use ring::digest;
+use aws_lc_rs::digest;
 use serde::Serialize;
 use uuid::Uuid;
 

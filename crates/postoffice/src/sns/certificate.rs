@@ -1,18 +1,42 @@
-//! An SNS signing certificate reduced to what verification needs: the RSA public key and the
-//! validity period.
+//! An SNS signing certificate reduced to what verification needs: the RSA public key, parsed once
+//! per certificate, and the validity period.
 
+use aws_lc_rs::signature::{
+    self, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY, RSA_PKCS1_2048_8192_SHA256,
+};
 use chrono::{DateTime, Utc};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// OID of rsaEncryption (RFC 8017): SNS signs with RSA only.
 const RSA_ENCRYPTION_OID: &str = "1.2.840.113549.1.1.1";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The two ways SNS signs: SignatureVersion 1 and 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureAlgorithm {
+    Sha1WithRsa,
+    Sha256WithRsa,
+}
+
+/// Parsing the key once matters: the per-key Montgomery setup is a fifth of a verification.
+#[derive(Clone)]
 pub struct SigningCertificate {
-    /// DER `RSAPublicKey`, the form `ring` verifies with.
+    /// DER `RSAPublicKey` (PKCS#1).
     rsa_public_key: Vec<u8>,
+    sha1_key: ParsedPublicKey,
+    sha256_key: ParsedPublicKey,
     not_before: DateTime<Utc>,
     not_after: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for SigningCertificate {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SigningCertificate")
+            .field("rsa_public_key_bytes", &self.rsa_public_key.len())
+            .field("not_before", &self.not_before)
+            .field("not_after", &self.not_after)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,6 +49,8 @@ pub enum CertificateError {
     NotX509(String),
     #[error("certificate key is not RSA")]
     NotRsa,
+    #[error("certificate RSA key is unusable (SNS keys are 2048 to 8192 bits): {0}")]
+    UnusableRsaKey(String),
     #[error("certificate validity is out of range")]
     ValidityOutOfRange,
 }
@@ -51,8 +77,15 @@ impl SigningCertificate {
             DateTime::from_timestamp(time.timestamp(), 0)
                 .ok_or(CertificateError::ValidityOutOfRange)
         };
+        let rsa_public_key = key.subject_public_key.data.to_vec();
+        let parse = |algorithm: &'static signature::RsaParameters| {
+            ParsedPublicKey::new(algorithm, &rsa_public_key)
+                .map_err(|rejected| CertificateError::UnusableRsaKey(rejected.to_string()))
+        };
         Ok(Self {
-            rsa_public_key: key.subject_public_key.data.to_vec(),
+            sha1_key: parse(&RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY)?,
+            sha256_key: parse(&RSA_PKCS1_2048_8192_SHA256)?,
+            rsa_public_key,
             not_before: instant(validity.not_before)?,
             not_after: instant(validity.not_after)?,
         })
@@ -60,6 +93,15 @@ impl SigningCertificate {
 
     pub fn rsa_public_key(&self) -> &[u8] {
         &self.rsa_public_key
+    }
+
+    /// Whether `signature` is this certificate's key's signature of `signed` under `algorithm`.
+    pub fn verifies(&self, algorithm: SignatureAlgorithm, signed: &[u8], signature: &[u8]) -> bool {
+        let key = match algorithm {
+            SignatureAlgorithm::Sha1WithRsa => &self.sha1_key,
+            SignatureAlgorithm::Sha256WithRsa => &self.sha256_key,
+        };
+        key.verify_sig(signed, signature).is_ok()
     }
 
     pub fn not_before(&self) -> DateTime<Utc> {

@@ -64,6 +64,17 @@ impl<E: Clone> CertificateCache<E> {
         }
     }
 
+    /// The certificate already loaded under exactly `url`, if any: no load, no waiting.
+    pub(crate) fn loaded(&self, url: &str) -> Option<Arc<SigningCertificate>> {
+        let mut entries = self.lock();
+        entries.uses += 1;
+        let now = entries.uses;
+        let (slot, last_used) = entries.slots.get_mut(url)?;
+        let certificate = slot.get()?.as_ref().ok()?;
+        *last_used = now;
+        Some(Arc::clone(certificate))
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().slots.len()
@@ -157,6 +168,42 @@ mod tests {
             "b was evicted: loaded again"
         );
         assert_eq!(cache.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn only_a_certificate_loaded_under_exactly_that_url_is_known() {
+        let cache = CertificateCache::new(2);
+        let loads = AtomicUsize::new(0);
+        assert!(
+            cache.loaded(url("a").as_str()).is_none(),
+            "nothing loaded yet"
+        );
+        let failed = cache
+            .get_or_load(&url("a"), || async { Err("down".to_owned()) })
+            .await;
+        assert!(failed.is_err());
+        assert!(
+            cache.loaded(url("a").as_str()).is_none(),
+            "a failure is not known"
+        );
+        load(&cache, "a", &loads).await;
+        assert!(cache.loaded(url("a").as_str()).is_some());
+        assert!(cache.loaded(url("b").as_str()).is_none());
+        assert!(
+            cache
+                .loaded("https://SNS.eu-west-1.amazonaws.com/SimpleNotificationService-a.pem")
+                .is_none(),
+            "another spelling of the URL takes the policy's path"
+        );
+
+        load(&cache, "b", &loads).await;
+        assert!(cache.loaded(url("a").as_str()).is_some(), "a used after b");
+        load(&cache, "c", &loads).await;
+        assert!(
+            cache.loaded(url("b").as_str()).is_none(),
+            "b least recent: evicted"
+        );
+        assert!(cache.loaded(url("a").as_str()).is_some());
     }
 
     #[tokio::test]

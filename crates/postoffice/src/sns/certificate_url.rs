@@ -85,11 +85,6 @@ impl CertificateUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// A URL trusted by configuration rather than by policy (the local signing certificate).
-    pub(crate) fn trusted_by_configuration(url: &str) -> Self {
-        Self(url.to_owned())
-    }
 }
 
 impl fmt::Display for CertificateUrl {

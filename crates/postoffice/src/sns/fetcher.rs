@@ -108,7 +108,7 @@ mod https {
 
     impl HttpsCertificateFetcher {
         pub fn new() -> Result<Self, reqwest::Error> {
-            let client = reqwest::Client::builder()
+            let client = crate::https::client_builder()
                 .https_only(true)
                 .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(Duration::from_secs(2))

@@ -6,11 +6,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{Datelike, Duration, Utc};
-use ring::rand::SystemRandom;
-use ring::signature::{KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair};
 
 use super::LOCAL_SIGNING_CERT_URL;
 use super::certificate::{CertificateError, SigningCertificate};
@@ -157,7 +157,7 @@ impl LocalSigningAuthority {
     ) -> Result<(), LocalSigningError> {
         message.signature_version = "2".to_owned();
         message.signing_cert_url = signing_cert_url.to_owned();
-        let mut signature = vec![0; self.key.public().modulus_len()];
+        let mut signature = vec![0; self.key.public_modulus_len()];
         self.key
             .sign(
                 &RSA_PKCS1_SHA256,

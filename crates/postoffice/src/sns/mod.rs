@@ -16,7 +16,7 @@ mod local_signing;
 mod message;
 mod verifier;
 
-pub use certificate::{CertificateError, SigningCertificate};
+pub use certificate::{CertificateError, SignatureAlgorithm, SigningCertificate};
 pub use certificate_cache::DEFAULT_CERTIFICATE_CACHE_CAPACITY;
 pub use certificate_url::{CertificateUrl, CertificateUrlError};
 pub use clock::{Clock, FixedClock, SystemClock};
