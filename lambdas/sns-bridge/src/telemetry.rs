@@ -8,6 +8,9 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use serde_json::json;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::bridge::Report;
 
@@ -23,11 +26,19 @@ pub fn init_logging() {
         .with_current_span(false)
         .with_target(false)
         .without_time()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_max_level(tracing::Level::TRACE)
+        .finish()
+        .with(log_filter(std::env::var("RUST_LOG").ok().as_deref()))
         .init();
+}
+
+/// `RUST_LOG` as `level` or `target=level,...` (default and fallback `info`). A target filter
+/// rather than `EnvFilter`, whose span and field matching would bring a regex engine (~0.5 MB)
+/// into the binary.
+fn log_filter(rust_log: Option<&str>) -> Targets {
+    rust_log
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
 }
 
 pub fn record(handler_function: &str, report: &Report, latency: Duration) {
@@ -111,6 +122,22 @@ pub fn metric_line(handler_function: &str, report: &Report, timestamp_ms: i64) -
 mod tests {
     use super::*;
     use crate::decision::Decision;
+    use tracing::Level;
+
+    #[test]
+    fn rust_log_sets_levels_and_falls_back_to_info() {
+        let unset = log_filter(None);
+        assert!(unset.would_enable("sns_bridge", &Level::INFO));
+        assert!(!unset.would_enable("sns_bridge", &Level::DEBUG));
+        let debug = log_filter(Some("debug"));
+        assert!(debug.would_enable("sns_bridge", &Level::DEBUG));
+        let targeted = log_filter(Some("warn,sns_bridge=trace"));
+        assert!(targeted.would_enable("sns_bridge::bridge", &Level::TRACE));
+        assert!(!targeted.would_enable("hyper", &Level::INFO));
+        let garbage = log_filter(Some("sns_bridge=loud"));
+        assert!(garbage.would_enable("sns_bridge", &Level::INFO));
+        assert!(!garbage.would_enable("sns_bridge", &Level::DEBUG));
+    }
 
     fn report(decision: Decision, handler_latency: Option<Duration>) -> Report {
         Report {
