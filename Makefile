@@ -64,5 +64,9 @@ bench-cold-start: ## release bridge: process start to first handled request, str
 	@[ -x target/bench-peers/venv/bin/python ] || { python3 -m venv target/bench-peers/venv && target/bench-peers/venv/bin/pip install -q --disable-pip-version-check aws-sns-message-validator==0.0.5; }
 	target/bench-peers/venv/bin/python lambdas/sns-bridge/benches/cold-start/cold_start.py target/release/sns-bridge 30
 
+# The Lambdas only, without the CLI: cargo unifies features per build, and the CLI's aws-config
+# `sso` feature would put SSO clients (and ring) into every Lambda.
+LAMBDAS := -p sns-bridge -p iot-forwarder -p example-kitchen -p example-telemetry
+
 package: ## Lambda zips for Terraform (arm64; needs the aarch64 target and zig)
-	cargo lambda build --release --arm64 --output-format zip
+	cargo lambda build --release --arm64 --output-format zip $(LAMBDAS)
