@@ -1,6 +1,6 @@
-//! The HTTP client the AWS SDK clients of the Lambdas send their requests with: `reqwest`
-//! (rustls with ring, HTTP/1.1), the client the certificate fetcher already uses. The SDK's own
-//! default client would add a second TLS stack, the aws-lc crypto library and HTTP/2 to every
+//! The HTTP client the AWS SDK clients of the Lambdas send their requests with: `reqwest` from
+//! [`crate::https`] (rustls on aws-lc-rs, HTTP/1.1), the client the certificate fetcher already
+//! uses. The SDK's own default client would add a second HTTP client stack and HTTP/2 to every
 //! Lambda binary.
 //!
 //! Pass [`http_client`] to `aws_config::defaults(..).http_client(..)` (or to an SDK config
