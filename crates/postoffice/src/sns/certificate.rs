@@ -9,6 +9,9 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// OID of rsaEncryption (RFC 8017): SNS signs with RSA only.
 const RSA_ENCRYPTION_OID: &str = "1.2.840.113549.1.1.1";
+/// The key sizes the RSA_PKCS1_2048_8192 verification algorithms accept.
+const MIN_RSA_BITS: usize = 2048;
+const MAX_RSA_BITS: usize = 8192;
 
 /// The two ways SNS signs: SignatureVersion 1 and 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +80,14 @@ impl SigningCertificate {
             DateTime::from_timestamp(time.timestamp(), 0)
                 .ok_or(CertificateError::ValidityOutOfRange)
         };
+        let bits = key
+            .parsed()
+            .map_err(|error| CertificateError::UnusableRsaKey(error.to_string()))?
+            .key_size();
+        // aws-lc parses any size and refuses a small key only when verifying: say why up front.
+        if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+            return Err(CertificateError::UnusableRsaKey(format!("{bits} bits")));
+        }
         let rsa_public_key = key.subject_public_key.data.to_vec();
         let parse = |algorithm: &'static signature::RsaParameters| {
             ParsedPublicKey::new(algorithm, &rsa_public_key)
@@ -110,5 +121,37 @@ impl SigningCertificate {
 
     pub fn not_after(&self) -> DateTime<Utc> {
         self.not_after
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-signed certificate with a 1024-bit RSA key (made with `openssl req -x509 -newkey
+    /// rsa:1024`; the private key was not kept).
+    const RSA_1024: &[u8] = include_bytes!("../../tests/fixtures/rsa-1024-certificate.pem");
+    const SNS: &[u8] =
+        include_bytes!("../../../../../shared/sns-vectors/php-2022-notification-sha256.pem");
+
+    #[test]
+    fn an_sns_certificate_yields_its_key_and_validity() {
+        let certificate = SigningCertificate::from_pem(SNS).unwrap();
+        // DER RSAPublicKey of a 2048-bit modulus: ~270 bytes.
+        assert!((260..=280).contains(&certificate.rsa_public_key().len()));
+        assert!(certificate.not_before() < certificate.not_after());
+    }
+
+    #[test]
+    fn a_key_below_2048_bits_is_refused_when_the_certificate_loads() {
+        let error = SigningCertificate::from_pem(RSA_1024).unwrap_err();
+        assert!(
+            matches!(error, CertificateError::UnusableRsaKey(_)),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "certificate RSA key is unusable (SNS keys are 2048 to 8192 bits): 1024 bits"
+        );
     }
 }
