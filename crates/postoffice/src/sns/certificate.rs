@@ -6,6 +6,7 @@ use aws_lc_rs::signature::{
 };
 use chrono::{DateTime, Utc};
 use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::public_key::PublicKey;
 
 /// OID of rsaEncryption (RFC 8017): SNS signs with RSA only.
 const RSA_ENCRYPTION_OID: &str = "1.2.840.113549.1.1.1";
@@ -80,10 +81,11 @@ impl SigningCertificate {
             DateTime::from_timestamp(time.timestamp(), 0)
                 .ok_or(CertificateError::ValidityOutOfRange)
         };
-        let bits = key
-            .parsed()
-            .map_err(|error| CertificateError::UnusableRsaKey(error.to_string()))?
-            .key_size();
+        let bits = match key.parsed() {
+            Ok(PublicKey::RSA(rsa)) => modulus_bits(rsa.modulus),
+            Ok(_) => return Err(CertificateError::NotRsa),
+            Err(error) => return Err(CertificateError::UnusableRsaKey(error.to_string())),
+        };
         // aws-lc parses any size and refuses a small key only when verifying: say why up front.
         if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
             return Err(CertificateError::UnusableRsaKey(format!("{bits} bits")));
@@ -124,6 +126,15 @@ impl SigningCertificate {
     }
 }
 
+/// The size of an RSA modulus given as big-endian bytes (DER may prefix a zero byte).
+fn modulus_bits(modulus: &[u8]) -> usize {
+    let significant = match modulus.iter().position(|&byte| byte != 0) {
+        Some(first) => &modulus[first..],
+        None => return 0,
+    };
+    significant.len() * 8 - significant[0].leading_zeros() as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +151,21 @@ mod tests {
         // DER RSAPublicKey of a 2048-bit modulus: ~270 bytes.
         assert!((260..=280).contains(&certificate.rsa_public_key().len()));
         assert!(certificate.not_before() < certificate.not_after());
+    }
+
+    #[test]
+    fn modulus_sizes_count_significant_bits() {
+        assert_eq!(modulus_bits(&[]), 0);
+        assert_eq!(modulus_bits(&[0, 0]), 0);
+        let mut modulus = vec![0x00, 0x80];
+        modulus.extend([0xff; 255]);
+        assert_eq!(modulus_bits(&modulus), 2048, "DER's leading zero");
+        modulus[1] = 0x7f;
+        assert_eq!(modulus_bits(&modulus), 2047);
+        assert_eq!(modulus_bits(&modulus[1..]), 2047);
+        let mut wide = vec![0x01];
+        wide.extend([0xff; 1024]);
+        assert_eq!(modulus_bits(&wide), 8193);
     }
 
     #[test]
