@@ -2,10 +2,9 @@
 //! Lambda Invoke endpoint (moto's Lambda cannot run code), with real SDK calls throughout.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -14,61 +13,11 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::config::Credentials;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 use base64::Engine;
+use postoffice_test_support::{Moto, http_response, read_http_request_blocking};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "eu-west-1";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A moto server of its own for each test, stopped when dropped.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Moto {
-    fn start() -> Self {
-        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
-        assert!(
-            binary.exists(),
-            "{} is missing: run `make setup`",
-            binary.display()
-        );
-        let port = free_port();
-        let child = Command::new(binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not listen on {port}"
-            );
-            thread::sleep(Duration::from_millis(100));
-        }
-        Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// How the fake handler answers one invocation.
 #[derive(Clone, Copy)]
@@ -116,62 +65,38 @@ impl FakeLambda {
 }
 
 fn serve(
-    stream: TcpStream,
+    mut stream: TcpStream,
     delay: Duration,
     recorded: &Mutex<Vec<(String, Value)>>,
     decide: &Decide,
 ) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+    let Some(request) = read_http_request_blocking(&mut stream) else {
         return;
-    }
-    let mut content_length = 0;
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).unwrap();
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                content_length = value.trim().parse().unwrap();
-            }
-        }
-    }
-    let mut body = vec![0; content_length];
-    reader.read_exact(&mut body).unwrap();
-    let path = request_line.split_whitespace().nth(1).unwrap_or_default();
+    };
+    let path = request.path.as_str();
     let function = path
         .strip_prefix("/2015-03-31/functions/")
         .and_then(|rest| rest.strip_suffix("/invocations"))
         .expect("a Lambda Invoke request")
         .to_owned();
-    let payload: Value = serde_json::from_slice(&body).expect("the payload is JSON");
+    let payload: Value = serde_json::from_slice(&request.body).expect("the payload is JSON");
     thread::sleep(delay);
     let answer = decide(&payload);
     recorded.lock().unwrap().push((function, payload));
     let error_document = |error_type: &str| {
         json!({"errorType": error_type, "errorMessage": "the fake handler says no"}).to_string()
     };
-    let (status, extra_header, body) = match answer {
-        Answer::Handled => ("200 OK", "", "{\"ok\":true}".to_owned()),
-        Answer::FunctionError(error_type) => (
-            "200 OK",
-            "X-Amz-Function-Error: Unhandled\r\n",
-            error_document(error_type),
-        ),
-        Answer::Http500(error_type) => {
-            ("500 Internal Server Error", "", error_document(error_type))
+    let mut headers = vec![("Content-Type", "application/json")];
+    let (status, reason, body) = match answer {
+        Answer::Handled => (200, "OK", "{\"ok\":true}".to_owned()),
+        Answer::FunctionError(error_type) => {
+            headers.push(("X-Amz-Function-Error", "Unhandled"));
+            (200, "OK", error_document(error_type))
         }
+        Answer::Http500(error_type) => (500, "Internal Server Error", error_document(error_type)),
     };
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{extra_header}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = stream;
-    let _ = stream.write_all(response.as_bytes());
+    headers.push(("Connection", "close"));
+    let _ = stream.write_all(&http_response(status, reason, &headers, body.as_bytes()));
 }
 
 struct PostOffice {
@@ -182,9 +107,9 @@ struct PostOffice {
 
 impl PostOffice {
     async fn start() -> Self {
-        let moto = Moto::start();
+        let moto = Moto::start().await;
         let config = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(&moto.endpoint)
+            .endpoint_url(moto.endpoint())
             .region(Region::new(REGION))
             .credentials_provider(Credentials::new("test", "test", None, None, "test"))
             .load()
@@ -300,7 +225,7 @@ impl PostOffice {
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("AWS_ENDPOINT_URL", &self.moto.endpoint)
+            .env("AWS_ENDPOINT_URL", self.moto.endpoint())
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_REGION", REGION)

@@ -8,16 +8,9 @@ use postoffice::catalog::Catalog;
 use postoffice_local::device::{SimulatedDevice, device_message};
 use postoffice_local::gateway::Gateway;
 use postoffice_local::mqtt::MqttSession;
+use postoffice_test_support::free_port;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test]
 async fn devices_publish_only_their_own_allowed_events() {

@@ -10,26 +10,10 @@ use aws_sdk_sns::config::timeout::TimeoutConfig;
 use aws_sdk_sns::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sns::error::SdkError;
 use aws_sdk_sns::operation::publish::PublishError;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use postoffice_test_support::{ReceivedRequest, read_http_request, write_http_response};
 use tokio::net::{TcpListener, TcpStream};
 
 const TOPIC_ARN: &str = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED";
-
-#[derive(Debug, Clone)]
-struct Received {
-    request_line: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 /// What the server answers each request with.
 #[derive(Clone, Copy)]
@@ -45,7 +29,7 @@ enum Answer {
 
 struct Server {
     url: String,
-    received: Arc<Mutex<Vec<Received>>>,
+    received: Arc<Mutex<Vec<ReceivedRequest>>>,
 }
 
 async fn serve(answer: Answer) -> Server {
@@ -62,58 +46,23 @@ async fn serve(answer: Answer) -> Server {
     Server { url, received }
 }
 
-async fn answer_one(mut stream: TcpStream, answer: Answer, recorder: Arc<Mutex<Vec<Received>>>) {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at;
-        }
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-        }
+async fn answer_one(
+    mut stream: TcpStream,
+    answer: Answer,
+    recorder: Arc<Mutex<Vec<ReceivedRequest>>>,
+) {
+    let Some(request) = read_http_request(&mut stream).await else {
+        return;
     };
-    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let request_line = lines.next().unwrap_or_default().to_owned();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.parse().ok())
-        .unwrap_or(0);
-    let mut body = buffer[head_end + 4..].to_vec();
-    while body.len() < length {
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
-        }
-    }
-    recorder.lock().unwrap().push(Received {
-        request_line,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    });
+    recorder.lock().unwrap().push(request);
     match answer {
         Answer::Respond {
             status,
             headers,
             body,
         } => {
-            let mut response = format!(
-                "HTTP/1.1 {status} Scripted\r\ncontent-length: {}\r\n",
-                body.len()
-            );
-            for (name, value) in headers {
-                response.push_str(&format!("{name}: {value}\r\n"));
-            }
-            response.push_str("\r\n");
-            response.push_str(body);
-            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = write_http_response(&mut stream, status, "Scripted", headers, body.as_bytes())
+                .await;
         }
         Answer::Hang => {
             tokio::time::sleep(Duration::from_secs(30)).await;
@@ -182,12 +131,13 @@ async fn a_signed_request_goes_out_and_the_answer_is_parsed() {
         request.header("content-length"),
         Some(request.body.len().to_string().as_str())
     );
+    let body = request.body_text();
     for part in [
         "Action=Publish",
         "TopicArn=arn%3Aaws%3Asns%3Aeu-west-1%3A123456789012%3Apostoffice-COOKING_REQUESTED",
         "Message=%7B%22event%22%3A%22COOKING_REQUESTED%22%7D",
     ] {
-        assert!(request.body.contains(part), "{part} in {}", request.body);
+        assert!(body.contains(part), "{part} in {body}");
     }
 }
 

@@ -7,8 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use postoffice_test_support::{read_http_request, write_http_response};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 
 const COOKING_REQUESTED: &[u8] = include_bytes!("fixtures/cooking_requested.json");
@@ -33,63 +34,45 @@ impl Drop for Function {
 }
 
 async fn serve(api: Arc<RuntimeApi>, mut stream: TcpStream) {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at;
-        }
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-        }
+    let Some(request) = read_http_request(&mut stream).await else {
+        return;
     };
-    let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
-    let mut parts = head.lines().next().unwrap_or_default().split(' ');
-    let (method, path) = (
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-    );
-    let length: usize = head
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse().ok())
-        .unwrap_or(0);
-    let mut body = buffer[head_end + 4..].to_vec();
-    while body.len() < length {
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
-        }
-    }
+    let (method, path) = (request.method.as_str(), request.path.as_str());
 
-    let response = if method == "GET" && path.ends_with("/runtime/invocation/next") {
+    if method == "GET" && path.ends_with("/runtime/invocation/next") {
         let next = api.invocations.lock().unwrap().pop_front();
         let Some((id, payload)) = next else {
             // Nothing left: keep the function waiting, as Lambda does between invocations.
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return;
         };
+        let headers = [
+            ("content-type", "application/json"),
+            ("lambda-runtime-aws-request-id", id.as_str()),
+            ("lambda-runtime-deadline-ms", "4102444800000"),
+            (
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:eu-west-1:123456789012:function:example-kitchen",
+            ),
+            ("connection", "close"),
+        ];
         let body = payload.to_string();
-        format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: {id}\r\nlambda-runtime-deadline-ms: 4102444800000\r\nlambda-runtime-invoked-function-arn: arn:aws:lambda:eu-west-1:123456789012:function:example-kitchen\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        )
+        let _ = write_http_response(&mut stream, 200, "OK", &headers, body.as_bytes()).await;
     } else if method == "POST" {
         // /2018-06-01/runtime/invocation/{id}/response or …/error
         let mut segments = path.rsplit('/');
         let kind = segments.next().unwrap_or_default().to_owned();
         let id = segments.next().unwrap_or_default().to_owned();
-        let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         api.answers.lock().unwrap().push((kind, id, value));
-        "HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
+        let _ = write_http_response(&mut stream, 202, "Accepted", CLOSE, b"").await;
     } else {
-        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
-    };
-    let _ = stream.write_all(response.as_bytes()).await;
+        let _ = write_http_response(&mut stream, 404, "Not Found", CLOSE, b"").await;
+    }
     let _ = stream.shutdown().await;
 }
+
+const CLOSE: &[(&str, &str)] = &[("connection", "close")];
 
 async fn start_runtime_api(invocations: Vec<(String, Value)>) -> (Arc<RuntimeApi>, String) {
     let api = Arc::new(RuntimeApi::default());

@@ -9,26 +9,18 @@ use iot_forwarder::{Forwarder, IotDataPublisher, IotPublish, IotPublishError};
 use postoffice::Topic;
 use postoffice::handler::testing::RecordingPublisher;
 use postoffice::handler::{Consumer, ErrorKind};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use postoffice_test_support::{ReceivedRequest, read_http_request, write_http_response};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 
 const COOKING_REPLIED: &[u8] = include_bytes!("fixtures/cooking_replied.json");
-
-/// What the endpoint received.
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    /// Path and query as sent, percent-encoded.
-    target: String,
-    body: Vec<u8>,
-}
 
 /// How the endpoint answers: HTTP status and, for errors, the AWS error type.
 type Answer = (u16, Option<&'static str>);
 
 struct Endpoint {
     url: String,
-    requests: Arc<Mutex<Vec<Request>>>,
+    requests: Arc<Mutex<Vec<ReceivedRequest>>>,
 }
 
 impl Endpoint {
@@ -46,7 +38,7 @@ impl Endpoint {
         Self { url, requests }
     }
 
-    fn requests(&self) -> Vec<Request> {
+    fn requests(&self) -> Vec<ReceivedRequest> {
         self.requests.lock().unwrap().clone()
     }
 
@@ -64,59 +56,24 @@ impl Endpoint {
     }
 }
 
-async fn serve(mut stream: TcpStream, answer: Answer, recorded: Arc<Mutex<Vec<Request>>>) {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(at) = find(&buffer, b"\r\n\r\n") {
-            break at;
-        }
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-        }
+async fn serve(mut stream: TcpStream, answer: Answer, recorded: Arc<Mutex<Vec<ReceivedRequest>>>) {
+    let Some(request) = read_http_request(&mut stream).await else {
+        return;
     };
-    let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let mut request_line = lines.next().unwrap_or_default().split(' ');
-    let method = request_line.next().unwrap_or_default().to_owned();
-    let target = request_line.next().unwrap_or_default().to_owned();
-    let length: usize = lines
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse().ok())
-        .unwrap_or(0);
-    let mut body = buffer[head_end + 4..].to_vec();
-    while body.len() < length {
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
-        }
-    }
-    recorded.lock().unwrap().push(Request {
-        method,
-        target,
-        body,
-    });
+    recorded.lock().unwrap().push(request);
 
     let (status, error_type) = answer;
-    let (extra, body) = match error_type {
-        Some(kind) => (
-            format!("x-amzn-ErrorType: {kind}\r\n"),
-            format!(r#"{{"message":"answered {status} by the test endpoint"}}"#),
-        ),
-        None => (String::new(), String::new()),
+    let mut headers = vec![("content-type", "application/json")];
+    let body = match error_type {
+        Some(kind) => {
+            headers.push(("x-amzn-ErrorType", kind));
+            format!(r#"{{"message":"answered {status} by the test endpoint"}}"#)
+        }
+        None => String::new(),
     };
-    let response = format!(
-        "HTTP/1.1 {status} Test\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(response.as_bytes()).await;
+    headers.push(("connection", "close"));
+    let _ = write_http_response(&mut stream, status, "Test", &headers, body.as_bytes()).await;
     let _ = stream.shutdown().await;
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn topic() -> Topic {
@@ -138,7 +95,7 @@ async fn publishes_to_the_topic_with_qos_1_and_the_exact_body() {
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
     assert_eq!(request.method, "POST");
-    let (path, query) = request.target.split_once('?').expect("a query string");
+    let (path, query) = request.path.split_once('?').expect("a query string");
     // `{topic}` is one URI label, so the SDK percent-encodes its slashes; endpoints decode it.
     assert_eq!(path, "/topics/COOKING_REPLIED%2Fh-1%2Foven-1");
     assert_eq!(query, "qos=1");

@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::io::{BufReader, Write as _};
+use std::io::Write as _;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use postoffice::sns::{MessageType, SnsMessage};
+use postoffice_test_support::{free_port, http_response, read_http_request_blocking};
 use support::*;
 
 /// Starting the two functions on a busy 2-core machine, including a rebuild when the shared
@@ -46,14 +47,6 @@ fn cargo_lambda() -> Option<PathBuf> {
             .map(|dir| dir.join("cargo-lambda"))
             .find(|candidate| candidate.is_file())
     })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `cargo lambda watch` in its own process group, stopped with the group on drop.
@@ -132,19 +125,16 @@ fn fake_sns() -> (u16, mpsc::Receiver<String>) {
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let mut reader = BufReader::new(stream);
-            let (_, body) = read_http_request(&mut reader);
+            let Ok(mut stream) = stream else { return };
+            let body = read_http_request_blocking(&mut stream)
+                .unwrap_or_default()
+                .body_text();
             let xml = "<ConfirmSubscriptionResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\">\
                 <ConfirmSubscriptionResult><SubscriptionArn>arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED:sub-1</SubscriptionArn></ConfirmSubscriptionResult>\
                 <ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></ConfirmSubscriptionResponse>";
-            let mut stream = reader.into_inner();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{xml}",
-                xml.len()
-            );
-            let _ = sender.send(String::from_utf8_lossy(&body).into_owned());
+            let headers = [("content-type", "text/xml"), ("connection", "close")];
+            let _ = stream.write_all(&http_response(200, "OK", &headers, xml.as_bytes()));
+            let _ = sender.send(body);
         }
     });
     (port, receiver)

@@ -1,18 +1,16 @@
 //! The SDK adapters against a scripted local HTTP endpoint (`AWS_ENDPOINT_URL_*`-style endpoint
 //! override): how Lambda's real answers become `InvokeAnswer`s, and that the SDK tries once.
 
-mod support;
-
-use std::io::{BufReader, Write as _};
+use std::io::Write as _;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use postoffice_test_support::{http_response, read_http_request_blocking};
 use sns_bridge::aws::{LambdaInvoker, SnsConfirmer};
 use sns_bridge::decision::decide_invocation;
 use sns_bridge::{Decision, HandlerInvoker, InvokeAnswer, SubscriptionConfirmer};
-use support::read_http_request;
 
 /// One canned response per request: `(status, headers, body)`; records each request line and body.
 struct ScriptedEndpoint {
@@ -31,23 +29,18 @@ fn scripted(
     let seen = Arc::clone(&requests);
     std::thread::spawn(move || {
         for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let mut reader = BufReader::new(stream);
-            let (request_line, request_body) = read_http_request(&mut reader);
-            seen.lock().unwrap().push((
-                request_line,
-                String::from_utf8_lossy(&request_body).into_owned(),
+            let Ok(mut stream) = stream else { return };
+            let request = read_http_request_blocking(&mut stream).unwrap_or_default();
+            seen.lock()
+                .unwrap()
+                .push((request.request_line.clone(), request.body_text()));
+            let headers = [headers, &[("connection", "close")]].concat();
+            let _ = stream.write_all(&http_response(
+                status,
+                "Scripted",
+                &headers,
+                body.as_bytes(),
             ));
-            let mut response = format!(
-                "HTTP/1.1 {status} Scripted\r\ncontent-length: {}\r\n",
-                body.len()
-            );
-            for (name, value) in headers {
-                response.push_str(&format!("{name}: {value}\r\n"));
-            }
-            response.push_str("connection: close\r\n\r\n");
-            response.push_str(body);
-            let _ = reader.into_inner().write_all(response.as_bytes());
         }
     });
     ScriptedEndpoint { url, requests }

@@ -163,7 +163,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::handler::moto::{Moto, start_moto};
+    use postoffice_test_support::Moto;
 
     async fn store(moto: &Moto, policy: IdempotencyPolicy) -> DynamoDbIdempotencyStore {
         let config = aws_sdk_dynamodb::Config::builder()
@@ -171,7 +171,7 @@ mod tests {
             .http_client(crate::aws_http::http_client())
             .region(Region::new("eu-west-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .endpoint_url(&moto.url)
+            .endpoint_url(moto.endpoint())
             .build();
         let client = aws_sdk_dynamodb::Client::from_conf(config);
         client
@@ -200,7 +200,7 @@ mod tests {
 
     #[tokio::test]
     async fn claims_completes_releases_and_expires_in_dynamodb() {
-        let moto = start_moto().await;
+        let moto = Moto::start().await;
         let policy = IdempotencyPolicy {
             claim_timeout: Duration::from_secs(60),
             remember_for: Duration::from_secs(3600),
@@ -249,7 +249,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_table_is_an_error_not_a_claim() {
-        let moto = start_moto().await;
+        let moto = Moto::start().await;
         let store = store(&moto, IdempotencyPolicy::default()).await;
         let missing = DynamoDbIdempotencyStore::new(
             store.client.clone(),

@@ -99,8 +99,6 @@ pub mod testing;
 mod dynamodb;
 #[cfg(feature = "lambda")]
 mod lambda;
-#[cfg(all(test, feature = "lambda"))]
-mod moto;
 #[cfg(feature = "lambda")]
 mod sns;
 

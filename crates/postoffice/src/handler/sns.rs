@@ -51,12 +51,11 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use aws_sdk_sns::config::{BehaviorVersion, Credentials, Region};
+    use postoffice_test_support::{Moto, read_http_request, write_http_response};
     use serde_json::{Value, json};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     use super::*;
-    use crate::handler::moto::start_moto;
     use crate::{Envelope, Topic};
 
     /// Records the bodies of the notifications POSTed to it.
@@ -67,36 +66,13 @@ mod tests {
         let recorder = received.clone();
         tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
-                let mut request = Vec::new();
-                let mut chunk = [0u8; 8192];
-                let body = loop {
-                    let Ok(n) = stream.read(&mut chunk).await else {
-                        break None;
-                    };
-                    if n == 0 {
-                        break None;
-                    }
-                    request.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&request).to_string();
-                    let Some((head, body)) = text.split_once("\r\n\r\n") else {
-                        continue;
-                    };
-                    let length = head
-                        .lines()
-                        .filter_map(|l| l.split_once(':'))
-                        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if body.len() >= length {
-                        break Some(body.to_owned());
-                    }
-                };
-                if let Some(body) = body.and_then(|b| serde_json::from_str(&b).ok()) {
+                let request = read_http_request(&mut stream).await;
+                if let Some(body) = request.and_then(|r| serde_json::from_slice(&r.body).ok()) {
                     recorder.lock().unwrap().push(body);
                 }
-                let _ = stream
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                    .await;
+                let _ =
+                    write_http_response(&mut stream, 200, "OK", &[("connection", "close")], b"")
+                        .await;
             }
         });
         (url, received)
@@ -104,13 +80,13 @@ mod tests {
 
     #[tokio::test]
     async fn publishes_the_envelope_with_identity_attributes_to_the_event_topic() {
-        let moto = start_moto().await;
+        let moto = Moto::start().await;
         let config = aws_sdk_sns::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .http_client(crate::aws_http::http_client())
             .region(Region::new("eu-west-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .endpoint_url(&moto.url)
+            .endpoint_url(moto.endpoint())
             .build();
         let client = aws_sdk_sns::Client::from_conf(config);
         let topic_arn = client

@@ -270,25 +270,3 @@ pub fn sns_request(message: &SnsMessage) -> http::Request<Bytes> {
 pub fn body_json(response: &http::Response<Bytes>) -> serde_json::Value {
     serde_json::from_slice(response.body()).expect("every response body is JSON")
 }
-
-/// Reads one HTTP/1.1 request from a scripted endpoint's connection: its request line (trimmed)
-/// and its body (by `content-length`).
-pub fn read_http_request(reader: &mut impl std::io::BufRead) -> (String, Vec<u8>) {
-    let mut request_line = String::new();
-    let _ = reader.read_line(&mut request_line);
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; length];
-    let _ = reader.read_exact(&mut body);
-    (request_line.trim().to_owned(), body)
-}
