@@ -26,7 +26,7 @@ fn request_to_decision(c: &mut Criterion) {
         &config(TOPIC_ARN, Duration::from_secs(10)),
         Utc::now(),
         RecordingFetcher::serving_test_certificate(),
-        FakeInvoker::handled(),
+        FakeInvoker::handled().not_recording(),
         FakeConfirmer::default(),
     );
     let message = signed(

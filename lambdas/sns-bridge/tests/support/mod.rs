@@ -71,6 +71,7 @@ type Invocations = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 pub struct FakeInvoker {
     answer: InvokeAnswer,
     delay: Option<Duration>,
+    recording: bool,
     pub calls: Invocations,
 }
 
@@ -79,6 +80,7 @@ impl FakeInvoker {
         Self {
             answer,
             delay: None,
+            recording: true,
             calls: Arc::default(),
         }
     }
@@ -105,6 +107,13 @@ impl FakeInvoker {
         self
     }
 
+    /// Drops payloads instead of keeping them: benchmarks run millions of invocations, and a
+    /// growing list of copies would be measured along with the bridge.
+    pub fn not_recording(mut self) -> Self {
+        self.recording = false;
+        self
+    }
+
     pub fn calls(&self) -> Vec<(String, Vec<u8>)> {
         self.calls.lock().unwrap().clone()
     }
@@ -112,10 +121,12 @@ impl FakeInvoker {
 
 impl HandlerInvoker for FakeInvoker {
     async fn invoke(&self, function: &str, payload: Vec<u8>) -> InvokeAnswer {
-        self.calls
-            .lock()
-            .unwrap()
-            .push((function.to_owned(), payload));
+        if self.recording {
+            self.calls
+                .lock()
+                .unwrap()
+                .push((function.to_owned(), payload));
+        }
         if let Some(delay) = self.delay {
             tokio::time::sleep(delay).await;
         }
