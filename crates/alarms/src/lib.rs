@@ -1,0 +1,1 @@
+//! CloudWatch metric alarms evaluated locally: statistics over periods, evaluation periods, missing data, state transitions
