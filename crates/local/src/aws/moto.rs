@@ -1,0 +1,113 @@
+//! moto server, the control plane: where every resource Terraform creates lives. It is started
+//! with AWS's managed policies loaded (roles attach `AWSXRayDaemonWriteAccess`) and with IoT
+//! certificate ids computed as AWS computes them (SHA-256 of the DER).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use super::ControlPlaneAnswer;
+use super::request::AwsRequest;
+use crate::process::ChildProcess;
+
+/// Passes requests on to moto, unchanged.
+#[derive(Clone)]
+pub struct MotoClient {
+    base_url: String,
+    http: reqwest::Client,
+}
+
+impl MotoClient {
+    pub fn new(base_url: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            http: postoffice::https::client_builder()
+                .no_proxy()
+                .pool_max_idle_per_host(32)
+                .timeout(Duration::from_secs(120))
+                .build()?,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub async fn forward(&self, request: &AwsRequest) -> anyhow::Result<ControlPlaneAnswer> {
+        let mut url = format!("{}{}", self.base_url, request.raw_path);
+        if let Some(query) = &request.raw_query {
+            url.push('?');
+            url.push_str(query);
+        }
+        let mut outgoing = self
+            .http
+            .request(request.method.clone(), url)
+            .body(request.body.clone());
+        for (name, values) in &request.headers {
+            if matches!(name.as_str(), "content-length" | "connection" | "transfer-encoding") {
+                continue;
+            }
+            for value in values {
+                outgoing = outgoing.header(name, value);
+            }
+        }
+        let response = outgoing.send().await?;
+        let status = StatusCode::from_u16(response.status().as_u16())?;
+        let mut headers = HeaderMap::new();
+        for (name, value) in response.headers() {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_str().as_bytes()),
+                HeaderValue::from_bytes(value.as_bytes()),
+            ) {
+                headers.append(name, value);
+            }
+        }
+        let body = response.bytes().await?;
+        Ok(ControlPlaneAnswer {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// Starts `moto_server` on 127.0.0.1:`port` and waits until it answers and is configured.
+pub async fn start(moto_server: &Path, port: u16, log: &Path) -> anyhow::Result<ChildProcess> {
+    if !moto_server.exists() {
+        bail!(
+            "{} is missing: run `make setup` (it installs moto into .venv)",
+            moto_server.display()
+        );
+    }
+    let mut command = std::process::Command::new(moto_server);
+    command
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true");
+    let mut child = ChildProcess::spawn("moto", command, log)?;
+    let http = postoffice::https::client_builder().no_proxy().build()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match http.get(format!("{base}/moto-api/")).send().await {
+            Ok(response) if response.status().is_success() => break,
+            _ if Instant::now() > deadline => {
+                bail!("moto did not start within 60 s (log: {})", log.display())
+            }
+            _ => {
+                if let Some(status) = child.exited() {
+                    bail!("moto exited with {status} (log: {})", log.display());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    http.post(format!("{base}/moto-api/config"))
+        .json(&serde_json::json!({"iot": {"use_valid_cert": true}}))
+        .send()
+        .await
+        .and_then(|response| response.error_for_status())
+        .context("configuring moto's IoT certificate ids")?;
+    Ok(child)
+}
