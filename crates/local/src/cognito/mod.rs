@@ -1,0 +1,3 @@
+//! Amazon Cognito, where moto lacks it.
+
+pub mod identity;

@@ -1,0 +1,3 @@
+//! AWS IoT Core, locally.
+
+pub mod control_plane;
