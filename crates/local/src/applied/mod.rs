@@ -1,0 +1,142 @@
+//! What was applied, read back through the AWS APIs as AWS holds it (from moto, the control
+//! plane, and from the local stand-ins where moto lacks the action). Plain data: the plan is
+//! built from it ([`crate::plan`]), nothing else reads the control plane.
+//!
+//! Each service is read on its own (`read_*`), so a change to one service's resources re-reads
+//! only that service.
+
+pub mod cloudwatch;
+pub mod firehose;
+pub mod iam;
+pub mod iot;
+pub mod kms;
+pub mod lambda;
+pub mod s3;
+pub mod sns;
+pub mod sqs;
+
+use std::collections::BTreeMap;
+
+/// Every resource the local post office runs from.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    pub sns: sns::AppliedSns,
+    pub sqs: sqs::AppliedSqs,
+    pub lambda: lambda::AppliedLambda,
+    pub iam: iam::AppliedIam,
+    pub kms: kms::AppliedKms,
+    pub iot: iot::AppliedIot,
+    pub firehose: firehose::AppliedFirehose,
+    pub cloudwatch: cloudwatch::AppliedAlarms,
+    pub s3: s3::AppliedS3,
+}
+
+/// SDK clients of the control plane, as the administrator.
+#[derive(Clone)]
+pub struct ControlPlane {
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub iot: aws_sdk_iot::Client,
+    pub firehose: aws_sdk_firehose::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// moto's base URL, for the few reads done without an SDK client (S3 bucket policies).
+    pub moto_url: String,
+    pub http: reqwest::Client,
+    pub region: String,
+}
+
+impl ControlPlane {
+    /// Clients talking straight to moto (`endpoint`) with fixed credentials: reading the control
+    /// plane is the post office's own business, not a call anyone makes through the endpoint.
+    pub fn new(endpoint: &str, region: &str) -> anyhow::Result<Self> {
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new(region.to_owned()))
+            .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
+                aws_sdk_sqs::config::Credentials::new(
+                    "postoffice-control-plane",
+                    "postoffice-control-plane",
+                    None,
+                    None,
+                    "postoffice-local",
+                ),
+            ))
+            .http_client(postoffice::aws_http::http_client())
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+            .build();
+        Ok(Self {
+            sns: aws_sdk_sns::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            kms: aws_sdk_kms::Client::new(&config),
+            iot: aws_sdk_iot::Client::new(&config),
+            firehose: aws_sdk_firehose::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            moto_url: endpoint.trim_end_matches('/').to_owned(),
+            http: postoffice::https::client_builder().no_proxy().build()?,
+            region: region.to_owned(),
+        })
+    }
+
+    /// Reads every service.
+    pub async fn read_all(&self) -> anyhow::Result<Applied> {
+        let (sns, sqs, lambda, iam, kms, iot, firehose, cloudwatch) = tokio::try_join!(
+            sns::read(&self.sns),
+            sqs::read(&self.sqs),
+            lambda::read(&self.lambda),
+            iam::read(&self.iam),
+            kms::read(&self.kms),
+            iot::read(&self.iot),
+            firehose::read(&self.firehose),
+            cloudwatch::read(&self.cloudwatch),
+        )?;
+        let s3 = s3::read(self, &firehose).await?;
+        Ok(Applied {
+            sns,
+            sqs,
+            lambda,
+            iam,
+            kms,
+            iot,
+            firehose,
+            cloudwatch,
+            s3,
+        })
+    }
+
+    /// Re-reads the services whose names (SigV4 signing names) are in `changed`.
+    pub async fn refresh(&self, applied: &mut Applied, changed: &[String]) -> anyhow::Result<()> {
+        for service in changed {
+            match service.as_str() {
+                "sns" => applied.sns = sns::read(&self.sns).await?,
+                "sqs" => applied.sqs = sqs::read(&self.sqs).await?,
+                "lambda" => applied.lambda = lambda::read(&self.lambda).await?,
+                "iam" => applied.iam = iam::read(&self.iam).await?,
+                "kms" => applied.kms = kms::read(&self.kms).await?,
+                "iot" => applied.iot = iot::read(&self.iot).await?,
+                "firehose" => applied.firehose = firehose::read(&self.firehose).await?,
+                "monitoring" => applied.cloudwatch = cloudwatch::read(&self.cloudwatch).await?,
+                "s3" => applied.s3 = s3::read(self, &applied.firehose).await?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Decodes the URL-encoded policy documents IAM returns.
+pub fn decode_policy(document: &str) -> String {
+    if document.trim_start().starts_with('{') {
+        document.to_owned()
+    } else {
+        crate::aws::sigv4::percent_decode(&document.replace('+', "%2B"))
+    }
+}
+
+/// Tags as a map.
+pub type Tags = BTreeMap<String, String>;
