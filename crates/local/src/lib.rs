@@ -1,67 +1,61 @@
-//! The local post office: a whole Post Office on 127.0.0.1, for `postoffice local up`,
-//! `make demo` and the end-to-end tests.
+//! The local post office: a whole Post Office on 127.0.0.1, provisioned by the project's own
+//! Terraform, for `postoffice local up`, `make demo` and the end-to-end tests.
 //!
-//! Supervised processes: moto server (SQS, and SNS's control plane), mosquitto (the MQTT gateway)
-//! and `cargo lambda watch` (bridges, forwarder and handlers, unchanged). In-process, local-only
-//! stand-ins for what no emulator does, each following the AWS documentation: the IoT rules
-//! ([`rule_engine`]), SNS's data plane ([`sns`]: Publish, ConfirmSubscription) and its HTTP/S
-//! delivery to the bridges ([`delivery`]), the iot-data Publish endpoint ([`iot_data`]) and the
-//! Firehose/S3 event store ([`event_store`]).
+//! Start-up: build and package the Lambdas as `make package` does; start moto (the control
+//! plane) behind the local AWS endpoint ([`aws`]), which authenticates every call and answers
+//! what moto lacks; `terraform apply` the project's root module against it ([`terraform`]); then
+//! read what was applied through the AWS APIs ([`applied`]) into a pure plan ([`plan`]) that the
+//! local services execute: SNS delivery, Lambda, the IoT gateway and rules, the event store and
+//! the alarms. Nothing is wired from the catalog or a local configuration.
 
 pub mod activity;
-pub mod config;
-pub mod delivery;
-pub mod demo;
-pub mod device;
-pub mod emulator;
-pub mod event_store;
-pub mod gateway;
-pub mod iot_data;
-pub mod lambdas;
-pub mod mqtt;
+pub mod applied;
+pub mod aws;
+pub mod cognito;
+pub mod iot;
+pub mod lambda;
 pub mod process;
-pub mod provision;
-pub mod rule_engine;
-pub mod sns;
+pub mod sts;
+pub mod terraform;
+pub mod tls;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use postoffice::catalog::Catalog;
-use postoffice::sns::LocalSigningAuthority;
-use tokio::task::JoinHandle;
 
-use crate::activity::{Activity, ActivityLog};
-use crate::config::LocalConfig;
-use crate::delivery::Deliverer;
-use crate::delivery::policy::TimeScale;
-use crate::gateway::Gateway;
-use crate::lambdas::{Function, LambdaHost};
-use crate::mqtt::{Credentials, MqttSession};
+use crate::activity::ActivityLog;
+use crate::aws::credentials::CredentialStore;
+use crate::aws::{AwsEndpoint, ControlPlaneChanges, LocalService};
 use crate::process::Supervisor;
-use crate::provision::Provisioned;
-use crate::sns::SnsDataPlane;
+
+/// moto's account, the account every local resource lives in.
+pub const ACCOUNT: &str = "123456789012";
 
 /// How to start a local post office.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The repository root (workspace, `.venv`, `event-catalog/`, `local/`).
+    /// The repository root (workspace, `.venv`, `terraform/`).
     pub root: PathBuf,
-    /// Where logs, generated configuration and the event store go; default `.run/<timestamp>`.
+    /// Where logs, state and the event store go; default `.run/<timestamp>`.
     pub run_dir: Option<PathBuf>,
-    /// The local configuration; default `ROOT/local/postoffice.local.yaml`.
-    pub config: Option<PathBuf>,
-    /// Multiplies every delivery policy delay (1.0 = as configured).
+    /// The Terraform to apply (a directory laid out like `terraform/`); default `ROOT/terraform`.
+    /// Tests pass a changed copy.
+    pub terraform: Option<PathBuf>,
+    /// Extra root-module inputs, on top of the local deployment's.
+    pub variables: serde_json::Value,
+    /// Multiplies every delivery policy delay and alarm period (1.0 = as applied).
     pub time_scale: f64,
-    /// Concurrent instances per function under `cargo lambda watch`.
+    /// Instances per function the Lambda host may run at once.
     pub concurrency: u32,
     /// The cargo profile the Lambdas are built with (`dev`, `release`, ...).
     pub cargo_profile: String,
-    /// How long bridges and handlers may take to build and start.
+    /// How long building, applying and starting may take.
     pub startup_timeout: Duration,
+    pub region: String,
+    pub prefix: String,
 }
 
 impl Options {
@@ -69,57 +63,37 @@ impl Options {
         Self {
             root: root.into(),
             run_dir: None,
-            config: None,
+            terraform: None,
+            variables: serde_json::json!({}),
             time_scale: 1.0,
             concurrency: 4,
             cargo_profile: "dev".to_owned(),
             startup_timeout: Duration::from_secs(600),
+            region: "eu-west-1".to_owned(),
+            prefix: "postoffice".to_owned(),
         }
     }
 }
 
-/// Where each part of a running local post office listens.
-#[derive(Debug, Clone)]
-pub struct Endpoints {
-    /// moto server: SQS and SNS's control plane (`AWS_ENDPOINT_URL`).
-    pub aws: String,
-    /// The local SNS endpoint: Publish and ConfirmSubscription served by the data plane, other
-    /// actions passed on to moto (`AWS_ENDPOINT_URL_SNS`).
-    pub sns: String,
-    /// The MQTT gateway (plain MQTT on 127.0.0.1).
-    pub mqtt_port: u16,
-    /// The iot-data endpoint (`AWS_ENDPOINT_URL_IOT_DATA_PLANE`).
-    pub iot_data: String,
-    /// `cargo lambda watch` serving the handlers (`AWS_ENDPOINT_URL_LAMBDA` of bridges and
-    /// `postoffice dlq redrive`).
-    pub handlers: String,
-    /// Consumer → its bridge's function URL.
-    pub bridges: BTreeMap<String, String>,
+/// How long each start-up step took.
+#[derive(Debug, Clone, Default)]
+pub struct StartupTimes {
+    pub build: Duration,
+    pub package: Duration,
+    pub moto: Duration,
+    pub apply: Duration,
+    pub ready: Duration,
 }
 
 /// A running local post office. Dropping it stops every task and process it started.
 pub struct LocalPostOffice {
     pub run_dir: PathBuf,
-    pub config: LocalConfig,
-    pub provisioned: Provisioned,
-    pub endpoints: Endpoints,
-    gateway: Gateway,
+    pub aws_endpoint: String,
+    pub startup: StartupTimes,
+    credentials: Arc<CredentialStore>,
     activity: ActivityLog,
-    sns: Arc<SnsDataPlane>,
-    sdk: aws_config::SdkConfig,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
     supervisor: Supervisor,
-}
-
-fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
-        }
-    }
-    Ok(())
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -131,6 +105,8 @@ fn free_port() -> anyhow::Result<u16> {
 impl LocalPostOffice {
     /// Starts everything; `progress` hears each step.
     pub async fn start(options: Options, progress: impl Fn(&str)) -> anyhow::Result<Self> {
+        let started = Instant::now();
+        let mut startup = StartupTimes::default();
         let root = options
             .root
             .canonicalize()
@@ -141,417 +117,133 @@ impl LocalPostOffice {
                 .join(".run")
                 .join(chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string()),
         };
-        std::fs::create_dir_all(run_dir.join("logs"))?;
         let logs = run_dir.join("logs");
+        std::fs::create_dir_all(&logs)?;
         let activity = ActivityLog::create(&run_dir.join("activity.jsonl"))?;
         let mut supervisor = Supervisor::default();
         let mut tasks = Vec::new();
 
-        let catalog = Catalog::load(&root.join("event-catalog"))?;
-        let config = LocalConfig::load(
-            &options
-                .config
-                .clone()
-                .unwrap_or_else(|| root.join("local/postoffice.local.yaml")),
-        )?;
-        config.check_against(&catalog)?;
-        let events: Vec<String> = catalog.events().map(|event| event.name.clone()).collect();
-        let subscriptions = config::subscriptions(&catalog);
-
         progress("building the Lambdas (cargo build)");
-        let mut binaries: Vec<String> = config
-            .consumers
-            .values()
-            .map(|consumer| consumer.handler.clone())
-            .collect();
-        binaries.push(lambdas::BRIDGE_BINARY.to_owned());
-        binaries.sort();
-        binaries.dedup();
-        lambdas::build(
-            &root,
-            &options.cargo_profile,
-            &binaries,
-            &run_dir.join("bin"),
-            &logs.join("build.log"),
-        )
-        .await?;
+        let step = Instant::now();
+        let binaries =
+            lambda::build::build(&root, &options.cargo_profile, &logs.join("build.log")).await?;
+        startup.build = step.elapsed();
 
-        progress("starting moto server and mosquitto");
+        progress("packaging the Lambda zips");
+        let step = Instant::now();
+        let zips = run_dir.join("lambda/packages");
+        let metadata = lambda::packaging::workspace_metadata(&root)?;
+        for contents in lambda::packaging::contents_from_metadata(&metadata, lambda::build::FUNCTIONS)? {
+            lambda::packaging::package(&contents, &binaries.join(&contents.binary), &zips)?;
+        }
+        startup.package = step.elapsed();
+
+        progress("starting moto and the local AWS endpoint");
+        let step = Instant::now();
+        let tls_dir = run_dir.join("tls");
+        let ca = tls::LocalCa::generate("Post Office local CA")?;
+        let ca_bundle = ca.write(&tls_dir)?;
+        let server_certificate = ca.issue_server(&["127.0.0.1", "localhost"])?;
         let moto_port = free_port()?;
-        let mqtt_port = free_port()?;
-        let moto_server = root.join(".venv/bin/moto_server");
-        let (moto_log, mosquitto_dir, mosquitto_log) = (
-            logs.join("moto.log"),
-            run_dir.join("mosquitto"),
-            logs.join("mosquitto.log"),
+        supervisor.add(
+            aws::moto::start(&root.join(".venv/bin/moto_server"), moto_port, &logs.join("moto.log"))
+                .await?,
         );
-        let (moto, gateway) = tokio::join!(
-            emulator::start_moto(&moto_server, moto_port, &config.region, &moto_log),
-            Gateway::start(&catalog, mqtt_port, &mosquitto_dir, &mosquitto_log),
+        let moto = aws::moto::MotoClient::new(&format!("http://127.0.0.1:{moto_port}"))?;
+        let credentials = Arc::new(CredentialStore::new(ACCOUNT));
+        let https_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let https = https_listener.local_addr()?;
+        let aws_endpoint = format!("https://{https}");
+        let code = Arc::new(lambda::code::CodeStore::new(run_dir.join("lambda/code"))?);
+        let mut services: HashMap<String, Arc<dyn LocalService>> = HashMap::new();
+        services.insert("sts".to_owned(), Arc::new(sts::SecurityTokenService));
+        services.insert(
+            "iot".to_owned(),
+            Arc::new(iot::control_plane::IotControlPlane::new(
+                https.to_string(),
+                &options.region,
+                ACCOUNT,
+            )),
         );
-        supervisor.add(moto?);
-        let (gateway, mosquitto) = gateway?;
-        supervisor.add(mosquitto);
-        let aws_endpoint = format!("http://127.0.0.1:{moto_port}");
-        let sdk = emulator::sdk_config(&aws_endpoint, &config.region);
-        let sns = aws_sdk_sns::Client::new(&sdk);
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-
-        progress("provisioning topics and queues in moto, subscriptions in the SNS data plane");
-        let mut plane = SnsDataPlane::default();
-        let (provisioned, feeds) =
-            provision::provision(&sns, &sqs, &mut plane, &config, &events, &subscriptions).await?;
-        let plane = Arc::new(plane);
-        let http = postoffice::https::client_builder()
-            .pool_max_idle_per_host(64)
-            .build()?;
-        let sns_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let sns_endpoint = format!("http://{}", sns_listener.local_addr()?);
-        let sns_router = sns::server::router(plane.clone(), aws_endpoint.clone(), http.clone());
-        tasks.push(tokio::spawn(async move {
-            if let Err(error) = axum::serve(sns_listener, sns_router).await {
-                tracing::error!(%error, "the local SNS endpoint stopped");
-            }
-        }));
-
-        let authority = Arc::new(LocalSigningAuthority::generate()?);
-        let certificate = run_dir.join("local-signing.pem");
-        authority.write(&certificate, &run_dir.join("local-signing.key"))?;
-
-        progress("starting the IoT rules, the iot-data endpoint and the event store");
-        let (iot_data_session, _) = MqttSession::connect(
-            mqtt_port,
-            "postoffice-iot-data",
-            &gateway.gateway_credentials(),
-            &[],
-            Duration::from_secs(10),
-        )
-        .await?;
-        let iot_data_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let iot_data = format!("http://{}", iot_data_listener.local_addr()?);
-        let router = iot_data::router(iot_data_session, activity.clone());
-        tasks.push(tokio::spawn(async move {
-            if let Err(error) = axum::serve(iot_data_listener, router).await {
-                tracing::error!(%error, "the iot-data endpoint stopped");
-            }
-        }));
-
-        let rules = config::actor_published_events(&catalog)
-            .into_iter()
-            .map(|event| {
-                let rule = rule_engine::Rule {
-                    name: config.rule_name(&event),
-                    topic_arn: provisioned.topics[&event].clone(),
-                    event: event.clone(),
-                };
-                (event, rule)
-            })
-            .collect();
-        let engine = rule_engine::RuleEngine {
-            rules,
-            sns: plane.clone(),
-            sqs: sqs.clone(),
-            rule_errors_queue_url: provisioned.rule_errors.url.clone(),
-            activity: activity.clone(),
-        };
+        services.insert(
+            "cognito-identity".to_owned(),
+            Arc::new(cognito::identity::CognitoIdentityStandIns::default()),
+        );
+        services.insert(
+            "lambda".to_owned(),
+            Arc::new(lambda::LambdaService { code: code.clone() }),
+        );
+        let changes = ControlPlaneChanges::default();
+        let endpoint = AwsEndpoint::new(
+            credentials.clone(),
+            moto,
+            services,
+            Arc::new(AdministratorOnly),
+            changes.clone(),
+        );
         tasks.push(tokio::spawn(
-            engine.run(mqtt_port, gateway.gateway_credentials()),
+            endpoint
+                .clone()
+                .serve_tls(https_listener, tls::server_config(&server_certificate)?),
         ));
+        tasks.push(tokio::spawn(endpoint.serve_plain(http_listener)));
+        startup.moto = step.elapsed();
 
-        let object_name = format!(
-            "postoffice-local-{}.jsonl",
-            chrono::Utc::now().format("%Y-%m-%d-%H-%M-%S")
-        );
-        for (event, feed) in feeds.event_store {
-            let writer = event_store::EventStoreWriter {
-                event,
-                feed,
-                root: run_dir.join("event-store"),
-                object_name: object_name.clone(),
-                activity: activity.clone(),
-            };
-            tasks.push(tokio::spawn(writer.run()));
-        }
-
-        progress("starting the Lambdas (cargo lambda watch serves their APIs)");
-        let common_env = |extra: &[(&str, String)]| {
-            let mut env: BTreeMap<String, String> = [
-                ("AWS_ENDPOINT_URL", aws_endpoint.clone()),
-                ("AWS_ENDPOINT_URL_SNS", sns_endpoint.clone()),
-                ("AWS_ENDPOINT_URL_IOT_DATA_PLANE", iot_data.clone()),
-                ("AWS_REGION", config.region.clone()),
-                ("AWS_DEFAULT_REGION", config.region.clone()),
-                ("AWS_ACCESS_KEY_ID", emulator::ACCESS_KEY_ID.to_owned()),
-                (
-                    "AWS_SECRET_ACCESS_KEY",
-                    emulator::SECRET_ACCESS_KEY.to_owned(),
-                ),
-                ("AWS_MAX_ATTEMPTS", "1".to_owned()),
-                ("POSTOFFICE_TOPIC_ARN_PREFIX", config.topic_arn_prefix()),
-                ("RUST_LOG", "info".to_owned()),
-            ]
-            .into_iter()
-            .map(|(key, value)| (key.to_owned(), value))
-            .collect();
-            for (key, value) in extra {
-                env.insert((*key).to_owned(), value.clone());
-            }
-            env
+        progress("terraform apply (the project's root module, against the local endpoint)");
+        let step = Instant::now();
+        let terraform_dir = run_dir.join("terraform");
+        let source = options
+            .terraform
+            .clone()
+            .unwrap_or_else(|| root.join("terraform"));
+        terraform::copy_modules(&source, &terraform_dir)?;
+        let apply = terraform::Apply {
+            root_module: terraform_dir.join("examples/complete"),
+            terraform_dir: terraform_dir.clone(),
+            variables: terraform::local_variables(
+                &zips,
+                &options.prefix,
+                &options.region,
+                local_inputs(&options),
+            ),
+            endpoint: aws_endpoint.clone(),
+            ca_bundle: ca_bundle.clone(),
+            region: options.region.clone(),
+            provider_mirror: PathBuf::from(
+                std::env::var("POSTOFFICE_TF_PROVIDER_MIRROR")
+                    .unwrap_or_else(|_| "/opt/tf-plugins".to_owned()),
+            ),
+            plugin_cache: root.join("target/terraform-plugin-cache"),
+            log: logs.join("terraform.log"),
+            parallelism: 16,
         };
-        let run_text = run_dir.display().to_string();
-        let mut handler_env = common_env(&[]);
-        for consumer in config.consumers.values() {
-            for (destination, source) in &consumer.data {
-                copy_dir(
-                    &root.join(source),
-                    Path::new(&destination.replace("{run}", &run_text)),
-                )?;
-            }
-        }
-        for consumer in config.consumers.values() {
-            for (key, value) in &consumer.env {
-                let value = value.replace("{run}", &run_text);
-                handler_env.insert(key.clone(), value);
-            }
-        }
-        let mut handler_names: Vec<String> = config
-            .consumers
-            .values()
-            .map(|consumer| consumer.handler.clone())
-            .collect();
-        handler_names.sort();
-        handler_names.dedup();
-        let handlers = LambdaHost {
-            name: "lambda-handlers".to_owned(),
-            port: free_port()?,
-            functions: handler_names
-                .iter()
-                .map(|handler| Function {
-                    binary: handler.clone(),
-                    name: handler.clone(),
-                    env: handler_env.clone(),
-                })
-                .collect(),
-            concurrency: options.concurrency,
-        };
-        let cargo_lambda = lambdas::cargo_lambda(&root);
-        handlers
-            .start(&mut supervisor, &cargo_lambda, &root, &run_dir)
-            .await?;
+        tokio::time::timeout(
+            terraform::APPLY_TIMEOUT,
+            apply.run(credentials.administrator()),
+        )
+        .await
+        .context("terraform apply did not finish in time")??;
+        startup.apply = step.elapsed();
+        startup.ready = started.elapsed() - startup.build;
 
-        let mut bridges = BTreeMap::new();
-        for (consumer, consumer_events) in &subscriptions {
-            let allowed: Vec<String> = consumer_events
-                .iter()
-                .map(|event| provisioned.topics[event].clone())
-                .collect();
-            let function_name = config.bridge_function_name(consumer);
-            let bridge = LambdaHost {
-                name: format!("lambda-{function_name}"),
-                port: free_port()?,
-                functions: vec![Function {
-                    binary: lambdas::BRIDGE_BINARY.to_owned(),
-                    name: function_name,
-                    env: common_env(&[
-                        ("AWS_ENDPOINT_URL_LAMBDA", handlers.endpoint()),
-                        (
-                            "POSTOFFICE_HANDLER_FUNCTION",
-                            config.consumers[consumer].handler.clone(),
-                        ),
-                        ("POSTOFFICE_ALLOWED_TOPIC_ARNS", allowed.join(",")),
-                        (
-                            "POSTOFFICE_LOCAL_TRUSTED_CERT",
-                            certificate.display().to_string(),
-                        ),
-                    ]),
-                }],
-                concurrency: options.concurrency,
-            };
-            bridge
-                .start(&mut supervisor, &cargo_lambda, &root, &run_dir)
-                .await?;
-            bridges.insert(
-                consumer.clone(),
-                format!(
-                    "{}/lambda-url/{}/",
-                    bridge.endpoint(),
-                    lambdas::BRIDGE_BINARY
-                ),
-            );
-        }
-
-        progress("confirming the bridges' subscriptions");
-        let mut confirmations = activity.subscribe();
-        let bridge_instances: BTreeMap<&String, Arc<tokio::sync::Semaphore>> = bridges
-            .keys()
-            .map(|consumer| {
-                let permits = options.concurrency.max(1) as usize;
-                (consumer, Arc::new(tokio::sync::Semaphore::new(permits)))
-            })
-            .collect();
-        for (subscription, inbox) in provisioned.subscriptions.iter().zip(feeds.inboxes) {
-            let deliverer = Deliverer {
-                subscription: subscription.clone(),
-                endpoint: bridges[&subscription.consumer].clone(),
-                sns_endpoint: sns_endpoint.clone(),
-                plane: plane.clone(),
-                bridge_instances: bridge_instances[&subscription.consumer].clone(),
-                policy: config.delivery_policy.clone(),
-                time_scale: TimeScale(options.time_scale),
-                authority: authority.clone(),
-                http: http.clone(),
-                sqs: sqs.clone(),
-                activity: activity.clone(),
-            };
-            tasks.push(tokio::spawn(deliverer.run(inbox, options.startup_timeout)));
-        }
-        let mut post_office = Self {
+        Ok(Self {
             run_dir,
-            config,
-            provisioned,
-            endpoints: Endpoints {
-                aws: aws_endpoint,
-                sns: sns_endpoint,
-                mqtt_port,
-                iot_data,
-                handlers: handlers.endpoint(),
-                bridges,
-            },
-            gateway,
+            aws_endpoint,
+            startup,
+            credentials,
             activity,
-            sns: plane,
-            sdk: sdk.clone(),
             tasks,
             supervisor,
-        };
-        let expected = post_office.provisioned.subscriptions.len();
-        let mut confirmed = 0;
-        let deadline = tokio::time::Instant::now() + options.startup_timeout;
-        while confirmed < expected {
-            match tokio::time::timeout_at(deadline, confirmations.recv()).await {
-                Ok(Ok(Activity::SubscriptionConfirmed { .. })) => confirmed += 1,
-                Ok(_) => {}
-                Err(_) => anyhow::bail!(
-                    "only {confirmed} of {expected} subscriptions were confirmed in time; see {}",
-                    post_office.run_dir.join("logs").display()
-                ),
-            }
-            if let Some((name, status)) = post_office.supervisor.first_exited() {
-                anyhow::bail!(
-                    "{name} exited with {status}; see {}",
-                    post_office.run_dir.join("logs").display()
-                );
-            }
-        }
-
-        progress("starting the handlers");
-        for handler in &handler_names {
-            lambdas::warm_up(
-                &http,
-                &post_office.endpoints.handlers,
-                handler,
-                options.startup_timeout,
-            )
-            .await?;
-        }
-        Ok(post_office)
-    }
-
-    /// Registers a household with the MQTT gateway; its devices connect with these
-    /// credentials (user = household) and their device id as client id.
-    pub async fn register_household(&self, household_id: &str) -> anyhow::Result<Credentials> {
-        self.gateway.register_household(household_id).await
-    }
-
-    /// Credentials that read every topic: for observers in tests and the demo.
-    pub fn gateway_credentials(&self) -> Credentials {
-        self.gateway.gateway_credentials()
-    }
-
-    pub fn activity(&self) -> tokio::sync::broadcast::Receiver<Activity> {
-        self.activity.subscribe()
-    }
-
-    /// An SQS client of the emulator, for inspecting queues.
-    pub fn sqs(&self) -> aws_sdk_sqs::Client {
-        aws_sdk_sqs::Client::new(&self.sdk)
-    }
-
-    /// Messages in a queue: (visible, in flight), as SQS approximates them.
-    pub async fn queue_depth(&self, queue_url: &str) -> anyhow::Result<(u64, u64)> {
-        use aws_sdk_sqs::types::QueueAttributeName as Name;
-        let attributes = self
-            .sqs()
-            .get_queue_attributes()
-            .queue_url(queue_url)
-            .attribute_names(Name::ApproximateNumberOfMessages)
-            .attribute_names(Name::ApproximateNumberOfMessagesNotVisible)
-            .send()
-            .await?
-            .attributes
-            .unwrap_or_default();
-        let count = |name: &Name| {
-            attributes
-                .get(name)
-                .and_then(|value| value.parse().ok())
-                .unwrap_or(0)
-        };
-        Ok((
-            count(&Name::ApproximateNumberOfMessages),
-            count(&Name::ApproximateNumberOfMessagesNotVisible),
-        ))
-    }
-
-    /// Messages published but not yet delivered to a bridge or parked in a DLQ.
-    pub fn pending_deliveries(&self) -> usize {
-        self.sns.pending_deliveries()
-    }
-
-    /// The consumer's dead-letter queue.
-    pub fn dead_letter_queue(&self, consumer: &str) -> Option<&provision::Queue> {
-        self.provisioned.consumer_dlqs.get(consumer)
-    }
-
-    pub fn event_store_root(&self) -> PathBuf {
-        self.run_dir.join("event-store")
-    }
-
-    /// The environment under which `postoffice` commands (e.g. `dlq redrive`) reach this post
-    /// office.
-    pub fn tool_env(&self) -> Vec<(String, String)> {
-        [
-            ("AWS_ENDPOINT_URL", self.endpoints.aws.clone()),
-            ("AWS_ENDPOINT_URL_SNS", self.endpoints.sns.clone()),
-            ("AWS_ENDPOINT_URL_LAMBDA", self.endpoints.handlers.clone()),
-            ("AWS_REGION", self.config.region.clone()),
-            ("AWS_DEFAULT_REGION", self.config.region.clone()),
-            ("AWS_ACCESS_KEY_ID", emulator::ACCESS_KEY_ID.to_owned()),
-            (
-                "AWS_SECRET_ACCESS_KEY",
-                emulator::SECRET_ACCESS_KEY.to_owned(),
-            ),
-            ("AWS_MAX_ATTEMPTS", "1".to_owned()),
-            (
-                "POSTOFFICE_TOPIC_ARN_PREFIX",
-                self.config.topic_arn_prefix(),
-            ),
-        ]
-        .into_iter()
-        .map(|(key, value)| (key.to_owned(), value))
-        .collect()
-    }
-
-    /// A supervised process that has died, if any.
-    pub fn dead_process(&mut self) -> Option<(String, std::process::ExitStatus)> {
-        self.supervisor.first_exited()
-    }
-
-    pub fn logs_dir(&self) -> PathBuf {
-        self.run_dir.join("logs")
+        })
     }
 
     pub fn run_dir(&self) -> &Path {
         &self.run_dir
+    }
+
+    pub fn activity(&self) -> tokio::sync::broadcast::Receiver<activity::Activity> {
+        self.activity.subscribe()
     }
 
     /// Stops every task and process.
@@ -561,10 +253,45 @@ impl LocalPostOffice {
         }
         self.supervisor.stop();
     }
+
+    /// The administrator's credentials (what `postoffice` tools run with).
+    pub fn administrator(&self) -> &aws::credentials::Credentials {
+        self.credentials.administrator()
+    }
 }
 
 impl Drop for LocalPostOffice {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The root module's inputs only a deployment knows, for the local one; `options.variables`
+/// adds to or replaces them.
+fn local_inputs(options: &Options) -> serde_json::Value {
+    let mut inputs = serde_json::json!({
+        "mobile_identity_provider": {
+            "provider_name": format!("cognito-idp.{}.amazonaws.com/{}_LocalPool1", options.region, options.region),
+            "client_id": "localmobileclient",
+        },
+    });
+    if let (Some(inputs), Some(extra)) = (inputs.as_object_mut(), options.variables.as_object()) {
+        for (name, value) in extra {
+            inputs.insert(name.clone(), value.clone());
+        }
+    }
+    inputs
+}
+
+/// Until policies are evaluated, only the administrator is let through.
+struct AdministratorOnly;
+
+impl aws::Authorize for AdministratorOnly {
+    fn authorize(&self, call: &aws::Call) -> Result<(), aws::errors::AwsError> {
+        Err(aws::errors::AwsError::new(
+            403,
+            "AccessDenied",
+            format!("{} may not call the local post office yet", call.caller.arn()),
+        ))
     }
 }

@@ -53,15 +53,8 @@ pub async fn run(command: LocalCommand) -> anyhow::Result<ExitCode> {
     match command {
         LocalCommand::Up { run, time_scale } => up(run.options(time_scale)).await,
         LocalCommand::Demo { run, time_scale } => {
-            let postoffice = std::env::current_exe()?;
-            let demo = postoffice_local::demo::run(run.options(time_scale), postoffice);
-            tokio::select! {
-                passed = demo => Ok(if passed? { ExitCode::SUCCESS } else { ExitCode::FAILURE }),
-                _ = interrupted() => {
-                    eprintln!("\ninterrupted: every process the demo started has been stopped");
-                    Ok(ExitCode::from(130))
-                }
-            }
+            let _ = (run, time_scale);
+            anyhow::bail!("the demo is being moved onto the Terraform-provisioned post office")
         }
     }
 }
@@ -75,24 +68,9 @@ async fn up(options: Options) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(130));
         }
     };
-    let endpoints = &post_office.endpoints;
     println!("The local post office is up (Ctrl-C stops it).");
-    println!(
-        "  MQTT gateway       mqtt://127.0.0.1:{}",
-        endpoints.mqtt_port
-    );
-    println!("  AWS (moto)         {}", endpoints.aws);
-    println!("  SNS                {}", endpoints.sns);
-    println!("  iot-data endpoint  {}", endpoints.iot_data);
-    println!("  handlers (Lambda)  {}", endpoints.handlers);
-    for (consumer, url) in &endpoints.bridges {
-        println!("  bridge {consumer:<11} {url}");
-    }
+    println!("  AWS endpoint       {}", post_office.aws_endpoint);
     println!("  run directory      {}", post_office.run_dir().display());
-    println!("Environment for postoffice commands against it:");
-    for (key, value) in post_office.tool_env() {
-        println!("  export {key}={value}");
-    }
     loop {
         tokio::select! {
             _ = interrupted() => {
@@ -100,14 +78,7 @@ async fn up(options: Options) -> anyhow::Result<ExitCode> {
                 post_office.stop();
                 return Ok(ExitCode::SUCCESS);
             }
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                if let Some((name, status)) = post_office.dead_process() {
-                    eprintln!("{name} exited with {status}; stopping (logs: {})",
-                        post_office.logs_dir().display());
-                    post_office.stop();
-                    return Ok(ExitCode::FAILURE);
-                }
-            }
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
 }
