@@ -275,8 +275,9 @@ impl<'r> Matcher<'r> {
 ///    to the account's identity policies. The account root user has full access by default.
 /// 3. KMS key policies and role trust policies must allow: directly, or through a statement for
 ///    the account that makes identity policies count.
-/// 4. Across accounts (principal and resource accounts differ, or the resource's account is
-///    unknown) both the identity policies and the resource policy must allow.
+/// 4. Across accounts (principal and resource accounts differ, or the resource's ARN names no
+///    account and none was given with [`Request::with_resource_account`]) both the identity
+///    policies and the resource policy must allow. A `*` resource is in the caller's account.
 /// 5. Services, web identities and anonymous callers have no identity policies: only the
 ///    resource policy can allow them.
 pub fn evaluate(request: &Request, policies: &Policies) -> Decision {
@@ -357,7 +358,10 @@ pub fn evaluate(request: &Request, policies: &Policies) -> Decision {
         },
         Standing::Iam { account } | Standing::Root { account } => {
             let root = matches!(standing, Standing::Root { .. });
-            let same_account = request.resource_account() == Some(account);
+            // `*` (actions without resource-level permissions, such as sqs:ListQueues) acts in
+            // the caller's own account.
+            let same_account = request.resource_parts().segments.is_none()
+                || request.resource_account() == Some(account);
             // The root user's own identity side: full access in its account.
             let identity_side = identity_allow
                 .clone()
