@@ -524,8 +524,8 @@ fn decode(value: &Value, scheme: &Value) -> Value {
     let Ok(bytes) = BASE64.decode(text.trim_end()) else {
         return Value::Null;
     };
-    match serde_json::from_slice::<serde_json::Value>(&bytes) {
-        Ok(json) => Value::from_json(&json),
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(json) => json,
         Err(_) => String::from_utf8(bytes).map_or(Value::Null, Value::String),
     }
 }

@@ -130,9 +130,7 @@ impl Statement {
     pub fn execute(&self, message: &Message) -> Option<Outgoing> {
         // A payload that is not JSON leaves every field Undefined; only `*` and encode(*, ...)
         // still see its bytes.
-        let payload = serde_json::from_slice::<serde_json::Value>(message.payload)
-            .map(|json| Value::from_json(&json))
-            .unwrap_or(Value::Undefined);
+        let payload = serde_json::from_slice::<Value>(message.payload).unwrap_or(Value::Undefined);
         let context = Context {
             message,
             payload: &payload,

@@ -114,27 +114,6 @@ impl Value {
         })
     }
 
-    pub(crate) fn from_json(json: &serde_json::Value) -> Value {
-        match json {
-            serde_json::Value::Null => Value::Null,
-            serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(number) => match number.as_i64() {
-                Some(int) => Value::Int(int),
-                None => Value::decimal(number.as_f64().unwrap_or(f64::NAN)),
-            },
-            serde_json::Value::String(text) => Value::String(text.clone()),
-            serde_json::Value::Array(items) => {
-                Value::Array(items.iter().map(Value::from_json).collect())
-            }
-            serde_json::Value::Object(members) => Value::Object(
-                members
-                    .iter()
-                    .map(|(key, value)| (key.clone(), Value::from_json(value)))
-                    .collect(),
-            ),
-        }
-    }
-
     /// The member `key` of an object; `Undefined` for a missing key or a value that is no object.
     pub(crate) fn member(&self, key: &str) -> Value {
         match self {
@@ -153,6 +132,68 @@ impl Value {
         if !value.is_undefined() {
             members.push((key.to_owned(), value));
         }
+    }
+}
+
+/// Payloads are read straight into values, without a `serde_json::Value` in between.
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, int: i64) -> Result<Value, E> {
+        Ok(Value::Int(int))
+    }
+
+    fn visit_u64<E>(self, int: u64) -> Result<Value, E> {
+        Ok(i64::try_from(int).map_or(Value::Decimal(int as f64), Value::Int))
+    }
+
+    fn visit_f64<E>(self, number: f64) -> Result<Value, E> {
+        Ok(Value::decimal(number))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Value, E> {
+        Ok(Value::String(text.to_owned()))
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<Value, E> {
+        Ok(Value::String(text))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members: Vec<(String, Value)> = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some((key, value)) = map.next_entry::<String, Value>()? {
+            // A repeated key keeps its last value, as serde_json's own maps do.
+            Value::insert_member(&mut members, &key, value);
+        }
+        Ok(Value::Object(members))
     }
 }
 
@@ -271,6 +312,35 @@ mod tests {
         assert_eq!(Value::Null.to_text(), None);
         let array = Value::Array(vec![Value::String("a".into()), Value::Int(1), Value::Null]);
         assert_eq!(array.to_text().as_deref(), Some(r#"["a",1,null]"#));
+    }
+
+    #[test]
+    fn payloads_are_read_with_whole_numbers_as_ints() {
+        let value: Value =
+            serde_json::from_str(r#"{"a": [1, 2.5, 10.0, true, null, "x"], "a2": {}, "a": 3}"#)
+                .unwrap();
+        assert_eq!(
+            value,
+            Value::Object(vec![
+                ("a2".into(), Value::Object(vec![])),
+                ("a".into(), Value::Int(3))
+            ])
+        );
+        let value: Value =
+            serde_json::from_str(r#"[1, 2.5, 10.0, true, null, "x", 18446744073709551615]"#)
+                .unwrap();
+        assert_eq!(
+            value,
+            Value::Array(vec![
+                Value::Int(1),
+                Value::Decimal(2.5),
+                Value::Int(10),
+                Value::Bool(true),
+                Value::Null,
+                Value::String("x".into()),
+                Value::Decimal(18446744073709551615.0),
+            ])
+        );
     }
 
     #[test]
