@@ -29,6 +29,8 @@ pub(crate) enum Expr {
     Field(String),
     /// `expr.name`
     Member(Box<Expr>, String),
+    /// `@name`: the value of the SET clause's assignment at this index.
+    Variable(usize),
     /// `*` as a function argument: the whole payload.
     Payload,
     Object(Vec<(String, Expr)>),

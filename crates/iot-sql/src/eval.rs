@@ -11,6 +11,8 @@ pub(crate) struct Context<'a> {
     pub(crate) message: &'a Message<'a>,
     /// The payload parsed as JSON; `Undefined` when it is not JSON.
     pub(crate) payload: &'a Value,
+    /// The SET clause's values so far.
+    pub(crate) variables: &'a [Value],
 }
 
 /// The outgoing payload of a query whose WHERE held.
@@ -68,6 +70,11 @@ pub(crate) fn eval(expr: &Expr, document: &Value, context: &Context) -> Value {
         Expr::Literal(value) => value.clone(),
         Expr::Field(name) => document.member(name),
         Expr::Member(base, name) => eval(base, document, context).member(name),
+        Expr::Variable(index) => context
+            .variables
+            .get(*index)
+            .cloned()
+            .unwrap_or(Value::Undefined),
         Expr::Payload => context.payload.clone(),
         Expr::Object(members) => {
             let mut object = Vec::with_capacity(members.len());

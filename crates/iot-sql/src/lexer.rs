@@ -6,6 +6,8 @@ use crate::error::{Position, SqlError};
 pub(crate) enum Token {
     /// A name or keyword, as written.
     Word(String),
+    /// `@name`, a variable of the SET clause (without the `@`).
+    Variable(String),
     Int(i64),
     Decimal(f64),
     /// A quoted string; `single` tells `'...'` from `"..."` (FROM takes only single quotes).
@@ -41,6 +43,7 @@ impl Token {
     pub(crate) fn describe(&self) -> String {
         match self {
             Token::Word(word) => format!("'{word}'"),
+            Token::Variable(name) => format!("variable @{name}"),
             Token::Int(int) => format!("number {int}"),
             Token::Decimal(decimal) => format!("number {decimal}"),
             Token::Str { text, single: true } => format!("string '{text}'"),
@@ -118,6 +121,13 @@ pub(crate) fn tokenize(sql: &str) -> Result<Vec<(Token, usize)>, SqlError> {
             },
             b'\'' | b'"' => string(sql, &mut at)?,
             b'0'..=b'9' => number(sql, &mut at)?,
+            b'@' => {
+                at += 1;
+                while at < bytes.len() && (bytes[at].is_ascii_alphanumeric() || bytes[at] == b'_') {
+                    at += 1;
+                }
+                Token::Variable(sql[start + 1..at].to_owned())
+            }
             b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
                 while at < bytes.len() && (bytes[at].is_ascii_alphanumeric() || bytes[at] == b'_') {
                     at += 1;

@@ -14,7 +14,8 @@
 //! IoT's odd parts are kept: a result that is `Undefined` (a missing field, a function given the
 //! wrong types) is left out of the outgoing object; `=` never converts types but `>` converts
 //! numeric strings; whole decimals such as `10.0` are Ints. Functions that need AWS
-//! (`get_thing_shadow`, `aws_lambda`, ...) are refused when the statement is parsed.
+//! (`get_thing_shadow`, `aws_lambda`, ...) are refused when the statement is parsed, and so are
+//! hashing, regular expression and Java time-parsing functions, which are not implemented.
 
 mod ast;
 mod error;
@@ -29,7 +30,7 @@ mod value;
 pub use error::{EvalError, Position, SqlError};
 pub use topic_filter::TopicFilter;
 
-use ast::Query;
+use ast::{Expr, Query};
 use eval::{Context, Selected};
 use value::Value;
 
@@ -38,6 +39,8 @@ use value::Value;
 pub struct Statement {
     sql: String,
     filter: TopicFilter,
+    /// The SET clause's assignments, in order.
+    variables: Vec<Expr>,
     query: Query,
 }
 
@@ -92,11 +95,12 @@ impl Outgoing {
 impl Statement {
     /// Parses `sql`; an error names the line and column and what was expected there.
     pub fn parse(sql: &str) -> Result<Statement, SqlError> {
-        let (query, filter) = parser::parse(sql)?;
+        let parsed = parser::parse(sql)?;
         Ok(Statement {
             sql: sql.to_owned(),
-            filter,
-            query,
+            filter: parsed.filter,
+            variables: parsed.variables,
+            query: parsed.query,
         })
     }
 
@@ -131,9 +135,21 @@ impl Statement {
         // A payload that is not JSON leaves every field Undefined; only `*` and encode(*, ...)
         // still see its bytes.
         let payload = serde_json::from_slice::<Value>(message.payload).unwrap_or(Value::Undefined);
+        // Each assignment sees the ones before it (iot-sql-set).
+        let mut variables = Vec::with_capacity(self.variables.len());
+        for assignment in &self.variables {
+            let context = Context {
+                message,
+                payload: &payload,
+                variables: &variables,
+            };
+            let value = eval::eval(assignment, &payload, &context);
+            variables.push(value);
+        }
         let context = Context {
             message,
             payload: &payload,
+            variables: &variables,
         };
         Some(match eval::run_query(&self.query, &payload, &context)? {
             Selected::RawPayload => Outgoing::Raw(message.payload.to_vec()),

@@ -19,23 +19,23 @@ const RESERVED: [&str; 13] = [
     "NULL",
 ];
 
-pub(crate) fn parse(sql: &str) -> Result<(Query, TopicFilter), SqlError> {
-    // Checked before tokenizing: SET's variables (`@name`) are no tokens of this parser.
-    let start = sql.len() - sql.trim_start().len();
-    let first_word = sql[start..]
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .next();
-    if first_word.is_some_and(|word| word.eq_ignore_ascii_case("SET")) {
-        return Err(SqlError::Unsupported {
-            position: Position::at(sql, start),
-            what: "the SET clause".to_owned(),
-        });
-    }
+/// A parsed statement: the SET clause's assignments in order, the query, the FROM filter.
+pub(crate) struct Parsed {
+    pub(crate) variables: Vec<Expr>,
+    pub(crate) query: Query,
+    pub(crate) filter: TopicFilter,
+}
+
+/// Variable names: letters, digits and underscores, up to 64 (iot-sql-set).
+const MAX_VARIABLE_NAME: usize = 64;
+
+pub(crate) fn parse(sql: &str) -> Result<Parsed, SqlError> {
     let mut parser = Parser {
         sql,
         tokens: tokenize(sql)?,
         at: 0,
         depth: 0,
+        variables: Vec::new(),
     };
     parser.statement()
 }
@@ -45,6 +45,8 @@ struct Parser<'s> {
     tokens: Vec<(Token, usize)>,
     at: usize,
     depth: usize,
+    /// The names assigned so far by the SET clause, in order.
+    variables: Vec<String>,
 }
 
 impl Parser<'_> {
@@ -128,7 +130,12 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn statement(&mut self) -> Result<(Query, TopicFilter), SqlError> {
+    fn statement(&mut self) -> Result<Parsed, SqlError> {
+        let variables = if self.eat_keyword("SET") {
+            self.assignments()?
+        } else {
+            Vec::new()
+        };
         self.expect_keyword("SELECT")?;
         let (value, items) = self.select_list()?;
         self.expect_keyword("FROM")?;
@@ -157,14 +164,43 @@ impl Parser<'_> {
             };
             return Err(self.expected(what));
         }
-        Ok((
-            Query {
+        Ok(Parsed {
+            variables,
+            query: Query {
                 value,
                 items,
                 condition,
             },
             filter,
-        ))
+        })
+    }
+
+    /// `@name = expr [, @name = expr ...]` after SET; each may use the ones before it.
+    fn assignments(&mut self) -> Result<Vec<Expr>, SqlError> {
+        let mut values = Vec::new();
+        loop {
+            let Token::Variable(name) = self.peek().clone() else {
+                return Err(self.expected("a variable such as @name"));
+            };
+            if name.is_empty() || name.len() > MAX_VARIABLE_NAME {
+                return Err(
+                    self.expected("a variable name of 1 to 64 letters, digits or underscores")
+                );
+            }
+            if self.variables.contains(&name) {
+                return Err(SqlError::InvalidArgument {
+                    position: self.position(),
+                    message: format!("variable @{name} is already set (variables are immutable)"),
+                });
+            }
+            self.advance();
+            self.expect(&Token::Equal, "'=' after the variable")?;
+            values.push(self.expr()?);
+            self.variables.push(name);
+            if !self.eat(&Token::Comma) {
+                return Ok(values);
+            }
+        }
     }
 
     /// After SELECT: `VALUE expr`, or items with optional aliases.
@@ -188,7 +224,10 @@ impl Parser<'_> {
                 let name = if self.eat_keyword("AS") {
                     self.alias()?
                 } else {
-                    default_name(&expr, items.len())
+                    match &expr {
+                        Expr::Variable(index) => self.variables[*index].clone(),
+                        other => default_name(other, items.len()),
+                    }
                 };
                 items.push(SelectItem::Expr { expr, name });
             }
@@ -343,6 +382,16 @@ impl Parser<'_> {
                 Ok(expr)
             }
             Token::LeftBrace => self.object_literal(),
+            Token::Variable(name) => match self.variables.iter().position(|set| *set == name) {
+                Some(index) => {
+                    self.advance();
+                    Ok(Expr::Variable(index))
+                }
+                None => Err(SqlError::InvalidArgument {
+                    position: self.position(),
+                    message: format!("variable @{name} is not set by the SET clause"),
+                }),
+            },
             Token::LeftBracket => {
                 self.advance();
                 let items = self.list(&Token::RightBracket, "',' or ']'")?;

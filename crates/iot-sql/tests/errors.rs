@@ -187,10 +187,35 @@ fn topic_filters_and_unsupported_clauses() {
         refuse("SELECT * FROM 'a/#/b'").to_string(),
         "line 1, column 15: invalid topic filter 'a/#/b': '#' must be the whole last level"
     );
+}
+
+/// Variables are set once, before use, by one SET clause (iot-sql-set).
+#[test]
+fn set_clause_rules() {
     assert_eq!(
-        refuse("SET @x = 1 SELECT * FROM 'a'").to_string(),
-        "line 1, column 1: the SET clause is not supported by the local post office"
+        refuse("SET @x = 1, @x = 2 SELECT @x AS x FROM 'a'").to_string(),
+        "line 1, column 13: variable @x is already set (variables are immutable)"
     );
+    assert_eq!(
+        refuse("SET @x = @y, @y = 1 SELECT @x AS x FROM 'a'").to_string(),
+        "line 1, column 10: variable @y is not set by the SET clause"
+    );
+    assert_eq!(
+        refuse("SELECT @x AS x FROM 'a'").to_string(),
+        "line 1, column 8: variable @x is not set by the SET clause"
+    );
+    assert!(
+        refuse("SET x = 1 SELECT x FROM 'a'")
+            .to_string()
+            .contains("expected a variable such as @name")
+    );
+    assert!(
+        refuse("SET @x = 1 SET @y = 2 SELECT @x AS x FROM 'a'")
+            .to_string()
+            .contains("expected SELECT")
+    );
+    let long = format!("SET @{} = 1 SELECT * FROM 'a'", "v".repeat(65));
+    assert!(refuse(&long).to_string().contains("1 to 64 letters"));
 }
 
 #[test]

@@ -9,6 +9,8 @@ const RULE_SQL: &str = include_str!("fixtures/cooking_requested_rule.sql");
 fn sql_fragment() -> impl Strategy<Value = String> {
     prop_oneof![
         Just("SELECT ".to_owned()),
+        Just("SET @v = ".to_owned()),
+        Just("@v".to_owned()),
         Just(" FROM 'a/+/#' ".to_owned()),
         Just(" WHERE ".to_owned()),
         Just("CASE x WHEN 1 THEN ".to_owned()),
@@ -43,6 +45,7 @@ fn statements() -> Vec<Statement> {
         "SELECT * FROM '#'",
         "SELECT *, encode(*, 'base64') AS raw, decode(b, 'base64') AS d FROM '#' WHERE a > 1 OR b = 'x'",
         "SELECT VALUE (SELECT v, * FROM e WHERE n <> 'x') FROM '#'",
+        "SET @a = a.b, @c = concat(@a, e) SELECT @a, @c.d AS d FROM '#' WHERE NOT isNull(@c)",
         "SELECT a.b.c + d * e - f / g % h AS m, concat(a, b, arr) AS c, substring(s, n, m) AS s, \
          lpad(s, n) AS l, get(arr, n) AS g, cast(x AS Int) AS i, trunc(d, n) AS t, \
          parse_time('yyyy-MM-dd HH:mm:ss.SSS Z', n) AS p, chr(n) AS ch, round(d) AS r, \

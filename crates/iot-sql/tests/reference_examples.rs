@@ -478,3 +478,33 @@ fn keywords_and_function_names_are_case_insensitive() {
         Some(json!({"c": "RED"}))
     );
 }
+
+/// https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-set.html
+#[test]
+fn set_clause_variables() {
+    // The page's second example: a variable holding an object, read with JSON extensions.
+    let payload = json!({"device1": {"deviceId": "weather_sensor", "deviceData": {
+        "sensors": {"temp_fahrenheit": 75, "humidity": 60}, "location": [47.606, -122.332]}}});
+    assert_eq!(
+        select(
+            "SET @device_sensor_data = device1.deviceData.sensors \
+             SELECT @device_sensor_data.temp_fahrenheit AS temp_fahrenheit, \
+             @device_sensor_data.humidity as humidity FROM 'device/data'",
+            payload
+        ),
+        Some(json!({"temp_fahrenheit": 75, "humidity": 60}))
+    );
+    // Variables use earlier ones, and serve WHERE and nested queries. The page's first example
+    // gives 23.89 for (75 - 32) * 5 / 9; the operator tables make Int / Int an Int, 23.
+    let sql = "SET @celsius = (temp_fahrenheit - 32) * 5 / 9, @hot = @celsius > 20, @limit = 100 \
+               SELECT @celsius AS celsius, @hot, (SELECT VALUE v FROM readings WHERE v < @limit) AS low \
+               FROM 'device/data' WHERE @hot";
+    assert_eq!(
+        select(
+            sql,
+            json!({"temp_fahrenheit": 75, "readings": [{"v": 50}, {"v": 150}]})
+        ),
+        Some(json!({"celsius": 23, "hot": true, "low": [50]}))
+    );
+    assert_eq!(select(sql, json!({"temp_fahrenheit": 50})), None);
+}
