@@ -155,7 +155,7 @@ impl Statement {
             Selected::RawPayload => Outgoing::Raw(message.payload.to_vec()),
             // "Undefined is converted to an empty string when serialized by itself".
             Selected::Value(Value::Undefined) => Outgoing::Raw(Vec::new()),
-            Selected::Value(value) => Outgoing::Json(value.to_json()),
+            Selected::Value(value) => Outgoing::Json(value.into_json()),
         })
     }
 }

@@ -114,6 +114,32 @@ impl Value {
         })
     }
 
+    /// As [`Value::to_json`], taking the value apart instead of copying it.
+    pub(crate) fn into_json(self) -> serde_json::Value {
+        self.into_json_if_defined()
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    fn into_json_if_defined(self) -> Option<serde_json::Value> {
+        Some(match self {
+            Value::Undefined => return None,
+            Value::String(text) => serde_json::Value::String(text),
+            Value::Array(items) => serde_json::Value::Array(
+                items
+                    .into_iter()
+                    .filter_map(Value::into_json_if_defined)
+                    .collect(),
+            ),
+            Value::Object(members) => serde_json::Value::Object(
+                members
+                    .into_iter()
+                    .filter_map(|(key, value)| Some((key, value.into_json_if_defined()?)))
+                    .collect(),
+            ),
+            scalar => return scalar.to_json_if_defined(),
+        })
+    }
+
     /// The member `key` of an object; `Undefined` for a missing key or a value that is no object.
     pub(crate) fn member(&self, key: &str) -> Value {
         match self {
