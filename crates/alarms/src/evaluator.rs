@@ -131,6 +131,20 @@ impl AlarmEvaluator {
         self.alarms.iter().map(|watched| &watched.alarm)
     }
 
+    /// How far back evaluations read: a [`MetricStore`] should keep at least this much behind
+    /// its newest datapoint for every alarm's evaluation range.
+    pub fn retention_needed_ms(&self) -> i64 {
+        self.alarms
+            .iter()
+            .map(|watched| {
+                let alarm = &watched.alarm;
+                let (period, interval) = self.period_and_interval_ms(alarm);
+                i64::from(alarm.evaluation_periods + EXTRA_PERIODS) * period + interval
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Evaluates every alarm at `now_ms` and returns the state changes, in the order the alarms
     /// were put. Evaluating again within the same evaluation interval changes nothing.
     pub fn evaluate(&mut self, now_ms: i64) -> Vec<Transition> {
@@ -192,6 +206,22 @@ impl AlarmEvaluator {
                 })
             })
             .collect()
+    }
+
+    /// The scaled period, and how often the alarm is evaluated: every minute, or every 10
+    /// seconds for 10 and 30 second periods (AlarmThatSendsEmail.html#alarm-evaluation).
+    fn period_and_interval_ms(&self, alarm: &Alarm) -> (i64, i64) {
+        let period = self
+            .scaled_ms(u64::from(alarm.period_seconds) * 1000)
+            .max(1);
+        let interval = self
+            .scaled_ms(if alarm.period_seconds < 60 {
+                10_000
+            } else {
+                60_000
+            })
+            .max(1);
+        (period, interval)
     }
 
     fn scaled_ms(&self, ms: u64) -> i64 {

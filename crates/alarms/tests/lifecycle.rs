@@ -349,6 +349,18 @@ fn high_resolution_periods_are_evaluated_every_ten_seconds() {
 }
 
 #[test]
+fn the_store_retention_an_evaluator_needs() {
+    let mut evaluator = scaled(dlq_depth_spec());
+    // (1 + 2 periods of 3 s) + one 0.6 s evaluation interval.
+    assert_eq!(evaluator.retention_needed_ms(), 9_600);
+    let mut longer = dlq_depth_spec();
+    longer.alarm_name = "longer".into();
+    longer.evaluation_periods = 5;
+    evaluator.put_alarm(Alarm::new(longer).unwrap(), T).unwrap();
+    assert_eq!(evaluator.retention_needed_ms(), 21_600);
+}
+
+#[test]
 fn scales_are_checked() {
     for scale in [0.0, -1.0, f64::NAN, f64::INFINITY] {
         assert!(matches!(
