@@ -68,6 +68,17 @@ impl Default for HostConfig {
 #[derive(Clone)]
 pub struct LambdaHost {
     inner: Arc<HostInner>,
+    _owners: Arc<Owners>,
+}
+
+/// Counts the embedder's handles only: the host's own tasks (an `Event` invocation waiting for
+/// its retry) hold `HostInner`, and must not keep instances alive once the embedder let go.
+struct Owners(Arc<HostInner>);
+
+impl Drop for Owners {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
 }
 
 struct HostInner {
@@ -121,16 +132,18 @@ impl Drop for BusySlot {
 impl LambdaHost {
     pub fn new(registry: Arc<dyn FunctionRegistry>, config: HostConfig) -> Self {
         let (shutdown_signal, _) = watch::channel(false);
+        let inner = Arc::new(HostInner {
+            registry,
+            config,
+            state: Mutex::new(HostState::default()),
+            live_instances: Arc::new(AtomicUsize::new(0)),
+            next_instance_id: AtomicU64::new(1),
+            shut_down: AtomicBool::new(false),
+            shutdown_signal,
+        });
         Self {
-            inner: Arc::new(HostInner {
-                registry,
-                config,
-                state: Mutex::new(HostState::default()),
-                live_instances: Arc::new(AtomicUsize::new(0)),
-                next_instance_id: AtomicU64::new(1),
-                shut_down: AtomicBool::new(false),
-                shutdown_signal,
-            }),
+            _owners: Arc::new(Owners(inner.clone())),
+            inner,
         }
     }
 

@@ -632,6 +632,76 @@ async fn dropping_the_host_kills_its_instances() {
     .await;
 }
 
+#[tokio::test]
+async fn an_init_over_the_init_limit_is_killed_and_answered_as_a_timeout() {
+    let root = TaskRoot::new();
+    let mut config = root.config("sluggish");
+    config
+        .environment
+        .insert("TEST_FUNCTION_INIT_SLEEP_MS".into(), "5000".into());
+    let (host, _) = host_with(
+        vec![config],
+        HostConfig {
+            init_timeout: Duration::from_millis(300),
+            ..HostConfig::default()
+        },
+    );
+    let started = std::time::Instant::now();
+    let outcome = host.invoke("sluggish", echo(&[]), SYNC).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let error = outcome.error_document().unwrap();
+    assert_eq!(error.error_type, "Sandbox.Timedout");
+    assert!(
+        error
+            .error_message
+            .ends_with("Task timed out after 0.30 seconds"),
+        "{}",
+        error.error_message
+    );
+    wait_until("the instance is gone", Duration::from_secs(5), || {
+        host.live_instances() == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn shutdown_kills_busy_instances_and_refuses_further_invocations() {
+    let root = TaskRoot::new();
+    let (host, _) = host(vec![root.config("kitchen")]);
+    let first = host.invoke("kitchen", echo(&[]), SYNC).await.unwrap();
+    let pid = json(&first.payload)["pid"].as_u64().unwrap();
+    let busy = {
+        let host = host.clone();
+        tokio::spawn(async move {
+            host.invoke(
+                "kitchen",
+                json!({"action": "sleep", "ms": 10_000}).to_string(),
+                SYNC,
+            )
+            .await
+        })
+    };
+    wait_until("the invocation runs", Duration::from_secs(5), || {
+        host.metrics("kitchen").unwrap().concurrent_executions == 1
+    })
+    .await;
+    host.shutdown();
+    let error = busy.await.unwrap().unwrap_err();
+    assert_eq!(error.error_code(), "ServiceException");
+    wait_until(
+        "the busy instance is killed",
+        Duration::from_secs(5),
+        || !process_alive(pid),
+    )
+    .await;
+    let refused = host.invoke("kitchen", echo(&[]), SYNC).await.unwrap_err();
+    assert!(refused.to_string().contains("shut down"), "{refused}");
+}
+
 fn base64_of(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)

@@ -11,7 +11,7 @@
 //! - `{"action":"large","bytes":N}`: answer a JSON string of N bytes.
 //!
 //! Init fails when `TEST_FUNCTION_INIT_ERROR` names an error type (posted to `/runtime/init/error`,
-//! then exit 1) or `TEST_FUNCTION_INIT_EXIT` an exit code.
+//! then exit 1) or `TEST_FUNCTION_INIT_EXIT` an exit code; `TEST_FUNCTION_INIT_SLEEP_MS` slows it.
 
 use std::io::{Read as _, Write as _};
 
@@ -23,6 +23,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     if let Ok(error_type) = std::env::var("TEST_FUNCTION_INIT_ERROR") {
         report_init_error(&error_type);
         std::process::exit(1);
+    }
+    if let Some(ms) = std::env::var("TEST_FUNCTION_INIT_SLEEP_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
     if let Ok(code) = std::env::var("TEST_FUNCTION_INIT_EXIT") {
         std::process::exit(code.parse().unwrap_or(1));
