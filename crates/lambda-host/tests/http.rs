@@ -168,6 +168,29 @@ async fn function_url_answers_map_to_http_responses() {
     assert_eq!(host.invoke_url("urlid123", too_large).await.status(), 413);
 }
 
+#[tokio::test]
+async fn function_url_timeouts_are_502_and_throttles_429() {
+    let root = TaskRoot::new();
+    let mut slow = root.config("slow");
+    slow.timeout = Duration::from_secs(1);
+    let mut closed = root.config("closed");
+    closed.reserved_concurrency = Some(0);
+    let (host, registry) = host(vec![slow, closed]);
+    registry.put_url("slowurl", "slow");
+    registry.put_url("closedurl", "closed");
+    let timed_out = host
+        .invoke_url(
+            "slowurl",
+            url_request(json!({"action": "sleep", "ms": 3000})),
+        )
+        .await;
+    assert_eq!(timed_out.status(), 502);
+    assert_eq!(host.metrics("slow").unwrap().timeouts, 1);
+    let throttled = host.invoke_url("closedurl", url_request(json!({}))).await;
+    assert_eq!(throttled.status(), 429);
+    assert_eq!(host.metrics("closed").unwrap().throttles, 1);
+}
+
 /// aws-sdk-lambda over plain HTTP to the Invoke route.
 #[derive(Clone)]
 struct PlainHttp(PlainClient);
