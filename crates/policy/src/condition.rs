@@ -171,6 +171,8 @@ impl Condition {
             // context, the values do not match and the condition is false. If the policy
             // condition requires that the key is not matched ... the condition is true."
             // ForAllValues is true over a missing key or an empty set, ForAnyValue false.
+            // IfExists comes first: "If the key is not present, evaluate the condition element
+            // as true", whatever the set operator (the documentation gives no exception).
             return match self.set {
                 _ if self.if_exists => true,
                 SetOperator::ForAllValues => true,

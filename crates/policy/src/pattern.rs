@@ -115,17 +115,17 @@ impl Template {
                 Piece::Literal(text) => &**text,
                 _ => "",
             };
-            return glob(&self.pieces, &text_at, subject, fold_ascii_case);
+            return glob(&self.pieces, text_at, subject, fold_ascii_case);
         }
         let Some(resolved) = self.resolve_variables(resolve) else {
             return false;
         };
         let text_at = |index: usize| match &self.pieces[index] {
             Piece::Literal(text) => &**text,
-            Piece::Variable(variable) => &*resolved[variable.ordinal],
+            Piece::Variable(variable) => resolved.get(variable.ordinal),
             _ => "",
         };
-        glob(&self.pieces, &text_at, subject, fold_ascii_case)
+        glob(&self.pieces, text_at, subject, fold_ascii_case)
     }
 
     /// The template's text with variables replaced; `None` when a variable has no value. Only
@@ -144,25 +144,23 @@ impl Template {
                 Piece::Literal(literal) => text.push_str(literal),
                 Piece::AnyRun => text.push('*'),
                 Piece::AnyOne => text.push('?'),
-                Piece::Variable(variable) => text.push_str(&resolved[variable.ordinal]),
+                Piece::Variable(variable) => text.push_str(resolved.get(variable.ordinal)),
             }
         }
         Some(Cow::Owned(text))
     }
 
-    fn resolve_variables<'v>(
-        &self,
+    fn resolve_variables<'a, 'v: 'a>(
+        &'a self,
         resolve: &dyn Fn(&str) -> Option<Cow<'v, str>>,
-    ) -> Option<Vec<Cow<'v, str>>> {
-        let mut resolved = Vec::new();
+    ) -> Option<Resolved<'a>> {
+        let mut resolved = Resolved::default();
         for piece in &self.pieces {
             if let Piece::Variable(variable) = piece {
-                let value = resolve(&variable.lowercase_key).or_else(|| {
-                    variable
-                        .default
-                        .as_deref()
-                        .map(|default| Cow::Owned(default.to_owned()))
-                })?;
+                let value: Cow<'a, str> = match resolve(&variable.lowercase_key) {
+                    Some(value) => value,
+                    None => Cow::Borrowed(variable.default.as_deref()?),
+                };
                 resolved.push(value);
             }
         }
@@ -288,109 +286,131 @@ impl ArnPattern {
     }
 }
 
-/// A position in the pattern: the piece and, inside its text, the byte offset.
-#[derive(Clone, Copy)]
-struct Position {
-    piece: usize,
-    offset: usize,
+/// Values of a template's variables, by ordinal: the first few inline, so matching allocates
+/// nothing for the usual one or two variables.
+#[derive(Default)]
+struct Resolved<'v> {
+    inline: [Cow<'v, str>; 4],
+    count: usize,
+    spilled: Vec<Cow<'v, str>>,
 }
 
-enum Next {
-    End,
-    AnyRun,
-    AnyOne,
-    Byte(u8),
+impl<'v> Resolved<'v> {
+    fn push(&mut self, value: Cow<'v, str>) {
+        match self.inline.get_mut(self.count) {
+            Some(slot) => *slot = value,
+            None => self.spilled.push(value),
+        }
+        self.count += 1;
+    }
+
+    fn get(&self, ordinal: usize) -> &str {
+        match self.inline.get(ordinal) {
+            Some(value) => value,
+            None => &self.spilled[ordinal - self.inline.len()],
+        }
+    }
 }
 
-/// Backtracking glob: on a mismatch, the last `*` takes one more character of the subject.
+/// Wildcard matching run by run: the pieces between two `*` form a run of fixed length in
+/// characters; runs must appear in order, the first anchored at the start unless the pattern
+/// begins with `*`, the last at the end unless it ends with `*`. Placing each middle run at its
+/// leftmost fit is enough because `*` is the only variable-length wildcard.
 fn glob<'t>(
     pieces: &[Piece],
-    text_at: &dyn Fn(usize) -> &'t str,
+    text_at: impl Fn(usize) -> &'t str,
     subject: &str,
     fold: bool,
 ) -> bool {
-    let next = |position: Position| -> Next {
-        match pieces.get(position.piece) {
-            None => Next::End,
-            Some(Piece::AnyRun) => Next::AnyRun,
-            Some(Piece::AnyOne) => Next::AnyOne,
-            Some(Piece::Literal(_) | Piece::Variable(_)) => {
-                Next::Byte(text_at(position.piece).as_bytes()[position.offset])
+    let bytes = subject.as_bytes();
+    let run_matches_at = |run: std::ops::Range<usize>, mut at: usize| -> Option<usize> {
+        for index in run {
+            match &pieces[index] {
+                Piece::AnyOne => {
+                    if at >= bytes.len() {
+                        return None;
+                    }
+                    at += char_len(subject, at);
+                }
+                Piece::AnyRun => unreachable!("runs hold no *"),
+                Piece::Literal(_) | Piece::Variable(_) => {
+                    let text = text_at(index).as_bytes();
+                    let candidate = bytes.get(at..at + text.len())?;
+                    let same = if fold {
+                        candidate.eq_ignore_ascii_case(text)
+                    } else {
+                        candidate == text
+                    };
+                    if !same {
+                        return None;
+                    }
+                    at += text.len();
+                }
             }
         }
+        Some(at)
     };
-    // Moves a position that sits at the end of a text piece (or on an empty one) to the next.
-    let settle = |mut position: Position| -> Position {
-        while let Some(Piece::Literal(_) | Piece::Variable(_)) = pieces.get(position.piece) {
-            if position.offset < text_at(position.piece).len() {
-                break;
-            }
-            position = Position {
-                piece: position.piece + 1,
-                offset: 0,
-            };
-        }
-        position
-    };
-    let after = |position: Position| {
-        settle(Position {
-            piece: position.piece + 1,
-            offset: 0,
+    let run_chars = |run: std::ops::Range<usize>| -> usize {
+        run.map(|index| match &pieces[index] {
+            Piece::AnyOne => 1,
+            Piece::AnyRun => 0,
+            Piece::Literal(_) | Piece::Variable(_) => text_at(index).chars().count(),
         })
+        .sum()
     };
 
-    let bytes = subject.as_bytes();
-    let mut pattern = settle(Position {
-        piece: 0,
-        offset: 0,
-    });
-    let mut cursor = 0usize;
-    let mut backtrack: Option<(Position, usize)> = None;
-    while cursor < bytes.len() {
-        let advanced = match next(pattern) {
-            Next::AnyRun => {
-                pattern = after(pattern);
-                backtrack = Some((pattern, cursor));
-                continue;
-            }
-            Next::AnyOne => {
-                cursor += char_len(subject, cursor);
-                pattern = after(pattern);
-                true
-            }
-            Next::Byte(byte) => {
-                let same = if fold {
-                    byte.eq_ignore_ascii_case(&bytes[cursor])
-                } else {
-                    byte == bytes[cursor]
-                };
-                if same {
-                    cursor += 1;
-                    pattern = settle(Position {
-                        piece: pattern.piece,
-                        offset: pattern.offset + 1,
-                    });
-                }
-                same
-            }
-            Next::End => false,
-        };
-        if !advanced {
-            let Some((resume, from)) = backtrack else {
-                return false;
-            };
-            let from = from + char_len(subject, from);
-            backtrack = Some((resume, from));
-            pattern = resume;
-            cursor = from;
-        }
-    }
+    let mut index = 0;
+    let mut cursor = 0;
+    let mut after_star = false;
     loop {
-        match next(pattern) {
-            Next::End => return true,
-            Next::AnyRun => pattern = after(pattern),
-            _ => return false,
+        while let Some(Piece::AnyRun) = pieces.get(index) {
+            after_star = true;
+            index += 1;
         }
+        if index == pieces.len() {
+            return after_star || cursor == bytes.len();
+        }
+        let run_end = pieces[index..]
+            .iter()
+            .position(|piece| matches!(piece, Piece::AnyRun))
+            .map_or(pieces.len(), |offset| index + offset);
+        let run = index..run_end;
+        let last = run_end == pieces.len();
+        cursor = match (after_star, last) {
+            (false, _) => match run_matches_at(run, cursor) {
+                Some(end) if !last || end == bytes.len() => end,
+                _ => return false,
+            },
+            (true, true) => {
+                // Anchored at the end: start as many characters before it as the run holds.
+                let chars = run_chars(run.clone());
+                let start = if chars == 0 {
+                    Some(bytes.len())
+                } else {
+                    subject
+                        .char_indices()
+                        .rev()
+                        .nth(chars - 1)
+                        .map(|(offset, _)| offset)
+                };
+                let Some(start) = start else {
+                    return false;
+                };
+                return start >= cursor && run_matches_at(run, start) == Some(bytes.len());
+            }
+            (true, false) => {
+                let Some(end) = subject[cursor..]
+                    .char_indices()
+                    .map(|(offset, _)| cursor + offset)
+                    .chain(std::iter::once(bytes.len()))
+                    .find_map(|start| run_matches_at(run.clone(), start))
+                else {
+                    return false;
+                };
+                end
+            }
+        };
+        index = run_end;
     }
 }
 
@@ -506,6 +526,40 @@ mod tests {
         let action = Template::compile("iam:*accesskey*", GLOB);
         assert!(action.matches("IAM:ListAccessKeys", true, &no_variables));
         assert!(!action.matches("IAM:ListAccessKeys", false, &no_variables));
+    }
+
+    /// The plain recursive definition of `*` and `?`, against which `glob` is checked.
+    fn reference(pattern: &[char], subject: &[char]) -> bool {
+        match pattern.split_first() {
+            None => subject.is_empty(),
+            Some(('*', rest)) => (0..=subject.len()).any(|skip| reference(rest, &subject[skip..])),
+            Some(('?', rest)) => !subject.is_empty() && reference(rest, &subject[1..]),
+            Some((literal, rest)) => {
+                subject.first() == Some(literal) && reference(rest, &subject[1..])
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn glob_agrees_with_the_definition_of_its_wildcards(
+            pattern in "[ab*?é]{0,8}",
+            subject in "[abé]{0,10}",
+        ) {
+            let expected = reference(
+                &pattern.chars().collect::<Vec<_>>(),
+                &subject.chars().collect::<Vec<_>>(),
+            );
+            proptest::prop_assert_eq!(like(&pattern, &subject), expected);
+            // The same text split into a variable and literals matches the same way.
+            let resolve = |_: &str| Some(Cow::Borrowed("ab"));
+            let with_variable = Template::compile(&format!("{pattern}${{v}}"), GLOB);
+            let expected = reference(
+                &format!("{pattern}ab").chars().collect::<Vec<_>>(),
+                &subject.chars().collect::<Vec<_>>(),
+            );
+            proptest::prop_assert_eq!(with_variable.matches(&subject, false, &resolve), expected);
+        }
     }
 
     #[test]
