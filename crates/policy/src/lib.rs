@@ -28,6 +28,22 @@
 //! # Ok::<(), postoffice_policy::PolicyError>(())
 //! ```
 //!
+//! # The pieces
+//!
+//! - [`Policy::parse`] compiles a document (wildcards, variables, condition values) and refuses,
+//!   naming the element, what the IAM grammar refuses; [`Policy::named`] names it for
+//!   explanations.
+//! - [`Policies`] gathers what applies to a request: the principal's identity policies and the
+//!   resource's policy with its [`ResourcePolicyKind`] (ordinary, KMS key policy, role trust
+//!   policy), refusing a policy attached where its shape does not fit.
+//! - [`Request`] is a [`Principal`] (account root, IAM user, role session, service, web
+//!   identity, anonymous caller, IoT certificate), an action, a resource ARN and a [`Context`] of
+//!   condition keys. A Cognito identity acts as a session of the identity pool's role, with its
+//!   identity id and session tags in the context ([`iot::IotConnection`] builds the keys of an
+//!   MQTT connection). S3 ARNs name no account: give it with [`Request::with_resource_account`].
+//! - [`evaluate`] and [`evaluate_iot`] return a [`Decision`] whose [`Decision::explain`] is one
+//!   line for logs; [`iot::evaluate_cognito`] checks both halves of a Cognito identity.
+//!
 //! # Why not `iam-rs`
 //!
 //! The crate `iam-rs` (0.8.0, read from its source) parses policies and evaluates conditions

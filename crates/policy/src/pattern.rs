@@ -1,8 +1,8 @@
 //! Strings of a policy compiled once at parse time: literal text, the wildcards `*` and `?`, and
 //! policy variables `${key}` / `${key, 'default'}` with the special `${*}`, `${?}`, `${$}`
 //! (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html>).
-//! Matching is a backtracking glob over the compiled pieces: no regex, no allocation unless a
-//! variable resolves to a non-string context value.
+//! Matching places the runs between `*` one after the other over the compiled pieces: no regex,
+//! and no allocation unless a template holds more than four variables.
 
 use std::borrow::Cow;
 
@@ -22,9 +22,8 @@ pub(crate) enum Piece {
 pub(crate) struct Variable {
     /// Position among the template's variables.
     ordinal: usize,
-    pub(crate) lowercase_key: Box<str>,
-    pub(crate) key: Box<str>,
-    pub(crate) default: Option<Box<str>>,
+    lowercase_key: Box<str>,
+    default: Option<Box<str>>,
 }
 
 /// Which syntax a string of a policy may use.
@@ -167,21 +166,21 @@ impl Template {
         Some(resolved)
     }
 
-    /// Splits at the first `count` colons outside `${...}`, the ARN segment separators.
+    /// Splits at the first five colons outside `${...}`, the ARN segment separators.
     pub(crate) fn split_arn_text(text: &str) -> Vec<&str> {
         let mut parts = Vec::with_capacity(6);
         let mut start = 0;
-        let mut depth_in_variable = false;
+        let mut in_variable = false;
         let bytes = text.as_bytes();
         let mut index = 0;
         while index < bytes.len() && parts.len() < 5 {
             match bytes[index] {
                 b'$' if bytes.get(index + 1) == Some(&b'{') => {
-                    depth_in_variable = true;
+                    in_variable = true;
                     index += 1;
                 }
-                b'}' if depth_in_variable => depth_in_variable = false,
-                b':' if !depth_in_variable => {
+                b'}' if in_variable => in_variable = false,
+                b':' if !in_variable => {
                     parts.push(&text[start..index]);
                     start = index + 1;
                 }
@@ -213,7 +212,6 @@ impl Variable {
         Variable {
             ordinal,
             lowercase_key: lowercase(key).into(),
-            key: key.into(),
             default,
         }
     }
