@@ -102,6 +102,10 @@ pub(crate) async fn start() -> std::io::Result<(
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .layer(DefaultBodyLimit::max(RUNTIME_BODY_LIMIT))
         .with_state(state);
+    // Small request/response exchanges: Nagle's algorithm would only add latency.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
