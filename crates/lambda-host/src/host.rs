@@ -204,6 +204,11 @@ impl LambdaHost {
                 request_id,
             }),
             InvocationType::Event => {
+                // Lambda passes the client context to synchronous invocations only.
+                let run = InvocationRun {
+                    client_context: None,
+                    ..run
+                };
                 let inner = self.inner.clone();
                 tokio::spawn(async move { inner.run_event(run, reference).await });
                 Ok(InvokeOutcome {
@@ -388,6 +393,7 @@ impl Drop for HostInner {
 }
 
 /// Everything one invocation needs once the request is accepted.
+#[derive(Clone)]
 struct InvocationRun {
     config: Arc<FunctionConfig>,
     arn: FunctionArn,
@@ -591,15 +597,7 @@ impl HostInner {
             if self.shut_down.load(Ordering::SeqCst) {
                 return;
             }
-            let attempt = InvocationRun {
-                config: run.config.clone(),
-                arn: run.arn.clone(),
-                invoked_arn: run.invoked_arn.clone(),
-                request_id: run.request_id.clone(),
-                payload: run.payload.clone(),
-                client_context: None,
-            };
-            let delay = match self.clone().run(attempt).await {
+            let delay = match self.clone().run(run.clone()).await {
                 Ok(outcome) if outcome.function_error.is_none() => return,
                 Err(LambdaHostError::TooManyRequests { .. })
                     if started.elapsed() < self.config.async_max_event_age =>
@@ -616,7 +614,11 @@ impl HostInner {
                 }
                 return;
             };
-            tokio::time::sleep(delay).await;
+            let mut shutdown = self.shutdown_signal.subscribe();
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.wait_for(|down| *down) => return,
+            }
             // A retry runs the function as it is configured then.
             if let Some(config) = self.registry.function(&reference) {
                 if let Ok(arn) = self.check(&config) {

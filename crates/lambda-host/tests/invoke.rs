@@ -604,6 +604,35 @@ async fn event_invocations_answer_202_and_run_later_and_dry_runs_start_nothing()
 }
 
 #[tokio::test]
+async fn failed_event_invocations_are_retried_then_dropped() {
+    let root = TaskRoot::new();
+    let (host, _) = host_with(
+        vec![root.config("kitchen")],
+        HostConfig {
+            async_retry_delays: vec![Duration::from_millis(50), Duration::from_millis(50)],
+            ..HostConfig::default()
+        },
+    );
+    let failing = json!({"action": "error", "error_type": "Retryable", "message": "later"});
+    let accepted = host
+        .invoke("kitchen", failing.to_string(), InvocationType::Event)
+        .await
+        .unwrap();
+    assert_eq!(accepted.status, 202);
+    wait_until("the event is given up on", Duration::from_secs(10), || {
+        host.metrics("kitchen")
+            .is_some_and(|m| m.async_events_dropped == 1)
+    })
+    .await;
+    let metrics = host.metrics("kitchen").unwrap();
+    assert_eq!(
+        (metrics.invocations, metrics.errors),
+        (3, 3),
+        "one try and two retries"
+    );
+}
+
+#[tokio::test]
 async fn prewarmed_instances_serve_the_first_invocation_warm() {
     let root = TaskRoot::new();
     let (host, _) = host(vec![root.config("kitchen")]);
