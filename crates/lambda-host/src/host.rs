@@ -671,12 +671,37 @@ impl HostInner {
             client_context: run.client_context,
         };
         let mut shutdown = self.shutdown_signal.subscribe();
-        let answer = tokio::select! {
-            answer = instance.invoke(invocation, self.config.init_timeout) => answer,
+        let mut answer = tokio::select! {
+            answer = instance.invoke(invocation.clone(), self.config.init_timeout, false) => answer,
             _ = shutdown.wait_for(|down| *down) => {
                 return Err(LambdaHostError::Service("the Lambda host has shut down".into()));
             }
         };
+        // An init over the init limit is retried as part of the invocation, within the
+        // function's timeout ([lifecycle](https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html)).
+        if cold && matches!(answer, InstanceAnswer::InitTimedOut { .. }) {
+            drop(instance);
+            if !self.reserve_instance_slot() {
+                return Err(LambdaHostError::TooManyRequests {
+                    reason: ThrottleReason::ConcurrentInvocationLimitExceeded,
+                });
+            }
+            instance = match self
+                .start_instance(&config, &run.arn, lease.generation)
+                .await
+            {
+                Ok(instance) => instance,
+                Err(StartFailure::InvalidEntrypoint(detail) | StartFailure::Host(detail)) => {
+                    return Err(LambdaHostError::Service(detail));
+                }
+            };
+            answer = tokio::select! {
+                answer = instance.invoke(invocation, config.timeout, true) => answer,
+                _ = shutdown.wait_for(|down| *down) => {
+                    return Err(LambdaHostError::Service("the Lambda host has shut down".into()));
+                }
+            };
+        }
         let init_duration = if cold {
             Some(
                 instance

@@ -190,17 +190,26 @@ impl Instance {
 
     /// Runs one invocation: init first when cold, then the event, until the runtime answers,
     /// the process dies or the function's timeout passes (then the process is killed).
+    ///
+    /// With `init_within_timeout`, init is part of the invocation (Lambda's init retry after
+    /// an init over the init limit): `init_limit` is the function's timeout, and what init
+    /// used of it is gone for the event.
     pub(crate) async fn invoke(
         &mut self,
-        invocation: Invocation,
+        mut invocation: Invocation,
         init_limit: Duration,
+        init_within_timeout: bool,
     ) -> InstanceAnswer {
-        let timeout = invocation.timeout;
         let request_id = invocation.request_id.clone();
+        let configured_timeout = invocation.timeout;
         if let Err(answer) = self.wait_initialized(init_limit).await {
             self.process.kill();
             return answer;
         }
+        if init_within_timeout {
+            invocation.timeout = invocation.timeout.saturating_sub(self.started.elapsed());
+        }
+        let timeout = invocation.timeout;
         if self.channels.invocations.send(invocation).await.is_err() {
             return InstanceAnswer::ExitedDuringInit {
                 status: "the Runtime API stopped".into(),
@@ -230,7 +239,7 @@ impl Instance {
                 }
                 _ = tokio::time::sleep_until(deadline) => {
                     self.process.kill();
-                    return InstanceAnswer::TimedOut { duration: timeout };
+                    return InstanceAnswer::TimedOut { duration: configured_timeout };
                 }
             }
         }

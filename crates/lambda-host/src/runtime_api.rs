@@ -22,7 +22,7 @@ use crate::invoke::MAX_SYNC_PAYLOAD_BYTES;
 const RUNTIME_BODY_LIMIT: usize = 4 * MAX_SYNC_PAYLOAD_BYTES;
 
 /// One event handed to the instance.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Invocation {
     pub request_id: String,
     pub payload: Bytes,
