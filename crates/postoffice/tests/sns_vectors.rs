@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use postoffice::sns::{
-    CertificateFetcher, CertificateUrl, CertificateUrlError, FetchError, FixedClock, MessageType,
-    SnsMessage, StaticCertificateFetcher, SystemClock, Verifier, VerifyError,
+    CertificateFetcher, CertificateUrl, CertificateUrlError, FAILURE_TTL, FetchError, FixedClock,
+    MessageType, SnsMessage, StaticCertificateFetcher, SystemClock, Verifier, VerifyError,
 };
 
 const VECTORS: [&str; 5] = [
@@ -309,8 +309,8 @@ async fn concurrent_verifies_share_one_fetch() {
     assert_eq!(fetcher.calls(), 1, "later messages use the cached key");
 }
 
-#[tokio::test]
-async fn a_failed_fetch_is_an_error_and_a_later_message_retries() {
+#[tokio::test(start_paused = true)]
+async fn a_failed_fetch_is_an_error_remembered_briefly_then_retried() {
     let vector = &vectors()[4];
     let fetcher = CountingFetcher {
         failures_left: AtomicUsize::new(1),
@@ -325,7 +325,13 @@ async fn a_failed_fetch_is_an_error_and_a_later_message_retries() {
     );
     assert_eq!(error.reason(), "certificate-unavailable");
     assert!(error.to_string().contains("simulated outage"));
+    assert!(error.is_transient(), "not the message's fault: SNS retries");
 
+    let remembered = verifier.verify(&vector.message).await.unwrap_err();
+    assert_eq!(remembered.reason(), "certificate-unavailable");
+    assert_eq!(fetcher.calls(), 1, "a failure is not fetched again at once");
+
+    tokio::time::advance(FAILURE_TTL).await;
     verifier
         .verify(&vector.message)
         .await
@@ -363,7 +369,7 @@ fn certificate_url_errors_name_the_problem() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_verifies_share_one_failed_fetch_and_a_later_message_retries() {
+async fn concurrent_verifies_share_one_failed_fetch() {
     let vector = &vectors()[1];
     let fetcher: &'static CountingFetcher = Box::leak(Box::new(CountingFetcher {
         // Long enough for all 20 tasks to wait on the same fetch even on a busy machine.
@@ -384,9 +390,7 @@ async fn concurrent_verifies_share_one_failed_fetch_and_a_later_message_retries(
         assert_eq!(error.reason(), "certificate-unavailable");
     }
     assert_eq!(fetcher.calls(), 1, "one outage, one fetch");
-    verifier
-        .verify(&vector.message)
-        .await
-        .expect("retry succeeds");
-    assert_eq!(fetcher.calls(), 2);
+    let error = verifier.verify(&vector.message).await.unwrap_err();
+    assert_eq!(error.reason(), "certificate-unavailable");
+    assert_eq!(fetcher.calls(), 1, "the failure answers for a while");
 }

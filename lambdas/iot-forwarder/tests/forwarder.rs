@@ -113,12 +113,45 @@ async fn only_backend_to_actor_events_are_forwarded() {
     let consumer = forwarder();
     let mut invocation = fixture();
     invocation["envelope"]["event"] = json!("COOKING_REQUESTED");
+    invocation["delivery"]["topic_arn"] =
+        json!("arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED");
     invocation["envelope"]["payload"] =
         json!({"program": "bake", "temperature_c": 200, "duration_s": 600});
     let error = consumer.handle_invocation(invocation).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Permanent);
     assert!(
         error.message().contains("not a backend-to-actor event"),
+        "{error}"
+    );
+    assert!(iot(&consumer).sent.lock().unwrap().is_empty());
+}
+
+/// The attack: a service allowed to publish COOKING_REPLIED publishes, on that topic, an
+/// envelope saying FIRMWARE_UPDATE_OFFERED for some other household's oven. It passes the
+/// signature check (SNS signed it) and is backend-to-actor, but it is not its topic's event.
+#[tokio::test]
+async fn an_envelope_on_the_topic_of_another_event_is_never_forwarded() {
+    let consumer = forwarder();
+    let mut invocation = fixture();
+    invocation["envelope"]["event"] = json!("FIRMWARE_UPDATE_OFFERED");
+    invocation["envelope"]["household_id"] = json!("h-victim");
+    invocation["envelope"]["payload"] = json!({
+        "version": "9.9.9",
+        "url": "https://attacker.example/firmware.bin",
+        "sha256": "0".repeat(64),
+        "size_bytes": 1024,
+        "mandatory": true
+    });
+    assert_eq!(
+        invocation["delivery"]["topic_arn"],
+        "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REPLIED"
+    );
+    let error = consumer.handle_invocation(invocation).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Permanent);
+    assert!(
+        error
+            .message()
+            .contains("says FIRMWARE_UPDATE_OFFERED but arrived on topic"),
         "{error}"
     );
     assert!(iot(&consumer).sent.lock().unwrap().is_empty());

@@ -86,12 +86,18 @@ impl<H: Handler> Consumer<H> {
         envelope
             .validate()
             .map_err(|error| HandlerError::permanent(error.to_string()))?;
+        self.check_topic(&envelope, &delivery.topic_arn)?;
         self.schemas
             .validate_payload(&envelope.event, &envelope.payload)
             .map_err(|error| HandlerError::permanent(error.to_string()))?;
         let event = decode::<H>(&envelope)?;
 
-        let key = idempotency_key(H::CONSUMER, envelope.event_id);
+        let key = idempotency_key(
+            H::CONSUMER,
+            &envelope.household_id,
+            &envelope.device_id,
+            envelope.event_id,
+        );
         if let Some(store) = &self.idempotency {
             match store.claim(&key, (self.clock)()).await? {
                 Claim::Acquired => {}
@@ -133,6 +139,28 @@ impl<H: Handler> Consumer<H> {
             duplicate: false,
             published,
         })
+    }
+
+    /// An envelope travels on its own event's topic only (`{prefix}{EVENT}`, the ARN this
+    /// consumer publishes that event to). The bridge checks this before invoking; checking again
+    /// here keeps a mistaken or compromised bridge (or a redrive) from delivering, say, a
+    /// FIRMWARE_UPDATE_OFFERED envelope that some service could publish on its COOKING_REPLIED
+    /// topic.
+    fn check_topic(&self, envelope: &Envelope, topic_arn: &str) -> Result<(), HandlerError> {
+        let expected = topic_arn
+            .strip_prefix(self.topic_arn_prefix.as_str())
+            .is_some_and(|event| event == envelope.event);
+        if expected {
+            return Ok(());
+        }
+        Err(HandlerError::permanent(format!(
+            "envelope {} says {} but arrived on topic {}, not on {}{}",
+            envelope.event_id,
+            envelope.event,
+            bounded(topic_arn),
+            self.topic_arn_prefix,
+            envelope.event
+        )))
     }
 
     async fn run_handler(
@@ -179,6 +207,15 @@ fn decode<H: Handler>(envelope: &Envelope) -> Result<H::Event, HandlerError> {
             envelope.event_id
         ))
     })
+}
+
+/// A topic ARN from an invocation, cut to a length fit for an error message.
+fn bounded(text: &str) -> &str {
+    const MAX_CHARS: usize = 300;
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
 }
 
 struct EmbeddedCatalog;

@@ -35,9 +35,17 @@ impl Default for IdempotencyPolicy {
 }
 
 /// The key of one event for one consumer: two consumers of the same event may share a table
-/// and must not skip each other's work.
-pub fn idempotency_key(consumer: &str, event_id: Uuid) -> String {
-    format!("{consumer}#{event_id}")
+/// and must not skip each other's work. Devices choose their own event ids, so the key is also
+/// scoped by household and device: a device reusing another household's event id (by accident,
+/// or to have that household's event skipped as a duplicate) only collides with itself. `#`
+/// never occurs in consumer names or ids, so the key is unambiguous.
+pub fn idempotency_key(
+    consumer: &str,
+    household_id: &str,
+    device_id: &str,
+    event_id: Uuid,
+) -> String {
+    format!("{consumer}#{household_id}#{device_id}#{event_id}")
 }
 
 /// What claiming a key found.
@@ -161,11 +169,16 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_per_consumer() {
+    fn keys_are_per_consumer_household_and_device() {
         let id = Uuid::nil();
-        assert_ne!(
-            idempotency_key("kitchen", id),
-            idempotency_key("telemetry", id)
-        );
+        let key = idempotency_key("kitchen", "h-1", "oven-1", id);
+        assert_eq!(key, format!("kitchen#h-1#oven-1#{id}"));
+        for other in [
+            idempotency_key("telemetry", "h-1", "oven-1", id),
+            idempotency_key("kitchen", "h-2", "oven-1", id),
+            idempotency_key("kitchen", "h-1", "oven-2", id),
+        ] {
+            assert_ne!(key, other);
+        }
     }
 }

@@ -222,6 +222,7 @@ async fn an_event_not_in_the_catalog_is_permanent() {
     let Setup { consumer, .. } = setup(Behaviour::Accept);
     let mut value = fixture(COOKING_REQUESTED);
     value["envelope"]["event"] = json!("COOKING_TELEPORTED");
+    value["delivery"]["topic_arn"] = json!(format!("{PREFIX}COOKING_TELEPORTED"));
     let error = consumer.handle_invocation(value).await.unwrap_err();
     assert!(error.is_permanent());
     assert!(
@@ -432,6 +433,77 @@ async fn duplicate_event_ids_are_handled_once() {
     assert_eq!(consumer.handler().calls(), 2);
 }
 
+/// Devices choose event ids: another household's device reusing one must not get that
+/// household's event skipped as a duplicate (nor its own).
+#[tokio::test]
+async fn the_same_event_id_from_another_household_or_device_is_not_a_duplicate() {
+    let Setup { consumer, .. } = setup(Behaviour::Accept);
+    let consumer = consumer.with_idempotency(Arc::new(InMemoryIdempotencyStore::default()));
+    let original = request().envelope;
+    let first = consumer
+        .handle_invocation(invocation(&original))
+        .await
+        .unwrap();
+    assert!(!first.duplicate);
+
+    let mut other_household = original.clone();
+    other_household.household_id = "h-someone-else".into();
+    let mut other_device = original.clone();
+    other_device.device_id = "oven-2".into();
+    for envelope in [other_household, other_device] {
+        let handled = consumer
+            .handle_invocation(invocation(&envelope))
+            .await
+            .unwrap();
+        assert!(
+            !handled.duplicate,
+            "{}/{}",
+            envelope.household_id, envelope.device_id
+        );
+    }
+    assert!(
+        consumer
+            .handle_invocation(invocation(&original))
+            .await
+            .unwrap()
+            .duplicate
+    );
+    assert_eq!(consumer.handler().calls(), 3);
+}
+
+/// A service allowed to publish COOKING_REPLIED could put any event in the envelope it publishes
+/// there; the library refuses an envelope whose event is not its topic's.
+#[tokio::test]
+async fn an_envelope_on_the_topic_of_another_event_is_permanent_and_never_handled() {
+    let Setup {
+        consumer,
+        publisher,
+    } = setup(Behaviour::Accept);
+    let mut invocation = fixture(COOKING_REQUESTED);
+    invocation["delivery"]["topic_arn"] = json!(format!("{PREFIX}COOKING_FINISHED"));
+    let error = consumer.handle_invocation(invocation).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Permanent);
+    assert!(
+        error.message().contains(&format!(
+            "says COOKING_REQUESTED but arrived on topic {PREFIX}COOKING_FINISHED"
+        )),
+        "{}",
+        error.message()
+    );
+
+    let mut foreign = fixture(COOKING_REQUESTED);
+    foreign["delivery"]["topic_arn"] =
+        json!("arn:aws:sns:eu-west-1:999999999999:postoffice-COOKING_REQUESTED");
+    let error = consumer.handle_invocation(foreign).await.unwrap_err();
+    assert_eq!(
+        error.kind(),
+        ErrorKind::Permanent,
+        "another account's topic"
+    );
+    assert_eq!(consumer.handler().calls(), 0);
+    assert!(publisher.sent().is_empty());
+}
+
 #[tokio::test]
 async fn a_failed_attempt_releases_its_claim_so_the_retry_runs() {
     let Setup {
@@ -459,7 +531,13 @@ async fn a_failed_attempt_releases_its_claim_so_the_retry_runs() {
 async fn an_event_being_handled_elsewhere_is_retried_later() {
     let Setup { consumer, .. } = setup(Behaviour::Accept);
     let store = Arc::new(InMemoryIdempotencyStore::default());
-    let key = idempotency_key("kitchen", request().envelope.event_id);
+    let envelope = request().envelope;
+    let key = idempotency_key(
+        "kitchen",
+        &envelope.household_id,
+        &envelope.device_id,
+        envelope.event_id,
+    );
     assert_eq!(
         store
             .claim(&key, std::time::SystemTime::now())

@@ -1,12 +1,16 @@
 //! Parsed signing certificates per URL: bounded, and fetched once per URL however many messages
-//! arrive at the same time (single flight). Concurrent messages also share a failure, so an SNS
-//! outage costs one fetch per URL at a time, not one per message.
+//! arrive at the same time (single flight). Concurrent messages also share a failure, and a
+//! failure is remembered for [`FAILURE_TTL`], so an SNS outage (or someone sending messages that
+//! name a certificate that does not exist) costs one fetch per URL per interval, not one per
+//! message.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::OnceCell;
+use tokio::time::Instant;
 
 use super::certificate::SigningCertificate;
 use super::certificate_url::CertificateUrl;
@@ -14,6 +18,11 @@ use super::certificate_url::CertificateUrl;
 /// SNS uses one certificate per region at a time, rotated rarely; 64 covers every region with
 /// room for rotations.
 pub const DEFAULT_CERTIFICATE_CACHE_CAPACITY: usize = 64;
+/// How long a failed load answers for its URL without loading again: short, because a genuine
+/// certificate that failed to load (a network blip) must be tried again soon.
+pub const FAILURE_TTL: Duration = Duration::from_secs(10);
+/// Failures remembered at most; apart from the certificates so that they never evict one.
+const FAILURE_CAPACITY: usize = 256;
 
 type Slot<E> = Arc<OnceCell<Result<Arc<SigningCertificate>, E>>>;
 
@@ -27,6 +36,8 @@ pub(crate) struct CertificateCache<E> {
 struct Entries<E> {
     slots: HashMap<String, (Slot<E>, u64)>,
     uses: u64,
+    /// URL → the failure of its last load, and when it failed.
+    failures: HashMap<String, (E, Instant)>,
 }
 
 impl<E: Clone> CertificateCache<E> {
@@ -36,13 +47,14 @@ impl<E: Clone> CertificateCache<E> {
             entries: Mutex::new(Entries {
                 slots: HashMap::new(),
                 uses: 0,
+                failures: HashMap::new(),
             }),
         }
     }
 
-    /// The certificate for `url`, running `load` only if no other caller is already loading it.
-    /// A failed load answers the callers that waited for it, then leaves nothing behind, so the
-    /// next message tries again.
+    /// The certificate for `url`, running `load` only if no other caller is already loading it
+    /// and it did not fail within [`FAILURE_TTL`]. A failed load answers the callers that waited
+    /// for it and, until the interval is over, the ones that come after.
     pub(crate) async fn get_or_load<Fut>(
         &self,
         url: &CertificateUrl,
@@ -51,6 +63,9 @@ impl<E: Clone> CertificateCache<E> {
     where
         Fut: Future<Output = Result<SigningCertificate, E>>,
     {
+        if let Some(error) = self.recent_failure(url.as_str()) {
+            return Err(error);
+        }
         let slot = self.slot(url);
         let outcome = slot
             .get_or_init(|| async { load().await.map(Arc::new) })
@@ -58,10 +73,16 @@ impl<E: Clone> CertificateCache<E> {
         match outcome {
             Ok(certificate) => Ok(Arc::clone(certificate)),
             Err(error) => {
-                self.forget_failed(url, &slot);
+                self.forget_failed(url, &slot, error);
                 Err(error.clone())
             }
         }
+    }
+
+    fn recent_failure(&self, url: &str) -> Option<E> {
+        let entries = self.lock();
+        let (error, failed_at) = entries.failures.get(url)?;
+        (failed_at.elapsed() < FAILURE_TTL).then(|| error.clone())
     }
 
     /// The certificate already loaded under exactly `url`, if any: no load, no waiting.
@@ -78,6 +99,11 @@ impl<E: Clone> CertificateCache<E> {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().slots.len()
+    }
+
+    #[cfg(test)]
+    fn failures(&self) -> usize {
+        self.lock().failures.len()
     }
 
     fn slot(&self, url: &CertificateUrl) -> Slot<E> {
@@ -106,15 +132,27 @@ impl<E: Clone> CertificateCache<E> {
         slot
     }
 
-    /// Failed URLs must not occupy capacity (they would evict good certificates), but only the
-    /// slot that failed is removed: a later retry may already have replaced it.
-    fn forget_failed(&self, url: &CertificateUrl, failed: &Slot<E>) {
+    /// Failed URLs must not occupy certificate capacity (they would evict good certificates),
+    /// but only the slot that failed is removed: a later retry may already have replaced it. The
+    /// failure goes to its own bounded table.
+    fn forget_failed(&self, url: &CertificateUrl, failed: &Slot<E>, error: &E) {
         let mut entries = self.lock();
         if let Some((slot, _)) = entries.slots.get(url.as_str())
             && Arc::ptr_eq(slot, failed)
         {
             entries.slots.remove(url.as_str());
         }
+        let failures = &mut entries.failures;
+        failures.retain(|_, (_, failed_at)| failed_at.elapsed() < FAILURE_TTL);
+        if failures.len() >= FAILURE_CAPACITY
+            && let Some(oldest) = failures
+                .iter()
+                .min_by_key(|(_, (_, failed_at))| *failed_at)
+                .map(|(url, _)| url.clone())
+        {
+            failures.remove(&oldest);
+        }
+        failures.insert(url.as_str().to_owned(), (error.clone(), Instant::now()));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries<E>> {
@@ -170,7 +208,7 @@ mod tests {
         assert_eq!(cache.len(), 2);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn only_a_certificate_loaded_under_exactly_that_url_is_known() {
         let cache = CertificateCache::new(2);
         let loads = AtomicUsize::new(0);
@@ -186,6 +224,7 @@ mod tests {
             cache.loaded(url("a").as_str()).is_none(),
             "a failure is not known"
         );
+        tokio::time::advance(FAILURE_TTL).await;
         load(&cache, "a", &loads).await;
         assert!(cache.loaded(url("a").as_str()).is_some());
         assert!(cache.loaded(url("b").as_str()).is_none());
@@ -213,6 +252,42 @@ mod tests {
             let result = cache.get_or_load(&url(id), || async { Err("down") }).await;
             assert_eq!(result.unwrap_err(), "down");
         }
+        assert_eq!(cache.len(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_answers_for_its_url_for_a_while_without_loading_again() {
+        let cache = CertificateCache::new(4);
+        let loads = AtomicUsize::new(0);
+        let failing = || async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Err::<SigningCertificate, _>("down".to_owned())
+        };
+        for _ in 0..3 {
+            assert_eq!(
+                cache.get_or_load(&url("a"), failing).await.unwrap_err(),
+                "down"
+            );
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1, "one load per interval");
+        tokio::time::advance(FAILURE_TTL).await;
+        load(&cache, "a", &loads).await;
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            2,
+            "tried again after the interval"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn remembered_failures_are_bounded() {
+        let cache = CertificateCache::<String>::new(4);
+        for i in 0..FAILURE_CAPACITY + 10 {
+            let _ = cache
+                .get_or_load(&url(&format!("u{i}")), || async { Err("down".to_owned()) })
+                .await;
+        }
+        assert_eq!(cache.failures(), FAILURE_CAPACITY);
         assert_eq!(cache.len(), 0);
     }
 }

@@ -1,9 +1,13 @@
 //! The `SigningCertURL` policy, applied before anything is fetched: whoever controls the
-//! certificate controls what verifies, so only genuine SNS certificate locations are accepted.
+//! certificate controls what verifies, so only genuine SNS certificate locations are accepted,
+//! and only the one of the topic's own region and partition. The issuer URL policy does the same
+//! for the intermediate certificates a chain of trust may need (Amazon Trust Services only).
 
 use std::fmt;
 
 use url::{Host, Url};
+
+use super::topic_arn::TopicArn;
 
 /// A `SigningCertURL` that passed the policy: `https://sns.<region>.amazonaws.com[.cn]/SimpleNotificationService-<id>.pem`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -31,6 +35,14 @@ pub enum CertificateUrlError {
     NotSnsHost(String),
     #[error("SigningCertURL path {0:?} is not /SimpleNotificationService-<id>.pem")]
     NotSnsCertificatePath(String),
+    /// SNS signs with the certificate of the topic's region, so any other SNS host is someone
+    /// asking us to fetch on their behalf.
+    #[error(
+        "SigningCertURL is not under https://sns.<region>.<domain>/ of the TopicArn's region and partition"
+    )]
+    NotTopicRegion,
+    #[error("TopicArn is not an SNS topic ARN, so no SigningCertURL can be checked against it")]
+    NotATopicArn,
 }
 
 impl CertificateUrl {
@@ -88,6 +100,83 @@ impl CertificateUrl {
 }
 
 impl fmt::Display for CertificateUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks that `raw_url` starts with the SNS host of `topic_arn`'s region and partition,
+/// exactly as SNS writes it: `https://sns.<region>.amazonaws.com/` (`.amazonaws.com.cn` in
+/// `aws-cn`). A string comparison, no parsing: it runs on every message.
+pub fn check_topic_region(raw_url: &str, topic_arn: &str) -> Result<(), CertificateUrlError> {
+    let topic = TopicArn::parse(topic_arn).ok_or(CertificateUrlError::NotATopicArn)?;
+    let domain = match topic.partition() {
+        "aws" | "aws-us-gov" => "amazonaws.com",
+        "aws-cn" => "amazonaws.com.cn",
+        _ => return Err(CertificateUrlError::NotTopicRegion),
+    };
+    let after_host = raw_url
+        .strip_prefix("https://sns.")
+        .and_then(|rest| rest.strip_prefix(topic.region()))
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|rest| rest.strip_prefix(domain));
+    match after_host {
+        Some(rest) if rest.starts_with('/') || rest.starts_with(":443/") => Ok(()),
+        _ => Err(CertificateUrlError::NotTopicRegion),
+    }
+}
+
+/// Where an intermediate certificate of a signing certificate's chain may be fetched from: the
+/// certificate's "CA Issuers" address, when it is an Amazon Trust Services one,
+/// `http(s)://crt.<name>.amazontrust.com/<file>.cer|.crt` (e.g.
+/// `http://crt.sca1b.amazontrust.com/sca1b.crt`). What is fetched there is trusted only if it
+/// chains to Amazon's roots, so plain HTTP is as good as HTTPS here.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IssuerUrl(String);
+
+impl IssuerUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.len() > 256 || raw.contains(['%', '\\', '@']) || raw.chars().any(char::is_whitespace)
+        {
+            return Err("issuer URL is not a plain Amazon Trust Services URL".into());
+        }
+        let url = Url::parse(raw).map_err(|error| format!("issuer URL is not a URL: {error}"))?;
+        let host_ok = matches!(url.host(), Some(Host::Domain(host)) if host
+            .strip_prefix("crt.")
+            .and_then(|rest| rest.strip_suffix(".amazontrust.com"))
+            .is_some_and(|name| !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())));
+        let file_ok = url
+            .path()
+            .strip_prefix('/')
+            .and_then(|file| {
+                file.strip_suffix(".cer")
+                    .or_else(|| file.strip_suffix(".crt"))
+            })
+            .is_some_and(|name| {
+                (1..=64).contains(&name.len())
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            });
+        let plain = matches!(url.scheme(), "http" | "https")
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.port().is_none()
+            && url.query().is_none()
+            && url.fragment().is_none();
+        if plain && host_ok && file_ok {
+            Ok(Self(url.into()))
+        } else {
+            Err("issuer URL is not http(s)://crt.<name>.amazontrust.com/<file>.cer|.crt".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IssuerUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -247,6 +336,92 @@ mod tests {
             let error = CertificateUrl::parse(url).expect_err(url);
             assert!(expected(&error), "{url}: unexpected {error:?}");
             assert!(!error.to_string().is_empty());
+        }
+    }
+
+    #[test]
+    fn the_certificate_url_must_be_the_sns_host_of_the_topic_region() {
+        let topic = "arn:aws:sns:us-east-2:123456789012:postoffice-COOKING_REQUESTED";
+        assert_eq!(check_topic_region(GENUINE, topic), Ok(()));
+        assert_eq!(
+            check_topic_region(
+                "https://sns.us-east-2.amazonaws.com:443/SimpleNotificationService-a.pem",
+                topic
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check_topic_region(
+                "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-a.pem",
+                "arn:aws-cn:sns:cn-north-1:123456789012:postoffice-X"
+            ),
+            Ok(())
+        );
+        let refused = [
+            (
+                "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-a.pem",
+                topic,
+            ),
+            (
+                "https://sns.us-east-20.amazonaws.com/SimpleNotificationService-a.pem",
+                topic,
+            ),
+            (
+                "https://sns.us-east-2.amazonaws.com.cn/SimpleNotificationService-a.pem",
+                topic,
+            ),
+            (
+                "https://sns.us-east-2.amazonaws.com.evil.com/SimpleNotificationService-a.pem",
+                topic,
+            ),
+            (
+                "http://sns.us-east-2.amazonaws.com/SimpleNotificationService-a.pem",
+                topic,
+            ),
+            (
+                "https://sns.us-east-2.amazonaws.com/SimpleNotificationService-a.pem",
+                "arn:aws-cn:sns:us-east-2:123456789012:t",
+            ),
+            (
+                "https://sns.us-east-2.amazonaws.com/SimpleNotificationService-a.pem",
+                "arn:aws-iso:sns:us-east-2:123456789012:t",
+            ),
+        ];
+        for (url, topic) in refused {
+            assert_eq!(
+                check_topic_region(url, topic),
+                Err(CertificateUrlError::NotTopicRegion),
+                "{url} for {topic}"
+            );
+        }
+        assert_eq!(
+            check_topic_region(GENUINE, "postoffice-COOKING_REQUESTED"),
+            Err(CertificateUrlError::NotATopicArn)
+        );
+    }
+
+    #[test]
+    fn issuer_urls_are_amazon_trust_services_files_only() {
+        for good in [
+            "http://crt.sca1b.amazontrust.com/sca1b.crt",
+            "http://crt.r2m02.amazontrust.com/r2m02.cer",
+            "https://crt.rootca1.amazontrust.com/rootca1.cer",
+        ] {
+            assert_eq!(IssuerUrl::parse(good).unwrap().as_str(), good);
+        }
+        for bad in [
+            "http://crt.sca1b.amazontrust.com.evil.com/sca1b.crt",
+            "http://evil.com/sca1b.crt",
+            "http://crt.amazontrust.com/sca1b.crt",
+            "ftp://crt.sca1b.amazontrust.com/sca1b.crt",
+            "http://crt.sca1b.amazontrust.com:8080/sca1b.crt",
+            "http://crt.sca1b.amazontrust.com/x/sca1b.crt",
+            "http://crt.sca1b.amazontrust.com/sca1b.pem",
+            "http://crt.sca1b.amazontrust.com/sca1b.crt?x=1",
+            "http://user@crt.sca1b.amazontrust.com/sca1b.crt",
+            "http://crt.sca1b.amazontrust.com/%2e%2e.crt",
+        ] {
+            assert!(IssuerUrl::parse(bad).is_err(), "{bad}");
         }
     }
 

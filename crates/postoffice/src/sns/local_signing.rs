@@ -296,13 +296,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn signing_with_an_aws_looking_url_verifies_through_the_fetcher() {
+    async fn at_an_aws_looking_url_it_verifies_only_as_an_explicitly_trusted_root() {
         let url = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-test.pem";
         let mut message = unsigned(MessageType::SubscriptionConfirmation);
         authority().sign_with_url(&mut message, url).unwrap();
         let fetcher =
             StaticCertificateFetcher::new().with_certificate(url, authority().certificate_pem());
+        let error = Verifier::new(fetcher.clone(), SystemClock)
+            .verify(&message)
+            .await
+            .unwrap_err();
+        assert_eq!(error.reason(), "untrusted-certificate", "{error}");
         Verifier::new(fetcher, SystemClock)
+            .with_trusted_root(authority().certificate_pem().as_bytes())
+            .unwrap()
             .verify(&message)
             .await
             .unwrap();

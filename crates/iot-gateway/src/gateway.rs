@@ -1,0 +1,184 @@
+//! The embedder's handle: start the broker, publish as iot-data does, read the tap, the
+//! lifecycle events and the metrics, disconnect clients.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::broker::{Broker, ConnectionInfo};
+use crate::events::{AcceptedMessage, DisconnectReason, LifecycleEvent, Origin};
+use crate::limits::Limits;
+use crate::metrics::{MetricsSnapshot, increment};
+use crate::session::lock;
+use crate::tls::{TlsIdentity, accept_connections, acceptor};
+use crate::topic::validate_topic_name_allowing_reserved;
+use crate::{Authority, GatewayError, QoS};
+
+/// How to start the gateway.
+#[derive(Debug)]
+pub struct GatewayConfig {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    pub tls: TlsIdentity,
+    pub limits: Limits,
+}
+
+impl GatewayConfig {
+    /// A free port on 127.0.0.1 and IoT Core's default limits.
+    pub fn new(tls: TlsIdentity) -> Self {
+        Self {
+            port: 0,
+            tls,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What became of an in-process publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    /// The trace id the tap carries for it.
+    pub trace_id: Uuid,
+}
+
+/// A running broker. Dropping it stops accepting and disconnects every client.
+pub struct Gateway {
+    broker: Arc<Broker>,
+    local_addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+    accepted: Mutex<Option<mpsc::UnboundedReceiver<AcceptedMessage>>>,
+}
+
+impl Gateway {
+    /// Binds 127.0.0.1 and starts accepting MQTT over TLS.
+    pub async fn start(
+        config: GatewayConfig,
+        authority: Arc<dyn Authority>,
+    ) -> Result<Self, GatewayError> {
+        let acceptor = acceptor(config.tls)?;
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
+            .await
+            .map_err(|source| GatewayError::Bind {
+                port: config.port,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| GatewayError::Bind {
+            port: config.port,
+            source,
+        })?;
+        let sweep_interval = config.limits.session_sweep_interval;
+        let (broker, accepted) = Broker::new(config.limits, authority);
+        let broker = Arc::new(broker);
+        let accept_task = tokio::spawn(accept_connections(listener, acceptor, broker.clone()));
+        let sweeper = {
+            let broker = Arc::downgrade(&broker);
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(sweep_interval);
+                loop {
+                    ticks.tick().await;
+                    let Some(broker) = broker.upgrade() else {
+                        return;
+                    };
+                    broker.discard_expired_sessions();
+                }
+            })
+        };
+        Ok(Self {
+            broker,
+            local_addr,
+            tasks: vec![accept_task, sweeper],
+            accepted: Mutex::new(Some(accepted)),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The iot-data Publish API: the embedder has authorised the caller. Same topic and
+    /// payload limits as clients, except that reserved `$` topics are allowed (the embedder
+    /// implements the features behind them). Returns once the message is routed: handed to
+    /// every subscriber's queue, stored for offline persistent sessions, and tapped.
+    pub fn publish(
+        &self,
+        topic: &str,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        retain: bool,
+    ) -> Result<Published, GatewayError> {
+        let payload = payload.into();
+        let limits = &self.broker.limits;
+        validate_topic_name_allowing_reserved(topic, limits).map_err(|source| {
+            GatewayError::InvalidTopic {
+                topic: topic.to_owned(),
+                source,
+            }
+        })?;
+        if retain && topic.starts_with('$') {
+            // https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-retain
+            return Err(GatewayError::RetainOnReservedTopic(topic.to_owned()));
+        }
+        if payload.len() > limits.max_payload_bytes {
+            return Err(GatewayError::PayloadTooLarge {
+                size: payload.len(),
+                maximum: limits.max_payload_bytes,
+            });
+        }
+        increment(&self.broker.metrics.api_publish_success);
+        let trace_id = self.broker.accept(
+            topic.into(),
+            payload,
+            Bytes::new(),
+            qos,
+            retain,
+            Origin::Api,
+        );
+        Ok(Published { trace_id })
+    }
+
+    /// The accepted messages, for the rule engine. Once only: the stream has one consumer.
+    pub fn accepted_messages(&self) -> Option<mpsc::UnboundedReceiver<AcceptedMessage>> {
+        lock(&self.accepted).take()
+    }
+
+    /// Lifecycle events from now on. A receiver that falls more than 16,384 events behind
+    /// loses the oldest (they are for logs; the metrics count everything).
+    pub fn lifecycle_events(&self) -> broadcast::Receiver<LifecycleEvent> {
+        self.broker.lifecycle_events()
+    }
+
+    /// IoT's DeleteConnection: ends the client's connection (its will is published, its
+    /// persistent session kept). Whether it was connected.
+    pub fn disconnect(&self, client_id: &str) -> bool {
+        self.broker
+            .disconnect(client_id, DisconnectReason::ApiInitiatedDisconnect)
+    }
+
+    /// Connected clients, by client id.
+    pub fn connections(&self) -> Vec<ConnectionInfo> {
+        self.broker.connections()
+    }
+
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.broker.metrics()
+    }
+
+    /// Stops accepting and disconnects every client (SERVER_INITIATED_DISCONNECT).
+    pub fn shutdown(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.broker
+            .disconnect_all(DisconnectReason::ServerInitiatedDisconnect);
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
