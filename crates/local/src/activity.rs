@@ -11,53 +11,94 @@ use tokio::sync::broadcast;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Activity {
-    /// The IoT rule of `event` published a device message to SNS.
+    /// A topic rule's action published a device message to SNS.
     RulePublished {
-        event: String,
+        rule: String,
+        /// The MQTT topic the message arrived on.
         topic: String,
-        event_id: String,
+        /// The envelope's event id, when the rule's output has one.
+        event_id: Option<String>,
         sns_message_id: String,
     },
-    /// The IoT rule failed; the error action wrote to the rule-errors queue.
+    /// A topic rule's action failed; its error action ran (or, with none, the message is gone).
     RuleFailed {
         rule: String,
         topic: String,
         error: String,
+        /// Whether the error action took the message.
+        kept: bool,
     },
     SubscriptionConfirmed {
-        consumer: String,
-        event: String,
+        subscription: String,
+        endpoint: String,
     },
-    /// One HTTP/S POST to a bridge. `status` is absent when no answer came.
+    /// One delivery attempt. `status` is the HTTP status, absent when no answer came.
     DeliveryAttempt {
-        consumer: String,
-        event: String,
+        subscription: String,
+        /// The function behind a function URL, or the endpoint.
+        endpoint: String,
+        topic: String,
         sns_message_id: String,
         attempt: u32,
         status: Option<u16>,
-        /// When the delivery policy retries, after how long (scaled), in milliseconds.
+        /// When the retry policy retries, after how long (scaled), in milliseconds.
         retry_in_ms: Option<u64>,
     },
     Delivered {
-        consumer: String,
-        event: String,
+        subscription: String,
+        endpoint: String,
+        topic: String,
         sns_message_id: String,
         attempts: u32,
     },
     DeadLettered {
-        consumer: String,
-        event: String,
+        subscription: String,
+        endpoint: String,
+        topic: String,
         sns_message_id: String,
         attempts: u32,
         reason: String,
+        queue: String,
     },
-    /// The iot-data endpoint published to the MQTT gateway (return path).
+    /// SNS gave up on a message and could not park it: AWS discards it and counts it
+    /// (`NumberOfNotificationsFailed`, `NumberOfNotificationsFailedToRedriveToDlq`).
+    DeliveryLost {
+        subscription: String,
+        endpoint: String,
+        topic: String,
+        sns_message_id: String,
+        reason: String,
+    },
+    /// The iot-data Publish API published to the gateway (return path).
     IotDataPublished {
         topic: String,
     },
+    /// The gateway refused something a client did.
+    GatewayRefused {
+        client_id: String,
+        what: String,
+        reason: String,
+    },
+    /// Records written to the event store.
     Stored {
-        event: String,
+        stream: String,
+        key: String,
         count: usize,
+    },
+    /// A call inside the chain was refused by the applied policies.
+    Denied {
+        principal: String,
+        action: String,
+        resource: String,
+        explanation: String,
+    },
+    /// A CloudWatch alarm changed state.
+    AlarmChanged {
+        alarm: String,
+        from: String,
+        to: String,
+        reason: String,
+        runbook: Option<String>,
     },
 }
 

@@ -3,33 +3,61 @@
 //!
 //! Start-up: build and package the Lambdas as `make package` does; start moto (the control
 //! plane) behind the local AWS endpoint ([`aws`]), which authenticates every call and answers
-//! what moto lacks; `terraform apply` the project's root module against it ([`terraform`]); then
-//! read what was applied through the AWS APIs ([`applied`]) into a pure plan ([`plan`]) that the
-//! local services execute: SNS delivery, Lambda, the IoT gateway and rules, the event store and
-//! the alarms. Nothing is wired from the catalog or a local configuration.
+//! what moto lacks; `terraform apply` the project's root module against it ([`terraform`]);
+//! read what was applied through the AWS APIs ([`applied`]) into a pure plan ([`plan`]) and
+//! execute it ([`runtime`]): Lambda ([`lambda`]), SNS delivery ([`sns`]), the IoT gateway and
+//! rules ([`iot`]), the event store ([`firehose`]) and the alarms ([`cloudwatch`]) — every call
+//! inside the chain authorised as AWS authorises it ([`iam`]). Nothing is wired from the
+//! catalog or a local configuration.
 
 pub mod activity;
 pub mod applied;
 pub mod aws;
+pub mod cloudwatch;
 pub mod cognito;
+pub mod firehose;
+pub mod iam;
 pub mod iot;
 pub mod lambda;
+pub mod plan;
 pub mod process;
+pub mod runtime;
+pub mod sns;
 pub mod sts;
 pub mod terraform;
 pub mod tls;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
+use postoffice::sns::LocalSigningAuthority;
+use postoffice_iot_gateway::{Gateway, GatewayConfig, TlsIdentity};
+use postoffice_lambda_host::{HostConfig, LambdaHost};
 
 use crate::activity::ActivityLog;
-use crate::aws::credentials::CredentialStore;
+use crate::applied::ControlPlane;
+use crate::aws::credentials::{CredentialStore, Credentials};
 use crate::aws::{AwsEndpoint, ControlPlaneChanges, LocalService};
+use crate::cloudwatch::alarms::Alarms;
+use crate::cloudwatch::metrics::Metrics;
+use crate::firehose::EventStore;
+use crate::iam::Authorizer;
+use crate::iam::calls::CallAuthorizer;
+use crate::iot::devices::{DeviceCredentials, Registration};
+use crate::iot::rules::RuleEngine;
+use crate::lambda::code::CodeStore;
+use crate::lambda::registry::PlanRegistry;
+use crate::lambda::{Lambda, LambdaService};
+use crate::plan::Platform;
 use crate::process::Supervisor;
+use crate::runtime::Runtime;
+use crate::sns::delivery_policy::TimeScale;
+use crate::sns::{Ports, Sns, SnsService};
+use crate::tls::LocalCa;
 
 /// moto's account, the account every local resource lives in.
 pub const ACCOUNT: &str = "123456789012";
@@ -46,13 +74,13 @@ pub struct Options {
     pub terraform: Option<PathBuf>,
     /// Extra root-module inputs, on top of the local deployment's.
     pub variables: serde_json::Value,
-    /// Multiplies every delivery policy delay and alarm period (1.0 = as applied).
+    /// Multiplies every retry delay and alarm period (1.0 = as applied).
     pub time_scale: f64,
-    /// Instances per function the Lambda host may run at once.
-    pub concurrency: u32,
+    /// Lambda instances the host may run at once, over all functions.
+    pub max_instances: usize,
     /// The cargo profile the Lambdas are built with (`dev`, `release`, ...).
     pub cargo_profile: String,
-    /// How long building, applying and starting may take.
+    /// How long the apply and the subscriptions' confirmation may take.
     pub startup_timeout: Duration,
     pub region: String,
     pub prefix: String,
@@ -66,7 +94,7 @@ impl Options {
             terraform: None,
             variables: serde_json::json!({}),
             time_scale: 1.0,
-            concurrency: 4,
+            max_instances: 16,
             cargo_profile: "dev".to_owned(),
             startup_timeout: Duration::from_secs(600),
             region: "eu-west-1".to_owned(),
@@ -80,18 +108,39 @@ impl Options {
 pub struct StartupTimes {
     pub build: Duration,
     pub package: Duration,
-    pub moto: Duration,
+    pub services: Duration,
     pub apply: Duration,
+    /// From the end of the build to ready (packaging, services, apply, plan).
     pub ready: Duration,
+}
+
+/// Where a running post office listens.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// The local AWS endpoint (`AWS_ENDPOINT_URL`), HTTPS.
+    pub aws: String,
+    /// The same endpoint over plain HTTP (`aws:SecureTransport` is false there).
+    pub aws_plain: String,
+    /// The IoT gateway: MQTT over TLS with client certificates.
+    pub mqtt: SocketAddr,
+    /// The CA every local endpoint's certificate comes from (`AWS_CA_BUNDLE`).
+    pub ca_bundle: PathBuf,
+    /// The local SNS signing certificate (`POSTOFFICE_LOCAL_TRUSTED_CERT`).
+    pub signing_certificate: PathBuf,
 }
 
 /// A running local post office. Dropping it stops every task and process it started.
 pub struct LocalPostOffice {
     pub run_dir: PathBuf,
-    pub aws_endpoint: String,
+    pub endpoints: Endpoints,
     pub startup: StartupTimes,
+    pub options: Options,
     credentials: Arc<CredentialStore>,
+    factory_ca: LocalCa,
     activity: ActivityLog,
+    runtime: Arc<Runtime>,
+    gateway: Arc<Gateway>,
+    apply: terraform::Apply,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     supervisor: Supervisor,
 }
@@ -105,7 +154,6 @@ fn free_port() -> anyhow::Result<u16> {
 impl LocalPostOffice {
     /// Starts everything; `progress` hears each step.
     pub async fn start(options: Options, progress: impl Fn(&str)) -> anyhow::Result<Self> {
-        let started = Instant::now();
         let mut startup = StartupTimes::default();
         let root = options
             .root
@@ -128,36 +176,155 @@ impl LocalPostOffice {
         let binaries =
             lambda::build::build(&root, &options.cargo_profile, &logs.join("build.log")).await?;
         startup.build = step.elapsed();
+        let ready = Instant::now();
 
         progress("packaging the Lambda zips");
         let step = Instant::now();
         let zips = run_dir.join("lambda/packages");
         let metadata = lambda::packaging::workspace_metadata(&root)?;
-        for contents in lambda::packaging::contents_from_metadata(&metadata, lambda::build::FUNCTIONS)? {
+        for contents in
+            lambda::packaging::contents_from_metadata(&metadata, lambda::build::FUNCTIONS)?
+        {
             lambda::packaging::package(&contents, &binaries.join(&contents.binary), &zips)?;
         }
         startup.package = step.elapsed();
 
-        progress("starting moto and the local AWS endpoint");
+        progress("starting moto, the local AWS endpoint, the Lambda host and the IoT gateway");
         let step = Instant::now();
         let tls_dir = run_dir.join("tls");
-        let ca = tls::LocalCa::generate("Post Office local CA")?;
+        let ca = LocalCa::generate("Post Office local CA")?;
         let ca_bundle = ca.write(&tls_dir)?;
+        let factory_ca = LocalCa::generate("Post Office local device factory")?;
+        factory_ca.write(&tls_dir.join("factory"))?;
         let server_certificate = ca.issue_server(&["127.0.0.1", "localhost"])?;
+        let signing = Arc::new(LocalSigningAuthority::generate()?);
+        let signing_certificate = run_dir.join("local-signing.pem");
+        signing.write(&signing_certificate, &run_dir.join("local-signing.key"))?;
+
         let moto_port = free_port()?;
         supervisor.add(
-            aws::moto::start(&root.join(".venv/bin/moto_server"), moto_port, &logs.join("moto.log"))
-                .await?,
+            aws::moto::start(
+                &root.join(".venv/bin/moto_server"),
+                moto_port,
+                &logs.join("moto.log"),
+            )
+            .await?,
         );
-        let moto = aws::moto::MotoClient::new(&format!("http://127.0.0.1:{moto_port}"))?;
+        let moto_url = format!("http://127.0.0.1:{moto_port}");
+        let control = ControlPlane::new(&moto_url, &options.region)?;
         let credentials = Arc::new(CredentialStore::new(ACCOUNT));
         let https_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let https = https_listener.local_addr()?;
         let aws_endpoint = format!("https://{https}");
-        let code = Arc::new(lambda::code::CodeStore::new(run_dir.join("lambda/code"))?);
+        let aws_plain = format!("http://{}", http_listener.local_addr()?);
+
+        let metrics = Arc::new(Metrics::default());
+        let authorizer = Arc::new(Authorizer::new(ACCOUNT, &options.region, activity.clone()));
+        let code = Arc::new(CodeStore::new(run_dir.join("lambda/code"))?);
+        let registry = Arc::new(PlanRegistry::new(
+            code.clone(),
+            credentials.clone(),
+            logs.join("lambda"),
+        ));
+        std::fs::create_dir_all(logs.join("lambda"))?;
+        let host = LambdaHost::new(
+            registry.clone(),
+            HostConfig {
+                max_instances: options.max_instances,
+                ..HostConfig::default()
+            },
+        );
+        let lambda = Arc::new(Lambda {
+            host: host.clone(),
+            registry,
+            code,
+            authorizer: authorizer.clone(),
+            policies: control.lambda_policies.clone(),
+            control: control.lambda.clone(),
+        });
+
+        let gateway_tls = tls_identity(&ca.issue_server(&["127.0.0.1", "localhost"])?)?;
+        let gateway = Arc::new(
+            Gateway::start(
+                GatewayConfig::new(gateway_tls),
+                Arc::new(iot::authority::IotAuthority {
+                    authorizer: authorizer.clone(),
+                    activity: activity.clone(),
+                }),
+            )
+            .await
+            .context("starting the IoT gateway")?,
+        );
+
+        let event_store = Arc::new(EventStore::new(
+            run_dir.join("event-store"),
+            authorizer.clone(),
+            activity.clone(),
+            metrics.clone(),
+        ));
+        let time_scale = TimeScale(options.time_scale);
+        let sns = Sns::new(Arc::new(Ports {
+            lambda: lambda.clone(),
+            authorizer: authorizer.clone(),
+            signing: signing.clone(),
+            http: postoffice::https::client_builder()
+                .pool_max_idle_per_host(16)
+                .build()?,
+            sqs: control.sqs.clone(),
+            event_store: event_store.clone(),
+            activity: activity.clone(),
+            metrics: metrics.clone(),
+            time_scale,
+            endpoint: aws_endpoint.clone(),
+        }));
+        let rules = Arc::new(RuleEngine::new(
+            sns.clone(),
+            authorizer.clone(),
+            control.sqs.clone(),
+            gateway.clone(),
+            metrics.clone(),
+            activity.clone(),
+        ));
+        if let Some(accepted) = gateway.accepted_messages() {
+            tasks.push(tokio::spawn(rules.clone().run(accepted)));
+        }
+        let alarms = Arc::new(Alarms::new(
+            metrics.clone(),
+            sns.clone(),
+            host,
+            control.sqs.clone(),
+            control.cloudwatch.clone(),
+            activity.clone(),
+            ACCOUNT,
+            &options.region,
+            options.time_scale,
+        )?);
+        tasks.push(tokio::spawn(alarms.clone().run()));
+
+        let changes = ControlPlaneChanges::default();
+        let runtime = Runtime::new(
+            control,
+            Platform {
+                account: ACCOUNT.to_owned(),
+                region: options.region.clone(),
+                aws_endpoint: aws_endpoint.clone(),
+                ca_bundle: ca_bundle.clone(),
+                signing_certificate: signing_certificate.clone(),
+            },
+            authorizer.clone(),
+            lambda.clone(),
+            sns.clone(),
+            rules,
+            event_store,
+            alarms,
+            changes.subscribe(),
+        );
+        tasks.push(tokio::spawn(runtime.clone().follow()));
+
         let mut services: HashMap<String, Arc<dyn LocalService>> = HashMap::new();
         services.insert("sts".to_owned(), Arc::new(sts::SecurityTokenService));
+        services.insert("iam".to_owned(), Arc::new(iam::control_plane::IamControlPlane));
         services.insert(
             "iot".to_owned(),
             Arc::new(iot::control_plane::IotControlPlane::new(
@@ -167,28 +334,33 @@ impl LocalPostOffice {
             )),
         );
         services.insert(
+            "iotdevicegateway".to_owned(),
+            Arc::new(iot::data::IotDataService {
+                gateway: gateway.clone(),
+                activity: activity.clone(),
+            }),
+        );
+        services.insert(
             "cognito-identity".to_owned(),
             Arc::new(cognito::identity::CognitoIdentityStandIns::default()),
         );
-        services.insert(
-            "lambda".to_owned(),
-            Arc::new(lambda::LambdaService { code: code.clone() }),
-        );
-        let changes = ControlPlaneChanges::default();
+        services.insert("lambda".to_owned(), Arc::new(LambdaService { lambda }));
+        services.insert("sns".to_owned(), Arc::new(SnsService { sns: sns.clone() }));
         let endpoint = AwsEndpoint::new(
             credentials.clone(),
-            moto,
+            aws::moto::MotoClient::new(&moto_url)?,
             services,
-            Arc::new(AdministratorOnly),
-            changes.clone(),
+            Arc::new(CallAuthorizer {
+                authorizer: authorizer.clone(),
+            }),
+            changes,
         );
-        tasks.push(tokio::spawn(
-            endpoint
-                .clone()
-                .serve_tls(https_listener, tls::server_config(&server_certificate)?),
-        ));
+        tasks.push(tokio::spawn(endpoint.clone().serve_tls(
+            https_listener,
+            tls::server_config(&server_certificate)?,
+        )));
         tasks.push(tokio::spawn(endpoint.serve_plain(http_listener)));
-        startup.moto = step.elapsed();
+        startup.services = step.elapsed();
 
         progress("terraform apply (the project's root module, against the local endpoint)");
         let step = Instant::now();
@@ -218,32 +390,181 @@ impl LocalPostOffice {
             log: logs.join("terraform.log"),
             parallelism: 16,
         };
-        tokio::time::timeout(
-            terraform::APPLY_TIMEOUT,
-            apply.run(credentials.administrator()),
-        )
-        .await
-        .context("terraform apply did not finish in time")??;
+        tokio::time::timeout(options.startup_timeout, apply.run(credentials.administrator()))
+            .await
+            .context("terraform apply did not finish in time")??;
         startup.apply = step.elapsed();
-        startup.ready = started.elapsed() - startup.build;
 
-        Ok(Self {
+        progress("reading what was applied and running it");
+        runtime.refresh_all().await?;
+        for problem in runtime.problems() {
+            progress(&format!("not run locally: {problem}"));
+        }
+        let post_office = Self {
             run_dir,
-            aws_endpoint,
+            endpoints: Endpoints {
+                aws: aws_endpoint,
+                aws_plain,
+                mqtt: gateway.local_addr(),
+                ca_bundle,
+                signing_certificate,
+            },
             startup,
+            options,
             credentials,
+            factory_ca,
             activity,
+            runtime,
+            gateway,
+            apply,
             tasks,
             supervisor,
-        })
+        };
+        post_office.prewarm().await;
+        let mut post_office = post_office;
+        post_office.startup.ready = ready.elapsed();
+        Ok(post_office)
+    }
+
+    /// Starts a warm instance of every function, so first deliveries do not wait for a cold
+    /// start.
+    async fn prewarm(&self) {
+        for name in self.runtime.lambda.registry.names() {
+            if let Err(error) = self.runtime.lambda.host.prewarm(&name).await {
+                tracing::warn!(function = name, %error, "could not start a warm instance");
+            }
+        }
     }
 
     pub fn run_dir(&self) -> &Path {
         &self.run_dir
     }
 
+    pub fn logs_dir(&self) -> PathBuf {
+        self.run_dir.join("logs")
+    }
+
     pub fn activity(&self) -> tokio::sync::broadcast::Receiver<activity::Activity> {
         self.activity.subscribe()
+    }
+
+    /// What the local post office cannot run of the applied resources.
+    pub fn problems(&self) -> Vec<String> {
+        self.runtime.problems()
+    }
+
+    /// The current plan: functions, topics and their subscriptions, rules, streams.
+    pub fn plan(&self) -> Arc<plan::Plan> {
+        self.runtime.plan()
+    }
+
+    /// The administrator's credentials (what `postoffice` tools run with).
+    pub fn administrator(&self) -> &Credentials {
+        self.credentials.administrator()
+    }
+
+    /// The control-plane clients (straight to moto, as the post office itself reads it).
+    pub fn control_plane(&self) -> &ControlPlane {
+        &self.runtime.control
+    }
+
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// Messages published but not yet delivered, parked or given up.
+    pub fn pending_deliveries(&self) -> usize {
+        self.runtime.sns.pending_deliveries()
+    }
+
+    pub fn event_store_root(&self) -> &Path {
+        self.runtime.event_store.root()
+    }
+
+    /// The alarms and their states.
+    pub fn alarms(
+        &self,
+    ) -> Vec<(String, postoffice_alarms::AlarmState, String, Option<String>)> {
+        self.runtime.alarms.states()
+    }
+
+    /// The root module's outputs (`terraform output -json`).
+    pub async fn outputs(&self) -> anyhow::Result<serde_json::Value> {
+        self.apply.outputs(self.credentials.administrator()).await
+    }
+
+    /// Applies another version of the Terraform to this post office (a test's changed copy,
+    /// or the original again) and runs what it applied.
+    pub async fn reapply(&self, terraform: &Path) -> anyhow::Result<()> {
+        terraform::copy_modules(terraform, &self.apply.terraform_dir)?;
+        tokio::time::timeout(
+            self.options.startup_timeout,
+            self.apply.run(self.credentials.administrator()),
+        )
+        .await
+        .context("terraform apply did not finish in time")??;
+        self.runtime.refresh_all().await
+    }
+
+    /// Registers a device as IoT Core would have it after provisioning: a certificate from the
+    /// factory CA, a thing named `thing` with the household attribute (none when `household` is
+    /// `None`), and the platform's device policies attached.
+    pub async fn register_device(
+        &self,
+        thing: &str,
+        household: Option<&str>,
+    ) -> anyhow::Result<DeviceCredentials> {
+        let outputs = self.outputs().await?;
+        let policies = device_policies(&outputs);
+        if policies.is_empty() {
+            bail!("the applied Terraform has no device policy (output device_policy_name(s))");
+        }
+        let attribute = outputs["household_thing_attribute"]["value"]
+            .as_str()
+            .unwrap_or("household")
+            .to_owned();
+        let attributes: Vec<(&str, &str)> = household
+            .map(|household| vec![(attribute.as_str(), household)])
+            .unwrap_or_default();
+        let credentials = iot::devices::register(
+            &self.runtime.control.iot,
+            &self.factory_ca,
+            &Registration {
+                thing,
+                attributes: &attributes,
+                policies: &policies,
+            },
+            &self.run_dir.join("devices"),
+        )
+        .await?;
+        self.runtime.refresh_services(&["iot"]).await?;
+        Ok(credentials)
+    }
+
+    /// The environment `postoffice` commands (e.g. `dlq redrive`) reach this post office with.
+    pub fn tool_env(&self) -> Vec<(String, String)> {
+        let mut variables = vec![
+            ("AWS_ENDPOINT_URL".to_owned(), self.endpoints.aws.clone()),
+            (
+                "AWS_CA_BUNDLE".to_owned(),
+                self.endpoints.ca_bundle.display().to_string(),
+            ),
+            ("AWS_REGION".to_owned(), self.options.region.clone()),
+            ("AWS_DEFAULT_REGION".to_owned(), self.options.region.clone()),
+            (
+                "POSTOFFICE_TOPIC_ARN_PREFIX".to_owned(),
+                format!(
+                    "arn:aws:sns:{}:{ACCOUNT}:{}-",
+                    self.options.region, self.options.prefix
+                ),
+            ),
+            (
+                "POSTOFFICE_LOCAL_TRUSTED_CERT".to_owned(),
+                self.endpoints.signing_certificate.display().to_string(),
+            ),
+        ];
+        variables.extend(self.administrator().environment());
+        variables
     }
 
     /// Stops every task and process.
@@ -251,12 +572,9 @@ impl LocalPostOffice {
         for task in self.tasks.drain(..) {
             task.abort();
         }
+        self.gateway.shutdown();
+        self.runtime.lambda.host.shutdown();
         self.supervisor.stop();
-    }
-
-    /// The administrator's credentials (what `postoffice` tools run with).
-    pub fn administrator(&self) -> &aws::credentials::Credentials {
-        self.credentials.administrator()
     }
 }
 
@@ -264,6 +582,32 @@ impl Drop for LocalPostOffice {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The device policy names among the root module's outputs.
+fn device_policies(outputs: &serde_json::Value) -> Vec<String> {
+    let mut names = Vec::new();
+    for key in ["device_policy_names", "device_policy_name"] {
+        match &outputs[key]["value"] {
+            serde_json::Value::String(name) => names.push(name.clone()),
+            serde_json::Value::Array(list) => {
+                names.extend(list.iter().filter_map(|name| name.as_str().map(str::to_owned)))
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+fn tls_identity(issued: &tls::IssuedCertificate) -> anyhow::Result<TlsIdentity> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    Ok(TlsIdentity {
+        certificate_chain: vec![CertificateDer::from_pem_slice(
+            issued.certificate_pem.as_bytes(),
+        )?],
+        private_key: PrivateKeyDer::from_pem_slice(issued.private_key_pem.as_bytes())?,
+    })
 }
 
 /// The root module's inputs only a deployment knows, for the local one; `options.variables`
@@ -281,17 +625,4 @@ fn local_inputs(options: &Options) -> serde_json::Value {
         }
     }
     inputs
-}
-
-/// Until policies are evaluated, only the administrator is let through.
-struct AdministratorOnly;
-
-impl aws::Authorize for AdministratorOnly {
-    fn authorize(&self, call: &aws::Call) -> Result<(), aws::errors::AwsError> {
-        Err(aws::errors::AwsError::new(
-            403,
-            "AccessDenied",
-            format!("{} may not call the local post office yet", call.caller.arn()),
-        ))
-    }
 }

@@ -7,7 +7,7 @@
 //! builder) wherever a Lambda builds an SDK configuration.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_smithy_runtime_api::client::http::{
@@ -57,15 +57,23 @@ impl HttpClient for ReqwestHttpClient {
 
 #[derive(Debug)]
 struct ReqwestConnector {
-    client: Result<reqwest::Client, Arc<reqwest::Error>>,
+    /// Why no client could be built (an unreadable `AWS_CA_BUNDLE`), reported on every call.
+    client: Result<reqwest::Client, String>,
 }
 
 impl ReqwestConnector {
     fn new(timeouts: Timeouts) -> Self {
         // The SDK's own clients neither follow redirects nor go through proxies.
-        let mut builder = crate::https::client_builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy();
+        let mut builder = match crate::https::aws_client_builder() {
+            Ok(builder) => builder,
+            Err(error) => {
+                return Self {
+                    client: Err(error.to_string()),
+                };
+            }
+        }
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy();
         if let Some(timeout) = timeouts.connect {
             builder = builder.connect_timeout(timeout);
         }
@@ -73,7 +81,7 @@ impl ReqwestConnector {
             builder = builder.read_timeout(timeout);
         }
         Self {
-            client: builder.build().map_err(Arc::new),
+            client: builder.build().map_err(|error| error.to_string()),
         }
     }
 }

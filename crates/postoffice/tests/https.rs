@@ -14,6 +14,12 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs
 /// handshake ended in.
 async fn self_signed_tls_server() -> (u16, tokio::task::JoinHandle<Result<(), String>>) {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    serve_certificate(certified).await
+}
+
+async fn serve_certificate(
+    certified: rcgen::CertifiedKey<rcgen::KeyPair>,
+) -> (u16, tokio::task::JoinHandle<Result<(), String>>) {
     let certificate = CertificateDer::from(certified.cert.der().to_vec());
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
         certified.signing_key.serialize_der(),
@@ -56,4 +62,39 @@ async fn a_certificate_outside_the_trusted_roots_is_refused_during_the_handshake
         .unwrap()
         .expect_err("the client aborts the handshake");
     assert!(server_saw.contains("UnknownCA"), "{server_saw}");
+}
+
+/// `AWS_CA_BUNDLE` (the SDKs' variable) adds trust for AWS API clients only, which is how the
+/// local post office's endpoint is reached; the platform's other clients keep Mozilla's roots.
+#[tokio::test]
+async fn aws_clients_trust_the_ca_bundle_and_other_clients_do_not() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let bundle = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(bundle.path(), certified.cert.pem()).unwrap();
+    // SAFETY: this test file's other test does not read the environment.
+    unsafe { std::env::set_var("AWS_CA_BUNDLE", bundle.path()) };
+
+    let (port, server) = serve_certificate(certified).await;
+    let aws = postoffice::https::aws_client_builder().unwrap().build().unwrap();
+    let answer = aws.get(format!("https://localhost:{port}/")).send().await;
+    // The server closes after the handshake: any answer but a TLS failure means it was trusted.
+    if let Err(error) = &answer {
+        assert!(!format!("{error:?}").contains("UnknownIssuer"), "{error:?}");
+    }
+    server.await.unwrap().expect("the handshake completes with the bundle trusted");
+
+    let (port, server) = self_signed_tls_server().await;
+    let error = aws
+        .get(format!("https://localhost:{port}/"))
+        .send()
+        .await
+        .expect_err("only the bundle's certificate is trusted");
+    // Same subject as the trusted one, another key: rustls names it a bad signature.
+    assert!(format!("{error:?}").contains("InvalidCertificate"), "{error:?}");
+    let _ = server.await;
+
+    std::fs::write(bundle.path(), "not a certificate").unwrap();
+    let unreadable = postoffice::https::aws_client_builder().unwrap_err();
+    assert!(unreadable.to_string().contains("AWS_CA_BUNDLE"), "{unreadable}");
+    unsafe { std::env::remove_var("AWS_CA_BUNDLE") };
 }

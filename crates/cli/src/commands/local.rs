@@ -69,7 +69,7 @@ async fn up(options: Options) -> anyhow::Result<ExitCode> {
         }
     };
     println!("The local post office is up (Ctrl-C stops it).");
-    println!("  AWS endpoint       {}", post_office.aws_endpoint);
+    println!("  AWS endpoint       {}", post_office.endpoints.aws);
     println!("  run directory      {}", post_office.run_dir().display());
     loop {
         tokio::select! {

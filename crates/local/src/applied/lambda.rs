@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 
+use crate::lambda::permissions::FunctionPolicies;
+
 #[derive(Debug, Clone, Default)]
 pub struct Function {
     pub name: String,
@@ -20,7 +22,7 @@ pub struct Function {
     pub log_group: Option<String>,
     /// The function URL and its auth type, when it has one.
     pub url: Option<FunctionUrl>,
-    /// The resource-based policy (`GetPolicy`), when it has one.
+    /// The resource-based policy (as `GetPolicy` answers it), when it has one.
     pub policy: Option<String>,
     pub tags: BTreeMap<String, String>,
 }
@@ -66,13 +68,17 @@ impl AppliedLambda {
     }
 }
 
-pub async fn read(lambda: &aws_sdk_lambda::Client) -> anyhow::Result<AppliedLambda> {
+pub async fn read(
+    lambda: &aws_sdk_lambda::Client,
+    policies: &FunctionPolicies,
+) -> anyhow::Result<AppliedLambda> {
     let mut applied = AppliedLambda::default();
     let mut pages = lambda.list_functions().into_paginator().send();
     while let Some(page) = pages.next().await {
         for listed in page.context("ListFunctions")?.functions.unwrap_or_default() {
             let Some(name) = listed.function_name else { continue };
-            let function = read_function(lambda, &name).await?;
+            let mut function = read_function(lambda, &name).await?;
+            function.policy = policies.policy(&name);
             applied.functions.insert(name, function);
         }
     }
@@ -96,11 +102,6 @@ pub async fn read_function(lambda: &aws_sdk_lambda::Client, name: &str) -> anyho
         }),
         Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => None,
         Err(error) => return Err(error).with_context(|| format!("GetFunctionUrlConfig {name}")),
-    };
-    let policy = match lambda.get_policy().function_name(name).send().await {
-        Ok(policy) => policy.policy,
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => None,
-        Err(error) => return Err(error).with_context(|| format!("GetPolicy {name}")),
     };
     Ok(Function {
         name: name.to_owned(),
@@ -128,7 +129,7 @@ pub async fn read_function(lambda: &aws_sdk_lambda::Client, name: &str) -> anyho
             .logging_config
             .and_then(|logging| logging.log_group),
         url,
-        policy,
+        policy: None,
         tags: got.tags.unwrap_or_default().into_iter().collect(),
     })
 }

@@ -46,6 +46,8 @@ pub struct ControlPlane {
     pub moto_url: String,
     pub http: reqwest::Client,
     pub region: String,
+    /// Lambda resource policies, kept by the local post office (moto's are not AWS's).
+    pub lambda_policies: std::sync::Arc<crate::lambda::permissions::FunctionPolicies>,
 }
 
 impl ControlPlane {
@@ -80,6 +82,7 @@ impl ControlPlane {
             moto_url: endpoint.trim_end_matches('/').to_owned(),
             http: postoffice::https::client_builder().no_proxy().build()?,
             region: region.to_owned(),
+            lambda_policies: std::sync::Arc::default(),
         })
     }
 
@@ -88,7 +91,7 @@ impl ControlPlane {
         let (sns, sqs, lambda, iam, kms, iot, firehose, cloudwatch) = tokio::try_join!(
             sns::read(&self.sns),
             sqs::read(&self.sqs),
-            lambda::read(&self.lambda),
+            lambda::read(&self.lambda, &self.lambda_policies),
             iam::read(&self.iam),
             kms::read(&self.kms),
             iot::read(&self.iot),
@@ -115,7 +118,7 @@ impl ControlPlane {
             match service.as_str() {
                 "sns" => applied.sns = sns::read(&self.sns).await?,
                 "sqs" => applied.sqs = sqs::read(&self.sqs).await?,
-                "lambda" => applied.lambda = lambda::read(&self.lambda).await?,
+                "lambda" => applied.lambda = lambda::read(&self.lambda, &self.lambda_policies).await?,
                 "iam" => applied.iam = iam::read(&self.iam).await?,
                 "kms" => applied.kms = kms::read(&self.kms).await?,
                 "iot" => applied.iot = iot::read(&self.iot).await?,

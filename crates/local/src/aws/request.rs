@@ -135,6 +135,7 @@ impl AwsRequest {
             ("lambda", "DELETE", [_, "functions", _]) => "DeleteFunction",
             ("lambda", "POST", [_, "functions", _, "policy"]) => "AddPermission",
             ("lambda", "DELETE", [_, "functions", _, "policy", _]) => "RemovePermission",
+            ("lambda", "GET", [_, "functions", _, "policy"]) => "GetPolicy",
             ("lambda", "POST", [_, "functions", _, "url"]) => "CreateFunctionUrlConfig",
             ("lambda", "PUT", [_, "functions", _, "url"]) => "UpdateFunctionUrlConfig",
             ("lambda", "DELETE", [_, "functions", _, "url"]) => "DeleteFunctionUrlConfig",

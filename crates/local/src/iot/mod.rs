@@ -1,3 +1,10 @@
-//! AWS IoT Core, locally.
+//! AWS IoT Core, locally: the MQTT gateway (`postoffice-iot-gateway`) authorised by the applied
+//! IoT policies ([`authority`]), the rules engine running the applied topic rules ([`rules`]),
+//! the iot-data Publish API ([`data`]), device registration ([`devices`]) and the control-plane
+//! actions moto lacks ([`control_plane`]).
 
+pub mod authority;
 pub mod control_plane;
+pub mod data;
+pub mod devices;
+pub mod rules;

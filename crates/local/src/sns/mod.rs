@@ -1,115 +1,222 @@
-//! SNS's data plane, run in-process: `Publish` fans a message out to the topic's subscriptions
-//! (the bridges' HTTP/S deliverers and the event store feed), and `ConfirmSubscription` completes
-//! the handshake a deliverer started.
+//! Amazon SNS, locally. moto holds topics and subscriptions (the control plane); this runs their
+//! data plane from the plan: `Publish` fans a message out to the topic's confirmed
+//! subscriptions whose filter policy matches, each drained by its own deliverer ([`delivery`])
+//! with its applied retry policy and dead-letter queue; HTTP/S subscriptions stay pending until
+//! their endpoint confirms with the token SNS sent, exactly as in AWS — which is what makes a
+//! Terraform apply wait for the bridges to confirm.
 //!
-//! Why not moto's: moto cannot push HTTP/S with signatures, so every message took a detour
-//! through an SQS queue per subscription (publish, receive, delete: several moto requests per
-//! delivery, ~10 ms each), which put moto on the critical path of every round trip. moto remains
-//! the control plane: topics and queues are created there, every other SNS action is passed on
-//! to it, and the dead-letter and rule-errors queues live in its SQS. Like moto, this keeps
-//! messages in memory; both live and die with the local post office.
+//! Like moto, it keeps messages in memory: they live and die with the local post office.
 
+pub mod delivery;
+pub mod delivery_policy;
+pub mod filter;
 pub mod query;
-pub mod server;
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
+use async_trait::async_trait;
+use axum::response::{IntoResponse, Response};
 use postoffice::envelope::{format_time, now_millis};
-use postoffice::sns::{MessageType, SnsMessage};
-use tokio::sync::{mpsc, oneshot};
+use postoffice::sns::{LocalSigningAuthority, MessageType, SnsMessage};
+use postoffice_policy::Principal;
+use tokio::sync::mpsc;
 
-use query::{ApiError, PublishRequest};
+use crate::activity::ActivityLog;
+use crate::aws::errors::AwsError;
+use crate::aws::{Call, ControlPlaneAnswer, LocalService};
+use crate::cloudwatch::metrics::Metrics;
+use crate::iam::{Authorizer, Check, Target, base_context};
+use crate::lambda::Lambda;
+use crate::plan::{Endpoint, Plan, SubscriptionPlan};
+use delivery::{Deliverer, Pending};
+use delivery_policy::TimeScale;
+use query::{ApiError, ConfirmSubscriptionRequest, PublishRequest, QueryRequest};
 
-/// One message on its way to one subscription; dropping it counts it as settled.
-#[derive(Debug)]
-pub struct Pending {
-    pub message: SnsMessage,
-    counter: Arc<AtomicUsize>,
+/// Re-reads the applied resources of some services and executes the new plan, now.
+#[async_trait]
+pub trait Refresh: Send + Sync {
+    async fn refresh(&self, services: &[&str]);
 }
 
-impl Drop for Pending {
-    fn drop(&mut self) {
-        self.counter.fetch_sub(1, Ordering::SeqCst);
-    }
+/// What SNS needs from the rest of the post office.
+pub struct Ports {
+    pub lambda: Arc<Lambda>,
+    pub authorizer: Arc<Authorizer>,
+    pub signing: Arc<LocalSigningAuthority>,
+    /// For HTTP/S endpoints that are not local functions.
+    pub http: reqwest::Client,
+    /// moto's SQS, as the control plane (dead-letter queues, SQS subscriptions).
+    pub sqs: aws_sdk_sqs::Client,
+    pub event_store: Arc<crate::firehose::EventStore>,
+    pub activity: ActivityLog,
+    pub metrics: Arc<Metrics>,
+    pub time_scale: TimeScale,
+    /// The local AWS endpoint, for `SubscribeURL` and `UnsubscribeURL`.
+    pub endpoint: String,
 }
 
-/// The receiving end a subscription's deliverer reads.
-pub type Inbox = mpsc::UnboundedReceiver<Pending>;
-
-#[derive(Debug)]
-struct Subscription {
-    arn: String,
+/// A subscription as it runs.
+struct Running {
+    plan: Arc<std::sync::RwLock<SubscriptionPlan>>,
+    confirmed: bool,
     sender: mpsc::UnboundedSender<Pending>,
     pending: Arc<AtomicUsize>,
 }
 
-#[derive(Debug, Default)]
-struct Topic {
-    subscriptions: Vec<Subscription>,
-    /// Firehose's subscription: raw message delivery of every envelope into the event store.
-    event_store: Option<mpsc::UnboundedSender<String>>,
-}
-
-struct ExpectedConfirmation {
-    topic_arn: String,
-    subscription_arn: String,
-    /// Taken by the first confirmation; later ones with the same token answer the same ARN, as
-    /// SNS tokens stay valid for three days.
-    confirmed: Option<oneshot::Sender<()>>,
-}
-
-/// Built once at start-up (`subscribe*`), then shared read-only except for confirmations.
 #[derive(Default)]
-pub struct SnsDataPlane {
-    topics: HashMap<String, Topic>,
-    confirmations: std::sync::Mutex<HashMap<String, ExpectedConfirmation>>,
+struct State {
+    /// Topic ARN → subscription ARNs, in plan order.
+    topics: BTreeMap<String, Vec<String>>,
+    subscriptions: BTreeMap<String, Running>,
+    /// Confirmation token → (topic ARN, subscription ARN).
+    tokens: HashMap<String, (String, String)>,
 }
 
-impl SnsDataPlane {
-    pub fn add_topic(&mut self, topic_arn: &str) {
-        self.topics.entry(topic_arn.to_owned()).or_default();
+pub struct Sns {
+    state: Mutex<State>,
+    ports: Arc<Ports>,
+    refresh: Mutex<Option<Weak<dyn Refresh>>>,
+    me: Weak<Sns>,
+}
+
+/// Protocols whose subscriptions must be confirmed by their endpoint.
+fn needs_confirmation(protocol: &str) -> bool {
+    matches!(protocol, "http" | "https" | "email" | "email-json" | "sms" | "application")
+}
+
+impl Sns {
+    pub fn new(ports: Arc<Ports>) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
+            state: Mutex::default(),
+            ports,
+            refresh: Mutex::new(None),
+            me: me.clone(),
+        })
     }
 
-    /// Subscribes an HTTP/S endpoint; returns its subscription ARN and the inbox its deliverer
-    /// drains.
-    pub fn subscribe(&mut self, topic_arn: &str) -> (String, Inbox) {
-        let (sender, inbox) = mpsc::unbounded_channel();
-        let arn = format!("{topic_arn}:{}", uuid::Uuid::new_v4());
-        self.topics
-            .entry(topic_arn.to_owned())
-            .or_default()
-            .subscriptions
-            .push(Subscription {
-                arn: arn.clone(),
-                sender,
-                pending: Arc::default(),
+    pub fn set_refresh(&self, refresh: Weak<dyn Refresh>) {
+        *self.refresh.lock().unwrap_or_else(|p| p.into_inner()) = Some(refresh);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs the plan's topics and subscriptions: new subscriptions get a deliverer (and, for
+    /// HTTP/S, a confirmation handshake), changed ones their new configuration, removed ones
+    /// are stopped once their messages are delivered.
+    pub fn apply_plan(&self, plan: &Plan) {
+        let mut state = self.lock();
+        let mut topics = BTreeMap::new();
+        let mut keep = Vec::new();
+        let mut to_confirm = Vec::new();
+        for topic in plan.topics.values() {
+            let mut arns = Vec::new();
+            for subscription in &topic.subscriptions {
+                arns.push(subscription.arn.clone());
+                keep.push(subscription.arn.clone());
+                match state.subscriptions.get_mut(&subscription.arn) {
+                    Some(running) => {
+                        *running.plan.write().unwrap_or_else(|p| p.into_inner()) = subscription.clone();
+                    }
+                    None => {
+                        let (sender, inbox) = mpsc::unbounded_channel();
+                        let plan = Arc::new(std::sync::RwLock::new(subscription.clone()));
+                        let deliverer = Deliverer {
+                            plan: plan.clone(),
+                            ports: self.ports.clone(),
+                            sns: self.me.clone(),
+                        };
+                        tokio::spawn(deliverer.run(inbox));
+                        let confirmed = !needs_confirmation(&subscription.protocol);
+                        if !confirmed
+                            && matches!(
+                                subscription.endpoint,
+                                Endpoint::FunctionUrl { .. } | Endpoint::Http(_)
+                            )
+                        {
+                            to_confirm.push(plan.clone());
+                        }
+                        state.subscriptions.insert(
+                            subscription.arn.clone(),
+                            Running {
+                                plan,
+                                confirmed,
+                                sender,
+                                pending: Arc::default(),
+                            },
+                        );
+                    }
+                }
+            }
+            topics.insert(topic.arn.clone(), arns);
+        }
+        state.subscriptions.retain(|arn, _| keep.contains(arn));
+        state.topics = topics;
+        drop(state);
+        for plan in to_confirm {
+            let sns = self.me.clone();
+            let ports = self.ports.clone();
+            tokio::spawn(async move {
+                delivery::confirm(sns, ports, plan).await;
             });
-        (arn, inbox)
+        }
     }
 
-    /// Subscribes the event store with raw message delivery: it receives the bare messages.
-    pub fn subscribe_event_store(&mut self, topic_arn: &str) -> mpsc::UnboundedReceiver<String> {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        self.topics
-            .entry(topic_arn.to_owned())
-            .or_default()
-            .event_store = Some(sender);
-        receiver
+    /// Registers the token of a `SubscriptionConfirmation` about to be sent.
+    pub(crate) fn expect_confirmation(&self, token: &str, topic_arn: &str, subscription_arn: &str) {
+        self.lock().tokens.insert(
+            token.to_owned(),
+            (topic_arn.to_owned(), subscription_arn.to_owned()),
+        );
     }
 
-    /// Publishes to every subscription of the topic; returns the SNS message id.
+    pub fn is_confirmed(&self, subscription_arn: &str) -> Option<bool> {
+        self.lock()
+            .subscriptions
+            .get(subscription_arn)
+            .map(|running| running.confirmed)
+    }
+
+    /// `ConfirmSubscription`: the token must be one SNS sent for this topic. Tokens stay valid
+    /// (three days in AWS), so a repeated confirmation answers the same subscription.
+    pub fn confirm_subscription(&self, request: &ConfirmSubscriptionRequest) -> Result<String, ApiError> {
+        let mut state = self.lock();
+        if !state.topics.contains_key(&request.topic_arn) {
+            return Err(ApiError::not_found("Topic does not exist"));
+        }
+        let Some((topic, subscription)) = state.tokens.get(&request.token).cloned() else {
+            return Err(ApiError::invalid_parameter("Token"));
+        };
+        if topic != request.topic_arn {
+            return Err(ApiError::invalid_parameter("Token"));
+        }
+        if let Some(running) = state.subscriptions.get_mut(&subscription)
+            && !running.confirmed
+        {
+            running.confirmed = true;
+            self.ports.activity.record(crate::activity::Activity::SubscriptionConfirmed {
+                subscription: subscription.clone(),
+                endpoint: running.plan.read().unwrap_or_else(|p| p.into_inner()).endpoint_url.clone(),
+            });
+        }
+        Ok(subscription)
+    }
+
+    /// Publishes to every confirmed subscription whose filter policy matches; answers the
+    /// message id. The caller has been authorised.
     pub fn publish(&self, request: PublishRequest) -> Result<String, ApiError> {
-        let topic = self
-            .topics
-            .get(&request.topic_arn)
-            .ok_or_else(|| ApiError::not_found("Topic does not exist"))?;
+        let state = self.lock();
+        let Some(subscriptions) = state.topics.get(&request.topic_arn) else {
+            return Err(ApiError::not_found("Topic does not exist"));
+        };
         let message_id = uuid::Uuid::new_v4().to_string();
         let notification = SnsMessage {
             message_type: MessageType::Notification,
             message_id: message_id.clone(),
-            topic_arn: request.topic_arn,
+            topic_arn: request.topic_arn.clone(),
             subject: request.subject,
             message: request.message,
             timestamp: format_time(&now_millis()),
@@ -121,180 +228,289 @@ impl SnsDataPlane {
             token: None,
             message_attributes: request.message_attributes,
         };
-        for subscription in &topic.subscriptions {
-            subscription.pending.fetch_add(1, Ordering::SeqCst);
-            let pending = Pending {
-                message: notification.clone(),
-                counter: subscription.pending.clone(),
-            };
-            // A deliverer only stops when the post office does; if one has, say so rather than
-            // accept a message nobody will deliver.
-            subscription.sender.send(pending).map_err(|_| {
-                ApiError::internal(format!(
-                    "subscription {} is no longer delivered",
-                    subscription.arn
-                ))
-            })?;
-        }
-        if let Some(event_store) = &topic.event_store {
-            event_store
-                .send(notification.message)
-                .map_err(|_| ApiError::internal("the event store feed has stopped"))?;
+        let topic_name = topic_name(&request.topic_arn);
+        self.ports.metrics.record("AWS/SNS", "NumberOfMessagesPublished", &[("TopicName", topic_name)], 1.0);
+        for arn in subscriptions {
+            let Some(running) = state.subscriptions.get(arn) else { continue };
+            if !running.confirmed {
+                continue;
+            }
+            let plan = running.plan.read().unwrap_or_else(|p| p.into_inner());
+            if !delivery::filter_matches(&plan, &notification) {
+                self.ports.metrics.record(
+                    "AWS/SNS",
+                    "NumberOfNotificationsFilteredOut",
+                    &[("TopicName", topic_name)],
+                    1.0,
+                );
+                continue;
+            }
+            drop(plan);
+            running.pending.fetch_add(1, Ordering::SeqCst);
+            let pending = Pending::new(notification.clone(), running.pending.clone());
+            if running.sender.send(pending).is_err() {
+                return Err(ApiError::internal(format!("subscription {arn} is no longer delivered")));
+            }
         }
         Ok(message_id)
     }
 
-    /// Messages accepted but not yet delivered or dead-lettered, over all subscriptions.
+    /// Checks, for a publisher inside the post office (an IoT rule's role, CloudWatch), what the
+    /// endpoint checks for callers from outside: `sns:Publish` on the topic and, for an
+    /// encrypted topic, the KMS permissions SNS uses on the publisher's behalf.
+    pub fn authorize_publish(
+        &self,
+        principal: &Principal,
+        topic_arn: &str,
+        extra_context: &[(&str, &str)],
+    ) -> Result<(), PublishDenied> {
+        let authorizer = &self.ports.authorizer;
+        let snapshot = authorizer.snapshot();
+        let mut context = base_context(true, &authorizer.region);
+        for (key, value) in extra_context {
+            context.insert(key, *value);
+        }
+        authorizer
+            .check(
+                &snapshot,
+                Check {
+                    principal: principal.clone(),
+                    action: "sns:Publish",
+                    resource: topic_arn,
+                    target: Target::Topic(topic_arn),
+                    context: context.clone(),
+                },
+            )
+            .map_err(|denial| PublishDenied::Topic(denial.message()))?;
+        let key = snapshot
+            .applied
+            .sns
+            .topics
+            .get(topic_arn)
+            .and_then(|attributes| attributes.get("KmsMasterKeyId"))
+            .filter(|key| !key.is_empty())
+            .map(|key| {
+                snapshot
+                    .applied
+                    .kms
+                    .resolve(key)
+                    .map(|key| key.arn.clone())
+                    .unwrap_or_else(|| key.clone())
+            });
+        if let Some(key) = key {
+            let context = context
+                .with("kms:ViaService", format!("sns.{}.amazonaws.com", authorizer.region))
+                .with("kms:CallerAccount", authorizer.account.as_str());
+            for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+                authorizer
+                    .check(
+                        &snapshot,
+                        Check {
+                            principal: principal.clone(),
+                            action,
+                            resource: &key,
+                            target: Target::Key(&key),
+                            context: context.clone(),
+                        },
+                    )
+                    .map_err(|denial| PublishDenied::Key(denial.message()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Messages accepted but not yet delivered, dead-lettered or given up, over all
+    /// subscriptions.
     pub fn pending_deliveries(&self) -> usize {
-        self.topics
+        self.lock()
+            .subscriptions
             .values()
-            .flat_map(|topic| &topic.subscriptions)
-            .map(|subscription| subscription.pending.load(Ordering::SeqCst))
+            .map(|running| running.pending.load(Ordering::SeqCst))
             .sum()
     }
 
-    /// Registers the token a deliverer is about to send in a `SubscriptionConfirmation`; the
-    /// receiver fires when an endpoint confirms with it.
-    pub fn expect_confirmation(
-        &self,
-        token: &str,
-        topic_arn: &str,
-        subscription_arn: &str,
-    ) -> oneshot::Receiver<()> {
-        let (confirmed, receiver) = oneshot::channel();
-        self.confirmations.lock().expect("not poisoned").insert(
-            token.to_owned(),
-            ExpectedConfirmation {
-                topic_arn: topic_arn.to_owned(),
-                subscription_arn: subscription_arn.to_owned(),
-                confirmed: Some(confirmed),
-            },
-        );
-        receiver
-    }
-
-    /// `ConfirmSubscription`: the token must be one this topic sent.
-    pub fn confirm_subscription(
-        &self,
-        request: &query::ConfirmSubscriptionRequest,
-    ) -> Result<String, ApiError> {
-        if !self.topics.contains_key(&request.topic_arn) {
-            return Err(ApiError::not_found("Topic does not exist"));
-        }
-        let mut confirmations = self.confirmations.lock().expect("not poisoned");
-        match confirmations.get_mut(&request.token) {
-            Some(expected) if expected.topic_arn == request.topic_arn => {
-                if let Some(confirmed) = expected.confirmed.take() {
-                    let _ = confirmed.send(());
-                }
-                Ok(expected.subscription_arn.clone())
-            }
-            _ => Err(ApiError::invalid_parameter("Token")),
+    async fn refresh_now(&self) {
+        let refresh = self.refresh.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(refresh) = refresh.and_then(|weak| weak.upgrade()) {
+            refresh.refresh(&["sns"]).await;
         }
     }
 }
 
+/// Why an in-process publisher may not publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishDenied {
+    /// `sns:Publish` (SNS answers AuthorizationError).
+    Topic(String),
+    /// The topic's KMS key (SNS answers KMSAccessDenied).
+    Key(String),
+}
+
+impl std::fmt::Display for PublishDenied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PublishDenied::Topic(message) => write!(f, "AuthorizationError: {message}"),
+            PublishDenied::Key(message) => write!(f, "KMSAccessDenied: {message}"),
+        }
+    }
+}
+
+/// The name in a topic ARN.
+pub fn topic_name(topic_arn: &str) -> &str {
+    topic_arn.rsplit(':').next().unwrap_or(topic_arn)
+}
+
+/// The SNS API as the local post office serves it.
+pub struct SnsService {
+    pub sns: Arc<Sns>,
+}
+
+fn xml(body: String) -> Response {
+    ([("content-type", "text/xml")], body).into_response()
+}
+
+fn api_error(call: &Call, error: ApiError) -> Response {
+    call.error(&AwsError::new(error.status, error.code, error.message))
+}
+
+#[async_trait]
+impl LocalService for SnsService {
+    async fn serve(&self, call: &Call) -> Option<Response> {
+        let query = QueryRequest::parse(call.request.raw_query.as_deref(), &call.request.body);
+        match query.action()? {
+            "Publish" => Some(
+                match PublishRequest::from_query(&query).and_then(|request| self.sns.publish(request)) {
+                    Ok(message_id) => xml(query::publish_response(&message_id, &call.request_id)),
+                    Err(error) => api_error(call, error),
+                },
+            ),
+            "PublishBatch" => Some(self.publish_batch(call, &query)),
+            "ConfirmSubscription" => Some(
+                match ConfirmSubscriptionRequest::from_query(&query)
+                    .and_then(|request| self.sns.confirm_subscription(&request))
+                {
+                    Ok(arn) => xml(query::confirm_subscription_response(&arn, &call.request_id)),
+                    Err(error) => api_error(call, error),
+                },
+            ),
+            _ => None,
+        }
+    }
+
+    async fn observe(&self, call: &Call, answer: ControlPlaneAnswer) -> ControlPlaneAnswer {
+        let Some(action) = call.action() else { return answer };
+        if !answer.status.is_success() {
+            return answer;
+        }
+        match action.as_str() {
+            "Subscribe" | "Unsubscribe" | "SetSubscriptionAttributes" | "CreateTopic"
+            | "DeleteTopic" | "SetTopicAttributes" => {
+                // The new subscription runs (and its confirmation is sent) before Subscribe
+                // answers, as SNS sends the confirmation at once.
+                self.sns.refresh_now().await;
+                answer
+            }
+            "GetSubscriptionAttributes" => self.overlay_confirmation(call, answer),
+            _ => answer,
+        }
+    }
+}
+
+impl SnsService {
+    /// `PendingConfirmation` as SNS reports it: true until the endpoint confirmed.
+    fn overlay_confirmation(&self, call: &Call, answer: ControlPlaneAnswer) -> ControlPlaneAnswer {
+        let parameters = call.request.parameters();
+        let Some(arn) = parameters.get("SubscriptionArn") else { return answer };
+        let Some(confirmed) = self.sns.is_confirmed(arn) else { return answer };
+        let body = String::from_utf8_lossy(&answer.body).into_owned();
+        let pending = if confirmed { "false" } else { "true" };
+        let replaced = replace_attribute(&body, "PendingConfirmation", pending);
+        let replaced = replace_attribute(&replaced, "ConfirmationWasAuthenticated", if confirmed { "true" } else { "false" });
+        ControlPlaneAnswer {
+            body: replaced.into(),
+            ..answer
+        }
+    }
+
+    fn publish_batch(&self, call: &Call, query: &QueryRequest) -> Response {
+        let Some(topic_arn) = query.get("TopicArn").filter(|arn| !arn.is_empty()) else {
+            return api_error(call, ApiError::invalid_parameter("TopicArn Reason: no value for required parameter"));
+        };
+        let mut successful = String::new();
+        let mut failed = String::new();
+        let mut count = 0;
+        for index in 1.. {
+            let prefix = format!("PublishBatchRequestEntries.member.{index}.");
+            let Some(id) = query.get(&format!("{prefix}Id")) else { break };
+            count += 1;
+            if count > 10 {
+                return api_error(call, ApiError {
+                    status: 400,
+                    code: "TooManyEntriesInBatchRequest",
+                    message: "The batch request contains more entries than permissible (10)".to_owned(),
+                });
+            }
+            let mut entry = String::from("Action=Publish");
+            entry.push_str(&format!("&TopicArn={}", urlencode(topic_arn)));
+            for (name, value) in query.with_prefix(&prefix) {
+                entry.push_str(&format!("&{}={}", urlencode(&name), urlencode(&value)));
+            }
+            let single = QueryRequest::parse(None, entry.as_bytes());
+            match PublishRequest::from_query(&single).and_then(|request| self.sns.publish(request)) {
+                Ok(message_id) => successful.push_str(&format!(
+                    "<member><Id>{}</Id><MessageId>{message_id}</MessageId></member>",
+                    crate::aws::errors::xml_escape(id)
+                )),
+                Err(error) => failed.push_str(&format!(
+                    "<member><Id>{}</Id><Code>{}</Code><Message>{}</Message><SenderFault>true</SenderFault></member>",
+                    crate::aws::errors::xml_escape(id),
+                    error.code,
+                    crate::aws::errors::xml_escape(&error.message)
+                )),
+            }
+        }
+        if count == 0 {
+            return api_error(call, ApiError {
+                status: 400,
+                code: "EmptyBatchRequest",
+                message: "The batch request doesn't contain any entries".to_owned(),
+            });
+        }
+        xml(format!(
+            "<PublishBatchResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><PublishBatchResult><Successful>{successful}</Successful><Failed>{failed}</Failed></PublishBatchResult><ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></PublishBatchResponse>",
+            call.request_id
+        ))
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// Replaces an attribute's value in a `GetSubscriptionAttributes` XML answer.
+fn replace_attribute(xml: &str, name: &str, value: &str) -> String {
+    let key = format!("<key>{name}</key>");
+    let Some(at) = xml.find(&key) else { return xml.to_owned() };
+    let after = at + key.len();
+    let Some(open) = xml[after..].find("<value>").map(|i| after + i + "<value>".len()) else {
+        return xml.to_owned();
+    };
+    let Some(close) = xml[open..].find("</value>").map(|i| open + i) else {
+        return xml.to_owned();
+    };
+    format!("{}{value}{}", &xml[..open], &xml[close..])
+}
+
 #[cfg(test)]
 mod tests {
-    use super::query::ConfirmSubscriptionRequest;
     use super::*;
 
-    const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED";
-
-    fn publish(message: &str) -> PublishRequest {
-        PublishRequest {
-            topic_arn: TOPIC.to_owned(),
-            message: message.to_owned(),
-            subject: None,
-            message_attributes: Default::default(),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_publish_reaches_every_subscription_and_the_event_store() {
-        let mut plane = SnsDataPlane::default();
-        let (first_arn, mut first) = plane.subscribe(TOPIC);
-        let (_, mut second) = plane.subscribe(TOPIC);
-        let mut store = plane.subscribe_event_store(TOPIC);
-        assert!(first_arn.starts_with(&format!("{TOPIC}:")));
-
-        let message_id = plane.publish(publish("{\"n\":1}")).unwrap();
-        assert_eq!(plane.pending_deliveries(), 2);
-        for inbox in [&mut first, &mut second] {
-            let pending = inbox.recv().await.unwrap();
-            assert_eq!(pending.message.message_id, message_id);
-            assert_eq!(pending.message.message, "{\"n\":1}");
-            assert_eq!(pending.message.message_type, MessageType::Notification);
-        }
-        assert_eq!(store.recv().await.unwrap(), "{\"n\":1}");
-        // Received and dropped (delivered or dead-lettered): settled.
-        assert_eq!(plane.pending_deliveries(), 0);
-    }
-
     #[test]
-    fn an_unknown_topic_is_not_found_and_nothing_is_counted() {
-        let mut plane = SnsDataPlane::default();
-        let _inbox = plane.subscribe(TOPIC);
-        let mut request = publish("x");
-        request.topic_arn = format!("{TOPIC}-nope");
-        let error = plane.publish(request).unwrap_err();
-        assert_eq!((error.status, error.code), (404, "NotFound"));
-        assert_eq!(plane.pending_deliveries(), 0);
-    }
-
-    #[test]
-    fn a_stopped_deliverer_makes_publish_fail_instead_of_dropping() {
-        let mut plane = SnsDataPlane::default();
-        let (_, inbox) = plane.subscribe(TOPIC);
-        drop(inbox);
-        let error = plane.publish(publish("x")).unwrap_err();
-        assert_eq!(error.code, "InternalError");
-    }
-
-    #[tokio::test]
-    async fn only_the_token_sent_for_the_topic_confirms() {
-        let mut plane = SnsDataPlane::default();
-        plane.add_topic("arn:other");
-        let (arn, _inbox) = plane.subscribe(TOPIC);
-        let confirmed = plane.expect_confirmation("token-1", TOPIC, &arn);
-        let confirm = |topic: &str, token: &str| ConfirmSubscriptionRequest {
-            topic_arn: topic.to_owned(),
-            token: token.to_owned(),
-        };
-        assert_eq!(
-            plane
-                .confirm_subscription(&confirm(TOPIC, "token-2"))
-                .unwrap_err()
-                .code,
-            "InvalidParameter"
-        );
-        assert_eq!(
-            plane
-                .confirm_subscription(&confirm("arn:other", "token-1"))
-                .unwrap_err()
-                .code,
-            "InvalidParameter"
-        );
-        assert_eq!(
-            plane
-                .confirm_subscription(&confirm("arn:none", "token-1"))
-                .unwrap_err()
-                .code,
-            "NotFound"
-        );
-        assert_eq!(
-            plane
-                .confirm_subscription(&confirm(TOPIC, "token-1"))
-                .unwrap(),
-            arn
-        );
-        confirmed.await.unwrap();
-        // Confirming again (a retry after a lost answer) answers the same subscription.
-        assert_eq!(
-            plane
-                .confirm_subscription(&confirm(TOPIC, "token-1"))
-                .unwrap(),
-            arn
-        );
+    fn subscription_attributes_are_rewritten_in_place() {
+        let xml = "<Attributes><entry><key>PendingConfirmation</key><value>false</value></entry><entry><key>Owner</key><value>1</value></entry></Attributes>";
+        let replaced = replace_attribute(xml, "PendingConfirmation", "true");
+        assert!(replaced.contains("<key>PendingConfirmation</key><value>true</value>"), "{replaced}");
+        assert!(replaced.contains("<key>Owner</key><value>1</value>"));
+        assert_eq!(replace_attribute(xml, "Missing", "x"), xml);
     }
 }

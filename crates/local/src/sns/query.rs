@@ -42,6 +42,17 @@ impl QueryRequest {
         self.params.get(key).map(String::as_str)
     }
 
+    /// The parameters under `prefix`, with the prefix taken off their names.
+    pub fn with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        self.params
+            .iter()
+            .filter_map(|(name, value)| {
+                name.strip_prefix(prefix)
+                    .map(|rest| (rest.to_owned(), value.clone()))
+            })
+            .collect()
+    }
+
     fn required(&self, key: &str) -> Result<&str, ApiError> {
         self.get(key)
             .filter(|value| !value.is_empty())

@@ -91,16 +91,17 @@ impl HealthyRetryPolicy {
 }
 
 impl Default for HealthyRetryPolicy {
-    /// The local default: a short exponential schedule a demo can show in seconds.
+    /// SNS's default HTTP/S policy: three retries 20 s apart
+    /// (<https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html>).
     fn default() -> Self {
         Self {
-            min_delay_target: 1,
-            max_delay_target: 8,
-            num_retries: 4,
+            min_delay_target: 20,
+            max_delay_target: 20,
+            num_retries: 3,
             num_no_delay_retries: 0,
             num_min_delay_retries: 0,
             num_max_delay_retries: 0,
-            backoff_function: BackoffFunction::Exponential,
+            backoff_function: BackoffFunction::Linear,
         }
     }
 }
@@ -109,10 +110,11 @@ impl Default for HealthyRetryPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptOutcome {
     Delivered,
-    /// A 4xx: SNS does not retry client errors and moves the message to the DLQ at once
-    /// (<https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html>).
+    /// A 4xx other than 429: SNS does not retry client errors and moves the message to the
+    /// DLQ at once (<https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html>).
     Rejected,
-    /// 5xx, no answer within SNS's 15 s, or no connection: retried by the delivery policy.
+    /// 5xx, 429, no answer within SNS's 15 s, or no connection: retried by the delivery policy
+    /// (<https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html>).
     Failed,
 }
 
@@ -120,6 +122,7 @@ impl AttemptOutcome {
     pub fn from_status(status: u16) -> Self {
         match status {
             200..=299 => AttemptOutcome::Delivered,
+            429 => AttemptOutcome::Failed,
             400..=499 => AttemptOutcome::Rejected,
             _ => AttemptOutcome::Failed,
         }
@@ -178,10 +181,10 @@ mod tests {
     }
 
     #[test]
-    fn the_default_is_valid_and_short() {
+    fn the_default_is_sns_three_retries_twenty_seconds_apart() {
         let policy = HealthyRetryPolicy::default();
         policy.validate().unwrap();
-        assert_eq!(seconds(&policy.retry_delays()), vec![1.0, 2.0, 4.0, 8.0]);
+        assert_eq!(seconds(&policy.retry_delays()), vec![20.0, 20.0, 20.0]);
     }
 
     #[test]
@@ -210,7 +213,7 @@ mod tests {
     #[test]
     fn policy_json_uses_the_sns_field_names() {
         let policy: HealthyRetryPolicy = serde_json::from_str(
-            r#"{"minDelayTarget": 1, "maxDelayTarget": 8, "numRetries": 4, "backoffFunction": "exponential"}"#,
+            r#"{"minDelayTarget": 20, "maxDelayTarget": 20, "numRetries": 3, "backoffFunction": "linear"}"#,
         )
         .unwrap();
         assert_eq!(policy, HealthyRetryPolicy::default());
@@ -222,6 +225,7 @@ mod tests {
         assert_eq!(AttemptOutcome::from_status(204), AttemptOutcome::Delivered);
         assert_eq!(AttemptOutcome::from_status(400), AttemptOutcome::Rejected);
         assert_eq!(AttemptOutcome::from_status(404), AttemptOutcome::Rejected);
+        assert_eq!(AttemptOutcome::from_status(429), AttemptOutcome::Failed);
         assert_eq!(AttemptOutcome::from_status(500), AttemptOutcome::Failed);
         assert_eq!(AttemptOutcome::from_status(503), AttemptOutcome::Failed);
         assert_eq!(AttemptOutcome::from_status(301), AttemptOutcome::Failed);

@@ -1,0 +1,49 @@
+//! The metrics the local services emit, named as AWS names them (namespace, metric, dimensions),
+//! for the alarms to evaluate and the meter to count. Emitting never blocks.
+
+use std::sync::Mutex;
+
+/// One datapoint, as `PutMetricData` would carry it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Datapoint {
+    pub namespace: &'static str,
+    pub metric: &'static str,
+    pub dimensions: Vec<(&'static str, String)>,
+    pub value: f64,
+    pub timestamp_ms: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pending: Mutex<Vec<Datapoint>>,
+}
+
+impl Metrics {
+    pub fn record(
+        &self,
+        namespace: &'static str,
+        metric: &'static str,
+        dimensions: &[(&'static str, &str)],
+        value: f64,
+    ) {
+        let datapoint = Datapoint {
+            namespace,
+            metric,
+            dimensions: dimensions
+                .iter()
+                .map(|(name, value)| (*name, (*value).to_owned()))
+                .collect(),
+            value,
+            timestamp_ms: chrono::Utc::now().timestamp_millis(),
+        };
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(datapoint);
+    }
+
+    /// Everything recorded since the last call.
+    pub fn take(&self) -> Vec<Datapoint> {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}

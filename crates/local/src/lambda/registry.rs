@@ -1,0 +1,144 @@
+//! The functions as the Lambda host runs them, from the plan: each function's code extracted
+//! from the zip Terraform uploaded, its applied environment, timeout and memory, and credentials
+//! of its execution role, issued once the role's trust policy lets Lambda assume it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use postoffice_lambda_host::{Credentials, FunctionConfig, FunctionRef, FunctionRegistry};
+
+use crate::aws::credentials::CredentialStore;
+use crate::iam::Authorizer;
+use crate::lambda::code::CodeStore;
+use crate::plan::Plan;
+
+#[derive(Default)]
+struct Registered {
+    functions: BTreeMap<String, FunctionConfig>,
+    url_ids: BTreeMap<String, String>,
+    /// (role ARN, function) → credentials issued, kept across refreshes.
+    credentials: BTreeMap<(String, String), Credentials>,
+}
+
+pub struct PlanRegistry {
+    registered: RwLock<Registered>,
+    code: Arc<CodeStore>,
+    credentials: Arc<CredentialStore>,
+    logs: PathBuf,
+}
+
+impl PlanRegistry {
+    pub fn new(code: Arc<CodeStore>, credentials: Arc<CredentialStore>, logs: PathBuf) -> Self {
+        Self {
+            registered: RwLock::default(),
+            code,
+            credentials,
+            logs,
+        }
+    }
+
+    /// Takes the functions of a new plan; answers the functions that cannot run, and why.
+    pub fn update(&self, plan: &Plan, authorizer: &Authorizer) -> Vec<String> {
+        let mut problems = Vec::new();
+        let snapshot = authorizer.snapshot();
+        let mut registered = self.registered.write().unwrap_or_else(|p| p.into_inner());
+        let mut functions = BTreeMap::new();
+        let mut url_ids = BTreeMap::new();
+        for function in plan.functions.values() {
+            let code_dir = match self.code.task_root(&function.code_sha256) {
+                Ok(dir) => dir,
+                Err(error) => {
+                    problems.push(format!("function {}: {error}", function.name));
+                    continue;
+                }
+            };
+            // Lambda assumes the execution role; a trust policy that does not let it is
+            // refused when the function is created in AWS, and here the function cannot run.
+            let credentials = match authorizer.assume_role(
+                &snapshot,
+                "lambda.amazonaws.com",
+                &function.role_arn,
+                &function.arn,
+            ) {
+                Ok(_) => {
+                    let key = (function.role_arn.clone(), function.name.clone());
+                    Some(
+                        registered
+                            .credentials
+                            .entry(key)
+                            .or_insert_with(|| {
+                                let issued = self
+                                    .credentials
+                                    .issue_role_session(&function.role_arn, &function.name);
+                                Credentials {
+                                    access_key_id: issued.access_key_id,
+                                    secret_access_key: issued.secret_access_key,
+                                    session_token: issued.session_token,
+                                }
+                            })
+                            .clone(),
+                    )
+                }
+                Err(denial) => {
+                    problems.push(format!(
+                        "function {}: Lambda cannot assume its role: {}",
+                        function.name, denial.explanation
+                    ));
+                    None
+                }
+            };
+            let config = FunctionConfig {
+                name: function.name.clone(),
+                arn: function.arn.clone(),
+                version: "$LATEST".to_owned(),
+                code_dir,
+                handler: "bootstrap".to_owned(),
+                runtime: "provided.al2023".to_owned(),
+                environment: function.environment.clone(),
+                timeout: function.timeout,
+                memory_mb: function.memory_mb,
+                reserved_concurrency: function.reserved_concurrency,
+                credentials,
+                log_file: self.logs.join(format!("{}.log", function.name)),
+            };
+            if let Some((url_id, _)) = &function.url {
+                url_ids.insert(url_id.clone(), function.name.clone());
+            }
+            functions.insert(function.name.clone(), config);
+        }
+        registered.functions = functions;
+        registered.url_ids = url_ids;
+        problems
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.registered
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .functions
+            .keys()
+            .cloned()
+            .collect()
+    }
+}
+
+impl FunctionRegistry for PlanRegistry {
+    fn function(&self, reference: &FunctionRef) -> Option<FunctionConfig> {
+        let registered = self.registered.read().unwrap_or_else(|p| p.into_inner());
+        registered
+            .functions
+            .values()
+            .find(|config| reference.matches(config))
+            .cloned()
+    }
+
+    fn function_by_url_id(&self, url_id: &str) -> Option<FunctionConfig> {
+        let registered = self.registered.read().unwrap_or_else(|p| p.into_inner());
+        registered
+            .url_ids
+            .get(url_id)
+            .and_then(|name| registered.functions.get(name))
+            .cloned()
+    }
+}

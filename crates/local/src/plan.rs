@@ -1,0 +1,481 @@
+//! The plan: what runs, with which environment, wired to what — built purely from what was
+//! applied ([`Applied`]) and the facts of the local platform ([`Platform`]). The services
+//! execute it; nothing in it comes from the catalog or a local configuration. What cannot run
+//! locally is listed as a problem, never silently dropped.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::applied::Applied;
+use crate::applied::iot::RuleAction;
+use crate::sns::delivery_policy::HealthyRetryPolicy;
+
+/// What the local platform adds to AWS's picture.
+#[derive(Debug, Clone)]
+pub struct Platform {
+    pub account: String,
+    pub region: String,
+    /// The local AWS endpoint (`AWS_ENDPOINT_URL` of every function).
+    pub aws_endpoint: String,
+    /// The local CA (`AWS_CA_BUNDLE` of every function).
+    pub ca_bundle: PathBuf,
+    /// The local SNS signing certificate, which the bridges must be told to trust.
+    pub signing_certificate: PathBuf,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub functions: BTreeMap<String, FunctionPlan>,
+    /// Topic ARN → topic.
+    pub topics: BTreeMap<String, TopicPlan>,
+    pub rules: Vec<RulePlan>,
+    /// Stream ARN → stream.
+    pub streams: BTreeMap<String, StreamPlan>,
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionPlan {
+    pub name: String,
+    pub arn: String,
+    pub role_arn: String,
+    /// The applied environment plus the local platform's endpoint variables.
+    pub environment: BTreeMap<String, String>,
+    pub timeout: Duration,
+    pub memory_mb: u32,
+    pub code_sha256: String,
+    pub reserved_concurrency: Option<u32>,
+    /// The function URL id and its auth type.
+    pub url: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicPlan {
+    pub arn: String,
+    /// The resolved key ARN of an encrypted topic.
+    pub kms_key_arn: Option<String>,
+    pub subscriptions: Vec<SubscriptionPlan>,
+}
+
+/// Where SNS delivers a subscription's messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// An HTTP/S endpoint that is the function URL of a local function.
+    FunctionUrl { function: String, url_id: String },
+    /// Any other HTTP/S endpoint.
+    Http(String),
+    Firehose { stream_arn: String, role_arn: String },
+    Sqs { queue_arn: String },
+    /// A protocol the local post office does not deliver (email, sms, application...).
+    Unsupported { protocol: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionPlan {
+    pub arn: String,
+    pub topic_arn: String,
+    pub protocol: String,
+    pub endpoint_url: String,
+    pub endpoint: Endpoint,
+    pub raw_message_delivery: bool,
+    /// The filter policy and its scope (`MessageAttributes` or `MessageBody`).
+    pub filter_policy: Option<(String, String)>,
+    /// The dead-letter queue's ARN.
+    pub dead_letter_queue: Option<String>,
+    /// The effective HTTP/S retry policy.
+    pub retry_policy: HealthyRetryPolicy,
+}
+
+#[derive(Debug, Clone)]
+pub struct RulePlan {
+    pub name: String,
+    pub arn: String,
+    pub statement: postoffice_iot_sql::Statement,
+    pub enabled: bool,
+    pub actions: Vec<RuleAction>,
+    pub error_action: Option<RuleAction>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamPlan {
+    pub name: String,
+    pub arn: String,
+    pub role_arn: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub error_output_prefix: String,
+    pub kms_key_arn: Option<String>,
+    /// Partition key → the JSON path of the record it is taken from (`event` → `.event`).
+    pub partition_keys: BTreeMap<String, String>,
+    /// Whether a newline is appended to every record (`AppendDelimiterToRecord`).
+    pub append_delimiter: bool,
+}
+
+impl Plan {
+    pub fn from_applied(applied: &Applied, platform: &Platform) -> Plan {
+        let mut plan = Plan::default();
+        plan.functions = functions(applied, platform);
+        plan.topics = topics(applied, &mut plan.problems);
+        plan.rules = rules(applied, platform, &mut plan.problems);
+        plan.streams = streams(applied, &mut plan.problems);
+        plan
+    }
+
+    /// The function behind a function URL id.
+    pub fn function_by_url_id(&self, url_id: &str) -> Option<&FunctionPlan> {
+        self.functions
+            .values()
+            .find(|function| function.url.as_ref().is_some_and(|(id, _)| id == url_id))
+    }
+}
+
+fn functions(applied: &Applied, platform: &Platform) -> BTreeMap<String, FunctionPlan> {
+    applied
+        .lambda
+        .functions
+        .values()
+        .map(|function| {
+            let mut environment = function.environment.clone();
+            // Only endpoints differ locally: every SDK client reaches the local endpoint and
+            // trusts its CA; the bridges trust the local SNS signing certificate.
+            environment
+                .entry("AWS_ENDPOINT_URL".to_owned())
+                .or_insert_with(|| platform.aws_endpoint.clone());
+            environment.insert(
+                "AWS_CA_BUNDLE".to_owned(),
+                platform.ca_bundle.display().to_string(),
+            );
+            environment.insert(
+                "POSTOFFICE_LOCAL_TRUSTED_CERT".to_owned(),
+                platform.signing_certificate.display().to_string(),
+            );
+            (
+                function.name.clone(),
+                FunctionPlan {
+                    name: function.name.clone(),
+                    arn: function.arn.clone(),
+                    role_arn: function.role.clone(),
+                    environment,
+                    timeout: Duration::from_secs(u64::from(function.timeout_seconds)),
+                    memory_mb: function.memory_mb,
+                    code_sha256: function.code_sha256.clone(),
+                    reserved_concurrency: function.reserved_concurrency,
+                    url: function
+                        .url
+                        .as_ref()
+                        .map(|url| (url.id().to_owned(), url.auth_type.clone())),
+                },
+            )
+        })
+        .collect()
+}
+
+/// A topic's `DeliveryPolicy` attribute.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct TopicDeliveryPolicy {
+    #[serde(default)]
+    http: Option<HttpDeliveryPolicy>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct HttpDeliveryPolicy {
+    default_healthy_retry_policy: Option<HealthyRetryPolicy>,
+    #[serde(default)]
+    disable_subscription_overrides: bool,
+}
+
+/// A subscription's `DeliveryPolicy` attribute.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SubscriptionDeliveryPolicy {
+    healthy_retry_policy: Option<HealthyRetryPolicy>,
+}
+
+/// The retry policy SNS applies to an HTTP/S subscription: its own unless the topic disables
+/// subscription overrides, else the topic's default, else SNS's
+/// (<https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html>).
+pub fn effective_retry_policy(
+    topic_policy: Option<&str>,
+    subscription_policy: Option<&str>,
+) -> Result<HealthyRetryPolicy, String> {
+    let topic: TopicDeliveryPolicy = match topic_policy.filter(|text| !text.trim().is_empty()) {
+        Some(text) => serde_json::from_str(text).map_err(|error| format!("topic DeliveryPolicy: {error}"))?,
+        None => TopicDeliveryPolicy::default(),
+    };
+    let http = topic.http.unwrap_or_default();
+    let subscription: SubscriptionDeliveryPolicy =
+        match subscription_policy.filter(|text| !text.trim().is_empty()) {
+            Some(text) => serde_json::from_str(text)
+                .map_err(|error| format!("subscription DeliveryPolicy: {error}"))?,
+            None => SubscriptionDeliveryPolicy::default(),
+        };
+    let policy = match (http.disable_subscription_overrides, subscription.healthy_retry_policy) {
+        (false, Some(own)) => own,
+        _ => http.default_healthy_retry_policy.unwrap_or_default(),
+    };
+    policy.validate()?;
+    Ok(policy)
+}
+
+fn topics(applied: &Applied, problems: &mut Vec<String>) -> BTreeMap<String, TopicPlan> {
+    let mut topics: BTreeMap<String, TopicPlan> = applied
+        .sns
+        .topics
+        .iter()
+        .map(|(arn, attributes)| {
+            let kms_key_arn = attributes
+                .get("KmsMasterKeyId")
+                .filter(|key| !key.is_empty())
+                .map(|key| match applied.kms.resolve(key) {
+                    Some(resolved) => resolved.arn.clone(),
+                    None => {
+                        problems.push(format!("topic {arn}: KMS key {key} does not exist"));
+                        key.clone()
+                    }
+                });
+            (
+                arn.clone(),
+                TopicPlan {
+                    arn: arn.clone(),
+                    kms_key_arn,
+                    subscriptions: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    for (arn, attributes) in &applied.sns.subscriptions {
+        let get = |name: &str| attributes.get(name).map(String::as_str);
+        let Some(topic_arn) = get("TopicArn") else { continue };
+        let Some(topic) = topics.get_mut(topic_arn) else {
+            problems.push(format!("subscription {arn}: its topic {topic_arn} does not exist"));
+            continue;
+        };
+        let protocol = get("Protocol").unwrap_or_default().to_owned();
+        let endpoint_url = get("Endpoint").unwrap_or_default().to_owned();
+        let endpoint = match protocol.as_str() {
+            "https" | "http" => match function_url_id(&endpoint_url)
+                .and_then(|id| applied.lambda.by_url_id(id).map(|f| (id, f)))
+            {
+                Some((id, function)) => Endpoint::FunctionUrl {
+                    function: function.name.clone(),
+                    url_id: id.to_owned(),
+                },
+                None => Endpoint::Http(endpoint_url.clone()),
+            },
+            "firehose" => Endpoint::Firehose {
+                stream_arn: endpoint_url.clone(),
+                role_arn: get("SubscriptionRoleArn").unwrap_or_default().to_owned(),
+            },
+            "sqs" => Endpoint::Sqs {
+                queue_arn: endpoint_url.clone(),
+            },
+            other => Endpoint::Unsupported {
+                protocol: other.to_owned(),
+            },
+        };
+        let retry_policy = match effective_retry_policy(
+            applied
+                .sns
+                .topics
+                .get(topic_arn)
+                .and_then(|topic| topic.get("DeliveryPolicy"))
+                .map(String::as_str),
+            get("DeliveryPolicy"),
+        ) {
+            Ok(policy) => policy,
+            Err(error) => {
+                problems.push(format!("subscription {arn}: {error}; SNS's default applies"));
+                HealthyRetryPolicy::default()
+            }
+        };
+        let dead_letter_queue = get("RedrivePolicy")
+            .filter(|text| !text.trim().is_empty())
+            .and_then(|text| match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(policy) => policy["deadLetterTargetArn"].as_str().map(str::to_owned),
+                Err(error) => {
+                    problems.push(format!("subscription {arn}: RedrivePolicy: {error}"));
+                    None
+                }
+            });
+        let filter_policy = get("FilterPolicy")
+            .filter(|text| !text.trim().is_empty())
+            .map(|text| {
+                (
+                    text.to_owned(),
+                    get("FilterPolicyScope").unwrap_or("MessageAttributes").to_owned(),
+                )
+            });
+        topic.subscriptions.push(SubscriptionPlan {
+            arn: arn.clone(),
+            topic_arn: topic_arn.to_owned(),
+            protocol,
+            endpoint_url,
+            endpoint,
+            raw_message_delivery: get("RawMessageDelivery") == Some("true"),
+            filter_policy,
+            dead_letter_queue,
+            retry_policy,
+        });
+    }
+    topics
+}
+
+/// The URL id of a Lambda function URL (`https://<id>.lambda-url.<region>.on.aws/`).
+pub fn function_url_id(url: &str) -> Option<&str> {
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?
+        .split(['/', ':'])
+        .next()?;
+    let (id, rest) = host.split_once('.')?;
+    rest.starts_with("lambda-url.").then_some(id)
+}
+
+fn rules(applied: &Applied, platform: &Platform, problems: &mut Vec<String>) -> Vec<RulePlan> {
+    let mut rules = Vec::new();
+    for rule in applied.iot.rules.values() {
+        if rule.sql_version != "2016-03-23" {
+            problems.push(format!(
+                "rule {}: SQL version {} is not run locally (only 2016-03-23)",
+                rule.name, rule.sql_version
+            ));
+            continue;
+        }
+        let statement = match postoffice_iot_sql::Statement::parse(&rule.sql) {
+            Ok(statement) => statement,
+            Err(error) => {
+                problems.push(format!("rule {}: {error}", rule.name));
+                continue;
+            }
+        };
+        for action in rule.actions.iter().chain(rule.error_action.iter()) {
+            if let RuleAction::Other(kind) = action {
+                problems.push(format!(
+                    "rule {}: the {kind} action is not run locally",
+                    rule.name
+                ));
+            }
+        }
+        rules.push(RulePlan {
+            name: rule.name.clone(),
+            arn: format!(
+                "arn:aws:iot:{}:{}:rule/{}",
+                platform.region, platform.account, rule.name
+            ),
+            statement,
+            enabled: rule.enabled,
+            actions: rule.actions.clone(),
+            error_action: rule.error_action.clone(),
+        });
+    }
+    rules
+}
+
+/// `MetadataExtractionQuery` of the form `{key: .path, ...}` (the jq object the platform's
+/// stream uses) → key → path.
+pub fn partition_keys(query: &str) -> Result<BTreeMap<String, String>, String> {
+    let inner = query
+        .trim()
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+        .ok_or_else(|| format!("MetadataExtractionQuery {query} is not a jq object"))?;
+    let mut keys = BTreeMap::new();
+    for member in inner.split(',').filter(|member| !member.trim().is_empty()) {
+        let (key, path) = member
+            .split_once(':')
+            .ok_or_else(|| format!("MetadataExtractionQuery member {member} is not key: .path"))?;
+        let path = path.trim();
+        if !path.starts_with('.') || path.contains(['|', '(', '[', ' ']) {
+            return Err(format!(
+                "MetadataExtractionQuery path {path} is not a plain .field path (the local post office runs no other jq)"
+            ));
+        }
+        keys.insert(key.trim().to_owned(), path.to_owned());
+    }
+    Ok(keys)
+}
+
+fn streams(applied: &Applied, problems: &mut Vec<String>) -> BTreeMap<String, StreamPlan> {
+    let mut streams = BTreeMap::new();
+    for stream in applied.firehose.streams.values() {
+        let mut partition = BTreeMap::new();
+        let mut append_delimiter = false;
+        for (kind, parameters) in &stream.processors {
+            match kind.as_str() {
+                "MetadataExtraction" => {
+                    if let Some(query) = parameters.get("MetadataExtractionQuery") {
+                        match partition_keys(query) {
+                            Ok(keys) => partition = keys,
+                            Err(error) => problems.push(format!("stream {}: {error}", stream.name)),
+                        }
+                    }
+                }
+                "AppendDelimiterToRecord" => append_delimiter = true,
+                other => problems.push(format!(
+                    "stream {}: the {other} processor is not run locally",
+                    stream.name
+                )),
+            }
+        }
+        streams.insert(
+            stream.arn.clone(),
+            StreamPlan {
+                name: stream.name.clone(),
+                arn: stream.arn.clone(),
+                role_arn: stream.role_arn.clone(),
+                bucket: stream.bucket_arn.trim_start_matches("arn:aws:s3:::").to_owned(),
+                prefix: stream.prefix.clone(),
+                error_output_prefix: stream.error_output_prefix.clone(),
+                kms_key_arn: stream.kms_key_arn.clone(),
+                partition_keys: partition,
+                append_delimiter,
+            },
+        );
+    }
+    streams
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sns::delivery_policy::BackoffFunction;
+
+    #[test]
+    fn a_subscription_policy_overrides_the_topic_unless_the_topic_disables_it() {
+        let topic = r#"{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":1,"maxDelayTarget":60,"numRetries":60,"numNoDelayRetries":3,"numMinDelayRetries":2,"numMaxDelayRetries":45,"backoffFunction":"exponential"},"disableSubscriptionOverrides":false}}"#;
+        let own = r#"{"healthyRetryPolicy":{"minDelayTarget":1,"maxDelayTarget":2,"numRetries":2,"backoffFunction":"linear"}}"#;
+        assert_eq!(effective_retry_policy(Some(topic), None).unwrap().num_retries, 60);
+        let overridden = effective_retry_policy(Some(topic), Some(own)).unwrap();
+        assert_eq!(overridden.num_retries, 2);
+        assert_eq!(overridden.backoff_function, BackoffFunction::Linear);
+        let locked = topic.replace("\"disableSubscriptionOverrides\":false", "\"disableSubscriptionOverrides\":true");
+        assert_eq!(effective_retry_policy(Some(&locked), Some(own)).unwrap().num_retries, 60);
+        assert_eq!(effective_retry_policy(None, None).unwrap(), HealthyRetryPolicy::default());
+        assert!(effective_retry_policy(Some("{"), None).is_err());
+    }
+
+    #[test]
+    fn function_urls_are_recognised_by_host() {
+        assert_eq!(
+            function_url_id("https://abc123xyz.lambda-url.eu-west-1.on.aws/"),
+            Some("abc123xyz")
+        );
+        assert_eq!(function_url_id("https://paging.example.com/hook"), None);
+        assert_eq!(function_url_id("email@example.com"), None);
+    }
+
+    #[test]
+    fn the_platform_partition_query_is_read_and_others_refused() {
+        assert_eq!(
+            partition_keys("{event: .event}").unwrap(),
+            BTreeMap::from([("event".to_owned(), ".event".to_owned())])
+        );
+        assert!(partition_keys("{event: .event | ascii_downcase}").is_err());
+        assert!(partition_keys(".event").is_err());
+    }
+}
