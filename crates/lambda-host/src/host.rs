@@ -177,6 +177,13 @@ impl LambdaHost {
                 invocation_type: request.invocation_type,
             });
         }
+        if !request.payload.is_empty()
+            && let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&request.payload)
+        {
+            return Err(LambdaHostError::InvalidRequestContent(format!(
+                "Could not parse request body into json: {error}"
+            )));
+        }
         let client_context = request
             .client_context
             .as_deref()
