@@ -3,6 +3,7 @@
 //! task of its own and reports every event on a channel, and stops at the first error instead of
 //! reconnecting by itself: reconnecting is the device's decision (backoff, idle).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,7 +62,10 @@ impl Connection {
             .set_outgoing_inflight_upper_limit(config.max_in_flight)
             .set_network_options(network);
         let capacity = usize::from(config.max_in_flight) + usize::from(config.receive_maximum) + 8;
-        let (client, eventloop) = AsyncClient::new(options, capacity);
+        let (client, mut eventloop) = AsyncClient::new(options, capacity);
+        // rumqttc reserves room for 100 events (about 39 KB) per connection up front; a mostly
+        // idle device seldom holds more than a few, and the queue grows when it must.
+        eventloop.state.events = VecDeque::new();
         let (sender, events) = mpsc::unbounded_channel();
         let driver = tokio::spawn(drive(eventloop, sender));
         Self {

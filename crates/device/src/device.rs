@@ -43,8 +43,8 @@ pub struct Received {
 /// broker when the application takes it, so one the application never read is delivered again by
 /// the persistent session (at least once: recognise duplicates by event id).
 pub struct Messages {
-    deliveries: mpsc::UnboundedReceiver<Delivery>,
-    commands: mpsc::UnboundedSender<Command>,
+    deliveries: mpsc::UnboundedReceiver<Box<Delivery>>,
+    commands: mpsc::UnboundedSender<Box<Command>>,
 }
 
 impl Messages {
@@ -60,9 +60,9 @@ impl Messages {
         Some(self.taken(delivery))
     }
 
-    fn taken(&self, delivery: Delivery) -> Received {
+    fn taken(&self, delivery: Box<Delivery>) -> Received {
         if let Some(ack) = delivery.ack {
-            let _ = self.commands.send(Command::Ack(ack));
+            let _ = self.commands.send(Box::new(Command::Ack(ack)));
         }
         delivery.received
     }
@@ -92,7 +92,7 @@ impl Receipt {
 pub struct Device {
     household_id: String,
     device_id: String,
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::UnboundedSender<Box<Command>>,
     outbox: Arc<Outbox>,
     counters: Arc<Cells>,
     state: watch::Receiver<ConnectionState>,
@@ -330,7 +330,9 @@ impl Device {
     }
 
     fn send(&self, command: Command) -> Result<(), DeviceError> {
-        self.commands.send(command).map_err(|_| DeviceError::Closed)
+        self.commands
+            .send(Box::new(command))
+            .map_err(|_| DeviceError::Closed)
     }
 }
 
@@ -338,7 +340,7 @@ impl Drop for Device {
     /// Stops the device at once, like a power cut: the connection is dropped without a
     /// DISCONNECT; the outbox keeps everything not yet acknowledged.
     fn drop(&mut self) {
-        let _ = self.commands.send(Command::Shutdown);
+        let _ = self.commands.send(Box::new(Command::Shutdown));
     }
 }
 
@@ -357,7 +359,7 @@ struct Flight {
 }
 
 enum Wakeup {
-    Command(Option<Command>),
+    Command(Option<Box<Command>>),
     Connection(ConnectionEvent),
     Timer,
 }
@@ -367,9 +369,9 @@ struct Runner {
     tls: Arc<rustls::ClientConfig>,
     outbox: Arc<Outbox>,
     counters: Arc<Cells>,
-    commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::UnboundedReceiver<Box<Command>>,
     state: watch::Sender<ConnectionState>,
-    deliveries: mpsc::UnboundedSender<Delivery>,
+    deliveries: mpsc::UnboundedSender<Box<Delivery>>,
     queue: Queue,
     connection: Option<Connection>,
     phase: Phase,
@@ -417,7 +419,7 @@ impl Runner {
             };
             let now = Instant::now();
             match wakeup {
-                Wakeup::Command(Some(command)) => self.on_command(command, now),
+                Wakeup::Command(Some(command)) => self.on_command(*command, now),
                 Wakeup::Command(None) => break,
                 Wakeup::Connection(event) => self.on_connection_event(event, now),
                 Wakeup::Timer => {}
@@ -791,7 +793,7 @@ impl Runner {
         if ack.is_some() {
             self.unacked += 1;
         }
-        if let Err(mpsc::error::SendError(delivery)) = self.deliveries.send(delivery) {
+        if let Err(mpsc::error::SendError(delivery)) = self.deliveries.send(Box::new(delivery)) {
             tracing::warn!(event_id = %delivery.received.envelope.event_id, "no one reads the device's messages: acknowledged unread");
             if ack.is_some() {
                 self.unacked -= 1;
