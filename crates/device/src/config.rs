@@ -203,3 +203,56 @@ impl DeviceConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> DeviceConfig {
+        let credentials = Credentials {
+            certificate_pem: Vec::new(),
+            private_key_pem: Vec::new(),
+            ca_pem: Vec::new(),
+        };
+        DeviceConfig::new(
+            "h-1",
+            "oven-1",
+            Endpoint::new("example-ats.iot.eu-west-1.amazonaws.com", 8883),
+            credentials,
+            "/var/lib/oven/outbox",
+        )
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_follow_iot_core() {
+        let config = config();
+        config.validate().unwrap();
+        assert_eq!(config.session_expiry, Duration::from_secs(3600));
+        assert_eq!(config.subscription(), "+/h-1/oven-1");
+    }
+
+    #[test]
+    fn refuses_what_iot_core_or_the_session_would_not_honour() {
+        let mut polls_too_seldom = config();
+        polls_too_seldom.poll_interval = Some(Duration::from_secs(3601));
+        let mut keep_alive = config();
+        keep_alive.keep_alive = Duration::from_secs(10);
+        let mut backoff = config();
+        backoff.backoff.cap = Duration::from_millis(1);
+        for config in [polls_too_seldom, keep_alive, backoff] {
+            assert!(matches!(config.validate(), Err(DeviceError::Config(_))));
+        }
+        let mut household = config();
+        household.household_id = "h/1".into();
+        assert!(matches!(
+            household.validate(),
+            Err(DeviceError::Identity(_))
+        ));
+    }
+
+    #[test]
+    fn credentials_must_hold_a_certificate_a_key_and_a_ca() {
+        let error = config().credentials.tls_config().unwrap_err();
+        assert!(matches!(error, DeviceError::Credentials(_)), "{error}");
+    }
+}

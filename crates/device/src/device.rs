@@ -353,11 +353,6 @@ enum Phase {
     Leaving { since: Instant },
 }
 
-/// A published message waiting for its PUBACK.
-struct Flight {
-    outgoing: Outgoing,
-}
-
 enum Wakeup {
     Command(Option<Box<Command>>),
     Connection(ConnectionEvent),
@@ -379,8 +374,9 @@ struct Runner {
     /// not sent (the session delivers those messages again).
     generation: u64,
     /// Handed to the MQTT client, not yet written (no packet id yet), in order.
-    writing: VecDeque<Flight>,
-    in_flight: HashMap<u16, Flight>,
+    writing: VecDeque<Outgoing>,
+    /// Written, waiting for its PUBACK.
+    in_flight: HashMap<u16, Outgoing>,
     verdicts: HashMap<u64, oneshot::Sender<Result<(), DeviceError>>>,
     requests: HashMap<Uuid, ReplyWaiter>,
     /// Messages handed to the application and not yet taken (so not acknowledged).
@@ -570,17 +566,17 @@ impl Runner {
         match event {
             Event::Incoming(packet) => self.on_packet(packet, now),
             Event::Outgoing(Written::Publish(pkid)) => {
-                if let Some(flight) = self.writing.pop_front() {
-                    let topic_len = flight.outgoing.event().len()
+                if let Some(outgoing) = self.writing.pop_front() {
+                    let topic_len = outgoing.event().len()
                         + self.config.household_id.len()
                         + self.config.device_id.len()
                         + 2;
-                    let payload_len = match &flight.outgoing {
+                    let payload_len = match &outgoing {
                         Outgoing::Single(entry) => entry.message.len(),
                         Outgoing::Collection(collection) => collection.payload.len(),
                     };
                     self.counters.message_sent(topic_len, payload_len);
-                    self.in_flight.insert(pkid, flight);
+                    self.in_flight.insert(pkid, outgoing);
                 }
             }
             Event::Outgoing(Written::Disconnect) => self.left(now, true),
@@ -625,8 +621,8 @@ impl Runner {
             }
             Packet::PubAck(puback) => {
                 self.last_activity = now;
-                if let Some(flight) = self.in_flight.remove(&puback.pkid) {
-                    self.acknowledged(flight, puback.reason, now);
+                if let Some(outgoing) = self.in_flight.remove(&puback.pkid) {
+                    self.acknowledged(outgoing, puback.reason, now);
                 }
             }
             Packet::Publish(publish) => self.received(publish, now),
@@ -674,7 +670,7 @@ impl Runner {
                 .try_publish(topic, QoS::AtLeastOnce, false, outgoing.payload())
             {
                 Ok(()) => {
-                    self.writing.push_back(Flight { outgoing });
+                    self.writing.push_back(outgoing);
                     self.last_activity = now;
                 }
                 Err(_) => unsent.push(outgoing),
@@ -687,12 +683,12 @@ impl Runner {
         self.queue.retry(entries, now);
     }
 
-    fn acknowledged(&mut self, flight: Flight, reason: PubAckReason, now: Instant) {
+    fn acknowledged(&mut self, outgoing: Outgoing, reason: PubAckReason, now: Instant) {
         match reason {
             PubAckReason::Success | PubAckReason::NoMatchingSubscribers => {
                 self.throttles = 0;
-                let collection = matches!(flight.outgoing, Outgoing::Collection(_));
-                let entries = flight.outgoing.into_entries();
+                let collection = matches!(outgoing, Outgoing::Collection(_));
+                let entries = outgoing.into_entries();
                 counters::add(&self.counters.events_sent, entries.len() as u64);
                 if collection {
                     counters::add(&self.counters.collections_sent, 1);
@@ -712,9 +708,9 @@ impl Runner {
                 let delay = self.config.backoff.delay(self.throttles, random_unit());
                 self.throttled_until = Some(now + delay);
                 tracing::warn!(?reason, ?delay, "the broker throttles the device");
-                self.queue.retry(flight.outgoing.into_entries(), now);
+                self.queue.retry(outgoing.into_entries(), now);
             }
-            refusal => match flight.outgoing {
+            refusal => match outgoing {
                 Outgoing::Collection(collection) => {
                     // The collection topic itself was refused (an IoT policy without
                     // EVENT_COLLECTION): each member gets its own verdict.
@@ -902,8 +898,8 @@ impl Runner {
         let unacknowledged: Vec<Entry> = self
             .writing
             .drain(..)
-            .chain(self.in_flight.drain().map(|(_, flight)| flight))
-            .flat_map(|flight| flight.outgoing.into_entries())
+            .chain(self.in_flight.drain().map(|(_, outgoing)| outgoing))
+            .flat_map(Outgoing::into_entries)
             .collect();
         self.queue.retry(unacknowledged, now);
         self.phase = Phase::Down;
