@@ -4,8 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -13,11 +14,27 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::config::Credentials;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 use base64::Engine;
+use postoffice::sns::{LocalSigningAuthority, MessageAttribute, MessageType, SnsMessage};
 use postoffice_test_support::{Moto, http_response, read_http_request_blocking};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "eu-west-1";
+const LOCAL_TRUSTED_CERT: &str = "POSTOFFICE_LOCAL_TRUSTED_CERT";
+
+/// The local post office's stand-in for SNS's signing key, and its certificate's file (what
+/// `POSTOFFICE_LOCAL_TRUSTED_CERT` names for the command). One for every test: RSA key
+/// generation is slow.
+fn signing() -> &'static (LocalSigningAuthority, PathBuf) {
+    static SIGNING: OnceLock<(LocalSigningAuthority, PathBuf)> = OnceLock::new();
+    SIGNING.get_or_init(|| {
+        let authority = LocalSigningAuthority::generate().unwrap();
+        let dir = tempfile::tempdir().unwrap().keep();
+        let certificate = dir.join("local-signing.pem");
+        std::fs::write(&certificate, authority.certificate_pem()).unwrap();
+        (authority, certificate)
+    })
+}
 
 /// How the fake handler answers one invocation.
 #[derive(Clone, Copy)]
@@ -230,6 +247,7 @@ impl PostOffice {
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_REGION", REGION)
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env(LOCAL_TRUSTED_CERT, &signing().1)
             .stdin(Stdio::null());
         if let Some(lambda) = lambda {
             command.env("AWS_ENDPOINT_URL_LAMBDA", &lambda.endpoint);
@@ -292,26 +310,47 @@ fn uuid_like(household: &str, device: &str, event: &str) -> String {
     )
 }
 
-/// What SNS writes into a subscription's DLQ: the HTTP/S notification JSON.
+/// What SNS writes into a subscription's DLQ: the HTTP/S notification JSON, signed (by the local
+/// signing authority, as the local post office signs).
 fn notification(envelope: &Value) -> String {
     let event = envelope["event"].as_str().unwrap();
-    json!({
-        "Type": "Notification",
-        "MessageId": format!("sns-{}", envelope["event_id"].as_str().unwrap()),
-        "TopicArn": format!("arn:aws:sns:{REGION}:{ACCOUNT}:postoffice-{event}"),
-        "Message": envelope.to_string(),
-        "Timestamp": "2026-11-23T20:00:00.100Z",
-        "SignatureVersion": "2",
-        "Signature": "c2lnbmF0dXJl",
-        "SigningCertURL": format!("https://sns.{REGION}.amazonaws.com/SimpleNotificationService-0.pem"),
-        "UnsubscribeURL": format!("https://sns.{REGION}.amazonaws.com/?Action=Unsubscribe"),
-        "MessageAttributes": {
-            "event": {"Type": "String", "Value": event},
-            "household_id": {"Type": "String", "Value": envelope["household_id"]},
-            "device_id": {"Type": "String", "Value": envelope["device_id"]},
-        }
-    })
-    .to_string()
+    notification_on(
+        &format!("arn:aws:sns:{REGION}:{ACCOUNT}:postoffice-{event}"),
+        envelope,
+    )
+}
+
+fn notification_on(topic_arn: &str, envelope: &Value) -> String {
+    let attribute = |value: &Value| MessageAttribute {
+        data_type: "String".into(),
+        value: value.as_str().unwrap().to_owned(),
+    };
+    let mut message = SnsMessage {
+        message_type: MessageType::Notification,
+        message_id: format!("sns-{}", envelope["event_id"].as_str().unwrap()),
+        topic_arn: topic_arn.to_owned(),
+        subject: None,
+        message: envelope.to_string(),
+        timestamp: "2026-11-23T20:00:00.100Z".into(),
+        signature_version: "2".into(),
+        signature: String::new(),
+        signing_cert_url: String::new(),
+        subscribe_url: None,
+        unsubscribe_url: Some(format!(
+            "https://sns.{REGION}.amazonaws.com/?Action=Unsubscribe"
+        )),
+        token: None,
+        message_attributes: BTreeMap::from([
+            ("event".to_owned(), attribute(&envelope["event"])),
+            (
+                "household_id".to_owned(),
+                attribute(&envelope["household_id"]),
+            ),
+            ("device_id".to_owned(), attribute(&envelope["device_id"])),
+        ]),
+    };
+    signing().0.sign(&mut message).unwrap();
+    message.to_http_json()
 }
 
 const SNS_ERROR: [(&str, &str); 3] = [
@@ -531,7 +570,7 @@ async fn redrive_deletes_only_what_the_handler_handled() {
     );
     let text = stdout(&output);
     assert!(
-        text.contains("redriven 2, failed 2, skipped 1, not matching the filter 0"),
+        text.contains("redriven 2, failed 2, skipped 1, refused 0, not matching the filter 0"),
         "{text}"
     );
     assert!(
@@ -625,7 +664,8 @@ async fn dry_run_changes_nothing_and_filter_picks_events() {
     );
     assert!(filtered.status.success());
     assert!(
-        stdout(&filtered).contains("redriven 2, failed 0, skipped 0, not matching the filter 1")
+        stdout(&filtered)
+            .contains("redriven 2, failed 0, skipped 0, refused 0, not matching the filter 1")
     );
     assert_eq!(invoked_households(&lambda), ["h-2", "h-3"]);
     let left = po.bodies(&kitchen).await;
@@ -1000,4 +1040,202 @@ async fn rule_errors_are_decoded_and_republished_to_the_event_topic() {
     assert_eq!(wrong.status.code(), Some(1));
     assert!(stdout(&wrong).contains("failed 1"), "{}", stdout(&wrong));
     assert_eq!(po.depth(&rule_errors).await, 2);
+}
+
+/// Issue 15, item 7: redrive delivers only what the consumer's bridge would have: a genuine SNS
+/// signature, from the envelope's own event topic of this platform. Before, all four were invoked
+/// and deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redrive_refuses_what_the_bridge_would_and_keeps_it() {
+    let po = PostOffice::start().await;
+    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    po.send(
+        &kitchen,
+        &notification(&envelope("COOKING_REQUESTED", "h-ok", "oven-1", json!({}))),
+        &SNS_ERROR,
+    )
+    .await;
+    let mut forged: Value = serde_json::from_str(&notification(&envelope(
+        "COOKING_REQUESTED",
+        "h-forged",
+        "oven-1",
+        json!({}),
+    )))
+    .unwrap();
+    forged["Message"] = json!(
+        envelope(
+            "COOKING_REQUESTED",
+            "h-forged",
+            "oven-1",
+            json!({"recipe": "poison"})
+        )
+        .to_string()
+    );
+    po.send(&kitchen, &forged.to_string(), &SNS_ERROR).await;
+    let cross_event = notification_on(
+        &format!("arn:aws:sns:{REGION}:{ACCOUNT}:postoffice-COOKING_REQUESTED"),
+        &envelope("COOKING_FINISHED", "h-cross", "oven-1", json!({})),
+    );
+    po.send(&kitchen, &cross_event, &SNS_ERROR).await;
+    let stranger = notification_on(
+        &format!("arn:aws:sns:{REGION}:999999999999:postoffice-COOKING_REQUESTED"),
+        &envelope("COOKING_REQUESTED", "h-stranger", "oven-1", json!({})),
+    );
+    po.send(&kitchen, &stranger, &SNS_ERROR).await;
+    let lambda = FakeLambda::start(Duration::ZERO, Box::new(|_| Answer::Handled));
+
+    let dry = po.run(Some(&lambda), &["dlq", "redrive", "kitchen", "--dry-run"]);
+    assert!(
+        stdout(&dry).contains("would redrive 1, failed 0, skipped 0, refused 3"),
+        "{}",
+        stdout(&dry)
+    );
+
+    let output = po.run(Some(&lambda), &["dlq", "redrive", "kitchen"]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "refusals make the exit code 1"
+    );
+    let text = stdout(&output);
+    assert!(
+        text.contains("redriven 1, failed 0, skipped 0, refused 3"),
+        "{text}"
+    );
+    let refused: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("refused: "))
+        .collect();
+    assert_eq!(refused.len(), 3, "{text}");
+    assert!(
+        refused
+            .iter()
+            .any(|line| line.contains("(COOKING_REQUESTED): signature-mismatch")),
+        "{text}"
+    );
+    assert!(
+        refused.iter().any(|line| line.contains(
+            "(COOKING_FINISHED): its envelope says COOKING_FINISHED but it came from topic"
+        )),
+        "{text}"
+    );
+    assert!(
+        refused.iter().any(|line| line.contains(":999999999999:")),
+        "{text}"
+    );
+    assert_eq!(invoked_households(&lambda), ["h-ok"]);
+    assert_eq!(po.depth(&kitchen).await, 3, "refused messages stay");
+}
+
+/// The local post office's certificate is trusted only when POSTOFFICE_LOCAL_TRUSTED_CERT names
+/// it, as for bridges: otherwise its URL is not the SNS host of the topic's region.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_certificate_is_trusted_only_when_configured() {
+    let po = PostOffice::start().await;
+    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    po.send(
+        &kitchen,
+        &notification(&envelope("COOKING_REQUESTED", "h-1", "oven-1", json!({}))),
+        &SNS_ERROR,
+    )
+    .await;
+    let lambda = FakeLambda::start(Duration::ZERO, Box::new(|_| Answer::Handled));
+    let output = po
+        .command(Some(&lambda))
+        .env_remove(LOCAL_TRUSTED_CERT)
+        .args(["dlq", "redrive", "kitchen"])
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("(COOKING_REQUESTED): untrusted-certificate-url"),
+        "{text}"
+    );
+    assert!(lambda.invocations().is_empty());
+    assert_eq!(po.depth(&kitchen).await, 1);
+}
+
+/// Issue 15, item 7: a rule-errors message is republished as IoT Core would have published it:
+/// only events actors publish, failed in their own event's rule. Before, both were published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_errors_actors_could_not_have_published_are_refused_and_kept() {
+    let po = PostOffice::start().await;
+    let rule_errors = po
+        .queue(
+            "postoffice-rule-errors",
+            &[("postoffice:role", "rule-errors")],
+        )
+        .await;
+    let offer = json!({"payload": {"version": "9.9.9", "url": "https://attacker.example/f.bin",
+        "sha256": "0".repeat(64), "size_bytes": 1, "mandatory": true}});
+    po.send(
+        &rule_errors,
+        &rule_error("FIRMWARE_UPDATE_OFFERED/h-victim/oven-1", "oven-1", &offer),
+        &[],
+    )
+    .await;
+    let mut other_rule: Value = serde_json::from_str(&rule_error(
+        "COOKING_REQUESTED/h-1/oven-1",
+        "oven-1",
+        &json!({"payload": {}}),
+    ))
+    .unwrap();
+    other_rule["ruleName"] = json!("postoffice_COOKING_FINISHED");
+    po.send(&rule_errors, &other_rule.to_string(), &[]).await;
+
+    let output = po.run(None, &["dlq", "redrive", "rule-errors"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains("redriven 0, failed 0, skipped 0, refused 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "(FIRMWARE_UPDATE_OFFERED): FIRMWARE_UPDATE_OFFERED is not an event actors publish"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("(COOKING_REQUESTED): it failed in rule postoffice_COOKING_FINISHED, not in postoffice_COOKING_REQUESTED"),
+        "{text}"
+    );
+    assert_eq!(po.depth(&rule_errors).await, 2, "refused messages stay");
+}
+
+/// Issue 15, item 9. Before: `--rate 1e-300` panicked computing its interval, and
+/// `--visibility-timeout 4294967296` was sent to SQS as 0 (every message visible again at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_range_rate_and_visibility_timeout_are_refused_with_a_clear_error() {
+    let po = PostOffice::start().await;
+    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    po.send(
+        &kitchen,
+        &notification(&envelope("COOKING_REQUESTED", "h-1", "oven-1", json!({}))),
+        &[],
+    )
+    .await;
+    let lambda = FakeLambda::start(Duration::ZERO, Box::new(|_| Answer::Handled));
+    for (args, expected) in [
+        (
+            ["--rate", "1e-300"],
+            "rate \"1e-300\" is out of range: between 0.001/s and 10000/s",
+        ),
+        (
+            ["--visibility-timeout", "4294967296"],
+            "4294967296 is not in 1..=43200",
+        ),
+        (["--visibility-timeout", "0"], "0 is not in 1..=43200"),
+    ] {
+        let output = po.run(
+            Some(&lambda),
+            &["dlq", "redrive", "kitchen", args[0], args[1]],
+        );
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    assert!(lambda.invocations().is_empty());
+    assert_eq!(po.depth(&kitchen).await, 1);
 }

@@ -126,7 +126,7 @@ impl Queues for SqsQueues {
             .receive_message()
             .queue_url(url)
             .max_number_of_messages(max.clamp(1, 10) as i32)
-            .visibility_timeout(visibility_timeout.as_secs().max(1) as i32)
+            .visibility_timeout(visibility_timeout_seconds(visibility_timeout))
             .wait_time_seconds(wait.as_secs().min(20) as i32)
             .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
@@ -341,4 +341,15 @@ impl Publish for SnsPublisher {
             .map_err(|e| port_error("SNS Publish", e))?;
         Ok(())
     }
+}
+
+/// SQS takes 0 to 43 200 s (12 hours,
+/// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html>);
+/// a run holds what it receives for at least a second. Never a wrapping cast: 2^32 s must not
+/// become 0.
+fn visibility_timeout_seconds(timeout: Duration) -> i32 {
+    let seconds = timeout
+        .as_secs()
+        .clamp(1, crate::redrive::MAX_VISIBILITY_TIMEOUT.as_secs());
+    i32::try_from(seconds).unwrap_or(i32::MAX)
 }

@@ -2,7 +2,8 @@
 //!
 //! Pure logic — [`message`] decoding, [`queue`] discovery by tags, [`filter`], [`rate`] and the
 //! [`redrive`] loop — works against the small ports in [`ports`]; [`aws`] implements them with
-//! the AWS SDK (endpoints overridable with `AWS_ENDPOINT_URL_*`).
+//! the AWS SDK (endpoints overridable with `AWS_ENDPOINT_URL_*`), [`signature`] with the bridge's
+//! SNS signature verifier.
 
 pub mod aws;
 pub mod filter;
@@ -11,6 +12,7 @@ pub mod ports;
 pub mod queue;
 pub mod rate;
 pub mod redrive;
+pub mod signature;
 
 /// What can go wrong finding or working a dead-letter queue.
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use postoffice::envelope::{DeviceMessage, Envelope};
 use postoffice::invocation::{Delivery, HandlerInvocation};
+use postoffice::sns::{SnsError, SnsMessage};
 use postoffice::topic::Topic;
 use serde::{Deserialize, Serialize};
 
@@ -70,7 +71,7 @@ impl DeadLetter {
             serde_json::from_str(&body).map_err(|e| DecodeError::UnknownFormat(e.to_string()))?;
         match kind {
             BodyKind::Notification(notification) => Ok(DeadLetter::Notification(Box::new(
-                DeadNotification::from_sns(notification, &message.attributes)?,
+                DeadNotification::from_sns(notification, &body, &message.attributes)?,
             ))),
             BodyKind::RuleError(rule_error) => Ok(DeadLetter::RuleError(Box::new(
                 RuleError::from_action_message(rule_error)?,
@@ -151,6 +152,9 @@ pub struct DeadNotification {
     pub envelope: Envelope,
     /// What SNS said about the last failed delivery.
     pub delivery_error: DeliveryError,
+    /// The body as the SNS message whose signature redrive verifies, or why it is not one.
+    #[serde(skip)]
+    pub signed: Result<SnsMessage, SnsError>,
 }
 
 /// The attributes SNS adds when it dead-letters a message; any may be absent.
@@ -167,6 +171,7 @@ pub struct DeliveryError {
 impl DeadNotification {
     fn from_sns(
         notification: SnsNotification,
+        body: &str,
         sqs_attributes: &BTreeMap<String, String>,
     ) -> Result<Self, DecodeError> {
         if notification.kind != "Notification" {
@@ -189,6 +194,7 @@ impl DeadNotification {
                 error_code: sqs_attributes.get(ATTRIBUTE_ERROR_CODE).cloned(),
                 error_message: sqs_attributes.get(ATTRIBUTE_ERROR_MESSAGE).cloned(),
             },
+            signed: SnsMessage::parse(body.as_bytes()),
         })
     }
 

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use postoffice::sns::SnsMessage;
 
 use crate::message::ReceivedMessage;
 use crate::queue::QueueDepth;
@@ -70,4 +71,21 @@ pub trait Publish: Send + Sync {
         message: String,
         attributes: BTreeMap<String, String>,
     ) -> Result<(), PortError>;
+}
+
+/// What a signature check said about one SNS message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authenticity {
+    Genuine,
+    /// Not genuine, or not acceptable (an untrusted certificate, a refused signature version).
+    Refused(String),
+    /// Could not be checked now (the signing certificate could not be fetched): try again later.
+    Unverifiable(String),
+}
+
+/// Checks the signature of an SNS message from a consumer's dead-letter queue, as its bridge did
+/// before it was dead-lettered: [`crate::signature`] implements it with the bridge's verifier.
+#[async_trait]
+pub trait Authenticate: Send + Sync {
+    async fn authenticate(&self, message: &SnsMessage) -> Authenticity;
 }

@@ -20,9 +20,20 @@ impl Rate {
     }
 }
 
+/// The slowest rate: one message every 1000 s. Slower would hold each message longer than
+/// SQS's longest visibility timeout (12 hours) allows for a handful of them, and at 1e-300 the
+/// interval between deliveries does not even fit a `Duration`.
+pub const MIN_RATE: f64 = 0.001;
+/// The fastest rate: more than any handler should be asked to take from a redrive.
+pub const MAX_RATE: f64 = 10_000.0;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("rate {0:?} is not a positive number of messages per second (e.g. 5 or 5/s or 0.5/s)")]
-pub struct RateError(String);
+pub enum RateError {
+    #[error("rate {0:?} is not a positive number of messages per second (e.g. 5 or 5/s or 0.5/s)")]
+    NotARate(String),
+    #[error("rate {0:?} is out of range: between {MIN_RATE}/s and {MAX_RATE}/s")]
+    OutOfRange(String),
+}
 
 impl FromStr for Rate {
     type Err = RateError;
@@ -30,8 +41,14 @@ impl FromStr for Rate {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let number = text.trim().strip_suffix("/s").unwrap_or(text.trim());
         match number.parse::<f64>() {
-            Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(Self(rate)),
-            _ => Err(RateError(text.to_owned())),
+            Ok(rate) if rate.is_finite() && rate > 0.0 => {
+                if (MIN_RATE..=MAX_RATE).contains(&rate) {
+                    Ok(Self(rate))
+                } else {
+                    Err(RateError::OutOfRange(text.to_owned()))
+                }
+            }
+            _ => Err(RateError::NotARate(text.to_owned())),
         }
     }
 }
@@ -79,9 +96,19 @@ mod tests {
         assert_eq!("5".parse::<Rate>().unwrap().per_second(), 5.0);
         assert_eq!("5/s".parse::<Rate>().unwrap().per_second(), 5.0);
         assert_eq!("0.5/s".parse::<Rate>().unwrap().per_second(), 0.5);
-        for bad in ["0", "-1/s", "fast", "5/m", "inf", ""] {
-            let error = bad.parse::<Rate>().unwrap_err().to_string();
-            assert!(error.contains(&format!("{bad:?}")), "{error}");
+        for bad in ["0", "-1/s", "fast", "5/m", "inf", "NaN", ""] {
+            let error = bad.parse::<Rate>().unwrap_err();
+            assert_eq!(error, RateError::NotARate(bad.to_owned()));
+            assert!(error.to_string().contains(&format!("{bad:?}")), "{error}");
+        }
+        assert_eq!("0.001/s".parse::<Rate>().unwrap().per_second(), MIN_RATE);
+        assert_eq!("10000".parse::<Rate>().unwrap().per_second(), MAX_RATE);
+        for extreme in ["1e-300", "0.0009/s", "1e308/s", "10001"] {
+            assert_eq!(
+                extreme.parse::<Rate>().unwrap_err(),
+                RateError::OutOfRange(extreme.to_owned()),
+                "{extreme}"
+            );
         }
     }
 

@@ -11,27 +11,40 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use postoffice::Envelope;
+use postoffice::catalog::{Catalog, Direction};
 use postoffice::invocation::{InvocationOutcome, classify};
 use serde::Serialize;
 
 use crate::filter::{self, Filter};
-use crate::message::{DeadLetter, ReceivedMessage};
-use crate::ports::{Invoke, InvokeAnswer, PortError, Publish, Queues};
+use crate::message::{DeadLetter, DeadNotification, ReceivedMessage, RuleError};
+use crate::ports::{Authenticate, Authenticity, Invoke, InvokeAnswer, PortError, Publish, Queues};
 use crate::rate::{Pacer, Rate};
 
 /// SQS never returns more than ten messages per receive.
 const RECEIVE_BATCH: usize = 10;
+/// SQS's longest visibility timeout: 12 hours
+/// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html>).
+pub const MAX_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(12 * 60 * 60);
 
-/// Where a queue's messages are delivered again.
+/// Where a queue's messages are delivered again, and what they must prove first: whoever can
+/// write to a queue must not be able to deliver through redrive what SNS or IoT Core would not.
 pub enum Destination<'a> {
-    /// A consumer DLQ: invoke the consumer's handler as its bridge does.
+    /// A consumer DLQ: invoke the consumer's handler as its bridge does, for a notification that
+    /// came from its envelope's event topic, `{topic_arn_prefix}{EVENT}`, and whose SNS signature
+    /// `authenticity` accepts.
     Handler {
         function: String,
         invoker: &'a dyn Invoke,
+        topic_arn_prefix: String,
+        authenticity: &'a dyn Authenticate,
     },
-    /// The rule-errors queue: publish the envelope to `{topic_arn_prefix}{EVENT}`.
+    /// The rule-errors queue: publish the envelope to `{topic_arn_prefix}{EVENT}`, for events
+    /// actors publish (per the catalog) that failed in their own event's rule,
+    /// `{resource_prefix}_{EVENT}` (`-` read as `_`, as rule names allow no `-`).
     Topics {
         topic_arn_prefix: String,
+        resource_prefix: String,
         publisher: &'a dyn Publish,
     },
 }
@@ -73,6 +86,9 @@ pub enum MessageOutcome {
     Failed(String),
     /// Not decodable (or not deliverable from this queue); it stays in the queue.
     Skipped(String),
+    /// Decodable, but not what its queue may redrive (a forged or unverifiable signature, an
+    /// envelope on another event's topic, an event actors do not publish); it stays in the queue.
+    Refused(String),
     /// Did not match `--filter`; untouched.
     NotMatching,
     /// Dry run: would have been delivered.
@@ -96,11 +112,12 @@ pub struct Summary {
     pub redriven: usize,
     pub failed: usize,
     pub skipped: usize,
+    pub refused: usize,
     pub not_matching: usize,
     pub would_redrive: usize,
     /// True when the run stopped early (interrupted or `limit` reached).
     pub stopped_early: bool,
-    /// Failed and skipped messages.
+    /// Failed, skipped and refused messages.
     pub problems: Vec<MessageReport>,
 }
 
@@ -110,19 +127,25 @@ impl Summary {
             MessageOutcome::Redriven => self.redriven += 1,
             MessageOutcome::Failed(_) => self.failed += 1,
             MessageOutcome::Skipped(_) => self.skipped += 1,
+            MessageOutcome::Refused(_) => self.refused += 1,
             MessageOutcome::NotMatching => self.not_matching += 1,
             MessageOutcome::WouldRedrive => self.would_redrive += 1,
         }
         if matches!(
             report.outcome,
-            MessageOutcome::Failed(_) | MessageOutcome::Skipped(_)
+            MessageOutcome::Failed(_) | MessageOutcome::Skipped(_) | MessageOutcome::Refused(_)
         ) {
             self.problems.push(report.clone());
         }
     }
 
     fn processed(&self) -> usize {
-        self.redriven + self.failed + self.skipped + self.not_matching + self.would_redrive
+        self.redriven
+            + self.failed
+            + self.skipped
+            + self.refused
+            + self.not_matching
+            + self.would_redrive
     }
 }
 
@@ -300,15 +323,16 @@ impl Run<'_> {
         if !filter::matches_all(&options.filters, &dead_letter) {
             return report;
         }
-        if options.dry_run {
-            report.outcome = match deliverable(&dead_letter, destination) {
-                Ok(()) => MessageOutcome::WouldRedrive,
-                Err(reason) => MessageOutcome::Skipped(reason),
-            };
-            return report;
-        }
         if let Err(reason) = deliverable(&dead_letter, destination) {
             report.outcome = MessageOutcome::Skipped(reason);
+            return report;
+        }
+        if let Err(outcome) = admissible(&dead_letter, destination).await {
+            report.outcome = outcome;
+            return report;
+        }
+        if options.dry_run {
+            report.outcome = MessageOutcome::WouldRedrive;
             return report;
         }
         pacer.wait().await;
@@ -370,10 +394,116 @@ fn deliverable(dead_letter: &DeadLetter, destination: &Destination<'_>) -> Resul
     }
 }
 
+/// Whether a message of the right queue may be delivered: `Refused` when it must not be,
+/// `Failed` when that cannot be told now.
+async fn admissible(
+    dead_letter: &DeadLetter,
+    destination: &Destination<'_>,
+) -> Result<(), MessageOutcome> {
+    match (dead_letter, destination) {
+        (
+            DeadLetter::Notification(notification),
+            Destination::Handler {
+                topic_arn_prefix,
+                authenticity,
+                ..
+            },
+        ) => genuine_notification(notification, topic_arn_prefix, *authenticity).await,
+        (
+            DeadLetter::RuleError(rule_error),
+            Destination::Topics {
+                resource_prefix, ..
+            },
+        ) => actor_published(rule_error, resource_prefix, Catalog::embedded())
+            .map_err(MessageOutcome::Refused),
+        _ => Ok(()),
+    }
+}
+
+/// SNS signs every account's messages with the same certificates, so besides the signature the
+/// topic must be ours and the envelope's event its topic's (what the bridge checks).
+async fn genuine_notification(
+    notification: &DeadNotification,
+    topic_arn_prefix: &str,
+    authenticity: &dyn Authenticate,
+) -> Result<(), MessageOutcome> {
+    let event = &notification.envelope.event;
+    let expected_topic = format!("{topic_arn_prefix}{event}");
+    if notification.topic_arn != expected_topic {
+        return Err(MessageOutcome::Refused(format!(
+            "its envelope says {event} but it came from topic {}, not {expected_topic}",
+            bounded(&notification.topic_arn)
+        )));
+    }
+    let signed = notification
+        .signed
+        .as_ref()
+        .map_err(|error| MessageOutcome::Refused(format!("not a signed SNS message: {error}")))?;
+    // What is delivered is what was decoded; it must be what the signature covers.
+    let same = signed.topic_arn == notification.topic_arn
+        && signed.message_id == notification.sns_message_id
+        && signed.timestamp == notification.timestamp
+        && Envelope::from_json(signed.message.as_bytes())
+            .is_ok_and(|envelope| envelope == notification.envelope);
+    if !same {
+        return Err(MessageOutcome::Refused(
+            "the signed message differs from the one decoded".into(),
+        ));
+    }
+    match authenticity.authenticate(signed).await {
+        Authenticity::Genuine => Ok(()),
+        Authenticity::Refused(reason) => Err(MessageOutcome::Refused(reason)),
+        Authenticity::Unverifiable(reason) => Err(MessageOutcome::Failed(reason)),
+    }
+}
+
+/// A rule-errors message is republished as if IoT Core had published it, so it must be what IoT
+/// Core could have: an event actors publish, failed in that event's own rule.
+fn actor_published(
+    rule_error: &RuleError,
+    resource_prefix: &str,
+    catalog: &Catalog,
+) -> Result<(), String> {
+    let event = rule_error.topic.event();
+    match catalog.event(event) {
+        None => return Err(format!("{event} is not in the event catalog")),
+        Some(definition) if definition.direction != Direction::ActorToBackend => {
+            return Err(format!(
+                "{event} is not an event actors publish (the catalog says {}, produced by {})",
+                definition.direction,
+                definition.producers.join(", ")
+            ));
+        }
+        Some(_) => {}
+    }
+    let own_rule = format!("{}_{event}", resource_prefix.replace('-', "_"));
+    if rule_error.rule_name != own_rule {
+        return Err(format!(
+            "it failed in rule {}, not in {own_rule}, the rule of {event}'s topic",
+            bounded(&rule_error.rule_name)
+        ));
+    }
+    Ok(())
+}
+
+/// Text from a message, cut to a length fit for a report line.
+fn bounded(text: &str) -> &str {
+    const MAX_CHARS: usize = 300;
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
 /// Delivers one message; `Err` carries why it failed.
 async fn deliver(dead_letter: &DeadLetter, destination: &Destination<'_>) -> Result<(), String> {
     match (dead_letter, destination) {
-        (DeadLetter::Notification(notification), Destination::Handler { function, invoker }) => {
+        (
+            DeadLetter::Notification(notification),
+            Destination::Handler {
+                function, invoker, ..
+            },
+        ) => {
             let payload = serde_json::to_vec(&notification.invocation())
                 .expect("a handler invocation always serialises");
             let outcome = match invoker.invoke(function, payload).await {
@@ -398,6 +528,7 @@ async fn deliver(dead_letter: &DeadLetter, destination: &Destination<'_>) -> Res
             Destination::Topics {
                 topic_arn_prefix,
                 publisher,
+                ..
             },
         ) => {
             let envelope = rule_error.envelope(postoffice::envelope::now_millis());

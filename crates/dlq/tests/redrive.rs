@@ -3,11 +3,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
+use postoffice::sns::{
+    LocalSigningAuthority, MessageType, SnsMessage, StaticCertificateFetcher, SystemClock, Verifier,
+};
 use postoffice_dlq::message::ReceivedMessage;
 use postoffice_dlq::ports::{Invoke, InvokeAnswer, PortError, Publish, Queues};
 use postoffice_dlq::queue::QueueDepth;
@@ -211,9 +214,24 @@ fn handled() -> InvokeAnswer {
     }
 }
 
-fn notification(household: &str) -> String {
-    let envelope = json!({
-        "event": "COOKING_REQUESTED",
+const TOPIC_ARN_PREFIX: &str = "arn:aws:sns:eu-west-1:123456789012:postoffice-";
+
+/// Stands in for SNS's signing key; RSA key generation is slow, so one serves every test.
+fn authority() -> &'static LocalSigningAuthority {
+    static AUTHORITY: OnceLock<LocalSigningAuthority> = OnceLock::new();
+    AUTHORITY.get_or_init(|| LocalSigningAuthority::generate().unwrap())
+}
+
+/// The bridge's verifier, trusting the local authority's certificate as local bridges do.
+fn verifier() -> Verifier<StaticCertificateFetcher, SystemClock> {
+    Verifier::new(StaticCertificateFetcher::new(), SystemClock)
+        .with_local_certificate(authority().certificate_pem().as_bytes())
+        .unwrap()
+}
+
+fn envelope(event: &str, household: &str) -> Value {
+    json!({
+        "event": event,
         "event_id": "6a0c8c3e-9d4f-4a8e-8f43-2b1a7c1d0e11",
         "household_id": household,
         "device_id": "oven-1",
@@ -222,20 +240,56 @@ fn notification(household: &str) -> String {
         "correlation_id": "6a0c8c3e-9d4f-4a8e-8f43-2b1a7c1d0e11",
         "schema_version": 1,
         "payload": {}
-    });
-    json!({
-        "Type": "Notification",
-        "MessageId": format!("sns-{household}"),
-        "TopicArn": "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED",
-        "Message": envelope.to_string(),
-        "Timestamp": "2026-11-23T20:00:00.000Z"
     })
-    .to_string()
 }
 
-fn rule_error(topic: &str) -> String {
+/// An SNS notification as SNS dead-letters it, signed.
+fn signed_notification(topic_arn: &str, envelope: &Value, message_id: &str) -> SnsMessage {
+    let mut message = SnsMessage {
+        message_type: MessageType::Notification,
+        message_id: message_id.to_owned(),
+        topic_arn: topic_arn.to_owned(),
+        subject: None,
+        message: envelope.to_string(),
+        timestamp: "2026-11-23T20:00:00.000Z".into(),
+        signature_version: "2".into(),
+        signature: String::new(),
+        signing_cert_url: String::new(),
+        subscribe_url: None,
+        unsubscribe_url: None,
+        token: None,
+        message_attributes: BTreeMap::new(),
+    };
+    authority().sign(&mut message).unwrap();
+    message
+}
+
+fn notification(household: &str) -> String {
+    signed_notification(
+        &format!("{TOPIC_ARN_PREFIX}COOKING_REQUESTED"),
+        &envelope("COOKING_REQUESTED", household),
+        &format!("sns-{household}"),
+    )
+    .to_http_json()
+}
+
+fn rule_error_of(rule_name: &str, topic: &str) -> String {
     let payload = base64::engine::general_purpose::STANDARD.encode(r#"{"payload":{"a":1}}"#);
-    json!({"ruleName": "postoffice_X", "topic": topic, "clientId": "oven-1", "base64OriginalPayload": payload, "failures": []}).to_string()
+    json!({"ruleName": rule_name, "topic": topic, "clientId": "oven-1", "base64OriginalPayload": payload, "failures": []}).to_string()
+}
+
+/// What the rule of the topic's event writes.
+fn rule_error(topic: &str) -> String {
+    let event = topic.split('/').next().unwrap();
+    rule_error_of(&format!("postoffice_{event}"), topic)
+}
+
+fn topics_destination(topics: &FakeTopics) -> Destination<'_> {
+    Destination::Topics {
+        topic_arn_prefix: TOPIC_ARN_PREFIX.into(),
+        resource_prefix: "postoffice".into(),
+        publisher: topics,
+    }
 }
 
 async fn run(
@@ -259,9 +313,12 @@ async fn run(
 }
 
 fn handler_destination(handler: &FakeHandler) -> Destination<'_> {
+    static VERIFIER: OnceLock<Verifier<StaticCertificateFetcher, SystemClock>> = OnceLock::new();
     Destination::Handler {
         function: "postoffice-kitchen-handler".into(),
         invoker: handler,
+        topic_arn_prefix: TOPIC_ARN_PREFIX.into(),
+        authenticity: VERIFIER.get_or_init(verifier),
     }
 }
 
@@ -397,10 +454,7 @@ async fn messages_in_the_wrong_queue_are_skipped_not_deleted() {
     let topics = FakeTopics::default();
     let (summary, _) = run(
         &FakeQueue::with(&[notification("h-3")]),
-        &Destination::Topics {
-            topic_arn_prefix: "arn:aws:sns:eu-west-1:123456789012:postoffice-".into(),
-            publisher: &topics,
-        },
+        &topics_destination(&topics),
         &RedriveOptions::default(),
         Arc::default(),
     )
@@ -422,10 +476,7 @@ async fn rule_errors_are_published_with_filter_attributes() {
     };
     let (summary, _) = run(
         &queue,
-        &Destination::Topics {
-            topic_arn_prefix: "arn:aws:sns:eu-west-1:123456789012:postoffice-".into(),
-            publisher: &topics,
-        },
+        &topics_destination(&topics),
         &options,
         Arc::default(),
     )
@@ -479,4 +530,148 @@ fn derives_the_topic_arn_prefix_from_the_queue_arn() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("POSTOFFICE_TOPIC_ARN_PREFIX"), "{error}");
+}
+
+fn refusals(summary: &redrive::Summary) -> Vec<String> {
+    summary
+        .problems
+        .iter()
+        .filter_map(|problem| match &problem.outcome {
+            MessageOutcome::Refused(reason) => Some(reason.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Issue 15, item 7: whoever can write to a consumer's DLQ must not deliver through redrive what
+/// its bridge would refuse. Before, all four were invoked and deleted.
+#[tokio::test]
+async fn notifications_that_are_not_genuine_or_not_from_their_topic_are_refused_and_kept() {
+    let genuine = notification("h-ok");
+    let mut tampered: Value = serde_json::from_str(&notification("h-tampered")).unwrap();
+    tampered["Message"] = json!(envelope("COOKING_REQUESTED", "h-victim").to_string());
+    let cross_event = signed_notification(
+        &format!("{TOPIC_ARN_PREFIX}COOKING_REQUESTED"),
+        &envelope("COOKING_FINISHED", "h-cross"),
+        "sns-cross",
+    );
+    let other_account = signed_notification(
+        "arn:aws:sns:eu-west-1:999999999999:postoffice-COOKING_REQUESTED",
+        &envelope("COOKING_REQUESTED", "h-stranger"),
+        "sns-stranger",
+    );
+    let mut unsigned: Value = serde_json::from_str(&notification("h-unsigned")).unwrap();
+    unsigned.as_object_mut().unwrap().remove("Signature");
+    let queue = FakeQueue::with(&[
+        genuine,
+        tampered.to_string(),
+        cross_event.to_http_json(),
+        other_account.to_http_json(),
+        unsigned.to_string(),
+    ]);
+    let handler = FakeHandler::new(|_| handled());
+    let (summary, _) = run(
+        &queue,
+        &handler_destination(&handler),
+        &RedriveOptions::default(),
+        Arc::default(),
+    )
+    .await;
+    assert_eq!((summary.redriven, summary.refused), (1, 4));
+    let reasons = refusals(&summary);
+    assert!(reasons[0].starts_with("signature-mismatch"), "{reasons:?}");
+    assert!(
+        reasons[1].contains("says COOKING_FINISHED but it came from topic"),
+        "{reasons:?}"
+    );
+    assert!(reasons[2].contains("999999999999"), "{reasons:?}");
+    assert!(
+        reasons[3].contains("not a signed SNS message") && reasons[3].contains("Signature"),
+        "{reasons:?}"
+    );
+    let invoked = handler.invocations.lock().unwrap();
+    assert_eq!(invoked.len(), 1);
+    assert_eq!(invoked[0]["envelope"]["household_id"], "h-ok");
+    assert_eq!(queue.ids(), ["m-01", "m-02", "m-03", "m-04"]);
+    assert_eq!(queue.in_flight(), 0);
+}
+
+/// A certificate that cannot be fetched now says nothing about the message: it stays, failed
+/// (not refused), to be tried again.
+#[tokio::test]
+async fn a_notification_that_cannot_be_verified_now_fails_and_stays() {
+    let mut message = SnsMessage::parse(notification("h-1").as_bytes()).unwrap();
+    authority()
+        .sign_with_url(
+            &mut message,
+            "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-unreachable.pem",
+        )
+        .unwrap();
+    let queue = FakeQueue::with(&[message.to_http_json()]);
+    let handler = FakeHandler::new(|_| handled());
+    let (summary, _) = run(
+        &queue,
+        &handler_destination(&handler),
+        &RedriveOptions::default(),
+        Arc::default(),
+    )
+    .await;
+    assert_eq!((summary.failed, summary.refused), (1, 0));
+    let MessageOutcome::Failed(reason) = &summary.problems[0].outcome else {
+        panic!("{:?}", summary.problems);
+    };
+    assert!(reason.starts_with("certificate-unavailable"), "{reason}");
+    assert!(handler.invocations.lock().unwrap().is_empty());
+    assert_eq!(queue.ids(), ["m-00"]);
+}
+
+/// Issue 15, item 7: a rule-errors message is republished as IoT Core would have published it,
+/// so only events actors publish, failed in their own rule. Before, all three were published.
+#[tokio::test]
+async fn rule_errors_of_events_actors_do_not_publish_or_of_another_rule_are_refused() {
+    let queue = FakeQueue::with(&[
+        rule_error("COOKING_REQUESTED/h-1/oven-1"),
+        rule_error("FIRMWARE_UPDATE_OFFERED/h-victim/oven-1"),
+        rule_error_of(
+            "postoffice_COOKING_FINISHED",
+            "COOKING_REQUESTED/h-1/oven-1",
+        ),
+        rule_error("COOKING_TELEPORTED/h-1/oven-1"),
+    ]);
+    let topics = FakeTopics::default();
+    let dry = RedriveOptions {
+        dry_run: true,
+        ..RedriveOptions::default()
+    };
+    let (dry_summary, _) = run(&queue, &topics_destination(&topics), &dry, Arc::default()).await;
+    assert_eq!((dry_summary.would_redrive, dry_summary.refused), (1, 3));
+
+    let (summary, _) = run(
+        &queue,
+        &topics_destination(&topics),
+        &RedriveOptions::default(),
+        Arc::default(),
+    )
+    .await;
+    assert_eq!((summary.redriven, summary.refused), (1, 3));
+    let reasons = refusals(&summary);
+    assert!(
+        reasons[0].contains("FIRMWARE_UPDATE_OFFERED is not an event actors publish"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].contains("not in postoffice_COOKING_REQUESTED"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[2].contains("not in the event catalog"),
+        "{reasons:?}"
+    );
+    let published = topics.published.lock().unwrap();
+    assert_eq!(published.len(), 1);
+    assert_eq!(
+        published[0].0,
+        format!("{TOPIC_ARN_PREFIX}COOKING_REQUESTED")
+    );
+    assert_eq!(queue.ids(), ["m-01", "m-02", "m-03"]);
 }

@@ -99,15 +99,20 @@ async fn read_connect<S: AsyncRead + Unpin>(
     }
 }
 
+/// Counts an unreadable packet; a PUBLISH among them is also a refused publish.
 fn count_decode_error(broker: &Broker, error: &DecodeError) {
-    match error {
+    let packet_type = match error {
         DecodeError::TooLarge { packet_type, .. } => {
             increment(&broker.metrics.oversize_packets);
-            if *packet_type == codec::packet_type::PUBLISH {
-                increment(&broker.metrics.publish_in_client_error);
-            }
+            *packet_type
         }
-        DecodeError::Malformed(_) => increment(&broker.metrics.malformed_packets),
+        DecodeError::Malformed { packet_type, .. } => {
+            increment(&broker.metrics.malformed_packets);
+            *packet_type
+        }
+    };
+    if packet_type == codec::packet_type::PUBLISH {
+        increment(&broker.metrics.publish_in_client_error);
     }
 }
 
@@ -510,21 +515,22 @@ impl Connection {
                 Ok(None) => break,
                 Err(error) => {
                     count_decode_error(&self.broker, &error);
-                    let code = match error {
-                        DecodeError::TooLarge {
-                            packet_type: codec::packet_type::PUBLISH,
-                            ..
-                        } => {
-                            self.refused_publish(
-                                String::new(),
-                                PublishRefusal::PacketTooLarge,
-                                error.to_string(),
-                            );
-                            reason::PACKET_TOO_LARGE
-                        }
-                        DecodeError::TooLarge { .. } => reason::PACKET_TOO_LARGE,
-                        DecodeError::Malformed(_) => reason::MALFORMED_PACKET,
+                    let (code, packet_type, refusal) = match error {
+                        DecodeError::TooLarge { packet_type, .. } => (
+                            reason::PACKET_TOO_LARGE,
+                            packet_type,
+                            PublishRefusal::PacketTooLarge,
+                        ),
+                        DecodeError::Malformed { packet_type, .. } => (
+                            reason::MALFORMED_PACKET,
+                            packet_type,
+                            PublishRefusal::MalformedPacket,
+                        ),
                     };
+                    if packet_type == codec::packet_type::PUBLISH {
+                        // Counted with the packet; reported like every refused publish.
+                        self.emit_publish_refused(String::new(), refusal, error.to_string());
+                    }
                     return Err(Ending::client_error(code, error.to_string()));
                 }
             }
@@ -586,11 +592,6 @@ impl Connection {
     fn refused_publish(&self, topic: String, refusal: PublishRefusal, detail: String) {
         let counter = match refusal {
             PublishRefusal::NotAuthorized => &self.broker.metrics.publish_in_auth_error,
-            // Counted with the oversize packet that carried it.
-            PublishRefusal::PacketTooLarge => {
-                self.emit_publish_refused(topic, refusal, detail);
-                return;
-            }
             _ => &self.broker.metrics.publish_in_client_error,
         };
         increment(counter);

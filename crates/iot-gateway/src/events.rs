@@ -105,8 +105,10 @@ pub enum PublishRefusal {
     NotAuthorized,
     /// The payload is over the limit.
     PayloadTooLarge,
-    /// The packet is over the packet size limit.
+    /// The packet is over the packet size limit (refused from its fixed header).
     PacketTooLarge,
+    /// The packet could not be read.
+    MalformedPacket,
     /// The topic breaks IoT's topic rules (wildcard, reserved, size, levels, bad alias).
     InvalidTopic,
     /// QoS 2, which IoT does not support.
@@ -119,6 +121,7 @@ impl PublishRefusal {
             Self::NotAuthorized => "not-authorized",
             Self::PayloadTooLarge => "payload-too-large",
             Self::PacketTooLarge => "packet-too-large",
+            Self::MalformedPacket => "malformed-packet",
             Self::InvalidTopic => "invalid-topic",
             Self::QoS2Unsupported => "qos2-unsupported",
         }

@@ -537,7 +537,7 @@ async fn two_hundred_malformed_packets_from_one_device_do_not_stop_the_others() 
     let metrics = harness.gateway.metrics();
     assert_eq!(metrics.oversize_packets, 100);
     assert_eq!(metrics.malformed_packets, 100);
-    assert_eq!(metrics.publish_in_client_error, 100);
+    assert_eq!(metrics.publish_in_client_error, 200);
     assert_eq!(metrics.publish_in_success, 20);
 }
 

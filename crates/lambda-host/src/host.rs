@@ -177,6 +177,13 @@ impl LambdaHost {
                 invocation_type: request.invocation_type,
             });
         }
+        if !request.payload.is_empty()
+            && let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&request.payload)
+        {
+            return Err(LambdaHostError::InvalidRequestContent(format!(
+                "Could not parse request body into json: {error}"
+            )));
+        }
         let client_context = request
             .client_context
             .as_deref()
@@ -194,6 +201,7 @@ impl LambdaHost {
             request_id: request_id.clone(),
             payload: request.payload,
             client_context,
+            log_tail: request.log_tail,
         };
         match request.invocation_type {
             InvocationType::DryRun => Ok(InvokeOutcome {
@@ -202,11 +210,13 @@ impl LambdaHost {
                 executed_version: None,
                 payload: Bytes::new(),
                 request_id,
+                log_result: None,
             }),
             InvocationType::Event => {
                 // Lambda passes the client context to synchronous invocations only.
                 let run = InvocationRun {
                     client_context: None,
+                    log_tail: false,
                     ..run
                 };
                 let inner = self.inner.clone();
@@ -217,6 +227,7 @@ impl LambdaHost {
                     executed_version: None,
                     payload: Bytes::new(),
                     request_id,
+                    log_result: None,
                 })
             }
             InvocationType::RequestResponse => self.inner.clone().run_detached(run).await,
@@ -275,6 +286,7 @@ impl LambdaHost {
             request_id,
             payload,
             client_context: None,
+            log_tail: false,
         };
         match self.inner.clone().run_detached(run).await {
             Ok(outcome) if outcome.function_error.is_some() => {
@@ -401,6 +413,7 @@ struct InvocationRun {
     request_id: String,
     payload: Bytes,
     client_context: Option<String>,
+    log_tail: bool,
 }
 
 impl HostInner {
@@ -655,6 +668,7 @@ impl HostInner {
                 Err(StartFailure::Host(detail)) => return Err(LambdaHostError::Service(detail)),
             },
         };
+        let log_start = run.log_tail.then(|| log_length(&config));
         append_log(
             &config,
             &format!(
@@ -730,6 +744,7 @@ impl HostInner {
                     executed_version: Some(config.version.clone()),
                     payload: body,
                     request_id: request_id.clone(),
+                    log_result: None,
                 },
                 duration,
                 false,
@@ -822,6 +837,8 @@ impl HostInner {
             &config,
             &report_lines(&request_id, &config, duration, init_duration),
         );
+        let mut outcome = outcome;
+        outcome.log_result = log_start.map(|start| log_tail_since(&config, start));
         if reusable {
             self.release(&lease.key, instance);
         } else {
@@ -851,6 +868,7 @@ impl HostInner {
             executed_version: Some(config.version.clone()),
             payload,
             request_id: request_id.to_owned(),
+            log_result: None,
         }
     }
 
@@ -947,6 +965,27 @@ fn report_lines(
         duration.as_secs_f64() * 1000.0,
         config.memory_mb,
     )
+}
+
+/// What Invoke returns of the log: the last 4 KB.
+const LOG_RESULT_BYTES: u64 = 4 * 1024;
+
+fn log_length(config: &FunctionConfig) -> u64 {
+    std::fs::metadata(&config.log_file).map_or(0, |m| m.len())
+}
+
+/// Base64 of the last 4 KB appended to the log since `start`.
+fn log_tail_since(config: &FunctionConfig, start: u64) -> String {
+    use std::io::{Read as _, Seek as _};
+    let mut tail = Vec::new();
+    if let Ok(mut file) = std::fs::File::open(&config.log_file) {
+        let end = file.metadata().map_or(start, |m| m.len());
+        let from = start.max(end.saturating_sub(LOG_RESULT_BYTES));
+        if file.seek(std::io::SeekFrom::Start(from)).is_ok() {
+            let _ = file.take(end - from).read_to_end(&mut tail);
+        }
+    }
+    BASE64.encode(tail)
 }
 
 fn append_log(config: &FunctionConfig, text: &str) {

@@ -101,6 +101,8 @@ pub struct InvokeRequest {
     pub payload: Bytes,
     /// `X-Amz-Client-Context`: base64 of a JSON object, passed to the function decoded.
     pub client_context: Option<String>,
+    /// `X-Amz-Log-Type: Tail`: answer the last 4 KB of the invocation's log lines.
+    pub log_tail: bool,
 }
 
 impl InvokeRequest {
@@ -111,6 +113,7 @@ impl InvokeRequest {
             invocation_type,
             payload: payload.into(),
             client_context: None,
+            log_tail: false,
         }
     }
 }
@@ -128,6 +131,10 @@ pub struct InvokeOutcome {
     pub payload: Bytes,
     /// The invocation's request id (`x-amzn-RequestId`).
     pub request_id: String,
+    /// `X-Amz-Log-Result`: base64 of the last 4 KB the invocation appended to the function's
+    /// log, when asked for with [`InvokeRequest::log_tail`] (`RequestResponse` only). Lines
+    /// of other instances of the function that wrote at the same time may be among them.
+    pub log_result: Option<String>,
 }
 
 impl InvokeOutcome {

@@ -111,20 +111,23 @@ pub fn parse_request(
             .transpose()
     };
     let invocation_type = InvocationType::parse(header("x-amz-invocation-type")?)?;
-    if let Some(log_type) = header("x-amz-log-type")? {
-        if !matches!(log_type, "None" | "Tail") {
+    let log_tail = match header("x-amz-log-type")? {
+        None | Some("None") => false,
+        Some("Tail") => invocation_type == InvocationType::RequestResponse,
+        Some(other) => {
             return Err(LambdaHostError::invalid(
                 "X-Amz-Log-Type",
-                format!("{log_type:?} is not one of None, Tail"),
+                format!("{other:?} is not one of None, Tail"),
             ));
         }
-    }
+    };
     Ok(InvokeRequest {
         function: function.to_owned(),
         qualifier,
         invocation_type,
         payload,
         client_context: header("x-amz-client-context")?.map(str::to_owned),
+        log_tail,
     })
 }
 
@@ -139,6 +142,9 @@ pub fn render_outcome(outcome: &InvokeOutcome) -> http::Response<Bytes> {
     }
     if let Some(version) = &outcome.executed_version {
         response = response.header("X-Amz-Executed-Version", version);
+    }
+    if let Some(log_result) = &outcome.log_result {
+        response = response.header("X-Amz-Log-Result", log_result);
     }
     if outcome.status == 200 {
         response = response.header(http::header::CONTENT_TYPE, "application/json");
@@ -232,6 +238,7 @@ mod tests {
             executed_version: Some("$LATEST".into()),
             payload: Bytes::from_static(b"{}"),
             request_id: "r-1".into(),
+            log_result: None,
         });
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["X-Amz-Function-Error"], "Unhandled");

@@ -5,10 +5,11 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_lambda::operation::RequestId as _;
 use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    InvocationType as SdkInvocationType, ThrottleReason as SdkThrottleReason,
+    InvocationType as SdkInvocationType, LogType, ThrottleReason as SdkThrottleReason,
 };
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -18,6 +19,7 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
+use base64::Engine as _;
 use bytes::Bytes;
 use postoffice_lambda_host::invoke_api::{InvokeGuard, invoke_router, invoke_router_with_guard};
 use postoffice_lambda_host::{LambdaHost, MAX_SYNC_PAYLOAD_BYTES};
@@ -277,6 +279,32 @@ async fn an_sdk_client_gets_typed_results_through_the_invoke_route() {
     assert_eq!(ok.function_error(), None);
     assert_eq!(ok.executed_version(), Some("$LATEST"));
     assert_eq!(json(ok.payload().unwrap().as_ref()), json!({"done": true}));
+
+    let tailed = client
+        .invoke()
+        .function_name("kitchen")
+        .log_type(LogType::Tail)
+        .payload(Blob::new(r#"{"action":"respond","value":1}"#))
+        .send()
+        .await
+        .unwrap();
+    let log = base64::engine::general_purpose::STANDARD
+        .decode(tailed.log_result().expect("a log result"))
+        .unwrap();
+    let log = String::from_utf8(log).unwrap();
+    let request_id = tailed.request_id().unwrap_or_default().to_owned();
+    assert!(
+        log.contains(&format!("START RequestId: {request_id}")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("test function: respond for {request_id}")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("REPORT RequestId: {request_id}")),
+        "{log}"
+    );
 
     let failed = client
         .invoke()

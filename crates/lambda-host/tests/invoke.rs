@@ -474,15 +474,20 @@ async fn payloads_over_the_quota_are_refused_with_413() {
     );
     assert!(error.to_string().contains("6291457 bytes"), "{error}");
 
+    // A JSON string of exactly 6 MB is accepted.
+    let mut exactly = vec![b'x'; MAX_SYNC_PAYLOAD_BYTES];
+    (exactly[0], exactly[MAX_SYNC_PAYLOAD_BYTES - 1]) = (b'"', b'"');
     let exactly = host
-        .invoke(
-            "kitchen",
-            vec![b' '; MAX_SYNC_PAYLOAD_BYTES],
-            InvocationType::DryRun,
-        )
+        .invoke("kitchen", exactly, InvocationType::DryRun)
         .await
         .unwrap();
     assert_eq!(exactly.status, 204);
+
+    let error = host.invoke("kitchen", "{not json", SYNC).await.unwrap_err();
+    assert_eq!(
+        (error.status(), error.error_code()),
+        (400, "InvalidRequestContentException")
+    );
 
     let error = host
         .invoke(

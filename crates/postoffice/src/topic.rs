@@ -193,12 +193,23 @@ impl Topic {
 
     /// Parses `EVENT/HOUSEHOLD_ID/DEVICE_ID`.
     pub fn parse(topic: &str) -> Result<Self, TopicError> {
-        let levels: Vec<&str> = topic.split('/').collect();
-        match levels.as_slice() {
-            [event, household, device] => Self::new(*event, *household, *device),
+        // No list of levels: a topic of a million `/` must cost no more than one of three levels.
+        let mut levels = topic.split('/');
+        match (levels.next(), levels.next(), levels.next(), levels.next()) {
+            // Checked before copied: a refused level costs only its copy in the error.
+            (Some(event), Some(household), Some(device), None) => {
+                validate_event_name(event)?;
+                validate_household_id(household)?;
+                validate_device_id(device)?;
+                Ok(Self {
+                    event: event.to_owned(),
+                    household_id: household.to_owned(),
+                    device_id: device.to_owned(),
+                })
+            }
             _ => Err(TopicError::WrongLevelCount {
                 topic: topic.to_owned(),
-                found: levels.len(),
+                found: topic.split('/').count(),
             }),
         }
     }

@@ -5,16 +5,17 @@
 //! tests call it directly.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{Method, Request, Response, header};
 use postoffice::Envelope;
 use postoffice::invocation::{Delivery, HandlerInvocation};
-use postoffice::sns::{CertificateFetcher, Clock, MessageType, SnsMessage, Verifier};
+use postoffice::sns::{CertificateFetcher, Clock, MessageType, SnsMessage, TopicArn, Verifier};
+use tokio::time::Instant;
 
-use crate::config::{AllowedTopics, BridgeConfig};
+use crate::config::{AllowedTopics, BridgeConfig, RESPONSE_DEADLINE};
 use crate::decision::{Decision, decide_invocation};
 use crate::ports::{HandlerInvoker, SubscriptionConfirmer};
 use crate::telemetry;
@@ -52,11 +53,6 @@ impl Report {
             detail: None,
         }
     }
-
-    fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
-        self
-    }
 }
 
 pub struct Bridge<F, C, I, S> {
@@ -78,7 +74,7 @@ where
     S: SubscriptionConfirmer,
 {
     /// `verifier` must use the same clock as `clock` (message age and certificate validity
-    /// are judged at the same time).
+    /// are judged at the same time). The configuration's minimum signature version applies to it.
     pub fn new(
         config: &BridgeConfig,
         verifier: Verifier<F, C>,
@@ -91,7 +87,7 @@ where
             allowed_topics: config.allowed_topics.clone(),
             invoke_timeout: config.invoke_timeout,
             max_message_age: config.max_message_age,
-            verifier,
+            verifier: verifier.with_minimum_signature_version(config.min_signature_version),
             clock,
             invoker,
             confirmer,
@@ -104,55 +100,95 @@ where
 
     /// Handles one request: decides, logs, writes the metric line, answers.
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
-        let started = Instant::now();
-        let report = self.decide(request).await;
-        telemetry::record(&self.handler_function, &report, started.elapsed());
+        let arrived = Instant::now();
+        let report = self.decide_from(request, arrived).await;
+        telemetry::record(&self.handler_function, &report, arrived.elapsed());
         respond(report.decision)
     }
 
     /// Decides what to answer, calling the ports on the way, without logging.
     pub async fn decide(&self, request: Request<Bytes>) -> Report {
+        self.decide_from(request, Instant::now()).await
+    }
+
+    /// Everything from certificate fetching to the handler's answer runs against one deadline,
+    /// [`RESPONSE_DEADLINE`] after the request `arrived`: SNS gives up after 15 s and counts the
+    /// delivery as failed even if the bridge later succeeds, so an answer past it is worthless,
+    /// while a 5xx in time keeps SNS's retries going.
+    async fn decide_from(&self, request: Request<Bytes>, arrived: Instant) -> Report {
+        let deadline = arrived + RESPONSE_DEADLINE;
+        let mut report = Report::new(Decision::Handled);
+        let Some(message) = self.admit(&request, &mut report) else {
+            return report;
+        };
+        let mut timed_out = report.clone();
+        match tokio::time::timeout_at(deadline, self.verify_and_act(message, report, deadline))
+            .await
+        {
+            Ok(report) => report,
+            Err(_) => {
+                timed_out.decision = Decision::DeadlineExceeded;
+                timed_out.detail = Some(format!(
+                    "no decision within {} ms of arrival",
+                    RESPONSE_DEADLINE.as_millis()
+                ));
+                timed_out
+            }
+        }
+    }
+
+    /// The checks that need nothing but the request: method, size, shape, headers, topic. The
+    /// message when it passes them; otherwise `report` holds the decision.
+    fn admit(&self, request: &Request<Bytes>, report: &mut Report) -> Option<SnsMessage> {
+        let mut decide = |decision: Decision, detail: Option<String>| {
+            report.decision = decision;
+            report.detail = detail;
+            None
+        };
         if request.method() != Method::POST {
-            return Report::new(Decision::MethodNotAllowed);
+            return decide(Decision::MethodNotAllowed, None);
         }
         let body = request.body();
         if body.len() > MAX_BODY_BYTES {
-            return Report::new(Decision::BodyTooLarge)
-                .with_detail(format!("{} bytes", body.len()));
+            return decide(
+                Decision::BodyTooLarge,
+                Some(format!("{} bytes", body.len())),
+            );
         }
         let message = match SnsMessage::parse(body) {
             Ok(message) => message,
-            Err(error) => {
-                return Report::new(Decision::MalformedMessage).with_detail(error.to_string());
-            }
+            Err(error) => return decide(Decision::MalformedMessage, Some(error.to_string())),
         };
-
-        let mut report = Report::new(Decision::Handled);
         report.sns_message_id = Some(message.message_id.clone());
         report.topic_arn = Some(message.topic_arn.clone());
-        let reject = |mut report: Report, decision: Decision, detail: String| {
-            report.decision = decision;
-            report.detail = Some(detail);
-            report
-        };
 
-        if let Some(mismatch) = header_mismatch(&request, &message) {
-            return reject(report, Decision::HeaderMismatch, mismatch);
+        if let Some(mismatch) = header_mismatch(request, &message) {
+            report.decision = Decision::HeaderMismatch;
+            report.detail = Some(mismatch);
+            return None;
         }
         // Before verifying: a stranger's topic must not even cost a certificate fetch.
         if !self.allowed_topics.allows(&message.topic_arn) {
-            return reject(
-                report,
-                Decision::TopicNotAllowed,
-                "not in the allowed topics".into(),
-            );
+            report.decision = Decision::TopicNotAllowed;
+            report.detail = Some("not in the allowed topics".into());
+            return None;
         }
+        Some(message)
+    }
+
+    async fn verify_and_act(
+        &self,
+        message: SnsMessage,
+        mut report: Report,
+        deadline: Instant,
+    ) -> Report {
         if let Err(error) = self.verifier.verify(&message).await {
-            return reject(
-                report,
-                Decision::SignatureRejected,
-                error.reason().to_owned(),
-            );
+            let decision = if error.is_transient() {
+                Decision::CertificateUnavailable
+            } else {
+                Decision::SignatureRejected
+            };
+            return reject(report, decision, error.reason().to_owned());
         }
 
         match message.message_type {
@@ -175,11 +211,11 @@ where
                 report.decision = Decision::UnsubscribeConfirmed;
                 report
             }
-            MessageType::Notification => self.deliver(message, report).await,
+            MessageType::Notification => self.deliver(message, report, deadline).await,
         }
     }
 
-    async fn deliver(&self, message: SnsMessage, mut report: Report) -> Report {
+    async fn deliver(&self, message: SnsMessage, mut report: Report, deadline: Instant) -> Report {
         let published = match DateTime::parse_from_rfc3339(&message.timestamp) {
             Ok(published) => published.with_timezone(&Utc),
             Err(_) => {
@@ -206,6 +242,17 @@ where
         report.event = Some(envelope.event.clone());
         report.household_id = Some(envelope.household_id.clone());
         report.device_id = Some(envelope.device_id.clone());
+        // The topic is what the publisher was allowed to publish to; the envelope is what it
+        // wrote. Only their agreement makes the event the topic's.
+        let topic_event = TopicArn::parse(&message.topic_arn).and_then(|topic| topic.event());
+        if topic_event != Some(envelope.event.as_str()) {
+            report.decision = Decision::EventTopicMismatch;
+            report.detail = Some(match topic_event {
+                Some(topic_event) => format!("topic carries {topic_event}"),
+                None => "the topic names no event".to_owned(),
+            });
+            return report;
+        }
 
         // The payload is the envelope plus a few hundred bytes of delivery metadata.
         let mut payload = Vec::with_capacity(message.message.len() + 512);
@@ -230,8 +277,14 @@ where
         }
 
         let invoked = Instant::now();
+        let left = deadline.saturating_duration_since(invoked);
+        let (timeout, cut_by_deadline) = if left < self.invoke_timeout {
+            (left, true)
+        } else {
+            (self.invoke_timeout, false)
+        };
         let answer = tokio::time::timeout(
-            self.invoke_timeout,
+            timeout,
             self.invoker.invoke(&self.handler_function, payload),
         )
         .await;
@@ -240,12 +293,16 @@ where
             Ok(answer) => decide_invocation(answer),
             // The handler may still finish; SNS redelivers with the same MessageId and event_id,
             // which is what handlers deduplicate on.
+            Err(_) if cut_by_deadline => (
+                Decision::DeadlineExceeded,
+                Some(format!(
+                    "no answer within the {} ms left of the response deadline",
+                    timeout.as_millis()
+                )),
+            ),
             Err(_) => (
                 Decision::InvokeTimedOut,
-                Some(format!(
-                    "no answer within {} ms",
-                    self.invoke_timeout.as_millis()
-                )),
+                Some(format!("no answer within {} ms", timeout.as_millis())),
             ),
         };
         report.decision = decision;
@@ -254,15 +311,31 @@ where
     }
 }
 
-/// `x-amz-sns-message-type` and `x-amz-sns-topic-arn` are not signed, but SNS always sends them
-/// equal to the body; a request where they differ was not built by SNS.
+fn reject(mut report: Report, decision: Decision, detail: String) -> Report {
+    report.decision = decision;
+    report.detail = Some(detail);
+    report
+}
+
+/// `x-amz-sns-message-type` and `x-amz-sns-topic-arn` are not signed, but SNS always sends them,
+/// once, equal to the body
+/// (<https://docs.aws.amazon.com/sns/latest/dg/http-header.html>); a request where the message
+/// type is missing or either differs was not built by SNS.
 fn header_mismatch(request: &Request<Bytes>, message: &SnsMessage) -> Option<String> {
+    const MESSAGE_TYPE: &str = "x-amz-sns-message-type";
+    if request.headers().get(MESSAGE_TYPE).is_none() {
+        return Some(format!("{MESSAGE_TYPE} is missing"));
+    }
     let checks = [
-        ("x-amz-sns-message-type", message.message_type.as_str()),
+        (MESSAGE_TYPE, message.message_type.as_str()),
         ("x-amz-sns-topic-arn", message.topic_arn.as_str()),
     ];
     checks.into_iter().find_map(|(name, expected)| {
-        let value = request.headers().get(name)?;
+        let mut values = request.headers().get_all(name).iter();
+        let value = values.next()?;
+        if values.next().is_some() {
+            return Some(format!("{name} is sent more than once"));
+        }
         (value.as_bytes() != expected.as_bytes()).then(|| format!("{name} differs from the body"))
     })
 }

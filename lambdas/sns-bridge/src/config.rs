@@ -7,16 +7,25 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use postoffice::sns::{SignatureVersion, TopicArn};
+
 pub const HANDLER_FUNCTION: &str = "POSTOFFICE_HANDLER_FUNCTION";
 pub const ALLOWED_TOPIC_ARNS: &str = "POSTOFFICE_ALLOWED_TOPIC_ARNS";
 pub const INVOKE_TIMEOUT_MS: &str = "POSTOFFICE_INVOKE_TIMEOUT_MS";
 pub const MAX_MESSAGE_AGE_SECONDS: &str = "POSTOFFICE_MAX_MESSAGE_AGE_SECONDS";
 pub const LOCAL_TRUSTED_CERT: &str = "POSTOFFICE_LOCAL_TRUSTED_CERT";
+pub const MIN_SIGNATURE_VERSION: &str = "POSTOFFICE_MIN_SIGNATURE_VERSION";
 
 /// SNS waits 15 s for an HTTP(S) endpoint's answer; the handler invoke must finish before that,
 /// or SNS counts the delivery as failed while the bridge still waits.
 pub const SNS_RESPONSE_LIMIT: Duration = Duration::from_secs(15);
+/// How long after a request arrives the bridge answers at the latest, whatever it is waiting for
+/// (a certificate fetch, the handler): SNS's limit less a second for the way to SNS and back.
+pub const RESPONSE_DEADLINE: Duration = Duration::from_secs(14);
 pub const DEFAULT_INVOKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Every Post Office topic signs with version 2 (SHA256withRSA); version 1 (SHA-1) only when
+/// configured.
+pub const DEFAULT_MIN_SIGNATURE_VERSION: SignatureVersion = SignatureVersion::V2;
 /// Longer than the hour over which the platform's delivery policy spreads SNS retries, so a
 /// genuine retry is never mistaken for a replay.
 pub const DEFAULT_MAX_MESSAGE_AGE: Duration = Duration::from_secs(3 * 3600);
@@ -28,6 +37,8 @@ pub struct BridgeConfig {
     /// The handler Lambda: function name, partial or full ARN, optionally with a qualifier.
     pub handler_function: String,
     pub allowed_topics: AllowedTopics,
+    /// The longest a handler invoke may take; the request's [`RESPONSE_DEADLINE`] may cut it
+    /// shorter when verifying took a while.
     pub invoke_timeout: Duration,
     /// Notifications published longer ago than this are refused (400, so SNS dead-letters
     /// them): a signed message stays verifiable for the certificate's lifetime, and this bounds
@@ -35,6 +46,7 @@ pub struct BridgeConfig {
     pub max_message_age: Duration,
     /// PEM file of the local post office's signing certificate. Unset in AWS.
     pub local_trusted_cert: Option<PathBuf>,
+    pub min_signature_version: SignatureVersion,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -104,12 +116,25 @@ impl BridgeConfig {
 
         let local_trusted_cert = present(LOCAL_TRUSTED_CERT).map(|path| PathBuf::from(path.trim()));
 
+        let min_signature_version = match present(MIN_SIGNATURE_VERSION) {
+            None => DEFAULT_MIN_SIGNATURE_VERSION,
+            Some(value) => SignatureVersion::parse(value.trim()).ok_or_else(|| {
+                invalid(
+                    MIN_SIGNATURE_VERSION,
+                    format!(
+                        "{value:?} is not a SignatureVersion: 1 (SHA1withRSA) or 2 (SHA256withRSA)"
+                    ),
+                )
+            })?,
+        };
+
         Ok(Self {
             handler_function,
             allowed_topics,
             invoke_timeout,
             max_message_age,
             local_trusted_cert,
+            min_signature_version,
         })
     }
 }
@@ -139,6 +164,11 @@ fn validate_function(function: &str) -> Result<(), ConfigError> {
 /// SNS signs messages of every AWS account's topics with the same certificates, so a valid
 /// signature alone says nothing about who published; this list is what keeps strangers' topics
 /// out. Prefixes must therefore name at least the account (`arn:aws:sns:REGION:ACCOUNT:...*`).
+///
+/// Each topic carries one event, named by the topic (`<prefix>-<EVENT>`, [`TopicArn::event`]);
+/// an exact entry must name one, so that a misnamed topic stops the cold start instead of
+/// refusing every delivery. (A topic matched by a prefix and naming no event is accepted for
+/// subscription confirmations, and none of its notifications is delivered.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowedTopics {
     exact: Vec<String>,
@@ -182,6 +212,17 @@ impl AllowedTopics {
             }
             if is_prefix {
                 prefixes.push(arn.to_owned());
+            } else if TopicArn::parse(arn)
+                .and_then(|topic| topic.event())
+                .is_none()
+            {
+                return Err(invalid(
+                    ALLOWED_TOPIC_ARNS,
+                    format!(
+                        "{entry:?} does not name an event: Post Office topics are <prefix>-<EVENT> \
+                         (e.g. postoffice-COOKING_REQUESTED)"
+                    ),
+                ));
             } else {
                 exact.push(arn.to_owned());
             }
@@ -228,6 +269,7 @@ mod tests {
         assert_eq!(config.invoke_timeout, DEFAULT_INVOKE_TIMEOUT);
         assert_eq!(config.max_message_age, DEFAULT_MAX_MESSAGE_AGE);
         assert_eq!(config.local_trusted_cert, None);
+        assert_eq!(config.min_signature_version, SignatureVersion::V2);
         assert!(config.allowed_topics.allows(TOPIC));
         assert!(!config.allowed_topics.allows(&format!("{TOPIC}X")));
     }
@@ -294,6 +336,49 @@ mod tests {
         assert_eq!(
             config(&vars).unwrap().local_trusted_cert,
             Some(PathBuf::from("/run/postoffice/local-signing.pem"))
+        );
+    }
+
+    #[test]
+    fn the_minimum_signature_version_is_2_unless_set_to_1() {
+        let with = |value| {
+            let mut vars = minimal();
+            vars.push((MIN_SIGNATURE_VERSION, value));
+            config(&vars)
+        };
+        assert_eq!(
+            with("1").unwrap().min_signature_version,
+            SignatureVersion::V1
+        );
+        assert_eq!(
+            with(" 2 ").unwrap().min_signature_version,
+            SignatureVersion::V2
+        );
+        for bad in ["0", "3", "v2", "SHA256"] {
+            let error = with(bad).unwrap_err();
+            assert!(
+                error.to_string().starts_with(&format!(
+                    "{MIN_SIGNATURE_VERSION} is invalid: {bad:?} is not a SignatureVersion"
+                )),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn exact_topics_must_name_their_event() {
+        for bad in [
+            "arn:aws:sns:eu-west-1:123456789012:postoffice-cooking_requested",
+            "arn:aws:sns:eu-west-1:123456789012:publish-and-verify-5fb75652a04e",
+        ] {
+            let error = AllowedTopics::parse(bad).unwrap_err();
+            assert!(
+                error.to_string().contains("does not name an event"),
+                "{bad}: {error}"
+            );
+        }
+        assert!(
+            AllowedTopics::parse("arn:aws:sns:eu-west-1:123456789012:COOKING_REQUESTED").is_ok()
         );
     }
 

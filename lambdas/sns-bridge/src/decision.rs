@@ -1,8 +1,12 @@
 //! The decision table: every way a request can end, with the HTTP status SNS sees.
 //!
-//! SNS treats 2xx as delivered, 5xx (and 429/503) as "retry with backoff", and other 4xx as
-//! permanent: it moves the message to the subscription's dead-letter queue at once. So every
-//! outcome here is either done, retried, or parked; none drops a message.
+//! SNS treats 2xx as delivered, 5xx as "retry with backoff" (server-side errors,
+//! <https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html>), and other 4xx
+//! as permanent: it moves the message to the subscription's dead-letter queue at once
+//! (<https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html>). So every outcome
+//! here is either done, retried, or parked; none drops a message. The bridge never answers 429,
+//! whose treatment is the one 4xx in doubt: a retryable outcome is a 5xx, a permanent one a 4xx
+//! other than 429.
 
 use postoffice::invocation::{self, InvocationOutcome};
 use serde::Serialize;
@@ -18,6 +22,10 @@ pub enum Decision {
     HeaderMismatch,
     TopicNotAllowed,
     SignatureRejected,
+    /// The signing certificate could not be fetched or read: not the message's fault.
+    CertificateUnavailable,
+    /// The envelope's event is not the event of the topic it came on.
+    EventTopicMismatch,
     /// Older than the configured maximum age: a replay, or a retry the platform gave up on.
     MessageTooOld,
     /// A verified Notification whose `Message` is not a Post Office envelope.
@@ -32,6 +40,8 @@ pub enum Decision {
     HandlerFailed,
     InvokeFailed,
     InvokeTimedOut,
+    /// The request could not be decided within the bridge's response deadline.
+    DeadlineExceeded,
     Throttled,
     /// Building the invocation failed; cannot happen with well-formed types, retried if it does.
     Internal,
@@ -45,6 +55,7 @@ impl Decision {
             | Self::HeaderMismatch
             | Self::MessageTooOld
             | Self::NotAnEnvelope
+            | Self::EventTopicMismatch
             | Self::HandlerRejected => 400,
             Self::TopicNotAllowed | Self::SignatureRejected => 403,
             Self::MethodNotAllowed => 405,
@@ -54,7 +65,9 @@ impl Decision {
             | Self::InvokeFailed
             | Self::InvokeTimedOut
             | Self::Internal => 500,
+            Self::CertificateUnavailable => 502,
             Self::Throttled => 503,
+            Self::DeadlineExceeded => 504,
         }
     }
 
@@ -68,15 +81,18 @@ impl Decision {
             | Self::TopicNotAllowed
             | Self::SignatureRejected
             | Self::MessageTooOld
-            | Self::NotAnEnvelope => "rejected",
+            | Self::NotAnEnvelope
+            | Self::EventTopicMismatch => "rejected",
             Self::SubscriptionConfirmed => "confirmed",
             Self::UnsubscribeConfirmed => "unsubscribed",
             Self::Handled => "handled",
             Self::HandlerRejected => "permanent",
             Self::ConfirmationFailed
+            | Self::CertificateUnavailable
             | Self::HandlerFailed
             | Self::InvokeFailed
             | Self::InvokeTimedOut
+            | Self::DeadlineExceeded
             | Self::Internal => "retryable",
             Self::Throttled => "throttled",
         }
@@ -90,6 +106,8 @@ impl Decision {
             Self::HeaderMismatch => "header_mismatch",
             Self::TopicNotAllowed => "topic_not_allowed",
             Self::SignatureRejected => "signature_rejected",
+            Self::CertificateUnavailable => "certificate_unavailable",
+            Self::EventTopicMismatch => "event_topic_mismatch",
             Self::MessageTooOld => "message_too_old",
             Self::NotAnEnvelope => "message_not_envelope",
             Self::SubscriptionConfirmed => "subscription_confirmed",
@@ -100,6 +118,7 @@ impl Decision {
             Self::HandlerFailed => "handler_failed",
             Self::InvokeFailed => "invoke_failed",
             Self::InvokeTimedOut => "invoke_timed_out",
+            Self::DeadlineExceeded => "deadline_exceeded",
             Self::Throttled => "handler_throttled",
             Self::Internal => "internal_error",
         }
@@ -199,6 +218,45 @@ mod tests {
             r#"{"errorType":"NonRetryable","errorMessage":"unknown recipe"}"#,
         ));
         assert_eq!(detail.as_deref(), Some("unknown recipe"));
+    }
+
+    const ALL: [Decision; 21] = [
+        Decision::MethodNotAllowed,
+        Decision::BodyTooLarge,
+        Decision::MalformedMessage,
+        Decision::HeaderMismatch,
+        Decision::TopicNotAllowed,
+        Decision::SignatureRejected,
+        Decision::CertificateUnavailable,
+        Decision::EventTopicMismatch,
+        Decision::MessageTooOld,
+        Decision::NotAnEnvelope,
+        Decision::SubscriptionConfirmed,
+        Decision::ConfirmationFailed,
+        Decision::UnsubscribeConfirmed,
+        Decision::Handled,
+        Decision::HandlerRejected,
+        Decision::HandlerFailed,
+        Decision::InvokeFailed,
+        Decision::InvokeTimedOut,
+        Decision::DeadlineExceeded,
+        Decision::Throttled,
+        Decision::Internal,
+    ];
+
+    /// SNS retries 5xx and dead-letters other statuses at once: whatever may succeed later must
+    /// be a 5xx, and nothing answers 429, whose treatment by SNS the documentation leaves open.
+    #[test]
+    fn retryable_outcomes_are_5xx_and_nothing_is_429() {
+        for decision in ALL {
+            let status = decision.status();
+            assert_ne!(status, 429, "{decision:?}");
+            match decision.outcome() {
+                "retryable" | "throttled" => assert!((500..600).contains(&status), "{decision:?}"),
+                "rejected" | "permanent" => assert!((400..500).contains(&status), "{decision:?}"),
+                _ => assert!((200..300).contains(&status), "{decision:?}"),
+            }
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -17,9 +18,21 @@ use crate::bridge::Report;
 pub const METRIC_NAMESPACE: &str = "PostOffice/Bridge";
 /// A handler's error message is its own text; keep log lines bounded whatever it says.
 const MAX_DETAIL_CHARS: usize = 300;
+/// The identifying fields come from the request before anything is verified (a 500 KB TopicArn
+/// is a valid string): longer than any genuine value (a topic ARN is under 300 characters), short
+/// enough that a log line stays a few kilobytes.
+pub const MAX_FIELD_CHARS: usize = 320;
 
 /// JSON logs for Lambda (CloudWatch Logs Insights reads the fields). `RUST_LOG` filters.
 pub fn init_logging() {
+    json_logs(std::io::stdout, std::env::var("RUST_LOG").ok().as_deref()).init();
+}
+
+/// The bridge's log format, written to `writer` (stdout in Lambda; a buffer in tests).
+pub fn json_logs<W>(writer: W, rust_log: Option<&str>) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -27,9 +40,9 @@ pub fn init_logging() {
         .with_target(false)
         .without_time()
         .with_max_level(tracing::Level::TRACE)
+        .with_writer(writer)
         .finish()
-        .with(log_filter(std::env::var("RUST_LOG").ok().as_deref()))
-        .init();
+        .with(log_filter(rust_log))
 }
 
 /// `RUST_LOG` as `level` or `target=level,...` (default and fallback `info`). A target filter
@@ -54,7 +67,10 @@ pub fn record(handler_function: &str, report: &Report, latency: Duration) {
 }
 
 fn log(report: &Report, latency: Duration) {
-    let detail = report.detail.as_deref().map(bounded);
+    let detail = report
+        .detail
+        .as_deref()
+        .map(|detail| bounded(detail, MAX_DETAIL_CHARS));
     macro_rules! event {
         ($level:expr) => {
             tracing::event!(
@@ -62,11 +78,11 @@ fn log(report: &Report, latency: Duration) {
                 status = report.decision.status(),
                 outcome = report.decision.outcome(),
                 reason = report.decision.reason(),
-                sns_message_id = report.sns_message_id.as_deref(),
-                topic_arn = report.topic_arn.as_deref(),
-                event = report.event.as_deref(),
-                household_id = report.household_id.as_deref(),
-                device_id = report.device_id.as_deref(),
+                sns_message_id = field(&report.sns_message_id),
+                topic_arn = field(&report.topic_arn),
+                event = field(&report.event),
+                household_id = field(&report.household_id),
+                device_id = field(&report.device_id),
                 latency_ms = millis(latency),
                 handler_latency_ms = report.handler_latency.map(millis),
                 detail = detail,
@@ -82,10 +98,16 @@ fn log(report: &Report, latency: Duration) {
     }
 }
 
-fn bounded(detail: &str) -> &str {
-    match detail.char_indices().nth(MAX_DETAIL_CHARS) {
-        Some((end, _)) => &detail[..end],
-        None => detail,
+fn field(value: &Option<String>) -> Option<&str> {
+    value
+        .as_deref()
+        .map(|value| bounded(value, MAX_FIELD_CHARS))
+}
+
+fn bounded(text: &str, max_chars: usize) -> &str {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => &text[..end],
+        None => text,
     }
 }
 
@@ -196,7 +218,10 @@ mod tests {
     #[test]
     fn details_are_bounded_on_character_boundaries() {
         let long = "é".repeat(1000);
-        assert_eq!(bounded(&long).chars().count(), MAX_DETAIL_CHARS);
-        assert_eq!(bounded("short"), "short");
+        assert_eq!(
+            bounded(&long, MAX_DETAIL_CHARS).chars().count(),
+            MAX_DETAIL_CHARS
+        );
+        assert_eq!(bounded("short", MAX_DETAIL_CHARS), "short");
     }
 }

@@ -237,8 +237,29 @@ async fn contradicting_sns_headers_are_400() {
         http::HeaderValue::from_static("SubscriptionConfirmation"),
     );
     expect(&case, request, 400, "header_mismatch").await;
-    // Without the headers at all the body alone decides.
-    expect(&case, post(message.to_http_json()), 200, "handled").await;
+    assert!(case.invoker.calls().is_empty());
+    expect(&case, sns_request(&message), 200, "handled").await;
+}
+
+/// SNS sends `x-amz-sns-message-type` with every request, once: a request without it, or with
+/// two, was not built by SNS (issue 15, item 9).
+#[tokio::test]
+async fn a_missing_or_repeated_message_type_header_is_400() {
+    let case = case(FakeInvoker::handled());
+    let message = notification();
+    let report = case.bridge.decide(post(message.to_http_json())).await;
+    assert_eq!(report.decision.reason(), "header_mismatch");
+    assert_eq!(
+        report.detail.as_deref(),
+        Some("x-amz-sns-message-type is missing")
+    );
+    let mut twice = sns_request(&message);
+    twice.headers_mut().append(
+        "x-amz-sns-message-type",
+        http::HeaderValue::from_static("Notification"),
+    );
+    expect(&case, twice, 400, "header_mismatch").await;
+    assert!(case.invoker.calls().is_empty());
 }
 
 #[tokio::test]

@@ -36,13 +36,14 @@ resource "aws_cloudwatch_metric_alarm" "dlq_age" {
   tags                = local.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
-  for_each            = local.functions
-  alarm_name          = "${each.value}-errors"
-  alarm_description   = "The ${each.key} Lambda of consumer ${var.name} returns errors. Runbook: docs/runbook.md#lambda-errors"
+# The bridge answers SNS with a status and never fails on purpose: any error is a crash, a
+# timeout or a misconfiguration.
+resource "aws_cloudwatch_metric_alarm" "bridge_errors" {
+  alarm_name          = "${local.bridge_name}-errors"
+  alarm_description   = "The bridge Lambda of consumer ${var.name} returns errors. Runbook: docs/runbook.md#lambda-errors"
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
-  dimensions          = { FunctionName = each.key == "bridge" ? aws_lambda_function.bridge.function_name : aws_lambda_function.handler.function_name }
+  dimensions          = { FunctionName = aws_lambda_function.bridge.function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -52,6 +53,50 @@ resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
   tags                = local.tags
+}
+
+# A handler answers Retryable and NonRetryable as function errors on purpose; one such message is
+# on-call's business only once it is dead-lettered (dlq-depth). A burst means the handler or what
+# it depends on is broken: page on the share of failing invocations.
+resource "aws_cloudwatch_metric_alarm" "handler_errors" {
+  alarm_name          = "${local.handler_name}-errors"
+  alarm_description   = "More than ${var.handler_error_alarm_percent}% of the invocations of consumer ${var.name}'s handler fail. Runbook: docs/runbook.md#lambda-errors"
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.handler_error_alarm_percent
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
+
+  metric_query {
+    id          = "failing"
+    label       = "Failing invocations (%)"
+    expression  = "IF(invocations >= 10, 100 * errors / invocations, 0)"
+    return_data = true
+  }
+
+  metric_query {
+    id = "errors"
+    metric {
+      namespace   = "AWS/Lambda"
+      metric_name = "Errors"
+      dimensions  = { FunctionName = aws_lambda_function.handler.function_name }
+      stat        = "Sum"
+      period      = 300
+    }
+  }
+
+  metric_query {
+    id = "invocations"
+    metric {
+      namespace   = "AWS/Lambda"
+      metric_name = "Invocations"
+      dimensions  = { FunctionName = aws_lambda_function.handler.function_name }
+      stat        = "Sum"
+      period      = 300
+    }
+  }
 }
 
 resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {

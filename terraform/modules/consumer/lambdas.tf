@@ -26,7 +26,7 @@ resource "aws_iam_role" "this" {
 resource "aws_iam_role_policy_attachment" "xray" {
   for_each   = local.functions
   role       = aws_iam_role.this[each.key].name
-  policy_arn = "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
 }
 
 data "aws_iam_policy_document" "bridge" {
@@ -34,6 +34,14 @@ data "aws_iam_policy_document" "bridge" {
     sid       = "InvokeOnlyItsHandler"
     actions   = ["lambda:InvokeFunction"]
     resources = [aws_lambda_function.handler.arn]
+  }
+  # The bridge confirms its subscriptions with a signed ConfirmSubscription
+  # (AuthenticateOnUnsubscribe), which IAM authorises against the topic:
+  # https://docs.aws.amazon.com/sns/latest/api/API_ConfirmSubscription.html
+  statement {
+    sid       = "ConfirmItsSubscriptions"
+    actions   = ["sns:ConfirmSubscription"]
+    resources = local.topic_arns
   }
   statement {
     sid       = "WriteItsLogs"
@@ -76,16 +84,16 @@ data "aws_iam_policy_document" "handler" {
   }
 
   dynamic "statement" {
-    for_each = length(var.handler.publishes) == 0 ? [] : [1]
+    for_each = length(local.publishes) == 0 ? [] : [1]
     content {
       sid       = "PublishItsEvents"
       actions   = ["sns:Publish"]
-      resources = [for event in sort(var.handler.publishes) : "${var.platform.topic_arn_prefix}${event}"]
+      resources = [for event in local.publishes : "${var.platform.topic_arn_prefix}${event}"]
     }
   }
 
   dynamic "statement" {
-    for_each = length(var.handler.publishes) == 0 ? [] : [1]
+    for_each = length(local.publishes) == 0 ? [] : [1]
     content {
       sid       = "EncryptForEncryptedTopics"
       actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
@@ -99,11 +107,11 @@ data "aws_iam_policy_document" "handler" {
   }
 
   dynamic "statement" {
-    for_each = length(var.handler.forwards_to_actors) == 0 ? [] : [1]
+    for_each = length(local.forwards_to_actors) == 0 ? [] : [1]
     content {
       sid       = "ForwardToActors"
       actions   = ["iot:Publish"]
-      resources = [for event in sort(var.handler.forwards_to_actors) : "${var.platform.iot_arn_prefix}:topic/${event}/*"]
+      resources = [for event in local.forwards_to_actors : "${var.platform.iot_arn_prefix}:topic/${event}/*"]
     }
   }
 
@@ -210,6 +218,14 @@ resource "aws_lambda_function_url" "bridge" {
   authorization_type = "NONE"
 }
 
+# Function URL access with AuthType NONE: since October 2025 a new function URL needs both
+# lambda:InvokeFunctionUrl and lambda:InvokeFunction in the function's resource policy
+# (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html); without the second, SNS gets
+# 403, the subscription never confirms and every notification is dead-lettered. AWS documents
+# the second statement with the condition lambda:InvokedViaFunctionUrl = true, which
+# aws_lambda_permission gained in provider 6.28 (invoked_via_function_url); 5.100, the provider
+# tested here, cannot express it, so the statement is unconditioned: see README "Function URL
+# permissions" for the risk and the one-line change on 6.28+.
 resource "aws_lambda_permission" "bridge_url" {
   #checkov:skip=CKV_AWS_301:SNS calls the public function URL from no fixed source; the bridge verifies the SNS signature and the topic ARN of every request.
   #checkov:skip=CKV_AWS_364:SNS calls the public function URL from no fixed source; the bridge verifies the SNS signature and the topic ARN of every request.
@@ -218,4 +234,13 @@ resource "aws_lambda_permission" "bridge_url" {
   function_name          = aws_lambda_function.bridge.function_name
   principal              = "*"
   function_url_auth_type = "NONE"
+}
+
+resource "aws_lambda_permission" "bridge_invoke" {
+  #checkov:skip=CKV_AWS_301:Required for function URLs with AuthType NONE; provider 5.100 cannot add the InvokedViaFunctionUrl condition (README, Function URL permissions). A direct Invoke reaches only the bridge, which rejects anything but a validly signed SNS message of its topics.
+  #checkov:skip=CKV_AWS_364:SNS calls the public function URL from no fixed source account; see CKV_AWS_301.
+  statement_id  = "FunctionUrlInvokesTheBridge"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.bridge.function_name
+  principal     = "*"
 }

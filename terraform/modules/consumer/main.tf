@@ -1,18 +1,33 @@
 data "aws_region" "current" {}
+data "aws_partition" "current" {}
 
 locals {
-  prefix        = var.platform.prefix
-  bridge_name   = "${local.prefix}-${var.name}-bridge"
-  handler_name  = "${local.prefix}-${var.name}-handler"
-  dlq_name      = "${local.prefix}-${var.name}-dlq"
-  region        = data.aws_region.current.name
-  topic_arns    = sort([for subscription in values(var.events) : subscription.topic_arn])
+  prefix       = var.platform.prefix
+  bridge_name  = "${local.prefix}-${var.name}-bridge"
+  handler_name = "${local.prefix}-${var.name}-handler"
+  dlq_name     = "${local.prefix}-${var.name}-dlq"
+  region       = data.aws_region.current.name
+  partition    = data.aws_partition.current.partition
+  # Known before the queue exists, so the queue is created with its policy: the provider waits
+  # about 25 s after each change of queue attributes (ContinuousTargetOccurence 3, MinTimeout 7 s
+  # in internal/service/sqs/wait.go), and a separate aws_sqs_queue_policy would add a second wait.
+  dlq_arn       = "arn:${local.partition}:sqs:${local.region}:${var.platform.account_id}:${local.dlq_name}"
   tags          = merge(var.platform.tags, var.tags, { "postoffice:consumer" = var.name })
   log_retention = var.log_retention_days
   functions = {
     bridge  = local.bridge_name
     handler = local.handler_name
   }
+
+  # What the catalog gives this consumer (the catalog variable's validation names a missing one).
+  catalog       = try(var.catalog.consumers[var.name], { subscribes = [], publishes = [], forwards_to_actors = [] })
+  subscriptions = { for event in local.catalog.subscribes : event => var.events[event].topic_arn }
+  # The same ARNs composed from the prefix: the queue policy, the bridge's permissions and its
+  # allowed topics need not wait for the topics (and everything else the event modules create)
+  # to exist; only the subscriptions do. The events variable's validation keeps both equal.
+  topic_arns         = sort([for event in local.catalog.subscribes : "${var.platform.topic_arn_prefix}${event}"])
+  publishes          = local.catalog.publishes
+  forwards_to_actors = local.catalog.forwards_to_actors
 }
 
 # One dead-letter queue per consumer, shared by its subscriptions: SNS parks a delivery here when
@@ -21,6 +36,7 @@ resource "aws_sqs_queue" "dlq" {
   name                      = local.dlq_name
   kms_master_key_id         = var.platform.kms_key_arn
   message_retention_seconds = 1209600
+  policy                    = data.aws_iam_policy_document.dlq.json
   tags = merge(local.tags, {
     "postoffice:role"    = "consumer-dlq"
     "postoffice:handler" = local.handler_name
@@ -31,7 +47,7 @@ data "aws_iam_policy_document" "dlq" {
   statement {
     sid       = "EventTopicsDeadLetterHere"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dlq.arn]
+    resources = [local.dlq_arn]
     principals {
       type        = "Service"
       identifiers = ["sns.amazonaws.com"]
@@ -46,7 +62,7 @@ data "aws_iam_policy_document" "dlq" {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["sqs:*"]
-    resources = [aws_sqs_queue.dlq.arn]
+    resources = [local.dlq_arn]
     principals {
       type        = "*"
       identifiers = ["*"]
@@ -59,24 +75,28 @@ data "aws_iam_policy_document" "dlq" {
   }
 }
 
-resource "aws_sqs_queue_policy" "dlq" {
-  queue_url = aws_sqs_queue.dlq.id
-  policy    = data.aws_iam_policy_document.dlq.json
-}
-
 resource "aws_sns_topic_subscription" "this" {
-  for_each = var.events
+  for_each = local.subscriptions
 
-  topic_arn                       = each.value.topic_arn
-  protocol                        = "https"
-  endpoint                        = aws_lambda_function_url.bridge.function_url
-  endpoint_auto_confirms          = true
-  confirmation_timeout_in_minutes = 5
+  topic_arn              = each.value
+  protocol               = "https"
+  endpoint               = aws_lambda_function_url.bridge.function_url
+  endpoint_auto_confirms = true
+  # SNS sends the confirmation at once and the bridge confirms it within a second; the provider
+  # waits at most this long for it.
+  confirmation_timeout_in_minutes = 2
   raw_message_delivery            = false
-  filter_policy                   = each.value.filter_policy
-  filter_policy_scope             = each.value.filter_policy == null ? null : each.value.filter_policy_scope
+  filter_policy                   = lookup(var.filter_policies, each.key, null)
+  filter_policy_scope             = contains(keys(var.filter_policies), each.key) ? "MessageBody" : null
   redrive_policy                  = jsonencode({ deadLetterTargetArn = aws_sqs_queue.dlq.arn })
 
-  # The queue must accept SNS before the first delivery can fail into it.
-  depends_on = [aws_sqs_queue_policy.dlq]
+  # SNS confirms the subscription through the function URL, which needs both permissions, and
+  # the bridge confirms with its role; the queue (with its policy) must accept SNS before a
+  # delivery can fail into it.
+  depends_on = [
+    aws_sqs_queue.dlq,
+    aws_lambda_permission.bridge_url,
+    aws_lambda_permission.bridge_invoke,
+    aws_iam_role_policy.bridge,
+  ]
 }

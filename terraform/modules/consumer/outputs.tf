@@ -1,3 +1,13 @@
+output "name" {
+  description = "The consumer's name, as the catalog lists it."
+  value       = var.name
+}
+
+output "subscribed_events" {
+  description = "Events the consumer subscribes to (from the catalog)."
+  value       = sort(keys(local.subscriptions))
+}
+
 output "dlq_url" {
   description = "URL of the consumer's dead-letter queue."
   value       = try(aws_sqs_queue.dlq.url, null)

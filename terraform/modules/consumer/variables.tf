@@ -1,17 +1,25 @@
 variable "name" {
-  description = "Consumer name as the catalog's `consumers` lists it (`kitchen`, `iot-forwarder`)."
+  description = "Consumer name as the catalog's `consumers` lists it (`kitchen`, `iot-forwarder`): the module subscribes it to exactly the events the catalog gives it."
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,39}$", var.name))
-    error_message = "name must be 1-40 lower-case letters, digits or hyphens, starting with a letter."
+    # catalog::check_service_name: lower kebab case, at most 32 characters.
+    condition     = can(regex("^[a-z][a-z0-9]*(-[a-z0-9]+)*$", var.name)) && length(var.name) <= 32
+    error_message = "name must be lower kebab case, at most 32 characters (a catalog consumer name)."
+  }
+
+  validation {
+    # IAM role and Lambda function names: at most 64 characters (`<prefix>-<name>-handler`).
+    condition     = length("${var.platform.prefix}-${var.name}-handler") <= 64
+    error_message = "<prefix>-<name>-handler must fit IAM's and Lambda's 64-character names: shorten the prefix or the consumer name."
   }
 }
 
 variable "platform" {
-  description = "Outputs of the platform module (pass `module.platform`)."
+  description = "What the consumer needs from the platform module (pass `module.platform.for_consumers`)."
   type = object({
     prefix           = string
+    account_id       = string
     tags             = map(string)
     kms_key_arn      = string
     topic_arn_prefix = string
@@ -20,32 +28,52 @@ variable "platform" {
   })
 }
 
+variable "catalog" {
+  description = "Outputs of the catalog module (pass `module.catalog`): the consumer subscribes to the events whose `consumers` list its name, its handler may publish the events whose `producers` list it, and iot-forwarder forwards the backend-to-actor events it consumes."
+  type = object({
+    consumers = map(object({
+      subscribes         = list(string)
+      publishes          = list(string)
+      forwards_to_actors = list(string)
+    }))
+  })
+
+  validation {
+    condition     = contains(keys(var.catalog.consumers), var.name)
+    error_message = "The catalog names no consumer \"${var.name}\": list it in the consumers of the events it handles (event-catalog/), or fix the name."
+  }
+}
+
 variable "events" {
-  description = "Events this consumer subscribes to, keyed by event name: the event module's topic ARN and an optional SNS filter policy (JSON). The scope defaults to the message body, the envelope, because IoT rules cannot set message attributes."
+  description = "The event module instances by event name (pass `module.event`): where the topics of the subscribed events are. Creating subscriptions after the topics follows from it."
   type = map(object({
-    topic_arn           = string
-    filter_policy       = optional(string)
-    filter_policy_scope = optional(string, "MessageBody")
+    topic_arn = string
   }))
 
   validation {
-    condition     = length(var.events) > 0 && alltrue([for event in keys(var.events) : can(regex("^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$", event))])
-    error_message = "events must name at least one event, each upper snake case."
+    condition     = alltrue([for event in try(var.catalog.consumers[var.name].subscribes, []) : contains(keys(var.events), event)])
+    error_message = "events has no topic for some event this consumer subscribes to: pass every event module instance (module.event)."
   }
 
   validation {
-    condition     = alltrue([for event, subscription in var.events : endswith(subscription.topic_arn, ":${event}") || endswith(subscription.topic_arn, "-${event}")])
-    error_message = "each events entry must carry the topic ARN of the event it is keyed by (<prefix>-<EVENT>)."
+    condition     = alltrue([for event, instance in var.events : instance.topic_arn == "${var.platform.topic_arn_prefix}${event}"])
+    error_message = "Each event's topic must be <topic_arn_prefix><EVENT>, the topic of the event it is keyed by."
+  }
+}
+
+variable "filter_policies" {
+  description = "Optional SNS filter policy (JSON) per subscribed event, applied to the message body (the envelope): IoT rules cannot set message attributes, so only the body carries the event's fields for every producer."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for event in keys(var.filter_policies) : contains(try(var.catalog.consumers[var.name].subscribes, []), event)])
+    error_message = "filter_policies may only name events this consumer subscribes to in the catalog."
   }
 
   validation {
-    condition     = alltrue([for subscription in values(var.events) : subscription.filter_policy == null || can(jsondecode(subscription.filter_policy))])
-    error_message = "filter_policy must be a JSON document."
-  }
-
-  validation {
-    condition     = alltrue([for subscription in values(var.events) : contains(["MessageAttributes", "MessageBody"], subscription.filter_policy_scope)])
-    error_message = "filter_policy_scope must be MessageAttributes or MessageBody."
+    condition     = alltrue([for policy in values(var.filter_policies) : can(jsondecode(policy))])
+    error_message = "Each filter policy must be a JSON document."
   }
 }
 
@@ -75,15 +103,13 @@ variable "bridge" {
 }
 
 variable "handler" {
-  description = "The consumer's handler Lambda: zip path, timeout (below 14 s, so the bridge answers SNS within its 15 s), memory, reserved concurrency, extra environment, the events it publishes (SNS) or forwards to devices (IoT), and an optional DynamoDB idempotency table."
+  description = "The consumer's handler Lambda: zip path, timeout (below 14 s, so the bridge answers SNS within its 15 s), memory, reserved concurrency, extra environment and an optional DynamoDB idempotency table. What it may publish comes from the catalog."
   type = object({
     zip                   = string
     timeout               = optional(number, 10)
     memory_size           = optional(number, 256)
     reserved_concurrency  = optional(number)
     environment           = optional(map(string), {})
-    publishes             = optional(list(string), [])
-    forwards_to_actors    = optional(list(string), [])
     idempotency_table_arn = optional(string)
   })
 
@@ -102,10 +128,6 @@ variable "handler" {
     error_message = "handler.reserved_concurrency must be at least 1 when set."
   }
 
-  validation {
-    condition     = alltrue([for event in concat(var.handler.publishes, var.handler.forwards_to_actors) : can(regex("^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$", event))])
-    error_message = "handler.publishes and handler.forwards_to_actors must be upper snake case event names."
-  }
 
   validation {
     # Lambda reserves these; AWS_ENDPOINT_URL_* (SDK endpoint overrides) stay allowed.
@@ -127,6 +149,17 @@ variable "dlq_age_alarm_seconds" {
   validation {
     condition     = var.dlq_age_alarm_seconds >= 60 && var.dlq_age_alarm_seconds < 1209600
     error_message = "dlq_age_alarm_seconds must be between 60 seconds and the 14-day retention."
+  }
+}
+
+variable "handler_error_alarm_percent" {
+  description = "Share of the handler's invocations (per 5 minutes, from 10 invocations on) that end in a function error before on-call is paged. Handlers answer deliberate Retryable and NonRetryable errors; single ones reach the DLQ alarms, a burst means the handler is broken."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.handler_error_alarm_percent > 0 && var.handler_error_alarm_percent <= 100
+    error_message = "handler_error_alarm_percent must be a percentage above 0."
   }
 }
 

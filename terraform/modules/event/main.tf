@@ -1,6 +1,11 @@
 locals {
   prefix     = var.platform.prefix
+  region     = data.aws_region.current.name
   topic_name = "${local.prefix}-${var.event_name}"
+  # SNS writes a topic's failed-delivery logs here and creates the group itself, unencrypted and
+  # kept forever, when it does not exist:
+  # https://docs.aws.amazon.com/sns/latest/dg/topics-attrib-prereq.html
+  delivery_failures_log_group = "sns/${local.region}/${var.platform.account_id}/${local.topic_name}/Failure"
   # IoT rule names allow only [A-Za-z0-9_].
   rule_name = "${replace(local.prefix, "-", "_")}_${var.event_name}"
   tags      = merge(var.platform.tags, var.tags, { "postoffice:event" = var.event_name })
@@ -47,6 +52,15 @@ locals {
   ])
 }
 
+resource "aws_cloudwatch_log_group" "delivery_failures" {
+  name              = local.delivery_failures_log_group
+  retention_in_days = var.platform.log_retention_days
+  kms_key_id        = var.platform.kms_key_arn
+  tags              = local.tags
+}
+
+# Only failures are logged (HTTPS to the bridges, Firehose to the event store): successes are
+# counted by NumberOfNotificationsDelivered.
 resource "aws_sns_topic" "this" {
   name              = local.topic_name
   kms_master_key_id = var.platform.kms_key_arn
@@ -54,19 +68,25 @@ resource "aws_sns_topic" "this" {
   delivery_policy   = jsonencode(local.delivery_policy)
 
   http_failure_feedback_role_arn     = var.platform.delivery_status_role_arn
-  http_success_feedback_role_arn     = var.platform.delivery_status_role_arn
-  http_success_feedback_sample_rate  = 0
   firehose_failure_feedback_role_arn = var.platform.delivery_status_role_arn
 
   tags = local.tags
+
+  # The encrypted group with its retention exists before SNS could log a failure.
+  depends_on = [aws_cloudwatch_log_group.delivery_failures]
 }
 
+# The event store is the platform's record of every event: what SNS cannot put into Firehose
+# (after its retries, or at once on a client error such as a denied PutRecordBatch) goes to the
+# event-store dead-letter queue instead of being discarded:
+# https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html
 resource "aws_sns_topic_subscription" "event_store" {
   topic_arn             = aws_sns_topic.this.arn
   protocol              = "firehose"
   endpoint              = var.platform.event_store_stream_arn
   subscription_role_arn = var.platform.event_store_subscription_role_arn
   raw_message_delivery  = true
+  redrive_policy        = jsonencode({ deadLetterTargetArn = var.platform.event_store_dlq_arn })
 }
 
 data "aws_iam_policy_document" "rule_assume" {
@@ -78,10 +98,17 @@ data "aws_iam_policy_document" "rule_assume" {
       type        = "Service"
       identifiers = ["iot.amazonaws.com"]
     }
+    # IoT sends both keys when it assumes a rule's role:
+    # https://docs.aws.amazon.com/iot/latest/developerguide/cross-service-confused-deputy-prevention.html
     condition {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
-      values   = [provider::aws::arn_parse(aws_sns_topic.this.arn).account_id]
+      values   = [var.platform.account_id]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = ["${var.platform.iot_arn_prefix}:rule/${local.rule_name}"]
     }
   }
 }
@@ -106,7 +133,7 @@ data "aws_iam_policy_document" "rule" {
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values   = ["sns.${data.aws_region.current.name}.amazonaws.com"]
+      values   = ["sns.${local.region}.amazonaws.com"]
     }
   }
 }
@@ -134,11 +161,13 @@ resource "aws_iot_topic_rule" "this" {
     message_format = "RAW"
   }
 
+  # docs/contracts.md, rule-errors queue: the error action message is JSON and already carries
+  # the device's message as base64OriginalPayload; the action does not encode it again.
   error_action {
     sqs {
       queue_url  = var.platform.rule_errors_queue_url
       role_arn   = var.platform.rule_errors_role_arn
-      use_base64 = true
+      use_base64 = false
     }
   }
 

@@ -6,19 +6,29 @@ variable "event_name" {
     condition     = can(regex("^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$", var.event_name)) && length(var.event_name) <= 64
     error_message = "event_name must be upper snake case (e.g. COOKING_REQUESTED), at most 64 characters."
   }
+
+  validation {
+    # The IoT rule's role, <prefix>-<EVENT>-rule, is an IAM role name: at most 64 characters.
+    condition     = !var.actor_published || length("${var.platform.prefix}-${var.event_name}-rule") <= 64
+    error_message = "<prefix>-<EVENT>-rule, the IoT rule's role, must fit IAM's 64-character role names: shorten the prefix or the event name."
+  }
 }
 
 variable "platform" {
-  description = "Outputs of the platform module (pass `module.platform`)."
+  description = "What the event needs from the platform module (pass `module.platform.for_events`)."
   type = object({
     prefix                            = string
+    account_id                        = string
+    iot_arn_prefix                    = string
     tags                              = map(string)
     kms_key_arn                       = string
+    log_retention_days                = number
     rule_errors_queue_url             = string
     rule_errors_role_arn              = string
     delivery_status_role_arn          = string
     event_store_stream_arn            = string
     event_store_subscription_role_arn = string
+    event_store_dlq_arn               = string
     oncall_topic_arn                  = string
   })
 }
@@ -55,12 +65,17 @@ variable "http_delivery_policy" {
 }
 
 variable "alarm_thresholds" {
-  description = "Failed notifications (per 5 minutes) that page on-call."
+  description = "Failed notifications, and messages the IoT rule could not publish to the topic (kept in the rule-errors queue), per 5 minutes, that page on-call. Messages the rule lost (throttled, unparsable, error action failed) always page."
   type = object({
     notifications_failed = optional(number, 1)
     rule_failures        = optional(number, 1)
   })
   default = {}
+
+  validation {
+    condition     = var.alarm_thresholds.notifications_failed >= 1 && var.alarm_thresholds.rule_failures >= 1
+    error_message = "alarm_thresholds must be at least 1."
+  }
 }
 
 variable "tags" {

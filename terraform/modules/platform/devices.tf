@@ -1,13 +1,36 @@
+# Device permissions as IoT policies, attached to each device certificate at provisioning (every
+# name in the device_policy_names output). IoT policy variables are resolved per connection;
+# `+` and `#` would be literal characters in policy resources, and `*` matches across levels.
+#
+# Limits (AWS IoT Core quotas, https://docs.aws.amazon.com/general/latest/gr/iot-core.html):
+# a policy document holds at most 2,048 characters, whitespace excluded
+# (https://docs.aws.amazon.com/iot/latest/apireference/API_CreatePolicy.html), and a certificate
+# takes at most 10 policies. One Publish resource per device event costs about 110 characters
+# plus the event name, so the events are spread over up to 9 publish policies next to the base
+# policy. An event's policy is chosen by a hash of its name, so adding an event never moves the
+# others: existing certificates keep every permission they had, and only an event that lands in
+# a bucket without a policy yet creates one, which provisioning must attach to existing
+# certificates (README, Device policies). The preconditions fail the plan before IoT would refuse
+# a policy.
 locals {
-  # IoT policy variables, resolved by IoT Core per connection. `+` and `#` would be literal
-  # characters in policy resources; `*` matches across levels.
   thing     = "$${iot:Connection.Thing.ThingName}"
   household = "$${iot:Connection.Thing.Attributes[${var.household_thing_attribute}]}"
+  # The base policy lets a certificate connect only with its thing's name as client id, so the
+  # (shorter) client id stands for the thing name in the publish resources.
+  client = "$${iot:ClientId}"
+
+  device_policy_limit    = 2048
+  device_policies_limit  = 10
+  device_publish_buckets = local.device_policies_limit - 1
+
+  device_event_buckets = {
+    for event in var.device_events : event => parseint(substr(sha1(event), 0, 8), 16) % local.device_publish_buckets
+  }
 
   device_policy = {
     Version = "2012-10-17"
-    Statement = concat(
-      [{
+    Statement = [
+      {
         Sid      = "ConnectAsItsOwnThing"
         Effect   = "Allow"
         Action   = "iot:Connect"
@@ -15,36 +38,56 @@ locals {
         Condition = {
           Bool = { "iot:Connection.Thing.IsAttached" = "true" }
         }
-      }],
-      length(var.device_events) == 0 ? [] : [{
-        Sid      = "PublishItsOwnEvents"
+      },
+      {
+        Sid      = "SubscribeToItsOwnTopics"
         Effect   = "Allow"
-        Action   = "iot:Publish"
-        Resource = [for event in sort(var.device_events) : "${local.iot_arn_prefix}:topic/${event}/${local.household}/${local.thing}"]
-      }],
-      [
-        {
-          Sid      = "SubscribeToItsOwnTopics"
-          Effect   = "Allow"
-          Action   = "iot:Subscribe"
-          Resource = "${local.iot_arn_prefix}:topicfilter/*/${local.household}/${local.thing}"
-        },
-        {
-          Sid      = "ReceiveOnItsOwnTopics"
-          Effect   = "Allow"
-          Action   = "iot:Receive"
-          Resource = "${local.iot_arn_prefix}:topic/*/${local.household}/${local.thing}"
-        },
-      ],
-    )
+        Action   = "iot:Subscribe"
+        Resource = "${local.iot_arn_prefix}:topicfilter/*/${local.household}/${local.thing}"
+      },
+      {
+        Sid      = "ReceiveOnItsOwnTopics"
+        Effect   = "Allow"
+        Action   = "iot:Receive"
+        Resource = "${local.iot_arn_prefix}:topic/*/${local.household}/${local.thing}"
+      },
+    ]
+  }
+
+  device_publish_policies = {
+    for bucket in distinct(values(local.device_event_buckets)) : tostring(bucket) => {
+      Version = "2012-10-17"
+      Statement = [{
+        Sid    = "PublishItsOwnEvents"
+        Effect = "Allow"
+        Action = "iot:Publish"
+        Resource = [
+          for event in sort(keys(local.device_event_buckets)) : "${local.iot_arn_prefix}:topic/${event}/${local.household}/${local.client}"
+          if local.device_event_buckets[event] == bucket
+        ]
+      }]
+    }
   }
 }
 
-# Attached to each device certificate at provisioning; the thing carries the household attribute.
 resource "aws_iot_policy" "device" {
   name   = "${var.prefix}-device"
   policy = jsonencode(local.device_policy)
   tags   = local.tags
+}
+
+resource "aws_iot_policy" "device_publish" {
+  for_each = local.device_publish_policies
+  name     = "${var.prefix}-device-publish-${each.key}"
+  policy   = jsonencode(each.value)
+  tags     = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(replace(jsonencode(each.value), "/\\s/", "")) <= local.device_policy_limit
+      error_message = "The device publish policy ${var.prefix}-device-publish-${each.key} (${join(", ", [for event, bucket in local.device_event_buckets : event if tostring(bucket) == each.key])}) needs ${length(replace(jsonencode(each.value), "/\\s/", ""))} characters; IoT accepts at most ${local.device_policy_limit} without whitespace. Devices cannot be allowed more events per certificate (10 policies): see README, Device policies."
+    }
+  }
 }
 
 data "aws_iot_endpoint" "data" {

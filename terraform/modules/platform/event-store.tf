@@ -11,6 +11,14 @@ resource "aws_s3_bucket" "event_store" {
   #checkov:skip=CKV2_AWS_62:Nothing reacts to new event-store objects; Athena reads them on demand.
   bucket = local.event_store_bucket
   tags   = local.tags
+
+  lifecycle {
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+    precondition {
+      condition     = length(local.event_store_bucket) <= 63
+      error_message = "The event store bucket name ${local.event_store_bucket} is ${length(local.event_store_bucket)} characters; S3 allows 63: shorten the prefix."
+    }
+  }
 }
 
 resource "aws_s3_bucket_ownership_controls" "event_store" {
@@ -118,6 +126,8 @@ resource "aws_cloudwatch_log_stream" "firehose_s3_delivery" {
   log_group_name = aws_cloudwatch_log_group.firehose.name
 }
 
+# Firehose assumes its role with the account id as external id, the condition its documentation
+# gives for this trust policy: https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html
 data "aws_iam_policy_document" "firehose_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -127,7 +137,7 @@ data "aws_iam_policy_document" "firehose_assume" {
     }
     condition {
       test     = "StringEquals"
-      variable = "aws:SourceAccount"
+      variable = "sts:ExternalId"
       values   = [local.account_id]
     }
   }
@@ -210,10 +220,11 @@ resource "aws_kinesis_firehose_delivery_stream" "event_store" {
         }
       }
 
-      # One envelope per line, the layout Athena's JSON SerDe reads.
-      processors {
-        type = "AppendDelimiterToRecord"
-      }
+      # No AppendDelimiterToRecord: SNS already ends each record it puts into Firehose with a
+      # newline (https://docs.aws.amazon.com/sns/latest/dg/firehose-archived-message-format-S3.html:
+      # "line breaks separate each message", while Firehose itself concatenates records without
+      # delimiters, https://docs.aws.amazon.com/firehose/latest/dev/basic-deliver.html). A second
+      # delimiter would leave a blank line after every envelope.
     }
 
     cloudwatch_logging_options {
@@ -331,4 +342,74 @@ resource "aws_glue_catalog_table" "events" {
       }
     }
   }
+}
+
+# What SNS could not put into the event store stream, from every event topic's Firehose
+# subscription: SNS keeps it here instead of discarding it
+# (https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html). The bodies are raw
+# envelopes (the subscriptions deliver raw messages); docs/runbook.md#event-store-dlq puts them
+# back.
+resource "aws_sqs_queue" "event_store_dlq" {
+  name                      = local.event_store_dlq
+  kms_master_key_id         = aws_kms_key.this.arn
+  message_retention_seconds = 1209600
+  policy                    = data.aws_iam_policy_document.event_store_dlq.json
+  tags = merge(local.tags, {
+    "postoffice:role" = "event-store-dlq"
+  })
+}
+
+locals {
+  event_store_dlq     = "${var.prefix}-event-store-dlq"
+  event_store_dlq_arn = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.event_store_dlq}"
+}
+
+data "aws_iam_policy_document" "event_store_dlq" {
+  statement {
+    sid       = "EventTopicsDeadLetterHere"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.event_store_dlq_arn]
+    principals {
+      type        = "Service"
+      identifiers = ["sns.amazonaws.com"]
+    }
+    # Every event topic of this prefix, including the ones added later.
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["${local.topic_arn_prefix}*"]
+    }
+  }
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [local.event_store_dlq_arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "event_store_dlq_depth" {
+  alarm_name          = "${var.prefix}-event-store-dlq-depth"
+  alarm_description   = "Events SNS could not put into the event store wait in ${aws_sqs_queue.event_store_dlq.name}; the store is incomplete until they are put back. Runbook: docs/runbook.md#event-store-dlq"
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.event_store_dlq.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.oncall.arn]
+  ok_actions          = [aws_sns_topic.oncall.arn]
+  tags                = local.tags
 }

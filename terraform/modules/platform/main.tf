@@ -13,14 +13,13 @@ locals {
   tags = merge(var.tags, { "postoffice:platform" = var.prefix })
 }
 
-# Alarms and SNS delivery failures land in CloudWatch; the runbook tells on-call what to do.
-resource "aws_cloudwatch_log_group" "sns_delivery_status" {
-  name              = "sns/${local.region}/${local.account_id}/${var.prefix}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.this.arn
-  tags              = local.tags
-}
-
+# Roles SNS assumes (delivery status logs, the event store subscription). SNS documents these
+# trust policies without condition keys and does not document sending aws:SourceAccount or
+# aws:SourceArn when it assumes them
+# (https://docs.aws.amazon.com/sns/latest/dg/topics-attrib-prereq.html,
+# https://docs.aws.amazon.com/sns/latest/dg/prereqs-kinesis-data-firehose.html); a condition on a
+# key SNS does not send would deny every assumption and lose the logs and the event store
+# silently. Only principals allowed iam:PassRole on these roles can point a topic at them.
 data "aws_iam_policy_document" "sns_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -28,15 +27,12 @@ data "aws_iam_policy_document" "sns_assume" {
       type        = "Service"
       identifiers = ["sns.amazonaws.com"]
     }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
   }
 }
 
-# SNS writes delivery status logs of every Post Office topic under sns/<region>/<account>/<topic name>.
+# SNS writes the failed-delivery logs of every Post Office topic to
+# sns/<region>/<account>/<topic name>/Failure; the event module creates each group, encrypted and
+# with a retention, before its topic.
 resource "aws_iam_role" "sns_delivery_status" {
   name               = "${var.prefix}-sns-delivery-status"
   assume_role_policy = data.aws_iam_policy_document.sns_assume.json
@@ -45,12 +41,12 @@ resource "aws_iam_role" "sns_delivery_status" {
 
 data "aws_iam_policy_document" "sns_delivery_status" {
   statement {
+    # The actions the SNS documentation requires, on this prefix's topic groups only: not
+    # PutRetentionPolicy, which would let SNS change the retention Terraform sets.
     actions = [
       "logs:CreateLogGroup",
       "logs:CreateLogStream",
       "logs:PutLogEvents",
-      "logs:PutMetricFilter",
-      "logs:PutRetentionPolicy",
     ]
     resources = [
       "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:sns/${local.region}/${local.account_id}/${var.prefix}-*",

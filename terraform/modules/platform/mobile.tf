@@ -59,39 +59,57 @@ locals {
   mobile_identity  = "$${cognito-identity.amazonaws.com:sub}"
 }
 
-data "aws_iam_policy_document" "mobile" {
-  statement {
-    sid       = "ConnectAsItsIdentity"
-    actions   = ["iot:Connect"]
-    resources = ["${local.iot_arn_prefix}:client/${local.mobile_identity}"]
+# Written as JSON here rather than with aws_iam_policy_document so that its size is known, and
+# checked, at plan time.
+locals {
+  mobile_policy = {
+    Version = "2012-10-17"
+    Statement = concat(
+      [{
+        Sid      = "ConnectAsItsIdentity"
+        Effect   = "Allow"
+        Action   = "iot:Connect"
+        Resource = "${local.iot_arn_prefix}:client/${local.mobile_identity}"
+      }],
+      length(var.mobile_events) == 0 ? [] : [{
+        Sid      = "PublishToItsHousehold"
+        Effect   = "Allow"
+        Action   = "iot:Publish"
+        Resource = [for event in sort(var.mobile_events) : "${local.iot_arn_prefix}:topic/${event}/${local.mobile_household}/*"]
+      }],
+      [
+        {
+          Sid      = "SubscribeToItsHousehold"
+          Effect   = "Allow"
+          Action   = "iot:Subscribe"
+          Resource = "${local.iot_arn_prefix}:topicfilter/*/${local.mobile_household}/*"
+        },
+        {
+          Sid      = "ReceiveFromItsHousehold"
+          Effect   = "Allow"
+          Action   = "iot:Receive"
+          Resource = "${local.iot_arn_prefix}:topic/*/${local.mobile_household}/*"
+        },
+      ],
+    )
   }
-
-  dynamic "statement" {
-    for_each = length(var.mobile_events) == 0 ? [] : [1]
-    content {
-      sid       = "PublishToItsHousehold"
-      actions   = ["iot:Publish"]
-      resources = [for event in sort(var.mobile_events) : "${local.iot_arn_prefix}:topic/${event}/${local.mobile_household}/*"]
-    }
-  }
-
-  statement {
-    sid       = "SubscribeToItsHousehold"
-    actions   = ["iot:Subscribe"]
-    resources = ["${local.iot_arn_prefix}:topicfilter/*/${local.mobile_household}/*"]
-  }
-
-  statement {
-    sid       = "ReceiveFromItsHousehold"
-    actions   = ["iot:Receive"]
-    resources = ["${local.iot_arn_prefix}:topic/*/${local.mobile_household}/*"]
-  }
+  mobile_policy_characters = length(replace(jsonencode(local.mobile_policy), "/\\s/", ""))
 }
 
+# IAM counts the inline policies of a role together: at most 10,240 characters, whitespace
+# excluded (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html); about
+# 110 characters per mobile event.
 resource "aws_iam_role_policy" "mobile" {
   name   = "household-topics"
   role   = aws_iam_role.mobile.id
-  policy = data.aws_iam_policy_document.mobile.json
+  policy = jsonencode(local.mobile_policy)
+
+  lifecycle {
+    precondition {
+      condition     = local.mobile_policy_characters <= 10240
+      error_message = "The mobile role's policy needs ${local.mobile_policy_characters} characters for ${length(var.mobile_events)} mobile events; IAM accepts at most 10240 per role."
+    }
+  }
 }
 
 resource "aws_cognito_identity_pool_roles_attachment" "mobile" {
@@ -101,36 +119,36 @@ resource "aws_cognito_identity_pool_roles_attachment" "mobile" {
   }
 }
 
-# The IoT half of the mobile authorisation (see above): the identity's own client id and the
-# mobile events; the household scoping comes from the role.
+# The IoT half of the mobile authorisation. For authenticated Cognito identities IoT allows an
+# action only when both the identity pool role's IAM policy and the IoT policy attached to the
+# identity allow it (https://docs.aws.amazon.com/iot/latest/developerguide/cog-iot-policies.html).
+# The role above scopes every action to the principal's household and publishing to the mobile
+# events, so this policy stays the same size however many events the catalog holds: it binds
+# the client id to the identity and leaves topics to the role.
 resource "aws_iot_policy" "mobile" {
   name = "${var.prefix}-mobile"
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = concat(
-      [{
+    Statement = [
+      {
+        Sid      = "ConnectAsItsIdentity"
         Effect   = "Allow"
         Action   = "iot:Connect"
         Resource = "${local.iot_arn_prefix}:client/${local.mobile_identity}"
-      }],
-      length(var.mobile_events) == 0 ? [] : [{
+      },
+      {
+        Sid      = "TopicsAsItsRoleAllows"
         Effect   = "Allow"
-        Action   = "iot:Publish"
-        Resource = [for event in sort(var.mobile_events) : "${local.iot_arn_prefix}:topic/${event}/*"]
-      }],
-      [
-        {
-          Effect   = "Allow"
-          Action   = "iot:Subscribe"
-          Resource = "${local.iot_arn_prefix}:topicfilter/*"
-        },
-        {
-          Effect   = "Allow"
-          Action   = "iot:Receive"
-          Resource = "${local.iot_arn_prefix}:topic/*"
-        },
-      ],
-    )
+        Action   = ["iot:Publish", "iot:Receive"]
+        Resource = "${local.iot_arn_prefix}:topic/*"
+      },
+      {
+        Sid      = "TopicFiltersAsItsRoleAllows"
+        Effect   = "Allow"
+        Action   = "iot:Subscribe"
+        Resource = "${local.iot_arn_prefix}:topicfilter/*"
+      },
+    ]
   })
   tags = local.tags
 }

@@ -1,6 +1,61 @@
+# What the event and consumer modules need from the platform. Passing the whole module instead
+# would make every topic and subscription wait for all platform resources (the event store's
+# lifecycle rules, the identity pool, the device policies); two outputs let consumers start
+# before the event store's and the rule errors' queues exist (the provider waits about 25 s after
+# creating a queue).
+output "for_consumers" {
+  description = "What the consumer module needs from the platform: pass `platform = module.platform.for_consumers`."
+  value = {
+    prefix           = var.prefix
+    account_id       = local.account_id
+    tags             = local.tags
+    kms_key_arn      = aws_kms_key.this.arn
+    topic_arn_prefix = local.topic_arn_prefix
+    iot_arn_prefix   = local.iot_arn_prefix
+    oncall_topic_arn = aws_sns_topic.oncall.arn
+  }
+}
+
+output "for_events" {
+  description = "What the event module needs from the platform: pass `platform = module.platform.for_events`."
+  value = {
+    prefix                            = var.prefix
+    account_id                        = local.account_id
+    tags                              = local.tags
+    kms_key_arn                       = aws_kms_key.this.arn
+    log_retention_days                = var.log_retention_days
+    iot_arn_prefix                    = local.iot_arn_prefix
+    rule_errors_queue_url             = aws_sqs_queue.rule_errors.url
+    rule_errors_role_arn              = aws_iam_role.rule_errors.arn
+    delivery_status_role_arn          = aws_iam_role.sns_delivery_status.arn
+    event_store_stream_arn            = aws_kinesis_firehose_delivery_stream.event_store.arn
+    event_store_subscription_role_arn = aws_iam_role.event_store_subscription.arn
+    event_store_dlq_arn               = aws_sqs_queue.event_store_dlq.arn
+    oncall_topic_arn                  = aws_sns_topic.oncall.arn
+  }
+
+  # SNS and IoT check the roles they are handed when a topic, subscription or rule is created:
+  # the roles' permissions come first.
+  depends_on = [
+    aws_iam_role_policy.event_store_subscription,
+    aws_iam_role_policy.rule_errors,
+    aws_iam_role_policy.sns_delivery_status,
+  ]
+}
+
 output "prefix" {
   description = "Resource name prefix, passed on to the event and consumer modules."
   value       = var.prefix
+}
+
+output "account_id" {
+  description = "AWS account of the post office."
+  value       = local.account_id
+}
+
+output "log_retention_days" {
+  description = "Retention of the platform's log groups, which the event module gives each topic's delivery-failure log group."
+  value       = var.log_retention_days
 }
 
 output "tags" {
@@ -53,6 +108,16 @@ output "event_store_subscription_role_arn" {
   value       = try(aws_iam_role.event_store_subscription.arn, null)
 }
 
+output "event_store_dlq_arn" {
+  description = "ARN of the queue every event topic's event-store subscription dead-letters into."
+  value       = try(aws_sqs_queue.event_store_dlq.arn, null)
+}
+
+output "event_store_dlq_url" {
+  description = "URL of the event-store dead-letter queue."
+  value       = try(aws_sqs_queue.event_store_dlq.url, null)
+}
+
 output "event_store_bucket" {
   description = "Name of the event store bucket."
   value       = try(aws_s3_bucket.event_store.bucket, null)
@@ -68,9 +133,14 @@ output "oncall_topic_arn" {
   value       = try(aws_sns_topic.oncall.arn, null)
 }
 
-output "device_policy_name" {
-  description = "IoT policy to attach to every device certificate."
-  value       = try(aws_iot_policy.device.name, null)
+output "device_policy_names" {
+  description = "IoT policies to attach to every device certificate: the base policy (connect, subscribe, receive) and the publish policies the device events are spread over. A name added here by a new event must be attached to existing certificates too (README, Device policies)."
+  value       = try(concat([aws_iot_policy.device.name], [for bucket in sort(keys(aws_iot_policy.device_publish)) : aws_iot_policy.device_publish[bucket].name]), [])
+}
+
+output "device_policy_by_event" {
+  description = "The device publish policy that allows each device event: an event keeps its policy when others are added."
+  value       = { for event, bucket in local.device_event_buckets : event => "${var.prefix}-device-publish-${bucket}" }
 }
 
 output "mobile_iot_policy_name" {

@@ -1,18 +1,25 @@
 resource "aws_sqs_queue" "rule_errors" {
-  name                      = "${var.prefix}-rule-errors"
+  name                      = local.rule_errors_queue
   kms_master_key_id         = aws_kms_key.this.arn
   message_retention_seconds = 1209600
+  policy                    = data.aws_iam_policy_document.rule_errors_queue.json
   tags = merge(local.tags, {
     "postoffice:role" = "rule-errors"
   })
 }
 
+locals {
+  rule_errors_queue = "${var.prefix}-rule-errors"
+}
+
+# The queue is created with its policy (one wait of the provider instead of two; see the consumer
+# module's DLQ), so the policy names the queue by its ARN, known in advance.
 data "aws_iam_policy_document" "rule_errors_queue" {
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["sqs:*"]
-    resources = [aws_sqs_queue.rule_errors.arn]
+    resources = ["arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.rule_errors_queue}"]
     principals {
       type        = "*"
       identifiers = ["*"]
@@ -25,11 +32,8 @@ data "aws_iam_policy_document" "rule_errors_queue" {
   }
 }
 
-resource "aws_sqs_queue_policy" "rule_errors" {
-  queue_url = aws_sqs_queue.rule_errors.id
-  policy    = data.aws_iam_policy_document.rule_errors_queue.json
-}
-
+# IoT sends aws:SourceAccount and aws:SourceArn (the rule) when it assumes a rule's role:
+# https://docs.aws.amazon.com/iot/latest/developerguide/cross-service-confused-deputy-prevention.html
 data "aws_iam_policy_document" "iot_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -41,6 +45,11 @@ data "aws_iam_policy_document" "iot_assume" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["${local.iot_arn_prefix}:rule/${replace(var.prefix, "-", "_")}_*"]
     }
   }
 }
@@ -85,6 +94,24 @@ resource "aws_cloudwatch_metric_alarm" "rule_errors_queue_depth" {
   evaluation_periods  = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
   threshold           = var.rule_errors_alarm_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.oncall.arn]
+  ok_actions          = [aws_sns_topic.oncall.arn]
+  tags                = local.tags
+}
+
+# The queue keeps messages 14 days; after that SQS deletes them and the devices' events are lost.
+resource "aws_cloudwatch_metric_alarm" "rule_errors_queue_age" {
+  alarm_name          = "${var.prefix}-rule-errors-queue-age"
+  alarm_description   = "The oldest message in ${aws_sqs_queue.rule_errors.name} is older than ${var.rule_errors_age_alarm_seconds} s; messages expire after 14 days. Runbook: docs/runbook.md#rule-errors-queue-age"
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.rule_errors.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.rule_errors_age_alarm_seconds
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.oncall.arn]
   ok_actions          = [aws_sns_topic.oncall.arn]

@@ -10,7 +10,7 @@ variable "prefix" {
 }
 
 variable "device_events" {
-  description = "Events the catalog lets devices produce: the device policy allows publishing exactly these, each to `<EVENT>/<household>/<thing name>`."
+  description = "Events the catalog lets devices produce (`module.catalog.actor_events[\"device\"]`): the device policies allow publishing exactly these, each to `<EVENT>/<household>/<thing name>`."
   type        = list(string)
 
   validation {
@@ -20,7 +20,7 @@ variable "device_events" {
 }
 
 variable "mobile_events" {
-  description = "Events the catalog lets the mobile app produce: the app may publish these to `<EVENT>/<its household>/<any device>`."
+  description = "Events the catalog lets the mobile app produce (`module.catalog.actor_events[\"mobile\"]`): the app may publish these to `<EVENT>/<its household>/<any device>`."
   type        = list(string)
   default     = []
 
@@ -119,7 +119,7 @@ variable "event_store_start_date" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the platform's CloudWatch log groups (Firehose errors, SNS delivery status)."
+  description = "Retention of the platform's CloudWatch log groups (Firehose errors) and of every event topic's SNS delivery-failure log group."
   type        = number
   default     = 365
 
@@ -133,6 +133,22 @@ variable "rule_errors_alarm_threshold" {
   description = "Messages in the rule-errors queue that page on-call."
   type        = number
   default     = 1
+
+  validation {
+    condition     = var.rule_errors_alarm_threshold >= 1
+    error_message = "rule_errors_alarm_threshold must be at least 1."
+  }
+}
+
+variable "rule_errors_age_alarm_seconds" {
+  description = "Age of the oldest message in the rule-errors queue that pages on-call (messages expire after 14 days)."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.rule_errors_age_alarm_seconds >= 60 && var.rule_errors_age_alarm_seconds < 1209600
+    error_message = "rule_errors_age_alarm_seconds must be between 60 seconds and the 14-day retention."
+  }
 }
 
 variable "tags" {

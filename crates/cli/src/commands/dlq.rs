@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use postoffice::envelope::format_time;
+use postoffice::sns::{HttpsCertificateFetcher, SignatureVersion, SystemClock, Verifier};
 use postoffice_dlq::aws::{self, CloudWatchAges, LambdaInvoker, SnsPublisher, SqsQueues};
 use postoffice_dlq::filter::Filter;
 use postoffice_dlq::message::{DeadLetter, DecodeError, ReceivedMessage};
@@ -20,9 +21,13 @@ use postoffice_dlq::ports::{OldestMessageAge, Queues};
 use postoffice_dlq::queue::{self, DeadLetterQueue, QueueRole};
 use postoffice_dlq::rate::Rate;
 use postoffice_dlq::redrive::{
-    self, Destination, MessageOutcome, MessageReport, RedriveOptions, Summary,
+    self, Destination, MAX_VISIBILITY_TIMEOUT, MessageOutcome, MessageReport, RedriveOptions,
+    Summary,
 };
 use serde_json::{Value, json};
+
+/// The local post office's signing certificate (PEM path): trusted only when set, as by bridges.
+const LOCAL_TRUSTED_CERT: &str = "POSTOFFICE_LOCAL_TRUSTED_CERT";
 
 #[derive(Debug, clap::Args)]
 pub struct Scope {
@@ -58,6 +63,12 @@ pub enum DlqCommand {
     /// Deliver each message again to that consumer only (its handler, as the bridge does; or the
     /// event's SNS topic for `rule-errors`) and delete it once handled. Failures stay with their
     /// receive count. Safe to interrupt (Ctrl-C) and rerun.
+    ///
+    /// Only what SNS or IoT Core could have delivered is redriven: a consumer DLQ's notifications
+    /// must carry a valid SNS signature (checked as the bridge does; the local post office's
+    /// certificate is trusted only with POSTOFFICE_LOCAL_TRUSTED_CERT) and come from their event's
+    /// topic; rule-errors messages must be events actors publish, failed in their own rule. The
+    /// others are listed as refused, with the reason, and stay in the queue.
     Redrive {
         /// Consumer name, or `rule-errors` for the IoT rule-errors queue.
         consumer: String,
@@ -74,13 +85,18 @@ pub enum DlqCommand {
         #[arg(long)]
         limit: Option<usize>,
         /// Seconds a message stays hidden from other readers while this run holds it; if the
-        /// run dies, its messages reappear after this long.
-        #[arg(long, default_value_t = 300)]
+        /// run dies, its messages reappear after this long. 1 to 43200 (SQS's 12 hours).
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=MAX_VISIBILITY_TIMEOUT.as_secs()))]
         visibility_timeout: u64,
-        /// SNS topic ARN prefix for `rule-errors` (EVENT is appended); derived from the queue's
-        /// region and account and `--prefix` when unset.
+        /// SNS topic ARN prefix of the event topics (EVENT is appended): where `rule-errors`
+        /// messages are published, and where a consumer DLQ's notifications must come from;
+        /// derived from the queue's region and account and `--prefix` when unset.
         #[arg(long, env = "POSTOFFICE_TOPIC_ARN_PREFIX")]
         topic_arn_prefix: Option<String>,
+        /// Oldest SNS SignatureVersion accepted: 2 (SHA256withRSA, every Post Office topic), or
+        /// 1 (SHA1withRSA) to also accept that.
+        #[arg(long, env = "POSTOFFICE_MIN_SIGNATURE_VERSION", default_value = "2", value_parser = parse_signature_version)]
+        min_signature_version: SignatureVersion,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -120,6 +136,7 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
             limit,
             visibility_timeout,
             topic_arn_prefix,
+            min_signature_version,
             json,
             scope,
         } => {
@@ -129,11 +146,19 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
                 rate,
                 dry_run,
                 limit,
-                visibility_timeout: Duration::from_secs(visibility_timeout.max(1)),
+                visibility_timeout: Duration::from_secs(visibility_timeout),
                 ..RedriveOptions::default()
+            };
+            let topic_arn_prefix = match topic_arn_prefix {
+                Some(prefix) => prefix,
+                None => {
+                    let arn = queues.arn(&queue.url).await?;
+                    redrive::topic_arn_prefix(&arn, &scope.prefix)?
+                }
             };
             let invoker = LambdaInvoker::new(&config);
             let publisher = SnsPublisher::new(&config);
+            let verifier = verifier(min_signature_version)?;
             let destination = match &queue.role {
                 QueueRole::ConsumerDlq { handler, consumer } => Destination::Handler {
                     function: match (handler, dry_run) {
@@ -144,15 +169,12 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
                         })?,
                     },
                     invoker: &invoker,
+                    topic_arn_prefix,
+                    authenticity: &verifier,
                 },
                 QueueRole::RuleErrors => Destination::Topics {
-                    topic_arn_prefix: match topic_arn_prefix {
-                        Some(prefix) => prefix,
-                        None => {
-                            let arn = queues.arn(&queue.url).await?;
-                            redrive::topic_arn_prefix(&arn, &scope.prefix)?
-                        }
-                    },
+                    topic_arn_prefix,
+                    resource_prefix: scope.prefix.clone(),
                     publisher: &publisher,
                 },
             };
@@ -164,6 +186,41 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
             scope,
         } => purge(&queues, &scope.prefix, &consumer, yes).await,
     }
+}
+
+/// The bridge's verifier: SNS's certificates over HTTPS, checked against Amazon's roots, and the
+/// local post office's certificate only when `POSTOFFICE_LOCAL_TRUSTED_CERT` names it.
+fn verifier(
+    min_signature_version: SignatureVersion,
+) -> anyhow::Result<Verifier<HttpsCertificateFetcher, SystemClock>> {
+    let verifier = Verifier::new(HttpsCertificateFetcher::new()?, SystemClock)
+        .with_minimum_signature_version(min_signature_version);
+    match std::env::var_os(LOCAL_TRUSTED_CERT).filter(|path| !path.is_empty()) {
+        None => Ok(verifier),
+        Some(path) => {
+            let pem = std::fs::read(&path).with_context(|| {
+                format!(
+                    "{LOCAL_TRUSTED_CERT} {}",
+                    std::path::Path::new(&path).display()
+                )
+            })?;
+            eprintln!(
+                "trusting the local SNS signing certificate of {LOCAL_TRUSTED_CERT}: for local post offices only"
+            );
+            Ok(verifier.with_local_certificate(&pem).with_context(|| {
+                format!(
+                    "{LOCAL_TRUSTED_CERT} {}",
+                    std::path::Path::new(&path).display()
+                )
+            })?)
+        }
+    }
+}
+
+fn parse_signature_version(value: &str) -> Result<SignatureVersion, String> {
+    SignatureVersion::parse(value.trim()).ok_or_else(|| {
+        format!("{value:?} is not a SignatureVersion: 1 (SHA1withRSA) or 2 (SHA256withRSA)")
+    })
 }
 
 async fn find_queue(
@@ -477,6 +534,7 @@ async fn redrive_queue(
             MessageOutcome::NotMatching => "not matching".to_owned(),
             MessageOutcome::Failed(_) => "failed".to_owned(),
             MessageOutcome::Skipped(_) => "skipped".to_owned(),
+            MessageOutcome::Refused(_) => "refused".to_owned(),
         });
     };
     let result = redrive::redrive(
@@ -496,11 +554,13 @@ async fn redrive_queue(
     } else {
         print_summary(queue, &summary, options.dry_run);
     }
-    Ok(if summary.failed == 0 && summary.skipped == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if summary.failed == 0 && summary.skipped == 0 && summary.refused == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }
 
 fn print_summary(queue: &DeadLetterQueue, summary: &Summary, dry_run: bool) {
@@ -508,6 +568,7 @@ fn print_summary(queue: &DeadLetterQueue, summary: &Summary, dry_run: bool) {
         let (kind, reason) = match &problem.outcome {
             MessageOutcome::Failed(reason) => ("failed", reason),
             MessageOutcome::Skipped(reason) => ("skipped", reason),
+            MessageOutcome::Refused(reason) => ("refused", reason),
             _ => continue,
         };
         println!(
@@ -522,10 +583,11 @@ fn print_summary(queue: &DeadLetterQueue, summary: &Summary, dry_run: bool) {
         format!("redriven {}", summary.redriven)
     };
     println!(
-        "{}: {first}, failed {}, skipped {}, not matching the filter {}{}",
+        "{}: {first}, failed {}, skipped {}, refused {}, not matching the filter {}{}",
         queue.name,
         summary.failed,
         summary.skipped,
+        summary.refused,
         summary.not_matching,
         if summary.stopped_early {
             " (stopped early: rerun to continue)"

@@ -16,12 +16,15 @@ pub enum DecodeError {
         remaining_length: usize,
         maximum: usize,
     },
-    #[error("malformed packet: {0}")]
-    Malformed(&'static str),
+    #[error("malformed packet of type {packet_type}: {what}")]
+    Malformed { packet_type: u8, what: &'static str },
 }
 
 fn malformed<T>(what: &'static str) -> Result<T, DecodeError> {
-    Err(DecodeError::Malformed(what))
+    Err(DecodeError::Malformed {
+        packet_type: 0,
+        what,
+    })
 }
 
 /// Decodes one packet from the front of `buffer`.
@@ -49,7 +52,10 @@ pub fn decode(
             break;
         }
         if header_length == 5 {
-            return malformed("remaining length longer than four bytes");
+            return Err(DecodeError::Malformed {
+                packet_type: first >> 4,
+                what: "remaining length longer than four bytes",
+            });
         }
     }
     let kind = first >> 4;
@@ -68,8 +74,20 @@ pub fn decode(
     let mut frame = buffer.split_to(total).freeze();
     frame.advance(header_length);
     let flags = first & 0x0F;
-    let mut body = Reader(frame);
+    let body = Reader(frame);
     let v5 = version == Some(ProtocolVersion::V5);
+    packet(kind, flags, body, v5)
+        .map(Some)
+        .map_err(|error| match error {
+            DecodeError::Malformed { what, .. } => DecodeError::Malformed {
+                packet_type: kind,
+                what,
+            },
+            other => other,
+        })
+}
+
+fn packet(kind: u8, flags: u8, mut body: Reader, v5: bool) -> Result<Packet, DecodeError> {
     let packet = match kind {
         packet_type::CONNECT => {
             require_flags(flags, 0)?;
@@ -106,7 +124,7 @@ pub fn decode(
         0 => return malformed("packet type 0 is reserved"),
         other => Packet::ServerOnly { packet_type: other },
     };
-    Ok(Some(packet))
+    Ok(packet)
 }
 
 fn require_flags(flags: u8, expected: u8) -> Result<(), DecodeError> {
@@ -559,9 +577,10 @@ mod tests {
         let mut buffer = BytesMut::from(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01][..]);
         assert_eq!(
             decode(&mut buffer, Some(ProtocolVersion::V311), usize::MAX),
-            Err(DecodeError::Malformed(
-                "remaining length longer than four bytes"
-            ))
+            Err(DecodeError::Malformed {
+                packet_type: packet_type::PUBLISH,
+                what: "remaining length longer than four bytes"
+            })
         );
     }
 
@@ -570,7 +589,10 @@ mod tests {
         let mut buffer = BytesMut::from(&[0x30, 0x04, 0x00, 0x02, 0xC3, 0x28][..]);
         assert_eq!(
             decode(&mut buffer, Some(ProtocolVersion::V311), MAX),
-            Err(DecodeError::Malformed("string is not UTF-8"))
+            Err(DecodeError::Malformed {
+                packet_type: packet_type::PUBLISH,
+                what: "string is not UTF-8"
+            })
         );
     }
 

@@ -46,7 +46,10 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     } else {
         payload.clone()
     };
-    match action["action"].as_str().unwrap_or("echo") {
+    let name = action["action"].as_str().unwrap_or("echo");
+    // Goes to the function's log, as a function's stdout does in Lambda.
+    println!("test function: {name} for {}", context.request_id);
+    match name {
         "sleep" => {
             let ms = action["ms"].as_u64().unwrap_or(0);
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// What an SNS message is for. Each type has its own string to sign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -109,15 +109,19 @@ impl SnsMessage {
     /// Parses an SNS message from an HTTP(S) delivery body or from the `Sns` object of a Lambda
     /// SNS event record.
     pub fn parse(body: &[u8]) -> Result<Self, SnsError> {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|error| SnsError::NotJson(error.to_string()))?;
-        let Value::Object(fields) = value else {
-            return Err(SnsError::NotAnObject);
-        };
-        // Fields are moved out of the parsed object, not copied: the hot path of every delivery.
-        let mut fields = Fields(fields);
+        // One pass into the known fields, skipping everything else without building it: memory
+        // stays about the size of the fields kept, whatever shape an attacker gives the body.
+        let mut fields: Fields = serde_json::from_slice(body).map_err(|error| {
+            if error.is_data() {
+                SnsError::NotAnObject
+            } else {
+                SnsError::NotJson(error.to_string())
+            }
+        })?;
 
-        let type_field = fields.string("Type")?.ok_or(SnsError::MissingType)?;
+        let f = &mut fields;
+        let type_field =
+            Fields::string(&mut f.message_type, "Type")?.ok_or(SnsError::MissingType)?;
         let message_type = MessageType::from_type_field(&type_field)
             .ok_or_else(|| SnsError::UnknownType(type_field.clone()))?;
         let required = |key: &'static str, value: Option<String>| {
@@ -127,8 +131,13 @@ impl SnsMessage {
             })
         };
 
-        let subscribe_url = fields.either("SubscribeURL", "SubscribeUrl")?;
-        let token = fields.string("Token")?;
+        let subscribe_url = Fields::either(
+            &mut f.subscribe_url,
+            &mut f.subscribe_url_lambda,
+            "SubscribeURL",
+            "SubscribeUrl",
+        )?;
+        let token = Fields::string(&mut f.token, "Token")?;
         let (subscribe_url, token) = if message_type.is_confirmation() {
             (
                 Some(required("SubscribeURL", subscribe_url)?),
@@ -140,21 +149,34 @@ impl SnsMessage {
 
         Ok(Self {
             message_type,
-            message_id: required("MessageId", fields.string("MessageId")?)?,
-            topic_arn: required("TopicArn", fields.string("TopicArn")?)?,
-            subject: fields.string("Subject")?,
-            message: required("Message", fields.string("Message")?)?,
-            timestamp: required("Timestamp", fields.string("Timestamp")?)?,
-            signature_version: required("SignatureVersion", fields.string("SignatureVersion")?)?,
-            signature: required("Signature", fields.string("Signature")?)?,
+            message_id: required("MessageId", Fields::string(&mut f.message_id, "MessageId")?)?,
+            topic_arn: required("TopicArn", Fields::string(&mut f.topic_arn, "TopicArn")?)?,
+            subject: Fields::string(&mut f.subject, "Subject")?,
+            message: required("Message", Fields::string(&mut f.message, "Message")?)?,
+            timestamp: required("Timestamp", Fields::string(&mut f.timestamp, "Timestamp")?)?,
+            signature_version: required(
+                "SignatureVersion",
+                Fields::string(&mut f.signature_version, "SignatureVersion")?,
+            )?,
+            signature: required("Signature", Fields::string(&mut f.signature, "Signature")?)?,
             signing_cert_url: required(
                 "SigningCertURL",
-                fields.either("SigningCertURL", "SigningCertUrl")?,
+                Fields::either(
+                    &mut f.signing_cert_url,
+                    &mut f.signing_cert_url_lambda,
+                    "SigningCertURL",
+                    "SigningCertUrl",
+                )?,
             )?,
             subscribe_url,
-            unsubscribe_url: fields.either("UnsubscribeURL", "UnsubscribeUrl")?,
+            unsubscribe_url: Fields::either(
+                &mut f.unsubscribe_url,
+                &mut f.unsubscribe_url_lambda,
+                "UnsubscribeURL",
+                "UnsubscribeUrl",
+            )?,
             token,
-            message_attributes: fields.attributes()?,
+            message_attributes: f.attributes()?,
         })
     }
 
@@ -242,25 +264,98 @@ struct HttpBody<'a> {
     message_attributes: &'a BTreeMap<String, MessageAttribute>,
 }
 
-struct Fields(Map<String, Value>);
+/// A field as the body has it.
+#[derive(Debug, Default)]
+enum Found {
+    #[default]
+    Absent,
+    Null,
+    Text(String),
+    /// A number, boolean, array or object (skipped, not kept).
+    Other,
+}
+
+/// `MessageAttributes` as the body has it.
+#[derive(Debug, Default)]
+enum FoundAttributes {
+    #[default]
+    Absent,
+    Null,
+    Map(BTreeMap<String, FoundAttribute>),
+    Other,
+}
+
+#[derive(Debug)]
+enum FoundAttribute {
+    Attribute(MessageAttribute),
+    NotAnObject,
+    NotStrings,
+}
+
+/// The fields of an SNS message body that parsing reads, as found; the last of duplicate keys
+/// wins, as in any JSON object reader.
+#[derive(Debug, Default)]
+struct Fields {
+    message_type: Found,
+    message_id: Found,
+    topic_arn: Found,
+    subject: Found,
+    message: Found,
+    timestamp: Found,
+    signature_version: Found,
+    signature: Found,
+    signing_cert_url: Found,
+    signing_cert_url_lambda: Found,
+    subscribe_url: Found,
+    subscribe_url_lambda: Found,
+    unsubscribe_url: Found,
+    unsubscribe_url_lambda: Found,
+    token: Found,
+    attributes: FoundAttributes,
+}
 
 impl Fields {
+    fn slot(&mut self, key: &str) -> Option<&mut Found> {
+        Some(match key {
+            "Type" => &mut self.message_type,
+            "MessageId" => &mut self.message_id,
+            "TopicArn" => &mut self.topic_arn,
+            "Subject" => &mut self.subject,
+            "Message" => &mut self.message,
+            "Timestamp" => &mut self.timestamp,
+            "SignatureVersion" => &mut self.signature_version,
+            "Signature" => &mut self.signature,
+            "SigningCertURL" => &mut self.signing_cert_url,
+            "SigningCertUrl" => &mut self.signing_cert_url_lambda,
+            "SubscribeURL" => &mut self.subscribe_url,
+            "SubscribeUrl" => &mut self.subscribe_url_lambda,
+            "UnsubscribeURL" => &mut self.unsubscribe_url,
+            "UnsubscribeUrl" => &mut self.unsubscribe_url_lambda,
+            "Token" => &mut self.token,
+            _ => return None,
+        })
+    }
+
     /// A string field; absent and `null` both mean "not there".
-    fn string(&mut self, key: &'static str) -> Result<Option<String>, SnsError> {
-        match self.0.remove(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(value)) => Ok(Some(value)),
-            Some(_) => Err(SnsError::NotAString { field: key }),
+    fn string(found: &mut Found, key: &'static str) -> Result<Option<String>, SnsError> {
+        match std::mem::take(found) {
+            Found::Absent | Found::Null => Ok(None),
+            Found::Text(value) => Ok(Some(value)),
+            Found::Other => Err(SnsError::NotAString { field: key }),
         }
     }
 
     /// A field spelled `...URL` in HTTP bodies and `...Url` in Lambda events.
     fn either(
-        &mut self,
+        http: &mut Found,
+        lambda: &mut Found,
         http_key: &'static str,
         lambda_key: &'static str,
     ) -> Result<Option<String>, SnsError> {
-        match (self.string(http_key)?, self.string(lambda_key)?) {
+        match (
+            Self::string(http, http_key)?,
+            Self::string(lambda, lambda_key)?,
+        ) {
             (Some(http), Some(lambda)) if http != lambda => Err(SnsError::ConflictingField {
                 http_key,
                 lambda_key,
@@ -271,10 +366,10 @@ impl Fields {
     }
 
     fn attributes(&mut self) -> Result<BTreeMap<String, MessageAttribute>, SnsError> {
-        let attributes = match self.0.remove("MessageAttributes") {
-            None | Some(Value::Null) => return Ok(BTreeMap::new()),
-            Some(Value::Object(attributes)) => attributes,
-            Some(_) => {
+        let attributes = match std::mem::take(&mut self.attributes) {
+            FoundAttributes::Absent | FoundAttributes::Null => return Ok(BTreeMap::new()),
+            FoundAttributes::Map(attributes) => attributes,
+            FoundAttributes::Other => {
                 return Err(SnsError::MalformedAttribute {
                     name: "MessageAttributes".to_owned(),
                     reason: "must be an object",
@@ -283,23 +378,264 @@ impl Fields {
         };
         attributes
             .into_iter()
-            .map(|(name, attribute)| {
-                let Value::Object(mut attribute) = attribute else {
-                    return Err(SnsError::MalformedAttribute {
-                        name,
-                        reason: "must be an object with Type and Value",
-                    });
-                };
-                match (attribute.remove("Type"), attribute.remove("Value")) {
-                    (Some(Value::String(data_type)), Some(Value::String(value))) => {
-                        Ok((name, MessageAttribute { data_type, value }))
-                    }
-                    _ => Err(SnsError::MalformedAttribute {
-                        name,
-                        reason: "Type and Value must be strings",
-                    }),
-                }
+            .map(|(name, attribute)| match attribute {
+                FoundAttribute::Attribute(attribute) => Ok((name, attribute)),
+                FoundAttribute::NotAnObject => Err(SnsError::MalformedAttribute {
+                    name,
+                    reason: "must be an object with Type and Value",
+                }),
+                FoundAttribute::NotStrings => Err(SnsError::MalformedAttribute {
+                    name,
+                    reason: "Type and Value must be strings",
+                }),
             })
             .collect()
+    }
+}
+
+/// Drains a sequence or map it does not keep.
+fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldsVisitor;
+
+        impl<'de> Visitor<'de> for FieldsVisitor {
+            type Value = Fields;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an SNS message object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+                let mut fields = Fields::default();
+                while let Some(key) = map.next_key::<Key>()? {
+                    if key.0 == "MessageAttributes" {
+                        fields.attributes = map.next_value()?;
+                    } else if let Some(slot) = fields.slot(&key.0) {
+                        *slot = map.next_value()?;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(fields)
+            }
+        }
+
+        deserializer.deserialize_map(FieldsVisitor)
+    }
+}
+
+/// An object key: borrowed from the body when it has no escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(key)))
+            }
+
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(key.to_owned())))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Found {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FoundVisitor;
+
+        impl<'de> Visitor<'de> for FoundVisitor {
+            type Value = Found;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Found, E> {
+                Ok(Found::Text(value.to_owned()))
+            }
+
+            fn visit_string<E: de::Error>(self, value: String) -> Result<Found, E> {
+                Ok(Found::Text(value))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Found, E> {
+                Ok(Found::Null)
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Found, E> {
+                Ok(Found::Null)
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Found, E> {
+                Ok(Found::Other)
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Found, E> {
+                Ok(Found::Other)
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Found, E> {
+                Ok(Found::Other)
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Found, E> {
+                Ok(Found::Other)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Found, A::Error> {
+                skip_seq(seq).map(|()| Found::Other)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Found, A::Error> {
+                skip_map(map).map(|()| Found::Other)
+            }
+        }
+
+        deserializer.deserialize_any(FoundVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for FoundAttributes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AttributesVisitor;
+
+        impl<'de> Visitor<'de> for AttributesVisitor {
+            type Value = FoundAttributes;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FoundAttributes, A::Error> {
+                let mut attributes = BTreeMap::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    attributes.insert(name, map.next_value()?);
+                }
+                Ok(FoundAttributes::Map(attributes))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<FoundAttributes, E> {
+                Ok(FoundAttributes::Null)
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<FoundAttributes, E> {
+                Ok(FoundAttributes::Null)
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<FoundAttributes, E> {
+                Ok(FoundAttributes::Other)
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<FoundAttributes, E> {
+                Ok(FoundAttributes::Other)
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<FoundAttributes, E> {
+                Ok(FoundAttributes::Other)
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<FoundAttributes, E> {
+                Ok(FoundAttributes::Other)
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<FoundAttributes, E> {
+                Ok(FoundAttributes::Other)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<FoundAttributes, A::Error> {
+                skip_seq(seq).map(|()| FoundAttributes::Other)
+            }
+        }
+
+        deserializer.deserialize_any(AttributesVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for FoundAttribute {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AttributeVisitor;
+
+        impl<'de> Visitor<'de> for AttributeVisitor {
+            type Value = FoundAttribute;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FoundAttribute, A::Error> {
+                let (mut data_type, mut value) = (Found::Absent, Found::Absent);
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key.0.as_ref() {
+                        "Type" => data_type = map.next_value()?,
+                        "Value" => value = map.next_value()?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(match (data_type, value) {
+                    (Found::Text(data_type), Found::Text(value)) => {
+                        FoundAttribute::Attribute(MessageAttribute { data_type, value })
+                    }
+                    _ => FoundAttribute::NotStrings,
+                })
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<FoundAttribute, E> {
+                Ok(FoundAttribute::NotAnObject)
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<FoundAttribute, E> {
+                Ok(FoundAttribute::NotAnObject)
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<FoundAttribute, E> {
+                Ok(FoundAttribute::NotAnObject)
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<FoundAttribute, E> {
+                Ok(FoundAttribute::NotAnObject)
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<FoundAttribute, E> {
+                Ok(FoundAttribute::NotAnObject)
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<FoundAttribute, E> {
+                Ok(FoundAttribute::NotAnObject)
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<FoundAttribute, E> {
+                Ok(FoundAttribute::NotAnObject)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<FoundAttribute, A::Error> {
+                skip_seq(seq).map(|()| FoundAttribute::NotAnObject)
+            }
+        }
+
+        deserializer.deserialize_any(AttributeVisitor)
     }
 }

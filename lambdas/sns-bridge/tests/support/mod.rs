@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use postoffice::sns::{
-    CertificateFetcher, CertificateUrl, FetchError, FixedClock, LocalSigningAuthority,
+    CertificateFetcher, CertificateUrl, FetchError, FixedClock, IssuerUrl, LocalSigningAuthority,
     MessageAttribute, MessageType, SnsMessage, StaticCertificateFetcher, Verifier,
 };
 use postoffice::{Envelope, Topic};
@@ -28,27 +28,35 @@ pub fn authority() -> &'static LocalSigningAuthority {
     AUTHORITY.get_or_init(|| LocalSigningAuthority::generate().expect("test signing authority"))
 }
 
-/// Serves the test authority's certificate at [`CERT_URL`] and records every URL asked for.
+/// Serves the test authority's certificate at [`CERT_URL`] and records every URL asked for;
+/// can be made slow.
 #[derive(Clone, Default)]
 pub struct RecordingFetcher {
     inner: StaticCertificateFetcher,
     pub fetched: Arc<Mutex<Vec<String>>>,
+    delay: Option<Duration>,
 }
 
 impl RecordingFetcher {
     pub fn serving_test_certificate() -> Self {
-        Self {
-            inner: StaticCertificateFetcher::new()
+        Self::serving(
+            StaticCertificateFetcher::new()
                 .with_certificate(CERT_URL, authority().certificate_pem().as_bytes().to_vec()),
-            fetched: Arc::default(),
-        }
+        )
     }
 
     pub fn serving(inner: StaticCertificateFetcher) -> Self {
         Self {
             inner,
             fetched: Arc::default(),
+            delay: None,
         }
+    }
+
+    /// Every fetch takes `delay` (a slow or unreachable certificate host).
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
     }
 
     pub fn fetched(&self) -> Vec<String> {
@@ -59,7 +67,18 @@ impl RecordingFetcher {
 impl CertificateFetcher for RecordingFetcher {
     async fn fetch(&self, url: &CertificateUrl) -> Result<Vec<u8>, FetchError> {
         self.fetched.lock().unwrap().push(url.as_str().to_owned());
+        if let Some(delay) = self.delay {
+            tokio::time::sleep(delay).await;
+        }
         self.inner.fetch(url).await
+    }
+
+    async fn fetch_issuer(&self, url: &IssuerUrl) -> Result<Vec<u8>, FetchError> {
+        self.fetched.lock().unwrap().push(url.as_str().to_owned());
+        if let Some(delay) = self.delay {
+            tokio::time::sleep(delay).await;
+        }
+        self.inner.fetch_issuer(url).await
     }
 }
 
@@ -172,14 +191,26 @@ impl SubscriptionConfirmer for FakeConfirmer {
 }
 
 pub fn config(allowed: &str, invoke_timeout: Duration) -> BridgeConfig {
+    config_with(allowed, invoke_timeout, &[])
+}
+
+/// [`config`] with more variables, e.g. `POSTOFFICE_MIN_SIGNATURE_VERSION`.
+pub fn config_with(allowed: &str, invoke_timeout: Duration, more: &[(&str, &str)]) -> BridgeConfig {
     let allowed = allowed.to_owned();
     let timeout = invoke_timeout.as_millis().to_string();
+    let more: Vec<(String, String)> = more
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
     BridgeConfig::from_lookup(move |name| match name {
         "POSTOFFICE_HANDLER_FUNCTION" => Some(HANDLER.to_owned()),
         "POSTOFFICE_ALLOWED_TOPIC_ARNS" => Some(allowed.clone()),
         "POSTOFFICE_INVOKE_TIMEOUT_MS" => Some(timeout.clone()),
         "POSTOFFICE_MAX_MESSAGE_AGE_SECONDS" => Some("3600".to_owned()),
-        _ => None,
+        _ => more
+            .iter()
+            .find(|(more_name, _)| more_name == name)
+            .map(|(_, value)| value.clone()),
     })
     .expect("test configuration is valid")
 }
@@ -196,11 +227,22 @@ pub fn bridge(
     let clock = FixedClock(now);
     Bridge::new(
         config,
-        Verifier::new(fetcher, clock),
+        test_verifier(fetcher, clock),
         clock,
         invoker,
         confirmer,
     )
+}
+
+/// A verifier that trusts the test authority as a root (as AWS's certificates chain to Amazon's):
+/// its certificate served at [`CERT_URL`] verifies.
+pub fn test_verifier(
+    fetcher: RecordingFetcher,
+    clock: FixedClock,
+) -> Verifier<RecordingFetcher, FixedClock> {
+    Verifier::new(fetcher, clock)
+        .with_trusted_root(authority().certificate_pem().as_bytes())
+        .expect("the test authority's certificate is a certificate")
 }
 
 pub fn envelope() -> Envelope {
@@ -265,6 +307,19 @@ pub fn signed(
 
 pub fn post(body: impl Into<Bytes>) -> http::Request<Bytes> {
     http::Request::post("/").body(body.into()).unwrap()
+}
+
+/// A POST of a raw body with the `x-amz-sns-message-type` SNS sends, read from the body's `Type`
+/// (`Notification` when it has none).
+pub fn sns_post(body: &[u8]) -> http::Request<Bytes> {
+    let message_type = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|value| value["Type"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "Notification".to_owned());
+    http::Request::post("/")
+        .header("x-amz-sns-message-type", message_type)
+        .body(Bytes::copy_from_slice(body))
+        .unwrap()
 }
 
 /// The request SNS sends: body plus its `x-amz-sns-*` headers.

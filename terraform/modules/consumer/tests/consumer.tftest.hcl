@@ -2,6 +2,9 @@ mock_provider "aws" {
   mock_data "aws_region" {
     defaults = { name = "eu-west-1" }
   }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
   mock_data "aws_iam_policy_document" {
     defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
   }
@@ -40,25 +43,33 @@ variables {
   name = "kitchen"
   platform = {
     prefix           = "postoffice"
+    account_id       = "123456789012"
     tags             = { "postoffice:platform" = "postoffice" }
     kms_key_arn      = "arn:aws:kms:eu-west-1:123456789012:key/0b7a2c1e-0000-4000-8000-000000000001"
     topic_arn_prefix = "arn:aws:sns:eu-west-1:123456789012:postoffice-"
     iot_arn_prefix   = "arn:aws:iot:eu-west-1:123456789012"
     oncall_topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-oncall"
   }
-  events = {
-    COOKING_REQUESTED = { topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED" }
-    COOKING_FINISHED = {
-      topic_arn     = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED"
-      filter_policy = "{\"household_id\":[\"h-1\"]}"
+  # The shape of the catalog module's output.
+  catalog = {
+    consumers = {
+      kitchen         = { subscribes = ["COOKING_FINISHED", "COOKING_REQUESTED"], publishes = ["COOKING_REPLIED", "COOKING_STARTED"], forwards_to_actors = [] }
+      telemetry       = { subscribes = ["COOKING_FINISHED"], publishes = [], forwards_to_actors = [] }
+      "iot-forwarder" = { subscribes = ["COOKING_REPLIED"], publishes = [], forwards_to_actors = ["COOKING_REPLIED"] }
     }
   }
-  # Created by scripts/terraform-check.sh; never deployed.
-  bridge = { zip = "../../../.terraform-cli/lambda/sns-bridge/bootstrap.zip" }
-  handler = {
-    zip       = "../../../.terraform-cli/lambda/example-kitchen/bootstrap.zip"
-    publishes = ["COOKING_REPLIED", "COOKING_STARTED"]
+  # The shape of the event module instances.
+  events = {
+    COOKING_FINISHED  = { topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED" }
+    COOKING_REQUESTED = { topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED" }
+    COOKING_REPLIED   = { topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REPLIED" }
   }
+  filter_policies = {
+    COOKING_FINISHED = "{\"household_id\":[\"h-1\"]}"
+  }
+  # Created by scripts/terraform-check.sh; never deployed.
+  bridge  = { zip = "../../../.terraform-cli/lambda/sns-bridge/bootstrap.zip" }
+  handler = { zip = "../../../.terraform-cli/lambda/example-kitchen/bootstrap.zip" }
 }
 
 run "every_subscription_dead_letters_into_the_consumer_dlq" {
@@ -93,8 +104,41 @@ run "every_subscription_dead_letters_into_the_consumer_dlq" {
     error_message = "the DLQ must be named, encrypted, kept 14 days and tagged as contracts.md says"
   }
   assert {
-    condition     = jsonencode([for c in data.aws_iam_policy_document.dlq.statement[0].condition : sort(c.values) if c.variable == "aws:SourceArn"]) == jsonencode([sort([for e in values(var.events) : e.topic_arn])])
+    condition     = jsonencode([for c in data.aws_iam_policy_document.dlq.statement[0].condition : sort(c.values) if c.variable == "aws:SourceArn"]) == jsonencode([["arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED", "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"]])
     error_message = "only this consumer's topics may dead-letter into its DLQ"
+  }
+  assert {
+    condition     = aws_sqs_queue.dlq.policy == data.aws_iam_policy_document.dlq.json
+    error_message = "the DLQ is created with its policy (one provider wait, not two)"
+  }
+}
+
+run "sns_can_reach_the_bridge_through_its_function_url" {
+  command = apply
+
+  # https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html: since October 2025 both
+  # lambda:InvokeFunctionUrl and lambda:InvokeFunction are required.
+  assert {
+    condition = (
+      aws_lambda_permission.bridge_url.action == "lambda:InvokeFunctionUrl"
+      && aws_lambda_permission.bridge_url.principal == "*"
+      && aws_lambda_permission.bridge_url.function_url_auth_type == "NONE"
+      && aws_lambda_permission.bridge_url.function_name == aws_lambda_function.bridge.function_name
+    )
+    error_message = "the function URL must be public (AuthType NONE)"
+  }
+  assert {
+    condition = (
+      aws_lambda_permission.bridge_invoke.action == "lambda:InvokeFunction"
+      && aws_lambda_permission.bridge_invoke.principal == "*"
+      && aws_lambda_permission.bridge_invoke.function_name == aws_lambda_function.bridge.function_name
+      && aws_lambda_permission.bridge_invoke.qualifier == null
+    )
+    error_message = "a function URL also needs lambda:InvokeFunction on the function"
+  }
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.bridge.statement : s.resources if contains(s.actions, "sns:ConfirmSubscription")] == [toset(["arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED", "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"])]
+    error_message = "the bridge confirms its own subscriptions with a signed ConfirmSubscription, on its topics only"
   }
 }
 
@@ -112,7 +156,7 @@ run "the_bridge_invokes_only_its_handler" {
     error_message = "the bridge may invoke its own handler only"
   }
   assert {
-    condition     = !anytrue([for s in data.aws_iam_policy_document.bridge.statement : contains(s.resources, "*")])
+    condition     = !anytrue([for s in data.aws_iam_policy_document.bridge.statement : contains(s.resources, "*")]) && length(data.aws_iam_policy_document.bridge.statement) == 4
     error_message = "the bridge policy must not grant on *"
   }
   assert {
@@ -135,7 +179,7 @@ run "the_bridge_invokes_only_its_handler" {
   }
   assert {
     condition     = [for s in data.aws_iam_policy_document.handler.statement : s.resources if contains(s.actions, "sns:Publish")] == [toset(["arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REPLIED", "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_STARTED"])]
-    error_message = "the handler may publish exactly the events it declares"
+    error_message = "the handler may publish exactly the events the catalog lets it produce"
   }
   assert {
     condition     = aws_lambda_function.handler.reserved_concurrent_executions == -1 && aws_lambda_function.handler.environment[0].variables.POSTOFFICE_TOPIC_ARN_PREFIX == var.platform.topic_arn_prefix
@@ -155,11 +199,25 @@ run "alarms_cover_the_dlq_and_both_lambdas" {
     error_message = "the DLQ must alarm on the age of its oldest message"
   }
   assert {
-    condition     = keys(aws_cloudwatch_metric_alarm.lambda_errors) == ["bridge", "handler"] && keys(aws_cloudwatch_metric_alarm.lambda_throttles) == ["bridge", "handler"]
-    error_message = "both Lambdas must alarm on errors and throttles"
+    condition     = keys(aws_cloudwatch_metric_alarm.lambda_throttles) == ["bridge", "handler"]
+    error_message = "both Lambdas must alarm on throttles"
   }
   assert {
-    condition     = alltrue([for a in values(aws_cloudwatch_metric_alarm.lambda_throttles) : strcontains(a.alarm_description, "docs/runbook.md#lambda-throttles")]) && alltrue([for a in values(aws_cloudwatch_metric_alarm.lambda_errors) : strcontains(a.alarm_description, "docs/runbook.md#lambda-errors")])
+    condition     = aws_cloudwatch_metric_alarm.bridge_errors.metric_name == "Errors" && aws_cloudwatch_metric_alarm.bridge_errors.threshold == 0 && aws_cloudwatch_metric_alarm.bridge_errors.dimensions.FunctionName == "postoffice-kitchen-bridge"
+    error_message = "any bridge error pages: the bridge answers SNS with a status and never fails on purpose"
+  }
+  assert {
+    # Handlers fail on purpose (Retryable, NonRetryable): a single error must not page.
+    condition = (
+      aws_cloudwatch_metric_alarm.handler_errors.metric_name == null
+      && aws_cloudwatch_metric_alarm.handler_errors.threshold == 10
+      && one([for q in aws_cloudwatch_metric_alarm.handler_errors.metric_query : q.expression if q.id == "failing" && q.return_data == true]) == "IF(invocations >= 10, 100 * errors / invocations, 0)"
+      && toset([for q in aws_cloudwatch_metric_alarm.handler_errors.metric_query : one(q.metric).metric_name if q.id != "failing"]) == toset(["Errors", "Invocations"])
+    )
+    error_message = "the handler pages on the share of failing invocations, not on any error"
+  }
+  assert {
+    condition     = alltrue([for a in values(aws_cloudwatch_metric_alarm.lambda_throttles) : strcontains(a.alarm_description, "docs/runbook.md#lambda-throttles")]) && alltrue([for a in [aws_cloudwatch_metric_alarm.bridge_errors, aws_cloudwatch_metric_alarm.handler_errors] : strcontains(a.alarm_description, "docs/runbook.md#lambda-errors")])
     error_message = "Lambda alarms must link the runbook"
   }
 }
@@ -168,11 +226,10 @@ run "forwarder_publishes_to_devices_and_reserves_concurrency" {
   command = plan
 
   variables {
-    name   = "iot-forwarder"
-    events = { COOKING_REPLIED = { topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REPLIED" } }
+    name            = "iot-forwarder"
+    filter_policies = {}
     handler = {
       zip                  = "../../../.terraform-cli/lambda/iot-forwarder/bootstrap.zip"
-      forwards_to_actors   = ["COOKING_REPLIED"]
       reserved_concurrency = 5
     }
   }
@@ -226,14 +283,63 @@ run "rejects_a_handler_timeout_the_bridge_cannot_wait_for" {
   expect_failures = [var.handler]
 }
 
-run "rejects_a_topic_of_another_event" {
+run "rejects_a_consumer_the_catalog_does_not_name" {
   command = plan
 
   variables {
-    events = { COOKING_REQUESTED = { topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED" } }
+    name            = "billing"
+    filter_policies = {}
+  }
+
+  expect_failures = [var.catalog]
+}
+
+run "rejects_a_filter_policy_for_an_event_it_does_not_consume" {
+  command = plan
+
+  variables {
+    filter_policies = { COOKING_REPLIED = "{}" }
+  }
+
+  expect_failures = [var.filter_policies]
+}
+
+run "rejects_names_iam_and_lambda_would_refuse" {
+  command = plan
+
+  variables {
+    # 24 + 1 + 32 + 8 = 65 characters for <prefix>-<name>-handler.
+    name            = "a-consumer-name-of-32-characters"
+    platform        = merge(var.platform, { prefix = "a-twenty-four-char-prefx" })
+    catalog         = { consumers = { "a-consumer-name-of-32-characters" = { subscribes = ["COOKING_FINISHED"], publishes = [], forwards_to_actors = [] } } }
+    filter_policies = {}
+  }
+
+  expect_failures = [var.name]
+}
+
+run "rejects_events_without_the_topics_it_subscribes_to" {
+  command = plan
+
+  variables {
+    events = { COOKING_FINISHED = { topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED" } }
   }
 
   expect_failures = [var.events]
+}
+
+run "the_xray_policy_is_in_the_partition_of_the_account" {
+  command = plan
+
+  override_data {
+    target = data.aws_partition.current
+    values = { partition = "aws-cn" }
+  }
+
+  assert {
+    condition     = alltrue([for attachment in values(aws_iam_role_policy_attachment.xray) : attachment.policy_arn == "arn:aws-cn:iam::aws:policy/AWSXRayDaemonWriteAccess"])
+    error_message = "AWS managed policy ARNs must use the account's partition"
+  }
 }
 
 run "rejects_environment_lambda_reserves" {
@@ -255,12 +361,12 @@ run "passes_endpoint_overrides_and_extra_environment_to_the_handler" {
   variables {
     handler = {
       zip         = "../../../.terraform-cli/lambda/example-kitchen/bootstrap.zip"
-      environment = { AWS_ENDPOINT_URL_IOT_DATA_PLANE = "https://example-ats.iot.eu-west-1.amazonaws.com", KITCHEN_RECIPES_DIR = "/var/task/recipes" }
+      environment = { AWS_ENDPOINT_URL_IOT_DATA_PLANE = "https://example-ats.iot.eu-west-1.amazonaws.com", EXAMPLE_SETTING = "on" }
     }
   }
 
   assert {
-    condition     = aws_lambda_function.handler.environment[0].variables.AWS_ENDPOINT_URL_IOT_DATA_PLANE == "https://example-ats.iot.eu-west-1.amazonaws.com" && aws_lambda_function.handler.environment[0].variables.KITCHEN_RECIPES_DIR == "/var/task/recipes"
+    condition     = aws_lambda_function.handler.environment[0].variables.AWS_ENDPOINT_URL_IOT_DATA_PLANE == "https://example-ats.iot.eu-west-1.amazonaws.com" && aws_lambda_function.handler.environment[0].variables.EXAMPLE_SETTING == "on"
     error_message = "extra environment must reach the handler"
   }
 }

@@ -20,19 +20,26 @@ mock_provider "aws" {
   mock_resource "aws_cloudwatch_metric_alarm" {
     defaults = { arn = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:postoffice" }
   }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:sns/eu-west-1/123456789012/postoffice-COOKING_REQUESTED/Failure" }
+  }
 }
 
 variables {
   event_name = "COOKING_REQUESTED"
   platform = {
     prefix                            = "postoffice"
+    account_id                        = "123456789012"
+    iot_arn_prefix                    = "arn:aws:iot:eu-west-1:123456789012"
     tags                              = { "postoffice:platform" = "postoffice" }
     kms_key_arn                       = "arn:aws:kms:eu-west-1:123456789012:key/0b7a2c1e-0000-4000-8000-000000000001"
+    log_retention_days                = 365
     rule_errors_queue_url             = "https://sqs.eu-west-1.amazonaws.com/123456789012/postoffice-rule-errors"
     rule_errors_role_arn              = "arn:aws:iam::123456789012:role/postoffice-rule-errors"
     delivery_status_role_arn          = "arn:aws:iam::123456789012:role/postoffice-sns-delivery-status"
     event_store_stream_arn            = "arn:aws:firehose:eu-west-1:123456789012:deliverystream/postoffice-event-store"
     event_store_subscription_role_arn = "arn:aws:iam::123456789012:role/postoffice-event-store-subscription"
+    event_store_dlq_arn               = "arn:aws:sqs:eu-west-1:123456789012:postoffice-event-store-dlq"
     oncall_topic_arn                  = "arn:aws:sns:eu-west-1:123456789012:postoffice-oncall"
   }
 }
@@ -98,8 +105,61 @@ run "actor_published_event_gets_a_rule_that_builds_the_envelope" {
     error_message = "the rule role must carry the publish policy"
   }
   assert {
-    condition     = strcontains(aws_cloudwatch_metric_alarm.rule_failures[0].alarm_description, "docs/runbook.md#iot-rule-errors") && aws_cloudwatch_metric_alarm.rule_failures[0].dimensions.RuleName == "postoffice_COOKING_REQUESTED"
-    error_message = "the rule must have a failure alarm linking the runbook"
+    # docs/contracts.md: the rule-errors queue holds the error action message as JSON.
+    condition     = one(one(aws_iot_topic_rule.this[0].error_action).sqs).use_base64 == false
+    error_message = "the error action must not base64-encode the message"
+  }
+  assert {
+    condition = (
+      anytrue([for c in data.aws_iam_policy_document.rule_assume[0].statement[0].condition : c.variable == "aws:SourceArn" && c.values == tolist(["arn:aws:iot:eu-west-1:123456789012:rule/postoffice_COOKING_REQUESTED"])])
+      && anytrue([for c in data.aws_iam_policy_document.rule_assume[0].statement[0].condition : c.variable == "aws:SourceAccount" && c.values == tolist(["123456789012"])])
+    )
+    error_message = "only this rule of this account may assume the rule's role"
+  }
+}
+
+run "rule_alarms_page_on_every_way_a_message_is_lost" {
+  command = apply
+
+  variables {
+    actor_published = true
+  }
+
+  assert {
+    condition     = keys(aws_cloudwatch_metric_alarm.rule) == ["parse-errors", "throttled"] && keys(aws_cloudwatch_metric_alarm.rule_action) == ["error-action-failures", "failures"]
+    error_message = "the rule alarms on failures, failed error actions, throttling and parse errors"
+  }
+  assert {
+    condition = alltrue([for key, metric in { parse-errors = "ParseError", throttled = "RuleMessageThrottled" } :
+      aws_cloudwatch_metric_alarm.rule[key].metric_name == metric && aws_cloudwatch_metric_alarm.rule[key].namespace == "AWS/IoT"
+      && aws_cloudwatch_metric_alarm.rule[key].dimensions == tomap({ RuleName = "postoffice_COOKING_REQUESTED" })
+    ])
+    error_message = "ParseError and RuleMessageThrottled carry the RuleName dimension only"
+  }
+  assert {
+    # Failure and ErrorActionFailure also carry ActionType, whose values are not documented: the
+    # alarms sum over every action type instead of naming one.
+    condition = alltrue([for key, metric in { error-action-failures = "ErrorActionFailure", failures = "Failure" } :
+      one(aws_cloudwatch_metric_alarm.rule_action[key].metric_query).expression == "SELECT SUM(${metric}) FROM SCHEMA(\"AWS/IoT\", ActionType, RuleName) WHERE RuleName = 'postoffice_COOKING_REQUESTED'"
+      && aws_cloudwatch_metric_alarm.rule_action[key].metric_name == null
+    ])
+    error_message = "Failure and ErrorActionFailure alarms must not depend on an ActionType value"
+  }
+  assert {
+    condition = alltrue([for alarm in concat(values(aws_cloudwatch_metric_alarm.rule), values(aws_cloudwatch_metric_alarm.rule_action)) :
+      alarm.alarm_actions == toset([var.platform.oncall_topic_arn]) && strcontains(alarm.alarm_description, "docs/runbook.md#")
+    ])
+    error_message = "every rule alarm pages on-call and links the runbook"
+  }
+  assert {
+    condition = (
+      strcontains(aws_cloudwatch_metric_alarm.rule["parse-errors"].alarm_description, "#iot-rule-parse-errors")
+      && strcontains(aws_cloudwatch_metric_alarm.rule["throttled"].alarm_description, "#iot-rule-throttled")
+      && strcontains(aws_cloudwatch_metric_alarm.rule_action["error-action-failures"].alarm_description, "#iot-rule-error-action-failures")
+      && strcontains(aws_cloudwatch_metric_alarm.rule_action["failures"].alarm_description, "#iot-rule-errors")
+      && aws_cloudwatch_metric_alarm.rule_action["failures"].alarm_name == "postoffice-COOKING_REQUESTED-rule-failures"
+    )
+    error_message = "each rule alarm links its own runbook section"
   }
 }
 
@@ -132,8 +192,26 @@ run "topic_is_encrypted_signed_and_retries_within_an_hour" {
     error_message = "HTTP and Firehose delivery failures must be logged"
   }
   assert {
+    condition     = aws_sns_topic.this.http_success_feedback_role_arn == null
+    error_message = "successes are counted by metrics, not logged"
+  }
+  assert {
+    # SNS writes failures to sns/<region>/<account>/<topic>/Failure and creates the group itself,
+    # unencrypted and without retention, when it is missing.
+    condition = (
+      aws_cloudwatch_log_group.delivery_failures.name == "sns/eu-west-1/123456789012/postoffice-COOKING_REQUESTED/Failure"
+      && aws_cloudwatch_log_group.delivery_failures.kms_key_id == var.platform.kms_key_arn
+      && aws_cloudwatch_log_group.delivery_failures.retention_in_days == 365
+    )
+    error_message = "the topic's delivery failure log group must exist under SNS's name, encrypted, with a retention"
+  }
+  assert {
     condition     = aws_sns_topic_subscription.event_store.protocol == "firehose" && aws_sns_topic_subscription.event_store.raw_message_delivery && aws_sns_topic_subscription.event_store.endpoint == var.platform.event_store_stream_arn
     error_message = "the event store must receive raw envelopes through Firehose"
+  }
+  assert {
+    condition     = jsondecode(aws_sns_topic_subscription.event_store.redrive_policy).deadLetterTargetArn == var.platform.event_store_dlq_arn
+    error_message = "what SNS cannot put into the event store must be dead-lettered, not discarded"
   }
   assert {
     condition     = strcontains(aws_cloudwatch_metric_alarm.notifications_failed.alarm_description, "docs/runbook.md#sns-delivery-failures") && aws_cloudwatch_metric_alarm.notifications_failed.dimensions.TopicName == aws_sns_topic.this.name
@@ -157,7 +235,7 @@ run "backend_event_has_no_rule" {
   }
 
   assert {
-    condition     = length(aws_iot_topic_rule.this) == 0 && length(aws_iam_role.rule) == 0 && length(aws_cloudwatch_metric_alarm.rule_failures) == 0
+    condition     = length(aws_iot_topic_rule.this) == 0 && length(aws_iam_role.rule) == 0 && length(aws_cloudwatch_metric_alarm.rule) == 0 && length(aws_cloudwatch_metric_alarm.rule_action) == 0
     error_message = "events actors do not publish must have no IoT rule"
   }
   assert {
@@ -184,4 +262,30 @@ run "rejects_retries_beyond_the_sns_hour" {
   }
 
   expect_failures = [var.http_delivery_policy]
+}
+
+run "rejects_a_rule_role_name_iam_would_refuse" {
+  command = plan
+
+  variables {
+    actor_published = true
+    event_name      = "A_VERY_LONG_EVENT_NAME_THAT_IS_STILL_VALID_SNAKE_CASE_X"
+    platform        = merge(var.platform, { prefix = "a-twenty-four-char-prefx" })
+  }
+
+  expect_failures = [var.event_name]
+}
+
+run "a_long_backend_event_needs_no_rule_role" {
+  command = plan
+
+  variables {
+    event_name = "A_VERY_LONG_EVENT_NAME_THAT_IS_STILL_VALID_SNAKE_CASE_X"
+    platform   = merge(var.platform, { prefix = "a-twenty-four-char-prefx" })
+  }
+
+  assert {
+    condition     = aws_sns_topic.this.name == "a-twenty-four-char-prefx-A_VERY_LONG_EVENT_NAME_THAT_IS_STILL_VALID_SNAKE_CASE_X"
+    error_message = "without a rule, only the topic name (256 characters) limits the event name"
+  }
 }

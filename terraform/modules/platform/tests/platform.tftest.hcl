@@ -86,15 +86,6 @@ run "devices_act_only_as_themselves_in_their_household" {
         Condition = { Bool = { "iot:Connection.Thing.IsAttached" = "true" } }
       },
       {
-        Sid    = "PublishItsOwnEvents"
-        Effect = "Allow"
-        Action = "iot:Publish"
-        Resource = [
-          "arn:aws:iot:eu-west-1:123456789012:topic/COOKING_FINISHED/$${iot:Connection.Thing.Attributes[household]}/$${iot:Connection.Thing.ThingName}",
-          "arn:aws:iot:eu-west-1:123456789012:topic/DEVICE_TELEMETRY_REPORTED/$${iot:Connection.Thing.Attributes[household]}/$${iot:Connection.Thing.ThingName}",
-        ]
-      },
-      {
         Sid      = "SubscribeToItsOwnTopics"
         Effect   = "Allow"
         Action   = "iot:Subscribe"
@@ -107,17 +98,68 @@ run "devices_act_only_as_themselves_in_their_household" {
         Resource = "arn:aws:iot:eu-west-1:123456789012:topic/*/$${iot:Connection.Thing.Attributes[household]}/$${iot:Connection.Thing.ThingName}"
       },
     ]
-    error_message = "the device policy must allow exactly: connect as its thing, publish its events to its own topic, subscribe and receive its own topics"
+    error_message = "the base device policy must allow exactly: connect as its thing, subscribe and receive its own topics"
+  }
+  assert {
+    # The base policy binds the client id to the thing name, so publish resources use the client id.
+    condition = sort(flatten([for policy in values(aws_iot_policy.device_publish) : [
+      for statement in jsondecode(policy.policy).Statement : statement.Resource if statement.Action == "iot:Publish" && statement.Effect == "Allow"
+      ]])) == tolist([
+      "arn:aws:iot:eu-west-1:123456789012:topic/COOKING_FINISHED/$${iot:Connection.Thing.Attributes[household]}/$${iot:ClientId}",
+      "arn:aws:iot:eu-west-1:123456789012:topic/DEVICE_TELEMETRY_REPORTED/$${iot:Connection.Thing.Attributes[household]}/$${iot:ClientId}",
+    ])
+    error_message = "devices may publish exactly their events, each to its own household and client id"
+  }
+  assert {
+    condition     = alltrue([for policy in values(aws_iot_policy.device_publish) : length(jsondecode(policy.policy).Statement) == 1])
+    error_message = "publish policies allow publishing and nothing else"
   }
   assert {
     # MQTT wildcards are literal characters in policy resources and would match nothing useful.
-    condition     = !strcontains(aws_iot_policy.device.policy, "+") && !strcontains(aws_iot_policy.device.policy, "#")
+    condition     = !anytrue([for policy in concat([aws_iot_policy.device.policy], [for p in values(aws_iot_policy.device_publish) : p.policy]) : strcontains(policy, "+") || strcontains(policy, "#")])
     error_message = "policy resources must not contain MQTT wildcards"
   }
   assert {
-    condition     = aws_iot_policy.device.name == "postoffice-device"
-    error_message = "the device policy is named {prefix}-device"
+    condition     = aws_iot_policy.device.name == "postoffice-device" && output.device_policy_names[0] == "postoffice-device" && length(output.device_policy_names) == 1 + length(aws_iot_policy.device_publish)
+    error_message = "provisioning attaches the base policy and every publish policy"
   }
+}
+
+run "device_events_scale_and_keep_their_policy" {
+  command = plan
+
+  variables {
+    # 72 more device events with realistic names.
+    device_events = concat(["DEVICE_TELEMETRY_REPORTED", "COOKING_FINISHED"], [for i in range(72) : format("APPLIANCE_%02d_STATUS_REPORTED", i)])
+  }
+
+  assert {
+    condition     = length(aws_iot_policy.device_publish) <= 9
+    error_message = "a certificate takes at most 10 policies: the base one and up to 9 publish policies"
+  }
+  assert {
+    condition     = alltrue([for policy in values(aws_iot_policy.device_publish) : length(replace(policy.policy, "/\\s/", "")) <= 2048])
+    error_message = "every publish policy fits IoT's 2,048 characters"
+  }
+  assert {
+    condition     = length(flatten([for policy in values(aws_iot_policy.device_publish) : jsondecode(policy.policy).Statement[0].Resource])) == 74
+    error_message = "every device event is allowed exactly once"
+  }
+  assert {
+    # Adding events never moves an existing one: its policy is a function of its name alone.
+    condition     = output.device_policy_by_event["COOKING_FINISHED"] == run.devices_act_only_as_themselves_in_their_household.device_policy_by_event["COOKING_FINISHED"] && output.device_policy_by_event["DEVICE_TELEMETRY_REPORTED"] == run.devices_act_only_as_themselves_in_their_household.device_policy_by_event["DEVICE_TELEMETRY_REPORTED"]
+    error_message = "an event's publish policy depends on its name only"
+  }
+}
+
+run "rejects_more_device_events_than_a_certificate_can_be_allowed" {
+  command = plan
+
+  variables {
+    device_events = [for i in range(200) : format("A_DEVICE_EVENT_NAME_OF_SOME_REALISTIC_LENGTH_%03d", i)]
+  }
+
+  expect_failures = [aws_iot_policy.device_publish]
 }
 
 run "mobile_identities_are_scoped_to_their_household" {
@@ -132,19 +174,35 @@ run "mobile_identities_are_scoped_to_their_household" {
     error_message = "the household claim must become the principal tag household"
   }
   assert {
-    condition = alltrue([for s in data.aws_iam_policy_document.mobile.statement :
-      alltrue([for r in s.resources : strcontains(r, "/$${aws:PrincipalTag/household}/")]) if s.sid != "ConnectAsItsIdentity"
+    condition = alltrue([for s in jsondecode(aws_iam_role_policy.mobile.policy).Statement :
+      alltrue([for r in flatten([s.Resource]) : strcontains(r, "/$${aws:PrincipalTag/household}/")]) if s.Sid != "ConnectAsItsIdentity"
     ])
     error_message = "every mobile publish, subscribe and receive must be scoped to the principal's household"
   }
   assert {
-    condition     = one([for s in data.aws_iam_policy_document.mobile.statement : s.resources if s.sid == "PublishToItsHousehold"]) == toset(["arn:aws:iot:eu-west-1:123456789012:topic/COOKING_REQUESTED/$${aws:PrincipalTag/household}/*"])
+    condition     = one([for s in jsondecode(aws_iam_role_policy.mobile.policy).Statement : s.Resource if s.Sid == "PublishToItsHousehold"]) == ["arn:aws:iot:eu-west-1:123456789012:topic/COOKING_REQUESTED/$${aws:PrincipalTag/household}/*"]
     error_message = "the app may publish only the mobile events"
+  }
+  assert {
+    # IoT allows a Cognito identity only what both its role and its IoT policy allow; the role
+    # carries the events, so the IoT policy does not grow with the catalog.
+    condition     = !strcontains(aws_iot_policy.mobile.policy, "COOKING_REQUESTED") && strcontains(aws_iot_policy.mobile.policy, "client/$${cognito-identity.amazonaws.com:sub}")
+    error_message = "the mobile IoT policy binds the client id to the identity and names no event"
   }
   assert {
     condition     = contains(data.aws_iam_policy_document.mobile_assume.statement[0].actions, "sts:TagSession")
     error_message = "the role must accept session tags, or the household tag never arrives"
   }
+}
+
+run "rejects_more_mobile_events_than_the_role_policy_can_hold" {
+  command = plan
+
+  variables {
+    mobile_events = [for i in range(120) : format("A_MOBILE_EVENT_NAME_OF_SOME_REALISTIC_LENGTH_%03d", i)]
+  }
+
+  expect_failures = [aws_iam_role_policy.mobile]
 }
 
 run "event_store_is_private_encrypted_and_queryable" {
@@ -177,6 +235,62 @@ run "event_store_is_private_encrypted_and_queryable" {
     condition     = aws_kms_key.this.enable_key_rotation
     error_message = "the platform key must rotate"
   }
+  assert {
+    # SNS ends every record it puts into Firehose with a newline; a second delimiter would leave
+    # a blank line after each envelope.
+    condition     = [for p in one(one(aws_kinesis_firehose_delivery_stream.event_store.extended_s3_configuration).processing_configuration).processors : p.type] == ["MetadataExtraction"]
+    error_message = "Firehose must not append a second delimiter"
+  }
+  assert {
+    condition     = anytrue([for c in data.aws_iam_policy_document.firehose_assume.statement[0].condition : c.variable == "sts:ExternalId" && c.values == tolist(["123456789012"])])
+    error_message = "Firehose assumes its role with the account id as external id"
+  }
+  assert {
+    condition = (
+      aws_sqs_queue.event_store_dlq.name == "postoffice-event-store-dlq"
+      && aws_sqs_queue.event_store_dlq.kms_master_key_id == aws_kms_key.this.arn
+      && aws_sqs_queue.event_store_dlq.tags["postoffice:role"] == "event-store-dlq"
+      && aws_sqs_queue.event_store_dlq.policy == data.aws_iam_policy_document.event_store_dlq.json
+      && anytrue([for c in data.aws_iam_policy_document.event_store_dlq.statement[0].condition : c.variable == "aws:SourceArn" && c.values == tolist(["arn:aws:sns:eu-west-1:123456789012:postoffice-*"])])
+    )
+    error_message = "the event store's dead-letter queue accepts every event topic of the prefix, encrypted"
+  }
+  assert {
+    condition     = strcontains(aws_cloudwatch_metric_alarm.event_store_dlq_depth.alarm_description, "docs/runbook.md#event-store-dlq") && aws_cloudwatch_metric_alarm.event_store_dlq_depth.threshold == 0
+    error_message = "any message in the event store's dead-letter queue pages"
+  }
+}
+
+run "roles_sns_assumes_have_no_condition_sns_does_not_send" {
+  command = plan
+
+  assert {
+    condition     = length(data.aws_iam_policy_document.sns_assume.statement[0].condition) == 0
+    error_message = "SNS does not document aws:SourceAccount on these assumptions; a condition on it would deny them"
+  }
+  assert {
+    condition     = data.aws_iam_policy_document.sns_delivery_status.statement[0].actions == toset(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"])
+    error_message = "SNS gets the documented log actions and cannot change retention"
+  }
+  assert {
+    condition     = anytrue([for c in data.aws_iam_policy_document.iot_assume.statement[0].condition : c.variable == "aws:SourceArn" && c.values == tolist(["arn:aws:iot:eu-west-1:123456789012:rule/postoffice_*"])])
+    error_message = "only this prefix's rules may assume the rule-errors role"
+  }
+}
+
+run "rejects_a_bucket_name_s3_would_refuse" {
+  command = plan
+
+  variables {
+    prefix = "a-twenty-four-char-prefx"
+  }
+
+  override_data {
+    target = data.aws_region.current
+    values = { name = "ap-southeast-2" }
+  }
+
+  expect_failures = [aws_s3_bucket.event_store]
 }
 
 run "rule_errors_and_oncall" {
@@ -187,7 +301,11 @@ run "rule_errors_and_oncall" {
     error_message = "the rule-errors queue is named, tagged and encrypted as contracts.md says"
   }
   assert {
-    condition     = strcontains(aws_cloudwatch_metric_alarm.rule_errors_queue_depth.alarm_description, "docs/runbook.md#rule-errors-queue-depth") && strcontains(aws_cloudwatch_metric_alarm.firehose_delivery_failures.alarm_description, "docs/runbook.md#firehose-delivery-failures")
+    condition     = aws_cloudwatch_metric_alarm.rule_errors_queue_age.metric_name == "ApproximateAgeOfOldestMessage" && aws_cloudwatch_metric_alarm.rule_errors_queue_age.threshold < 1209600
+    error_message = "the rule-errors queue pages before its messages expire"
+  }
+  assert {
+    condition     = strcontains(aws_cloudwatch_metric_alarm.rule_errors_queue_depth.alarm_description, "docs/runbook.md#rule-errors-queue-depth") && strcontains(aws_cloudwatch_metric_alarm.firehose_delivery_failures.alarm_description, "docs/runbook.md#firehose-delivery-failures") && strcontains(aws_cloudwatch_metric_alarm.rule_errors_queue_age.alarm_description, "docs/runbook.md#rule-errors-queue-age")
     error_message = "platform alarms must link the runbook"
   }
   assert {

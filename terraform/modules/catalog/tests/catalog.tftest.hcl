@@ -1,0 +1,77 @@
+# The catalog module reads the repository's own event-catalog/, so these runs also pin what the
+# examples' wiring is derived from.
+
+variables {
+  directory = "../../../event-catalog"
+}
+
+run "every_catalog_event_with_its_direction" {
+  command = plan
+
+  assert {
+    condition     = keys(output.events) == ["COOKING_FINISHED", "COOKING_REPLIED", "COOKING_REQUESTED", "COOKING_STARTED", "DEVICE_TELEMETRY_REPORTED", "FIRMWARE_UPDATE_OFFERED"]
+    error_message = "every file of event-catalog/ is an event"
+  }
+  assert {
+    condition     = [for name, event in output.events : name if event.actor_published] == ["COOKING_FINISHED", "COOKING_REQUESTED", "DEVICE_TELEMETRY_REPORTED"]
+    error_message = "exactly the actor-to-backend events are actor-published (they get an IoT rule)"
+  }
+}
+
+run "actors_may_publish_what_the_catalog_lets_them_produce" {
+  command = plan
+
+  assert {
+    condition     = output.actor_events["device"] == tolist(["COOKING_FINISHED", "COOKING_REQUESTED", "DEVICE_TELEMETRY_REPORTED"])
+    error_message = "devices produce COOKING_FINISHED, COOKING_REQUESTED and DEVICE_TELEMETRY_REPORTED"
+  }
+  assert {
+    condition     = output.actor_events["mobile"] == tolist(["COOKING_REQUESTED"]) && length(output.actor_events["voice-assistant"]) == 0
+    error_message = "the app produces COOKING_REQUESTED only; no voice events"
+  }
+}
+
+run "consumers_subscribe_publish_and_forward_as_the_catalog_says" {
+  command = plan
+
+  assert {
+    condition     = keys(output.consumers) == ["iot-forwarder", "kitchen", "telemetry"]
+    error_message = "the consumers are the services the catalog lists as consumers"
+  }
+  assert {
+    condition = (
+      output.consumers["kitchen"].subscribes == tolist(["COOKING_FINISHED", "COOKING_REQUESTED"])
+      && output.consumers["kitchen"].publishes == tolist(["COOKING_REPLIED", "COOKING_STARTED"])
+      && length(output.consumers["kitchen"].forwards_to_actors) == 0
+    )
+    error_message = "kitchen consumes COOKING_FINISHED and COOKING_REQUESTED and produces the replies"
+  }
+  assert {
+    condition     = output.consumers["iot-forwarder"].forwards_to_actors == tolist(["COOKING_REPLIED", "COOKING_STARTED", "FIRMWARE_UPDATE_OFFERED"]) && length(output.consumers["iot-forwarder"].publishes) == 0
+    error_message = "the forwarder forwards every backend-to-actor event and publishes none"
+  }
+  assert {
+    condition     = length(output.consumers["telemetry"].forwards_to_actors) == 0 && output.consumers["telemetry"].subscribes == tolist(["COOKING_FINISHED", "DEVICE_TELEMETRY_REPORTED"])
+    error_message = "only iot-forwarder forwards to actors"
+  }
+}
+
+run "a_file_whose_name_differs_from_its_event_fails" {
+  command = plan
+
+  variables {
+    directory = "tests/misnamed"
+  }
+
+  expect_failures = [output.events]
+}
+
+run "a_directory_without_events_fails" {
+  command = plan
+
+  variables {
+    directory = "tests"
+  }
+
+  expect_failures = [var.directory]
+}
