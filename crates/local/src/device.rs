@@ -1,6 +1,7 @@
-//! A simulated device: an MQTT client that connects as its household (user) and its device id
-//! (client id), subscribes to its own topics and publishes device messages. The demo, the
-//! end-to-end tests and the benchmark drive the post office through it.
+//! A simulated device: an MQTT 5 client that connects over mutual TLS with its certificate and
+//! its thing name as client id, subscribes to its own topics and publishes device messages, as
+//! the IoT policy lets it. The demo, the end-to-end tests and the benchmark drive the post
+//! office through it; the device library (`postoffice-device`) is what firmware uses.
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use anyhow::bail;
 use postoffice::envelope::DeviceMessage;
 use tokio::sync::mpsc;
 
-use crate::mqtt::{Credentials, MqttSession, Received};
+use crate::mqtt::{DeviceTls, MqttSession, Received};
 
 pub struct SimulatedDevice {
     pub household_id: String,
@@ -20,15 +21,16 @@ pub struct SimulatedDevice {
 impl SimulatedDevice {
     /// Connects and subscribes to `+/HOUSEHOLD/DEVICE`, the replies and commands for it.
     pub async fn connect(
-        mqtt_port: u16,
-        credentials: &Credentials,
+        gateway: std::net::SocketAddr,
+        tls: &DeviceTls,
+        household_id: &str,
         device_id: &str,
     ) -> anyhow::Result<Self> {
-        let household_id = credentials.username.clone();
+        let household_id = household_id.to_owned();
         let (session, incoming) = MqttSession::connect(
-            mqtt_port,
+            gateway,
             device_id,
-            credentials,
+            tls,
             &[format!("+/{household_id}/{device_id}")],
             Duration::from_secs(10),
         )

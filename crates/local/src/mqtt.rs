@@ -1,7 +1,6 @@
-//! An MQTT 5 session whose publishes complete when the broker acknowledges them (QoS 1 PUBACK),
-//! used by the iot-data endpoint (the return path) and by simulated devices. MQTT 5 because its
-//! PUBACK carries a reason code: a publish the ACL denies fails with "not authorized" instead of
-//! being acknowledged and silently dropped, as MQTT 3.1.1 requires.
+//! An MQTT 5 session over mutual TLS whose publishes complete when the broker acknowledges them
+//! (QoS 1 PUBACK), used by simulated devices in the demo and the tests. MQTT 5 because its
+//! PUBACK carries a reason code: a publish the IoT policy denies fails with "not authorized".
 //!
 //! rumqttc reports packet ids only as events of its event loop, so one task owns the event loop
 //! and issues every publish itself: publishes leave in request order, and their packet ids
@@ -31,11 +30,38 @@ struct PublishRequest {
     acked: oneshot::Sender<Result<(), String>>,
 }
 
-/// Connection details of the local MQTT gateway.
-#[derive(Debug, Clone)]
-pub struct Credentials {
-    pub username: String,
-    pub password: String,
+/// A device's TLS identity: its certificate and key, and the CA the gateway's certificate
+/// comes from (all PEM).
+#[derive(Clone)]
+pub struct DeviceTls {
+    pub ca_pem: String,
+    pub certificate_pem: String,
+    pub private_key_pem: String,
+}
+
+impl std::fmt::Debug for DeviceTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceTls").finish_non_exhaustive()
+    }
+}
+
+impl DeviceTls {
+    fn client_config(&self) -> anyhow::Result<std::sync::Arc<rustls::ClientConfig>> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(CertificateDer::from_pem_slice(self.ca_pem.as_bytes())?)?;
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(
+            vec![CertificateDer::from_pem_slice(self.certificate_pem.as_bytes())?],
+            PrivateKeyDer::from_pem_slice(self.private_key_pem.as_bytes())?,
+        )?;
+        Ok(std::sync::Arc::new(config))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -47,15 +73,17 @@ impl MqttSession {
     /// Connects as `client_id`, subscribes to `subscriptions` (QoS 1) and returns once the
     /// broker has granted them, with the stream of received messages.
     pub async fn connect(
-        port: u16,
+        gateway: std::net::SocketAddr,
         client_id: &str,
-        credentials: &Credentials,
+        tls: &DeviceTls,
         subscriptions: &[String],
         timeout: Duration,
     ) -> anyhow::Result<(Self, mpsc::UnboundedReceiver<Received>)> {
-        let mut options = MqttOptions::new(client_id, "127.0.0.1", port);
+        let mut options = MqttOptions::new(client_id, gateway.ip().to_string(), gateway.port());
         options
-            .set_credentials(&credentials.username, &credentials.password)
+            .set_transport(rumqttc::Transport::tls_with_config(
+                rumqttc::TlsConfiguration::Rustls(tls.client_config()?),
+            ))
             .set_keep_alive(Duration::from_secs(30))
             // A persistent session keeps subscriptions and queued QoS 1 messages across a
             // reconnect; mosquitto closes the connection after refusing a publish.

@@ -131,6 +131,9 @@ impl CallAuthorizer {
         let applied = &snapshot.applied;
         let described = match (service, action.as_str()) {
             ("sns", _) => {
+                // SNS's default topic policy names the owner account through AWS:SourceOwner,
+                // which SNS sets to the account the request comes from.
+                let context = context.with("AWS:SourceOwner", call.caller.account());
                 let parameters = request.parameters();
                 let topic = parameters
                     .get("TopicArn")

@@ -66,14 +66,6 @@ enum AttemptResult {
     NoAnswer(String),
 }
 
-/// Whether the subscription's filter policy lets the message through.
-pub fn filter_matches(plan: &SubscriptionPlan, message: &SnsMessage) -> bool {
-    let Some((policy, scope)) = &plan.filter_policy else {
-        return true;
-    };
-    crate::sns::filter::matches(policy, scope, message)
-}
-
 impl Deliverer {
     fn plan(&self) -> SubscriptionPlan {
         self.plan.read().unwrap_or_else(|p| p.into_inner()).clone()

@@ -60,6 +60,8 @@ pub struct Ports {
 /// A subscription as it runs.
 struct Running {
     plan: Arc<std::sync::RwLock<SubscriptionPlan>>,
+    /// The compiled filter policy; a policy that does not compile lets nothing through.
+    filter: Option<Result<Arc<postoffice_sns_filter::FilterPolicy>, String>>,
     confirmed: bool,
     sender: mpsc::UnboundedSender<Pending>,
     pending: Arc<AtomicUsize>,
@@ -117,9 +119,15 @@ impl Sns {
             for subscription in &topic.subscriptions {
                 arns.push(subscription.arn.clone());
                 keep.push(subscription.arn.clone());
+                let filter = subscription.filter_policy.as_ref().map(|(policy, scope)| {
+                    filter::compile(policy, scope)
+                        .map(Arc::new)
+                        .map_err(|error| error.to_string())
+                });
                 match state.subscriptions.get_mut(&subscription.arn) {
                     Some(running) => {
                         *running.plan.write().unwrap_or_else(|p| p.into_inner()) = subscription.clone();
+                        running.filter = filter;
                     }
                     None => {
                         let (sender, inbox) = mpsc::unbounded_channel();
@@ -143,6 +151,7 @@ impl Sns {
                             subscription.arn.clone(),
                             Running {
                                 plan,
+                                filter,
                                 confirmed,
                                 sender,
                                 pending: Arc::default(),
@@ -235,8 +244,12 @@ impl Sns {
             if !running.confirmed {
                 continue;
             }
-            let plan = running.plan.read().unwrap_or_else(|p| p.into_inner());
-            if !delivery::filter_matches(&plan, &notification) {
+            let passes = match &running.filter {
+                None => true,
+                Some(Ok(policy)) => filter::matches(policy, &notification),
+                Some(Err(_)) => false,
+            };
+            if !passes {
                 self.ports.metrics.record(
                     "AWS/SNS",
                     "NumberOfNotificationsFilteredOut",
@@ -245,7 +258,6 @@ impl Sns {
                 );
                 continue;
             }
-            drop(plan);
             running.pending.fetch_add(1, Ordering::SeqCst);
             let pending = Pending::new(notification.clone(), running.pending.clone());
             if running.sender.send(pending).is_err() {
@@ -266,7 +278,10 @@ impl Sns {
     ) -> Result<(), PublishDenied> {
         let authorizer = &self.ports.authorizer;
         let snapshot = authorizer.snapshot();
-        let mut context = base_context(true, &authorizer.region);
+        // The default topic policy admits the topic owner's account through AWS:SourceOwner,
+        // which SNS sets to the account the request comes from (a same-account alarm here).
+        let mut context = base_context(true, &authorizer.region)
+            .with("AWS:SourceOwner", authorizer.account.as_str());
         for (key, value) in extra_context {
             context.insert(key, *value);
         }
@@ -378,6 +393,18 @@ impl LocalService for SnsService {
     async fn serve(&self, call: &Call) -> Option<Response> {
         let query = QueryRequest::parse(call.request.raw_query.as_deref(), &call.request.body);
         match query.action()? {
+            action @ ("Subscribe" | "SetSubscriptionAttributes") => {
+                let (policy, scope) = if action == "Subscribe" {
+                    let attributes = subscribe_attributes(&query);
+                    (attributes.get("FilterPolicy").cloned(), attributes.get("FilterPolicyScope").cloned())
+                } else if query.get("AttributeName") == Some("FilterPolicy") {
+                    (query.get("AttributeValue").map(str::to_owned), None)
+                } else {
+                    (None, None)
+                };
+                let refusal = filter::refusal(policy.as_deref()?, scope.as_deref(), action == "Subscribe")?;
+                Some(call.error(&AwsError::new(400, "InvalidParameter", refusal)))
+            }
             "Publish" => Some(
                 match PublishRequest::from_query(&query).and_then(|request| self.sns.publish(request)) {
                     Ok(message_id) => xml(query::publish_response(&message_id, &call.request_id)),
@@ -481,6 +508,21 @@ impl SnsService {
             call.request_id
         ))
     }
+}
+
+/// `Attributes.entry.N.key` / `.value` of a `Subscribe` request.
+fn subscribe_attributes(query: &QueryRequest) -> BTreeMap<String, String> {
+    let mut attributes = BTreeMap::new();
+    for index in 1.. {
+        let Some(key) = query.get(&format!("Attributes.entry.{index}.key")) else {
+            break;
+        };
+        let value = query
+            .get(&format!("Attributes.entry.{index}.value"))
+            .unwrap_or_default();
+        attributes.insert(key.to_owned(), value.to_owned());
+    }
+    attributes
 }
 
 fn urlencode(text: &str) -> String {
