@@ -6,7 +6,7 @@
 #   - the plan's AWS calls (STS caller identity, IoT endpoint, and creating the KMS key so its
 #     ARN is known) go to a moto server on 127.0.0.1, with fake credentials;
 #   - Lambda zips do not exist before `make package`, so plan and tests get placeholder zips
-#     created here under .terraform-cli/ (ignored by git).
+#     created here under .terraform-cli/ (ignored by git), one per zip the example names.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -45,9 +45,12 @@ unset TF_WORKSPACE
 
 step() { printf '\n== terraform-check: %s (%ss)\n' "$*" "$((SECONDS - started))"; }
 
-# A zip with an empty `bootstrap`: enough for filebase64sha256 and plan, never deployed.
+# A zip with an empty `bootstrap`: enough for filebase64sha256 and plan, never deployed. One per
+# `${var.lambda_zips}/<binary>/bootstrap.zip` the example names, so a new consumer needs no edit here.
 placeholders=$work/lambda
-for binary in sns-bridge example-kitchen example-telemetry iot-forwarder; do
+binaries=$(grep -ho 'lambda_zips}/[a-z0-9-]*/bootstrap\.zip' terraform/examples/complete/*.tf | cut -d/ -f2 | sort -u)
+[ -n "$binaries" ] || { echo "terraform-check: no Lambda zips named in terraform/examples/complete" >&2; exit 1; }
+for binary in $binaries; do
   if [ ! -f "$placeholders/$binary/bootstrap.zip" ]; then
     mkdir -p "$placeholders/$binary"
     python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1], "w").writestr("bootstrap", "")' "$placeholders/$binary/bootstrap.zip"
@@ -103,10 +106,11 @@ for _ in $(seq 100); do
 done
 
 # The plan runs on a copy so the provider override, tfvars and state never land in the repository.
+# The example reads the catalog three levels up, so the copy keeps that layout.
 plan_root=$work/plan
 rm -rf "$plan_root"
 mkdir -p "$plan_root"
-cp -r terraform "$plan_root/"
+cp -r terraform event-catalog "$plan_root/"
 find "$plan_root" -name .terraform -prune -exec rm -rf {} +
 example=$plan_root/terraform/examples/complete
 cat >"$example/offline_override.tf" <<OVERRIDE
@@ -140,20 +144,22 @@ tf apply -input=false -lock=false -auto-approve -target=module.platform.aws_kms_
 tf plan -input=false -lock=false -out=complete.tfplan
 grep -E '^Plan:' "$work/plan.log"
 terraform -chdir="$example" show -json complete.tfplan >"$example/complete.plan.json"
-# The copy-paste unit: one more event block must add exactly one event's resources.
-cat >"$example/plan_check_added_event.tf" <<'EVENT'
-module "plan_check_added_event" {
-  source          = "../../modules/event"
-  event_name      = "PLAN_CHECK_ADDED"
-  platform        = module.platform
-  actor_published = true
-}
+# Adding an event is adding its catalog file: the plan must grow by exactly that event's
+# resources, the subscription of its consumer and the permissions that name it.
+cat >"$plan_root/event-catalog/PLAN_CHECK_ADDED.yaml" <<'EVENT'
+name: PLAN_CHECK_ADDED
+description: An event added by terraform-check to see what one more catalog file plans.
+direction: actor-to-backend
+producers: [device]
+consumers: [kitchen]
+schema_version: 1
+schema: { type: object }
+examples: [ {} ]
 EVENT
-tf init -backend=false -input=false
 tf plan -input=false -lock=false -out=added-event.tfplan
 terraform -chdir="$example" show -json added-event.tfplan >"$work/added-event.plan.json"
-rm "$example/plan_check_added_event.tf" "$example/added-event.tfplan"
-python3 scripts/terraform-plan-check.py "$example/complete.plan.json" "$work/added-event.plan.json" plan_check_added_event
+rm "$plan_root/event-catalog/PLAN_CHECK_ADDED.yaml" "$example/added-event.tfplan"
+python3 scripts/terraform-plan-check.py "$example/complete.plan.json" "$work/added-event.plan.json" PLAN_CHECK_ADDED kitchen
 
 step "checkov over terraform/"
 checkov_status=0

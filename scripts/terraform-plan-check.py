@@ -1,20 +1,27 @@
 #!/usr/bin/env python3
 """Checks on the offline plan of terraform/examples/complete (run by terraform-check.sh).
 
-  terraform-plan-check.py PLAN.json [PLAN_WITH_ONE_MORE_EVENT.json MODULE_NAME]
+  terraform-plan-check.py PLAN.json [PLAN_WITH_ONE_MORE_EVENT.json EVENT CONSUMER]
 
 1. Every `event` module instance plans exactly the resources one event needs (plus the IoT rule,
-   its role and its alarm when actors publish the event), and every subscription of a consumer
-   has a redrive policy to that consumer's dead-letter queue.
-2. Given a second plan of the same configuration with one more event module block, the second
-   plan adds exactly one event's resources under that module and changes nothing else.
+   its role and its alarms when actors publish the event); every subscription of a consumer
+   has a redrive policy to that consumer's dead-letter queue and is created after both function
+   URL permissions of its bridge.
+2. Given a second plan of the same configuration whose catalog has one more event EVENT
+   (actor-to-backend, produced by devices, consumed by CONSUMER), the second plan adds exactly
+   that event's resources and CONSUMER's subscription to it, and otherwise changes only what
+   names the event: CONSUMER's bridge (allowed topics), queue policy and bridge policy, and the
+   one device publish policy the event lands in. No other device policy changes, so existing
+   device certificates keep every permission they had.
 """
 import json
+import re
 import sys
 
 EVENT_RESOURCES = {
     "aws_sns_topic.this",
     "aws_sns_topic_subscription.event_store",
+    "aws_cloudwatch_log_group.delivery_failures",
     "aws_cloudwatch_metric_alarm.notifications_failed",
     "aws_cloudwatch_metric_alarm.notifications_failed_to_redrive",
 }
@@ -22,8 +29,22 @@ ACTOR_PUBLISHED_RESOURCES = {
     "aws_iam_role.rule[0]",
     "aws_iam_role_policy.rule[0]",
     "aws_iot_topic_rule.this[0]",
-    "aws_cloudwatch_metric_alarm.rule_failures[0]",
+    'aws_cloudwatch_metric_alarm.rule["parse-errors"]',
+    'aws_cloudwatch_metric_alarm.rule["throttled"]',
+    'aws_cloudwatch_metric_alarm.rule_action["error-action-failures"]',
+    'aws_cloudwatch_metric_alarm.rule_action["failures"]',
 }
+ONE_MODULE_LEVEL = re.compile(r'^module\.(?P<module>[a-z0-9_-]+(\["[^"]+"\])?)\.(?P<resource>aws_.+)$')
+SUBSCRIPTION_DEPENDS_ON = {
+    "aws_lambda_permission.bridge_url",
+    "aws_lambda_permission.bridge_invoke",
+    "aws_iam_role_policy.bridge",
+    "aws_sqs_queue.dlq",
+}
+
+
+def fail(message):
+    raise SystemExit(f"plan: {message}")
 
 
 def planned(plan):
@@ -33,7 +54,7 @@ def planned(plan):
         if change["mode"] != "managed" or change["change"]["actions"] == ["no-op"]:
             continue
         if change["change"]["actions"] != ["create"]:
-            raise SystemExit(f"plan: {change['address']} is not a plain create: {change['change']['actions']}")
+            fail(f"{change['address']} is not a plain create: {change['change']['actions']}")
         after = dict(change["change"]["after"])
         # Values known only after apply (ARNs) are marked unknown; keep them visible as such.
         for name, unknown in (change["change"].get("after_unknown") or {}).items():
@@ -72,12 +93,12 @@ def load_like(base_plan, path):
 
 
 def event_modules(resources):
-    """module name -> relative addresses of the resources an event module plans."""
+    """module instance (`event["X"]`) -> relative addresses of the resources it plans."""
     modules = {}
     for address, after in resources.items():
-        if address.startswith("module.") and address.count("module.") == 1:
-            module, relative = address[len("module."):].split(".", 1)
-            modules.setdefault(module, {})[relative] = after
+        found = ONE_MODULE_LEVEL.match(address)
+        if found:
+            modules.setdefault(found["module"], {})[found["resource"]] = after
     return {
         name: found
         for name, found in modules.items()
@@ -90,28 +111,79 @@ def check_event_module(name, found):
     if "aws_iot_topic_rule.this[0]" in found:
         expected |= ACTOR_PUBLISHED_RESOURCES
     if set(found) != expected:
-        raise SystemExit(
-            f"plan: module.{name} plans {sorted(found)}, expected exactly {sorted(expected)}"
-        )
+        fail(f"module.{name} plans {sorted(found)}, expected exactly {sorted(expected)}")
     topic = found["aws_sns_topic.this"]
     if topic.get("signature_version") != 2 or not topic.get("kms_master_key_id"):
-        raise SystemExit(f"plan: module.{name}: topic must be KMS-encrypted with signature_version 2")
-    return expected
+        fail(f"module.{name}: topic must be KMS-encrypted with signature_version 2")
+    if not found["aws_sns_topic_subscription.event_store"].get("redrive_policy"):
+        fail(f"module.{name}: the event store subscription must dead-letter")
+    rule = found.get("aws_iot_topic_rule.this[0]")
+    if rule is not None and any(sqs.get("use_base64") for action in rule["error_action"] for sqs in action["sqs"]):
+        fail(f"module.{name}: the rule's error action must not base64-encode (docs/contracts.md)")
 
 
-def check_consumers(resources):
+def consumer_calls(plan):
+    """consumer module name -> its configuration (module calls whose source ends in /consumer)."""
+    calls = plan.get("configuration", {}).get("root_module", {}).get("module_calls", {})
+    return {name: call for name, call in calls.items() if call.get("source", "").rstrip("/").endswith("/consumer")}
+
+
+def check_consumers(plan, resources):
+    calls = consumer_calls(plan)
+    if not calls:
+        fail("no consumer module blocks")
+    for name, call in calls.items():
+        for resource in call["module"].get("resources", []):
+            if resource["address"] == "aws_sns_topic_subscription.this":
+                missing = SUBSCRIPTION_DEPENDS_ON - set(resource.get("depends_on", []))
+                if missing:
+                    fail(f"module.{name}: subscriptions must be created after {sorted(missing)}")
     subscriptions = [a for a in resources if ".aws_sns_topic_subscription.this[" in a]
     if not subscriptions:
-        raise SystemExit("plan: no consumer subscriptions planned")
+        fail("no consumer subscriptions planned")
     for address in subscriptions:
         after = resources[address]
         if after.get("protocol") != "https" or not after.get("redrive_policy"):
-            raise SystemExit(f"plan: {address} must be HTTPS with a redrive policy")
+            fail(f"{address} must be HTTPS with a redrive policy")
         module = address.split(".aws_sns_topic_subscription")[0]
-        queue = resources.get(f"{module}.aws_sqs_queue.dlq")
-        if queue is None:
-            raise SystemExit(f"plan: {address} has no dead-letter queue in {module}")
+        if f"{module}.aws_sqs_queue.dlq" not in resources:
+            fail(f"{address} has no dead-letter queue in {module}")
+        for permission in ("bridge_url", "bridge_invoke"):
+            if f"{module}.aws_lambda_permission.{permission}" not in resources:
+                fail(f"{module} has no aws_lambda_permission.{permission}: SNS would get 403")
     return len(subscriptions)
+
+
+def check_added_event(base, extended, event, consumer):
+    added = set(extended) - set(base)
+    removed = set(base) - set(extended)
+    if removed:
+        fail(f"adding {event} removed {sorted(removed)}")
+    instance = f'module.event["{event}"]'
+    device_policies = {a for a in extended if a.startswith("module.platform.aws_iot_policy.device_publish[")}
+    expected_added = {f"{instance}.{r}" for r in EVENT_RESOURCES | ACTOR_PUBLISHED_RESOURCES}
+    expected_added.add(f'module.{consumer}.aws_sns_topic_subscription.this["{event}"]')
+    new_policies = added & device_policies
+    if added - new_policies != expected_added:
+        fail(f"adding {event} added {sorted(added - new_policies)}, expected exactly {sorted(expected_added)}")
+
+    changed = {a for a in base if base[a] != extended[a]}
+    allowed = {
+        f"module.{consumer}.aws_lambda_function.bridge",
+        f"module.{consumer}.aws_sqs_queue.dlq",
+        f"module.{consumer}.aws_iam_role_policy.bridge",
+    }
+    changed_policies = changed & device_policies
+    if changed - changed_policies - allowed:
+        fail(f"adding {event} changed {sorted(changed - changed_policies - allowed)}, which do not name it")
+    for address in changed - changed_policies:
+        if event not in json.dumps(extended[address]):
+            fail(f"adding {event} changed {address}, but not to name it")
+    touched = new_policies | changed_policies
+    if len(touched) != 1 or event not in extended[next(iter(touched))]["policy"]:
+        fail(f"adding {event} must add it to exactly one device publish policy, touched {sorted(touched)}")
+    print(f"plan: adding {event} to the catalog adds its {len(expected_added)} resources and changes only what names it "
+          f"({sorted(changed | new_policies)})")
 
 
 def main(argv):
@@ -119,28 +191,15 @@ def main(argv):
     base = planned(base_plan)
     events = event_modules(base)
     if not events:
-        raise SystemExit("plan: no event modules found")
+        fail("no event modules found")
     for name, found in sorted(events.items()):
         check_event_module(name, found)
-    subscriptions = check_consumers(base)
-    print(f"plan: {len(events)} event modules plan exactly their resources; {subscriptions} subscriptions have a redrive policy")
+    subscriptions = check_consumers(base_plan, base)
+    print(f"plan: {len(events)} event modules plan exactly their resources; {subscriptions} subscriptions "
+          "have a redrive policy and wait for their bridge's permissions")
 
     if len(argv) > 2:
-        extended = planned(load_like(base_plan, argv[2]))
-        added_module = argv[3]
-        added = set(extended) - set(base)
-        removed = set(base) - set(extended)
-        if removed:
-            raise SystemExit(f"plan: adding module.{added_module} removed {sorted(removed)}")
-        expected = {f"module.{added_module}.{r}" for r in EVENT_RESOURCES | ACTOR_PUBLISHED_RESOURCES}
-        if added != expected:
-            raise SystemExit(
-                f"plan: adding module.{added_module} added {sorted(added)}, expected exactly {sorted(expected)}"
-            )
-        changed = sorted(a for a in base if base[a] != extended[a])
-        if changed:
-            raise SystemExit(f"plan: adding module.{added_module} changed {changed}")
-        print(f"plan: adding an event block adds exactly its {len(added)} resources and changes nothing else")
+        check_added_event(base, planned(load_like(base_plan, argv[2])), argv[3], argv[4])
 
 
 if __name__ == "__main__":

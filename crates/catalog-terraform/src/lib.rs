@@ -1,27 +1,32 @@
 //! Does the Terraform root module agree with the event catalog?
 //!
-//! The catalog is the source of truth for event names and for which actors may publish what.
-//! This crate reads a root module (such as `terraform/examples/complete`) with hcl-rs, without
-//! running Terraform, and reports, naming the event:
-//! - a catalog event without an `event` module block, and an `event` block whose event is not in
-//!   the catalog (problems);
-//! - a consumer that subscribes to, or a handler that publishes, an event not in the catalog
-//!   (problems);
+//! The catalog is the source of truth for event names, who may publish them and who consumes
+//! them. A root module such as `terraform/examples/complete` reads it with the catalog module
+//! (`terraform/modules/catalog`) and derives its event blocks, the actors' policies and each
+//! consumer's subscriptions from it. This crate reads the root module with hcl-rs, without
+//! running Terraform, evaluates `module.<catalog>` as the catalog being checked would make
+//! Terraform evaluate it, and reports, naming the event:
+//! - a catalog module reading another directory than the catalog being checked (problem);
+//! - a catalog event without an `event` module instance, an `event` instance whose event is not
+//!   in the catalog, or one event with two instances (problems);
+//! - a catalog consumer without a consumer module block: its events would reach no one (problem);
+//!   a consumer block the catalog does not name, or whose subscriptions do not come from the
+//!   catalog module, or a filter policy for an event it does not consume (problems);
 //! - a device (or mobile) policy that allows an event the catalog does not give to that actor
 //!   (problem), or leaves out one it does (warning);
-//! - subscriptions and IoT rules that differ from the catalog's consumers and directions
-//!   (warnings: Terraform may lag the catalog by a deployment, but it must never exceed it).
+//! - IoT rules that differ from the catalog's directions (warnings).
 //!
-//! Modules are recognised by the last directory of their `source` (`…/event`, `…/consumer`,
-//! `…/platform`), whatever the block is called; other blocks are ignored.
+//! Modules are recognised by the last directory of their `source` (`…/catalog`, `…/event`,
+//! `…/consumer`, `…/platform`), whatever the block is called; other blocks are ignored. Blocks
+//! may list events literally, through locals and variable defaults, or from the catalog module.
 
 mod root_module;
 mod static_value;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use postoffice::catalog::{Catalog, CatalogProblem, Direction};
+use postoffice::catalog::{ACTORS, Catalog, CatalogProblem, Direction, IOT_FORWARDER};
 
 pub use root_module::{ModuleInstance, ModuleKind, RootModule};
 pub use static_value::StaticValue;
@@ -48,10 +53,11 @@ impl Agreement {
     }
 }
 
-/// Checks the root module in `dir` against `catalog`.
-pub fn check(catalog: &Catalog, dir: &Path) -> Agreement {
+/// Checks the root module in `dir` against `catalog`, loaded from `catalog_dir`.
+pub fn check(catalog: &Catalog, catalog_dir: &Path, dir: &Path) -> Agreement {
     let mut agreement = Agreement::default();
-    let root = match RootModule::read(dir) {
+    let outputs = catalog_outputs(catalog);
+    let root = match RootModule::read(dir, &outputs) {
         Ok(root) => root,
         Err(error) => {
             agreement.problem(&error.file, None, error.message);
@@ -61,10 +67,133 @@ pub fn check(catalog: &Catalog, dir: &Path) -> Agreement {
     for (file, address, message) in &root.unreadable {
         agreement.problem(file, Some(address), message.clone());
     }
+    check_catalog_modules(catalog_dir, dir, &root, &mut agreement);
     check_events(catalog, dir, &root, &mut agreement);
-    check_consumers(catalog, &root, &mut agreement);
+    check_consumers(catalog, &outputs, dir, &root, &mut agreement);
     check_platform(catalog, &root, &mut agreement);
     agreement
+}
+
+/// The outputs of `terraform/modules/catalog` for `catalog`: `events`, `actor_events` and
+/// `consumers`, as that module derives them (its tests pin the derivation).
+pub fn catalog_outputs(catalog: &Catalog) -> StaticValue {
+    fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> StaticValue {
+        let sorted: BTreeSet<&str> = items.into_iter().collect();
+        StaticValue::List(
+            sorted
+                .into_iter()
+                .map(|s| StaticValue::String(s.to_owned()))
+                .collect(),
+        )
+    }
+
+    let events = catalog
+        .events()
+        .map(|event| {
+            let fields = BTreeMap::from([
+                (
+                    "direction".to_owned(),
+                    StaticValue::String(event.direction.as_str().to_owned()),
+                ),
+                (
+                    "producers".to_owned(),
+                    strings(event.producers.iter().map(String::as_str)),
+                ),
+                (
+                    "consumers".to_owned(),
+                    strings(event.consumers.iter().map(String::as_str)),
+                ),
+                (
+                    "actor_published".to_owned(),
+                    StaticValue::Bool(event.direction == Direction::ActorToBackend),
+                ),
+            ]);
+            (event.name.clone(), StaticValue::Map(fields))
+        })
+        .collect();
+
+    let actor_events = ACTORS
+        .iter()
+        .map(|actor| {
+            let events = catalog
+                .events_produced_by_actor(actor)
+                .map(|e| e.name.as_str());
+            ((*actor).to_owned(), strings(events))
+        })
+        .collect();
+
+    let consumers = catalog
+        .consumers()
+        .into_iter()
+        .map(|consumer| {
+            let subscribes: Vec<&str> = catalog
+                .events_consumed_by(consumer)
+                .map(|e| e.name.as_str())
+                .collect();
+            let forwards = catalog
+                .events_consumed_by(consumer)
+                .filter(|e| consumer == IOT_FORWARDER && e.direction == Direction::BackendToActor)
+                .map(|e| e.name.as_str());
+            let fields = BTreeMap::from([
+                ("subscribes".to_owned(), strings(subscribes)),
+                (
+                    "publishes".to_owned(),
+                    strings(
+                        catalog
+                            .events_produced_by(consumer)
+                            .map(|e| e.name.as_str()),
+                    ),
+                ),
+                ("forwards_to_actors".to_owned(), strings(forwards)),
+            ]);
+            (consumer.to_owned(), StaticValue::Map(fields))
+        })
+        .collect();
+
+    StaticValue::Map(BTreeMap::from([
+        ("events".to_owned(), StaticValue::Map(events)),
+        ("actor_events".to_owned(), StaticValue::Map(actor_events)),
+        ("consumers".to_owned(), StaticValue::Map(consumers)),
+    ]))
+}
+
+/// Every catalog module must read the catalog being checked, or the derived wiring describes
+/// another catalog.
+fn check_catalog_modules(
+    catalog_dir: &Path,
+    dir: &Path,
+    root: &RootModule,
+    agreement: &mut Agreement,
+) {
+    let expected = canonical(catalog_dir);
+    for module in root.of_kind(ModuleKind::Catalog) {
+        let field = format!("{}.directory", module.address);
+        match module.attribute("directory").and_then(StaticValue::as_str) {
+            None => agreement.problem(
+                &module.file,
+                Some(&field),
+                "the catalog directory is not known before Terraform runs; write it literally, from path.module or a variable default".to_owned(),
+            ),
+            Some(directory) => {
+                let read = canonical(&dir.join(directory));
+                if read != expected {
+                    agreement.problem(
+                        &module.file,
+                        Some(&field),
+                        format!(
+                            "the catalog module reads {}, not the catalog being checked ({})",
+                            read.display(),
+                            expected.display()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn check_events(catalog: &Catalog, dir: &Path, root: &RootModule, agreement: &mut Agreement) {
@@ -72,7 +201,7 @@ fn check_events(catalog: &Catalog, dir: &Path, root: &RootModule, agreement: &mu
     for module in root.of_kind(ModuleKind::Event) {
         let field = format!("{}.event_name", module.address);
         let Some(event) = module.attribute("event_name").and_then(StaticValue::as_str) else {
-            agreement.problem(&module.file, Some(&field), "event_name is not a name known before Terraform runs; write the event name literally".to_owned());
+            agreement.problem(&module.file, Some(&field), "event_name is not a name known before Terraform runs; write the event name literally or for_each over the catalog module's events".to_owned());
             continue;
         };
         blocks.entry(event.to_owned()).or_default().push(module);
@@ -131,70 +260,82 @@ fn check_events(catalog: &Catalog, dir: &Path, root: &RootModule, agreement: &mu
     }
 }
 
-fn check_consumers(catalog: &Catalog, root: &RootModule, agreement: &mut Agreement) {
-    let mut subscribed_by: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+fn check_consumers(
+    catalog: &Catalog,
+    outputs: &StaticValue,
+    dir: &Path,
+    root: &RootModule,
+    agreement: &mut Agreement,
+) {
+    let mut blocks: BTreeSet<String> = BTreeSet::new();
     for module in root.of_kind(ModuleKind::Consumer) {
-        let consumer = match module.attribute("name").and_then(StaticValue::as_str) {
-            Some(name) => name.to_owned(),
-            None => module.address.clone(),
-        };
-        let field = format!("{}.events", module.address);
-        let Some(events) = module.attribute("events").and_then(StaticValue::keys) else {
+        let Some(consumer) = module.attribute("name").and_then(StaticValue::as_str) else {
             agreement.problem(
                 &module.file,
-                Some(&field),
-                format!("consumer {consumer}: events is not a map keyed by literal event names"),
+                Some(&format!("{}.name", module.address)),
+                "the consumer name is not known before Terraform runs; write it literally"
+                    .to_owned(),
             );
             continue;
         };
-        for event in &events {
-            match catalog.event(event) {
-                None => agreement.problem(&module.file, Some(&field), format!("consumer {consumer} subscribes to event {event}, which is not in the catalog")),
-                Some(definition) if !definition.consumers.contains(&consumer) => agreement.warning(
-                    &module.file,
-                    Some(&field),
-                    format!("consumer {consumer} subscribes to event {event}, but the catalog does not list {consumer} among its consumers"),
-                ),
-                Some(_) => {}
-            }
-        }
-        subscribed_by
-            .entry(consumer.clone())
-            .or_default()
-            .extend(events);
+        blocks.insert(consumer.to_owned());
 
-        if let Some(StaticValue::Map(handler)) = module.attribute("handler") {
-            for list in ["publishes", "forwards_to_actors"] {
-                let Some(value) = handler.get(list) else {
-                    continue;
-                };
-                let field = format!("{}.handler.{list}", module.address);
-                match value.as_strings() {
-                    Some(events) => {
-                        for event in events.iter().filter(|e| catalog.event(e).is_none()) {
-                            agreement.problem(&module.file, Some(&field), format!("consumer {consumer}'s handler may publish event {event}, which is not in the catalog"));
-                        }
-                    }
-                    None => agreement.problem(
-                        &module.file,
-                        Some(&field),
-                        format!("consumer {consumer}: {list} is not a list of literal event names"),
-                    ),
+        if !catalog.consumers().contains(consumer) {
+            agreement.problem(
+                &module.file,
+                Some(&format!("{}.name", module.address)),
+                format!("consumer {consumer} consumes no catalog event: list it among the consumers of its events in the catalog, or fix the name"),
+            );
+            continue;
+        }
+        if module.attribute("catalog") != Some(outputs) {
+            agreement.problem(
+                &module.file,
+                Some(&format!("{}.catalog", module.address)),
+                format!("consumer {consumer}: catalog is not the catalog module, so its subscriptions and permissions do not follow the catalog"),
+            );
+        }
+
+        let subscribed: BTreeSet<&str> = catalog
+            .events_consumed_by(consumer)
+            .map(|e| e.name.as_str())
+            .collect();
+        let field = format!("{}.filter_policies", module.address);
+        match module.attribute("filter_policies").map(StaticValue::keys) {
+            None => {}
+            Some(None) => agreement.problem(
+                &module.file,
+                Some(&field),
+                format!(
+                    "consumer {consumer}: filter_policies is not a map keyed by literal event names"
+                ),
+            ),
+            Some(Some(events)) => {
+                for event in events.iter().filter(|e| !subscribed.contains(e.as_str())) {
+                    agreement.problem(&module.file, Some(&field), format!("consumer {consumer} has a filter policy for event {event}, which the catalog does not let it consume"));
                 }
             }
         }
     }
 
-    for (consumer, subscribed) in &subscribed_by {
-        for definition in catalog.events_consumed_by(consumer) {
-            if !subscribed.contains(&definition.name) {
-                agreement.warning(
-                    root.of_kind(ModuleKind::Consumer).next().map(|m| m.file.as_str()).unwrap_or_default(),
-                    None,
-                    format!("the catalog lists {consumer} as a consumer of event {}, but its consumer module does not subscribe to it", definition.name),
-                );
-            }
+    let dir = dir.display().to_string();
+    for consumer in catalog.consumers() {
+        if blocks.contains(consumer) {
+            continue;
         }
+        let events: Vec<&str> = catalog
+            .events_consumed_by(consumer)
+            .map(|e| e.name.as_str())
+            .collect();
+        agreement.problem(
+            &dir,
+            None,
+            format!(
+                "the catalog lists {consumer} as a consumer of event {}, but no consumer module block is named {consumer}: {} no one there",
+                events.join(", event "),
+                if events.len() == 1 { "it reaches" } else { "they reach" },
+            ),
+        );
     }
 }
 
@@ -220,15 +361,13 @@ fn check_platform(catalog: &Catalog, root: &RootModule, agreement: &mut Agreemen
                     );
                     continue;
                 }
-                Some(value) => {
-                    match value.as_strings() {
-                        Some(events) => events,
-                        None => {
-                            agreement.problem(&module.file, Some(&field), format!("the {actor} policy's events are not a list of literal event names"));
-                            continue;
-                        }
+                Some(value) => match value.as_strings() {
+                    Some(events) => events,
+                    None => {
+                        agreement.problem(&module.file, Some(&field), format!("the {actor} policy's events are not a list of literal event names or the catalog module's actor_events"));
+                        continue;
                     }
-                }
+                },
             };
             let given: BTreeSet<&str> = catalog
                 .events_produced_by_actor(actor)

@@ -13,6 +13,8 @@ use crate::static_value::{Scope, StaticValue};
 /// (`../../modules/event`, `git::https://…//terraform/modules/event?ref=v1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModuleKind {
+    /// Reads the event catalog (`terraform/modules/catalog`): its outputs are the catalog's.
+    Catalog,
     Platform,
     Event,
     Consumer,
@@ -27,6 +29,7 @@ impl ModuleKind {
             .next()
             .unwrap_or("");
         match last {
+            "catalog" => Some(ModuleKind::Catalog),
             "platform" => Some(ModuleKind::Platform),
             "event" => Some(ModuleKind::Event),
             "consumer" => Some(ModuleKind::Consumer),
@@ -68,7 +71,9 @@ pub struct ReadError {
 
 impl RootModule {
     /// Parses every `*.tf` file directly in `dir` (a root module is one directory).
-    pub fn read(dir: &Path) -> Result<RootModule, ReadError> {
+    /// `catalog_outputs` is what every catalog module block evaluates to (`module.<label>`):
+    /// the outputs of the catalog module for the catalog being checked.
+    pub fn read(dir: &Path, catalog_outputs: &StaticValue) -> Result<RootModule, ReadError> {
         let files = tf_files(dir)?;
         let mut bodies = Vec::new();
         for path in files {
@@ -84,9 +89,29 @@ impl RootModule {
             bodies.push((file, body));
         }
 
-        let mut scope = Scope::default();
+        // Terraform resolves relative paths against the root module's directory, where
+        // `path.module` is ".".
+        let mut scope = Scope {
+            path_module: Some(".".to_owned()),
+            ..Scope::default()
+        };
         for (_, body) in &bodies {
             collect_scope(body, &mut scope);
+        }
+        for (_, body) in &bodies {
+            for block in body.blocks().filter(|b| b.identifier() == "module") {
+                let source = attribute_expr(block.body(), "source").map(|e| scope.eval(e));
+                let is_catalog = source
+                    .as_ref()
+                    .and_then(StaticValue::as_str)
+                    .and_then(ModuleKind::from_source)
+                    == Some(ModuleKind::Catalog);
+                if let (true, Some(label)) = (is_catalog, block.labels().first()) {
+                    scope
+                        .modules
+                        .insert(label.as_str().to_owned(), catalog_outputs.clone());
+                }
+            }
         }
 
         let mut root = RootModule::default();

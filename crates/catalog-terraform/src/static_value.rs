@@ -1,14 +1,18 @@
 //! Just enough of Terraform's expression evaluation to read a root module without running it:
-//! literals, `var.X` defaults, `local.X`, `each.key`/`each.value`, and the collection functions
-//! people write around lists of event names. Anything else is `Unknown`, and the caller reports
-//! that it could not read the attribute rather than guessing.
+//! literals, templates, `var.X` defaults, `local.X`, `path.module`, `each.key`/`each.value`,
+//! `module.X` for modules whose outputs are known without running Terraform (the catalog
+//! module), and the collection functions people write around lists of event names. Anything
+//! else is `Unknown`, and the caller reports that it could not read the attribute rather than
+//! guessing.
 
 use std::collections::BTreeMap;
 
-use hcl::expr::{Expression, ObjectKey, TemplateExpr, Traversal, TraversalOperator};
+use hcl::expr::{Expression, ObjectKey, Traversal, TraversalOperator};
+use hcl::template::{Element, Template};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum StaticValue {
+    Null,
     Bool(bool),
     String(String),
     List(Vec<StaticValue>),
@@ -54,6 +58,10 @@ pub struct Scope {
     pub variables: BTreeMap<String, Expression>,
     /// `each.key` and `each.value` inside a `for_each` module block.
     pub each: Option<(StaticValue, StaticValue)>,
+    /// `path.module`: "." in a root module, whose directory relative paths are resolved against.
+    pub path_module: Option<String>,
+    /// Outputs of module blocks known before Terraform runs, by block label.
+    pub modules: BTreeMap<String, StaticValue>,
 }
 
 const MAX_DEPTH: usize = 32;
@@ -69,13 +77,12 @@ impl Scope {
             return StaticValue::Unknown;
         }
         match expr {
+            Expression::Null => StaticValue::Null,
             Expression::Bool(b) => StaticValue::Bool(*b),
             Expression::String(s) => StaticValue::String(s.clone()),
-            Expression::TemplateExpr(template) => match template.as_ref() {
-                TemplateExpr::QuotedString(raw) if !raw.contains("${") && !raw.contains("%{") => {
-                    StaticValue::String(raw.replace("$${", "${"))
-                }
-                _ => StaticValue::Unknown,
+            Expression::TemplateExpr(template) => match Template::from_expr(template) {
+                Ok(template) => self.template(&template, depth),
+                Err(_) => StaticValue::Unknown,
             },
             Expression::Array(items) => {
                 StaticValue::List(items.iter().map(|i| self.eval_at(i, depth + 1)).collect())
@@ -102,6 +109,24 @@ impl Scope {
             }
             _ => StaticValue::Unknown,
         }
+    }
+
+    /// A template whose interpolations all evaluate to strings; directives are not read.
+    fn template(&self, template: &Template, depth: usize) -> StaticValue {
+        let mut text = String::new();
+        for element in template.elements() {
+            match element {
+                Element::Literal(literal) => text.push_str(literal),
+                Element::Interpolation(interpolation) => {
+                    match self.eval_at(&interpolation.expr, depth + 1) {
+                        StaticValue::String(value) => text.push_str(&value),
+                        _ => return StaticValue::Unknown,
+                    }
+                }
+                Element::Directive(_) => return StaticValue::Unknown,
+            }
+        }
+        StaticValue::String(text)
     }
 
     fn object_key(&self, key: &ObjectKey, depth: usize) -> Option<String> {
@@ -131,6 +156,23 @@ impl Scope {
                 };
                 match table.get(name.as_str()) {
                     Some(expr) => self.eval_at(expr, depth + 1),
+                    None => return StaticValue::Unknown,
+                }
+            }
+            "path" => match (operators.next(), &self.path_module) {
+                (Some(TraversalOperator::GetAttr(name)), Some(dir))
+                    if name.as_str() == "module" =>
+                {
+                    StaticValue::String(dir.clone())
+                }
+                _ => return StaticValue::Unknown,
+            },
+            "module" => {
+                let Some(TraversalOperator::GetAttr(name)) = operators.next() else {
+                    return StaticValue::Unknown;
+                };
+                match self.modules.get(name.as_str()) {
+                    Some(outputs) => outputs.clone(),
                     None => return StaticValue::Unknown,
                 }
             }
@@ -201,6 +243,18 @@ fn function(name: &str, args: Vec<StaticValue>) -> StaticValue {
             }
             _ => StaticValue::Unknown,
         },
+        // The first argument that is neither null nor an empty string.
+        "coalesce" => {
+            for arg in args {
+                match arg {
+                    StaticValue::Null => continue,
+                    StaticValue::String(s) if s.is_empty() => continue,
+                    StaticValue::Unknown => return StaticValue::Unknown,
+                    value => return value,
+                }
+            }
+            StaticValue::Unknown
+        }
         "concat" | "setunion" => {
             let mut all = Vec::new();
             for arg in args {

@@ -12,7 +12,8 @@ fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// A copy of the repository's catalog and complete example, to modify.
+/// A copy of the repository's catalog and complete example, laid out as in the repository so that
+/// the example's catalog module finds the copied catalog.
 struct Copy {
     _dir: TempDir,
     catalog: PathBuf,
@@ -23,7 +24,7 @@ impl Copy {
     fn new() -> Copy {
         let dir = tempfile::tempdir().unwrap();
         let catalog = dir.path().join("event-catalog");
-        let terraform = dir.path().join("complete");
+        let terraform = dir.path().join("terraform/examples/complete");
         copy_files(&repository().join("event-catalog"), &catalog, "yaml");
         copy_files(
             &repository().join("terraform/examples/complete"),
@@ -53,16 +54,21 @@ impl Copy {
         self.edit(file, |old| format!("{old}\n{text}\n"));
     }
 
-    /// Adds COOKING_PAUSED to the catalog (backend-to-actor, consumed by iot-forwarder).
-    fn add_catalog_event(&self) {
+    /// Adds an event to the catalog, a copy of COOKING_STARTED (backend-to-actor, produced by
+    /// kitchen) renamed, with `consumers` as its consumers.
+    fn add_catalog_event(&self, name: &str, consumers: &str) {
         let started = fs::read_to_string(self.catalog.join("COOKING_STARTED.yaml")).unwrap();
-        let paused = started.replace("COOKING_STARTED", "COOKING_PAUSED");
-        fs::write(self.catalog.join("COOKING_PAUSED.yaml"), paused).unwrap();
+        let added = started.replace("COOKING_STARTED", name).replace(
+            "consumers: [iot-forwarder]",
+            &format!("consumers: [{consumers}]"),
+        );
+        assert!(added.contains(consumers));
+        fs::write(self.catalog.join(format!("{name}.yaml")), added).unwrap();
     }
 
     fn check(&self) -> Agreement {
         let catalog = Catalog::load(&self.catalog).expect("the copied catalog loads");
-        check(&catalog, &self.terraform)
+        check(&catalog, &self.catalog, &self.terraform)
     }
 }
 
@@ -80,24 +86,21 @@ fn messages(problems: &[postoffice::catalog::CatalogProblem]) -> Vec<String> {
     problems.iter().map(ToString::to_string).collect()
 }
 
-/// Exactly one problem, which names `event` and says `what`.
-fn assert_one_problem(agreement: &Agreement, event: &str, what: &str) {
+/// Exactly one problem, which names `subject` and says `what`.
+fn assert_one_problem(agreement: &Agreement, subject: &str, what: &str) {
     let problems = messages(&agreement.problems);
     assert_eq!(
         problems.len(),
         1,
-        "expected one problem about {event}, got {problems:#?}"
+        "expected one problem about {subject}, got {problems:#?}"
     );
     assert!(
-        problems[0].contains(event) && problems[0].contains(what),
+        problems[0].contains(subject) && problems[0].contains(what),
         "{problems:#?}"
     );
 }
 
-#[test]
-fn the_repository_terraform_agrees_with_the_catalog() {
-    let catalog = Catalog::load(&repository().join("event-catalog")).unwrap();
-    let agreement = check(&catalog, &repository().join("terraform/examples/complete"));
+fn assert_agrees(agreement: &Agreement) {
     assert!(
         agreement.problems.is_empty(),
         "{:#?}",
@@ -110,28 +113,130 @@ fn the_repository_terraform_agrees_with_the_catalog() {
     );
 }
 
-#[test]
-fn a_catalog_event_without_an_event_block_fails() {
-    let copy = Copy::new();
-    copy.add_catalog_event();
-    // The new event's consumer must exist for the catalog copy to be realistic; the forwarder does.
-    let agreement = copy.check();
-    assert_one_problem(&agreement, "COOKING_PAUSED", "no event module block");
+/// Removes the block that starts with `start` (up to its closing brace at the line start).
+fn without_block(text: &str, start: &str) -> String {
+    let begin = text.find(start).unwrap();
+    let end = begin + text[begin..].find("\n}\n").unwrap() + 3;
+    format!("{}{}", &text[..begin], &text[end..])
 }
 
 #[test]
-fn removing_an_event_block_fails_naming_the_event() {
+fn the_repository_terraform_agrees_with_the_catalog() {
+    let catalog = Catalog::load(&repository().join("event-catalog")).unwrap();
+    let agreement = check(
+        &catalog,
+        &repository().join("event-catalog"),
+        &repository().join("terraform/examples/complete"),
+    );
+    assert_agrees(&agreement);
+}
+
+#[test]
+fn a_new_event_for_existing_consumers_needs_only_its_catalog_file() {
     let copy = Copy::new();
-    copy.edit("main.tf", |text| {
-        let start = text.find("module \"firmware_update_offered\"").unwrap();
-        let end = start + text[start..].find("\n}\n").unwrap() + 3;
-        format!("{}{}", &text[..start], &text[end..])
+    copy.add_catalog_event("COOKING_PAUSED", "iot-forwarder");
+    assert_agrees(&copy.check());
+}
+
+#[test]
+fn a_catalog_consumer_without_a_consumer_block_fails_naming_its_events() {
+    let copy = Copy::new();
+    copy.add_catalog_event("COOKING_PAUSED", "iot-forwarder, billing");
+    assert_one_problem(
+        &copy.check(),
+        "COOKING_PAUSED",
+        "no consumer module block is named billing",
+    );
+}
+
+#[test]
+fn removing_a_consumer_block_fails_naming_its_events() {
+    let copy = Copy::new();
+    copy.edit("consumers.tf", |text| {
+        without_block(&text, "module \"telemetry\"")
     });
     let agreement = copy.check();
     assert_one_problem(
         &agreement,
-        "FIRMWARE_UPDATE_OFFERED",
-        "no event module block",
+        "event COOKING_FINISHED, event DEVICE_TELEMETRY_REPORTED",
+        "no consumer module block is named telemetry",
+    );
+}
+
+#[test]
+fn a_consumer_block_the_catalog_does_not_name_fails() {
+    let copy = Copy::new();
+    copy.append(
+        "consumers.tf",
+        r#"module "billing" {
+  source   = "../../modules/consumer"
+  name     = "billing"
+  platform = module.platform.for_consumers
+  catalog  = module.catalog
+  events   = module.event
+  bridge   = local.bridge
+  handler  = { zip = "${var.lambda_zips}/billing/bootstrap.zip" }
+}"#,
+    );
+    let agreement = copy.check();
+    assert_one_problem(&agreement, "consumer billing", "consumes no catalog event");
+    assert_eq!(
+        agreement.problems[0].field.as_deref(),
+        Some("module.billing.name")
+    );
+}
+
+#[test]
+fn a_consumer_whose_subscriptions_do_not_come_from_the_catalog_fails() {
+    let copy = Copy::new();
+    copy.edit("consumers.tf", |text| {
+        text.replacen(
+            "catalog  = module.catalog",
+            r#"catalog  = { consumers = { kitchen = { subscribes = ["COOKING_REQUESTED"], publishes = [], forwards_to_actors = [] } } }"#,
+            1,
+        )
+    });
+    assert_one_problem(
+        &copy.check(),
+        "consumer kitchen",
+        "catalog is not the catalog module",
+    );
+}
+
+#[test]
+fn a_filter_policy_for_an_event_the_consumer_does_not_consume_fails() {
+    let copy = Copy::new();
+    copy.edit("consumers.tf", |text| {
+        text.replace(
+            "  filter_policies = {\n",
+            "  filter_policies = {\n    COOKING_REPLIED = jsonencode({ household_id = [\"h-1\"] })\n",
+        )
+    });
+    let agreement = copy.check();
+    assert_one_problem(
+        &agreement,
+        "COOKING_REPLIED",
+        "consumer telemetry has a filter policy",
+    );
+    assert_eq!(
+        agreement.problems[0].field.as_deref(),
+        Some("module.telemetry.filter_policies")
+    );
+}
+
+#[test]
+fn a_catalog_module_reading_another_directory_fails() {
+    let copy = Copy::new();
+    copy.edit("main.tf", |text| {
+        text.replace(
+            r#""${path.module}/../../../event-catalog""#,
+            r#""${path.module}/../../../another-catalog""#,
+        )
+    });
+    assert_one_problem(
+        &copy.check(),
+        "another-catalog",
+        "not the catalog being checked",
     );
 }
 
@@ -143,30 +248,67 @@ fn an_event_block_for_an_event_not_in_the_catalog_fails() {
         r#"module "paused" {
   source     = "../../modules/event"
   event_name = "COOKING_PAUSED"
-  platform   = module.platform
+  platform   = module.platform.for_events
 }"#,
     );
     let agreement = copy.check();
     assert_one_problem(&agreement, "COOKING_PAUSED", "not in the catalog");
-    assert!(agreement.problems[0].field.as_deref() == Some("module.paused.event_name"));
+    assert_eq!(
+        agreement.problems[0].field.as_deref(),
+        Some("module.paused.event_name")
+    );
 }
 
 #[test]
-fn adding_the_event_to_both_passes() {
+fn an_event_block_next_to_the_catalog_driven_ones_fails_as_a_duplicate() {
     let copy = Copy::new();
-    copy.add_catalog_event();
     copy.append(
         "main.tf",
-        r#"module "cooking_paused" {
+        r#"module "cooking_replied" {
   source     = "../../modules/event"
-  event_name = "COOKING_PAUSED"
-  platform   = module.platform
+  event_name = "COOKING_REPLIED"
+  platform   = module.platform.for_events
 }"#,
     );
-    copy.edit("consumers.tf", |text| {
+    assert_one_problem(&copy.check(), "COOKING_REPLIED", "2 event module blocks");
+}
+
+#[test]
+fn event_blocks_listed_by_hand_are_still_checked() {
+    let copy = Copy::new();
+    // The catalog-driven block becomes a for_each over a hand-kept local that misses an event.
+    copy.edit("main.tf", |text| {
         text.replace(
-            "    COOKING_STARTED         = { topic_arn = module.cooking_started.topic_arn }\n",
-            "    COOKING_STARTED         = { topic_arn = module.cooking_started.topic_arn }\n    COOKING_PAUSED          = { topic_arn = module.cooking_paused.topic_arn }\n",
+            "  for_each = module.catalog.events\n",
+            "  for_each = local.events\n",
+        )
+        .replace(
+            "actor_published = each.value.actor_published",
+            "actor_published = each.value",
+        )
+    });
+    copy.create(
+        "events.tf",
+        r#"locals {
+  events = {
+    COOKING_FINISHED          = true
+    COOKING_REPLIED           = false
+    COOKING_REQUESTED         = true
+    DEVICE_TELEMETRY_REPORTED = true
+    FIRMWARE_UPDATE_OFFERED   = false
+  }
+}"#,
+    );
+    assert_one_problem(&copy.check(), "COOKING_STARTED", "no event module block");
+}
+
+#[test]
+fn an_iot_rule_for_an_event_actors_do_not_publish_warns() {
+    let copy = Copy::new();
+    copy.edit("main.tf", |text| {
+        text.replace(
+            "actor_published = each.value.actor_published",
+            "actor_published = true",
         )
     });
     let agreement = copy.check();
@@ -175,37 +317,18 @@ fn adding_the_event_to_both_passes() {
         "{:#?}",
         messages(&agreement.problems)
     );
+    let warnings = messages(&agreement.warnings);
     assert!(
-        agreement.warnings.is_empty(),
-        "{:#?}",
-        messages(&agreement.warnings)
+        warnings.len() == 3
+            && [
+                "COOKING_REPLIED",
+                "COOKING_STARTED",
+                "FIRMWARE_UPDATE_OFFERED"
+            ]
+            .iter()
+            .all(|event| warnings.iter().any(|w| w.contains(event))),
+        "{warnings:#?}"
     );
-}
-
-#[test]
-fn a_consumer_subscribing_to_an_unknown_event_fails() {
-    let copy = Copy::new();
-    copy.edit("consumers.tf", |text| {
-        text.replace(
-            "    COOKING_FINISHED  = { topic_arn = module.cooking_finished.topic_arn }\n",
-            "    COOKING_FINISHED  = { topic_arn = module.cooking_finished.topic_arn }\n    \"OVEN_EXPLODED\" = { topic_arn = \"arn:aws:sns:eu-west-1:123456789012:postoffice-OVEN_EXPLODED\" }\n",
-        )
-    });
-    let agreement = copy.check();
-    assert_one_problem(&agreement, "OVEN_EXPLODED", "consumer kitchen subscribes");
-}
-
-#[test]
-fn a_handler_publishing_an_unknown_event_fails() {
-    let copy = Copy::new();
-    copy.edit("consumers.tf", |text| {
-        text.replace(
-            r#"publishes = ["COOKING_REPLIED", "COOKING_STARTED"]"#,
-            r#"publishes = ["COOKING_REPLIED", "COOKING_BURNT"]"#,
-        )
-    });
-    let agreement = copy.check();
-    assert_one_problem(&agreement, "COOKING_BURNT", "not in the catalog");
 }
 
 #[test]
@@ -213,8 +336,8 @@ fn a_device_policy_allowing_an_event_devices_do_not_produce_fails() {
     let copy = Copy::new();
     copy.edit("main.tf", |text| {
         text.replace(
-            r#"device_events            = ["COOKING_FINISHED", "COOKING_REQUESTED", "DEVICE_TELEMETRY_REPORTED"]"#,
-            r#"device_events            = ["COOKING_FINISHED", "COOKING_REQUESTED", "DEVICE_TELEMETRY_REPORTED", "FIRMWARE_UPDATE_OFFERED"]"#,
+            r#"device_events            = module.catalog.actor_events["device"]"#,
+            r#"device_events            = concat(module.catalog.actor_events["device"], ["FIRMWARE_UPDATE_OFFERED"])"#,
         )
     });
     let agreement = copy.check();
@@ -230,29 +353,16 @@ fn a_device_policy_allowing_an_event_devices_do_not_produce_fails() {
 }
 
 #[test]
-fn a_device_policy_allowing_an_unknown_event_fails() {
+fn a_hand_kept_device_policy_is_checked_both_ways() {
     let copy = Copy::new();
     copy.edit("main.tf", |text| {
         text.replace(
-            r#""DEVICE_TELEMETRY_REPORTED"]"#,
-            r#""DEVICE_TELEMETRY_REPORTED", "DOOR_OPENED"]"#,
+            r#"device_events            = module.catalog.actor_events["device"]"#,
+            r#"device_events            = ["COOKING_FINISHED", "COOKING_REQUESTED", "DOOR_OPENED"]"#,
         )
     });
-    assert_one_problem(&copy.check(), "DOOR_OPENED", "device policy allows");
-}
-
-#[test]
-fn a_device_policy_missing_a_device_event_warns() {
-    let copy = Copy::new();
-    copy.edit("main.tf", |text| {
-        text.replace(r#", "DEVICE_TELEMETRY_REPORTED"]"#, "]")
-    });
     let agreement = copy.check();
-    assert!(
-        agreement.problems.is_empty(),
-        "{:#?}",
-        messages(&agreement.problems)
-    );
+    assert_one_problem(&agreement, "DOOR_OPENED", "device policy allows");
     let warnings = messages(&agreement.warnings);
     assert!(
         warnings.len() == 1 && warnings[0].contains("DEVICE_TELEMETRY_REPORTED"),
@@ -261,108 +371,35 @@ fn a_device_policy_missing_a_device_event_warns() {
 }
 
 #[test]
-fn other_block_names_locals_variables_for_each_and_extra_blocks_are_understood() {
-    let copy = Copy::new();
-    // The three backend-to-actor events become one for_each block over a local; the device
-    // events move to a variable default; unrelated blocks appear.
-    copy.edit("main.tf", |text| {
-        let mut text = text;
-        for label in ["cooking_replied", "cooking_started", "firmware_update_offered"] {
-            let start = text.find(&format!("module \"{label}\"")).unwrap();
-            let end = start + text[start..].find("\n}\n").unwrap() + 3;
-            text = format!("{}{}", &text[..start], &text[end..]);
-        }
-        text.replace(
-            r#"device_events            = ["COOKING_FINISHED", "COOKING_REQUESTED", "DEVICE_TELEMETRY_REPORTED"]"#,
-            "device_events            = var.device_events",
-        )
-    });
-    copy.create(
-        "events.tf",
-        r#"locals {
-  replies = ["COOKING_REPLIED", "COOKING_STARTED"]
-}
-
-variable "device_events" {
-  type    = list(string)
-  default = ["COOKING_FINISHED", "COOKING_REQUESTED", "DEVICE_TELEMETRY_REPORTED"]
-}
-
-module "backend_to_actor" {
-  for_each   = toset(concat(local.replies, ["FIRMWARE_UPDATE_OFFERED"]))
-  source     = "git::https://example.com/postoffice.git//terraform/modules/event?ref=v1"
-  event_name = each.key
-  platform   = module.platform
-}
-
-module "unrelated" {
-  source = "terraform-aws-modules/vpc/aws"
-  name   = "COOKING_NOTHING"
-}
-
-resource "aws_sns_topic" "extra" {
-  name = "not-an-event"
-}"#,
-    );
-    copy.edit("consumers.tf", |text| {
-        text.replace(
-            "module.cooking_replied.topic_arn",
-            r#"module.backend_to_actor["COOKING_REPLIED"].topic_arn"#,
-        )
-    });
-    let agreement = copy.check();
-    assert!(
-        agreement.problems.is_empty(),
-        "{:#?}",
-        messages(&agreement.problems)
-    );
-
-    // The same layout still catches a missing event.
-    copy.edit("events.tf", |text| {
-        text.replace(
-            r#"replies = ["COOKING_REPLIED", "COOKING_STARTED"]"#,
-            r#"replies = ["COOKING_REPLIED"]"#,
-        )
-    });
-    assert_one_problem(&copy.check(), "COOKING_STARTED", "no event module block");
-}
-
-#[test]
-fn an_event_name_not_known_before_terraform_runs_fails() {
+fn a_catalog_directory_not_known_before_terraform_runs_fails() {
     let copy = Copy::new();
     copy.edit("main.tf", |text| {
         text.replace(
-            r#"event_name = "COOKING_REPLIED""#,
-            r#"event_name = upper("cooking_replied")"#,
+            r#"coalesce(var.event_catalog, "${path.module}/../../../event-catalog")"#,
+            "abspath(var.event_catalog)",
         )
     });
-    let problems = messages(&copy.check().problems);
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.contains("module.cooking_replied.event_name")),
-        "{problems:#?}"
-    );
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.contains("COOKING_REPLIED") && p.contains("no event module block")),
-        "{problems:#?}"
+    assert_one_problem(
+        &copy.check(),
+        "module.catalog.directory",
+        "not known before Terraform runs",
     );
 }
 
 #[test]
-fn a_duplicate_event_block_fails() {
+fn a_catalog_directory_given_as_a_variable_default_is_read() {
     let copy = Copy::new();
-    copy.append(
-        "main.tf",
-        r#"module "cooking_replied_again" {
-  source     = "../../modules/event"
-  event_name = "COOKING_REPLIED"
-  platform   = module.platform
-}"#,
-    );
-    assert_one_problem(&copy.check(), "COOKING_REPLIED", "2 event module blocks");
+    let catalog = copy.catalog.display().to_string();
+    copy.edit("variables.tf", |text| {
+        let begin = text.find("variable \"event_catalog\"").unwrap();
+        let default = begin + text[begin..].find("default     = null").unwrap();
+        format!(
+            "{}default     = \"{catalog}\"{}",
+            &text[..default],
+            &text[default + "default     = null".len()..]
+        )
+    });
+    assert_agrees(&copy.check());
 }
 
 #[test]

@@ -3,26 +3,31 @@ output "device_endpoint" {
   value       = module.platform.device_endpoint
 }
 
+output "device_policy_names" {
+  description = "IoT policies to attach to every device certificate at provisioning."
+  value       = module.platform.device_policy_names
+}
+
 output "topic_arns" {
   description = "SNS topic ARN per event."
-  value = { for event in [
-    module.cooking_requested, module.cooking_replied, module.cooking_started,
-    module.cooking_finished, module.device_telemetry_reported, module.firmware_update_offered,
-  ] : event.event_name => event.topic_arn }
+  value       = { for event, instance in module.event : event => instance.topic_arn }
 }
 
 output "dlq_urls" {
   description = "Dead-letter queue URL per consumer."
   value = {
-    kitchen         = module.kitchen.dlq_url
-    telemetry       = module.telemetry.dlq_url
-    "iot-forwarder" = module.iot_forwarder.dlq_url
+    for consumer in [module.kitchen, module.telemetry, module.iot_forwarder] : consumer.name => consumer.dlq_url
   }
 }
 
 output "rule_errors_queue_url" {
   description = "Queue holding messages the IoT rules could not publish."
   value       = module.platform.rule_errors_queue_url
+}
+
+output "event_store_dlq_url" {
+  description = "Queue holding events SNS could not put into the event store."
+  value       = module.platform.event_store_dlq_url
 }
 
 output "dashboard_url" {

@@ -10,8 +10,14 @@ variable "prefix" {
   default     = "postoffice"
 }
 
+variable "event_catalog" {
+  description = "Directory of the event catalog (`EVENT.yaml` files). Default: the repository's `event-catalog/`, three levels above this example; set it when the example is copied elsewhere."
+  type        = string
+  default     = null
+}
+
 variable "lambda_zips" {
-  description = "Directory holding the Lambda zips built by `make package` (`<binary>/bootstrap.zip`)."
+  description = "Directory holding the Lambda zips built by `make package` (`<binary>/bootstrap.zip` for sns-bridge and each consumer's handler binary), relative to the working directory or absolute."
   type        = string
   default     = "../../../target/lambda"
 }

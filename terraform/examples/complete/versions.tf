@@ -1,10 +1,12 @@
 terraform {
-  required_version = ">= 1.7"
+  # The versions terraform-check and the local post office run; .terraform.lock.hcl pins the
+  # provider build.
+  required_version = "~> 1.11.0"
 
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.60, < 7.0"
+      version = "5.100.0"
     }
   }
 }

@@ -76,8 +76,11 @@ resource "aws_cloudwatch_metric_alarm" "handler_errors" {
     return_data = true
   }
 
+  # PutMetricAlarm takes exactly one query with ReturnData true; the others must say false:
+  # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDataQuery.html
   metric_query {
-    id = "errors"
+    id          = "errors"
+    return_data = false
     metric {
       namespace   = "AWS/Lambda"
       metric_name = "Errors"
@@ -88,7 +91,8 @@ resource "aws_cloudwatch_metric_alarm" "handler_errors" {
   }
 
   metric_query {
-    id = "invocations"
+    id          = "invocations"
+    return_data = false
     metric {
       namespace   = "AWS/Lambda"
       metric_name = "Invocations"

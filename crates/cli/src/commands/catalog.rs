@@ -17,9 +17,9 @@ pub struct CheckArgs {
     /// Directory holding one EVENT.yaml file per event.
     #[arg(long, value_name = "DIR", default_value = "event-catalog")]
     pub catalog: PathBuf,
-    /// Terraform root module that must agree with the catalog (event blocks, consumer
-    /// subscriptions, device policy). Default: terraform/examples/complete next to the catalog
-    /// directory, checked when it exists.
+    /// Terraform root module that must agree with the catalog (its catalog module reads this
+    /// catalog; event blocks, consumer blocks, device and mobile policies). Default:
+    /// terraform/examples/complete next to the catalog directory, checked when it exists.
     #[arg(long, value_name = "DIR")]
     pub terraform: Option<PathBuf>,
 }
@@ -63,7 +63,7 @@ fn check_terraform(args: &CheckArgs, report: &mut CheckReport) {
             beside_catalog
         }
     };
-    let agreement = postoffice_catalog_terraform::check(catalog, &dir);
+    let agreement = postoffice_catalog_terraform::check(catalog, &args.catalog, &dir);
     for warning in &agreement.warnings {
         eprintln!("warning {warning}");
     }

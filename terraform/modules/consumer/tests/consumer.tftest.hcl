@@ -212,7 +212,7 @@ run "alarms_cover_the_dlq_and_both_lambdas" {
       aws_cloudwatch_metric_alarm.handler_errors.metric_name == null
       && aws_cloudwatch_metric_alarm.handler_errors.threshold == 10
       && one([for q in aws_cloudwatch_metric_alarm.handler_errors.metric_query : q.expression if q.id == "failing" && q.return_data == true]) == "IF(invocations >= 10, 100 * errors / invocations, 0)"
-      && toset([for q in aws_cloudwatch_metric_alarm.handler_errors.metric_query : one(q.metric).metric_name if q.id != "failing"]) == toset(["Errors", "Invocations"])
+      && toset([for q in aws_cloudwatch_metric_alarm.handler_errors.metric_query : one(q.metric).metric_name if q.id != "failing" && q.return_data == false]) == toset(["Errors", "Invocations"])
     )
     error_message = "the handler pages on the share of failing invocations, not on any error"
   }

@@ -1,0 +1,21 @@
+# Earlier addresses of this module's resources, so that an existing deployment updates them in
+# place instead of deleting and recreating alarms of the same name.
+moved {
+  from = aws_cloudwatch_metric_alarm.lambda_errors["bridge"]
+  to   = aws_cloudwatch_metric_alarm.bridge_errors
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.lambda_errors["handler"]
+  to   = aws_cloudwatch_metric_alarm.handler_errors
+}
+
+# The queue now carries its policy itself; forgetting the old resource leaves the policy in place
+# (destroying it would clear the queue's policy).
+removed {
+  from = aws_sqs_queue_policy.dlq
+
+  lifecycle {
+    destroy = false
+  }
+}
