@@ -13,6 +13,7 @@ use postoffice::Envelope;
 use postoffice::sns::SnsMessage;
 use postoffice_local::activity::Activity;
 use postoffice_local::device::SimulatedDevice;
+use postoffice_local::iot::devices::DeviceCredentials;
 use postoffice_local::{LocalPostOffice, Options};
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -112,20 +113,29 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// Registers a household and connects one of its devices.
+/// Registers a device in a new household (a thing with the household attribute, a certificate
+/// with the device policies attached) and connects it.
 pub async fn household_with_device(
     household_prefix: &str,
-) -> anyhow::Result<(SimulatedDevice, postoffice_local::mqtt::Credentials)> {
+) -> anyhow::Result<(SimulatedDevice, DeviceCredentials)> {
     let post_office = post_office();
     let household = unique(household_prefix);
-    let credentials = post_office.register_household(&household).await?;
-    let device = SimulatedDevice::connect(
-        post_office.endpoints.mqtt_port,
-        &credentials,
-        &unique("oven"),
-    )
-    .await?;
+    let credentials = post_office
+        .register_device(&unique("oven"), Some(&household))
+        .await?;
+    let device = post_office.connect_device(&credentials, &household).await?;
     Ok((device, credentials))
+}
+
+/// The bridge function of a consumer, the endpoint its deliveries are recorded under.
+pub fn bridge_of(consumer: &str) -> String {
+    format!("{}-{consumer}-bridge", post_office().options.prefix)
+}
+
+/// The URL of a consumer's dead-letter queue (`{prefix}-{consumer}-dlq`).
+pub fn dead_letter_queue(consumer: &str) -> Option<String> {
+    let post_office = post_office();
+    post_office.queue_url(&format!("{}-{consumer}-dlq", post_office.options.prefix))
 }
 
 /// The `postoffice` binary, built by `make e2e` before the tests.
@@ -198,7 +208,7 @@ pub struct DeadLetter {
 
 /// Every message currently in `queue_url`, read without consuming them (visibility timeout 0).
 pub async fn peek_queue(queue_url: &str) -> anyhow::Result<Vec<aws_sdk_sqs::types::Message>> {
-    let sqs = post_office().sqs();
+    let sqs = post_office().control_plane().sqs.clone();
     let mut seen = std::collections::BTreeMap::new();
     let mut quiet_rounds = 0;
     while quiet_rounds < 3 {
@@ -227,11 +237,10 @@ pub async fn peek_queue(queue_url: &str) -> anyhow::Result<Vec<aws_sdk_sqs::type
 
 /// The consumer's dead-letter queue, decoded as SNS writes it.
 pub async fn dead_letters(consumer: &str) -> anyhow::Result<Vec<DeadLetter>> {
-    let queue = post_office()
-        .dead_letter_queue(consumer)
+    let queue = dead_letter_queue(consumer)
         .with_context(|| format!("no dead-letter queue for {consumer}"))?;
     let mut letters = Vec::new();
-    for message in peek_queue(&queue.url).await? {
+    for message in peek_queue(&queue).await? {
         let body = message.body.clone().unwrap_or_default();
         let sns = SnsMessage::parse(body.as_bytes())
             .with_context(|| format!("a dead letter is not an SNS message: {body}"))?;
@@ -256,7 +265,7 @@ pub async fn dead_letters(consumer: &str) -> anyhow::Result<Vec<DeadLetter>> {
 /// Every envelope in the event store.
 pub fn stored_envelopes() -> anyhow::Result<Vec<Value>> {
     Ok(
-        postoffice_local::event_store::read_all(&post_office().event_store_root())?
+        postoffice_local::firehose::read_all(post_office().event_store_root())?
             .into_iter()
             .filter_map(|(_, line)| serde_json::from_str(&line).ok())
             .collect(),
@@ -307,7 +316,7 @@ impl Follower {
         self.until(&format!("the IoT rule to publish {event_id}"), |seen| {
             seen.iter().find_map(|activity| match activity {
                 Activity::RulePublished {
-                    event_id: id,
+                    event_id: Some(id),
                     sns_message_id,
                     ..
                 } if id == event_id => Some(sns_message_id.clone()),
@@ -323,6 +332,8 @@ impl Follower {
         consumer: &str,
         sns_message_id: &str,
     ) -> anyhow::Result<DeliveryHistory> {
+        let bridge = bridge_of(consumer);
+        let consumer = bridge.as_str();
         self.until(
             &format!("{consumer}'s delivery of {sns_message_id} to end"),
             |seen| {
@@ -334,7 +345,7 @@ impl Follower {
                 for activity in seen {
                     match activity {
                         Activity::DeliveryAttempt {
-                            consumer: c,
+                            endpoint: c,
                             sns_message_id: id,
                             status,
                             retry_in_ms,
@@ -344,12 +355,12 @@ impl Follower {
                             history.retry_delays_ms.extend(*retry_in_ms);
                         }
                         Activity::Delivered {
-                            consumer: c,
+                            endpoint: c,
                             sns_message_id: id,
                             ..
                         } if c == consumer && id == sns_message_id => return Some(history),
                         Activity::DeadLettered {
-                            consumer: c,
+                            endpoint: c,
                             sns_message_id: id,
                             ..
                         } if c == consumer && id == sns_message_id => {
@@ -374,13 +385,11 @@ pub struct DeliveryHistory {
     pub dead_lettered: bool,
 }
 
-/// Minimal MQTT 3.1.1 over a plain socket, for what client libraries refuse to send (a publish
-/// to a wildcard topic). Returns the first byte the broker sends after the PUBLISH, or `None`
-/// when it closes the connection.
+/// Minimal MQTT 3.1.1 over mutual TLS, for what client libraries refuse to send (a publish to a
+/// wildcard topic, an oversize packet). Returns the first byte the gateway sends after the
+/// PUBLISH, or `None` when it closes the connection.
 pub async fn raw_publish(
-    port: u16,
-    credentials: &postoffice_local::mqtt::Credentials,
-    client_id: &str,
+    device: &DeviceCredentials,
     topic: &str,
     payload: &[u8],
 ) -> anyhow::Result<Option<u8>> {
@@ -408,18 +417,29 @@ pub async fn raw_publish(
         packet
     }
 
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let post_office = post_office();
+    let tls = postoffice_local::mqtt::DeviceTls {
+        ca_pem: std::fs::read_to_string(&post_office.endpoints.ca_bundle)?,
+        certificate_pem: device.certificate.certificate_pem.clone(),
+        private_key_pem: device.certificate.private_key_pem.clone(),
+    };
+    let connector = tokio_rustls::TlsConnector::from(tls.client_config()?);
+    let tcp = tokio::net::TcpStream::connect(post_office.endpoints.mqtt).await?;
+    let mut stream = connector
+        .connect(
+            tokio_rustls::rustls::pki_types::ServerName::try_from("127.0.0.1")?,
+            tcp,
+        )
+        .await?;
     let mut connect = Vec::new();
     string("MQTT", &mut connect);
-    connect.extend([4, 0xC2, 0, 30]); // 3.1.1; username, password, clean session; keep-alive 30 s
-    string(client_id, &mut connect);
-    string(&credentials.username, &mut connect);
-    string(&credentials.password, &mut connect);
+    connect.extend([4, 0x02, 0, 30]); // 3.1.1, clean session, keep-alive 30 s
+    string(&device.thing, &mut connect);
     stream.write_all(&frame(0x10, &connect)).await?;
     let mut connack = [0u8; 4];
     tokio::time::timeout(WAIT, stream.read_exact(&mut connack)).await??;
     if connack != [0x20, 2, 0, 0] {
-        bail!("the broker refused the raw connection: {connack:?}");
+        bail!("the gateway refused the raw connection: {connack:?}");
     }
     let mut publish = Vec::new();
     string(topic, &mut publish);

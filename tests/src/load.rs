@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use postoffice_local::LocalPostOffice;
 use postoffice_local::activity::Activity;
-use postoffice_local::device::{SimulatedDevice, device_message};
+use postoffice_local::device::device_message;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -66,21 +66,17 @@ pub async fn cooking_burst(
     let mut households = Vec::new();
     for chunk in 0..devices.div_ceil(10) {
         let household = unique(&format!("h-burst{chunk}"));
-        let credentials = post_office.register_household(&household).await?;
-        households.push(household);
         for _ in 0..10.min(devices - chunk * 10) {
-            fleet.push(
-                SimulatedDevice::connect(
-                    post_office.endpoints.mqtt_port,
-                    &credentials,
-                    &unique("oven"),
-                )
-                .await?,
-            );
+            let credentials = post_office
+                .register_device(&unique("oven"), Some(&household))
+                .await?;
+            fleet.push(post_office.connect_device(&credentials, &household).await?);
         }
+        households.push(household);
     }
     let activity = post_office.activity();
-    let handled = tokio::spawn(handler_times(activity, devices * per_device, timeout));
+    let kitchen = format!("{}-kitchen-bridge", post_office.options.prefix);
+    let handled = tokio::spawn(handler_times(activity, kitchen, devices * per_device, timeout));
 
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -148,6 +144,7 @@ pub async fn cooking_burst(
 /// When the kitchen handled each request (its bridge answered 2xx), by event id.
 async fn handler_times(
     mut activity: broadcast::Receiver<Activity>,
+    kitchen_bridge: String,
     expected: usize,
     timeout: Duration,
 ) -> anyhow::Result<BTreeMap<Uuid, Instant>> {
@@ -157,20 +154,20 @@ async fn handler_times(
     while handled.len() < expected || event_of_message.len() < expected {
         match tokio::time::timeout_at(deadline, activity.recv()).await {
             Ok(Ok(Activity::RulePublished {
-                event,
-                event_id,
+                topic,
+                event_id: Some(event_id),
                 sns_message_id,
                 ..
-            })) if event == "COOKING_REQUESTED" => {
+            })) if topic.starts_with("COOKING_REQUESTED/") => {
                 event_of_message.insert(sns_message_id, event_id);
             }
             // The bridge answered 2xx: the handler is done (recorded before the SQS delete).
             Ok(Ok(Activity::DeliveryAttempt {
-                consumer,
+                endpoint,
                 sns_message_id,
                 status: Some(200..=299),
                 ..
-            })) if consumer == "kitchen" => {
+            })) if endpoint == kitchen_bridge => {
                 handled.entry(sns_message_id).or_insert_with(Instant::now);
             }
             Ok(Ok(_)) => {}
@@ -201,14 +198,12 @@ pub async fn sequential_round_trips(
     timeout: Duration,
 ) -> anyhow::Result<BurstReport> {
     let household = unique("h-seq");
-    let credentials = post_office.register_household(&household).await?;
-    let mut device = SimulatedDevice::connect(
-        post_office.endpoints.mqtt_port,
-        &credentials,
-        &unique("oven"),
-    )
-    .await?;
-    let handled = tokio::spawn(handler_times(post_office.activity(), count, timeout));
+    let credentials = post_office
+        .register_device(&unique("oven"), Some(&household))
+        .await?;
+    let mut device = post_office.connect_device(&credentials, &household).await?;
+    let kitchen = format!("{}-kitchen-bridge", post_office.options.prefix);
+    let handled = tokio::spawn(handler_times(post_office.activity(), kitchen, count, timeout));
     let started = Instant::now();
     let mut sent_at = BTreeMap::new();
     let mut replied_at = BTreeMap::new();

@@ -9,8 +9,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use postoffice::sns::{StaticCertificateFetcher, SystemClock, Verifier};
+use postoffice_local::plan::Endpoint;
 use postoffice_e2e::{
-    Follower, WAIT, dead_letters, device_message, envelope, example, household_with_device,
+    Follower, WAIT, bridge_of, dead_letters, device_message, envelope, example, household_with_device,
     post_office, postoffice_command, run, stored_envelopes, wait_for,
 };
 
@@ -24,8 +25,12 @@ struct RecipeStoreOutage {
 impl RecipeStoreOutage {
     fn begin() -> Self {
         let post_office = post_office();
-        let store = post_office.run_dir().join("kitchen-recipes");
-        let parked = post_office.run_dir().join("kitchen-recipes.unavailable");
+        let task_root = post_office
+            .task_root(&format!("{}-kitchen-handler", post_office.options.prefix))
+            .expect("the kitchen handler's code is extracted");
+        // Packaged in the function's zip (`recipes/`), as in AWS.
+        let store = task_root.join("recipes");
+        let parked = task_root.join("recipes.unavailable");
         std::fs::rename(&store, &parked).expect("taking the recipe store away");
         Self { store, parked }
     }
@@ -37,8 +42,23 @@ impl Drop for RecipeStoreOutage {
     }
 }
 
+/// The retry policy the applied Terraform gives the kitchen's COOKING_REQUESTED subscription.
+fn kitchen_retry_policy() -> postoffice_local::sns::delivery_policy::HealthyRetryPolicy {
+    let post_office = post_office();
+    let bridge = bridge_of("kitchen");
+    post_office
+        .plan()
+        .topics
+        .values()
+        .filter(|topic| topic.arn.ends_with("-COOKING_REQUESTED"))
+        .flat_map(|topic| &topic.subscriptions)
+        .find(|subscription| matches!(&subscription.endpoint, Endpoint::FunctionUrl { function, .. } if *function == bridge))
+        .map(|subscription| subscription.retry_policy.clone())
+        .expect("the kitchen subscribes to COOKING_REQUESTED")
+}
+
 fn delivery_policy_retries() -> usize {
-    post_office().config.delivery_policy.num_retries as usize
+    kitchen_retry_policy().num_retries as usize
 }
 
 #[test]
@@ -65,9 +85,7 @@ fn a_retryable_failure_is_retried_per_the_delivery_policy_then_dead_lettered() {
             history.statuses.iter().all(|status| *status == Some(500)),
             "the bridge answers a retryable handler error with 500: {history:?}"
         );
-        let expected: Vec<u64> = post_office
-            .config
-            .delivery_policy
+        let expected: Vec<u64> = kitchen_retry_policy()
             .retry_delays()
             .iter()
             .map(|delay| delay.mul_f64(postoffice_e2e::TIME_SCALE).as_millis() as u64)

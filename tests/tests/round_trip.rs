@@ -3,11 +3,14 @@
 
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeSet;
+
 use postoffice_e2e::{
-    Follower, WAIT, device_message, envelope, example, household_with_device, peek_queue,
+    Follower, WAIT, bridge_of, device_message, envelope, example, household_with_device,
     post_office, raw_publish, run, stored_envelopes, unique, wait_for,
 };
-use postoffice_local::mqtt::MqttSession;
+use postoffice_local::activity::Activity;
+use postoffice_local::plan::Endpoint;
 use serde_json::json;
 
 fn cooking_request() -> serde_json::Value {
@@ -92,15 +95,34 @@ fn identity_comes_from_the_topic_not_from_the_device_message() {
 }
 
 #[test]
-fn one_event_fans_out_to_every_consumer() {
+fn one_event_fans_out_to_every_subscribed_consumer_its_filter_lets_through() {
     run(async {
         let post_office = post_office();
         let mut activity = Follower::start();
         let (oven, _) = household_with_device("h-fan").await.unwrap();
-        let finished = device_message(example("COOKING_FINISHED"));
-        let event_id = finished.event_id.unwrap().to_string();
-        oven.publish("COOKING_FINISHED", &finished).await.unwrap();
+        // The applied subscriptions of COOKING_FINISHED: kitchen and telemetry, and telemetry's
+        // filter policy keeps only cooks that did not complete.
+        let subscribers: BTreeSet<String> = post_office
+            .plan()
+            .topics
+            .values()
+            .filter(|topic| topic.arn.ends_with("-COOKING_FINISHED"))
+            .flat_map(|topic| &topic.subscriptions)
+            .filter_map(|subscription| match &subscription.endpoint {
+                Endpoint::FunctionUrl { function, .. } => Some(function.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            subscribers,
+            BTreeSet::from([bridge_of("kitchen"), bridge_of("telemetry")])
+        );
 
+        let failed = device_message(
+            json!({"outcome": "failed", "finished_at": "2026-11-23T18:21:44Z", "cooked_s": 1184, "error_code": "E21"}),
+        );
+        let event_id = failed.event_id.unwrap().to_string();
+        oven.publish("COOKING_FINISHED", &failed).await.unwrap();
         let sns_message_id = activity.sns_message_id_of(&event_id).await.unwrap();
         for consumer in ["kitchen", "telemetry"] {
             let history = activity
@@ -110,49 +132,37 @@ fn one_event_fans_out_to_every_consumer() {
             assert!(!history.dead_lettered, "{consumer}: {history:?}");
             assert_eq!(history.statuses, vec![Some(200)], "{consumer}: {history:?}");
         }
-        // Exactly these two consumers subscribe to COOKING_FINISHED.
-        let consumers: std::collections::BTreeSet<_> = post_office
-            .provisioned
-            .subscriptions
-            .iter()
-            .filter(|s| s.event == "COOKING_FINISHED")
-            .map(|s| s.consumer.as_str())
-            .collect();
-        assert_eq!(
-            consumers.into_iter().collect::<Vec<_>>(),
-            ["kitchen", "telemetry"]
-        );
-        // The telemetry handler's own record of what it handled.
-        let log = post_office.run_dir().join("telemetry-handled.jsonl");
-        wait_for("telemetry's handled-event log line", WAIT, || async {
-            std::fs::read_to_string(&log)
-                .ok()
-                .filter(|text| text.contains(&event_id))
+
+        // A completed cook reaches the kitchen only: SNS filters it out for telemetry.
+        let completed = device_message(example("COOKING_FINISHED"));
+        assert_eq!(completed.payload["outcome"], "completed");
+        let completed_id = completed.event_id.unwrap().to_string();
+        oven.publish("COOKING_FINISHED", &completed).await.unwrap();
+        let sns_message_id = activity.sns_message_id_of(&completed_id).await.unwrap();
+        let history = activity.delivery_of("kitchen", &sns_message_id).await.unwrap();
+        assert_eq!(history.statuses, vec![Some(200)]);
+        wait_for("the kitchen's delivery to settle", WAIT, || async {
+            (post_office.pending_deliveries() == 0).then_some(())
         })
         .await;
+        let to_telemetry = activity.seen.iter().any(|seen| {
+            matches!(seen, Activity::DeliveryAttempt { endpoint, sns_message_id: id, .. }
+                if *endpoint == bridge_of("telemetry") && *id == sns_message_id)
+        });
+        assert!(!to_telemetry, "telemetry's filter policy let a completed cook through");
     });
 }
 
 #[test]
-fn the_broker_refuses_what_the_device_policy_forbids() {
+fn the_gateway_refuses_what_the_device_policy_forbids() {
     run(async {
-        let post_office = post_office();
+        let mut activity = Follower::start();
         let (oven, credentials) = household_with_device("h-acl").await.unwrap();
         let other_household = unique("h-other");
-        let (_observer, mut seen) = MqttSession::connect(
-            post_office.endpoints.mqtt_port,
-            &unique("observer"),
-            &post_office.gateway_credentials(),
-            &[
-                format!("+/{}/+", oven.household_id),
-                format!("+/{other_household}/+"),
-            ],
-            WAIT,
-        )
-        .await
-        .unwrap();
         let payload = serde_json::to_vec(&device_message(cooking_request())).unwrap();
         let forbidden = [
+            // Another household, another device of its own household, an event devices do not
+            // produce.
             format!("COOKING_REQUESTED/{other_household}/{}", oven.device_id),
             format!("COOKING_REQUESTED/{}/{}", oven.household_id, unique("oven")),
             oven.topic("COOKING_REPLIED"),
@@ -160,67 +170,41 @@ fn the_broker_refuses_what_the_device_policy_forbids() {
         for topic in &forbidden {
             let refused = oven.publish_to(topic, payload.clone()).await;
             assert!(refused.is_err(), "{topic} was acknowledged as accepted");
+            let error = refused.unwrap_err().to_string();
+            assert!(error.contains("NotAuthorized"), "{topic}: {error}");
+            activity
+                .until(&format!("the gateway's refusal of {topic}"), |seen| {
+                    seen.iter().any(|seen| matches!(seen,
+                        Activity::GatewayRefused { client_id, what, .. }
+                            if *client_id == oven.device_id && what.ends_with(topic.as_str())))
+                        .then_some(())
+                })
+                .await
+                .unwrap();
         }
-        // A wildcard in a publish topic is a protocol violation: the broker drops the connection
-        // without acknowledging. Sent raw, since client libraries refuse to send it.
+        // A wildcard in a publish topic is a protocol violation: the gateway drops the
+        // connection without acknowledging. Sent raw, since client libraries refuse to send it.
         let wildcard = format!("COOKING_REQUESTED/{}/+", oven.household_id);
-        let answer = raw_publish(
-            post_office.endpoints.mqtt_port,
-            &credentials,
-            &oven.device_id,
-            &wildcard,
-            &payload,
-        )
-        .await
-        .unwrap();
-        assert_eq!(answer, None, "the broker answered a wildcard publish");
+        let answer = raw_publish(&credentials, &wildcard, &payload).await.unwrap();
+        assert_eq!(answer, None, "the gateway answered a wildcard publish");
 
-        // Nothing of it reached any subscriber: the allowed message sent afterwards by the same
-        // device is the first thing an observer of both households sees.
+        // No rule ran on any of them, and nothing reached the other household.
         let sentinel = device_message(example("DEVICE_TELEMETRY_REPORTED"));
-        oven.publish("DEVICE_TELEMETRY_REPORTED", &sentinel)
-            .await
-            .unwrap();
-        let first = tokio::time::timeout(WAIT, seen.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(first.topic, oven.topic("DEVICE_TELEMETRY_REPORTED"));
+        let sentinel_id = sentinel.event_id.unwrap().to_string();
+        oven.publish("DEVICE_TELEMETRY_REPORTED", &sentinel).await.unwrap();
+        activity.sns_message_id_of(&sentinel_id).await.unwrap();
+        let ruled: Vec<_> = activity
+            .seen
+            .iter()
+            .filter(|seen| matches!(seen, Activity::RulePublished { topic, .. } if forbidden.contains(topic)))
+            .collect();
+        assert!(ruled.is_empty(), "{ruled:?}");
         let stray: Vec<_> = stored_envelopes()
             .unwrap()
             .into_iter()
             .filter(|e| e["household_id"] == other_household.as_str())
             .collect();
         assert!(stray.is_empty(), "{stray:?}");
-    });
-}
-
-#[test]
-fn a_message_the_rule_cannot_process_goes_to_the_rule_errors_queue() {
-    run(async {
-        let post_office = post_office();
-        let (oven, _) = household_with_device("h-bad").await.unwrap();
-        let topic = oven.topic("COOKING_REQUESTED");
-        oven.publish_to(&topic, b"not json".to_vec()).await.unwrap();
-        let error = wait_for("the rule error", WAIT, || async {
-            peek_queue(&post_office.provisioned.rule_errors.url)
-                .await
-                .unwrap()
-                .into_iter()
-                .filter_map(|m| serde_json::from_str::<serde_json::Value>(m.body()?).ok())
-                .find(|body| body["topic"] == topic.as_str())
-        })
-        .await;
-        assert_eq!(error["ruleName"], "postoffice_COOKING_REQUESTED");
-        assert_eq!(error["clientId"], oven.device_id.as_str());
-        assert_eq!(error["base64OriginalPayload"], "bm90IGpzb24="); // base64("not json")
-        assert_eq!(error["failures"][0]["failedAction"], "SnsAction");
-        assert!(
-            error["failures"][0]["failedResource"]
-                .as_str()
-                .unwrap()
-                .ends_with(":postoffice-COOKING_REQUESTED")
-        );
     });
 }
 

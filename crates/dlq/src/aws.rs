@@ -20,9 +20,13 @@ use crate::message::ReceivedMessage;
 use crate::ports::{Invoke, InvokeAnswer, OldestMessageAge, PortError, Publish, Queues};
 use crate::queue::QueueDepth;
 
-/// The shared AWS configuration, loaded once.
+/// The shared AWS configuration, loaded once. Requests go through the platform's HTTP client,
+/// which also trusts `AWS_CA_BUNDLE` (how the local post office's endpoint is trusted).
 pub async fn load_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(postoffice::aws_http::http_client())
+        .load()
+        .await
 }
 
 fn port_error(operation: &str, error: impl std::error::Error) -> PortError {

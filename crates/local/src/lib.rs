@@ -143,6 +143,8 @@ pub struct LocalPostOffice {
     runtime: Arc<Runtime>,
     gateway: Arc<Gateway>,
     apply: terraform::Apply,
+    /// `terraform output -json`, read after every apply.
+    outputs: std::sync::RwLock<serde_json::Value>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     supervisor: Supervisor,
 }
@@ -222,6 +224,7 @@ impl LocalPostOffice {
         let aws_plain = format!("http://{}", http_listener.local_addr()?);
 
         let metrics = Arc::new(Metrics::default());
+        let changes = ControlPlaneChanges::default();
         let authorizer = Arc::new(Authorizer::new(ACCOUNT, &options.region, activity.clone()));
         let code = Arc::new(CodeStore::new(run_dir.join("lambda/code"))?);
         let registry = Arc::new(PlanRegistry::new(
@@ -252,6 +255,10 @@ impl LocalPostOffice {
                 GatewayConfig::new(gateway_tls),
                 Arc::new(iot::authority::IotAuthority {
                     authorizer: authorizer.clone(),
+                    directory: Arc::new(iot::directory::Directory::new(
+                        control.iot.clone(),
+                        changes.subscribe(),
+                    )),
                     activity: activity.clone(),
                 }),
             )
@@ -304,7 +311,6 @@ impl LocalPostOffice {
         )?);
         tasks.push(tokio::spawn(alarms.clone().run()));
 
-        let changes = ControlPlaneChanges::default();
         let runtime = Runtime::new(
             control,
             Platform {
@@ -335,13 +341,14 @@ impl LocalPostOffice {
                 ACCOUNT,
             )),
         );
-        services.insert(
-            "iotdevicegateway".to_owned(),
-            Arc::new(iot::data::IotDataService {
-                gateway: gateway.clone(),
-                activity: activity.clone(),
-            }),
-        );
+        // The iot-data API's signing name: `iotdata` for the SDKs, `iotdevicegateway` in
+        // IAM-era clients; both reach the same API.
+        let iot_data: Arc<dyn LocalService> = Arc::new(iot::data::IotDataService {
+            gateway: gateway.clone(),
+            activity: activity.clone(),
+        });
+        services.insert("iotdata".to_owned(), iot_data.clone());
+        services.insert("iotdevicegateway".to_owned(), iot_data);
         services.insert(
             "cognito-identity".to_owned(),
             Arc::new(cognito::identity::CognitoIdentityStandIns::default()),
@@ -379,7 +386,7 @@ impl LocalPostOffice {
                 &zips,
                 &options.prefix,
                 &options.region,
-                local_inputs(&options),
+                local_inputs(&options, &root),
             ),
             endpoint: aws_endpoint.clone(),
             ca_bundle: ca_bundle.clone(),
@@ -419,9 +426,11 @@ impl LocalPostOffice {
             runtime,
             gateway,
             apply,
+            outputs: std::sync::RwLock::new(serde_json::Value::Null),
             tasks,
             supervisor,
         };
+        post_office.read_outputs().await?;
         post_office.prewarm().await;
         let mut post_office = post_office;
         post_office.startup.ready = ready.elapsed();
@@ -490,9 +499,15 @@ impl LocalPostOffice {
         self.runtime.alarms.states()
     }
 
-    /// The root module's outputs (`terraform output -json`).
-    pub async fn outputs(&self) -> anyhow::Result<serde_json::Value> {
-        self.apply.outputs(self.credentials.administrator()).await
+    /// The root module's outputs (`terraform output -json`) of the last apply.
+    pub fn outputs(&self) -> serde_json::Value {
+        self.outputs.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    async fn read_outputs(&self) -> anyhow::Result<()> {
+        let outputs = self.apply.outputs(self.credentials.administrator()).await?;
+        *self.outputs.write().unwrap_or_else(|p| p.into_inner()) = outputs;
+        Ok(())
     }
 
     /// Applies another version of the Terraform to this post office (a test's changed copy,
@@ -505,6 +520,7 @@ impl LocalPostOffice {
         )
         .await
         .context("terraform apply did not finish in time")??;
+        self.read_outputs().await?;
         self.runtime.refresh_all().await
     }
 
@@ -516,7 +532,7 @@ impl LocalPostOffice {
         thing: &str,
         household: Option<&str>,
     ) -> anyhow::Result<DeviceCredentials> {
-        let outputs = self.outputs().await?;
+        let outputs = self.outputs();
         let policies = device_policies(&outputs);
         if policies.is_empty() {
             bail!("the applied Terraform has no device policy (output device_policy_name(s))");
@@ -539,8 +555,42 @@ impl LocalPostOffice {
             &self.run_dir.join("devices"),
         )
         .await?;
-        self.runtime.refresh_services(&["iot"]).await?;
         Ok(credentials)
+    }
+
+    /// Connects a registered device to the gateway, as its firmware would.
+    pub async fn connect_device(
+        &self,
+        credentials: &DeviceCredentials,
+        household: &str,
+    ) -> anyhow::Result<device::SimulatedDevice> {
+        let tls = mqtt::DeviceTls {
+            ca_pem: std::fs::read_to_string(&self.endpoints.ca_bundle)?,
+            certificate_pem: credentials.certificate.certificate_pem.clone(),
+            private_key_pem: credentials.certificate.private_key_pem.clone(),
+        };
+        device::SimulatedDevice::connect(self.endpoints.mqtt, &tls, household, &credentials.thing)
+            .await
+    }
+
+    /// The URL of the queue named `name`, as applied.
+    pub fn queue_url(&self, name: &str) -> Option<String> {
+        self.runtime
+            .authorizer
+            .snapshot()
+            .applied
+            .sqs
+            .queues
+            .values()
+            .find(|queue| queue.name == name)
+            .map(|queue| queue.url.clone())
+    }
+
+    /// Where a function's code is extracted (its `LAMBDA_TASK_ROOT`).
+    pub fn task_root(&self, function: &str) -> Option<PathBuf> {
+        let plan = self.plan();
+        let code = &plan.functions.get(function)?.code_sha256;
+        self.runtime.lambda.code.task_root(code).ok()
     }
 
     /// The environment `postoffice` commands (e.g. `dlq redrive`) reach this post office with.
@@ -614,8 +664,9 @@ fn tls_identity(issued: &tls::IssuedCertificate) -> anyhow::Result<TlsIdentity> 
 
 /// The root module's inputs only a deployment knows, for the local one; `options.variables`
 /// adds to or replaces them.
-fn local_inputs(options: &Options) -> serde_json::Value {
+fn local_inputs(options: &Options, root: &Path) -> serde_json::Value {
     let mut inputs = serde_json::json!({
+        "event_catalog": root.join("event-catalog"),
         "mobile_identity_provider": {
             "provider_name": format!("cognito-idp.{}.amazonaws.com/{}_LocalPool1", options.region, options.region),
             "client_id": "localmobileclient",

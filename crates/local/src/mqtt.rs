@@ -46,7 +46,7 @@ impl std::fmt::Debug for DeviceTls {
 }
 
 impl DeviceTls {
-    fn client_config(&self) -> anyhow::Result<std::sync::Arc<rustls::ClientConfig>> {
+    pub fn client_config(&self) -> anyhow::Result<std::sync::Arc<rustls::ClientConfig>> {
         use rustls::pki_types::pem::PemObject as _;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let mut roots = rustls::RootCertStore::empty();

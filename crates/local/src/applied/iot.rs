@@ -1,7 +1,7 @@
-//! AWS IoT: topic rules, IoT policies and who they are attached to, things with their
-//! attributes, and certificates with their status and things.
+//! AWS IoT: topic rules and IoT policies. Certificates and things (a fleet's worth) are looked
+//! up per connection instead ([`crate::iot::directory`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 
@@ -38,26 +38,10 @@ pub enum RuleAction {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Certificate {
-    pub id: String,
-    pub arn: String,
-    pub status: String,
-    pub pem: String,
-    /// Things the certificate is attached to.
-    pub things: BTreeSet<String>,
-}
-
-#[derive(Debug, Clone, Default)]
 pub struct AppliedIot {
     pub rules: BTreeMap<String, TopicRule>,
     /// Policy name → document (default version).
     pub policies: BTreeMap<String, String>,
-    /// Target (certificate ARN or Cognito identity id) → names of the policies attached to it.
-    pub attachments: BTreeMap<String, BTreeSet<String>>,
-    /// Thing name → attributes.
-    pub things: BTreeMap<String, BTreeMap<String, String>>,
-    /// Certificate id → certificate.
-    pub certificates: BTreeMap<String, Certificate>,
 }
 
 pub async fn read(iot: &aws_sdk_iot::Client) -> anyhow::Result<AppliedIot> {
@@ -99,67 +83,7 @@ pub async fn read(iot: &aws_sdk_iot::Client) -> anyhow::Result<AppliedIot> {
                 .with_context(|| format!("GetPolicy {name}"))?
                 .policy_document
                 .unwrap_or_default();
-            let targets = iot
-                .list_targets_for_policy()
-                .policy_name(&name)
-                .send()
-                .await
-                .with_context(|| format!("ListTargetsForPolicy {name}"))?
-                .targets
-                .unwrap_or_default();
-            for target in targets {
-                applied.attachments.entry(target).or_default().insert(name.clone());
-            }
             applied.policies.insert(name, document);
-        }
-    }
-    let mut things = iot.list_things().into_paginator().send();
-    while let Some(page) = things.next().await {
-        for thing in page.context("ListThings")?.things.unwrap_or_default() {
-            if let Some(name) = thing.thing_name {
-                applied
-                    .things
-                    .insert(name, thing.attributes.unwrap_or_default().into_iter().collect());
-            }
-        }
-    }
-    let mut certificates = iot.list_certificates().into_paginator().send();
-    while let Some(page) = certificates.next().await {
-        for listed in page.context("ListCertificates")?.certificates.unwrap_or_default() {
-            let (Some(id), Some(arn)) = (listed.certificate_id, listed.certificate_arn) else {
-                continue;
-            };
-            let description = iot
-                .describe_certificate()
-                .certificate_id(&id)
-                .send()
-                .await
-                .with_context(|| format!("DescribeCertificate {id}"))?
-                .certificate_description
-                .with_context(|| format!("DescribeCertificate {id}: no description"))?;
-            let things = iot
-                .list_principal_things()
-                .principal(&arn)
-                .send()
-                .await
-                .with_context(|| format!("ListPrincipalThings {arn}"))?
-                .things
-                .unwrap_or_default()
-                .into_iter()
-                .collect();
-            applied.certificates.insert(
-                id.clone(),
-                Certificate {
-                    id,
-                    arn,
-                    status: description
-                        .status
-                        .map(|status| status.as_str().to_owned())
-                        .unwrap_or_default(),
-                    pem: description.certificate_pem.unwrap_or_default(),
-                    things,
-                },
-            );
         }
     }
     Ok(applied)

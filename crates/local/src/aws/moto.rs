@@ -1,11 +1,12 @@
 //! moto server, the control plane: where every resource Terraform creates lives. It is started
 //! with AWS's managed policies loaded (roles attach `AWSXRayDaemonWriteAccess`) and with IoT
-//! certificate ids computed as AWS computes them (SHA-256 of the DER).
+//! certificate ids computed as AWS computes them (SHA-256 of the DER), which the gateway
+//! recomputes from the certificate a device presents.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use super::ControlPlaneAnswer;
@@ -81,9 +82,23 @@ pub async fn start(moto_server: &Path, port: u16, log: &Path) -> anyhow::Result<
             moto_server.display()
         );
     }
-    let mut command = std::process::Command::new(moto_server);
+    // moto's configuration API cannot switch IoT to AWS's certificate ids; its Python can,
+    // before the server starts. The interpreter is the one moto_server's script runs with.
+    let python = moto_server.with_file_name("python3");
+    let mut command = std::process::Command::new(&python);
     command
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-c",
+            "import sys\n\
+             from moto.core.config import default_user_config\n\
+             default_user_config['iot']['use_valid_cert'] = True\n\
+             from moto.server import main\n\
+             main(sys.argv[1:])",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true");
     let mut child = ChildProcess::spawn("moto", command, log)?;
     let http = postoffice::https::client_builder().no_proxy().build()?;
@@ -103,11 +118,5 @@ pub async fn start(moto_server: &Path, port: u16, log: &Path) -> anyhow::Result<
             }
         }
     }
-    http.post(format!("{base}/moto-api/config"))
-        .json(&serde_json::json!({"iot": {"use_valid_cert": true}}))
-        .send()
-        .await
-        .and_then(|response| response.error_for_status())
-        .context("configuring moto's IoT certificate ids")?;
     Ok(child)
 }

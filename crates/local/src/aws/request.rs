@@ -44,7 +44,7 @@ impl AwsRequest {
             .map(String::as_str)
     }
 
-    /// The SigV4 signing name (`sns`, `sqs`, `lambda`, `iot`, `iotdevicegateway`, ...).
+    /// The SigV4 signing name (`sns`, `sqs`, `lambda`, `iot`, `iotdata`, ...).
     pub fn service(&self) -> Option<&str> {
         self.authorization
             .as_ref()
@@ -140,7 +140,7 @@ impl AwsRequest {
             ("lambda", "PUT", [_, "functions", _, "url"]) => "UpdateFunctionUrlConfig",
             ("lambda", "DELETE", [_, "functions", _, "url"]) => "DeleteFunctionUrlConfig",
             ("lambda", "PUT", [_, "functions", _, "concurrency"]) => "PutFunctionConcurrency",
-            ("iotdevicegateway", "POST", ["topics", _]) => "Publish",
+            ("iotdata" | "iotdevicegateway", "POST", ["topics", _]) => "Publish",
             ("iot", "GET", ["tags"]) => "ListTagsForResource",
             ("iot", "POST", ["tags"]) => "TagResource",
             ("iot", "POST", ["untag"]) => "UntagResource",

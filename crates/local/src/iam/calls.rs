@@ -230,7 +230,7 @@ impl CallAuthorizer {
                     kms: None,
                 }
             }
-            ("iotdevicegateway", "Publish") => {
+            ("iotdata" | "iotdevicegateway", "Publish") => {
                 let topic = request.path_segments().get(1).cloned().unwrap_or_default();
                 Described {
                     action: "iot:Publish".to_owned(),
@@ -274,7 +274,7 @@ fn access_denied(call: &Call, denial: &Denial) -> AwsError {
     let service = call.request.service().unwrap_or_default();
     let (status, code) = match (service, call.protocol()) {
         ("sns", _) => (403, "AuthorizationError"),
-        ("iotdevicegateway", _) => (403, "ForbiddenException"),
+        ("iotdata" | "iotdevicegateway", _) => (403, "ForbiddenException"),
         ("lambda", _) | ("dynamodb", _) => (403, "AccessDeniedException"),
         (_, Protocol::Json) => (400, "AccessDeniedException"),
         _ => (403, "AccessDenied"),

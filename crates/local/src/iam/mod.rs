@@ -228,9 +228,14 @@ impl Authorizer {
             explanation: error.to_string(),
             explicit: false,
         })?;
-        let context = base_context(true, &self.region)
+        let mut context = base_context(true, &self.region)
             .with("aws:SourceArn", source_arn)
             .with("aws:SourceAccount", self.account.as_str());
+        if service == "firehose.amazonaws.com" {
+            // Firehose passes the account id as the external id when it assumes the delivery
+            // role (<https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html>).
+            context.insert("sts:ExternalId", self.account.as_str());
+        }
         self.check(
             snapshot,
             Check {

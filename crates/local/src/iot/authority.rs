@@ -10,7 +10,7 @@
 //! changes to existing connections); the connection's variables are fixed when it connects.
 //! Decisions are cached per snapshot, action and resource.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use postoffice_iot_gateway::{
@@ -21,24 +21,25 @@ use postoffice_policy::{Context, IotPolicies, Principal, Request, evaluate_iot};
 
 use crate::activity::{Activity, ActivityLog};
 use crate::iam::{Authorizer, Snapshot};
+use crate::iot::directory::Directory;
 
 pub struct IotAuthority {
     pub authorizer: Arc<Authorizer>,
+    pub directory: Arc<Directory>,
     pub activity: ActivityLog,
 }
 
-/// Evaluates one IoT action for a certificate, against the policies attached to it now.
+/// Evaluates one IoT action for a certificate, against the named policies as applied now.
 fn decide(
     snapshot: &Snapshot,
-    certificate_arn: &str,
+    policy_names: &BTreeSet<String>,
     principal: &Principal,
     action: &str,
     resource: &str,
     context: &Context,
 ) -> Result<(), String> {
-    let names = snapshot.applied.iot.attachments.get(certificate_arn);
     let mut policies = IotPolicies::new();
-    for name in names.into_iter().flatten() {
+    for name in policy_names {
         if let Some(policy) = snapshot.book.iot.get(name) {
             policies = policies.policy(policy).map_err(|error| error.to_string())?;
         }
@@ -70,8 +71,10 @@ impl Authority for IotAuthority {
             });
             Refusal::not_authorized(reason)
         };
-        let Some(certificate) = snapshot.applied.iot.certificates.get(&certificate_id) else {
-            return Err(refuse(format!("certificate {certificate_id} is not registered")));
+        let certificate = match self.directory.certificate(&certificate_id).await {
+            Ok(Some(certificate)) => certificate,
+            Ok(None) => return Err(refuse(format!("certificate {certificate_id} is not registered"))),
+            Err(error) => return Err(Refusal::unavailable(format!("{error:#}"))),
         };
         if certificate.status != "ACTIVE" {
             return Err(refuse(format!(
@@ -80,7 +83,11 @@ impl Authority for IotAuthority {
             )));
         }
         let mut connection = IotConnection::new(request.client_id);
-        if let Some(attributes) = snapshot.applied.iot.things.get(request.client_id) {
+        let thing = match self.directory.thing(request.client_id).await {
+            Ok(thing) => thing,
+            Err(error) => return Err(Refusal::unavailable(format!("{error:#}"))),
+        };
+        if let Some(attributes) = thing {
             let thing = ConnectedThing {
                 name: request.client_id.to_owned(),
                 type_name: None,
@@ -95,7 +102,7 @@ impl Authority for IotAuthority {
         let account = &self.authorizer.account;
         decide(
             &snapshot,
-            &certificate.arn,
+            &certificate.policies,
             &principal,
             "iot:Connect",
             &client_arn(region, account, request.client_id),
@@ -105,7 +112,7 @@ impl Authority for IotAuthority {
         Ok(Arc::new(CertificateConnection {
             authorizer: self.authorizer.clone(),
             activity: self.activity.clone(),
-            certificate_arn: certificate.arn.clone(),
+            policies: certificate.policies.clone(),
             certificate_id,
             client_id: request.client_id.to_owned(),
             principal,
@@ -119,7 +126,9 @@ impl Authority for IotAuthority {
 struct CertificateConnection {
     authorizer: Arc<Authorizer>,
     activity: ActivityLog,
-    certificate_arn: String,
+    /// The policies attached to the certificate when it connected (IoT re-reads the policies'
+    /// documents on every action; attachments are what the connection was admitted with).
+    policies: BTreeSet<String>,
     certificate_id: String,
     client_id: String,
     principal: Principal,
@@ -140,7 +149,7 @@ impl CertificateConnection {
             .1
             .entry((action, resource.clone()))
             .or_insert_with(|| {
-                decide(&snapshot, &self.certificate_arn, &self.principal, action, &resource, &self.context)
+                decide(&snapshot, &self.policies, &self.principal, action, &resource, &self.context)
             })
             .clone();
         drop(cache);

@@ -7,4 +7,5 @@ pub mod authority;
 pub mod control_plane;
 pub mod data;
 pub mod devices;
+pub mod directory;
 pub mod rules;

@@ -257,7 +257,10 @@ impl Deliverer {
         };
         let result = match &plan.endpoint {
             Endpoint::Firehose { stream_arn, role_arn } => {
-                self.put_into_firehose(plan, stream_arn, role_arn, &record).await
+                // SNS separates the messages it writes to Firehose with line breaks
+                // (<https://docs.aws.amazon.com/sns/latest/dg/firehose-archived-message-format-S3.html>).
+                let line = format!("{record}\n");
+                self.put_into_firehose(plan, stream_arn, role_arn, &line).await
             }
             Endpoint::Sqs { queue_arn } => self.send_to_queue(plan, queue_arn, &record).await,
             _ => Ok(()),
