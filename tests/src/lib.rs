@@ -293,9 +293,19 @@ impl Follower {
     pub async fn until<T>(
         &mut self,
         what: &str,
+        found: impl FnMut(&[Activity]) -> Option<T>,
+    ) -> anyhow::Result<T> {
+        self.until_within(WAIT, what, found).await
+    }
+
+    /// As [`Follower::until`], waiting up to `timeout`.
+    pub async fn until_within<T>(
+        &mut self,
+        timeout: Duration,
+        what: &str,
         mut found: impl FnMut(&[Activity]) -> Option<T>,
     ) -> anyhow::Result<T> {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Some(value) = found(&self.seen) {
                 return Ok(value);
@@ -334,7 +344,18 @@ impl Follower {
     ) -> anyhow::Result<DeliveryHistory> {
         let bridge = bridge_of(consumer);
         let consumer = bridge.as_str();
-        self.until(
+        // A delivery the retry policy keeps retrying lasts as long as the policy, time-scaled.
+        let retries = post_office()
+            .plan()
+            .topics
+            .values()
+            .flat_map(|topic| &topic.subscriptions)
+            .map(|subscription| subscription.retry_policy.retry_delays().iter().sum::<Duration>())
+            .max()
+            .unwrap_or_default()
+            .mul_f64(TIME_SCALE);
+        self.until_within(
+            WAIT + retries,
             &format!("{consumer}'s delivery of {sns_message_id} to end"),
             |seen| {
                 let mut history = DeliveryHistory {

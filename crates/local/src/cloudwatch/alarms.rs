@@ -164,12 +164,19 @@ impl Alarms {
         *self.problems.lock().unwrap_or_else(|p| p.into_inner()) = problems;
     }
 
-    /// Evaluates until the task is aborted.
+    /// Evaluates until the task is aborted. Queue depths are sampled once a (scaled) minute, as
+    /// SQS publishes them; alarms are evaluated more often, as CloudWatch does for short periods.
     pub async fn run(self: Arc<Self>) {
-        let tick = TICK.mul_f64(self.time_scale).max(Duration::from_millis(100)) / 6;
+        let minute = TICK.mul_f64(self.time_scale).max(Duration::from_millis(500));
+        let tick = (minute / 6).max(Duration::from_millis(100));
+        let mut last_sample = tokio::time::Instant::now() - minute;
         loop {
             tokio::time::sleep(tick).await;
-            self.sample().await;
+            let queues = last_sample.elapsed() >= minute;
+            if queues {
+                last_sample = tokio::time::Instant::now();
+            }
+            self.sample(queues).await;
             let transitions = {
                 let mut evaluator = self.evaluator.lock().unwrap_or_else(|p| p.into_inner());
                 evaluator.evaluate(chrono::Utc::now().timestamp_millis())
@@ -181,7 +188,7 @@ impl Alarms {
     }
 
     /// Gathers what was emitted, the watched queues' depths and the Lambda counters.
-    async fn sample(&self) {
+    async fn sample(&self, queues: bool) {
         let now = chrono::Utc::now().timestamp_millis();
         let mut datapoints: Vec<(MetricId, f64)> = self
             .metrics
@@ -199,8 +206,12 @@ impl Alarms {
                 )
             })
             .collect();
-        let queues = self.watched_queues.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        for (name, url) in queues {
+        let watched = if queues {
+            self.watched_queues.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        } else {
+            BTreeMap::new()
+        };
+        for (name, url) in watched {
             use aws_sdk_sqs::types::QueueAttributeName as Attribute;
             let Ok(answer) = self
                 .sqs
