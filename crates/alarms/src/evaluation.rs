@@ -4,13 +4,14 @@
 
 use chrono::DateTime;
 
-use crate::alarm::{Alarm, AlarmState, Statistic, TreatMissingData};
+use crate::alarm::{Alarm, AlarmState, MetricStat, Statistic, TreatMissingData};
 
 /// How many periods beyond Evaluation Periods are retrieved (the evaluation range). The docs'
 /// example retrieves 5 for 3 evaluation periods; the general number is not documented.
 pub(crate) const EXTRA_PERIODS: u32 = 2;
 
-/// One period's value: the statistic of the samples in `[start_ms, start_ms + period)`.
+/// One period's value: the statistic of the samples in `[start_ms, start_ms + period)`, or the
+/// value of the expression an alarm watches (`samples` 0).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Datapoint {
     pub start_ms: i64,
@@ -130,7 +131,11 @@ fn keep(why: &str) -> Decision {
 /// For percentiles from 50 up to 100 the data is low below 10/(1-p) samples, under 50 below
 /// 10/p (AlarmThatSendsEmail.html#percentiles-with-low-samples).
 fn low_sample_percentile(alarm: &Alarm, real: &[(usize, Datapoint)], n: usize) -> bool {
-    let Statistic::Percentile(percent) = alarm.statistic else {
+    let Some(&MetricStat {
+        statistic: Statistic::Percentile(percent),
+        ..
+    }) = alarm.metric_stat()
+    else {
         return false;
     };
     if !alarm.ignore_low_sample_count_percentile || percent >= 100.0 {
