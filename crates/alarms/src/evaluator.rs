@@ -142,7 +142,7 @@ impl AlarmEvaluator {
         for index in 0..self.alarms.len() {
             let watched = &self.alarms[index];
             let range = self.range(watched, now_ms);
-            let decision = evaluation::decide(&watched.alarm, &range, watched.state);
+            let decision = evaluation::decide(&watched.alarm, &range);
             let Some(state) = decision.state.filter(|state| *state != watched.state) else {
                 continue;
             };

@@ -56,7 +56,7 @@ fn the_message_has_cloudwatchs_fields() {
             "AWSAccountId": "123456789012",
             "NewStateValue": "ALARM",
             "NewStateReason": "Threshold Crossed: 1 out of the last 1 datapoints [3.0 (30/11/26 18:00:00)] was greater than \
-                               the threshold (0.0) (minimum 1 datapoint for INSUFFICIENT_DATA -> ALARM transition).",
+                               the threshold (0.0) (minimum 1 datapoint for OK -> ALARM transition).",
             "StateChangeTime": "2026-11-30T18:00:03.000+0000",
             "Region": "EU (Ireland)",
             "AlarmArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:postoffice-kitchen-handler-errors",
