@@ -332,7 +332,7 @@ fn invalid_queries_are_named() {
         (
             json!([{"Id": "E1", "Expression": "1"}]),
             Some(
-                "Metrics[0]: Id: \"E1\" must start with a lowercase letter and hold only letters, digits and _",
+                "Metrics[0]: Id: \"E1\" must start with a lowercase letter and hold only letters, digits and _, at most 255",
             ),
         ),
         (

@@ -292,7 +292,7 @@ fn read_query(index: usize, entry: &Json) -> Result<MetricQuery, QueryError> {
         && id.len() <= 255;
     if !valid_id {
         return Err(QueryError::Invalid(format!(
-            "{place}: Id: {id:?} must start with a lowercase letter and hold only letters, digits and _"
+            "{place}: Id: {id:?} must start with a lowercase letter and hold only letters, digits and _, at most 255"
         )));
     }
     let named = |field: &str, message: String| {
