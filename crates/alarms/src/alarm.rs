@@ -1,5 +1,7 @@
 //! A metric alarm as `DescribeAlarms` returns it (`MetricAlarms[]`), checked into an [`Alarm`].
 //! Fields: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricAlarm.html>.
+//! An alarm watches one metric (`Namespace`, `MetricName`, ...) or the one query of its `Metrics`
+//! that returns data: see [`crate::MetricQueries`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,6 +9,8 @@ use std::fmt;
 use serde::Deserialize;
 
 use crate::error::AlarmError;
+use crate::metrics::MetricId;
+use crate::queries::MetricQueries;
 
 /// The fields of one `MetricAlarms[]` entry of `DescribeAlarms` (as the AWS CLI prints them).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -34,7 +38,9 @@ pub struct MetricAlarmSpec {
     pub comparison_operator: String,
     pub treat_missing_data: Option<String>,
     pub evaluate_low_sample_count_percentile: Option<String>,
-    /// Metric math; refused when present.
+    /// The `Metrics` list (MetricDataQuery entries) of an alarm on metric math or a Metrics
+    /// Insights query, as JSON: [`Alarm::new`] reads it strictly, naming the query and field of
+    /// whatever is wrong.
     pub metrics: Vec<serde_json::Value>,
     /// Anomaly detection bands; refused when present.
     pub threshold_metric_id: Option<String>,
@@ -74,6 +80,30 @@ impl Statistic {
                 let rank = (percent / 100.0 * samples.len() as f64).ceil() as usize;
                 samples[rank.clamp(1, samples.len()) - 1]
             }
+        }
+    }
+
+    /// The API's name: `Sum`, `SampleCount`, ... or `p99`.
+    pub fn api_name(self) -> String {
+        match self {
+            Statistic::SampleCount => "SampleCount".to_owned(),
+            Statistic::Average => "Average".to_owned(),
+            Statistic::Sum => "Sum".to_owned(),
+            Statistic::Minimum => "Minimum".to_owned(),
+            Statistic::Maximum => "Maximum".to_owned(),
+            Statistic::Percentile(percent) => format!("p{percent}"),
+        }
+    }
+
+    /// One of the five statistics by its API name.
+    pub(crate) fn named(name: &str) -> Option<Statistic> {
+        match name {
+            "SampleCount" => Some(Statistic::SampleCount),
+            "Average" => Some(Statistic::Average),
+            "Sum" => Some(Statistic::Sum),
+            "Minimum" => Some(Statistic::Minimum),
+            "Maximum" => Some(Statistic::Maximum),
+            _ => None,
         }
     }
 
@@ -170,16 +200,36 @@ impl fmt::Display for AlarmState {
     }
 }
 
+/// One metric and the statistic taken of its samples in each period: an alarm's `Namespace`,
+/// `MetricName`, `Dimensions`, `Statistic` or `ExtendedStatistic` and `Unit`, or a query's
+/// `MetricStat`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricStat {
+    pub metric: MetricId,
+    pub statistic: Statistic,
+    pub period_seconds: u32,
+    /// Carried into notifications; datapoints carry no unit, so it is not matched.
+    pub unit: Option<String>,
+}
+
+/// What an alarm watches.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlarmMetric {
+    /// A single metric.
+    Metric(MetricStat),
+    /// The query of `Metrics` that returns data: metric math over the other queries, a Metrics
+    /// Insights query, or a metric.
+    Queries(MetricQueries),
+}
+
 /// A checked metric alarm.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alarm {
     pub name: String,
     pub arn: Option<String>,
     pub description: Option<String>,
-    pub namespace: String,
-    pub metric_name: String,
-    pub dimensions: BTreeMap<String, String>,
-    pub statistic: Statistic,
+    pub metric: AlarmMetric,
+    /// The length of each evaluated period: the metric's, or the common period of the queries.
     pub period_seconds: u32,
     pub evaluation_periods: u32,
     pub datapoints_to_alarm: u32,
@@ -188,7 +238,6 @@ pub struct Alarm {
     pub treat_missing_data: TreatMissingData,
     /// A percentile alarm with too few samples keeps its state when this is set ("ignore").
     pub ignore_low_sample_count_percentile: bool,
-    pub unit: Option<String>,
     pub actions_enabled: bool,
     pub alarm_actions: Vec<String>,
     pub ok_actions: Vec<String>,
@@ -197,7 +246,8 @@ pub struct Alarm {
 
 impl Alarm {
     /// Checks the fields as `PutMetricAlarm` would, refusing what the local post office does not
-    /// evaluate (metric math, anomaly detection, trimmed means and other extended statistics).
+    /// evaluate (anomaly detection, trimmed means and other extended statistics, and the metric
+    /// math functions and Metrics Insights clauses [`MetricQueries`] names).
     pub fn new(spec: MetricAlarmSpec) -> Result<Alarm, AlarmError> {
         let name = spec.alarm_name.clone();
         let invalid = |field: &'static str, message: String| AlarmError::InvalidAlarm {
@@ -214,9 +264,6 @@ impl Alarm {
                 "AlarmName",
                 "must be 1 to 255 characters".to_owned(),
             ));
-        }
-        if !spec.metrics.is_empty() {
-            return Err(unsupported("an alarm on metric math (Metrics)".to_owned()));
         }
         if spec.threshold_metric_id.is_some() {
             return Err(unsupported(
@@ -245,70 +292,34 @@ impl Alarm {
                 ));
             }
         };
-        let namespace = spec
-            .namespace
-            .filter(|namespace| !namespace.is_empty())
-            .ok_or_else(|| invalid("Namespace", "is required".to_owned()))?;
-        let metric_name = spec
-            .metric_name
-            .filter(|metric| !metric.is_empty())
-            .ok_or_else(|| invalid("MetricName", "is required".to_owned()))?;
-        let statistic = match (
-            spec.statistic.as_deref(),
-            spec.extended_statistic.as_deref(),
-        ) {
-            (Some(_), Some(_)) => {
+        let (metric, period_seconds) = if spec.metrics.is_empty() {
+            let stat = single_metric(&spec, &invalid, &unsupported)?;
+            let period = stat.period_seconds;
+            (AlarmMetric::Metric(stat), period)
+        } else {
+            // "If you use the Metrics parameter, you cannot include the Namespace, MetricName,
+            // Dimensions, Period, Unit, Statistic, or ExtendedStatistic parameters"
+            // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html).
+            let given = [
+                ("Namespace", spec.namespace.is_some()),
+                ("MetricName", spec.metric_name.is_some()),
+                ("Dimensions", !spec.dimensions.is_empty()),
+                ("Period", spec.period.is_some()),
+                ("Unit", spec.unit.is_some()),
+                ("Statistic", spec.statistic.is_some()),
+                ("ExtendedStatistic", spec.extended_statistic.is_some()),
+            ];
+            if let Some((field, _)) = given.iter().find(|(_, given)| *given) {
                 return Err(invalid(
-                    "Statistic",
-                    "give Statistic or ExtendedStatistic, not both".to_owned(),
+                    field,
+                    "cannot be given with Metrics; the queries name their metrics".to_owned(),
                 ));
             }
-            (None, None) => {
-                return Err(invalid(
-                    "Statistic",
-                    "Statistic or ExtendedStatistic is required".to_owned(),
-                ));
-            }
-            (Some("SampleCount"), None) => Statistic::SampleCount,
-            (Some("Average"), None) => Statistic::Average,
-            (Some("Sum"), None) => Statistic::Sum,
-            (Some("Minimum"), None) => Statistic::Minimum,
-            (Some("Maximum"), None) => Statistic::Maximum,
-            (Some(other), None) => {
-                return Err(invalid(
-                    "Statistic",
-                    format!("{other:?} is not one of SampleCount, Average, Sum, Minimum, Maximum"),
-                ));
-            }
-            (None, Some(extended)) => match parse_percentile(extended) {
-                Some(percent) => Statistic::Percentile(percent),
-                None if extended.starts_with(['p', 'P']) => {
-                    return Err(invalid(
-                        "ExtendedStatistic",
-                        format!("{extended:?} is not a percentile p0.0 to p100"),
-                    ));
-                }
-                None => {
-                    return Err(unsupported(format!(
-                        "the extended statistic {extended:?} (only percentiles pNN)"
-                    )));
-                }
-            },
+            let queries = MetricQueries::new(&name, &spec.metrics)?;
+            let period = queries.period_seconds();
+            (AlarmMetric::Queries(queries), period)
         };
-        let period_seconds = spec
-            .period
-            .ok_or_else(|| invalid("Period", "is required".to_owned()))?;
-        // High-resolution alarms take 10 or 30 seconds, others any multiple of 60
-        // (AlarmThatSendsEmail.html#high-resolution-alarms).
-        if !(period_seconds == 10
-            || period_seconds == 30
-            || (period_seconds > 0 && period_seconds % 60 == 0))
-        {
-            return Err(invalid(
-                "Period",
-                format!("{period_seconds} s is not 10, 30 or a multiple of 60"),
-            ));
-        }
+        check_period(period_seconds).map_err(|message| invalid("Period", message))?;
         let evaluation_periods = spec.evaluation_periods;
         if evaluation_periods == 0 {
             return Err(invalid(
@@ -352,26 +363,11 @@ impl Alarm {
                     ));
                 }
             };
-        let mut dimensions = BTreeMap::new();
-        for dimension in spec.dimensions {
-            if dimensions
-                .insert(dimension.name.clone(), dimension.value)
-                .is_some()
-            {
-                return Err(invalid(
-                    "Dimensions",
-                    format!("{:?} is given twice", dimension.name),
-                ));
-            }
-        }
         Ok(Alarm {
             name: spec.alarm_name,
             arn: spec.alarm_arn,
             description: spec.alarm_description,
-            namespace,
-            metric_name,
-            dimensions,
-            statistic,
+            metric,
             period_seconds,
             evaluation_periods,
             datapoints_to_alarm,
@@ -379,12 +375,27 @@ impl Alarm {
             comparison_operator,
             treat_missing_data,
             ignore_low_sample_count_percentile,
-            unit: spec.unit,
             actions_enabled: spec.actions_enabled.unwrap_or(true),
             alarm_actions: spec.alarm_actions,
             ok_actions: spec.ok_actions,
             insufficient_data_actions: spec.insufficient_data_actions,
         })
+    }
+
+    /// The metric of an alarm on a single metric; `None` for an alarm on `Metrics`.
+    pub fn metric_stat(&self) -> Option<&MetricStat> {
+        match &self.metric {
+            AlarmMetric::Metric(stat) => Some(stat),
+            AlarmMetric::Queries(_) => None,
+        }
+    }
+
+    /// The queries of an alarm on `Metrics`; `None` for an alarm on a single metric.
+    pub fn queries(&self) -> Option<&MetricQueries> {
+        match &self.metric {
+            AlarmMetric::Metric(_) => None,
+            AlarmMetric::Queries(queries) => Some(queries),
+        }
     }
 
     /// The actions to run on entering `state`; none when actions are disabled.
@@ -397,6 +408,112 @@ impl Alarm {
             AlarmState::Alarm => &self.alarm_actions,
             AlarmState::InsufficientData => &self.insufficient_data_actions,
         }
+    }
+}
+
+/// The metric of an alarm without `Metrics`.
+fn single_metric(
+    spec: &MetricAlarmSpec,
+    invalid: &dyn Fn(&'static str, String) -> AlarmError,
+    unsupported: &dyn Fn(String) -> AlarmError,
+) -> Result<MetricStat, AlarmError> {
+    let namespace = spec
+        .namespace
+        .clone()
+        .filter(|namespace| !namespace.is_empty())
+        .ok_or_else(|| invalid("Namespace", "is required".to_owned()))?;
+    let metric_name = spec
+        .metric_name
+        .clone()
+        .filter(|metric| !metric.is_empty())
+        .ok_or_else(|| invalid("MetricName", "is required".to_owned()))?;
+    let statistic = match (
+        spec.statistic.as_deref(),
+        spec.extended_statistic.as_deref(),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "Statistic",
+                "give Statistic or ExtendedStatistic, not both".to_owned(),
+            ));
+        }
+        (None, None) => {
+            return Err(invalid(
+                "Statistic",
+                "Statistic or ExtendedStatistic is required".to_owned(),
+            ));
+        }
+        (Some(name), None) => Statistic::named(name).ok_or_else(|| {
+            invalid(
+                "Statistic",
+                format!("{name:?} is not one of SampleCount, Average, Sum, Minimum, Maximum"),
+            )
+        })?,
+        (None, Some(extended)) => match extended_statistic(extended) {
+            Ok(statistic) => statistic,
+            Err(StatisticError::Invalid(message)) => {
+                return Err(invalid("ExtendedStatistic", message));
+            }
+            Err(StatisticError::Unsupported(what)) => return Err(unsupported(what)),
+        },
+    };
+    let period_seconds = spec
+        .period
+        .ok_or_else(|| invalid("Period", "is required".to_owned()))?;
+    let mut dimensions = BTreeMap::new();
+    for dimension in &spec.dimensions {
+        if dimensions
+            .insert(dimension.name.clone(), dimension.value.clone())
+            .is_some()
+        {
+            return Err(invalid(
+                "Dimensions",
+                format!("{:?} is given twice", dimension.name),
+            ));
+        }
+    }
+    Ok(MetricStat {
+        metric: MetricId {
+            namespace,
+            metric_name,
+            dimensions,
+        },
+        statistic,
+        period_seconds,
+        unit: spec.unit.clone(),
+    })
+}
+
+pub(crate) enum StatisticError {
+    Invalid(String),
+    Unsupported(String),
+}
+
+/// An extended statistic: percentiles `pNN` are evaluated, the others refused.
+pub(crate) fn extended_statistic(extended: &str) -> Result<Statistic, StatisticError> {
+    match parse_percentile(extended) {
+        Some(percent) => Ok(Statistic::Percentile(percent)),
+        None if extended.starts_with(['p', 'P']) => Err(StatisticError::Invalid(format!(
+            "{extended:?} is not a percentile p0.0 to p100"
+        ))),
+        None => Err(StatisticError::Unsupported(format!(
+            "the extended statistic {extended:?} (only percentiles pNN)"
+        ))),
+    }
+}
+
+/// High-resolution alarms take 10 or 30 seconds, others any multiple of 60
+/// (AlarmThatSendsEmail.html#high-resolution-alarms).
+pub(crate) fn check_period(period_seconds: u32) -> Result<(), String> {
+    if period_seconds == 10
+        || period_seconds == 30
+        || (period_seconds > 0 && period_seconds % 60 == 0)
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "{period_seconds} s is not 10, 30 or a multiple of 60"
+        ))
     }
 }
 

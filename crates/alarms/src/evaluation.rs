@@ -4,13 +4,14 @@
 
 use chrono::DateTime;
 
-use crate::alarm::{Alarm, AlarmState, Statistic, TreatMissingData};
+use crate::alarm::{Alarm, AlarmState, MetricStat, Statistic, TreatMissingData};
 
 /// How many periods beyond Evaluation Periods are retrieved (the evaluation range). The docs'
 /// example retrieves 5 for 3 evaluation periods; the general number is not documented.
 pub(crate) const EXTRA_PERIODS: u32 = 2;
 
-/// One period's value: the statistic of the samples in `[start_ms, start_ms + period)`.
+/// One period's value: the statistic of the samples in `[start_ms, start_ms + period)`, or the
+/// value of the expression an alarm watches (`samples` 0).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Datapoint {
     pub start_ms: i64,
@@ -26,7 +27,7 @@ pub(crate) struct Decision {
 }
 
 /// Decides from `range`, the evaluation range's periods, most recent first (`None` = missing).
-pub(crate) fn decide(alarm: &Alarm, range: &[Option<Datapoint>], current: AlarmState) -> Decision {
+pub(crate) fn decide(alarm: &Alarm, range: &[Option<Datapoint>]) -> Decision {
     let n = alarm.evaluation_periods as usize;
     let m = alarm.datapoints_to_alarm as usize;
     let breaches = |point: &Datapoint| {
@@ -54,7 +55,7 @@ pub(crate) fn decide(alarm: &Alarm, range: &[Option<Datapoint>], current: AlarmS
         } else {
             AlarmState::Ok
         };
-        return threshold_crossed(alarm, state, current, &evaluated, 0);
+        return threshold_crossed(alarm, state, &evaluated, 0);
     }
 
     let filled = n - real.len();
@@ -65,12 +66,8 @@ pub(crate) fn decide(alarm: &Alarm, range: &[Option<Datapoint>], current: AlarmS
                 reason: format!("Insufficient Data: {n} {} unknown.", datapoints_were(n)),
             },
             TreatMissingData::Ignore => keep("no datapoints; missing data is ignored"),
-            TreatMissingData::Breaching => {
-                threshold_crossed(alarm, AlarmState::Alarm, current, &[], filled)
-            }
-            TreatMissingData::NotBreaching => {
-                threshold_crossed(alarm, AlarmState::Ok, current, &[], filled)
-            }
+            TreatMissingData::Breaching => threshold_crossed(alarm, AlarmState::Alarm, &[], filled),
+            TreatMissingData::NotBreaching => threshold_crossed(alarm, AlarmState::Ok, &[], filled),
         };
     }
 
@@ -85,7 +82,7 @@ pub(crate) fn decide(alarm: &Alarm, range: &[Option<Datapoint>], current: AlarmS
             } else {
                 AlarmState::Ok
             };
-            threshold_crossed(alarm, state, current, &evaluated, filled)
+            threshold_crossed(alarm, state, &evaluated, filled)
         }
         TreatMissingData::NotBreaching => {
             let state = if breaching >= m {
@@ -93,11 +90,11 @@ pub(crate) fn decide(alarm: &Alarm, range: &[Option<Datapoint>], current: AlarmS
             } else {
                 AlarmState::Ok
             };
-            threshold_crossed(alarm, state, current, &evaluated, filled)
+            threshold_crossed(alarm, state, &evaluated, filled)
         }
         TreatMissingData::Missing | TreatMissingData::Ignore => {
             if breaching >= m {
-                return threshold_crossed(alarm, AlarmState::Alarm, current, &evaluated, 0);
+                return threshold_crossed(alarm, AlarmState::Alarm, &evaluated, 0);
             }
             // "Avoiding premature transitions to alarm state": ALARM when the oldest breaching
             // datapoint within the evaluation periods is at least M periods old and nothing is
@@ -113,8 +110,8 @@ pub(crate) fn decide(alarm: &Alarm, range: &[Option<Datapoint>], current: AlarmS
                 (true, TreatMissingData::Ignore) => {
                     keep("breaching datapoints among missing ones; missing data is ignored")
                 }
-                (true, _) => threshold_crossed(alarm, AlarmState::Alarm, current, &evaluated, 0),
-                (false, _) => threshold_crossed(alarm, AlarmState::Ok, current, &evaluated, 0),
+                (true, _) => threshold_crossed(alarm, AlarmState::Alarm, &evaluated, 0),
+                (false, _) => threshold_crossed(alarm, AlarmState::Ok, &evaluated, 0),
             }
         }
     }
@@ -130,7 +127,11 @@ fn keep(why: &str) -> Decision {
 /// For percentiles from 50 up to 100 the data is low below 10/(1-p) samples, under 50 below
 /// 10/p (AlarmThatSendsEmail.html#percentiles-with-low-samples).
 fn low_sample_percentile(alarm: &Alarm, real: &[(usize, Datapoint)], n: usize) -> bool {
-    let Statistic::Percentile(percent) = alarm.statistic else {
+    let Some(&MetricStat {
+        statistic: Statistic::Percentile(percent),
+        ..
+    }) = alarm.metric_stat()
+    else {
         return false;
     };
     if !alarm.ignore_low_sample_count_percentile || percent >= 100.0 {
@@ -150,10 +151,12 @@ fn low_sample_percentile(alarm: &Alarm, real: &[(usize, Datapoint)], n: usize) -
 /// the threshold (50.0) (minimum 1 datapoint for OK -> ALARM transition)." — the form of the
 /// state reasons in <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html>.
 /// The datapoints listed are those that put the alarm in its new state, most recent first.
+/// The transition is written `OK -> ALARM` or `ALARM -> OK` whatever the state was: the docs'
+/// samples write `OK -> ALARM` for alarms leaving INSUFFICIENT_DATA (the metric math and single
+/// metric samples there, and the Metrics Insights one of cloudwatch-metrics-insights-alarms-partial-data.html).
 fn threshold_crossed(
     alarm: &Alarm,
     state: AlarmState,
-    current: AlarmState,
     evaluated: &[Datapoint],
     filled: usize,
 ) -> Decision {
@@ -192,7 +195,7 @@ fn threshold_crossed(
             .collect();
         let minimum = if into_alarm { m } else { n - m + 1 };
         let mut reason = format!(
-            "Threshold Crossed: {} out of the last {} datapoints [{}] {} {}{} the threshold ({}) (minimum {} {} for {} -> {} transition).",
+            "Threshold Crossed: {} out of the last {} datapoints [{}] {} {}{} the threshold ({}) (minimum {} {} for {} transition).",
             listed.len(),
             evaluated.len() + filled,
             points.join(", "),
@@ -206,8 +209,11 @@ fn threshold_crossed(
             } else {
                 "datapoints"
             },
-            current,
-            state,
+            if into_alarm {
+                "OK -> ALARM"
+            } else {
+                "ALARM -> OK"
+            },
         );
         if filled > 0 {
             reason.push_str(&format!(

@@ -1,9 +1,9 @@
 //! Alarms, their states, and evaluation at explicit times, optionally time-scaled.
 
-use crate::alarm::{Alarm, AlarmState};
+use crate::alarm::{Alarm, AlarmMetric, AlarmState};
 use crate::error::AlarmError;
 use crate::evaluation::{self, Datapoint, EXTRA_PERIODS};
-use crate::metrics::{MetricId, MetricStore};
+use crate::metrics::{MetricId, MetricStore, Periods};
 
 /// An alarm's change of state, with the actions it runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +21,6 @@ pub struct Transition {
 #[derive(Debug, Clone)]
 struct Watched {
     alarm: Alarm,
-    metric: MetricId,
     state: AlarmState,
     reason: String,
     updated_ms: i64,
@@ -86,23 +85,14 @@ impl AlarmEvaluator {
                 ),
             });
         }
-        let metric = MetricId {
-            namespace: alarm.namespace.clone(),
-            metric_name: alarm.metric_name.clone(),
-            dimensions: alarm.dimensions.clone(),
-        };
         match self
             .alarms
             .iter_mut()
             .find(|watched| watched.alarm.name == alarm.name)
         {
-            Some(watched) => {
-                watched.alarm = alarm;
-                watched.metric = metric;
-            }
+            Some(watched) => watched.alarm = alarm,
             None => self.alarms.push(Watched {
                 alarm,
-                metric,
                 state: AlarmState::InsufficientData,
                 reason: "Unchecked: Initial alarm creation".to_owned(),
                 updated_ms: now_ms,
@@ -152,7 +142,7 @@ impl AlarmEvaluator {
         for index in 0..self.alarms.len() {
             let watched = &self.alarms[index];
             let range = self.range(watched, now_ms);
-            let decision = evaluation::decide(&watched.alarm, &range, watched.state);
+            let decision = evaluation::decide(&watched.alarm, &range);
             let Some(state) = decision.state.filter(|state| *state != watched.state) else {
                 continue;
             };
@@ -176,36 +166,27 @@ impl AlarmEvaluator {
     /// last evaluation time (a whole minute, or 10 seconds, scaled).
     fn range(&self, watched: &Watched, now_ms: i64) -> Vec<Option<Datapoint>> {
         let alarm = &watched.alarm;
-        let period = self
-            .scaled_ms(u64::from(alarm.period_seconds) * 1000)
-            .max(1);
-        let interval = self
-            .scaled_ms(if alarm.period_seconds < 60 {
-                10_000
-            } else {
-                60_000
-            })
-            .max(1);
-        let end = now_ms.div_euclid(interval) * interval;
-        let count = alarm.evaluation_periods + EXTRA_PERIODS;
-        let mut samples = Vec::new();
-        (0..i64::from(count))
-            .map(|age| {
-                let to = end - age * period;
-                let from = to - period;
-                samples.clear();
-                samples.extend(
-                    self.metrics
-                        .samples(&watched.metric, from, to)
-                        .map(|(_, value)| value),
-                );
-                (!samples.is_empty()).then(|| Datapoint {
-                    start_ms: from,
-                    value: alarm.statistic.of(&mut samples),
-                    samples: samples.len(),
+        let (period_ms, interval) = self.period_and_interval_ms(alarm);
+        let periods = Periods {
+            end_ms: now_ms.div_euclid(interval) * interval,
+            period_ms,
+            count: (alarm.evaluation_periods + EXTRA_PERIODS) as usize,
+        };
+        match &alarm.metric {
+            AlarmMetric::Metric(stat) => self.metrics.datapoints(stat, &periods),
+            AlarmMetric::Queries(queries) => queries
+                .values(&self.metrics, &periods)
+                .into_iter()
+                .enumerate()
+                .map(|(age, value)| {
+                    value.map(|value| Datapoint {
+                        start_ms: periods.bounds(age).0,
+                        value,
+                        samples: 0,
+                    })
                 })
-            })
-            .collect()
+                .collect(),
+        }
     }
 
     /// The scaled period, and how often the alarm is evaluated: every minute, or every 10

@@ -25,8 +25,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Out of scope, and refused when an alarm uses them: metric math, anomaly detection, extended
-//! statistics other than percentiles. Units are carried into notifications but not matched.
+//! Alarms on `Metrics` are evaluated too: metric math over the other queries, and Metrics
+//! Insights queries that return one time series ([`MetricQueries`]). Out of scope, and refused
+//! by name when an alarm uses them: anomaly detection, extended statistics other than
+//! percentiles, the metric math functions [`MetricQueries`] does not list, `GROUP BY` in a
+//! Metrics Insights alarm. Units are carried into notifications but not matched.
 
 mod alarm;
 mod error;
@@ -34,12 +37,16 @@ mod evaluation;
 mod evaluator;
 mod metrics;
 mod notification;
+mod queries;
 
 pub use alarm::{
-    Alarm, AlarmState, ComparisonOperator, DimensionSpec, MetricAlarmSpec, Statistic,
-    TreatMissingData,
+    Alarm, AlarmMetric, AlarmState, ComparisonOperator, DimensionSpec, MetricAlarmSpec, MetricStat,
+    Statistic, TreatMissingData,
 };
 pub use error::AlarmError;
 pub use evaluator::{AlarmEvaluator, Transition};
 pub use metrics::{MetricId, MetricStore};
 pub use notification::NotificationContext;
+pub use queries::{
+    Aggregation, Condition, InsightsQuery, MathExpression, MetricQueries, MetricQuery, QuerySource,
+};

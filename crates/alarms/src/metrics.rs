@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use crate::alarm::MetricStat;
 use crate::error::AlarmError;
+use crate::evaluation::Datapoint;
 
 /// A metric: namespace, name and the full set of dimensions. An alarm watches exactly one; a
 /// datapoint with other dimensions belongs to another metric.
@@ -33,6 +35,23 @@ impl std::fmt::Display for MetricId {
             write!(f, " {name}={value}")?;
         }
         Ok(())
+    }
+}
+
+/// The periods one evaluation reads, most recent first: period `age` (from 0) covers
+/// `[end - (age + 1) * period, end - age * period)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Periods {
+    pub(crate) end_ms: i64,
+    pub(crate) period_ms: i64,
+    pub(crate) count: usize,
+}
+
+impl Periods {
+    /// `(from, to)` of the period `age` periods before the newest.
+    pub(crate) fn bounds(&self, age: usize) -> (i64, i64) {
+        let to = self.end_ms - age as i64 * self.period_ms;
+        (to - self.period_ms, to)
     }
 }
 
@@ -98,6 +117,32 @@ impl MetricStore {
             .flat_map(move |s| s.range(start..))
             .take_while(move |(time, _)| *time < to_ms)
             .copied()
+    }
+
+    /// Every metric with datapoints.
+    pub(crate) fn metric_ids(&self) -> impl Iterator<Item = &MetricId> + '_ {
+        self.series.keys()
+    }
+
+    /// The statistic of `stat`'s metric in each period.
+    pub(crate) fn datapoints(
+        &self,
+        stat: &MetricStat,
+        periods: &Periods,
+    ) -> Vec<Option<Datapoint>> {
+        let mut samples = Vec::new();
+        (0..periods.count)
+            .map(|age| {
+                let (from, to) = periods.bounds(age);
+                samples.clear();
+                samples.extend(self.samples(&stat.metric, from, to).map(|(_, value)| value));
+                (!samples.is_empty()).then(|| Datapoint {
+                    start_ms: from,
+                    value: stat.statistic.of(&mut samples),
+                    samples: samples.len(),
+                })
+            })
+            .collect()
     }
 
     /// How many datapoints the store holds, all metrics together.

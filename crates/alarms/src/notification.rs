@@ -1,12 +1,15 @@
 //! The SNS message CloudWatch publishes for an alarm action. The shape follows AWS's sample
-//! notification in aws-lambda-go (`events/testdata/cloudwatch-alarm-sns-payload-single-metric.json`);
-//! the CloudWatch user guide shows state reasons but not this message.
+//! notifications in aws-lambda-go (`events/testdata/cloudwatch-alarm-sns-payload-single-metric.json`
+//! and, for alarms on `Metrics`, `cloudwatch-alarm-sns-payload-multiple-metrics.json`, whose
+//! queries list their fields in alphabetical order); the CloudWatch user guide shows state reasons
+//! but not this message.
 
 use chrono::DateTime;
 use serde::Serialize;
 
-use crate::alarm::Statistic;
+use crate::alarm::{AlarmMetric, MetricStat, Statistic};
 use crate::evaluator::Transition;
+use crate::queries::{MetricQuery, QuerySource};
 
 /// Where the alarm lives, for the parts of the message CloudWatch fills from its account.
 #[derive(Debug, Clone, Copy)]
@@ -35,8 +38,15 @@ struct Message<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(untagged)]
+enum Trigger<'a> {
+    Metric(MetricTrigger<'a>),
+    Queries(QueriesTrigger<'a>),
+}
+
+#[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct Trigger<'a> {
+struct MetricTrigger<'a> {
     metric_name: &'a str,
     namespace: &'a str,
     statistic_type: &'a str,
@@ -55,22 +65,144 @@ struct Trigger<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct QueriesTrigger<'a> {
+    period: u32,
+    evaluation_periods: u32,
+    comparison_operator: String,
+    threshold: f64,
+    treat_missing_data: String,
+    evaluate_low_sample_count_percentile: &'a str,
+    metrics: Vec<Query<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Query<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expression: Option<&'a str>,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metric_stat: Option<QueryStat<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    period: Option<u32>,
+    return_data: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct QueryStat<'a> {
+    metric: QueryMetric<'a>,
+    period: u32,
+    stat: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct QueryMetric<'a> {
+    dimensions: Vec<Dimension<'a>>,
+    metric_name: &'a str,
+    namespace: &'a str,
+}
+
+#[derive(Serialize)]
 struct Dimension<'a> {
     value: &'a str,
     name: &'a str,
+}
+
+fn dimensions(stat: &MetricStat) -> Vec<Dimension<'_>> {
+    stat.metric
+        .dimensions
+        .iter()
+        .map(|(name, value)| Dimension { value, name })
+        .collect()
+}
+
+fn query(query: &MetricQuery) -> Query<'_> {
+    let (expression, metric_stat) = match &query.source {
+        QuerySource::MetricStat(stat) => (
+            None,
+            Some(QueryStat {
+                metric: QueryMetric {
+                    dimensions: dimensions(stat),
+                    metric_name: &stat.metric.metric_name,
+                    namespace: &stat.metric.namespace,
+                },
+                period: stat.period_seconds,
+                stat: stat.statistic.api_name(),
+                unit: stat.unit.as_deref(),
+            }),
+        ),
+        QuerySource::Math(math) => (Some(math.source()), None),
+        QuerySource::Insights(insights) => (Some(insights.source()), None),
+    };
+    Query {
+        account_id: query.account_id.as_deref(),
+        expression,
+        id: &query.id,
+        label: query.label.as_deref(),
+        metric_stat,
+        period: query.period_seconds,
+        return_data: query.return_data,
+    }
 }
 
 impl Transition {
     /// The SNS `Message` for this transition's actions: a JSON document as a string.
     pub fn notification_message(&self, context: &NotificationContext) -> String {
         let alarm = &self.alarm;
-        let (statistic_type, statistic, extended_statistic) = match alarm.statistic {
-            Statistic::Percentile(_) => (
-                "ExtendedStatistic",
-                None,
-                Some(alarm.statistic.trigger_name()),
-            ),
-            _ => ("Statistic", Some(alarm.statistic.trigger_name()), None),
+        // Written as in AWS's sample: a label padded to a column, then the value.
+        let treat_missing_data = format!(
+            "- TreatMissingData:                    {}",
+            alarm.treat_missing_data.as_str()
+        );
+        let evaluate_low_sample_count_percentile = if alarm.ignore_low_sample_count_percentile {
+            "ignore"
+        } else {
+            ""
+        };
+        let trigger = match &alarm.metric {
+            AlarmMetric::Metric(stat) => {
+                let (statistic_type, statistic, extended_statistic) = match stat.statistic {
+                    Statistic::Percentile(_) => (
+                        "ExtendedStatistic",
+                        None,
+                        Some(stat.statistic.trigger_name()),
+                    ),
+                    _ => ("Statistic", Some(stat.statistic.trigger_name()), None),
+                };
+                Trigger::Metric(MetricTrigger {
+                    metric_name: &stat.metric.metric_name,
+                    namespace: &stat.metric.namespace,
+                    statistic_type,
+                    statistic,
+                    extended_statistic,
+                    unit: stat.unit.as_deref(),
+                    dimensions: dimensions(stat),
+                    period: alarm.period_seconds,
+                    evaluation_periods: alarm.evaluation_periods,
+                    comparison_operator: alarm.comparison_operator.to_string(),
+                    threshold: alarm.threshold,
+                    treat_missing_data,
+                    evaluate_low_sample_count_percentile,
+                })
+            }
+            AlarmMetric::Queries(queries) => Trigger::Queries(QueriesTrigger {
+                period: alarm.period_seconds,
+                evaluation_periods: alarm.evaluation_periods,
+                comparison_operator: alarm.comparison_operator.to_string(),
+                threshold: alarm.threshold,
+                treat_missing_data,
+                evaluate_low_sample_count_percentile,
+                metrics: queries.queries().iter().map(query).collect(),
+            }),
         };
         let message = Message {
             alarm_name: &alarm.name,
@@ -87,33 +219,7 @@ impl Transition {
                 )
             }),
             old_state_value: self.from.as_str(),
-            trigger: Trigger {
-                metric_name: &alarm.metric_name,
-                namespace: &alarm.namespace,
-                statistic_type,
-                statistic,
-                extended_statistic,
-                unit: alarm.unit.as_deref(),
-                dimensions: alarm
-                    .dimensions
-                    .iter()
-                    .map(|(name, value)| Dimension { value, name })
-                    .collect(),
-                period: alarm.period_seconds,
-                evaluation_periods: alarm.evaluation_periods,
-                comparison_operator: alarm.comparison_operator.to_string(),
-                threshold: alarm.threshold,
-                // Written as in AWS's sample: a label padded to a column, then the value.
-                treat_missing_data: format!(
-                    "- TreatMissingData:                    {}",
-                    alarm.treat_missing_data.as_str()
-                ),
-                evaluate_low_sample_count_percentile: if alarm.ignore_low_sample_count_percentile {
-                    "ignore"
-                } else {
-                    ""
-                },
-            },
+            trigger,
         };
         serde_json::to_string(&message).expect("the notification always serialises")
     }

@@ -31,7 +31,8 @@ fn refused(overrides: Value) -> String {
 #[test]
 fn a_platform_alarm_is_read_with_its_defaults() {
     let alarm = Alarm::new(spec(json!({}))).unwrap();
-    assert_eq!(alarm.statistic, Statistic::Sum);
+    let stat = alarm.metric_stat().unwrap();
+    assert_eq!(stat.statistic, Statistic::Sum);
     assert_eq!(
         alarm.comparison_operator,
         ComparisonOperator::GreaterThanOrEqualToThreshold
@@ -40,7 +41,8 @@ fn a_platform_alarm_is_read_with_its_defaults() {
     // DatapointsToAlarm defaults to EvaluationPeriods; ActionsEnabled to true.
     assert_eq!(alarm.datapoints_to_alarm, 1);
     assert!(alarm.actions_enabled);
-    assert_eq!(alarm.dimensions.len(), 2);
+    assert_eq!(stat.metric.dimensions.len(), 2);
+    assert_eq!(alarm.period_seconds, 300);
     // TreatMissingData defaults to missing.
     let alarm = Alarm::new(spec(json!({"TreatMissingData": null}))).unwrap();
     assert_eq!(alarm.treat_missing_data, TreatMissingData::Missing);
@@ -48,7 +50,10 @@ fn a_platform_alarm_is_read_with_its_defaults() {
         json!({"Statistic": null, "ExtendedStatistic": "p99.9"}),
     ))
     .unwrap();
-    assert_eq!(alarm.statistic, Statistic::Percentile(99.9));
+    assert_eq!(
+        alarm.metric_stat().unwrap().statistic,
+        Statistic::Percentile(99.9)
+    );
 }
 
 #[test]
@@ -61,9 +66,11 @@ fn out_of_scope_alarms_are_refused_by_name() {
          LessThanLowerOrGreaterThanUpperThreshold is not supported by the local post office"
     );
     assert!(refused(json!({"ThresholdMetricId": "ad1"})).contains("anomaly detection alarm"));
-    assert!(
-        refused(json!({"Metrics": [{"Id": "e1", "Expression": "SUM(METRICS())"}]}))
-            .contains("an alarm on metric math (Metrics) is not supported")
+    // Metrics replace the single metric's fields (metric math is in tests/metric_math.rs).
+    assert_eq!(
+        refused(json!({"Metrics": [{"Id": "e1", "Expression": "SUM(METRICS())"}]})),
+        "alarm \"postoffice-COOKING_REQUESTED-rule-failures\": Namespace: cannot be given with \
+         Metrics; the queries name their metrics"
     );
     assert!(
         refused(json!({"Statistic": null, "ExtendedStatistic": "tm99"}))

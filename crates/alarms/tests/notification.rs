@@ -56,7 +56,7 @@ fn the_message_has_cloudwatchs_fields() {
             "AWSAccountId": "123456789012",
             "NewStateValue": "ALARM",
             "NewStateReason": "Threshold Crossed: 1 out of the last 1 datapoints [3.0 (30/11/26 18:00:00)] was greater than \
-                               the threshold (0.0) (minimum 1 datapoint for INSUFFICIENT_DATA -> ALARM transition).",
+                               the threshold (0.0) (minimum 1 datapoint for OK -> ALARM transition).",
             "StateChangeTime": "2026-11-30T18:00:03.000+0000",
             "Region": "EU (Ireland)",
             "AlarmArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:postoffice-kitchen-handler-errors",
@@ -117,5 +117,76 @@ fn subjects_fit_in_sns_limit() {
     assert_eq!(
         transition.notification_subject(&IRELAND).chars().count(),
         100
+    );
+}
+
+/// An alarm on `Metrics` lists its queries in the Trigger instead of one metric, as in
+/// aws-lambda-go's events/testdata/cloudwatch-alarm-sns-payload-multiple-metrics.json.
+#[test]
+fn alarms_on_metrics_list_their_queries() {
+    let response: serde_json::Value = serde_json::from_str(include_str!(
+        "fixtures/describe-alarms-consumer-handler-errors.json"
+    ))
+    .unwrap();
+    let spec: MetricAlarmSpec =
+        serde_json::from_value(response["MetricAlarms"][0].clone()).unwrap();
+    let mut evaluator = AlarmEvaluator::new(MetricStore::new(i64::MAX, 100), 1.0).unwrap();
+    evaluator.put_alarm(Alarm::new(spec).unwrap(), T).unwrap();
+    let metric = |name: &str| {
+        MetricId::new(
+            "AWS/Lambda",
+            name,
+            &[("FunctionName", "postoffice-kitchen-handler")],
+        )
+    };
+    evaluator
+        .put_datapoint(&metric("Invocations"), T + 100, 10.0)
+        .unwrap();
+    evaluator
+        .put_datapoint(&metric("Errors"), T + 100, 5.0)
+        .unwrap();
+    let transition = evaluator.evaluate(T + 300_000).remove(0);
+    let text = transition.notification_message(&IRELAND);
+    let message: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let handler = json!([{"value": "postoffice-kitchen-handler", "name": "FunctionName"}]);
+    assert_eq!(
+        message["Trigger"],
+        json!({
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 10.0,
+            "TreatMissingData": "- TreatMissingData:                    notBreaching",
+            "EvaluateLowSampleCountPercentile": "",
+            "Metrics": [
+                {"Expression": "IF(invocations >= 10, 100 * errors / invocations, 0)", "Id": "failing",
+                 "Label": "Failing invocations (%)", "ReturnData": true},
+                {"Id": "errors", "MetricStat": {"Metric": {"Dimensions": handler, "MetricName": "Errors",
+                 "Namespace": "AWS/Lambda"}, "Period": 300, "Stat": "Sum"}, "ReturnData": false},
+                {"Id": "invocations", "MetricStat": {"Metric": {"Dimensions": handler, "MetricName": "Invocations",
+                 "Namespace": "AWS/Lambda"}, "Period": 300, "Stat": "Sum"}, "ReturnData": false}
+            ]
+        })
+    );
+    assert_eq!(
+        message["NewStateReason"],
+        "Threshold Crossed: 1 out of the last 1 datapoints [50.0 (30/11/26 18:00:00)] was greater than \
+         the threshold (10.0) (minimum 1 datapoint for OK -> ALARM transition)."
+    );
+    // The sample's field order: the Trigger's settings first, then Metrics with each query's
+    // fields in alphabetical order.
+    assert!(
+        text.contains(
+            r#""Trigger":{"Period":300,"EvaluationPeriods":1,"ComparisonOperator":"GreaterThanThreshold","Threshold":10.0,"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"{"Expression":"IF(invocations >= 10, 100 * errors / invocations, 0)","Id":"failing","Label":"Failing invocations (%)","ReturnData":true}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"{"Id":"errors","MetricStat":{"Metric":{"Dimensions":[{"value":"postoffice-kitchen-handler","name":"FunctionName"}],"MetricName":"Errors","Namespace":"AWS/Lambda"},"Period":300,"Stat":"Sum"},"ReturnData":false}"#),
+        "{text}"
     );
 }
