@@ -70,9 +70,7 @@ pub enum Activity {
         reason: String,
     },
     /// The iot-data Publish API published to the gateway (return path).
-    IotDataPublished {
-        topic: String,
-    },
+    IotDataPublished { topic: String },
     /// The gateway refused something a client did.
     GatewayRefused {
         client_id: String,

@@ -332,7 +332,10 @@ impl LocalPostOffice {
 
         let mut services: HashMap<String, Arc<dyn LocalService>> = HashMap::new();
         services.insert("sts".to_owned(), Arc::new(sts::SecurityTokenService));
-        services.insert("iam".to_owned(), Arc::new(iam::control_plane::IamControlPlane));
+        services.insert(
+            "iam".to_owned(),
+            Arc::new(iam::control_plane::IamControlPlane),
+        );
         services.insert(
             "iot".to_owned(),
             Arc::new(iot::control_plane::IotControlPlane::new(
@@ -399,9 +402,12 @@ impl LocalPostOffice {
             log: logs.join("terraform.log"),
             parallelism: 16,
         };
-        tokio::time::timeout(options.startup_timeout, apply.run(credentials.administrator()))
-            .await
-            .context("terraform apply did not finish in time")??;
+        tokio::time::timeout(
+            options.startup_timeout,
+            apply.run(credentials.administrator()),
+        )
+        .await
+        .context("terraform apply did not finish in time")??;
         startup.apply = step.elapsed();
 
         progress("reading what was applied and running it");
@@ -495,13 +501,21 @@ impl LocalPostOffice {
     /// The alarms and their states.
     pub fn alarms(
         &self,
-    ) -> Vec<(String, postoffice_alarms::AlarmState, String, Option<String>)> {
+    ) -> Vec<(
+        String,
+        postoffice_alarms::AlarmState,
+        String,
+        Option<String>,
+    )> {
         self.runtime.alarms.states()
     }
 
     /// The root module's outputs (`terraform output -json`) of the last apply.
     pub fn outputs(&self) -> serde_json::Value {
-        self.outputs.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.outputs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     async fn read_outputs(&self) -> anyhow::Result<()> {
@@ -642,9 +656,10 @@ fn device_policies(outputs: &serde_json::Value) -> Vec<String> {
     for key in ["device_policy_names", "device_policy_name"] {
         match &outputs[key]["value"] {
             serde_json::Value::String(name) => names.push(name.clone()),
-            serde_json::Value::Array(list) => {
-                names.extend(list.iter().filter_map(|name| name.as_str().map(str::to_owned)))
-            }
+            serde_json::Value::Array(list) => names.extend(
+                list.iter()
+                    .filter_map(|name| name.as_str().map(str::to_owned)),
+            ),
             _ => {}
         }
     }

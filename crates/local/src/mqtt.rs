@@ -57,7 +57,9 @@ impl DeviceTls {
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_client_auth_cert(
-            vec![CertificateDer::from_pem_slice(self.certificate_pem.as_bytes())?],
+            vec![CertificateDer::from_pem_slice(
+                self.certificate_pem.as_bytes(),
+            )?],
             PrivateKeyDer::from_pem_slice(self.private_key_pem.as_bytes())?,
         )?;
         Ok(std::sync::Arc::new(config))

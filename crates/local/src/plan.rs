@@ -64,13 +64,23 @@ pub struct TopicPlan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     /// An HTTP/S endpoint that is the function URL of a local function.
-    FunctionUrl { function: String, url_id: String },
+    FunctionUrl {
+        function: String,
+        url_id: String,
+    },
     /// Any other HTTP/S endpoint.
     Http(String),
-    Firehose { stream_arn: String, role_arn: String },
-    Sqs { queue_arn: String },
+    Firehose {
+        stream_arn: String,
+        role_arn: String,
+    },
+    Sqs {
+        queue_arn: String,
+    },
     /// A protocol the local post office does not deliver (email, sms, application...).
-    Unsupported { protocol: String },
+    Unsupported {
+        protocol: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -204,7 +214,9 @@ pub fn effective_retry_policy(
     subscription_policy: Option<&str>,
 ) -> Result<HealthyRetryPolicy, String> {
     let topic: TopicDeliveryPolicy = match topic_policy.filter(|text| !text.trim().is_empty()) {
-        Some(text) => serde_json::from_str(text).map_err(|error| format!("topic DeliveryPolicy: {error}"))?,
+        Some(text) => {
+            serde_json::from_str(text).map_err(|error| format!("topic DeliveryPolicy: {error}"))?
+        }
         None => TopicDeliveryPolicy::default(),
     };
     let http = topic.http.unwrap_or_default();
@@ -214,7 +226,10 @@ pub fn effective_retry_policy(
                 .map_err(|error| format!("subscription DeliveryPolicy: {error}"))?,
             None => SubscriptionDeliveryPolicy::default(),
         };
-    let policy = match (http.disable_subscription_overrides, subscription.healthy_retry_policy) {
+    let policy = match (
+        http.disable_subscription_overrides,
+        subscription.healthy_retry_policy,
+    ) {
         (false, Some(own)) => own,
         _ => http.default_healthy_retry_policy.unwrap_or_default(),
     };
@@ -250,9 +265,13 @@ fn topics(applied: &Applied, problems: &mut Vec<String>) -> BTreeMap<String, Top
         .collect();
     for (arn, attributes) in &applied.sns.subscriptions {
         let get = |name: &str| attributes.get(name).map(String::as_str);
-        let Some(topic_arn) = get("TopicArn") else { continue };
+        let Some(topic_arn) = get("TopicArn") else {
+            continue;
+        };
         let Some(topic) = topics.get_mut(topic_arn) else {
-            problems.push(format!("subscription {arn}: its topic {topic_arn} does not exist"));
+            problems.push(format!(
+                "subscription {arn}: its topic {topic_arn} does not exist"
+            ));
             continue;
         };
         let protocol = get("Protocol").unwrap_or_default().to_owned();
@@ -289,25 +308,31 @@ fn topics(applied: &Applied, problems: &mut Vec<String>) -> BTreeMap<String, Top
         ) {
             Ok(policy) => policy,
             Err(error) => {
-                problems.push(format!("subscription {arn}: {error}; SNS's default applies"));
+                problems.push(format!(
+                    "subscription {arn}: {error}; SNS's default applies"
+                ));
                 HealthyRetryPolicy::default()
             }
         };
         let dead_letter_queue = get("RedrivePolicy")
             .filter(|text| !text.trim().is_empty())
-            .and_then(|text| match serde_json::from_str::<serde_json::Value>(text) {
-                Ok(policy) => policy["deadLetterTargetArn"].as_str().map(str::to_owned),
-                Err(error) => {
-                    problems.push(format!("subscription {arn}: RedrivePolicy: {error}"));
-                    None
-                }
-            });
+            .and_then(
+                |text| match serde_json::from_str::<serde_json::Value>(text) {
+                    Ok(policy) => policy["deadLetterTargetArn"].as_str().map(str::to_owned),
+                    Err(error) => {
+                        problems.push(format!("subscription {arn}: RedrivePolicy: {error}"));
+                        None
+                    }
+                },
+            );
         let filter_policy = get("FilterPolicy")
             .filter(|text| !text.trim().is_empty())
             .map(|text| {
                 (
                     text.to_owned(),
-                    get("FilterPolicyScope").unwrap_or("MessageAttributes").to_owned(),
+                    get("FilterPolicyScope")
+                        .unwrap_or("MessageAttributes")
+                        .to_owned(),
                 )
             });
         topic.subscriptions.push(SubscriptionPlan {
@@ -428,7 +453,10 @@ fn streams(applied: &Applied, problems: &mut Vec<String>) -> BTreeMap<String, St
                 name: stream.name.clone(),
                 arn: stream.arn.clone(),
                 role_arn: stream.role_arn.clone(),
-                bucket: stream.bucket_arn.trim_start_matches("arn:aws:s3:::").to_owned(),
+                bucket: stream
+                    .bucket_arn
+                    .trim_start_matches("arn:aws:s3:::")
+                    .to_owned(),
                 prefix: stream.prefix.clone(),
                 error_output_prefix: stream.error_output_prefix.clone(),
                 kms_key_arn: stream.kms_key_arn.clone(),
@@ -449,13 +477,29 @@ mod tests {
     fn a_subscription_policy_overrides_the_topic_unless_the_topic_disables_it() {
         let topic = r#"{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":1,"maxDelayTarget":60,"numRetries":60,"numNoDelayRetries":3,"numMinDelayRetries":2,"numMaxDelayRetries":45,"backoffFunction":"exponential"},"disableSubscriptionOverrides":false}}"#;
         let own = r#"{"healthyRetryPolicy":{"minDelayTarget":1,"maxDelayTarget":2,"numRetries":2,"backoffFunction":"linear"}}"#;
-        assert_eq!(effective_retry_policy(Some(topic), None).unwrap().num_retries, 60);
+        assert_eq!(
+            effective_retry_policy(Some(topic), None)
+                .unwrap()
+                .num_retries,
+            60
+        );
         let overridden = effective_retry_policy(Some(topic), Some(own)).unwrap();
         assert_eq!(overridden.num_retries, 2);
         assert_eq!(overridden.backoff_function, BackoffFunction::Linear);
-        let locked = topic.replace("\"disableSubscriptionOverrides\":false", "\"disableSubscriptionOverrides\":true");
-        assert_eq!(effective_retry_policy(Some(&locked), Some(own)).unwrap().num_retries, 60);
-        assert_eq!(effective_retry_policy(None, None).unwrap(), HealthyRetryPolicy::default());
+        let locked = topic.replace(
+            "\"disableSubscriptionOverrides\":false",
+            "\"disableSubscriptionOverrides\":true",
+        );
+        assert_eq!(
+            effective_retry_policy(Some(&locked), Some(own))
+                .unwrap()
+                .num_retries,
+            60
+        );
+        assert_eq!(
+            effective_retry_policy(None, None).unwrap(),
+            HealthyRetryPolicy::default()
+        );
         assert!(effective_retry_policy(Some("{"), None).is_err());
     }
 

@@ -19,7 +19,17 @@ use crate::plan::{Plan, Platform};
 use crate::sns::{Refresh, Sns};
 
 /// Control-plane services, by SigV4 signing name, that the plan is built from.
-const SERVICES: &[&str] = &["sns", "sqs", "lambda", "iam", "kms", "iot", "firehose", "monitoring", "s3"];
+const SERVICES: &[&str] = &[
+    "sns",
+    "sqs",
+    "lambda",
+    "iam",
+    "kms",
+    "iot",
+    "firehose",
+    "monitoring",
+    "s3",
+];
 /// Changes that come in a burst (a Terraform apply) are read once they settle this long.
 const SETTLE: Duration = Duration::from_millis(50);
 
@@ -68,7 +78,8 @@ impl Runtime {
             changes,
             problems: Mutex::default(),
         });
-        let weak: std::sync::Weak<dyn Refresh> = Arc::downgrade(&(runtime.clone() as Arc<dyn Refresh>));
+        let weak: std::sync::Weak<dyn Refresh> =
+            Arc::downgrade(&(runtime.clone() as Arc<dyn Refresh>));
         runtime.sns.set_refresh(weak);
         runtime
     }
@@ -79,7 +90,10 @@ impl Runtime {
 
     /// What cannot run locally, from the last plan.
     pub fn problems(&self) -> Vec<String> {
-        self.problems.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.problems
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Reads `services` (and any other service changed since it was last read) and executes
@@ -126,7 +140,14 @@ impl Runtime {
         self.rules.apply_plan(&plan);
         self.event_store.apply_plan(&plan);
         self.alarms.apply(&applied);
-        problems.extend(self.alarms.problems.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned());
+        problems.extend(
+            self.alarms
+                .problems
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .cloned(),
+        );
         let mut known = self.problems.lock().unwrap_or_else(|p| p.into_inner());
         for problem in &problems {
             if !known.contains(problem) {

@@ -53,11 +53,16 @@ pub struct Apply {
 /// Copies `source` (the repository's `terraform/`) into `destination`, without local state.
 pub fn copy_modules(source: &Path, destination: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(destination)?;
-    for entry in std::fs::read_dir(source).with_context(|| format!("reading {}", source.display()))? {
+    for entry in
+        std::fs::read_dir(source).with_context(|| format!("reading {}", source.display()))?
+    {
         let entry = entry?;
         let name = entry.file_name();
         let name_text = name.to_string_lossy();
-        if name_text == ".terraform" || name_text.ends_with(".tfstate") || name_text.contains(".tfstate.") {
+        if name_text == ".terraform"
+            || name_text.ends_with(".tfstate")
+            || name_text.contains(".tfstate.")
+        {
             continue;
         }
         let target = destination.join(&name);
@@ -116,8 +121,12 @@ impl Apply {
         )?;
         let cli_config = self.terraform_dir.join("terraformrc");
         std::fs::write(&cli_config, self.cli_config())?;
-        self.terraform(&["init", "-input=false", "-no-color"], &cli_config, administrator)
-            .await?;
+        self.terraform(
+            &["init", "-input=false", "-no-color"],
+            &cli_config,
+            administrator,
+        )
+        .await?;
         self.terraform(
             &[
                 "apply",
@@ -136,11 +145,18 @@ impl Apply {
     pub async fn outputs(&self, administrator: &Credentials) -> anyhow::Result<serde_json::Value> {
         let cli_config = self.terraform_dir.join("terraformrc");
         let output = self
-            .command(&["output", "-json", "-no-color"], &cli_config, administrator)
+            .command(
+                &["output", "-json", "-no-color"],
+                &cli_config,
+                administrator,
+            )
             .output()
             .await?;
         if !output.status.success() {
-            bail!("terraform output failed: {}", String::from_utf8_lossy(&output.stderr));
+            bail!(
+                "terraform output failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         Ok(serde_json::from_slice(&output.stdout)?)
     }
@@ -204,7 +220,12 @@ impl Apply {
 }
 
 /// The inputs the local deployment gives the complete example.
-pub fn local_variables(lambda_zips: &Path, prefix: &str, region: &str, extra: serde_json::Value) -> serde_json::Value {
+pub fn local_variables(
+    lambda_zips: &Path,
+    prefix: &str,
+    region: &str,
+    extra: serde_json::Value,
+) -> serde_json::Value {
     let mut variables = json!({
         "region": region,
         "prefix": prefix,
@@ -251,11 +272,30 @@ mod tests {
         let source = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(source.path().join("examples/complete/.terraform")).unwrap();
         std::fs::write(source.path().join("examples/complete/main.tf"), "x").unwrap();
-        std::fs::write(source.path().join("examples/complete/terraform.tfstate"), "{}").unwrap();
+        std::fs::write(
+            source.path().join("examples/complete/terraform.tfstate"),
+            "{}",
+        )
+        .unwrap();
         let destination = tempfile::tempdir().unwrap();
         copy_modules(source.path(), destination.path()).unwrap();
-        assert!(destination.path().join("examples/complete/main.tf").exists());
-        assert!(!destination.path().join("examples/complete/.terraform").exists());
-        assert!(!destination.path().join("examples/complete/terraform.tfstate").exists());
+        assert!(
+            destination
+                .path()
+                .join("examples/complete/main.tf")
+                .exists()
+        );
+        assert!(
+            !destination
+                .path()
+                .join("examples/complete/.terraform")
+                .exists()
+        );
+        assert!(
+            !destination
+                .path()
+                .join("examples/complete/terraform.tfstate")
+                .exists()
+        );
     }
 }

@@ -175,7 +175,11 @@ mod tests {
         let loaded = LocalCa::load(dir.path()).unwrap();
         assert_eq!(loaded.certificate_pem(), ca.certificate_pem());
         let device = loaded.issue_client("oven-1").unwrap();
-        assert!(device.certificate_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(
+            device
+                .certificate_pem
+                .starts_with("-----BEGIN CERTIFICATE-----")
+        );
         server_config(&loaded.issue_server(&["127.0.0.1", "localhost"]).unwrap()).unwrap();
     }
 }

@@ -1,37 +1,63 @@
-//! `postoffice local`: a whole post office on this machine (127.0.0.1 only).
+//! `postoffice local`: a whole post office on this machine (127.0.0.1 only), provisioned by the
+//! project's Terraform.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
+use anyhow::Context as _;
+use postoffice_local::activity::Activity;
 use postoffice_local::{LocalPostOffice, Options};
+
+use super::demo;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum LocalCommand {
-    /// Start moto, mosquitto, the Lambdas and the local runtime; serve until Ctrl-C.
+    /// Build, apply the Terraform against the local endpoints, run it; serve until Ctrl-C.
     Up {
         #[command(flatten)]
         run: RunArgs,
-        /// Multiplies the delivery policy's retry delays (e.g. 0.1 for ten times faster).
+        /// Multiplies the applied retry delays and alarm periods (0.01: a minute in 0.6 s).
         #[arg(long, default_value_t = 1.0)]
         time_scale: f64,
     },
-    /// Start a post office, drive the scripted demo through it with a report, then stop it.
+    /// Start a post office, drive the scripted tour through it with a report, then stop it.
     Demo {
         #[command(flatten)]
         run: RunArgs,
-        /// Multiplies the delivery policy's retry delays, so the outage fits in a demo.
-        #[arg(long, default_value_t = 0.25)]
+        /// Multiplies the applied retry delays and alarm periods, so the outage fits in a demo.
+        #[arg(long, default_value_t = 0.01)]
         time_scale: f64,
+    },
+    /// Devices of a running post office (`postoffice local up`).
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// The alarms of a running post office and their states, with runbook links.
+    Alarms {
+        /// The running post office's directory [default: ROOT/.run/latest].
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DeviceCommand {
+    /// Register a device in a household (certificate from the local factory CA, thing with the
+    /// household attribute, device policies attached) and print how to connect a real client.
+    Add {
+        household: String,
+        device: String,
+        /// The running post office's directory [default: ROOT/.run/latest].
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
     },
 }
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The repository root (event-catalog/, local/, .venv/).
+    /// The repository root (terraform/, event-catalog/, .venv/).
     #[arg(long, default_value = ".")]
     root: PathBuf,
-    /// Directory for logs, generated configuration and the event store [default: ROOT/.run/<time>].
+    /// Directory for logs, state and the event store [default: ROOT/.run/<time>].
     #[arg(long)]
     run_dir: Option<PathBuf>,
     /// The cargo profile the Lambdas are built with (`release`: as deployed, slower to build).
@@ -53,13 +79,30 @@ pub async fn run(command: LocalCommand) -> anyhow::Result<ExitCode> {
     match command {
         LocalCommand::Up { run, time_scale } => up(run.options(time_scale)).await,
         LocalCommand::Demo { run, time_scale } => {
-            let _ = (run, time_scale);
-            anyhow::bail!("the demo is being moved onto the Terraform-provisioned post office")
+            let postoffice = std::env::current_exe()?;
+            let demo = demo::run(run.options(time_scale), postoffice);
+            tokio::select! {
+                passed = demo => Ok(if passed? { ExitCode::SUCCESS } else { ExitCode::FAILURE }),
+                _ = interrupted() => {
+                    eprintln!("\ninterrupted: every process the demo started has been stopped");
+                    Ok(ExitCode::from(130))
+                }
+            }
         }
+        LocalCommand::Device(DeviceCommand::Add {
+            household,
+            device,
+            run_dir,
+        }) => device_add(&household, &device, run_dir).await,
+        LocalCommand::Alarms { run_dir } => alarms(run_dir).await,
     }
 }
 
+/// The file a running post office describes itself in, for the commands run against it.
+const RUNNING: &str = "running.json";
+
 async fn up(options: Options) -> anyhow::Result<ExitCode> {
+    let root = options.root.clone();
     let start = LocalPostOffice::start(options, |step| eprintln!("• {step}"));
     let mut post_office = tokio::select! {
         started = start => started?,
@@ -68,9 +111,46 @@ async fn up(options: Options) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(130));
         }
     };
-    println!("The local post office is up (Ctrl-C stops it).");
-    println!("  AWS endpoint       {}", post_office.endpoints.aws);
-    println!("  run directory      {}", post_office.run_dir().display());
+    let env_file = post_office.run_dir().join("postoffice.env");
+    let exports: String = post_office
+        .tool_env()
+        .into_iter()
+        .map(|(key, value)| format!("export {key}={value}\n"))
+        .collect();
+    postoffice_local::tls::write_secret(&env_file, &exports)?;
+    let running = serde_json::json!({
+        "mqtt": post_office.endpoints.mqtt.to_string(),
+        "ca_bundle": post_office.endpoints.ca_bundle,
+        "env_file": env_file,
+    });
+    std::fs::write(post_office.run_dir().join(RUNNING), running.to_string())?;
+    let latest = root.join(".run/latest");
+    let _ = std::fs::remove_file(&latest);
+    let _ = std::os::unix::fs::symlink(post_office.run_dir(), &latest);
+
+    let times = &post_office.startup;
+    println!(
+        "The local post office is up (ready {:.1} s after the build; terraform apply {:.1} s). Ctrl-C stops it.",
+        times.ready.as_secs_f64(),
+        times.apply.as_secs_f64()
+    );
+    println!("  AWS endpoint (HTTPS)  {}", post_office.endpoints.aws);
+    println!(
+        "  IoT gateway (MQTT/TLS with client certificates)  {}",
+        post_office.endpoints.mqtt
+    );
+    println!(
+        "  CA of every local endpoint  {}",
+        post_office.endpoints.ca_bundle.display()
+    );
+    println!("  run directory  {}", post_office.run_dir().display());
+    for problem in post_office.problems() {
+        println!("  not run locally: {problem}");
+    }
+    println!("Environment for postoffice and AWS tools against it (secrets inside, mode 0600):");
+    println!("  source {}", env_file.display());
+    println!("Add a device:  postoffice local device add HOUSEHOLD DEVICE");
+    let mut activity = post_office.activity();
     loop {
         tokio::select! {
             _ = interrupted() => {
@@ -78,9 +158,154 @@ async fn up(options: Options) -> anyhow::Result<ExitCode> {
                 post_office.stop();
                 return Ok(ExitCode::SUCCESS);
             }
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            seen = activity.recv() => match seen {
+                Ok(Activity::AlarmChanged { alarm, to, runbook, .. }) if to != "INSUFFICIENT_DATA" => {
+                    println!("{to:>5} {alarm} → {}", runbook.unwrap_or_default());
+                }
+                Ok(Activity::Denied { principal, action, resource, explanation }) => {
+                    println!("DENIED {principal} {action} {resource}: {explanation}");
+                }
+                Ok(Activity::DeliveryLost { topic, reason, .. }) => {
+                    println!("LOST   a message of {topic}: {reason}");
+                }
+                _ => {}
+            }
         }
     }
+}
+
+/// A running post office, as `up` described it.
+struct Running {
+    dir: PathBuf,
+    mqtt: String,
+    ca_bundle: PathBuf,
+}
+
+fn running(run_dir: Option<PathBuf>) -> anyhow::Result<Running> {
+    let dir = run_dir.unwrap_or_else(|| PathBuf::from(".run/latest"));
+    let described = std::fs::read_to_string(dir.join(RUNNING)).with_context(|| {
+        format!(
+            "no running post office in {} (start one with `postoffice local up`)",
+            dir.display()
+        )
+    })?;
+    let described: serde_json::Value = serde_json::from_str(&described)?;
+    // The tools' environment: endpoint, CA bundle and the administrator's credentials.
+    let env = std::fs::read_to_string(dir.join("postoffice.env"))?;
+    for line in env.lines() {
+        if let Some((key, value)) = line.trim_start_matches("export ").split_once('=') {
+            // SAFETY: set before any other thread of this command starts reading the
+            // environment (the SDK reads it when its configuration is loaded, after this).
+            unsafe { std::env::set_var(key, value) };
+        }
+    }
+    Ok(Running {
+        mqtt: described["mqtt"].as_str().unwrap_or_default().to_owned(),
+        ca_bundle: PathBuf::from(described["ca_bundle"].as_str().unwrap_or_default()),
+        dir,
+    })
+}
+
+async fn device_add(
+    household: &str,
+    device: &str,
+    run_dir: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let running = running(run_dir)?;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(postoffice::aws_http::http_client())
+        .load()
+        .await;
+    let iot = aws_sdk_iot::Client::new(&config);
+    let policies: Vec<String> = iot
+        .list_policies()
+        .send()
+        .await
+        .context("ListPolicies")?
+        .policies
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|policy| policy.policy_name)
+        .filter(|name| name.ends_with("-device") || name.contains("-device-publish-"))
+        .collect();
+    let factory = postoffice_local::tls::LocalCa::load(&running.dir.join("tls/factory"))?;
+    let credentials = postoffice_local::iot::devices::register(
+        &iot,
+        &factory,
+        &postoffice_local::iot::devices::Registration {
+            thing: device,
+            attributes: &[("household", household)],
+            policies: &policies,
+        },
+        &running.dir.join("devices"),
+    )
+    .await?;
+    let (host, port) = running
+        .mqtt
+        .rsplit_once(':')
+        .unwrap_or((&running.mqtt, "8883"));
+    println!(
+        "Registered {device} in household {household} (certificate {}).",
+        credentials.certificate_id
+    );
+    println!("  certificate  {}", credentials.certificate_file.display());
+    println!("  private key  {}", credentials.key_file.display());
+    println!("  gateway CA   {}", running.ca_bundle.display());
+    println!("  policies     {}", policies.join(", "));
+    println!("Publish a cooking request as this device:");
+    println!(
+        "  mosquitto_pub -V mqttv5 -h {host} -p {port} --cafile {} --cert {} --key {} -i {device} -q 1 \\\n    -t COOKING_REQUESTED/{household}/{device} \\\n    -m '{{\"payload\":{{\"recipe_id\":\"sourdough-loaf\",\"program\":\"bake\",\"temperature_c\":230,\"duration_s\":2700}}}}'",
+        running.ca_bundle.display(),
+        credentials.certificate_file.display(),
+        credentials.key_file.display(),
+    );
+    println!("Receive its replies:");
+    println!(
+        "  mosquitto_sub -V mqttv5 -h {host} -p {port} --cafile {} --cert {} --key {} -i {device} -q 1 -t '+/{household}/{device}'",
+        running.ca_bundle.display(),
+        credentials.certificate_file.display(),
+        credentials.key_file.display(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn alarms(run_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let _running = running(run_dir)?;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(postoffice::aws_http::http_client())
+        .load()
+        .await;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
+    let mut pages = cloudwatch.describe_alarms().into_paginator().send();
+    let mut firing = 0;
+    while let Some(page) = pages.next().await {
+        for alarm in page
+            .context("DescribeAlarms")?
+            .metric_alarms
+            .unwrap_or_default()
+        {
+            let state = alarm
+                .state_value
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default();
+            if state == "ALARM" {
+                firing += 1;
+            }
+            let runbook =
+                postoffice_local::cloudwatch::alarms::runbook(alarm.alarm_description.as_deref())
+                    .unwrap_or_default();
+            println!(
+                "{state:<17} {} {runbook}",
+                alarm.alarm_name.unwrap_or_default()
+            );
+        }
+    }
+    println!("{firing} alarm(s) in ALARM");
+    Ok(if firing == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Ctrl-C (SIGINT) or SIGTERM: either way every started process must be stopped, which only

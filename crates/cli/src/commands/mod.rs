@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod cost;
+pub mod demo;
 pub mod dlq;
 pub mod local;
 pub mod sns;

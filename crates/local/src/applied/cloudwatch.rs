@@ -11,7 +11,11 @@ pub async fn read(cloudwatch: &aws_sdk_cloudwatch::Client) -> anyhow::Result<App
     let mut alarms = Vec::new();
     let mut pages = cloudwatch.describe_alarms().into_paginator().send();
     while let Some(page) = pages.next().await {
-        alarms.extend(page.context("DescribeAlarms")?.metric_alarms.unwrap_or_default());
+        alarms.extend(
+            page.context("DescribeAlarms")?
+                .metric_alarms
+                .unwrap_or_default(),
+        );
     }
     Ok(AppliedAlarms { alarms })
 }

@@ -41,7 +41,9 @@ pub async fn read(firehose: &aws_sdk_firehose::Client) -> anyhow::Result<Applied
             .await
             .with_context(|| format!("DescribeDeliveryStream {name}"))?
             .delivery_stream_description;
-        let Some(description) = description else { continue };
+        let Some(description) = description else {
+            continue;
+        };
         let mut stream = DeliveryStream {
             name: name.clone(),
             arn: description.delivery_stream_arn.clone(),

@@ -40,7 +40,12 @@ pub async fn read(iam: &aws_sdk_iam::Client) -> anyhow::Result<AppliedIam> {
             let mut role = Role {
                 arn: listed.arn.clone(),
                 name: name.clone(),
-                trust_policy: decode_policy(listed.assume_role_policy_document.as_deref().unwrap_or("{}")),
+                trust_policy: decode_policy(
+                    listed
+                        .assume_role_policy_document
+                        .as_deref()
+                        .unwrap_or("{}"),
+                ),
                 ..Role::default()
             };
             let inline = iam
@@ -59,7 +64,8 @@ pub async fn read(iam: &aws_sdk_iam::Client) -> anyhow::Result<AppliedIam> {
                     .await
                     .with_context(|| format!("GetRolePolicy {name}/{policy}"))?
                     .policy_document;
-                role.inline_policies.insert(policy, decode_policy(&document));
+                role.inline_policies
+                    .insert(policy, decode_policy(&document));
             }
             let attached = iam
                 .list_attached_role_policies()
@@ -70,12 +76,15 @@ pub async fn read(iam: &aws_sdk_iam::Client) -> anyhow::Result<AppliedIam> {
                 .attached_policies
                 .unwrap_or_default();
             for policy in attached {
-                let Some(arn) = policy.policy_arn else { continue };
+                let Some(arn) = policy.policy_arn else {
+                    continue;
+                };
                 if !managed.contains_key(&arn) {
                     let document = managed_policy_document(iam, &arn).await?;
                     managed.insert(arn.clone(), document);
                 }
-                role.attached_policies.insert(arn.clone(), managed[&arn].clone());
+                role.attached_policies
+                    .insert(arn.clone(), managed[&arn].clone());
             }
             applied.roles.insert(role.arn.clone(), role);
         }

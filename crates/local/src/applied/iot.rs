@@ -49,7 +49,9 @@ pub async fn read(iot: &aws_sdk_iot::Client) -> anyhow::Result<AppliedIot> {
     let mut rules = iot.list_topic_rules().into_paginator().send();
     while let Some(page) = rules.next().await {
         for listed in page.context("ListTopicRules")?.rules.unwrap_or_default() {
-            let Some(name) = listed.rule_name else { continue };
+            let Some(name) = listed.rule_name else {
+                continue;
+            };
             let rule = iot
                 .get_topic_rule()
                 .rule_name(&name)
@@ -63,9 +65,16 @@ pub async fn read(iot: &aws_sdk_iot::Client) -> anyhow::Result<AppliedIot> {
                 TopicRule {
                     name,
                     sql: rule.sql.unwrap_or_default(),
-                    sql_version: rule.aws_iot_sql_version.unwrap_or_else(|| "2015-10-08".to_owned()),
+                    sql_version: rule
+                        .aws_iot_sql_version
+                        .unwrap_or_else(|| "2015-10-08".to_owned()),
                     enabled: !rule.rule_disabled.unwrap_or(false),
-                    actions: rule.actions.unwrap_or_default().iter().map(rule_action).collect(),
+                    actions: rule
+                        .actions
+                        .unwrap_or_default()
+                        .iter()
+                        .map(rule_action)
+                        .collect(),
                     error_action: rule.error_action.as_ref().map(rule_action),
                 },
             );
@@ -74,7 +83,9 @@ pub async fn read(iot: &aws_sdk_iot::Client) -> anyhow::Result<AppliedIot> {
     let mut policies = iot.list_policies().into_paginator().send();
     while let Some(page) = policies.next().await {
         for listed in page.context("ListPolicies")?.policies.unwrap_or_default() {
-            let Some(name) = listed.policy_name else { continue };
+            let Some(name) = listed.policy_name else {
+                continue;
+            };
             let document = iot
                 .get_policy()
                 .policy_name(&name)
@@ -113,6 +124,12 @@ fn rule_action(action: &aws_sdk_iot::types::Action) -> RuleAction {
             qos: republish.qos.unwrap_or(0),
         }
     } else {
-        RuleAction::Other(format!("{action:?}").split_whitespace().next().unwrap_or("action").to_owned())
+        RuleAction::Other(
+            format!("{action:?}")
+                .split_whitespace()
+                .next()
+                .unwrap_or("action")
+                .to_owned(),
+        )
     }
 }

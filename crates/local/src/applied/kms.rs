@@ -27,7 +27,11 @@ impl AppliedKms {
             .split_once(":alias/")
             .map(|(_, name)| format!("alias/{name}"))
             .unwrap_or_else(|| reference.to_owned());
-        let key_id = self.aliases.get(&alias).map(String::as_str).unwrap_or(reference);
+        let key_id = self
+            .aliases
+            .get(&alias)
+            .map(String::as_str)
+            .unwrap_or(reference);
         self.keys
             .values()
             .find(|key| key.arn == key_id || key.key_id == key_id)

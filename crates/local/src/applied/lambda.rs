@@ -76,7 +76,9 @@ pub async fn read(
     let mut pages = lambda.list_functions().into_paginator().send();
     while let Some(page) = pages.next().await {
         for listed in page.context("ListFunctions")?.functions.unwrap_or_default() {
-            let Some(name) = listed.function_name else { continue };
+            let Some(name) = listed.function_name else {
+                continue;
+            };
             let mut function = read_function(lambda, &name).await?;
             function.policy = policies.policy(&name);
             applied.functions.insert(name, function);
@@ -85,7 +87,10 @@ pub async fn read(
     Ok(applied)
 }
 
-pub async fn read_function(lambda: &aws_sdk_lambda::Client, name: &str) -> anyhow::Result<Function> {
+pub async fn read_function(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+) -> anyhow::Result<Function> {
     let got = lambda
         .get_function()
         .function_name(name)
@@ -95,12 +100,23 @@ pub async fn read_function(lambda: &aws_sdk_lambda::Client, name: &str) -> anyho
     let configuration = got
         .configuration
         .with_context(|| format!("GetFunction {name}: no configuration"))?;
-    let url = match lambda.get_function_url_config().function_name(name).send().await {
+    let url = match lambda
+        .get_function_url_config()
+        .function_name(name)
+        .send()
+        .await
+    {
         Ok(config) => Some(FunctionUrl {
             url: config.function_url,
             auth_type: config.auth_type.as_str().to_owned(),
         }),
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => None,
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            None
+        }
         Err(error) => return Err(error).with_context(|| format!("GetFunctionUrlConfig {name}")),
     };
     Ok(Function {

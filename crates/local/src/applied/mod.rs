@@ -118,7 +118,9 @@ impl ControlPlane {
             match service.as_str() {
                 "sns" => applied.sns = sns::read(&self.sns).await?,
                 "sqs" => applied.sqs = sqs::read(&self.sqs).await?,
-                "lambda" => applied.lambda = lambda::read(&self.lambda, &self.lambda_policies).await?,
+                "lambda" => {
+                    applied.lambda = lambda::read(&self.lambda, &self.lambda_policies).await?
+                }
                 "iam" => applied.iam = iam::read(&self.iam).await?,
                 "kms" => applied.kms = kms::read(&self.kms).await?,
                 "iot" => applied.iot = iot::read(&self.iot).await?,

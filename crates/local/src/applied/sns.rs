@@ -34,8 +34,14 @@ pub async fn read(sns: &aws_sdk_sns::Client) -> anyhow::Result<AppliedSns> {
     }
     let mut subscriptions = sns.list_subscriptions().into_paginator().send();
     while let Some(page) = subscriptions.next().await {
-        for subscription in page.context("ListSubscriptions")?.subscriptions.unwrap_or_default() {
-            let Some(arn) = subscription.subscription_arn else { continue };
+        for subscription in page
+            .context("ListSubscriptions")?
+            .subscriptions
+            .unwrap_or_default()
+        {
+            let Some(arn) = subscription.subscription_arn else {
+                continue;
+            };
             if !arn.starts_with("arn:") {
                 // "PendingConfirmation" stands in for the ARN of an unconfirmed subscription.
                 continue;
@@ -48,7 +54,9 @@ pub async fn read(sns: &aws_sdk_sns::Client) -> anyhow::Result<AppliedSns> {
                 .with_context(|| format!("GetSubscriptionAttributes {arn}"))?
                 .attributes
                 .unwrap_or_default();
-            applied.subscriptions.insert(arn, attributes.into_iter().collect());
+            applied
+                .subscriptions
+                .insert(arn, attributes.into_iter().collect());
         }
     }
     Ok(applied)

@@ -15,7 +15,10 @@ pub struct Queue {
 
 impl Queue {
     pub fn arn(&self) -> &str {
-        self.attributes.get("QueueArn").map(String::as_str).unwrap_or_default()
+        self.attributes
+            .get("QueueArn")
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 }
 

@@ -157,8 +157,15 @@ impl CredentialStore {
 
     /// The secret and the caller of an access key, if the session token (when the key was
     /// issued with one) matches.
-    pub fn lookup(&self, access_key_id: &str, session_token: Option<&str>) -> Option<(String, Caller)> {
-        let issued = self.issued.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+    pub fn lookup(
+        &self,
+        access_key_id: &str,
+        session_token: Option<&str>,
+    ) -> Option<(String, Caller)> {
+        let issued = self
+            .issued
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let found = issued.get(access_key_id)?;
         if found.session_token.as_deref() != session_token {
             return None;
@@ -210,7 +217,11 @@ mod tests {
             "arn:aws:sts::123456789012:assumed-role/postoffice-kitchen-handler/postoffice-kitchen-handler"
         );
         assert!(store.lookup(&session.access_key_id, None).is_none());
-        assert!(store.lookup(&session.access_key_id, Some("forged")).is_none());
+        assert!(
+            store
+                .lookup(&session.access_key_id, Some("forged"))
+                .is_none()
+        );
         let admin = store.administrator().clone();
         assert!(matches!(
             store.lookup(&admin.access_key_id, None),

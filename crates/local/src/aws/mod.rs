@@ -233,10 +233,16 @@ impl AwsEndpoint {
         let protocol = request.protocol();
         let refuse = |error: sigv4::SignatureError| {
             let (status, code) = match (&error, protocol) {
-                (sigv4::SignatureError::Missing, Protocol::Query) => (403, "MissingAuthenticationToken"),
+                (sigv4::SignatureError::Missing, Protocol::Query) => {
+                    (403, "MissingAuthenticationToken")
+                }
                 (sigv4::SignatureError::Missing, _) => (403, "MissingAuthenticationTokenException"),
-                (sigv4::SignatureError::UnknownAccessKey, Protocol::Query) => (403, "InvalidClientTokenId"),
-                (sigv4::SignatureError::UnknownAccessKey, _) => (403, "UnrecognizedClientException"),
+                (sigv4::SignatureError::UnknownAccessKey, Protocol::Query) => {
+                    (403, "InvalidClientTokenId")
+                }
+                (sigv4::SignatureError::UnknownAccessKey, _) => {
+                    (403, "UnrecognizedClientException")
+                }
                 (_, Protocol::Query) => (403, "SignatureDoesNotMatch"),
                 (_, _) => (403, "InvalidSignatureException"),
             };

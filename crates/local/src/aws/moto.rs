@@ -47,7 +47,10 @@ impl MotoClient {
             .request(request.method.clone(), url)
             .body(request.body.clone());
         for (name, values) in &request.headers {
-            if matches!(name.as_str(), "content-length" | "connection" | "transfer-encoding") {
+            if matches!(
+                name.as_str(),
+                "content-length" | "connection" | "transfer-encoding"
+            ) {
                 continue;
             }
             for value in values {

@@ -155,9 +155,11 @@ impl AwsRequest {
         match self.protocol() {
             Protocol::Rest => !matches!(self.method, Method::GET | Method::HEAD),
             _ => self.action().is_none_or(|action| {
-                !["Get", "List", "Describe", "Head", "Lookup", "Receive", "Check"]
-                    .iter()
-                    .any(|read| action.starts_with(read))
+                ![
+                    "Get", "List", "Describe", "Head", "Lookup", "Receive", "Check",
+                ]
+                .iter()
+                .any(|read| action.starts_with(read))
             }),
         }
     }
@@ -177,9 +179,10 @@ mod tests {
         for (name, value) in headers {
             map.insert((*name).to_owned(), vec![(*value).to_owned()]);
         }
-        let authorization = headers.iter().find(|(name, _)| *name == "authorization").map(
-            |(_, value)| Authorization::parse(value).unwrap(),
-        );
+        let authorization = headers
+            .iter()
+            .find(|(name, _)| *name == "authorization")
+            .map(|(_, value)| Authorization::parse(value).unwrap());
         let (path, query) = match path.split_once('?') {
             Some((path, query)) => (path, Some(query.to_owned())),
             None => (path, None),
@@ -216,7 +219,10 @@ mod tests {
         assert_eq!(publish.protocol(), Protocol::Query);
         assert_eq!(publish.action().as_deref(), Some("Publish"));
         assert_eq!(publish.parameters()["Message"], "hi there");
-        assert_eq!(publish.parameters()["TopicArn"], "arn:aws:sns:eu-west-1:1:t");
+        assert_eq!(
+            publish.parameters()["TopicArn"],
+            "arn:aws:sns:eu-west-1:1:t"
+        );
         assert!(publish.is_mutation());
 
         let sqs = signed_for("sqs");

@@ -26,7 +26,9 @@ pub struct Authorization {
 pub enum SignatureError {
     #[error("Missing Authentication Token")]
     Missing,
-    #[error("Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters with algorithm AWS4-HMAC-SHA256: {0}")]
+    #[error(
+        "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters with algorithm AWS4-HMAC-SHA256: {0}"
+    )]
     Malformed(String),
     #[error("The security token included in the request is invalid")]
     UnknownAccessKey,
@@ -57,11 +59,11 @@ impl Authorization {
                 _ => return Err(malformed()),
             }
         }
-        let (credential, signed_headers, signature) =
-            match (credential, signed_headers, signature) {
-                (Some(c), Some(h), Some(s)) => (c, h, s),
-                _ => return Err(malformed()),
-            };
+        let (credential, signed_headers, signature) = match (credential, signed_headers, signature)
+        {
+            (Some(c), Some(h), Some(s)) => (c, h, s),
+            _ => return Err(malformed()),
+        };
         let scope: Vec<&str> = credential.split('/').collect();
         let [access_key_id, date, region, service, "aws4_request"] = scope[..] else {
             return Err(malformed());
@@ -336,10 +338,7 @@ mod tests {
 
     #[test]
     fn query_parameters_are_sorted_and_reencoded() {
-        assert_eq!(
-            canonical_query("b=2&a=x+y&a=%7e&c"),
-            "a=x%20y&a=~&b=2&c="
-        );
+        assert_eq!(canonical_query("b=2&a=x+y&a=%7e&c"), "a=x%20y&a=~&b=2&c=");
     }
 
     #[test]

@@ -78,9 +78,55 @@ pub fn spec(alarm: &aws_sdk_cloudwatch::types::MetricAlarm) -> MetricAlarmSpec {
             .unwrap_or_default(),
         treat_missing_data: alarm.treat_missing_data.clone(),
         evaluate_low_sample_count_percentile: alarm.evaluate_low_sample_count_percentile.clone(),
-        metrics: Vec::new(),
+        metrics: alarm
+            .metrics
+            .iter()
+            .flatten()
+            .map(metric_data_query)
+            .collect(),
         threshold_metric_id: alarm.threshold_metric_id.clone(),
     }
+}
+
+/// A `MetricDataQuery` as `DescribeAlarms` writes it in JSON.
+fn metric_data_query(query: &aws_sdk_cloudwatch::types::MetricDataQuery) -> serde_json::Value {
+    let mut value = serde_json::json!({ "Id": query.id });
+    if let Some(stat) = &query.metric_stat {
+        let metric = stat.metric.as_ref();
+        value["MetricStat"] = serde_json::json!({
+            "Metric": {
+                "Namespace": metric.and_then(|m| m.namespace.clone()),
+                "MetricName": metric.and_then(|m| m.metric_name.clone()),
+                "Dimensions": metric
+                    .and_then(|m| m.dimensions.clone())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|d| serde_json::json!({"Name": d.name, "Value": d.value}))
+                    .collect::<Vec<_>>(),
+            },
+            "Period": stat.period,
+            "Stat": stat.stat,
+        });
+        if let Some(unit) = &stat.unit {
+            value["MetricStat"]["Unit"] = serde_json::json!(unit.as_str());
+        }
+    }
+    for (field, text) in [
+        ("Expression", &query.expression),
+        ("Label", &query.label),
+        ("AccountId", &query.account_id),
+    ] {
+        if let Some(text) = text {
+            value[field] = serde_json::json!(text);
+        }
+    }
+    if let Some(return_data) = query.return_data {
+        value["ReturnData"] = serde_json::json!(return_data);
+    }
+    if let Some(period) = query.period {
+        value["Period"] = serde_json::json!(period);
+    }
+    value
 }
 
 /// The runbook link in an alarm's description (`Runbook: docs/runbook.md#anchor`).
@@ -141,8 +187,9 @@ impl Alarms {
                     continue;
                 }
             };
-            if alarm.namespace == "AWS/SQS"
-                && let Some(queue) = alarm.dimensions.get("QueueName")
+            if let Some(stat) = alarm.metric_stat()
+                && stat.metric.namespace == "AWS/SQS"
+                && let Some(queue) = stat.metric.dimensions.get("QueueName")
                 && let Some(found) = applied.sqs.queues.values().find(|q| &q.name == queue)
             {
                 queues.insert(queue.clone(), found.url.clone());
@@ -160,14 +207,19 @@ impl Alarms {
         for name in gone {
             evaluator.remove_alarm(&name);
         }
-        *self.watched_queues.lock().unwrap_or_else(|p| p.into_inner()) = queues;
+        *self
+            .watched_queues
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = queues;
         *self.problems.lock().unwrap_or_else(|p| p.into_inner()) = problems;
     }
 
     /// Evaluates until the task is aborted. Queue depths are sampled once a (scaled) minute, as
     /// SQS publishes them; alarms are evaluated more often, as CloudWatch does for short periods.
     pub async fn run(self: Arc<Self>) {
-        let minute = TICK.mul_f64(self.time_scale).max(Duration::from_millis(500));
+        let minute = TICK
+            .mul_f64(self.time_scale)
+            .max(Duration::from_millis(500));
         let tick = (minute / 6).max(Duration::from_millis(100));
         let mut last_sample = tokio::time::Instant::now() - minute;
         loop {
@@ -207,7 +259,10 @@ impl Alarms {
             })
             .collect();
         let watched = if queues {
-            self.watched_queues.lock().unwrap_or_else(|p| p.into_inner()).clone()
+            self.watched_queues
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
         } else {
             BTreeMap::new()
         };
@@ -225,11 +280,19 @@ impl Alarms {
             };
             let visible = answer
                 .attributes
-                .and_then(|attributes| attributes.get(&Attribute::ApproximateNumberOfMessages).cloned())
+                .and_then(|attributes| {
+                    attributes
+                        .get(&Attribute::ApproximateNumberOfMessages)
+                        .cloned()
+                })
                 .and_then(|value| value.parse::<f64>().ok())
                 .unwrap_or(0.0);
             datapoints.push((
-                MetricId::new("AWS/SQS", "ApproximateNumberOfMessagesVisible", &[("QueueName", name.as_str())]),
+                MetricId::new(
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    &[("QueueName", name.as_str())],
+                ),
                 visible,
             ));
         }
@@ -238,7 +301,8 @@ impl Alarms {
             let mut seen = self.lambda_seen.lock().unwrap_or_else(|p| p.into_inner());
             for (function, metrics) in &current {
                 let before = seen.get(function);
-                let delta = |now: u64, then: Option<u64>| now.saturating_sub(then.unwrap_or(0)) as f64;
+                let delta =
+                    |now: u64, then: Option<u64>| now.saturating_sub(then.unwrap_or(0)) as f64;
                 let dimensions = [("FunctionName", function.as_str())];
                 datapoints.push((
                     MetricId::new("AWS/Lambda", "Errors", &dimensions),
@@ -299,12 +363,15 @@ impl Alarms {
         };
         let message = transition.notification_message(&context);
         let subject = transition.notification_subject(&context);
-        let alarm_arn = transition
-            .alarm
-            .arn
-            .clone()
-            .unwrap_or_else(|| format!("arn:aws:cloudwatch:{}:{}:alarm:{name}", self.region, self.account));
-        let Ok(cloudwatch) = Principal::service("cloudwatch.amazonaws.com") else { return };
+        let alarm_arn = transition.alarm.arn.clone().unwrap_or_else(|| {
+            format!(
+                "arn:aws:cloudwatch:{}:{}:alarm:{name}",
+                self.region, self.account
+            )
+        });
+        let Ok(cloudwatch) = Principal::service("cloudwatch.amazonaws.com") else {
+            return;
+        };
         for action in &transition.actions {
             if !action.starts_with("arn:aws:sns:") {
                 continue;
@@ -314,7 +381,10 @@ impl Alarms {
                 .authorize_publish(
                     &cloudwatch,
                     action,
-                    &[("aws:SourceArn", &alarm_arn), ("aws:SourceAccount", &self.account)],
+                    &[
+                        ("aws:SourceArn", &alarm_arn),
+                        ("aws:SourceAccount", &self.account),
+                    ],
                 )
                 .map_err(|denied| denied.to_string())
                 .and_then(|()| {
@@ -328,7 +398,12 @@ impl Alarms {
                         .map_err(|error| format!("{}: {}", error.code, error.message))
                 });
             if let Err(error) = published {
-                tracing::error!(alarm = name, action, error, "the alarm could not notify its action");
+                tracing::error!(
+                    alarm = name,
+                    action,
+                    error,
+                    "the alarm could not notify its action"
+                );
             }
         }
     }
@@ -343,7 +418,12 @@ impl Alarms {
                     .state(&alarm.name)
                     .map(|(state, reason, at)| (state, reason.to_owned(), at))
                     .unwrap_or((AlarmState::InsufficientData, String::new(), 0));
-                (alarm.name.clone(), state, reason, runbook(alarm.description.as_deref()))
+                (
+                    alarm.name.clone(),
+                    state,
+                    reason,
+                    runbook(alarm.description.as_deref()),
+                )
             })
             .collect()
     }
@@ -356,7 +436,10 @@ mod tests {
     #[test]
     fn the_runbook_link_is_read_from_the_description() {
         assert_eq!(
-            runbook(Some("Deliveries are dead-lettered in q. Runbook: docs/runbook.md#dlq-depth")).as_deref(),
+            runbook(Some(
+                "Deliveries are dead-lettered in q. Runbook: docs/runbook.md#dlq-depth"
+            ))
+            .as_deref(),
             Some("docs/runbook.md#dlq-depth")
         );
         assert_eq!(runbook(Some("no link")), None);

@@ -24,7 +24,10 @@ pub struct CognitoIdentityStandIns {
 impl CognitoIdentityStandIns {
     /// The authenticated role of a pool, as set.
     pub fn authenticated_role(&self, pool_id: &str) -> Option<String> {
-        self.roles.lock().unwrap_or_else(|p| p.into_inner()).get(pool_id)?["Roles"]["authenticated"]
+        self.roles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(pool_id)?["Roles"]["authenticated"]
             .as_str()
             .map(str::to_owned)
     }
@@ -40,7 +43,11 @@ impl CognitoIdentityStandIns {
 }
 
 fn answer(value: Value) -> Response {
-    ([("content-type", "application/x-amz-json-1.1")], value.to_string()).into_response()
+    (
+        [("content-type", "application/x-amz-json-1.1")],
+        value.to_string(),
+    )
+        .into_response()
 }
 
 #[async_trait]
@@ -48,7 +55,10 @@ impl LocalService for CognitoIdentityStandIns {
     async fn serve(&self, call: &Call) -> Option<Response> {
         let action = call.action()?;
         let body = call.request.json().unwrap_or(Value::Null);
-        let pool = body["IdentityPoolId"].as_str().unwrap_or_default().to_owned();
+        let pool = body["IdentityPoolId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let missing_pool = || {
             call.error(&AwsError::new(
                 400,
@@ -61,7 +71,10 @@ impl LocalService for CognitoIdentityStandIns {
                 if pool.is_empty() {
                     return Some(missing_pool());
                 }
-                self.roles.lock().unwrap_or_else(|p| p.into_inner()).insert(pool, body);
+                self.roles
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(pool, body);
                 Some(answer(json!({})))
             }
             "GetIdentityPoolRoles" => {
@@ -74,7 +87,10 @@ impl LocalService for CognitoIdentityStandIns {
                 })))
             }
             "SetPrincipalTagAttributeMap" => {
-                let provider = body["IdentityProviderName"].as_str().unwrap_or_default().to_owned();
+                let provider = body["IdentityProviderName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 if pool.is_empty() || provider.is_empty() {
                     return Some(missing_pool());
                 }
@@ -91,7 +107,10 @@ impl LocalService for CognitoIdentityStandIns {
                 Some(answer(stored))
             }
             "GetPrincipalTagAttributeMap" => {
-                let provider = body["IdentityProviderName"].as_str().unwrap_or_default().to_owned();
+                let provider = body["IdentityProviderName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 let found = self
                     .principal_tags
                     .lock()

@@ -31,7 +31,12 @@ pub struct EventStore {
 const PARTITIONING_FAILED: &str = "DynamicPartitioning.MetadataExtractionFailed";
 
 impl EventStore {
-    pub fn new(root: PathBuf, authorizer: Arc<Authorizer>, activity: ActivityLog, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        root: PathBuf,
+        authorizer: Arc<Authorizer>,
+        activity: ActivityLog,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             root,
             streams: RwLock::default(),
@@ -60,12 +65,18 @@ impl EventStore {
             .unwrap_or_else(|p| p.into_inner())
             .get(stream_arn)
             .cloned()
-            .ok_or_else(|| format!("ResourceNotFoundException: delivery stream {stream_arn} does not exist"))?;
+            .ok_or_else(|| {
+                format!("ResourceNotFoundException: delivery stream {stream_arn} does not exist")
+            })?;
         let now = chrono::Utc::now();
         let (prefix, error_type) = match object_prefix(&stream, record, now) {
             Ok(prefix) => (prefix, None),
             Err(error) => {
-                tracing::warn!(stream = stream.name, error, "a record could not be partitioned");
+                tracing::warn!(
+                    stream = stream.name,
+                    error,
+                    "a record could not be partitioned"
+                );
                 (error_prefix(&stream, PARTITIONING_FAILED, now), Some(error))
             }
         };
@@ -86,9 +97,12 @@ impl EventStore {
             append(&path, &line).map_err(|error| format!("writing {}: {error}", path.display()))?;
         }
         let dimensions = [("DeliveryStreamName", stream.name.as_str())];
-        self.metrics.record("AWS/Firehose", "IncomingRecords", &dimensions, 1.0);
-        self.metrics.record("AWS/Firehose", "DeliveryToS3.Records", &dimensions, 1.0);
-        self.metrics.record("AWS/Firehose", "DeliveryToS3.Success", &dimensions, 1.0);
+        self.metrics
+            .record("AWS/Firehose", "IncomingRecords", &dimensions, 1.0);
+        self.metrics
+            .record("AWS/Firehose", "DeliveryToS3.Records", &dimensions, 1.0);
+        self.metrics
+            .record("AWS/Firehose", "DeliveryToS3.Success", &dimensions, 1.0);
         drop(role);
         self.activity.record(Activity::Stored {
             stream: stream.name.clone(),
@@ -107,7 +121,12 @@ impl EventStore {
         let authorizer = &self.authorizer;
         let snapshot = authorizer.snapshot();
         let role = authorizer
-            .assume_role(&snapshot, "firehose.amazonaws.com", &stream.role_arn, &stream.arn)
+            .assume_role(
+                &snapshot,
+                "firehose.amazonaws.com",
+                &stream.role_arn,
+                &stream.arn,
+            )
             .map_err(|denial| denial.message())?;
         let object = format!("arn:aws:s3:::{}/{key}", stream.bucket);
         let context = base_context(true, &authorizer.region);
@@ -125,7 +144,10 @@ impl EventStore {
             .map_err(|denial| denial.message())?;
         if let Some(key_arn) = &stream.kms_key_arn {
             let context = context
-                .with("kms:ViaService", format!("s3.{}.amazonaws.com", authorizer.region))
+                .with(
+                    "kms:ViaService",
+                    format!("s3.{}.amazonaws.com", authorizer.region),
+                )
                 .with("kms:CallerAccount", authorizer.account.as_str());
             authorizer
                 .check(
@@ -174,7 +196,11 @@ pub fn object_prefix(
     })
 }
 
-fn error_prefix(stream: &StreamPlan, error_type: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+fn error_prefix(
+    stream: &StreamPlan,
+    error_type: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
     let template = if stream.error_output_prefix.is_empty() {
         "errors/!{firehose:error-output-type}/".to_owned()
     } else {
@@ -197,7 +223,9 @@ fn expand(
     while let Some(start) = rest.find("!{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find('}').ok_or_else(|| format!("unclosed expression in {template}"))?;
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed expression in {template}"))?;
         let expression = &after[..end];
         let (kind, argument) = expression.split_once(':').unwrap_or((expression, ""));
         if kind == "timestamp" {
@@ -234,7 +262,10 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut file = std::fs::File::options().create(true).append(true).open(path)?;
+    let mut file = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(path)?;
     file.write_all(text.as_bytes())?;
     file.flush()
 }
@@ -270,11 +301,14 @@ mod tests {
     fn stream() -> StreamPlan {
         StreamPlan {
             name: "postoffice-event-store".to_owned(),
-            arn: "arn:aws:firehose:eu-west-1:123456789012:deliverystream/postoffice-event-store".to_owned(),
+            arn: "arn:aws:firehose:eu-west-1:123456789012:deliverystream/postoffice-event-store"
+                .to_owned(),
             role_arn: String::new(),
             bucket: "bucket".to_owned(),
-            prefix: "events/event=!{partitionKeyFromQuery:event}/date=!{timestamp:yyyy-MM-dd}/".to_owned(),
-            error_output_prefix: "errors/!{firehose:error-output-type}/date=!{timestamp:yyyy-MM-dd}/".to_owned(),
+            prefix: "events/event=!{partitionKeyFromQuery:event}/date=!{timestamp:yyyy-MM-dd}/"
+                .to_owned(),
+            error_output_prefix:
+                "errors/!{firehose:error-output-type}/date=!{timestamp:yyyy-MM-dd}/".to_owned(),
             kms_key_arn: None,
             partition_keys: BTreeMap::from([("event".to_owned(), ".event".to_owned())]),
             append_delimiter: true,

@@ -75,29 +75,38 @@ impl PolicyBook {
         }
         for (arn, attributes) in &applied.sns.topics {
             if let Some(document) = attributes.get("Policy")
-                && let Some(policy) = parser.parse(format!("topic {arn} policy"), document, "topic policy")
+                && let Some(policy) =
+                    parser.parse(format!("topic {arn} policy"), document, "topic policy")
             {
                 book.topics.insert(arn.clone(), policy);
             }
         }
         for (arn, queue) in &applied.sqs.queues {
             if let Some(document) = queue.attributes.get("Policy").filter(|p| !p.is_empty())
-                && let Some(policy) =
-                    parser.parse(format!("queue {} policy", queue.name), document, "queue policy")
+                && let Some(policy) = parser.parse(
+                    format!("queue {} policy", queue.name),
+                    document,
+                    "queue policy",
+                )
             {
                 book.queues.insert(arn.clone(), policy);
             }
         }
         for (name, function) in &applied.lambda.functions {
             if let Some(document) = &function.policy
-                && let Some(policy) =
-                    parser.parse(format!("function {name} policy"), document, "function policy")
+                && let Some(policy) = parser.parse(
+                    format!("function {name} policy"),
+                    document,
+                    "function policy",
+                )
             {
                 book.functions.insert(name.clone(), policy);
             }
         }
         for (arn, key) in &applied.kms.keys {
-            if let Some(policy) = parser.parse(format!("key {arn} policy"), &key.policy, "key policy") {
+            if let Some(policy) =
+                parser.parse(format!("key {arn} policy"), &key.policy, "key policy")
+            {
                 book.keys.insert(arn.clone(), policy);
             }
         }

@@ -181,10 +181,12 @@ impl CallAuthorizer {
                 match url {
                     Some(url) => {
                         let queue = applied.sqs.by_url(&url);
-                        let arn = queue.map(|queue| queue.arn().to_owned()).unwrap_or_else(|| {
-                            let name = url.rsplit('/').next().unwrap_or_default();
-                            format!("arn:aws:sqs:{region}:{account}:{name}")
-                        });
+                        let arn = queue
+                            .map(|queue| queue.arn().to_owned())
+                            .unwrap_or_else(|| {
+                                let name = url.rsplit('/').next().unwrap_or_default();
+                                format!("arn:aws:sqs:{region}:{account}:{name}")
+                            });
                         let kms_actions: &'static [&'static str] = match action.as_str() {
                             "SendMessage" | "SendMessageBatch" => {
                                 &["kms:GenerateDataKey", "kms:Decrypt"]
@@ -219,9 +221,11 @@ impl CallAuthorizer {
                 let name = function
                     .map(|function| function.name.clone())
                     .unwrap_or_else(|| reference.clone());
-                let arn = function.map(|function| function.arn.clone()).unwrap_or_else(|| {
-                    format!("arn:aws:lambda:{region}:{account}:function:{name}")
-                });
+                let arn = function
+                    .map(|function| function.arn.clone())
+                    .unwrap_or_else(|| {
+                        format!("arn:aws:lambda:{region}:{account}:function:{name}")
+                    });
                 Described {
                     action: "lambda:InvokeFunction".to_owned(),
                     resource: arn,

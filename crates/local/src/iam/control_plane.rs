@@ -33,7 +33,9 @@ pub fn refusal(action: &str, parameter: &str, document: &str) -> Option<AwsError
         return Some(AwsError::new(
             409,
             "LimitExceeded",
-            format!("Cannot exceed quota for {quota}: {limit} ({parameter} has {size} characters without whitespace)"),
+            format!(
+                "Cannot exceed quota for {quota}: {limit} ({parameter} has {size} characters without whitespace)"
+            ),
         ));
     }
     match Policy::parse(document) {
@@ -76,10 +78,22 @@ mod tests {
         };
         assert!(refusal("PutRolePolicy", "PolicyDocument", &policy(10)).is_none());
         let too_big = refusal("PutRolePolicy", "PolicyDocument", &policy(100)).unwrap();
-        assert_eq!((too_big.status, too_big.code.as_str()), (409, "LimitExceeded"));
+        assert_eq!(
+            (too_big.status, too_big.code.as_str()),
+            (409, "LimitExceeded")
+        );
         let trust = refusal("CreateRole", "AssumeRolePolicyDocument", &policy(30)).unwrap();
-        assert!(trust.message.contains("ACLSizePerRole: 2048"), "{}", trust.message);
-        let malformed = refusal("PutRolePolicy", "PolicyDocument", r#"{"Statement":[{"Effect":"Maybe","Action":"*","Resource":"*"}]}"#).unwrap();
+        assert!(
+            trust.message.contains("ACLSizePerRole: 2048"),
+            "{}",
+            trust.message
+        );
+        let malformed = refusal(
+            "PutRolePolicy",
+            "PolicyDocument",
+            r#"{"Statement":[{"Effect":"Maybe","Action":"*","Resource":"*"}]}"#,
+        )
+        .unwrap();
         assert_eq!(malformed.code, "MalformedPolicyDocument");
         assert!(refusal("ListRoles", "PolicyDocument", "x").is_none());
     }

@@ -123,7 +123,8 @@ impl Authorizer {
         *self
             .snapshot
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(Snapshot { applied, book });
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Arc::new(Snapshot { applied, book });
         problems
     }
 
@@ -158,7 +159,8 @@ impl Authorizer {
             });
             denial
         };
-        let mut request = match Request::new(check.principal.clone(), check.action, check.resource) {
+        let mut request = match Request::new(check.principal.clone(), check.action, check.resource)
+        {
             Ok(request) => request.with_context(check.context),
             Err(error) => return Err(deny(format!("the request is not valid: {error}"), false)),
         };
@@ -170,7 +172,11 @@ impl Authorizer {
         }
         let book = &snapshot.book;
         let mut policies = Policies::new();
-        if let Some(role) = check.principal.principal_arn().and_then(|arn| book.roles.get(arn)) {
+        if let Some(role) = check
+            .principal
+            .principal_arn()
+            .and_then(|arn| book.roles.get(arn))
+        {
             for policy in &role.identity {
                 policies = match policies.identity_policy(policy) {
                     Ok(policies) => policies,
@@ -180,13 +186,22 @@ impl Authorizer {
         }
         let resource_policy = match check.target {
             Target::Nothing => None,
-            Target::Topic(arn) => book.topics.get(arn).map(|p| (p, ResourcePolicyKind::Resource)),
-            Target::Queue(arn) => book.queues.get(arn).map(|p| (p, ResourcePolicyKind::Resource)),
+            Target::Topic(arn) => book
+                .topics
+                .get(arn)
+                .map(|p| (p, ResourcePolicyKind::Resource)),
+            Target::Queue(arn) => book
+                .queues
+                .get(arn)
+                .map(|p| (p, ResourcePolicyKind::Resource)),
             Target::Function(name) => book
                 .functions
                 .get(name)
                 .map(|p| (p, ResourcePolicyKind::Resource)),
-            Target::Bucket(name) => book.buckets.get(name).map(|p| (p, ResourcePolicyKind::Resource)),
+            Target::Bucket(name) => book
+                .buckets
+                .get(name)
+                .map(|p| (p, ResourcePolicyKind::Resource)),
             Target::Key(arn) => match book.keys.get(arn) {
                 Some(policy) => Some((policy, ResourcePolicyKind::KeyPolicy)),
                 None => return Err(deny(format!("the key {arn} has no key policy"), false)),

@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 use postoffice_iot_gateway::{
     Authority, ClientCredentials, ConnectRequest, ConnectionAuthority, Refusal, Verdict,
 };
-use postoffice_policy::iot::{ConnectedThing, IotConnection, client_arn, topic_arn, topic_filter_arn};
+use postoffice_policy::iot::{
+    ConnectedThing, IotConnection, client_arn, topic_arn, topic_filter_arn,
+};
 use postoffice_policy::{Context, IotPolicies, Principal, Request, evaluate_iot};
 
 use crate::activity::{Activity, ActivityLog};
@@ -57,11 +59,18 @@ fn decide(
 
 #[async_trait::async_trait]
 impl Authority for IotAuthority {
-    async fn connect(&self, request: &ConnectRequest<'_>) -> Result<Arc<dyn ConnectionAuthority>, Refusal> {
+    async fn connect(
+        &self,
+        request: &ConnectRequest<'_>,
+    ) -> Result<Arc<dyn ConnectionAuthority>, Refusal> {
         let snapshot = self.authorizer.snapshot();
         let certificate_id = match request.credentials {
             ClientCredentials::Certificate(certificate) => certificate.id().to_owned(),
-            _ => return Err(Refusal::not_authorized("only X.509 client certificates are accepted here")),
+            _ => {
+                return Err(Refusal::not_authorized(
+                    "only X.509 client certificates are accepted here",
+                ));
+            }
         };
         let refuse = |reason: String| {
             self.activity.record(Activity::GatewayRefused {
@@ -73,7 +82,11 @@ impl Authority for IotAuthority {
         };
         let certificate = match self.directory.certificate(&certificate_id).await {
             Ok(Some(certificate)) => certificate,
-            Ok(None) => return Err(refuse(format!("certificate {certificate_id} is not registered"))),
+            Ok(None) => {
+                return Err(refuse(format!(
+                    "certificate {certificate_id} is not registered"
+                )));
+            }
             Err(error) => return Err(Refusal::unavailable(format!("{error:#}"))),
         };
         if certificate.status != "ACTIVE" {
@@ -91,9 +104,13 @@ impl Authority for IotAuthority {
             let thing = ConnectedThing {
                 name: request.client_id.to_owned(),
                 type_name: None,
-                attributes: attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                attributes: attributes
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
             };
-            connection = connection.with_thing(thing, certificate.things.contains(request.client_id));
+            connection =
+                connection.with_thing(thing, certificate.things.contains(request.client_id));
         }
         let context = connection.context();
         let principal = Principal::iot_certificate(&certificate_id)
@@ -133,9 +150,11 @@ struct CertificateConnection {
     client_id: String,
     principal: Principal,
     context: Context,
-    /// (snapshot, action, resource) → decision; cleared when the snapshot changes.
-    cache: Mutex<(usize, HashMap<(&'static str, String), Result<(), String>>)>,
+    cache: Mutex<DecisionCache>,
 }
+
+/// (snapshot, decisions by (action, resource)); emptied when the policy snapshot changes.
+type DecisionCache = (usize, HashMap<(&'static str, String), Result<(), String>>);
 
 impl CertificateConnection {
     fn verdict(&self, action: &'static str, resource: String) -> Verdict {
@@ -149,7 +168,14 @@ impl CertificateConnection {
             .1
             .entry((action, resource.clone()))
             .or_insert_with(|| {
-                decide(&snapshot, &self.policies, &self.principal, action, &resource, &self.context)
+                decide(
+                    &snapshot,
+                    &self.policies,
+                    &self.principal,
+                    action,
+                    &resource,
+                    &self.context,
+                )
             })
             .clone();
         drop(cache);

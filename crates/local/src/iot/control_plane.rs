@@ -91,7 +91,9 @@ impl LocalService for IotControlPlane {
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         let query = request.parameters();
         match (request.method.as_str(), segments.as_slice()) {
-            ("GET", ["endpoint"]) => Some(json_answer(json!({"endpointAddress": self.data_endpoint}))),
+            ("GET", ["endpoint"]) => {
+                Some(json_answer(json!({"endpointAddress": self.data_endpoint})))
+            }
             ("GET", ["tags"]) => {
                 let arn = query.get("resourceArn")?;
                 Some(json_answer(json!({"tags": self.tags_of(arn)})))
@@ -148,10 +150,13 @@ impl LocalService for IotControlPlane {
             ("POST", ["rules", name]) => {
                 if let Some(tagging) = request.header("x-amz-tagging") {
                     let arn = format!("arn:aws:iot:{}:{}:rule/{name}", self.region, self.account);
-                    let tags = tagging.split('&').filter(|pair| !pair.is_empty()).map(|pair| {
-                        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                        (percent_decode(key), percent_decode(value))
-                    });
+                    let tags = tagging
+                        .split('&')
+                        .filter(|pair| !pair.is_empty())
+                        .map(|pair| {
+                            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                            (percent_decode(key), percent_decode(value))
+                        });
                     self.tag(&arn, tags.collect::<Vec<_>>());
                 }
             }

@@ -23,7 +23,12 @@ impl LocalService for IotDataService {
         if call.action().as_deref() != Some("Publish") {
             return None;
         }
-        let topic = call.request.path_segments().get(1).cloned().unwrap_or_default();
+        let topic = call
+            .request
+            .path_segments()
+            .get(1)
+            .cloned()
+            .unwrap_or_default();
         let parameters = call.request.parameters();
         let qos = match parameters.get("qos").map(String::as_str) {
             None | Some("0") => QoS::AtMostOnce,
@@ -36,16 +41,29 @@ impl LocalService for IotDataService {
                 )));
             }
         };
-        let retain = parameters.get("retain").is_some_and(|value| value == "true");
-        Some(match self.gateway.publish(&topic, call.request.body.clone(), qos, retain) {
-            Ok(_) => {
-                self.activity.record(Activity::IotDataPublished { topic });
-                ([("content-type", "application/json")], "{}").into_response()
-            }
-            Err(error @ GatewayError::PayloadTooLarge { .. }) => {
-                call.error(&AwsError::new(413, "RequestEntityTooLargeException", error.to_string()))
-            }
-            Err(error) => call.error(&AwsError::new(400, "InvalidRequestException", error.to_string())),
-        })
+        let retain = parameters
+            .get("retain")
+            .is_some_and(|value| value == "true");
+        Some(
+            match self
+                .gateway
+                .publish(&topic, call.request.body.clone(), qos, retain)
+            {
+                Ok(_) => {
+                    self.activity.record(Activity::IotDataPublished { topic });
+                    ([("content-type", "application/json")], "{}").into_response()
+                }
+                Err(error @ GatewayError::PayloadTooLarge { .. }) => call.error(&AwsError::new(
+                    413,
+                    "RequestEntityTooLargeException",
+                    error.to_string(),
+                )),
+                Err(error) => call.error(&AwsError::new(
+                    400,
+                    "InvalidRequestException",
+                    error.to_string(),
+                )),
+            },
+        )
     }
 }

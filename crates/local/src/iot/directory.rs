@@ -26,8 +26,11 @@ pub struct Directory {
     iot: aws_sdk_iot::Client,
     changes: watch::Receiver<BTreeMap<String, u64>>,
     certificates: Mutex<HashMap<String, (u64, Option<Certificate>)>>,
-    things: Mutex<HashMap<String, (u64, Option<BTreeMap<String, String>>)>>,
+    things: Mutex<HashMap<String, (u64, Option<Attributes>)>>,
 }
+
+/// A thing's attributes.
+type Attributes = BTreeMap<String, String>;
 
 impl Directory {
     pub fn new(iot: aws_sdk_iot::Client, changes: watch::Receiver<BTreeMap<String, u64>>) -> Self {
@@ -40,13 +43,21 @@ impl Directory {
     }
 
     fn generation(&self) -> u64 {
-        self.changes.borrow().get("iot").copied().unwrap_or_default()
+        self.changes
+            .borrow()
+            .get("iot")
+            .copied()
+            .unwrap_or_default()
     }
 
     /// The certificate with this id, or `None` when it is not registered.
     pub async fn certificate(&self, id: &str) -> anyhow::Result<Option<Certificate>> {
         let generation = self.generation();
-        if let Some((seen, found)) = self.certificates.lock().unwrap_or_else(|p| p.into_inner()).get(id)
+        if let Some((seen, found)) = self
+            .certificates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
             && *seen == generation
         {
             return Ok(found.clone());
@@ -60,12 +71,26 @@ impl Directory {
     }
 
     async fn read_certificate(&self, id: &str) -> anyhow::Result<Option<Certificate>> {
-        let description = match self.iot.describe_certificate().certificate_id(id).send().await {
+        let description = match self
+            .iot
+            .describe_certificate()
+            .certificate_id(id)
+            .send()
+            .await
+        {
             Ok(answer) => answer.certificate_description,
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => None,
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                None
+            }
             Err(error) => return Err(error).context("DescribeCertificate"),
         };
-        let Some(description) = description else { return Ok(None) };
+        let Some(description) = description else {
+            return Ok(None);
+        };
         let arn = description.certificate_arn.unwrap_or_default();
         let things = self
             .iot
@@ -105,14 +130,24 @@ impl Directory {
     /// The attributes of the thing named `name`, or `None` when there is no such thing.
     pub async fn thing(&self, name: &str) -> anyhow::Result<Option<BTreeMap<String, String>>> {
         let generation = self.generation();
-        if let Some((seen, found)) = self.things.lock().unwrap_or_else(|p| p.into_inner()).get(name)
+        if let Some((seen, found)) = self
+            .things
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
             && *seen == generation
         {
             return Ok(found.clone());
         }
         let found = match self.iot.describe_thing().thing_name(name).send().await {
             Ok(thing) => Some(thing.attributes.unwrap_or_default().into_iter().collect()),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => None,
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                None
+            }
             Err(error) => return Err(error).context("DescribeThing"),
         };
         self.things

@@ -66,7 +66,10 @@ impl RuleEngine {
     }
 
     /// Runs the rules on the gateway's accepted messages until the stream ends.
-    pub async fn run(self: Arc<Self>, mut accepted: tokio::sync::mpsc::UnboundedReceiver<AcceptedMessage>) {
+    pub async fn run(
+        self: Arc<Self>,
+        mut accepted: tokio::sync::mpsc::UnboundedReceiver<AcceptedMessage>,
+    ) {
         while let Some(message) = accepted.recv().await {
             let rules = self.rules.read().unwrap_or_else(|p| p.into_inner()).clone();
             let matching: Vec<RulePlan> = rules
@@ -88,11 +91,17 @@ impl RuleEngine {
 
     async fn execute(&self, rule: &RulePlan, accepted: &AcceptedMessage) {
         let dimensions = [("RuleName", rule.name.as_str())];
-        self.metrics.record("AWS/IoT", "TopicMatch", &dimensions, 1.0);
+        self.metrics
+            .record("AWS/IoT", "TopicMatch", &dimensions, 1.0);
         let (client_id, principal) = match &accepted.origin {
-            Origin::Client { client_id, principal } | Origin::Will { client_id, principal } => {
-                (Some(client_id.to_string()), Some(principal.to_string()))
+            Origin::Client {
+                client_id,
+                principal,
             }
+            | Origin::Will {
+                client_id,
+                principal,
+            } => (Some(client_id.to_string()), Some(principal.to_string())),
             Origin::Api => (None, None),
         };
         let trace_id = accepted.trace_id.to_string();
@@ -103,7 +112,8 @@ impl RuleEngine {
             .unwrap_or_default();
         if serde_json::from_slice::<serde_json::Value>(&accepted.payload).is_err() {
             // "ParseError: JSON parse errors in messages published on a topic a rule listens on."
-            self.metrics.record("AWS/IoT", "ParseError", &dimensions, 1.0);
+            self.metrics
+                .record("AWS/IoT", "ParseError", &dimensions, 1.0);
         }
         let message = Message {
             topic: &accepted.topic,
@@ -119,7 +129,10 @@ impl RuleEngine {
         let mut failures = Vec::new();
         for action in &rule.actions {
             let kind = action_type(action);
-            match self.run_action(rule, action, outgoing.clone(), accepted).await {
+            match self
+                .run_action(rule, action, outgoing.clone(), accepted)
+                .await
+            {
                 Ok(()) => self.metrics.record(
                     "AWS/IoT",
                     "Success",
@@ -163,12 +176,18 @@ impl RuleEngine {
                 let payload = Outgoing::Raw(document.to_string().into_bytes());
                 match self.run_action(rule, error_action, payload, accepted).await {
                     Ok(()) => {
-                        self.metrics.record("AWS/IoT", "ErrorActionSuccess", &dimensions, 1.0);
+                        self.metrics
+                            .record("AWS/IoT", "ErrorActionSuccess", &dimensions, 1.0);
                         true
                     }
                     Err(failure) => {
-                        self.metrics.record("AWS/IoT", "ErrorActionFailure", &dimensions, 1.0);
-                        tracing::error!(rule = rule.name, error = failure.message, "the rule's error action failed: the message is lost");
+                        self.metrics
+                            .record("AWS/IoT", "ErrorActionFailure", &dimensions, 1.0);
+                        tracing::error!(
+                            rule = rule.name,
+                            error = failure.message,
+                            "the rule's error action failed: the message is lost"
+                        );
                         false
                     }
                 }
@@ -215,10 +234,20 @@ impl RuleEngine {
                 };
                 let bytes = outgoing.into_bytes();
                 let message = String::from_utf8(bytes).map_err(|_| {
-                    failure("SnsAction", target_arn, "the message is not UTF-8".to_owned())
+                    failure(
+                        "SnsAction",
+                        target_arn,
+                        "the message is not UTF-8".to_owned(),
+                    )
                 })?;
-                if message_format == "JSON" && serde_json::from_str::<serde_json::Value>(&message).is_err() {
-                    return Err(failure("SnsAction", target_arn, "the JSON message format needs a JSON message".to_owned()));
+                if message_format == "JSON"
+                    && serde_json::from_str::<serde_json::Value>(&message).is_err()
+                {
+                    return Err(failure(
+                        "SnsAction",
+                        target_arn,
+                        "the JSON message format needs a JSON message".to_owned(),
+                    ));
                 }
                 let sns_message_id = self
                     .sns
@@ -228,7 +257,13 @@ impl RuleEngine {
                         subject: None,
                         message_attributes: Default::default(),
                     })
-                    .map_err(|error| failure("SnsAction", target_arn, format!("{}: {}", error.code, error.message)))?;
+                    .map_err(|error| {
+                        failure(
+                            "SnsAction",
+                            target_arn,
+                            format!("{}: {}", error.code, error.message),
+                        )
+                    })?;
                 self.activity.record(Activity::RulePublished {
                     rule: rule.name.clone(),
                     topic: accepted.topic.to_string(),
@@ -250,7 +285,13 @@ impl RuleEngine {
                 let queue_arn = queue
                     .as_ref()
                     .map(|queue| queue.arn().to_owned())
-                    .ok_or_else(|| failure("SqsAction", queue_url, format!("queue {queue_url} does not exist")))?;
+                    .ok_or_else(|| {
+                        failure(
+                            "SqsAction",
+                            queue_url,
+                            format!("queue {queue_url} does not exist"),
+                        )
+                    })?;
                 let context = base_context(true, &self.authorizer.region);
                 self.authorizer
                     .check(
@@ -271,7 +312,10 @@ impl RuleEngine {
                     .and_then(|key| snapshot.applied.kms.resolve(key).map(|key| key.arn.clone()));
                 if let Some(key) = key {
                     let context = context
-                        .with("kms:ViaService", format!("sqs.{}.amazonaws.com", self.authorizer.region))
+                        .with(
+                            "kms:ViaService",
+                            format!("sqs.{}.amazonaws.com", self.authorizer.region),
+                        )
                         .with("kms:CallerAccount", self.authorizer.account.as_str());
                     for kms_action in ["kms:GenerateDataKey", "kms:Decrypt"] {
                         self.authorizer
@@ -292,8 +336,13 @@ impl RuleEngine {
                 let body = if *use_base64 {
                     BASE64.encode(&bytes)
                 } else {
-                    String::from_utf8(bytes)
-                        .map_err(|_| failure("SqsAction", queue_url, "the message is not UTF-8 and useBase64 is false".to_owned()))?
+                    String::from_utf8(bytes).map_err(|_| {
+                        failure(
+                            "SqsAction",
+                            queue_url,
+                            "the message is not UTF-8 and useBase64 is false".to_owned(),
+                        )
+                    })?
                 };
                 self.sqs
                     .send_message()
@@ -302,14 +351,28 @@ impl RuleEngine {
                     .send()
                     .await
                     .map(drop)
-                    .map_err(|error| failure("SqsAction", queue_url, aws_sdk_sqs::error::DisplayErrorContext(&error).to_string()))
+                    .map_err(|error| {
+                        failure(
+                            "SqsAction",
+                            queue_url,
+                            aws_sdk_sqs::error::DisplayErrorContext(&error).to_string(),
+                        )
+                    })
             }
-            RuleAction::Republish { topic, role_arn, qos } => {
+            RuleAction::Republish {
+                topic,
+                role_arn,
+                qos,
+            } => {
                 let role = self
                     .authorizer
                     .assume_role(&snapshot, "iot.amazonaws.com", role_arn, &rule.arn)
                     .map_err(|denial| failure("RepublishAction", topic, denial.message()))?;
-                let resource = postoffice_policy::iot::topic_arn(&self.authorizer.region, &self.authorizer.account, topic);
+                let resource = postoffice_policy::iot::topic_arn(
+                    &self.authorizer.region,
+                    &self.authorizer.account,
+                    topic,
+                );
                 self.authorizer
                     .check(
                         &snapshot,
@@ -322,7 +385,11 @@ impl RuleEngine {
                         },
                     )
                     .map_err(|denial| failure("RepublishAction", topic, denial.message()))?;
-                let qos = if *qos == 1 { QoS::AtLeastOnce } else { QoS::AtMostOnce };
+                let qos = if *qos == 1 {
+                    QoS::AtLeastOnce
+                } else {
+                    QoS::AtMostOnce
+                };
                 self.gateway
                     .publish(topic, outgoing.into_bytes(), qos, false)
                     .map(drop)

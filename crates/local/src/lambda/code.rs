@@ -39,7 +39,10 @@ impl CodeStore {
     /// Keeps a zip; returns its `CodeSha256`.
     pub fn save(&self, zip: &[u8]) -> anyhow::Result<String> {
         let sha256 = code_sha256(zip);
-        let path = self.dir.join("zips").join(format!("{}.zip", file_name(&sha256)));
+        let path = self
+            .dir
+            .join("zips")
+            .join(format!("{}.zip", file_name(&sha256)));
         if !path.exists() {
             let partial = path.with_extension("partial");
             std::fs::write(&partial, zip)?;
@@ -109,7 +112,9 @@ mod tests {
         let root = store.task_root(&sha).unwrap();
         assert!(root.join("recipes/a.json").exists());
         let mode = std::os::unix::fs::PermissionsExt::mode(
-            &std::fs::metadata(root.join("bootstrap")).unwrap().permissions(),
+            &std::fs::metadata(root.join("bootstrap"))
+                .unwrap()
+                .permissions(),
         );
         assert_eq!(mode & 0o111, 0o111);
         assert!(store.task_root("unknown").is_err());

@@ -42,20 +42,29 @@ impl Lambda {
     /// `lambda:InvokeFunction` through the URL
     /// (<https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html>); a refusal is a 403.
     /// Only the `NONE` auth type is served: its caller is anonymous.
-    pub async fn invoke_url(&self, url_id: &str, request: http::Request<Bytes>) -> http::Response<Bytes> {
+    pub async fn invoke_url(
+        &self,
+        url_id: &str,
+        request: http::Request<Bytes>,
+    ) -> http::Response<Bytes> {
         let snapshot = self.authorizer.snapshot();
-        let Some(function) = snapshot
-            .applied
-            .lambda
-            .by_url_id(url_id)
-            .map(|function| (function.name.clone(), function.arn.clone(), function.url.clone()))
-        else {
+        let Some(function) = snapshot.applied.lambda.by_url_id(url_id).map(|function| {
+            (
+                function.name.clone(),
+                function.arn.clone(),
+                function.url.clone(),
+            )
+        }) else {
             return plain(404, "Not Found");
         };
         let (name, arn, url) = function;
         let auth_type = url.map(|url| url.auth_type).unwrap_or_default();
         if auth_type != "NONE" {
-            tracing::warn!(function = name, auth_type, "only NONE function URLs are served locally");
+            tracing::warn!(
+                function = name,
+                auth_type,
+                "only NONE function URLs are served locally"
+            );
             return plain(403, "Forbidden");
         }
         let context = base_context(true, &self.authorizer.region)
@@ -90,7 +99,9 @@ fn plain(status: u16, message: &str) -> http::Response<Bytes> {
     http::Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .body(Bytes::from(serde_json::json!({ "Message": message }).to_string()))
+        .body(Bytes::from(
+            serde_json::json!({ "Message": message }).to_string(),
+        ))
         .expect("a static response")
 }
 
@@ -110,12 +121,15 @@ impl LambdaService {
         for (name, values) in &call.request.headers {
             if let (Ok(name), Some(value)) = (
                 http::HeaderName::from_bytes(name.as_bytes()),
-                values.first().and_then(|value| http::HeaderValue::from_str(value).ok()),
+                values
+                    .first()
+                    .and_then(|value| http::HeaderValue::from_str(value).ok()),
             ) {
                 headers.insert(name, value);
             }
         }
-        let answer = match parse_request(&function, qualifier, &headers, call.request.body.clone()) {
+        let answer = match parse_request(&function, qualifier, &headers, call.request.body.clone())
+        {
             Ok(request) => match self.lambda.host.invoke_request(request).await {
                 Ok(outcome) => render_outcome(&outcome),
                 Err(error) => render_error(&error),
@@ -131,7 +145,14 @@ impl LambdaService {
     async fn permission(&self, call: &Call, action: &str) -> Response {
         let segments = call.request.path_segments();
         let reference = segments.get(2).cloned().unwrap_or_default();
-        let function = match self.lambda.control.get_function().function_name(&reference).send().await {
+        let function = match self
+            .lambda
+            .control
+            .get_function()
+            .function_name(&reference)
+            .send()
+            .await
+        {
             Ok(found) => found.configuration,
             Err(_) => None,
         };
@@ -162,7 +183,10 @@ impl LambdaService {
                 match permissions::statement(&arn, &body, &account)
                     .and_then(|statement| self.lambda.policies.add(&name, statement))
                 {
-                    Ok(statement) => json(201, serde_json::json!({ "Statement": statement.to_string() })),
+                    Ok(statement) => json(
+                        201,
+                        serde_json::json!({ "Statement": statement.to_string() }),
+                    ),
                     Err(error) => call.error(&error),
                 }
             }
@@ -234,11 +258,17 @@ impl LocalService for LambdaService {
         None
     }
 
-    async fn observe(&self, call: &Call, answer: crate::aws::ControlPlaneAnswer) -> crate::aws::ControlPlaneAnswer {
+    async fn observe(
+        &self,
+        call: &Call,
+        answer: crate::aws::ControlPlaneAnswer,
+    ) -> crate::aws::ControlPlaneAnswer {
         if answer.status.is_success() && call.action().as_deref() == Some("DeleteFunction") {
             let segments = call.request.path_segments();
             if let Some(name) = segments.get(2) {
-                self.lambda.policies.forget(name.rsplit(':').next().unwrap_or(name));
+                self.lambda
+                    .policies
+                    .forget(name.rsplit(':').next().unwrap_or(name));
             }
         }
         answer

@@ -74,7 +74,13 @@ pub fn contents_from_metadata(
 pub fn workspace_metadata(root: &Path) -> anyhow::Result<serde_json::Value> {
     let output = std::process::Command::new("cargo")
         .current_dir(root)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .output()
         .context("running cargo metadata")?;
     if !output.status.success() {
@@ -159,8 +165,7 @@ fn strip(binary: &Path, out: &Path) -> anyhow::Result<()> {
     match status {
         Ok(status) if status.success() => Ok(()),
         _ => {
-            std::fs::copy(binary, out)
-                .with_context(|| format!("copying {}", binary.display()))?;
+            std::fs::copy(binary, out).with_context(|| format!("copying {}", binary.display()))?;
             Ok(())
         }
     }
@@ -174,7 +179,8 @@ mod tests {
     fn the_kitchen_zip_carries_its_recipes_beside_bootstrap() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let metadata = workspace_metadata(&root).unwrap();
-        let contents = contents_from_metadata(&metadata, &["example-kitchen", "sns-bridge"]).unwrap();
+        let contents =
+            contents_from_metadata(&metadata, &["example-kitchen", "sns-bridge"]).unwrap();
         assert_eq!(contents[0].include, vec!["recipes".to_owned()]);
         assert!(contents[1].include.is_empty());
 
@@ -203,7 +209,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let binary = dir.path().join("x");
         std::fs::write(&binary, b"").unwrap();
-        let error = package(&contents[0], &binary, dir.path()).unwrap_err().to_string();
+        let error = package(&contents[0], &binary, dir.path())
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("include data does not exist"), "{error}");
     }
 }

@@ -31,7 +31,9 @@ pub fn statement(function_arn: &str, request: &Value, account: &str) -> Result<V
     let sid = text("StatementId").ok_or_else(|| invalid("StatementId is required"))?;
     if sid.is_empty()
         || sid.len() > 100
-        || !sid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        || !sid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         return Err(invalid(format!(
             "1 validation error detected: Value '{sid}' at 'statementId' failed to satisfy constraint: Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)"
@@ -55,10 +57,13 @@ pub fn statement(function_arn: &str, request: &Value, account: &str) -> Result<V
         json!({ "AWS": format!("arn:aws:iam::{principal_text}:root") })
     } else if principal_text.starts_with("arn:") {
         json!({ "AWS": principal_text })
-    } else if principal_text.ends_with(".amazonaws.com") || principal_text.ends_with(".amazon.com") {
+    } else if principal_text.ends_with(".amazonaws.com") || principal_text.ends_with(".amazon.com")
+    {
         json!({ "Service": principal_text })
     } else {
-        return Err(invalid(format!("The provided principal was invalid: {principal_text}")));
+        return Err(invalid(format!(
+            "The provided principal was invalid: {principal_text}"
+        )));
     };
     let mut string_equals = Map::new();
     let mut conditions = Map::new();
@@ -78,7 +83,9 @@ pub fn statement(function_arn: &str, request: &Value, account: &str) -> Result<V
             ));
         }
         if !matches!(auth_type, "NONE" | "AWS_IAM") {
-            return Err(invalid(format!("FunctionUrlAuthType {auth_type} is not NONE or AWS_IAM")));
+            return Err(invalid(format!(
+                "FunctionUrlAuthType {auth_type} is not NONE or AWS_IAM"
+            )));
         }
         string_equals.insert("lambda:FunctionUrlAuthType".to_owned(), json!(auth_type));
     }
@@ -88,7 +95,10 @@ pub fn statement(function_arn: &str, request: &Value, account: &str) -> Result<V
     if let Some(source) = text("SourceArn") {
         conditions.insert("ArnLike".to_owned(), json!({ "AWS:SourceArn": source }));
     }
-    if let Some(via_url) = request.get("InvokedViaFunctionUrl").and_then(Value::as_bool) {
+    if let Some(via_url) = request
+        .get("InvokedViaFunctionUrl")
+        .and_then(Value::as_bool)
+    {
         if action != "lambda:InvokeFunction" {
             return Err(invalid(
                 "InvokedViaFunctionUrl is only supported for the lambda:InvokeFunction action",
@@ -119,11 +129,16 @@ impl FunctionPolicies {
         let mut all = self.statements.lock().unwrap_or_else(|p| p.into_inner());
         let statements = all.entry(function.to_owned()).or_default();
         let sid = statement["Sid"].as_str().unwrap_or_default().to_owned();
-        if statements.iter().any(|existing| existing["Sid"] == sid.as_str()) {
+        if statements
+            .iter()
+            .any(|existing| existing["Sid"] == sid.as_str())
+        {
             return Err(AwsError::new(
                 409,
                 "ResourceConflictException",
-                format!("The statement id ({sid}) provided already exists. Please provide a new statement id, or remove the existing statement."),
+                format!(
+                    "The statement id ({sid}) provided already exists. Please provide a new statement id, or remove the existing statement."
+                ),
             ));
         }
         statements.push(statement.clone());
@@ -133,7 +148,9 @@ impl FunctionPolicies {
             return Err(AwsError::new(
                 400,
                 "PolicyLengthExceededException",
-                format!("The final policy size ({size}) is bigger than the limit ({MAX_POLICY_BYTES})."),
+                format!(
+                    "The final policy size ({size}) is bigger than the limit ({MAX_POLICY_BYTES})."
+                ),
             ));
         }
         Ok(statement)
@@ -161,7 +178,8 @@ impl FunctionPolicies {
     /// The function's policy document, if it has statements (`GetPolicy`).
     pub fn policy(&self, function: &str) -> Option<String> {
         let all = self.statements.lock().unwrap_or_else(|p| p.into_inner());
-        all.get(function).map(|statements| policy_document(statements))
+        all.get(function)
+            .map(|statements| policy_document(statements))
     }
 
     pub fn forget(&self, function: &str) {
@@ -199,7 +217,10 @@ mod tests {
             "123456789012",
         )
         .unwrap();
-        assert_eq!(url["Condition"]["StringEquals"]["lambda:FunctionUrlAuthType"], "NONE");
+        assert_eq!(
+            url["Condition"]["StringEquals"]["lambda:FunctionUrlAuthType"],
+            "NONE"
+        );
         assert!(url.get("FunctionUrlAuthType").is_none());
         let invoke = statement(
             ARN,
@@ -208,7 +229,10 @@ mod tests {
             "123456789012",
         )
         .unwrap();
-        assert_eq!(invoke["Condition"]["Bool"]["lambda:InvokedViaFunctionUrl"], "true");
+        assert_eq!(
+            invoke["Condition"]["Bool"]["lambda:InvokedViaFunctionUrl"],
+            "true"
+        );
         let policies = FunctionPolicies::default();
         policies.add("f", url).unwrap();
         policies.add("f", invoke).unwrap();
@@ -225,29 +249,46 @@ mod tests {
         )
         .unwrap();
         assert_eq!(statement["Principal"]["Service"], "sns.amazonaws.com");
-        assert_eq!(statement["Condition"]["ArnLike"]["AWS:SourceArn"], "arn:aws:sns:eu-west-1:123456789012:t");
-        assert_eq!(statement["Condition"]["StringEquals"]["AWS:SourceAccount"], "123456789012");
+        assert_eq!(
+            statement["Condition"]["ArnLike"]["AWS:SourceArn"],
+            "arn:aws:sns:eu-west-1:123456789012:t"
+        );
+        assert_eq!(
+            statement["Condition"]["StringEquals"]["AWS:SourceAccount"],
+            "123456789012"
+        );
         let account = super::statement(
             ARN,
             &json!({"StatementId": "a", "Action": "lambda:InvokeFunction", "Principal": "111122223333"}),
             "123456789012",
         )
         .unwrap();
-        assert_eq!(account["Principal"]["AWS"], "arn:aws:iam::111122223333:root");
+        assert_eq!(
+            account["Principal"]["AWS"],
+            "arn:aws:iam::111122223333:root"
+        );
     }
 
     #[test]
     fn duplicates_and_misplaced_fields_are_refused() {
         let policies = FunctionPolicies::default();
         let request = json!({"StatementId": "s", "Action": "lambda:InvokeFunctionUrl", "Principal": "*", "FunctionUrlAuthType": "NONE"});
-        policies.add("f", statement(ARN, &request, "1").unwrap()).unwrap();
+        policies
+            .add("f", statement(ARN, &request, "1").unwrap())
+            .unwrap();
         assert_eq!(
-            policies.add("f", statement(ARN, &request, "1").unwrap()).unwrap_err().code,
+            policies
+                .add("f", statement(ARN, &request, "1").unwrap())
+                .unwrap_err()
+                .code,
             "ResourceConflictException"
         );
         let wrong = json!({"StatementId": "t", "Action": "lambda:InvokeFunction", "Principal": "*", "FunctionUrlAuthType": "NONE"});
         assert!(statement(ARN, &wrong, "1").is_err());
-        assert_eq!(policies.remove("f", "nope").unwrap_err().code, "ResourceNotFoundException");
+        assert_eq!(
+            policies.remove("f", "nope").unwrap_err().code,
+            "ResourceNotFoundException"
+        );
         policies.remove("f", "s").unwrap();
         assert!(policies.policy("f").is_none());
     }

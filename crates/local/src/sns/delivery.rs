@@ -96,7 +96,12 @@ impl Deliverer {
         }
     }
 
-    async fn post(&self, plan: &SubscriptionPlan, message: &SnsMessage, body: &str) -> AttemptResult {
+    async fn post(
+        &self,
+        plan: &SubscriptionPlan,
+        message: &SnsMessage,
+        body: &str,
+    ) -> AttemptResult {
         let mut request = http::Request::builder()
             .method("POST")
             .header("content-type", "text/plain; charset=UTF-8")
@@ -111,7 +116,12 @@ impl Deliverer {
             Endpoint::FunctionUrl { url_id, .. } => {
                 let request = match request
                     .uri(plan.endpoint_url.as_str())
-                    .header("host", plan.endpoint_url.trim_start_matches("https://").trim_end_matches('/'))
+                    .header(
+                        "host",
+                        plan.endpoint_url
+                            .trim_start_matches("https://")
+                            .trim_end_matches('/'),
+                    )
                     .body(Bytes::from(body.to_owned()))
                 {
                     Ok(request) => request,
@@ -119,7 +129,12 @@ impl Deliverer {
                 };
                 let lambda = self.ports.lambda.clone();
                 let url_id = url_id.clone();
-                match tokio::time::timeout(SNS_RESPONSE_TIMEOUT, lambda.invoke_url(&url_id, request)).await {
+                match tokio::time::timeout(
+                    SNS_RESPONSE_TIMEOUT,
+                    lambda.invoke_url(&url_id, request),
+                )
+                .await
+                {
                     Ok(response) => AttemptResult::Answered {
                         status: response.status().as_u16(),
                         body: String::from_utf8_lossy(response.body()).into_owned(),
@@ -153,8 +168,12 @@ impl Deliverer {
         let plan = self.plan();
         let mut message = pending.message.clone();
         match &plan.endpoint {
-            Endpoint::FunctionUrl { .. } | Endpoint::Http(_) => self.deliver_http(&plan, &mut message).await,
-            Endpoint::Firehose { .. } | Endpoint::Sqs { .. } => self.deliver_to_aws(&plan, &message).await,
+            Endpoint::FunctionUrl { .. } | Endpoint::Http(_) => {
+                self.deliver_http(&plan, &mut message).await
+            }
+            Endpoint::Firehose { .. } | Endpoint::Sqs { .. } => {
+                self.deliver_to_aws(&plan, &message).await
+            }
             Endpoint::Unsupported { .. } => {}
         }
     }
@@ -171,8 +190,15 @@ impl Deliverer {
                 Ok(()) => message.to_http_json(),
                 Err(error) => {
                     let body = message.to_http_json();
-                    self.dead_letter(plan, &body, &message.message_id, 0, "SigningFailed", &error.to_string())
-                        .await;
+                    self.dead_letter(
+                        plan,
+                        &body,
+                        &message.message_id,
+                        0,
+                        "SigningFailed",
+                        &error.to_string(),
+                    )
+                    .await;
                     return;
                 }
             }
@@ -224,8 +250,15 @@ impl Deliverer {
                         &[("TopicName", topic_name(&plan.topic_arn))],
                         1.0,
                     );
-                    self.dead_letter(plan, &body, &message.message_id, attempt, &error_code, &error_message)
-                        .await;
+                    self.dead_letter(
+                        plan,
+                        &body,
+                        &message.message_id,
+                        attempt,
+                        &error_code,
+                        &error_message,
+                    )
+                    .await;
                     return;
                 }
             }
@@ -256,11 +289,15 @@ impl Deliverer {
             message.to_http_json()
         };
         let result = match &plan.endpoint {
-            Endpoint::Firehose { stream_arn, role_arn } => {
+            Endpoint::Firehose {
+                stream_arn,
+                role_arn,
+            } => {
                 // SNS separates the messages it writes to Firehose with line breaks
                 // (<https://docs.aws.amazon.com/sns/latest/dg/firehose-archived-message-format-S3.html>).
                 let line = format!("{record}\n");
-                self.put_into_firehose(plan, stream_arn, role_arn, &line).await
+                self.put_into_firehose(plan, stream_arn, role_arn, &line)
+                    .await
             }
             Endpoint::Sqs { queue_arn } => self.send_to_queue(plan, queue_arn, &record).await,
             _ => Ok(()),
@@ -316,8 +353,15 @@ impl Deliverer {
         self.ports.event_store.put(stream_arn, record).await
     }
 
-    async fn send_to_queue(&self, plan: &SubscriptionPlan, queue_arn: &str, body: &str) -> Result<(), String> {
-        let url = self.queue_url(queue_arn).ok_or_else(|| format!("queue {queue_arn} does not exist"))?;
+    async fn send_to_queue(
+        &self,
+        plan: &SubscriptionPlan,
+        queue_arn: &str,
+        body: &str,
+    ) -> Result<(), String> {
+        let url = self
+            .queue_url(queue_arn)
+            .ok_or_else(|| format!("queue {queue_arn} does not exist"))?;
         self.authorize_as_sns(plan, queue_arn)?;
         self.ports
             .sqs
@@ -415,7 +459,12 @@ impl Deliverer {
                 &[("TopicName", topic)],
                 1.0,
             );
-            tracing::error!(subscription = plan.arn, message_id, reason, "SNS gave up on a message it could not park");
+            tracing::error!(
+                subscription = plan.arn,
+                message_id,
+                reason,
+                "SNS gave up on a message it could not park"
+            );
             self.ports.activity.record(Activity::DeliveryLost {
                 subscription: plan.arn.clone(),
                 endpoint: Self::endpoint_label(plan),
@@ -425,15 +474,21 @@ impl Deliverer {
             });
         };
         let Some(queue_arn) = &plan.dead_letter_queue else {
-            lost(format!("{error_code}: {error_message}; the subscription has no dead-letter queue"));
+            lost(format!(
+                "{error_code}: {error_message}; the subscription has no dead-letter queue"
+            ));
             return;
         };
         let Some(url) = self.queue_url(queue_arn) else {
-            lost(format!("{error_code}: {error_message}; the dead-letter queue {queue_arn} does not exist"));
+            lost(format!(
+                "{error_code}: {error_message}; the dead-letter queue {queue_arn} does not exist"
+            ));
             return;
         };
         if let Err(denied) = self.authorize_as_sns(plan, queue_arn) {
-            lost(format!("{error_code}: {error_message}; SNS may not send to {queue_arn}: {denied}"));
+            lost(format!(
+                "{error_code}: {error_message}; SNS may not send to {queue_arn}: {denied}"
+            ));
             return;
         }
         let attribute = |value: &str| {
@@ -465,7 +520,10 @@ impl Deliverer {
                     tokio::time::sleep(Duration::from_millis(200 * tries)).await;
                 }
                 Err(error) => {
-                    lost(format!("{error_code}: {error_message}; the dead-letter queue did not take it: {}", aws_sdk_sqs::error::DisplayErrorContext(&error)));
+                    lost(format!(
+                        "{error_code}: {error_message}; the dead-letter queue did not take it: {}",
+                        aws_sdk_sqs::error::DisplayErrorContext(&error)
+                    ));
                     return;
                 }
             }
@@ -545,12 +603,23 @@ pub async fn confirm(sns: Weak<Sns>, ports: Arc<Ports>, plan: Arc<RwLock<Subscri
             .and_then(|sns| sns.is_confirmed(&current.arn))
             .unwrap_or(true);
         match result {
-            AttemptResult::Answered { status, .. } if (200..300).contains(&status) || confirmed => return,
+            AttemptResult::Answered { status, .. } if (200..300).contains(&status) || confirmed => {
+                return;
+            }
             AttemptResult::Answered { status, body } => {
-                tracing::warn!(subscription = current.arn, status, body = truncate(&body, 300), "the endpoint did not accept the subscription confirmation");
+                tracing::warn!(
+                    subscription = current.arn,
+                    status,
+                    body = truncate(&body, 300),
+                    "the endpoint did not accept the subscription confirmation"
+                );
             }
             AttemptResult::NoAnswer(error) => {
-                tracing::warn!(subscription = current.arn, error, "the subscription confirmation got no answer");
+                tracing::warn!(
+                    subscription = current.arn,
+                    error,
+                    "the subscription confirmation got no answer"
+                );
             }
         }
         match delays.get(attempt) {

@@ -85,7 +85,10 @@ pub struct Sns {
 
 /// Protocols whose subscriptions must be confirmed by their endpoint.
 fn needs_confirmation(protocol: &str) -> bool {
-    matches!(protocol, "http" | "https" | "email" | "email-json" | "sms" | "application")
+    matches!(
+        protocol,
+        "http" | "https" | "email" | "email-json" | "sms" | "application"
+    )
 }
 
 impl Sns {
@@ -126,7 +129,8 @@ impl Sns {
                 });
                 match state.subscriptions.get_mut(&subscription.arn) {
                     Some(running) => {
-                        *running.plan.write().unwrap_or_else(|p| p.into_inner()) = subscription.clone();
+                        *running.plan.write().unwrap_or_else(|p| p.into_inner()) =
+                            subscription.clone();
                         running.filter = filter;
                     }
                     None => {
@@ -191,7 +195,10 @@ impl Sns {
 
     /// `ConfirmSubscription`: the token must be one SNS sent for this topic. Tokens stay valid
     /// (three days in AWS), so a repeated confirmation answers the same subscription.
-    pub fn confirm_subscription(&self, request: &ConfirmSubscriptionRequest) -> Result<String, ApiError> {
+    pub fn confirm_subscription(
+        &self,
+        request: &ConfirmSubscriptionRequest,
+    ) -> Result<String, ApiError> {
         let mut state = self.lock();
         if !state.topics.contains_key(&request.topic_arn) {
             return Err(ApiError::not_found("Topic does not exist"));
@@ -206,10 +213,17 @@ impl Sns {
             && !running.confirmed
         {
             running.confirmed = true;
-            self.ports.activity.record(crate::activity::Activity::SubscriptionConfirmed {
-                subscription: subscription.clone(),
-                endpoint: running.plan.read().unwrap_or_else(|p| p.into_inner()).endpoint_url.clone(),
-            });
+            self.ports
+                .activity
+                .record(crate::activity::Activity::SubscriptionConfirmed {
+                    subscription: subscription.clone(),
+                    endpoint: running
+                        .plan
+                        .read()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .endpoint_url
+                        .clone(),
+                });
         }
         Ok(subscription)
     }
@@ -238,9 +252,16 @@ impl Sns {
             message_attributes: request.message_attributes,
         };
         let topic_name = topic_name(&request.topic_arn);
-        self.ports.metrics.record("AWS/SNS", "NumberOfMessagesPublished", &[("TopicName", topic_name)], 1.0);
+        self.ports.metrics.record(
+            "AWS/SNS",
+            "NumberOfMessagesPublished",
+            &[("TopicName", topic_name)],
+            1.0,
+        );
         for arn in subscriptions {
-            let Some(running) = state.subscriptions.get(arn) else { continue };
+            let Some(running) = state.subscriptions.get(arn) else {
+                continue;
+            };
             if !running.confirmed {
                 continue;
             }
@@ -261,7 +282,9 @@ impl Sns {
             running.pending.fetch_add(1, Ordering::SeqCst);
             let pending = Pending::new(notification.clone(), running.pending.clone());
             if running.sender.send(pending).is_err() {
-                return Err(ApiError::internal(format!("subscription {arn} is no longer delivered")));
+                return Err(ApiError::internal(format!(
+                    "subscription {arn} is no longer delivered"
+                )));
             }
         }
         Ok(message_id)
@@ -314,7 +337,10 @@ impl Sns {
             });
         if let Some(key) = key {
             let context = context
-                .with("kms:ViaService", format!("sns.{}.amazonaws.com", authorizer.region))
+                .with(
+                    "kms:ViaService",
+                    format!("sns.{}.amazonaws.com", authorizer.region),
+                )
                 .with("kms:CallerAccount", authorizer.account.as_str());
             for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
                 authorizer
@@ -345,7 +371,11 @@ impl Sns {
     }
 
     async fn refresh_now(&self) {
-        let refresh = self.refresh.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let refresh = self
+            .refresh
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         if let Some(refresh) = refresh.and_then(|weak| weak.upgrade()) {
             refresh.refresh(&["sns"]).await;
         }
@@ -396,17 +426,23 @@ impl LocalService for SnsService {
             action @ ("Subscribe" | "SetSubscriptionAttributes") => {
                 let (policy, scope) = if action == "Subscribe" {
                     let attributes = subscribe_attributes(&query);
-                    (attributes.get("FilterPolicy").cloned(), attributes.get("FilterPolicyScope").cloned())
+                    (
+                        attributes.get("FilterPolicy").cloned(),
+                        attributes.get("FilterPolicyScope").cloned(),
+                    )
                 } else if query.get("AttributeName") == Some("FilterPolicy") {
                     (query.get("AttributeValue").map(str::to_owned), None)
                 } else {
                     (None, None)
                 };
-                let refusal = filter::refusal(policy.as_deref()?, scope.as_deref(), action == "Subscribe")?;
+                let refusal =
+                    filter::refusal(policy.as_deref()?, scope.as_deref(), action == "Subscribe")?;
                 Some(call.error(&AwsError::new(400, "InvalidParameter", refusal)))
             }
             "Publish" => Some(
-                match PublishRequest::from_query(&query).and_then(|request| self.sns.publish(request)) {
+                match PublishRequest::from_query(&query)
+                    .and_then(|request| self.sns.publish(request))
+                {
                     Ok(message_id) => xml(query::publish_response(&message_id, &call.request_id)),
                     Err(error) => api_error(call, error),
                 },
@@ -425,13 +461,19 @@ impl LocalService for SnsService {
     }
 
     async fn observe(&self, call: &Call, answer: ControlPlaneAnswer) -> ControlPlaneAnswer {
-        let Some(action) = call.action() else { return answer };
+        let Some(action) = call.action() else {
+            return answer;
+        };
         if !answer.status.is_success() {
             return answer;
         }
         match action.as_str() {
-            "Subscribe" | "Unsubscribe" | "SetSubscriptionAttributes" | "CreateTopic"
-            | "DeleteTopic" | "SetTopicAttributes" => {
+            "Subscribe"
+            | "Unsubscribe"
+            | "SetSubscriptionAttributes"
+            | "CreateTopic"
+            | "DeleteTopic"
+            | "SetTopicAttributes" => {
                 // The new subscription runs (and its confirmation is sent) before Subscribe
                 // answers, as SNS sends the confirmation at once.
                 self.sns.refresh_now().await;
@@ -447,12 +489,20 @@ impl SnsService {
     /// `PendingConfirmation` as SNS reports it: true until the endpoint confirmed.
     fn overlay_confirmation(&self, call: &Call, answer: ControlPlaneAnswer) -> ControlPlaneAnswer {
         let parameters = call.request.parameters();
-        let Some(arn) = parameters.get("SubscriptionArn") else { return answer };
-        let Some(confirmed) = self.sns.is_confirmed(arn) else { return answer };
+        let Some(arn) = parameters.get("SubscriptionArn") else {
+            return answer;
+        };
+        let Some(confirmed) = self.sns.is_confirmed(arn) else {
+            return answer;
+        };
         let body = String::from_utf8_lossy(&answer.body).into_owned();
         let pending = if confirmed { "false" } else { "true" };
         let replaced = replace_attribute(&body, "PendingConfirmation", pending);
-        let replaced = replace_attribute(&replaced, "ConfirmationWasAuthenticated", if confirmed { "true" } else { "false" });
+        let replaced = replace_attribute(
+            &replaced,
+            "ConfirmationWasAuthenticated",
+            if confirmed { "true" } else { "false" },
+        );
         ControlPlaneAnswer {
             body: replaced.into(),
             ..answer
@@ -461,21 +511,30 @@ impl SnsService {
 
     fn publish_batch(&self, call: &Call, query: &QueryRequest) -> Response {
         let Some(topic_arn) = query.get("TopicArn").filter(|arn| !arn.is_empty()) else {
-            return api_error(call, ApiError::invalid_parameter("TopicArn Reason: no value for required parameter"));
+            return api_error(
+                call,
+                ApiError::invalid_parameter("TopicArn Reason: no value for required parameter"),
+            );
         };
         let mut successful = String::new();
         let mut failed = String::new();
         let mut count = 0;
         for index in 1.. {
             let prefix = format!("PublishBatchRequestEntries.member.{index}.");
-            let Some(id) = query.get(&format!("{prefix}Id")) else { break };
+            let Some(id) = query.get(&format!("{prefix}Id")) else {
+                break;
+            };
             count += 1;
             if count > 10 {
-                return api_error(call, ApiError {
-                    status: 400,
-                    code: "TooManyEntriesInBatchRequest",
-                    message: "The batch request contains more entries than permissible (10)".to_owned(),
-                });
+                return api_error(
+                    call,
+                    ApiError {
+                        status: 400,
+                        code: "TooManyEntriesInBatchRequest",
+                        message: "The batch request contains more entries than permissible (10)"
+                            .to_owned(),
+                    },
+                );
             }
             let mut entry = String::from("Action=Publish");
             entry.push_str(&format!("&TopicArn={}", urlencode(topic_arn)));
@@ -497,11 +556,14 @@ impl SnsService {
             }
         }
         if count == 0 {
-            return api_error(call, ApiError {
-                status: 400,
-                code: "EmptyBatchRequest",
-                message: "The batch request doesn't contain any entries".to_owned(),
-            });
+            return api_error(
+                call,
+                ApiError {
+                    status: 400,
+                    code: "EmptyBatchRequest",
+                    message: "The batch request doesn't contain any entries".to_owned(),
+                },
+            );
         }
         xml(format!(
             "<PublishBatchResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><PublishBatchResult><Successful>{successful}</Successful><Failed>{failed}</Failed></PublishBatchResult><ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></PublishBatchResponse>",
@@ -532,9 +594,14 @@ fn urlencode(text: &str) -> String {
 /// Replaces an attribute's value in a `GetSubscriptionAttributes` XML answer.
 fn replace_attribute(xml: &str, name: &str, value: &str) -> String {
     let key = format!("<key>{name}</key>");
-    let Some(at) = xml.find(&key) else { return xml.to_owned() };
+    let Some(at) = xml.find(&key) else {
+        return xml.to_owned();
+    };
     let after = at + key.len();
-    let Some(open) = xml[after..].find("<value>").map(|i| after + i + "<value>".len()) else {
+    let Some(open) = xml[after..]
+        .find("<value>")
+        .map(|i| after + i + "<value>".len())
+    else {
         return xml.to_owned();
     };
     let Some(close) = xml[open..].find("</value>").map(|i| open + i) else {
@@ -551,7 +618,10 @@ mod tests {
     fn subscription_attributes_are_rewritten_in_place() {
         let xml = "<Attributes><entry><key>PendingConfirmation</key><value>false</value></entry><entry><key>Owner</key><value>1</value></entry></Attributes>";
         let replaced = replace_attribute(xml, "PendingConfirmation", "true");
-        assert!(replaced.contains("<key>PendingConfirmation</key><value>true</value>"), "{replaced}");
+        assert!(
+            replaced.contains("<key>PendingConfirmation</key><value>true</value>"),
+            "{replaced}"
+        );
         assert!(replaced.contains("<key>Owner</key><value>1</value>"));
         assert_eq!(replace_attribute(xml, "Missing", "x"), xml);
     }

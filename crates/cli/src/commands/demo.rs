@@ -1,5 +1,6 @@
-//! `postoffice local demo` (`make demo`): starts a local post office, drives the six steps of
-//! the tour through it with a readable report and live progress, and stops everything.
+//! `postoffice local demo` (`make demo`): starts a local post office from the project's
+//! Terraform, drives the tour through it with a readable report and live progress, and stops
+//! everything.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,15 +8,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use postoffice::catalog::Catalog;
+use postoffice_local::activity::Activity;
+use postoffice_local::device::{SimulatedDevice, device_message};
+use postoffice_local::{LocalPostOffice, Options};
 use serde_json::Value;
 
-use crate::activity::Activity;
-use crate::device::{SimulatedDevice, device_message};
-use crate::mqtt::MqttSession;
-use crate::{LocalPostOffice, Options};
-
-const HOUSEHOLD: &str = "h-demo";
-const DEVICE: &str = "oven-1";
 const WAIT: Duration = Duration::from_secs(30);
 
 struct Report {
@@ -37,7 +34,12 @@ impl Report {
         match result {
             Ok(detail) => {
                 self.passed += 1;
-                println!("   \x1b[32m✔\x1b[0m {what}{}", suffix(&detail));
+                let detail = if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {detail}")
+                };
+                println!("   \x1b[32m✔\x1b[0m {what}{detail}");
                 true
             }
             Err(error) => {
@@ -46,14 +48,6 @@ impl Report {
                 false
             }
         }
-    }
-}
-
-fn suffix(detail: &str) -> String {
-    if detail.is_empty() {
-        String::new()
-    } else {
-        format!(" — {detail}")
     }
 }
 
@@ -68,9 +62,13 @@ pub async fn run(options: Options, postoffice: PathBuf) -> anyhow::Result<bool> 
         println!("   … {step} ({:.1} s)", started.elapsed().as_secs_f64())
     })
     .await?;
+    let times = &post_office.startup;
     println!(
-        "   ready in {:.1} s; logs and event store in {}",
+        "   ready in {:.1} s (build {:.1} s; then {:.1} s to ready, of which terraform apply {:.1} s); run directory {}",
         started.elapsed().as_secs_f64(),
+        times.build.as_secs_f64(),
+        times.ready.as_secs_f64(),
+        times.apply.as_secs_f64(),
         post_office.run_dir().display()
     );
     let mut report = Report {
@@ -100,7 +98,6 @@ fn example(catalog: &Catalog, event: &str) -> anyhow::Result<Value> {
         .with_context(|| format!("the catalog has no example of {event}"))
 }
 
-/// The correlation id of a received envelope.
 fn correlation(payload: &[u8]) -> Option<String> {
     let envelope: Value = serde_json::from_slice(payload).ok()?;
     envelope
@@ -109,15 +106,42 @@ fn correlation(payload: &[u8]) -> Option<String> {
         .map(str::to_owned)
 }
 
+fn what_runs(post_office: &LocalPostOffice, report: &Report) {
+    let plan = post_office.plan();
+    let subscriptions: usize = plan
+        .topics
+        .values()
+        .map(|topic| topic.subscriptions.len())
+        .sum();
+    report.line(format!(
+        "{} functions, {} topics with {subscriptions} subscriptions, {} topic rules, {} event-store stream(s), {} alarms — all read back from what `terraform apply` created",
+        plan.functions.len(),
+        plan.topics.len(),
+        plan.rules.len(),
+        plan.streams.len(),
+        post_office.alarms().len(),
+    ));
+    for problem in post_office.problems() {
+        report.line(format!("not run locally: {problem}"));
+    }
+}
+
 async fn tour(
     post_office: &LocalPostOffice,
     catalog: &Catalog,
     postoffice: &Path,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let credentials = post_office.register_household(HOUSEHOLD).await?;
-    let mut oven =
-        SimulatedDevice::connect(post_office.endpoints.mqtt_port, &credentials, DEVICE).await?;
+    report.step(0, "Provisioned by the project's Terraform");
+    what_runs(post_office, report);
+    let household = "h-demo";
+    let device = "oven-1";
+    let credentials = post_office.register_device(device, Some(household)).await?;
+    report.line(format!(
+        "registered {device} in {household}: certificate {} (thing {device}, household attribute, device policies attached)",
+        &credentials.certificate_id[..12]
+    ));
+    let mut oven = post_office.connect_device(&credentials, household).await?;
 
     report.step(1, "A device asks for cooking");
     let request = device_message(example(catalog, "COOKING_REQUESTED")?);
@@ -125,7 +149,7 @@ async fn tour(
     let sent = Instant::now();
     oven.publish("COOKING_REQUESTED", &request).await?;
     report.line(format!(
-        "{HOUSEHOLD}/{DEVICE} published COOKING_REQUESTED (QoS 1, acknowledged by the broker), event id {correlation_id}"
+        "{household}/{device} published COOKING_REQUESTED over mutual TLS (QoS 1, acknowledged by the gateway), event id {correlation_id}"
     ));
 
     report.step(2, "The kitchen service replies on the device's topic");
@@ -146,14 +170,21 @@ async fn tour(
         }),
     );
 
-    report.step(3, "The broker refuses what the device policy forbids");
-    refusals(post_office, catalog, &oven, report).await?;
+    report.step(
+        3,
+        "The gateway refuses what the device's IoT policy forbids",
+    );
+    refusals(post_office, catalog, &oven, household, device, report).await?;
 
     report.step(
         4,
-        "The kitchen's recipe store is down: SNS retries with backoff, then dead-letters",
+        "The kitchen's recipe store is down: SNS retries per the applied policy, then dead-letters; the alarm pages",
     );
-    let recipes = recipes_dir(post_office)?;
+    let kitchen_handler = format!("{}-kitchen-handler", post_office.options.prefix);
+    let recipes = post_office
+        .task_root(&kitchen_handler)
+        .context("the kitchen handler has no code")?
+        .join("recipes");
     let parked = recipes.with_extension("unavailable");
     std::fs::rename(&recipes, &parked).context("taking the recipe store away")?;
     report.line(format!("moved {} away", recipes.display()));
@@ -162,28 +193,34 @@ async fn tour(
     let failing_id = failing.event_id.expect("set").to_string();
     oven.publish("COOKING_REQUESTED", &failing).await?;
     report.line(format!("published COOKING_REQUESTED {failing_id}"));
-    let outcome = follow_deliveries(&mut activity, &failing_id, report).await;
-    let dlq = post_office
-        .dead_letter_queue("kitchen")
-        .context("no kitchen DLQ")?
-        .clone();
-    let depth = post_office.queue_depth(&dlq.url).await?;
+    let bridge = format!("{}-kitchen-bridge", post_office.options.prefix);
+    let outcome = follow_deliveries(&mut activity, &failing_id, &bridge, report).await;
+    let dlq_name = format!("{}-kitchen-dlq", post_office.options.prefix);
+    let dlq = post_office.queue_url(&dlq_name).context("no kitchen DLQ")?;
+    let depth = queue_depth(post_office, &dlq).await?;
     report.check(
         "the message is in the kitchen's dead-letter queue",
         outcome.and_then(|attempts| {
-            if depth.0 + depth.1 >= 1 {
+            if depth >= 1 {
                 Ok(format!(
-                    "after {attempts} attempts; {} holds {} message(s)",
-                    dlq.name,
-                    depth.0 + depth.1
+                    "after {attempts} attempts; {dlq_name} holds {depth} message(s)"
                 ))
             } else {
-                bail!("{} is empty", dlq.name)
+                bail!("{dlq_name} is empty")
             }
         }),
     );
+    let alarm = format!("{dlq_name}-depth");
+    let raised = alarm_change(&mut activity, &alarm, "ALARM").await;
+    report.check(
+        &format!("CloudWatch alarm {alarm} went to ALARM"),
+        raised.map(|runbook| format!("on-call paged; runbook {runbook}")),
+    );
 
-    report.step(5, "The store is back: `postoffice dlq redrive kitchen`");
+    report.step(
+        5,
+        "The store is back: `postoffice dlq redrive kitchen`; the alarm clears",
+    );
     std::fs::rename(&parked, &recipes).context("restoring the recipe store")?;
     report.line(format!("restored {}", recipes.display()));
     let output = tokio::process::Command::new(postoffice)
@@ -216,31 +253,33 @@ async fn tour(
         "the redriven request was handled and its reply reached the device",
         reply.map(|message| format!("on {}", message.topic)),
     );
-    let depth = post_office.queue_depth(&dlq.url).await?;
+    let depth = queue_depth(post_office, &dlq).await?;
     report.check(
         "the kitchen's dead-letter queue is empty again",
-        if depth == (0, 0) {
+        if depth == 0 {
             Ok(String::new())
         } else {
-            Err(anyhow::anyhow!("{depth:?} messages left"))
+            Err(anyhow::anyhow!("{depth} messages left"))
         },
+    );
+    let cleared = alarm_change(&mut activity, &alarm, "OK").await;
+    report.check(
+        &format!("CloudWatch alarm {alarm} went back to OK"),
+        cleared.map(|_| String::new()),
     );
 
     report.step(
         6,
-        "Every event is in the event store (laid out like the S3 partitions)",
+        "Every event is in the event store (the Firehose stream's S3 layout)",
     );
-    let expected = [
-        (correlation_id.as_str(), "COOKING_REQUESTED"),
-        (failing_id.as_str(), "COOKING_REQUESTED"),
-    ];
+    let expected = [correlation_id.as_str(), failing_id.as_str()];
     let stored = wait_for_store(post_office, &expected).await;
     let mut per_file: BTreeMap<PathBuf, usize> = BTreeMap::new();
-    for (path, _) in crate::event_store::read_all(&post_office.event_store_root())? {
+    for (path, _) in postoffice_local::firehose::read_all(post_office.event_store_root())? {
         *per_file.entry(path).or_default() += 1;
     }
     for (path, count) in &per_file {
-        report.line(format!("event-store/{}  {count} event(s)", path.display()));
+        report.line(format!("{}  {count} event(s)", path.display()));
     }
     report.check(
         "both requests and their replies are stored",
@@ -249,110 +288,109 @@ async fn tour(
     Ok(())
 }
 
-fn recipes_dir(post_office: &LocalPostOffice) -> anyhow::Result<PathBuf> {
-    let value = post_office
-        .config
-        .consumers
-        .get("kitchen")
-        .and_then(|kitchen| kitchen.env.get("KITCHEN_RECIPES_DIR"))
-        .context("the local config sets no KITCHEN_RECIPES_DIR for the kitchen")?;
-    Ok(PathBuf::from(value.replace(
-        "{run}",
-        &post_office.run_dir().display().to_string(),
-    )))
+async fn queue_depth(post_office: &LocalPostOffice, url: &str) -> anyhow::Result<u64> {
+    use aws_sdk_sqs::types::QueueAttributeName as Name;
+    let attributes = post_office
+        .control_plane()
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(Name::ApproximateNumberOfMessages)
+        .attribute_names(Name::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await?
+        .attributes
+        .unwrap_or_default();
+    let count = |name: &Name| {
+        attributes
+            .get(name)
+            .and_then(|value| value.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok(count(&Name::ApproximateNumberOfMessages)
+        + count(&Name::ApproximateNumberOfMessagesNotVisible))
 }
 
 async fn refusals(
     post_office: &LocalPostOffice,
     catalog: &Catalog,
     oven: &SimulatedDevice,
+    household: &str,
+    device: &str,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let (_observer, mut seen) = MqttSession::connect(
-        post_office.endpoints.mqtt_port,
-        "postoffice-demo-observer",
-        &post_office.gateway_credentials(),
-        &["#".to_owned()],
-        Duration::from_secs(10),
-    )
-    .await?;
+    let mut activity = post_office.activity();
     let request = serde_json::to_vec(&device_message(example(catalog, "COOKING_REQUESTED")?))?;
     let attempts = [
         (
             "for another household",
-            format!("COOKING_REQUESTED/h-neighbour/{DEVICE}"),
+            format!("COOKING_REQUESTED/h-neighbour/{device}"),
         ),
         (
             "as another device",
-            format!("COOKING_REQUESTED/{HOUSEHOLD}/oven-2"),
+            format!("COOKING_REQUESTED/{household}/oven-2"),
         ),
         (
             "an event devices may not produce (a forged reply)",
-            format!("COOKING_REPLIED/{HOUSEHOLD}/{DEVICE}"),
+            format!("COOKING_REPLIED/{household}/{device}"),
         ),
     ];
-    let mut answers = Vec::new();
-    for (_, topic) in &attempts {
-        answers.push(oven.publish_to(topic, request.clone()).await);
-    }
-    // mosquitto answers a denied QoS 1 publish with PUBACK "not authorized" (MQTT 5 reason code
-    // 0x87) and closes the connection; the device reconnects to its persistent session. The
-    // proof that nothing got through: a later, allowed message from the same device reaches an
-    // observer of every topic, and none of the refused ones did before it.
-    let sentinel = device_message(example(catalog, "DEVICE_TELEMETRY_REPORTED")?);
-    oven.publish("DEVICE_TELEMETRY_REPORTED", &sentinel).await?;
-    let sentinel_topic = oven.topic("DEVICE_TELEMETRY_REPORTED");
-    let mut before = Vec::new();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, seen.recv()).await {
-            Ok(Some(message)) if message.topic == sentinel_topic => break,
-            Ok(Some(message)) => before.push(message.topic),
-            _ => bail!("the allowed message never reached the observer"),
-        }
-    }
-    for ((label, topic), answer) in attempts.iter().zip(answers) {
-        let arrived = before.iter().any(|seen| seen == topic);
+    for (label, topic) in &attempts {
+        let answer = oven.publish_to(topic, request.clone()).await;
         report.check(
             &format!("refused: a publish {label}"),
             match answer {
-                _ if arrived => Err(anyhow::anyhow!("{topic} reached the broker's subscribers")),
                 Ok(()) => Err(anyhow::anyhow!("{topic} was acknowledged as accepted")),
-                Err(refusal) => Ok(format!("{topic}: {}", short_refusal(&refusal))),
+                Err(refusal) if refusal.to_string().contains("NotAuthorized") => {
+                    Ok(format!("{topic}: PUBACK not authorized (0x87)"))
+                }
+                Err(refusal) => Err(refusal),
             },
         );
     }
-    report.line("(a later allowed message from the same device did arrive; none of these did)");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut explained = 0;
+    while explained < attempts.len() {
+        match tokio::time::timeout_at(deadline, activity.recv()).await {
+            Ok(Ok(Activity::GatewayRefused { reason, .. })) => {
+                if explained == 0 {
+                    report.line(format!("why: {}", truncate(&reason, 220)));
+                }
+                explained += 1;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
     Ok(())
 }
 
-fn short_refusal(error: &anyhow::Error) -> &'static str {
-    if error.to_string().contains("NotAuthorized") {
-        "PUBACK not authorized (0x87)"
-    } else {
-        "not authorized; the broker closed the connection"
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((index, _)) => format!("{}…", &text[..index]),
+        None => text.to_owned(),
     }
 }
 
 /// Prints each delivery attempt of the message whose envelope has `event_id` until it is
-/// delivered or dead-lettered; the number of attempts when dead-lettered. Activities are kept
-/// until the SNS message id is known: delivery may start before the rule records its publish.
+/// delivered or dead-lettered; the number of attempts when dead-lettered.
 async fn follow_deliveries(
     activity: &mut tokio::sync::broadcast::Receiver<Activity>,
     event_id: &str,
+    bridge: &str,
     report: &Report,
 ) -> anyhow::Result<u32> {
     let mut message_id: Option<String> = None;
     let mut pending: Vec<Activity> = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut shown = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
     loop {
         let next = tokio::time::timeout_at(deadline, activity.recv())
             .await
-            .context("no dead-lettering within 120 s")?;
+            .context("no dead-lettering within 180 s")?;
         let Ok(next) = next else { continue };
         if let Activity::RulePublished {
-            event_id: id,
+            event_id: Some(id),
             sns_message_id,
             ..
         } = &next
@@ -368,34 +406,40 @@ async fn follow_deliveries(
         for activity in pending.drain(..) {
             match activity {
                 Activity::DeliveryAttempt {
-                    consumer,
+                    endpoint,
                     sns_message_id,
                     attempt,
                     status,
                     retry_in_ms,
                     ..
-                } if consumer == "kitchen" && &sns_message_id == message_id => {
-                    let status = status.map_or("no answer".to_owned(), |s| format!("HTTP {s}"));
-                    match retry_in_ms {
-                        Some(ms) => report.line(format!(
-                            "attempt {attempt} → {status}; delivery policy retries in {ms} ms"
-                        )),
-                        None => report.line(format!("attempt {attempt} → {status}")),
+                } if endpoint == bridge && &sns_message_id == message_id => {
+                    shown += 1;
+                    // The applied policy retries 60 times: show the first few and the last.
+                    if shown <= 5 || retry_in_ms.is_none() {
+                        let status = status.map_or("no answer".to_owned(), |s| format!("HTTP {s}"));
+                        match retry_in_ms {
+                            Some(ms) => report.line(format!(
+                                "attempt {attempt} → {status}; the delivery policy retries in {ms} ms"
+                            )),
+                            None => report.line(format!("attempt {attempt} → {status}")),
+                        }
+                    } else if shown == 6 {
+                        report.line("…");
                     }
                 }
                 Activity::Delivered {
-                    consumer,
+                    endpoint,
                     sns_message_id,
                     ..
-                } if consumer == "kitchen" && &sns_message_id == message_id => {
+                } if endpoint == bridge && &sns_message_id == message_id => {
                     bail!("the message was delivered although the recipe store is down")
                 }
                 Activity::DeadLettered {
-                    consumer,
+                    endpoint,
                     sns_message_id,
                     attempts,
                     ..
-                } if consumer == "kitchen" && &sns_message_id == message_id => {
+                } if endpoint == bridge && &sns_message_id == message_id => {
                     return Ok(attempts);
                 }
                 _ => {}
@@ -404,14 +448,39 @@ async fn follow_deliveries(
     }
 }
 
+/// Waits for `alarm` to change to `state`; its runbook link.
+async fn alarm_change(
+    activity: &mut tokio::sync::broadcast::Receiver<Activity>,
+    alarm: &str,
+    state: &str,
+) -> anyhow::Result<String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match tokio::time::timeout_at(deadline, activity.recv()).await {
+            Ok(Ok(Activity::AlarmChanged {
+                alarm: name,
+                to,
+                runbook,
+                reason,
+                ..
+            })) if name == alarm && to == state => {
+                println!(
+                    "   \x1b[33m⏰\x1b[0m {alarm} → {state}: {}",
+                    truncate(&reason, 160)
+                );
+                return Ok(runbook.unwrap_or_default());
+            }
+            Ok(_) => {}
+            Err(_) => bail!("{alarm} did not go to {state} within 60 s"),
+        }
+    }
+}
+
 /// Waits until the store holds the requests and their replies; the number of stored events.
-async fn wait_for_store(
-    post_office: &LocalPostOffice,
-    requests: &[(&str, &str)],
-) -> anyhow::Result<usize> {
+async fn wait_for_store(post_office: &LocalPostOffice, requests: &[&str]) -> anyhow::Result<usize> {
     let deadline = Instant::now() + WAIT;
     loop {
-        let lines = crate::event_store::read_all(&post_office.event_store_root())?;
+        let lines = postoffice_local::firehose::read_all(post_office.event_store_root())?;
         let envelopes: Vec<Value> = lines
             .iter()
             .filter_map(|(_, line)| serde_json::from_str(line).ok())
@@ -421,10 +490,10 @@ async fn wait_for_store(
                 envelope["event"] == event && envelope["correlation_id"] == correlation_id
             })
         };
-        let complete = requests.iter().all(|(correlation_id, event)| {
-            has(event, correlation_id) && has("COOKING_REPLIED", correlation_id)
-        });
-        if complete {
+        if requests
+            .iter()
+            .all(|id| has("COOKING_REQUESTED", id) && has("COOKING_REPLIED", id))
+        {
             return Ok(envelopes.len());
         }
         if Instant::now() > deadline {
