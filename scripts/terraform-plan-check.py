@@ -4,9 +4,9 @@
   terraform-plan-check.py PLAN.json [PLAN_WITH_ONE_MORE_EVENT.json EVENT CONSUMER]
 
 1. Every `event` module instance plans exactly the resources one event needs (plus the IoT rule,
-   its role and its alarms when actors publish the event); every subscription of a consumer
-   has a redrive policy to that consumer's dead-letter queue and is created after both function
-   URL permissions of its bridge.
+   its role and its alarms when actors publish the event), with a topic policy that admits the
+   account only through IAM; every subscription of a consumer has a redrive policy to that
+   consumer's dead-letter queue and is created after both function URL permissions of its bridge.
 2. Given a second plan of the same configuration whose catalog has one more event EVENT
    (actor-to-backend, produced by devices, consumed by CONSUMER), the second plan adds exactly
    that event's resources and CONSUMER's subscription to it, and otherwise changes only what
@@ -117,9 +117,29 @@ def check_event_module(name, found):
         fail(f"module.{name}: topic must be KMS-encrypted with signature_version 2")
     if not found["aws_sns_topic_subscription.event_store"].get("redrive_policy"):
         fail(f"module.{name}: the event store subscription must dead-letter")
+    check_topic_policy(name, topic)
     rule = found.get("aws_iot_topic_rule.this[0]")
     if rule is not None and any(sqs.get("use_base64") for action in rule["error_action"] for sqs in action["sqs"]):
         fail(f"module.{name}: the rule's error action must not base64-encode (docs/contracts.md)")
+
+
+def check_topic_policy(name, topic):
+    """The account only through IAM (no SNS default policy), plain HTTP refused."""
+    policy = topic.get("policy")
+    if not policy or policy == "(known after apply)":
+        fail(f"module.{name}: the topic must have an explicit policy")
+    statements = json.loads(policy)["Statement"]
+    for statement in statements:
+        if statement["Effect"] != "Allow":
+            continue
+        principal = statement["Principal"]
+        if isinstance(principal, dict) and list(principal) == ["AWS"] and str(principal["AWS"]).endswith(":root"):
+            continue
+        keys = {key for test in statement.get("Condition", {}).values() for key in test}
+        if not {"aws:SourceAccount", "aws:SourceArn"} <= keys:
+            fail(f"module.{name}: topic policy statement {statement.get('Sid')} allows {principal} without aws:SourceAccount and aws:SourceArn")
+    if not any(s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false" for s in statements):
+        fail(f"module.{name}: the topic policy must deny requests without TLS")
 
 
 def consumer_calls(plan):
@@ -195,7 +215,8 @@ def main(argv):
     for name, found in sorted(events.items()):
         check_event_module(name, found)
     subscriptions = check_consumers(base_plan, base)
-    print(f"plan: {len(events)} event modules plan exactly their resources; {subscriptions} subscriptions "
+    check_topic_policy("platform (on-call topic)", base["module.platform.aws_sns_topic.oncall"])
+    print(f"plan: {len(events)} event modules plan exactly their resources and topic policies; {subscriptions} subscriptions "
           "have a redrive policy and wait for their bridge's permissions")
 
     if len(argv) > 2:

@@ -29,6 +29,46 @@ locals {
     }
   }
 
+  # Known before the topic exists, so the topic is created with its policy.
+  topic_arn = "${var.platform.topic_arn_prefix}${var.event_name}"
+  # Without a policy SNS applies its default one, which allows principal "*" whenever
+  # AWS:SourceOwner is the account (https://docs.aws.amazon.com/sns/latest/dg/sns-create-topic.html):
+  # anyone in the account could publish any event, and a handler whose role lacks sns:Publish
+  # would not be noticed. Here the account root delegates to IAM, so a principal of the account
+  # needs an identity policy that allows the action (the IoT rule's role and the handlers that
+  # produce the event have one); no service publishes to an event topic on its own behalf.
+  topic_policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountUsesTheTopicThroughIam"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${var.platform.account_id}:root" }
+        # The actions of SNS's default statement, minus the legacy SNS:Receive.
+        Action = [
+          "sns:AddPermission",
+          "sns:DeleteTopic",
+          "sns:GetTopicAttributes",
+          "sns:ListSubscriptionsByTopic",
+          "sns:Publish",
+          "sns:RemovePermission",
+          "sns:SetTopicAttributes",
+          "sns:Subscribe",
+        ]
+        Resource = local.topic_arn
+      },
+      {
+        # https://docs.aws.amazon.com/sns/latest/dg/sns-security-best-practices.html#enforce-encryption-data-in-transit
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "sns:*"
+        Resource  = local.topic_arn
+        Condition = { Bool = { "aws:SecureTransport" = "false" } }
+      },
+    ]
+  }
+
   # Envelope::from_device_message (crates/postoffice/src/envelope.rs) in IoT SQL. The explicit
   # list drops whatever identity the device put in its message. traceid() is the MQTT message's
   # UUID and is the same value each time it is called, so a missing event_id and the
@@ -66,6 +106,7 @@ resource "aws_sns_topic" "this" {
   kms_master_key_id = var.platform.kms_key_arn
   signature_version = 2
   delivery_policy   = jsonencode(local.delivery_policy)
+  policy            = jsonencode(local.topic_policy)
 
   http_failure_feedback_role_arn     = var.platform.delivery_status_role_arn
   firehose_failure_feedback_role_arn = var.platform.delivery_status_role_arn
@@ -139,6 +180,7 @@ data "aws_iam_policy_document" "rule" {
 }
 
 data "aws_region" "current" {}
+data "aws_partition" "current" {}
 
 resource "aws_iam_role_policy" "rule" {
   count  = var.actor_published ? 1 : 0

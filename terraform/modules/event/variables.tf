@@ -23,6 +23,7 @@ variable "platform" {
     tags                              = map(string)
     kms_key_arn                       = string
     log_retention_days                = number
+    topic_arn_prefix                  = string
     rule_errors_queue_url             = string
     rule_errors_role_arn              = string
     delivery_status_role_arn          = string

@@ -25,6 +25,7 @@ output "for_events" {
     kms_key_arn                       = aws_kms_key.this.arn
     log_retention_days                = var.log_retention_days
     iot_arn_prefix                    = local.iot_arn_prefix
+    topic_arn_prefix                  = local.topic_arn_prefix
     rule_errors_queue_url             = aws_sqs_queue.rule_errors.url
     rule_errors_role_arn              = aws_iam_role.rule_errors.arn
     delivery_status_role_arn          = aws_iam_role.sns_delivery_status.arn

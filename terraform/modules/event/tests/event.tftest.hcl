@@ -2,6 +2,9 @@ mock_provider "aws" {
   mock_data "aws_region" {
     defaults = { name = "eu-west-1" }
   }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
   mock_data "aws_iam_policy_document" {
     defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
   }
@@ -31,6 +34,7 @@ variables {
     prefix                            = "postoffice"
     account_id                        = "123456789012"
     iot_arn_prefix                    = "arn:aws:iot:eu-west-1:123456789012"
+    topic_arn_prefix                  = "arn:aws:sns:eu-west-1:123456789012:postoffice-"
     tags                              = { "postoffice:platform" = "postoffice" }
     kms_key_arn                       = "arn:aws:kms:eu-west-1:123456789012:key/0b7a2c1e-0000-4000-8000-000000000001"
     log_retention_days                = 365
@@ -118,6 +122,57 @@ run "actor_published_event_gets_a_rule_that_builds_the_envelope" {
   }
 }
 
+run "topics_admit_the_account_through_iam_only" {
+  command = plan
+
+  assert {
+    condition = jsondecode(aws_sns_topic.this.policy) == {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid       = "AccountUsesTheTopicThroughIam"
+          Effect    = "Allow"
+          Principal = { AWS = "arn:aws:iam::123456789012:root" }
+          Action = [
+            "sns:AddPermission",
+            "sns:DeleteTopic",
+            "sns:GetTopicAttributes",
+            "sns:ListSubscriptionsByTopic",
+            "sns:Publish",
+            "sns:RemovePermission",
+            "sns:SetTopicAttributes",
+            "sns:Subscribe",
+          ]
+          Resource = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"
+        },
+        {
+          Sid       = "DenyInsecureTransport"
+          Effect    = "Deny"
+          Principal = "*"
+          Action    = "sns:*"
+          Resource  = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"
+          Condition = { Bool = { "aws:SecureTransport" = "false" } }
+        },
+      ]
+    }
+    error_message = "the event topic's policy must delegate the account to IAM and refuse plain HTTP, and allow nothing else"
+  }
+  assert {
+    # What SNS's default policy allowed: principal "*" limited by the account alone.
+    condition = alltrue([for statement in jsondecode(aws_sns_topic.this.policy).Statement :
+      statement.Effect != "Allow" || try(statement.Principal.AWS, null) == "arn:aws:iam::123456789012:root" || (
+        contains(flatten([for test, keys in try(statement.Condition, {}) : [for key, value in keys : key]]), "aws:SourceAccount")
+        && contains(flatten([for test, keys in try(statement.Condition, {}) : [for key, value in keys : key]]), "aws:SourceArn")
+      )
+    ])
+    error_message = "no statement may allow anyone but the account root without aws:SourceAccount and aws:SourceArn"
+  }
+  assert {
+    condition     = alltrue([for statement in jsondecode(aws_sns_topic.this.policy).Statement : statement.Effect == "Deny" if statement.Principal == "*"])
+    error_message = "principal * may appear only in a deny statement"
+  }
+}
+
 run "rule_alarms_page_on_every_way_a_message_is_lost" {
   command = apply
 
@@ -150,6 +205,13 @@ run "rule_alarms_page_on_every_way_a_message_is_lost" {
       alarm.alarm_actions == toset([var.platform.oncall_topic_arn]) && strcontains(alarm.alarm_description, "docs/runbook.md#")
     ])
     error_message = "every rule alarm pages on-call and links the runbook"
+  }
+  assert {
+    # The on-call topic admits alarms named <prefix>-* only.
+    condition = alltrue([for alarm in concat(values(aws_cloudwatch_metric_alarm.rule), values(aws_cloudwatch_metric_alarm.rule_action), [aws_cloudwatch_metric_alarm.notifications_failed, aws_cloudwatch_metric_alarm.notifications_failed_to_redrive]) :
+      startswith(alarm.alarm_name, "postoffice-")
+    ])
+    error_message = "every alarm must be named <prefix>-..., or the on-call topic refuses its notifications"
   }
   assert {
     condition = (

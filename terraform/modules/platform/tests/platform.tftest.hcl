@@ -318,6 +318,86 @@ run "rule_errors_and_oncall" {
   }
 }
 
+run "oncall_topic_admits_only_this_post_offices_alarms" {
+  command = plan
+
+  assert {
+    condition = jsondecode(aws_sns_topic.oncall.policy) == {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid       = "AlarmsOfThisPostOfficePublish"
+          Effect    = "Allow"
+          Principal = { Service = "cloudwatch.amazonaws.com" }
+          Action    = "sns:Publish"
+          Resource  = "arn:aws:sns:eu-west-1:123456789012:postoffice-oncall"
+          Condition = {
+            ArnLike      = { "aws:SourceArn" = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:postoffice-*" }
+            StringEquals = { "aws:SourceAccount" = "123456789012" }
+          }
+        },
+        {
+          Sid       = "AccountUsesTheTopicThroughIam"
+          Effect    = "Allow"
+          Principal = { AWS = "arn:aws:iam::123456789012:root" }
+          Action = [
+            "sns:AddPermission",
+            "sns:DeleteTopic",
+            "sns:GetTopicAttributes",
+            "sns:ListSubscriptionsByTopic",
+            "sns:Publish",
+            "sns:RemovePermission",
+            "sns:SetTopicAttributes",
+            "sns:Subscribe",
+          ]
+          Resource = "arn:aws:sns:eu-west-1:123456789012:postoffice-oncall"
+        },
+        {
+          Sid       = "DenyInsecureTransport"
+          Effect    = "Deny"
+          Principal = "*"
+          Action    = "sns:*"
+          Resource  = "arn:aws:sns:eu-west-1:123456789012:postoffice-oncall"
+          Condition = { Bool = { "aws:SecureTransport" = "false" } }
+        },
+      ]
+    }
+    error_message = "the on-call topic admits this post office's alarms, the account through IAM, and refuses plain HTTP"
+  }
+  assert {
+    # What SNS's default policy allowed: principal "*" limited by the account alone.
+    condition = alltrue([for statement in jsondecode(aws_sns_topic.oncall.policy).Statement :
+      statement.Effect != "Allow" || try(statement.Principal.AWS, null) == "arn:aws:iam::123456789012:root" || (
+        contains(flatten([for test, keys in try(statement.Condition, {}) : [for key, value in keys : key]]), "aws:SourceAccount")
+        && contains(flatten([for test, keys in try(statement.Condition, {}) : [for key, value in keys : key]]), "aws:SourceArn")
+      )
+    ])
+    error_message = "no statement may allow anyone but the account root without aws:SourceAccount and aws:SourceArn"
+  }
+  assert {
+    condition     = alltrue([for statement in jsondecode(aws_sns_topic.oncall.policy).Statement : statement.Effect == "Deny" if statement.Principal == "*"])
+    error_message = "principal * may appear only in a deny statement"
+  }
+  assert {
+    condition = alltrue([for alarm in [
+      aws_cloudwatch_metric_alarm.rule_errors_queue_depth,
+      aws_cloudwatch_metric_alarm.rule_errors_queue_age,
+      aws_cloudwatch_metric_alarm.firehose_delivery_failures,
+      aws_cloudwatch_metric_alarm.event_store_dlq_depth,
+    ] : startswith(alarm.alarm_name, "postoffice-")])
+    error_message = "every platform alarm must be named <prefix>-..., or the on-call topic refuses its notifications"
+  }
+  assert {
+    # The key encrypts for the on-call topic and the encrypted dead-letter queues.
+    condition = (
+      one([for s in data.aws_iam_policy_document.kms.statement : s.actions if s.sid == "AlarmsPublishToOncall"]) == toset(["kms:GenerateDataKey*", "kms:Decrypt"])
+      && one([for s in data.aws_iam_policy_document.kms.statement : one(s.principals).identifiers if s.sid == "AlarmsPublishToOncall"]) == toset(["cloudwatch.amazonaws.com"])
+      && one([for s in data.aws_iam_policy_document.kms.statement : s.actions if s.sid == "SnsDeliversToEncryptedQueues"]) == toset(["kms:GenerateDataKey*", "kms:Decrypt"])
+    )
+    error_message = "the key policy must keep letting CloudWatch publish to the on-call topic and SNS dead-letter into encrypted queues"
+  }
+}
+
 run "rejects_event_names_that_are_not_upper_snake_case" {
   command = plan
 
