@@ -4,9 +4,11 @@
   terraform-plan-check.py PLAN.json [PLAN_WITH_ONE_MORE_EVENT.json EVENT CONSUMER]
 
 1. Every `event` module instance plans exactly the resources one event needs (plus the IoT rule,
-   its role and its alarms when actors publish the event); every subscription of a consumer
-   has a redrive policy to that consumer's dead-letter queue and is created after both function
-   URL permissions of its bridge.
+   its rejection rule, the rule's role and their alarms when actors publish the event), with a
+   topic policy that admits the account only through IAM; the two rules of an event share their
+   condition and the rejection rule sends to the platform's rejected-device-messages queue;
+   every subscription of a consumer has a redrive policy to that consumer's dead-letter queue and
+   is created after both function URL permissions of its bridge.
 2. Given a second plan of the same configuration whose catalog has one more event EVENT
    (actor-to-backend, produced by devices, consumed by CONSUMER), the second plan adds exactly
    that event's resources and CONSUMER's subscription to it, and otherwise changes only what
@@ -29,10 +31,12 @@ ACTOR_PUBLISHED_RESOURCES = {
     "aws_iam_role.rule[0]",
     "aws_iam_role_policy.rule[0]",
     "aws_iot_topic_rule.this[0]",
+    "aws_iot_topic_rule.rejected[0]",
     'aws_cloudwatch_metric_alarm.rule["parse-errors"]',
     'aws_cloudwatch_metric_alarm.rule["throttled"]',
     'aws_cloudwatch_metric_alarm.rule_action["error-action-failures"]',
     'aws_cloudwatch_metric_alarm.rule_action["failures"]',
+    'aws_cloudwatch_metric_alarm.rule_action["rejected-error-action-failures"]',
 }
 ONE_MODULE_LEVEL = re.compile(r'^module\.(?P<module>[a-z0-9_-]+(\["[^"]+"\])?)\.(?P<resource>aws_.+)$')
 SUBSCRIPTION_DEPENDS_ON = {
@@ -117,9 +121,41 @@ def check_event_module(name, found):
         fail(f"module.{name}: topic must be KMS-encrypted with signature_version 2")
     if not found["aws_sns_topic_subscription.event_store"].get("redrive_policy"):
         fail(f"module.{name}: the event store subscription must dead-letter")
+    check_topic_policy(name, topic)
     rule = found.get("aws_iot_topic_rule.this[0]")
-    if rule is not None and any(sqs.get("use_base64") for action in rule["error_action"] for sqs in action["sqs"]):
-        fail(f"module.{name}: the rule's error action must not base64-encode (docs/contracts.md)")
+    if rule is None:
+        return
+    rejected = found["aws_iot_topic_rule.rejected[0]"]
+    for each in (rule, rejected):
+        if any(sqs.get("use_base64") for action in each["error_action"] for sqs in action["sqs"]):
+            fail(f"module.{name}: {each['name']}'s error action must not base64-encode (docs/contracts.md)")
+    # One SET clause decides for both rules, so each message goes to exactly one of them.
+    condition, _, _ = rule["sql"].partition(" SELECT ")
+    if not condition.startswith("SET ") or rejected["sql"].partition(" SELECT ")[0] != condition:
+        fail(f"module.{name}: the rule and its rejection rule must start with the same SET clause")
+    if not rule["sql"].endswith(" WHERE @readable") or not rejected["sql"].endswith(" WHERE NOT @readable"):
+        fail(f"module.{name}: the rule must take @readable messages and its rejection rule the others")
+    if rejected["sns"] or len(rejected["sqs"]) != 1 or rejected["sqs"][0].get("use_base64"):
+        fail(f"module.{name}: the rejection rule must send JSON to one queue, never to a topic")
+
+
+def check_topic_policy(name, topic):
+    """The account only through IAM (no SNS default policy), plain HTTP refused."""
+    policy = topic.get("policy")
+    if not policy or policy == "(known after apply)":
+        fail(f"module.{name}: the topic must have an explicit policy")
+    statements = json.loads(policy)["Statement"]
+    for statement in statements:
+        if statement["Effect"] != "Allow":
+            continue
+        principal = statement["Principal"]
+        if isinstance(principal, dict) and list(principal) == ["AWS"] and str(principal["AWS"]).endswith(":root"):
+            continue
+        keys = {key for test in statement.get("Condition", {}).values() for key in test}
+        if not {"aws:SourceAccount", "aws:SourceArn"} <= keys:
+            fail(f"module.{name}: topic policy statement {statement.get('Sid')} allows {principal} without aws:SourceAccount and aws:SourceArn")
+    if not any(s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false" for s in statements):
+        fail(f"module.{name}: the topic policy must deny requests without TLS")
 
 
 def consumer_calls(plan):
@@ -195,7 +231,11 @@ def main(argv):
     for name, found in sorted(events.items()):
         check_event_module(name, found)
     subscriptions = check_consumers(base_plan, base)
-    print(f"plan: {len(events)} event modules plan exactly their resources; {subscriptions} subscriptions "
+    check_topic_policy("platform (on-call topic)", base["module.platform.aws_sns_topic.oncall"])
+    rejected = base.get("module.platform.aws_sqs_queue.rejected_device_messages")
+    if rejected is None or rejected.get("tags", {}).get("postoffice:role") != "rejected-device-messages":
+        fail("the platform must plan the rejected-device-messages queue, tagged with its role")
+    print(f"plan: {len(events)} event modules plan exactly their resources and topic policies; {subscriptions} subscriptions "
           "have a redrive policy and wait for their bridge's permissions")
 
     if len(argv) > 2:

@@ -25,6 +25,11 @@ output "rule_errors_queue_url" {
   value       = module.platform.rule_errors_queue_url
 }
 
+output "rejected_device_messages_queue_url" {
+  description = "Queue holding device messages the handlers could not read (never redriven)."
+  value       = module.platform.rejected_device_messages_queue_url
+}
+
 output "event_store_dlq_url" {
   description = "Queue holding events SNS could not put into the event store."
   value       = module.platform.event_store_dlq_url

@@ -44,14 +44,22 @@ resource "aws_cloudwatch_metric_alarm" "notifications_failed_to_redrive" {
 locals {
   rule_action_alarms = {
     failures = {
+      rule        = local.rule_name
       metric      = "Failure"
       threshold   = var.alarm_thresholds.rule_failures
       description = "The IoT rule ${local.rule_name} failed to publish ${var.event_name} to SNS; its error action kept each message in the rule-errors queue. Runbook: docs/runbook.md#iot-rule-errors"
     }
     error-action-failures = {
+      rule        = local.rule_name
       metric      = "ErrorActionFailure"
       threshold   = 1
       description = "The IoT rule ${local.rule_name} failed to publish ${var.event_name} and then failed to keep it in the rule-errors queue: those messages are lost. Runbook: docs/runbook.md#iot-rule-error-action-failures"
+    }
+    rejected-error-action-failures = {
+      rule        = local.rejected_rule_name
+      metric      = "ErrorActionFailure"
+      threshold   = 1
+      description = "The IoT rule ${local.rejected_rule_name} could not keep rejected ${var.event_name} device messages in the rejected-device-messages queue nor in the rule-errors queue: those messages are lost. Runbook: docs/runbook.md#iot-rule-error-action-failures"
     }
   }
   rule_alarms = {
@@ -80,8 +88,8 @@ resource "aws_cloudwatch_metric_alarm" "rule_action" {
 
   metric_query {
     id          = "m"
-    label       = "${each.value.metric} of ${local.rule_name}, every action type"
-    expression  = "SELECT SUM(${each.value.metric}) FROM SCHEMA(\"AWS/IoT\", ActionType, RuleName) WHERE RuleName = '${aws_iot_topic_rule.this[0].name}'"
+    label       = "${each.value.metric} of ${each.value.rule}, every action type"
+    expression  = "SELECT SUM(${each.value.metric}) FROM SCHEMA(\"AWS/IoT\", ActionType, RuleName) WHERE RuleName = '${each.value.rule}'"
     period      = 300
     return_data = true
   }

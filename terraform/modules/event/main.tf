@@ -6,9 +6,11 @@ locals {
   # kept forever, when it does not exist:
   # https://docs.aws.amazon.com/sns/latest/dg/topics-attrib-prereq.html
   delivery_failures_log_group = "sns/${local.region}/${var.platform.account_id}/${local.topic_name}/Failure"
-  # IoT rule names allow only [A-Za-z0-9_].
-  rule_name = "${replace(local.prefix, "-", "_")}_${var.event_name}"
-  tags      = merge(var.platform.tags, var.tags, { "postoffice:event" = var.event_name })
+  # IoT rule names allow only [A-Za-z0-9_]; event names are upper case, so the lower-case suffix
+  # of the rejection rule never ends another event's rule name.
+  rule_name          = "${replace(local.prefix, "-", "_")}_${var.event_name}"
+  rejected_rule_name = "${local.rule_name}_rejected"
+  tags               = merge(var.platform.tags, var.tags, { "postoffice:event" = var.event_name })
 
   delivery = var.http_delivery_policy
   delivery_policy = {
@@ -29,27 +31,45 @@ locals {
     }
   }
 
-  # Envelope::from_device_message (crates/postoffice/src/envelope.rs) in IoT SQL. The explicit
-  # list drops whatever identity the device put in its message. traceid() is the MQTT message's
-  # UUID and is the same value each time it is called, so a missing event_id and the
-  # correlation_id that defaults to it agree; newuuid() only covers non-MQTT publishes.
-  generated_event_id = "CASE isUndefined(traceid()) WHEN true THEN newuuid() ELSE traceid() END"
-  received_at        = "parse_time(\"yyyy-MM-dd'T'HH:mm:ss.SSS'Z'\", timestamp())"
-  rule_sql = join(" ", [
-    "SELECT",
-    "topic(1) AS event,",
-    "CASE isUndefined(event_id) WHEN true THEN ${local.generated_event_id} ELSE event_id END AS event_id,",
-    "topic(2) AS household_id,",
-    "topic(3) AS device_id,",
-    "CASE isUndefined(occurred_at) WHEN true THEN ${local.received_at} ELSE occurred_at END AS occurred_at,",
-    "${local.received_at} AS received_at,",
-    "clientid() AS source,",
-    "CASE isUndefined(correlation_id) WHEN false THEN correlation_id ELSE CASE isUndefined(event_id) WHEN true THEN ${local.generated_event_id} ELSE event_id END END AS correlation_id,",
-    "causation_id,",
-    "CASE isUndefined(schema_version) WHEN true THEN 1 ELSE schema_version END AS schema_version,",
-    "payload",
-    "FROM '${var.event_name}/+/+'",
-  ])
+  # Known before the topic exists, so the topic is created with its policy.
+  topic_arn = "${var.platform.topic_arn_prefix}${var.event_name}"
+  # Without a policy SNS applies its default one, which allows principal "*" whenever
+  # AWS:SourceOwner is the account (https://docs.aws.amazon.com/sns/latest/dg/sns-create-topic.html):
+  # anyone in the account could publish any event, and a handler whose role lacks sns:Publish
+  # would not be noticed. Here the account root delegates to IAM, so a principal of the account
+  # needs an identity policy that allows the action (the IoT rule's role and the handlers that
+  # produce the event have one); no service publishes to an event topic on its own behalf.
+  topic_policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountUsesTheTopicThroughIam"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${var.platform.account_id}:root" }
+        # The actions of SNS's default statement, minus the legacy SNS:Receive.
+        Action = [
+          "sns:AddPermission",
+          "sns:DeleteTopic",
+          "sns:GetTopicAttributes",
+          "sns:ListSubscriptionsByTopic",
+          "sns:Publish",
+          "sns:RemovePermission",
+          "sns:SetTopicAttributes",
+          "sns:Subscribe",
+        ]
+        Resource = local.topic_arn
+      },
+      {
+        # https://docs.aws.amazon.com/sns/latest/dg/sns-security-best-practices.html#enforce-encryption-data-in-transit
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "sns:*"
+        Resource  = local.topic_arn
+        Condition = { Bool = { "aws:SecureTransport" = "false" } }
+      },
+    ]
+  }
 }
 
 resource "aws_cloudwatch_log_group" "delivery_failures" {
@@ -66,6 +86,7 @@ resource "aws_sns_topic" "this" {
   kms_master_key_id = var.platform.kms_key_arn
   signature_version = 2
   delivery_policy   = jsonencode(local.delivery_policy)
+  policy            = jsonencode(local.topic_policy)
 
   http_failure_feedback_role_arn     = var.platform.delivery_status_role_arn
   firehose_failure_feedback_role_arn = var.platform.delivery_status_role_arn
@@ -139,6 +160,7 @@ data "aws_iam_policy_document" "rule" {
 }
 
 data "aws_region" "current" {}
+data "aws_partition" "current" {}
 
 resource "aws_iam_role_policy" "rule" {
   count  = var.actor_published ? 1 : 0
@@ -150,7 +172,7 @@ resource "aws_iam_role_policy" "rule" {
 resource "aws_iot_topic_rule" "this" {
   count       = var.actor_published ? 1 : 0
   name        = local.rule_name
-  description = "Actors publish ${var.event_name} on ${var.event_name}/HOUSEHOLD/DEVICE; the envelope goes to ${local.topic_name}"
+  description = "Actors publish ${var.event_name} on ${var.event_name}/HOUSEHOLD/DEVICE; the envelope of each message the handlers can read goes to ${local.topic_name}"
   enabled     = true
   sql         = local.rule_sql
   sql_version = "2016-03-23"
@@ -163,6 +185,36 @@ resource "aws_iot_topic_rule" "this" {
 
   # docs/contracts.md, rule-errors queue: the error action message is JSON and already carries
   # the device's message as base64OriginalPayload; the action does not encode it again.
+  error_action {
+    sqs {
+      queue_url  = var.platform.rule_errors_queue_url
+      role_arn   = var.platform.rule_errors_role_arn
+      use_base64 = false
+    }
+  }
+
+  tags = local.tags
+}
+
+# Device messages the handlers could not read as an envelope (rule-sql.tf) are kept in one
+# platform queue, counted and never delivered to a consumer: garbage from one device is not a
+# 400 in every consumer's dead-letter queue.
+resource "aws_iot_topic_rule" "rejected" {
+  count       = var.actor_published ? 1 : 0
+  name        = local.rejected_rule_name
+  description = "${var.event_name} device messages the rule ${local.rule_name} does not accept go to the rejected-device-messages queue"
+  enabled     = true
+  sql         = local.rejected_rule_sql
+  sql_version = "2016-03-23"
+
+  sqs {
+    queue_url  = var.platform.rejected_device_messages_queue_url
+    role_arn   = var.platform.rejected_device_messages_role_arn
+    use_base64 = false
+  }
+
+  # What the queue does not take waits in the rule-errors queue; dlq redrive refuses it there
+  # (its ruleName is not the event's rule).
   error_action {
     sqs {
       queue_url  = var.platform.rule_errors_queue_url

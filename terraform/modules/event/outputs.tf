@@ -22,3 +22,13 @@ output "rule_sql" {
   description = "SQL of the IoT topic rule (the envelope the rule builds), null when actors do not publish the event."
   value       = try(aws_iot_topic_rule.this[0].sql, null)
 }
+
+output "rejected_rule_name" {
+  description = "Name of the IoT topic rule that keeps the device messages the rule does not accept in the rejected-device-messages queue, null when actors do not publish the event."
+  value       = try(aws_iot_topic_rule.rejected[0].name, null)
+}
+
+output "rejected_rule_sql" {
+  description = "SQL of the rejection rule, null when actors do not publish the event."
+  value       = try(aws_iot_topic_rule.rejected[0].sql, null)
+}

@@ -17,24 +17,27 @@ variable "event_name" {
 variable "platform" {
   description = "What the event needs from the platform module (pass `module.platform.for_events`)."
   type = object({
-    prefix                            = string
-    account_id                        = string
-    iot_arn_prefix                    = string
-    tags                              = map(string)
-    kms_key_arn                       = string
-    log_retention_days                = number
-    rule_errors_queue_url             = string
-    rule_errors_role_arn              = string
-    delivery_status_role_arn          = string
-    event_store_stream_arn            = string
-    event_store_subscription_role_arn = string
-    event_store_dlq_arn               = string
-    oncall_topic_arn                  = string
+    prefix                             = string
+    account_id                         = string
+    iot_arn_prefix                     = string
+    tags                               = map(string)
+    kms_key_arn                        = string
+    log_retention_days                 = number
+    topic_arn_prefix                   = string
+    rule_errors_queue_url              = string
+    rule_errors_role_arn               = string
+    rejected_device_messages_queue_url = string
+    rejected_device_messages_role_arn  = string
+    delivery_status_role_arn           = string
+    event_store_stream_arn             = string
+    event_store_subscription_role_arn  = string
+    event_store_dlq_arn                = string
+    oncall_topic_arn                   = string
   })
 }
 
 variable "actor_published" {
-  description = "Whether actors (devices, the mobile app) publish this event over MQTT; then an IoT topic rule forwards `<EVENT>/+/+` to the topic."
+  description = "Whether actors (devices, the mobile app) publish this event over MQTT; then an IoT topic rule forwards the device messages of `<EVENT>/+/+` that the handlers can read to the topic, and a second rule keeps the others in the platform's rejected-device-messages queue."
   type        = bool
   default     = false
 }

@@ -30,7 +30,10 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
-  # CloudWatch alarms publish to the encrypted on-call topic.
+  # CloudWatch alarms publish to the encrypted on-call topic (whose policy admits only this
+  # post office's alarms): an event source publishing to an encrypted topic needs these two
+  # actions on its key,
+  # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services.
   statement {
     sid       = "AlarmsPublishToOncall"
     actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]

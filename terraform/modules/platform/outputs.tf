@@ -19,19 +19,22 @@ output "for_consumers" {
 output "for_events" {
   description = "What the event module needs from the platform: pass `platform = module.platform.for_events`."
   value = {
-    prefix                            = var.prefix
-    account_id                        = local.account_id
-    tags                              = local.tags
-    kms_key_arn                       = aws_kms_key.this.arn
-    log_retention_days                = var.log_retention_days
-    iot_arn_prefix                    = local.iot_arn_prefix
-    rule_errors_queue_url             = aws_sqs_queue.rule_errors.url
-    rule_errors_role_arn              = aws_iam_role.rule_errors.arn
-    delivery_status_role_arn          = aws_iam_role.sns_delivery_status.arn
-    event_store_stream_arn            = aws_kinesis_firehose_delivery_stream.event_store.arn
-    event_store_subscription_role_arn = aws_iam_role.event_store_subscription.arn
-    event_store_dlq_arn               = aws_sqs_queue.event_store_dlq.arn
-    oncall_topic_arn                  = aws_sns_topic.oncall.arn
+    prefix                             = var.prefix
+    account_id                         = local.account_id
+    tags                               = local.tags
+    kms_key_arn                        = aws_kms_key.this.arn
+    log_retention_days                 = var.log_retention_days
+    iot_arn_prefix                     = local.iot_arn_prefix
+    topic_arn_prefix                   = local.topic_arn_prefix
+    rule_errors_queue_url              = aws_sqs_queue.rule_errors.url
+    rule_errors_role_arn               = aws_iam_role.rule_errors.arn
+    rejected_device_messages_queue_url = aws_sqs_queue.rejected_device_messages.url
+    rejected_device_messages_role_arn  = aws_iam_role.rejected_device_messages.arn
+    delivery_status_role_arn           = aws_iam_role.sns_delivery_status.arn
+    event_store_stream_arn             = aws_kinesis_firehose_delivery_stream.event_store.arn
+    event_store_subscription_role_arn  = aws_iam_role.event_store_subscription.arn
+    event_store_dlq_arn                = aws_sqs_queue.event_store_dlq.arn
+    oncall_topic_arn                   = aws_sns_topic.oncall.arn
   }
 
   # SNS and IoT check the roles they are handed when a topic, subscription or rule is created:
@@ -39,6 +42,7 @@ output "for_events" {
   depends_on = [
     aws_iam_role_policy.event_store_subscription,
     aws_iam_role_policy.rule_errors,
+    aws_iam_role_policy.rejected_device_messages,
     aws_iam_role_policy.sns_delivery_status,
   ]
 }
@@ -91,6 +95,21 @@ output "rule_errors_queue_url" {
 output "rule_errors_role_arn" {
   description = "Role the topic rules' error actions assume to send to the rule-errors queue."
   value       = try(aws_iam_role.rule_errors.arn, null)
+}
+
+output "rejected_device_messages_queue_arn" {
+  description = "ARN of the queue the events' rejection rules keep unreadable device messages in."
+  value       = try(aws_sqs_queue.rejected_device_messages.arn, null)
+}
+
+output "rejected_device_messages_queue_url" {
+  description = "URL of the rejected-device-messages queue."
+  value       = try(aws_sqs_queue.rejected_device_messages.url, null)
+}
+
+output "rejected_device_messages_role_arn" {
+  description = "Role the events' rejection rules assume to send to the rejected-device-messages queue."
+  value       = try(aws_iam_role.rejected_device_messages.arn, null)
 }
 
 output "delivery_status_role_arn" {

@@ -151,6 +151,17 @@ variable "rule_errors_age_alarm_seconds" {
   }
 }
 
+variable "rejected_device_messages_alarm_threshold" {
+  description = "Messages in the rejected-device-messages queue (device messages the handlers cannot read, kept 14 days) that page on-call: a flood such as a broken firmware rollout, not a single device's mistake."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.rejected_device_messages_alarm_threshold >= 1 && floor(var.rejected_device_messages_alarm_threshold) == var.rejected_device_messages_alarm_threshold
+    error_message = "rejected_device_messages_alarm_threshold must be a whole number of messages, at least 1."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

@@ -2,6 +2,9 @@ mock_provider "aws" {
   mock_data "aws_region" {
     defaults = { name = "eu-west-1" }
   }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
   mock_data "aws_iam_policy_document" {
     defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
   }
@@ -28,19 +31,22 @@ mock_provider "aws" {
 variables {
   event_name = "COOKING_REQUESTED"
   platform = {
-    prefix                            = "postoffice"
-    account_id                        = "123456789012"
-    iot_arn_prefix                    = "arn:aws:iot:eu-west-1:123456789012"
-    tags                              = { "postoffice:platform" = "postoffice" }
-    kms_key_arn                       = "arn:aws:kms:eu-west-1:123456789012:key/0b7a2c1e-0000-4000-8000-000000000001"
-    log_retention_days                = 365
-    rule_errors_queue_url             = "https://sqs.eu-west-1.amazonaws.com/123456789012/postoffice-rule-errors"
-    rule_errors_role_arn              = "arn:aws:iam::123456789012:role/postoffice-rule-errors"
-    delivery_status_role_arn          = "arn:aws:iam::123456789012:role/postoffice-sns-delivery-status"
-    event_store_stream_arn            = "arn:aws:firehose:eu-west-1:123456789012:deliverystream/postoffice-event-store"
-    event_store_subscription_role_arn = "arn:aws:iam::123456789012:role/postoffice-event-store-subscription"
-    event_store_dlq_arn               = "arn:aws:sqs:eu-west-1:123456789012:postoffice-event-store-dlq"
-    oncall_topic_arn                  = "arn:aws:sns:eu-west-1:123456789012:postoffice-oncall"
+    prefix                             = "postoffice"
+    account_id                         = "123456789012"
+    iot_arn_prefix                     = "arn:aws:iot:eu-west-1:123456789012"
+    topic_arn_prefix                   = "arn:aws:sns:eu-west-1:123456789012:postoffice-"
+    tags                               = { "postoffice:platform" = "postoffice" }
+    kms_key_arn                        = "arn:aws:kms:eu-west-1:123456789012:key/0b7a2c1e-0000-4000-8000-000000000001"
+    log_retention_days                 = 365
+    rule_errors_queue_url              = "https://sqs.eu-west-1.amazonaws.com/123456789012/postoffice-rule-errors"
+    rule_errors_role_arn               = "arn:aws:iam::123456789012:role/postoffice-rule-errors"
+    rejected_device_messages_queue_url = "https://sqs.eu-west-1.amazonaws.com/123456789012/postoffice-rejected-device-messages"
+    rejected_device_messages_role_arn  = "arn:aws:iam::123456789012:role/postoffice-rejected-device-messages"
+    delivery_status_role_arn           = "arn:aws:iam::123456789012:role/postoffice-sns-delivery-status"
+    event_store_stream_arn             = "arn:aws:firehose:eu-west-1:123456789012:deliverystream/postoffice-event-store"
+    event_store_subscription_role_arn  = "arn:aws:iam::123456789012:role/postoffice-event-store-subscription"
+    event_store_dlq_arn                = "arn:aws:sqs:eu-west-1:123456789012:postoffice-event-store-dlq"
+    oncall_topic_arn                   = "arn:aws:sns:eu-west-1:123456789012:postoffice-oncall"
   }
 }
 
@@ -56,12 +62,17 @@ run "actor_published_event_gets_a_rule_that_builds_the_envelope" {
     error_message = "the rule must be named {prefix}_{EVENT}"
   }
   assert {
-    condition     = endswith(aws_iot_topic_rule.this[0].sql, "FROM 'COOKING_REQUESTED/+/+'")
-    error_message = "the rule must read exactly COOKING_REQUESTED/+/+"
+    # The SQL the local post office's rule engine runs in crates/catalog-terraform/tests/rule_sql.rs.
+    condition     = aws_iot_topic_rule.this[0].sql == chomp(file("${path.module}/tests/rule-sql/COOKING_REQUESTED.sql"))
+    error_message = "the rule SQL must be tests/rule-sql/COOKING_REQUESTED.sql (regenerate it and run the Rust test when the SQL changes)"
   }
   assert {
     condition     = aws_iot_topic_rule.this[0].sql_version == "2016-03-23"
     error_message = "the rule must use SQL version 2016-03-23"
+  }
+  assert {
+    condition     = endswith(aws_iot_topic_rule.this[0].sql, "FROM 'COOKING_REQUESTED/+/+' WHERE @readable") && startswith(aws_iot_topic_rule.this[0].sql, "SET ")
+    error_message = "the rule must read exactly COOKING_REQUESTED/+/+ and take the messages the handlers can read"
   }
   assert {
     condition = alltrue([for field in [
@@ -71,9 +82,9 @@ run "actor_published_event_gets_a_rule_that_builds_the_envelope" {
       "clientid() AS source,",
       "AS received_at,",
       "WHEN true THEN CASE isUndefined(traceid()) WHEN true THEN newuuid() ELSE traceid() END ELSE event_id END AS event_id,",
-      "CASE isUndefined(occurred_at) WHEN true THEN parse_time(",
-      "CASE isUndefined(correlation_id) WHEN false THEN correlation_id ELSE",
-      "CASE isUndefined(schema_version) WHEN true THEN 1 ELSE schema_version END AS schema_version,",
+      "CASE isUndefined(occurred_at) OR isNull(occurred_at) WHEN true THEN parse_time(",
+      "ELSE correlation_id END AS correlation_id,",
+      "CASE isUndefined(schema_version) OR isNull(schema_version) WHEN true THEN 1 ELSE schema_version END AS schema_version,",
       "causation_id,",
       "payload FROM",
     ] : strcontains(aws_iot_topic_rule.this[0].sql, field)])
@@ -118,6 +129,137 @@ run "actor_published_event_gets_a_rule_that_builds_the_envelope" {
   }
 }
 
+run "unreadable_device_messages_go_to_the_rejected_queue_not_to_consumers" {
+  command = apply
+
+  variables {
+    actor_published = true
+  }
+
+  assert {
+    condition     = aws_iot_topic_rule.rejected[0].name == "postoffice_COOKING_REQUESTED_rejected" && aws_iot_topic_rule.rejected[0].sql_version == "2016-03-23"
+    error_message = "the rejection rule must be named {prefix}_{EVENT}_rejected and use SQL version 2016-03-23"
+  }
+  assert {
+    condition     = aws_iot_topic_rule.rejected[0].sql == chomp(file("${path.module}/tests/rule-sql/COOKING_REQUESTED_rejected.sql"))
+    error_message = "the rejection rule SQL must be tests/rule-sql/COOKING_REQUESTED_rejected.sql"
+  }
+  assert {
+    # One condition decides for both rules: each message goes to exactly one of them.
+    condition = (
+      split(" SELECT ", aws_iot_topic_rule.rejected[0].sql)[0] == split(" SELECT ", aws_iot_topic_rule.this[0].sql)[0]
+      && endswith(aws_iot_topic_rule.this[0].sql, "FROM 'COOKING_REQUESTED/+/+' WHERE @readable")
+      && endswith(aws_iot_topic_rule.rejected[0].sql, "FROM 'COOKING_REQUESTED/+/+' WHERE NOT @readable")
+    )
+    error_message = "the rejection rule must share the rule's SET clause and take what the rule does not"
+  }
+  assert {
+    condition = alltrue([for column in [
+      "'postoffice_COOKING_REQUESTED_rejected' AS ruleName,",
+      "topic() AS topic,",
+      "clientid() AS clientId,",
+      "traceid() AS traceId,",
+      "AS receivedAt,",
+      "AS unreadable,",
+      "encode(*, 'base64') AS base64OriginalPayload FROM",
+    ] : strcontains(aws_iot_topic_rule.rejected[0].sql, column)])
+    error_message = "the rejected message must carry docs/contracts.md's fields, the payload as published in base64"
+  }
+  assert {
+    condition = (
+      length(aws_iot_topic_rule.rejected[0].sns) == 0
+      && one(aws_iot_topic_rule.rejected[0].sqs).queue_url == var.platform.rejected_device_messages_queue_url
+      && one(aws_iot_topic_rule.rejected[0].sqs).role_arn == var.platform.rejected_device_messages_role_arn
+      && one(aws_iot_topic_rule.rejected[0].sqs).use_base64 == false
+    )
+    error_message = "rejected messages must go to the rejected-device-messages queue only, as JSON, with its role"
+  }
+  assert {
+    condition = (
+      one(one(aws_iot_topic_rule.rejected[0].error_action).sqs).queue_url == var.platform.rule_errors_queue_url
+      && one(one(aws_iot_topic_rule.rejected[0].error_action).sqs).role_arn == var.platform.rule_errors_role_arn
+    )
+    error_message = "what the rejected queue does not take must wait in the rule-errors queue"
+  }
+  assert {
+    condition = (
+      one(aws_cloudwatch_metric_alarm.rule_action["rejected-error-action-failures"].metric_query).expression == "SELECT SUM(ErrorActionFailure) FROM SCHEMA(\"AWS/IoT\", ActionType, RuleName) WHERE RuleName = 'postoffice_COOKING_REQUESTED_rejected'"
+      && aws_cloudwatch_metric_alarm.rule_action["rejected-error-action-failures"].threshold == 1
+    )
+    error_message = "a rejected message lost by both actions must page"
+  }
+}
+
+run "rule_sql_names_its_event_and_prefix" {
+  command = plan
+
+  variables {
+    actor_published = true
+    event_name      = "DEVICE_TELEMETRY_REPORTED"
+    platform        = merge(var.platform, { prefix = "acme-po" })
+  }
+
+  assert {
+    condition     = aws_iot_topic_rule.this[0].sql == replace(chomp(file("${path.module}/tests/rule-sql/COOKING_REQUESTED.sql")), "COOKING_REQUESTED", "DEVICE_TELEMETRY_REPORTED")
+    error_message = "the rule SQL differs between events only in the event name"
+  }
+  assert {
+    condition     = aws_iot_topic_rule.rejected[0].sql == replace(replace(chomp(file("${path.module}/tests/rule-sql/COOKING_REQUESTED_rejected.sql")), "COOKING_REQUESTED", "DEVICE_TELEMETRY_REPORTED"), "'postoffice_", "'acme_po_")
+    error_message = "the rejection rule SQL differs between events only in the event and rule names"
+  }
+}
+
+run "topics_admit_the_account_through_iam_only" {
+  command = plan
+
+  assert {
+    condition = jsondecode(aws_sns_topic.this.policy) == {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid       = "AccountUsesTheTopicThroughIam"
+          Effect    = "Allow"
+          Principal = { AWS = "arn:aws:iam::123456789012:root" }
+          Action = [
+            "sns:AddPermission",
+            "sns:DeleteTopic",
+            "sns:GetTopicAttributes",
+            "sns:ListSubscriptionsByTopic",
+            "sns:Publish",
+            "sns:RemovePermission",
+            "sns:SetTopicAttributes",
+            "sns:Subscribe",
+          ]
+          Resource = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"
+        },
+        {
+          Sid       = "DenyInsecureTransport"
+          Effect    = "Deny"
+          Principal = "*"
+          Action    = "sns:*"
+          Resource  = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"
+          Condition = { Bool = { "aws:SecureTransport" = "false" } }
+        },
+      ]
+    }
+    error_message = "the event topic's policy must delegate the account to IAM and refuse plain HTTP, and allow nothing else"
+  }
+  assert {
+    # What SNS's default policy allowed: principal "*" limited by the account alone.
+    condition = alltrue([for statement in jsondecode(aws_sns_topic.this.policy).Statement :
+      statement.Effect != "Allow" || try(statement.Principal.AWS, null) == "arn:aws:iam::123456789012:root" || (
+        contains(flatten([for test, keys in try(statement.Condition, {}) : [for key, value in keys : key]]), "aws:SourceAccount")
+        && contains(flatten([for test, keys in try(statement.Condition, {}) : [for key, value in keys : key]]), "aws:SourceArn")
+      )
+    ])
+    error_message = "no statement may allow anyone but the account root without aws:SourceAccount and aws:SourceArn"
+  }
+  assert {
+    condition     = alltrue([for statement in jsondecode(aws_sns_topic.this.policy).Statement : statement.Effect == "Deny" if statement.Principal == "*"])
+    error_message = "principal * may appear only in a deny statement"
+  }
+}
+
 run "rule_alarms_page_on_every_way_a_message_is_lost" {
   command = apply
 
@@ -126,7 +268,7 @@ run "rule_alarms_page_on_every_way_a_message_is_lost" {
   }
 
   assert {
-    condition     = keys(aws_cloudwatch_metric_alarm.rule) == ["parse-errors", "throttled"] && keys(aws_cloudwatch_metric_alarm.rule_action) == ["error-action-failures", "failures"]
+    condition     = keys(aws_cloudwatch_metric_alarm.rule) == ["parse-errors", "throttled"] && keys(aws_cloudwatch_metric_alarm.rule_action) == ["error-action-failures", "failures", "rejected-error-action-failures"]
     error_message = "the rule alarms on failures, failed error actions, throttling and parse errors"
   }
   assert {
@@ -150,6 +292,13 @@ run "rule_alarms_page_on_every_way_a_message_is_lost" {
       alarm.alarm_actions == toset([var.platform.oncall_topic_arn]) && strcontains(alarm.alarm_description, "docs/runbook.md#")
     ])
     error_message = "every rule alarm pages on-call and links the runbook"
+  }
+  assert {
+    # The on-call topic admits alarms named <prefix>-* only.
+    condition = alltrue([for alarm in concat(values(aws_cloudwatch_metric_alarm.rule), values(aws_cloudwatch_metric_alarm.rule_action), [aws_cloudwatch_metric_alarm.notifications_failed, aws_cloudwatch_metric_alarm.notifications_failed_to_redrive]) :
+      startswith(alarm.alarm_name, "postoffice-")
+    ])
+    error_message = "every alarm must be named <prefix>-..., or the on-call topic refuses its notifications"
   }
   assert {
     condition = (
@@ -235,7 +384,7 @@ run "backend_event_has_no_rule" {
   }
 
   assert {
-    condition     = length(aws_iot_topic_rule.this) == 0 && length(aws_iam_role.rule) == 0 && length(aws_cloudwatch_metric_alarm.rule) == 0 && length(aws_cloudwatch_metric_alarm.rule_action) == 0
+    condition     = length(aws_iot_topic_rule.this) == 0 && length(aws_iot_topic_rule.rejected) == 0 && length(aws_iam_role.rule) == 0 && length(aws_cloudwatch_metric_alarm.rule) == 0 && length(aws_cloudwatch_metric_alarm.rule_action) == 0
     error_message = "events actors do not publish must have no IoT rule"
   }
   assert {

@@ -318,6 +318,149 @@ run "rule_errors_and_oncall" {
   }
 }
 
+run "oncall_topic_admits_only_this_post_offices_alarms" {
+  command = plan
+
+  assert {
+    condition = jsondecode(aws_sns_topic.oncall.policy) == {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid       = "AlarmsOfThisPostOfficePublish"
+          Effect    = "Allow"
+          Principal = { Service = "cloudwatch.amazonaws.com" }
+          Action    = "sns:Publish"
+          Resource  = "arn:aws:sns:eu-west-1:123456789012:postoffice-oncall"
+          Condition = {
+            ArnLike      = { "aws:SourceArn" = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:postoffice-*" }
+            StringEquals = { "aws:SourceAccount" = "123456789012" }
+          }
+        },
+        {
+          Sid       = "AccountUsesTheTopicThroughIam"
+          Effect    = "Allow"
+          Principal = { AWS = "arn:aws:iam::123456789012:root" }
+          Action = [
+            "sns:AddPermission",
+            "sns:DeleteTopic",
+            "sns:GetTopicAttributes",
+            "sns:ListSubscriptionsByTopic",
+            "sns:Publish",
+            "sns:RemovePermission",
+            "sns:SetTopicAttributes",
+            "sns:Subscribe",
+          ]
+          Resource = "arn:aws:sns:eu-west-1:123456789012:postoffice-oncall"
+        },
+        {
+          Sid       = "DenyInsecureTransport"
+          Effect    = "Deny"
+          Principal = "*"
+          Action    = "sns:*"
+          Resource  = "arn:aws:sns:eu-west-1:123456789012:postoffice-oncall"
+          Condition = { Bool = { "aws:SecureTransport" = "false" } }
+        },
+      ]
+    }
+    error_message = "the on-call topic admits this post office's alarms, the account through IAM, and refuses plain HTTP"
+  }
+  assert {
+    # What SNS's default policy allowed: principal "*" limited by the account alone.
+    condition = alltrue([for statement in jsondecode(aws_sns_topic.oncall.policy).Statement :
+      statement.Effect != "Allow" || try(statement.Principal.AWS, null) == "arn:aws:iam::123456789012:root" || (
+        contains(flatten([for test, keys in try(statement.Condition, {}) : [for key, value in keys : key]]), "aws:SourceAccount")
+        && contains(flatten([for test, keys in try(statement.Condition, {}) : [for key, value in keys : key]]), "aws:SourceArn")
+      )
+    ])
+    error_message = "no statement may allow anyone but the account root without aws:SourceAccount and aws:SourceArn"
+  }
+  assert {
+    condition     = alltrue([for statement in jsondecode(aws_sns_topic.oncall.policy).Statement : statement.Effect == "Deny" if statement.Principal == "*"])
+    error_message = "principal * may appear only in a deny statement"
+  }
+  assert {
+    condition = alltrue([for alarm in [
+      aws_cloudwatch_metric_alarm.rule_errors_queue_depth,
+      aws_cloudwatch_metric_alarm.rule_errors_queue_age,
+      aws_cloudwatch_metric_alarm.firehose_delivery_failures,
+      aws_cloudwatch_metric_alarm.event_store_dlq_depth,
+      aws_cloudwatch_metric_alarm.rejected_device_messages_depth,
+    ] : startswith(alarm.alarm_name, "postoffice-")])
+    error_message = "every platform alarm must be named <prefix>-..., or the on-call topic refuses its notifications"
+  }
+  assert {
+    # The key encrypts for the on-call topic and the encrypted dead-letter queues.
+    condition = (
+      one([for s in data.aws_iam_policy_document.kms.statement : s.actions if s.sid == "AlarmsPublishToOncall"]) == toset(["kms:GenerateDataKey*", "kms:Decrypt"])
+      && one([for s in data.aws_iam_policy_document.kms.statement : one(s.principals).identifiers if s.sid == "AlarmsPublishToOncall"]) == toset(["cloudwatch.amazonaws.com"])
+      && one([for s in data.aws_iam_policy_document.kms.statement : s.actions if s.sid == "SnsDeliversToEncryptedQueues"]) == toset(["kms:GenerateDataKey*", "kms:Decrypt"])
+    )
+    error_message = "the key policy must keep letting CloudWatch publish to the on-call topic and SNS dead-letter into encrypted queues"
+  }
+}
+
+run "rejected_device_messages_are_kept_and_counted" {
+  command = apply
+
+  assert {
+    condition = (
+      aws_sqs_queue.rejected_device_messages.name == "postoffice-rejected-device-messages"
+      && aws_sqs_queue.rejected_device_messages.kms_master_key_id == aws_kms_key.this.arn
+      && aws_sqs_queue.rejected_device_messages.message_retention_seconds == 1209600
+      && aws_sqs_queue.rejected_device_messages.tags["postoffice:role"] == "rejected-device-messages"
+    )
+    error_message = "the rejected-device-messages queue is named, tagged, encrypted and keeps 14 days, as contracts.md says"
+  }
+  assert {
+    condition = (
+      aws_sqs_queue.rejected_device_messages.policy == data.aws_iam_policy_document.rejected_device_messages_queue.json
+      && one(data.aws_iam_policy_document.rejected_device_messages_queue.statement).effect == "Deny"
+      && one(data.aws_iam_policy_document.rejected_device_messages_queue.statement).resources == toset(["arn:aws:sqs:eu-west-1:123456789012:postoffice-rejected-device-messages"])
+    )
+    error_message = "the queue's policy only refuses plain HTTP"
+  }
+  assert {
+    condition = (
+      anytrue([for c in data.aws_iam_policy_document.rejected_device_messages_assume.statement[0].condition : c.variable == "aws:SourceArn" && c.test == "ArnLike" && c.values == tolist(["arn:aws:iot:eu-west-1:123456789012:rule/postoffice_*_rejected"])])
+      && anytrue([for c in data.aws_iam_policy_document.rejected_device_messages_assume.statement[0].condition : c.variable == "aws:SourceAccount" && c.values == tolist(["123456789012"])])
+    )
+    error_message = "only the rejection rules of this prefix and account may assume the role"
+  }
+  assert {
+    condition = (
+      data.aws_iam_policy_document.rejected_device_messages.statement[0].actions == toset(["sqs:SendMessage"])
+      && data.aws_iam_policy_document.rejected_device_messages.statement[0].resources == toset([aws_sqs_queue.rejected_device_messages.arn])
+      && length(data.aws_iam_policy_document.rejected_device_messages.statement) == 2
+      && anytrue([for c in data.aws_iam_policy_document.rejected_device_messages.statement[1].condition : c.variable == "kms:ViaService" && c.values == tolist(["sqs.eu-west-1.amazonaws.com"])])
+    )
+    error_message = "the role may send to the rejected queue and use the key through SQS, nothing else"
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.rejected_device_messages_depth.metric_name == "ApproximateNumberOfMessagesVisible"
+      && aws_cloudwatch_metric_alarm.rejected_device_messages_depth.dimensions.QueueName == "postoffice-rejected-device-messages"
+      && aws_cloudwatch_metric_alarm.rejected_device_messages_depth.threshold == 1000
+      && aws_cloudwatch_metric_alarm.rejected_device_messages_depth.alarm_actions == toset([aws_sns_topic.oncall.arn])
+      && strcontains(aws_cloudwatch_metric_alarm.rejected_device_messages_depth.alarm_description, "docs/runbook.md#rejected-device-messages")
+    )
+    error_message = "a flood of rejected device messages pages on-call, with the runbook"
+  }
+  assert {
+    condition     = output.for_events.rejected_device_messages_queue_url == aws_sqs_queue.rejected_device_messages.url && output.for_events.rejected_device_messages_role_arn == aws_iam_role.rejected_device_messages.arn
+    error_message = "the event modules get the rejected queue and its role"
+  }
+}
+
+run "rejects_a_rejected_messages_threshold_below_one" {
+  command = plan
+
+  variables {
+    rejected_device_messages_alarm_threshold = 0
+  }
+
+  expect_failures = [var.rejected_device_messages_alarm_threshold]
+}
+
 run "rejects_event_names_that_are_not_upper_snake_case" {
   command = plan
 
