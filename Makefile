@@ -40,7 +40,7 @@ catalog-check: local-binaries ## the event catalog is valid and agrees with the 
 terraform-check: ## fmt, init, validate, test, plan and checkov, all offline
 	@if [ -x scripts/terraform-check.sh ]; then scripts/terraform-check.sh; else echo "terraform-check: no Terraform yet"; fi
 
-e2e: local-binaries ## end-to-end tests against the local post office (real moto, mosquitto, Lambdas)
+e2e: local-binaries ## end-to-end tests against the Terraform-provisioned local post office
 	$(CARGO) test -p postoffice-e2e -- --test-threads=1 --nocapture
 
 demo: setup local-binaries ## run the local post office, drive the six-step tour through it, stop everything

@@ -1,7 +1,7 @@
-//! The end-to-end harness: one real local post office per test binary (moto, mosquitto,
-//! `cargo lambda watch`, the Lambdas and the local runtime), started once on its own runtime and
-//! shared by the binary's tests, which keep to their own households. Every process is killed
-//! when the binary exits (`atexit`), also after a failed test.
+//! The end-to-end harness: one real local post office per test binary (provisioned by the
+//! project's Terraform: moto, the local AWS endpoint, the Lambdas, the IoT gateway), started once
+//! on its own runtime and shared by the binary's tests, which keep to their own households.
+//! Every process is killed when the binary exits (`atexit`), also after a failed test.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -350,7 +350,13 @@ impl Follower {
             .topics
             .values()
             .flat_map(|topic| &topic.subscriptions)
-            .map(|subscription| subscription.retry_policy.retry_delays().iter().sum::<Duration>())
+            .map(|subscription| {
+                subscription
+                    .retry_policy
+                    .retry_delays()
+                    .iter()
+                    .sum::<Duration>()
+            })
             .max()
             .unwrap_or_default()
             .mul_f64(TIME_SCALE);

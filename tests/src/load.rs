@@ -76,7 +76,12 @@ pub async fn cooking_burst(
     }
     let activity = post_office.activity();
     let kitchen = format!("{}-kitchen-bridge", post_office.options.prefix);
-    let handled = tokio::spawn(handler_times(activity, kitchen, devices * per_device, timeout));
+    let handled = tokio::spawn(handler_times(
+        activity,
+        kitchen,
+        devices * per_device,
+        timeout,
+    ));
 
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -203,7 +208,12 @@ pub async fn sequential_round_trips(
         .await?;
     let mut device = post_office.connect_device(&credentials, &household).await?;
     let kitchen = format!("{}-kitchen-bridge", post_office.options.prefix);
-    let handled = tokio::spawn(handler_times(post_office.activity(), kitchen, count, timeout));
+    let handled = tokio::spawn(handler_times(
+        post_office.activity(),
+        kitchen,
+        count,
+        timeout,
+    ));
     let started = Instant::now();
     let mut sent_at = BTreeMap::new();
     let mut replied_at = BTreeMap::new();

@@ -9,11 +9,11 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use postoffice::sns::{StaticCertificateFetcher, SystemClock, Verifier};
-use postoffice_local::plan::Endpoint;
 use postoffice_e2e::{
-    Follower, WAIT, bridge_of, dead_letters, device_message, envelope, example, household_with_device,
-    post_office, postoffice_command, run, stored_envelopes, wait_for,
+    Follower, WAIT, bridge_of, dead_letters, device_message, envelope, example,
+    household_with_device, post_office, postoffice_command, run, stored_envelopes, wait_for,
 };
+use postoffice_local::plan::Endpoint;
 
 /// Takes the kitchen's recipe store away until dropped: the kitchen then fails every recipe
 /// request as a retryable outage.

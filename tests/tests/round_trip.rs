@@ -139,7 +139,10 @@ fn one_event_fans_out_to_every_subscribed_consumer_its_filter_lets_through() {
         let completed_id = completed.event_id.unwrap().to_string();
         oven.publish("COOKING_FINISHED", &completed).await.unwrap();
         let sns_message_id = activity.sns_message_id_of(&completed_id).await.unwrap();
-        let history = activity.delivery_of("kitchen", &sns_message_id).await.unwrap();
+        let history = activity
+            .delivery_of("kitchen", &sns_message_id)
+            .await
+            .unwrap();
         assert_eq!(history.statuses, vec![Some(200)]);
         wait_for("the kitchen's delivery to settle", WAIT, || async {
             (post_office.pending_deliveries() == 0).then_some(())
@@ -149,7 +152,10 @@ fn one_event_fans_out_to_every_subscribed_consumer_its_filter_lets_through() {
             matches!(seen, Activity::DeliveryAttempt { endpoint, sns_message_id: id, .. }
                 if *endpoint == bridge_of("telemetry") && *id == sns_message_id)
         });
-        assert!(!to_telemetry, "telemetry's filter policy let a completed cook through");
+        assert!(
+            !to_telemetry,
+            "telemetry's filter policy let a completed cook through"
+        );
     });
 }
 
@@ -174,9 +180,12 @@ fn the_gateway_refuses_what_the_device_policy_forbids() {
             assert!(error.contains("NotAuthorized"), "{topic}: {error}");
             activity
                 .until(&format!("the gateway's refusal of {topic}"), |seen| {
-                    seen.iter().any(|seen| matches!(seen,
+                    seen.iter()
+                        .any(|seen| {
+                            matches!(seen,
                         Activity::GatewayRefused { client_id, what, .. }
-                            if *client_id == oven.device_id && what.ends_with(topic.as_str())))
+                            if *client_id == oven.device_id && what.ends_with(topic.as_str()))
+                        })
                         .then_some(())
                 })
                 .await
@@ -185,13 +194,17 @@ fn the_gateway_refuses_what_the_device_policy_forbids() {
         // A wildcard in a publish topic is a protocol violation: the gateway drops the
         // connection without acknowledging. Sent raw, since client libraries refuse to send it.
         let wildcard = format!("COOKING_REQUESTED/{}/+", oven.household_id);
-        let answer = raw_publish(&credentials, &wildcard, &payload).await.unwrap();
+        let answer = raw_publish(&credentials, &wildcard, &payload)
+            .await
+            .unwrap();
         assert_eq!(answer, None, "the gateway answered a wildcard publish");
 
         // No rule ran on any of them, and nothing reached the other household.
         let sentinel = device_message(example("DEVICE_TELEMETRY_REPORTED"));
         let sentinel_id = sentinel.event_id.unwrap().to_string();
-        oven.publish("DEVICE_TELEMETRY_REPORTED", &sentinel).await.unwrap();
+        oven.publish("DEVICE_TELEMETRY_REPORTED", &sentinel)
+            .await
+            .unwrap();
         activity.sns_message_id_of(&sentinel_id).await.unwrap();
         let ruled: Vec<_> = activity
             .seen

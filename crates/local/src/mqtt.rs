@@ -88,7 +88,7 @@ impl MqttSession {
             ))
             .set_keep_alive(Duration::from_secs(30))
             // A persistent session keeps subscriptions and queued QoS 1 messages across a
-            // reconnect; mosquitto closes the connection after refusing a publish.
+            // reconnect, as IoT Core may close the connection after refusing a publish.
             .set_clean_start(false)
             .set_session_expiry_interval(Some(3600))
             .set_request_channel_capacity(4096)
@@ -231,7 +231,7 @@ async fn run_session(
                 }
                 Ok(_) => {}
                 Err(error) => {
-                    // The broker closes the connection after refusing a publish (mosquitto 2.0),
+                    // The gateway may close the connection after refusing a publish,
                     // and a lost connection leaves the fate of unacknowledged publishes open:
                     // fail their waiters so callers decide (retry: at least once).
                     for (_, waiter) in inflight.drain() {

@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
     // Warm every path once so cold starts are not measured.
     load::sequential_round_trips(&post_office, 5, Duration::from_secs(120)).await?;
     println!(
-        "bench-e2e: local post office, 127.0.0.1, Lambdas built with profile {profile} under cargo lambda watch"
+        "bench-e2e: local post office, 127.0.0.1, Terraform-provisioned, Lambdas built with profile {profile}"
     );
     let report = load::sequential_round_trips(&post_office, 100, Duration::from_secs(60)).await?;
     println!("  one device, one request at a time: {}", report.summary());
