@@ -131,6 +131,7 @@ impl<H: Handler> Consumer<H> {
             event = %envelope.event,
             event_id = %envelope.event_id,
             correlation_id = %envelope.correlation_id,
+            causation_id = envelope.causation_id.as_ref().map(tracing::field::display),
             published = published.len(),
             "event handled"
         );
