@@ -216,6 +216,7 @@ impl LocalPostOffice {
         );
         let moto_url = format!("http://127.0.0.1:{moto_port}");
         let control = ControlPlane::new(&moto_url, &options.region)?;
+        let topic_attributes = control.topic_attributes.clone();
         let credentials = Arc::new(CredentialStore::new(ACCOUNT));
         let https_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -246,6 +247,7 @@ impl LocalPostOffice {
             code,
             authorizer: authorizer.clone(),
             policies: control.lambda_policies.clone(),
+            settings: control.function_settings.clone(),
             control: control.lambda.clone(),
         });
 
@@ -357,7 +359,14 @@ impl LocalPostOffice {
             Arc::new(cognito::identity::CognitoIdentityStandIns::default()),
         );
         services.insert("lambda".to_owned(), Arc::new(LambdaService { lambda }));
-        services.insert("sns".to_owned(), Arc::new(SnsService { sns: sns.clone() }));
+        services.insert(
+            "sns".to_owned(),
+            Arc::new(SnsService {
+                sns: sns.clone(),
+                topic_attributes: topic_attributes.clone(),
+                filter_policy_scopes: Default::default(),
+            }),
+        );
         let endpoint = AwsEndpoint::new(
             credentials.clone(),
             aws::moto::MotoClient::new(&moto_url)?,
@@ -538,6 +547,14 @@ impl LocalPostOffice {
         self.runtime.refresh_all().await
     }
 
+    /// What `terraform plan` would still change in the applied Terraform (`None`: nothing, as
+    /// against AWS, where a second plan of an applied configuration is empty).
+    pub async fn pending_terraform_changes(&self) -> anyhow::Result<Option<String>> {
+        self.apply
+            .pending_changes(self.credentials.administrator())
+            .await
+    }
+
     /// Registers a device as IoT Core would have it after provisioning: a certificate from the
     /// factory CA, a thing named `thing` with the household attribute (none when `household` is
     /// `None`), and the platform's device policies attached.
@@ -578,13 +595,18 @@ impl LocalPostOffice {
         credentials: &DeviceCredentials,
         household: &str,
     ) -> anyhow::Result<device::SimulatedDevice> {
-        let tls = mqtt::DeviceTls {
+        let tls = self.device_tls(credentials)?;
+        device::SimulatedDevice::connect(self.endpoints.mqtt, &tls, household, &credentials.thing)
+            .await
+    }
+
+    /// What a device with `credentials` connects to the gateway with.
+    pub fn device_tls(&self, credentials: &DeviceCredentials) -> anyhow::Result<mqtt::DeviceTls> {
+        Ok(mqtt::DeviceTls {
             ca_pem: std::fs::read_to_string(&self.endpoints.ca_bundle)?,
             certificate_pem: credentials.certificate.certificate_pem.clone(),
             private_key_pem: credentials.certificate.private_key_pem.clone(),
-        };
-        device::SimulatedDevice::connect(self.endpoints.mqtt, &tls, household, &credentials.thing)
-            .await
+        })
     }
 
     /// The URL of the queue named `name`, as applied.

@@ -91,8 +91,9 @@ pub struct SubscriptionPlan {
     pub endpoint_url: String,
     pub endpoint: Endpoint,
     pub raw_message_delivery: bool,
-    /// The filter policy and its scope (`MessageAttributes` or `MessageBody`).
-    pub filter_policy: Option<(String, String)>,
+    pub filter_policy: Option<String>,
+    /// `MessageAttributes` (the default) or `MessageBody`; set with or without a policy.
+    pub filter_policy_scope: String,
     /// The dead-letter queue's ARN.
     pub dead_letter_queue: Option<String>,
     /// The effective HTTP/S retry policy.
@@ -253,6 +254,11 @@ fn topics(applied: &Applied, problems: &mut Vec<String>) -> BTreeMap<String, Top
                         key.clone()
                     }
                 });
+            if attributes.get("SignatureVersion").map(String::as_str) == Some("1") {
+                problems.push(format!(
+                    "topic {arn}: SignatureVersion 1 (SHA1) is not signed locally; its deliveries are signed with version 2"
+                ));
+            }
             (
                 arn.clone(),
                 TopicPlan {
@@ -327,14 +333,11 @@ fn topics(applied: &Applied, problems: &mut Vec<String>) -> BTreeMap<String, Top
             );
         let filter_policy = get("FilterPolicy")
             .filter(|text| !text.trim().is_empty())
-            .map(|text| {
-                (
-                    text.to_owned(),
-                    get("FilterPolicyScope")
-                        .unwrap_or("MessageAttributes")
-                        .to_owned(),
-                )
-            });
+            .map(str::to_owned);
+        let filter_policy_scope = get("FilterPolicyScope")
+            .filter(|scope| !scope.is_empty())
+            .unwrap_or("MessageAttributes")
+            .to_owned();
         topic.subscriptions.push(SubscriptionPlan {
             arn: arn.clone(),
             topic_arn: topic_arn.to_owned(),
@@ -343,6 +346,7 @@ fn topics(applied: &Applied, problems: &mut Vec<String>) -> BTreeMap<String, Top
             endpoint,
             raw_message_delivery: get("RawMessageDelivery") == Some("true"),
             filter_policy,
+            filter_policy_scope,
             dead_letter_queue,
             retry_policy,
         });

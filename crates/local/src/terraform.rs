@@ -141,6 +141,37 @@ impl Apply {
         .await
     }
 
+    /// What a new `terraform plan` would change (`None` when nothing: the apply converged, as it
+    /// does against AWS).
+    pub async fn pending_changes(
+        &self,
+        administrator: &Credentials,
+    ) -> anyhow::Result<Option<String>> {
+        let cli_config = self.terraform_dir.join("terraformrc");
+        let output = self
+            .command(
+                &[
+                    "plan",
+                    "-detailed-exitcode",
+                    "-input=false",
+                    "-no-color",
+                    &format!("-parallelism={}", self.parallelism),
+                ],
+                &cli_config,
+                administrator,
+            )
+            .output()
+            .await?;
+        match output.status.code() {
+            Some(0) => Ok(None),
+            Some(2) => Ok(Some(String::from_utf8_lossy(&output.stdout).into_owned())),
+            _ => bail!(
+                "terraform plan failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        }
+    }
+
     /// `terraform output -json`.
     pub async fn outputs(&self, administrator: &Credentials) -> anyhow::Result<serde_json::Value> {
         let cli_config = self.terraform_dir.join("terraformrc");

@@ -48,6 +48,10 @@ pub struct ControlPlane {
     pub region: String,
     /// Lambda resource policies, kept by the local post office (moto's are not AWS's).
     pub lambda_policies: std::sync::Arc<crate::lambda::permissions::FunctionPolicies>,
+    /// Topic attributes moto drops, kept by the local post office.
+    pub topic_attributes: std::sync::Arc<crate::sns::topic_attributes::TopicAttributes>,
+    /// Function settings moto drops, kept by the local post office.
+    pub function_settings: std::sync::Arc<crate::lambda::settings::FunctionSettings>,
 }
 
 impl ControlPlane {
@@ -83,13 +87,15 @@ impl ControlPlane {
             http: postoffice::https::client_builder().no_proxy().build()?,
             region: region.to_owned(),
             lambda_policies: std::sync::Arc::default(),
+            topic_attributes: std::sync::Arc::default(),
+            function_settings: std::sync::Arc::default(),
         })
     }
 
     /// Reads every service.
     pub async fn read_all(&self) -> anyhow::Result<Applied> {
         let (sns, sqs, lambda, iam, kms, iot, firehose, cloudwatch) = tokio::try_join!(
-            sns::read(&self.sns),
+            sns::read(&self.sns, &self.topic_attributes),
             sqs::read(&self.sqs),
             lambda::read(&self.lambda, &self.lambda_policies),
             iam::read(&self.iam),
@@ -116,7 +122,7 @@ impl ControlPlane {
     pub async fn refresh(&self, applied: &mut Applied, changed: &[String]) -> anyhow::Result<()> {
         for service in changed {
             match service.as_str() {
-                "sns" => applied.sns = sns::read(&self.sns).await?,
+                "sns" => applied.sns = sns::read(&self.sns, &self.topic_attributes).await?,
                 "sqs" => applied.sqs = sqs::read(&self.sqs).await?,
                 "lambda" => {
                     applied.lambda = lambda::read(&self.lambda, &self.lambda_policies).await?

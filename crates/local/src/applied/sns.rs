@@ -15,7 +15,10 @@ pub struct AppliedSns {
     pub subscriptions: BTreeMap<String, BTreeMap<String, String>>,
 }
 
-pub async fn read(sns: &aws_sdk_sns::Client) -> anyhow::Result<AppliedSns> {
+pub async fn read(
+    sns: &aws_sdk_sns::Client,
+    kept: &crate::sns::topic_attributes::TopicAttributes,
+) -> anyhow::Result<AppliedSns> {
     let mut applied = AppliedSns::default();
     let mut topics = sns.list_topics().into_paginator().send();
     while let Some(page) = topics.next().await {
@@ -29,7 +32,11 @@ pub async fn read(sns: &aws_sdk_sns::Client) -> anyhow::Result<AppliedSns> {
                 .with_context(|| format!("GetTopicAttributes {arn}"))?
                 .attributes
                 .unwrap_or_default();
-            applied.topics.insert(arn, attributes.into_iter().collect());
+            let mut attributes: BTreeMap<String, String> = attributes.into_iter().collect();
+            for (name, value) in kept.of(&arn) {
+                attributes.entry(name).or_insert(value);
+            }
+            applied.topics.insert(arn, attributes);
         }
     }
     let mut subscriptions = sns.list_subscriptions().into_paginator().send();

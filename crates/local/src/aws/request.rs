@@ -133,6 +133,8 @@ impl AwsRequest {
                 "UpdateFunctionConfiguration"
             }
             ("lambda", "DELETE", [_, "functions", _]) => "DeleteFunction",
+            ("lambda", "GET", [_, "functions", _]) => "GetFunction",
+            ("lambda", "GET", [_, "functions", _, "configuration"]) => "GetFunctionConfiguration",
             ("lambda", "POST", [_, "functions", _, "policy"]) => "AddPermission",
             ("lambda", "DELETE", [_, "functions", _, "policy", _]) => "RemovePermission",
             ("lambda", "GET", [_, "functions", _, "policy"]) => "GetPolicy",
@@ -266,7 +268,7 @@ mod tests {
             &[("authorization", &lambda)],
             "",
         );
-        assert_eq!(get.action(), None);
+        assert_eq!(get.action().as_deref(), Some("GetFunction"));
         assert!(!get.is_mutation());
     }
 }

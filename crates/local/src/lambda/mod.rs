@@ -6,6 +6,7 @@ pub mod code;
 pub mod packaging;
 pub mod permissions;
 pub mod registry;
+pub mod settings;
 
 use std::sync::Arc;
 
@@ -32,6 +33,8 @@ pub struct Lambda {
     pub authorizer: Arc<Authorizer>,
     /// The functions' resource-based policies (moto's are not AWS's).
     pub policies: Arc<permissions::FunctionPolicies>,
+    /// Settings moto drops (`KMSKeyArn`, `LoggingConfig`).
+    pub settings: Arc<settings::FunctionSettings>,
     /// The control plane's Lambda (moto), to tell whether a function exists.
     pub control: aws_sdk_lambda::Client,
 }
@@ -212,6 +215,22 @@ impl LambdaService {
     }
 }
 
+/// moto's JSON answer with the kept settings added to the configuration `at` finds in it.
+fn complete_configuration(
+    answer: crate::aws::ControlPlaneAnswer,
+    settings: &settings::FunctionSettings,
+    at: impl FnOnce(&mut serde_json::Value) -> &mut serde_json::Value,
+) -> crate::aws::ControlPlaneAnswer {
+    let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(&answer.body) else {
+        return answer;
+    };
+    settings.complete(at(&mut body));
+    crate::aws::ControlPlaneAnswer {
+        body: body.to_string().into(),
+        ..answer
+    }
+}
+
 #[async_trait]
 impl LocalService for LambdaService {
     async fn serve(&self, call: &Call) -> Option<Response> {
@@ -263,14 +282,44 @@ impl LocalService for LambdaService {
         call: &Call,
         answer: crate::aws::ControlPlaneAnswer,
     ) -> crate::aws::ControlPlaneAnswer {
-        if answer.status.is_success() && call.action().as_deref() == Some("DeleteFunction") {
-            let segments = call.request.path_segments();
-            if let Some(name) = segments.get(2) {
-                self.lambda
-                    .policies
-                    .forget(name.rsplit(':').next().unwrap_or(name));
-            }
+        if !answer.status.is_success() {
+            return answer;
         }
-        answer
+        let Some(action) = call.action() else {
+            return answer;
+        };
+        let segments = call.request.path_segments();
+        let named = segments
+            .get(2)
+            .map(|name| name.rsplit(':').next().unwrap_or(name).to_owned());
+        let settings = &self.lambda.settings;
+        match (action.as_str(), named) {
+            ("DeleteFunction", Some(name)) => {
+                self.lambda.policies.forget(&name);
+                settings.forget(&name);
+                answer
+            }
+            ("CreateFunction", _) => {
+                if let Some(request) = call.request.json() {
+                    if let Some(name) = request["FunctionName"].as_str() {
+                        settings.set_from(name.rsplit(':').next().unwrap_or(name), &request);
+                    }
+                }
+                complete_configuration(answer, settings, |answer| answer)
+            }
+            ("UpdateFunctionConfiguration", Some(name)) => {
+                if let Some(request) = call.request.json() {
+                    settings.set_from(&name, &request);
+                }
+                complete_configuration(answer, settings, |answer| answer)
+            }
+            ("GetFunctionConfiguration", _) => {
+                complete_configuration(answer, settings, |answer| answer)
+            }
+            ("GetFunction", _) => {
+                complete_configuration(answer, settings, |answer| &mut answer["Configuration"])
+            }
+            _ => answer,
+        }
     }
 }

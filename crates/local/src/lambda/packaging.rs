@@ -209,7 +209,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let binary = dir.path().join("x");
         std::fs::write(&binary, b"").unwrap();
-        let error = package(&contents[0], &binary, dir.path())
+        let error = package(&contents[0], &binary, &dir.path().join("packages"))
             .unwrap_err()
             .to_string();
         assert!(error.contains("include data does not exist"), "{error}");

@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod delivery_policy;
 pub mod filter;
 pub mod query;
+pub mod topic_attributes;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -122,8 +123,8 @@ impl Sns {
             for subscription in &topic.subscriptions {
                 arns.push(subscription.arn.clone());
                 keep.push(subscription.arn.clone());
-                let filter = subscription.filter_policy.as_ref().map(|(policy, scope)| {
-                    filter::compile(policy, scope)
+                let filter = subscription.filter_policy.as_ref().map(|policy| {
+                    filter::compile(policy, &subscription.filter_policy_scope)
                         .map(Arc::new)
                         .map_err(|error| error.to_string())
                 });
@@ -184,6 +185,21 @@ impl Sns {
             token.to_owned(),
             (topic_arn.to_owned(), subscription_arn.to_owned()),
         );
+    }
+
+    /// The subscription's `FilterPolicyScope`, as last applied.
+    pub fn filter_policy_scope(&self, subscription_arn: &str) -> Option<String> {
+        self.lock()
+            .subscriptions
+            .get(subscription_arn)
+            .map(|running| {
+                running
+                    .plan
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .filter_policy_scope
+                    .clone()
+            })
     }
 
     pub fn is_confirmed(&self, subscription_arn: &str) -> Option<bool> {
@@ -408,6 +424,10 @@ pub fn topic_name(topic_arn: &str) -> &str {
 /// The SNS API as the local post office serves it.
 pub struct SnsService {
     pub sns: Arc<Sns>,
+    pub topic_attributes: Arc<topic_attributes::TopicAttributes>,
+    /// `FilterPolicyScope`s set without a policy yet, which `GetSubscriptionAttributes` does
+    /// not return (subscription ARN → scope).
+    pub filter_policy_scopes: std::sync::Mutex<HashMap<String, String>>,
 }
 
 fn xml(body: String) -> Response {
@@ -431,7 +451,17 @@ impl LocalService for SnsService {
                         attributes.get("FilterPolicyScope").cloned(),
                     )
                 } else if query.get("AttributeName") == Some("FilterPolicy") {
-                    (query.get("AttributeValue").map(str::to_owned), None)
+                    // Read against the subscription's scope as it stands (Terraform sets a new
+                    // MessageBody scope before the policy).
+                    let scope = query.get("SubscriptionArn").and_then(|arn| {
+                        self.filter_policy_scopes
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get(arn)
+                            .cloned()
+                            .or_else(|| self.sns.filter_policy_scope(arn))
+                    });
+                    (query.get("AttributeValue").map(str::to_owned), scope)
                 } else {
                     (None, None)
                 };
@@ -467,7 +497,20 @@ impl LocalService for SnsService {
         if !answer.status.is_success() {
             return answer;
         }
+        self.keep_topic_attributes(call, &action, &answer);
         match action.as_str() {
+            "GetTopicAttributes" => {
+                let parameters = call.request.parameters();
+                let Some(topic) = parameters.get("TopicArn") else {
+                    return answer;
+                };
+                let body = String::from_utf8_lossy(&answer.body);
+                let completed = self.topic_attributes.complete_xml(topic, &body);
+                ControlPlaneAnswer {
+                    body: completed.into(),
+                    ..answer
+                }
+            }
             "Subscribe"
             | "Unsubscribe"
             | "SetSubscriptionAttributes"
@@ -486,6 +529,54 @@ impl LocalService for SnsService {
 }
 
 impl SnsService {
+    /// Remembers the topic attributes moto drops, once moto accepted the call.
+    fn keep_topic_attributes(&self, call: &Call, action: &str, answer: &ControlPlaneAnswer) {
+        let parameters = call.request.parameters();
+        match action {
+            "CreateTopic" => {
+                let body = String::from_utf8_lossy(&answer.body);
+                let Some(topic) = body
+                    .split_once("<TopicArn>")
+                    .and_then(|(_, rest)| rest.split_once("</TopicArn>"))
+                    .map(|(arn, _)| arn.to_owned())
+                else {
+                    return;
+                };
+                for (name, value) in topic_attributes::create_topic_attributes(&parameters) {
+                    self.topic_attributes.set(&topic, &name, &value);
+                }
+            }
+            "SetSubscriptionAttributes"
+                if parameters.get("AttributeName").map(String::as_str)
+                    == Some("FilterPolicyScope") =>
+            {
+                if let (Some(subscription), Some(scope)) = (
+                    parameters.get("SubscriptionArn"),
+                    parameters.get("AttributeValue"),
+                ) {
+                    self.filter_policy_scopes
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(subscription.clone(), scope.clone());
+                }
+            }
+            "SetTopicAttributes" => {
+                if let (Some(topic), Some(name)) =
+                    (parameters.get("TopicArn"), parameters.get("AttributeName"))
+                {
+                    let value = parameters.get("AttributeValue").map_or("", String::as_str);
+                    self.topic_attributes.set(topic, name, value);
+                }
+            }
+            "DeleteTopic" => {
+                if let Some(topic) = parameters.get("TopicArn") {
+                    self.topic_attributes.forget(topic);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// `PendingConfirmation` as SNS reports it: true until the endpoint confirmed.
     fn overlay_confirmation(&self, call: &Call, answer: ControlPlaneAnswer) -> ControlPlaneAnswer {
         let parameters = call.request.parameters();
