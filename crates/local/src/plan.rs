@@ -332,7 +332,7 @@ fn topics(applied: &Applied, problems: &mut Vec<String>) -> BTreeMap<String, Top
                 },
             );
         let filter_policy = get("FilterPolicy")
-            .filter(|text| !text.trim().is_empty())
+            .filter(|text| !crate::sns::filter::removes_the_policy(text))
             .map(str::to_owned);
         let filter_policy_scope = get("FilterPolicyScope")
             .filter(|scope| !scope.is_empty())

@@ -35,14 +35,37 @@ pub fn matches(policy: &FilterPolicy, message: &SnsMessage) -> bool {
     policy.matches(&Message::new(&message.message, &attributes))
 }
 
+/// Whether `policy` stands for none: empty, or `{}`, which is how a policy is removed
+/// (https://docs.aws.amazon.com/sns/latest/dg/message-filtering-policy-remove.html).
+pub fn removes_the_policy(policy: &str) -> bool {
+    policy.trim().is_empty()
+        || serde_json::from_str::<serde_json::Value>(policy)
+            .is_ok_and(|value| value.as_object().is_some_and(|object| object.is_empty()))
+}
+
 /// What SNS answers a `Subscribe` or `SetSubscriptionAttributes` with an invalid policy.
 pub fn refusal(policy: &str, scope: Option<&str>, subscribe: bool) -> Option<String> {
-    if policy.trim().is_empty() {
+    if removes_the_policy(policy) {
         return None;
     }
     match compile(policy, scope.unwrap_or("MessageAttributes")) {
         Ok(_) => None,
         Err(error) if subscribe => Some(error.subscribe_message()),
         Err(error) => Some(error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_object_removes_the_policy_and_is_accepted() {
+        assert!(removes_the_policy("{}"));
+        assert!(removes_the_policy(" { } "));
+        assert!(!removes_the_policy(r#"{"a":["b"]}"#));
+        assert_eq!(refusal("{}", None, false), None);
+        assert!(refusal(r#"{"a":{"b":["c"]}}"#, None, false).is_some());
+        assert_eq!(refusal(r#"{"a":{"b":["c"]}}"#, Some("MessageBody"), false), None);
     }
 }
