@@ -29,7 +29,7 @@ pub const WAIT: Duration = Duration::from_secs(30);
 
 struct Shared {
     // Owns the post office's background tasks; never dropped (statics are not).
-    _runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
     post_office: LocalPostOffice,
 }
 
@@ -81,7 +81,7 @@ pub fn post_office() -> &'static LocalPostOffice {
                 post_office.run_dir().display()
             );
             Ok(Shared {
-                _runtime: runtime,
+                runtime,
                 post_office,
             })
         })
@@ -92,6 +92,74 @@ pub fn post_office() -> &'static LocalPostOffice {
         Ok(shared) => &shared.post_office,
         Err(error) => panic!("{error}"),
     }
+}
+
+/// One change to a file of the project's Terraform: `find` (which must occur) becomes `replace`.
+pub struct Edit {
+    pub file: &'static str,
+    pub find: &'static str,
+    pub replace: String,
+}
+
+impl Edit {
+    pub fn new(file: &'static str, find: &'static str, replace: impl Into<String>) -> Self {
+        Self {
+            file,
+            find,
+            replace: replace.into(),
+        }
+    }
+}
+
+/// Applies `terraform` to the running post office, on the post office's own runtime (the
+/// runtime the tasks it starts must outlive a test's).
+async fn reapply(terraform: PathBuf) -> anyhow::Result<()> {
+    post_office();
+    let Some(Ok(shared)) = SHARED.get() else {
+        bail!("the local post office is not running")
+    };
+    shared
+        .runtime
+        .spawn(async move { post_office().reapply(&terraform).await })
+        .await?
+}
+
+/// Applies a copy of the project's Terraform with `edits` made, runs `check` against what it
+/// provisions, then applies the project's Terraform again, whatever `check` found. The apply of
+/// the copy is `check`'s first step: its error (a refused apply) is passed to `check`.
+pub async fn with_terraform_changed<T, F, Fut>(edits: &[Edit], check: F) -> anyhow::Result<T>
+where
+    F: FnOnce(anyhow::Result<()>) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let copy = tempfile::tempdir()?;
+    let terraform = repository_root().join("terraform");
+    postoffice_local::terraform::copy_modules(&terraform, copy.path())?;
+    for edit in edits {
+        let path = copy.path().join(edit.file);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if !text.contains(edit.find) {
+            bail!("{} does not contain {:?}", edit.file, edit.find);
+        }
+        std::fs::write(&path, text.replace(edit.find, &edit.replace))?;
+    }
+    let started = Instant::now();
+    let applied = reapply(copy.path().to_owned()).await;
+    eprintln!(
+        "[terraform] changed copy applied in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let outcome = check(applied).await;
+    let started = Instant::now();
+    reapply(terraform)
+        .await
+        .context("re-applying the project's Terraform")?;
+    eprintln!(
+        "[terraform] project's Terraform re-applied in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    outcome
 }
 
 /// Runs a test body on a fresh runtime.
@@ -125,6 +193,33 @@ pub async fn household_with_device(
         .await?;
     let device = post_office.connect_device(&credentials, &household).await?;
     Ok((device, credentials))
+}
+
+/// Takes the kitchen's recipe store away until dropped: the kitchen then fails every recipe
+/// request as a retryable outage.
+pub struct RecipeStoreOutage {
+    store: PathBuf,
+    parked: PathBuf,
+}
+
+impl RecipeStoreOutage {
+    pub fn begin() -> Self {
+        let post_office = post_office();
+        let task_root = post_office
+            .task_root(&format!("{}-kitchen-handler", post_office.options.prefix))
+            .expect("the kitchen handler's code is extracted");
+        // Packaged in the function's zip (`recipes/`), as in AWS.
+        let store = task_root.join("recipes");
+        let parked = task_root.join("recipes.unavailable");
+        std::fs::rename(&store, &parked).expect("taking the recipe store away");
+        Self { store, parked }
+    }
+}
+
+impl Drop for RecipeStoreOutage {
+    fn drop(&mut self) {
+        std::fs::rename(&self.parked, &self.store).expect("restoring the recipe store");
+    }
 }
 
 /// The bridge function of a consumer, the endpoint its deliveries are recorded under.
@@ -321,6 +416,61 @@ impl Follower {
         }
     }
 
+    /// The first refusal of `action` to a principal whose name contains `principal`:
+    /// (principal, resource, explanation).
+    pub async fn denial(
+        &mut self,
+        action: &str,
+        principal: &str,
+    ) -> anyhow::Result<(String, String, String)> {
+        self.until(&format!("{action} denied to {principal}"), |seen| {
+            seen.iter().find_map(|activity| match activity {
+                Activity::Denied {
+                    principal: who,
+                    action: what,
+                    resource,
+                    explanation,
+                } if what == action && who.contains(principal) => {
+                    Some((who.clone(), resource.clone(), explanation.clone()))
+                }
+                _ => None,
+            })
+        })
+        .await
+    }
+
+    /// The first refusal by the IoT gateway of what `client_id` asked for, whose description
+    /// starts with `action`: (what, reason).
+    pub async fn gateway_refusal(
+        &mut self,
+        client_id: &str,
+        action: &str,
+    ) -> anyhow::Result<(String, String)> {
+        self.until(
+            &format!("the gateway to refuse {action} to {client_id}"),
+            |seen| {
+                seen.iter().find_map(|activity| match activity {
+                    Activity::GatewayRefused {
+                        client_id: who,
+                        what,
+                        reason,
+                    } if who == client_id && what.starts_with(action) => {
+                        Some((what.clone(), reason.clone()))
+                    }
+                    _ => None,
+                })
+            },
+        )
+        .await
+    }
+
+    /// Whether anything seen so far was a refusal of `action`.
+    pub fn saw_denial_of(&self, action: &str) -> bool {
+        self.seen.iter().any(
+            |activity| matches!(activity, Activity::Denied { action: what, .. } if what == action),
+        )
+    }
+
     /// The SNS message id the IoT rule gave the device event `event_id`.
     pub async fn sns_message_id_of(&mut self, event_id: &str) -> anyhow::Result<String> {
         self.until(&format!("the IoT rule to publish {event_id}"), |seen| {
@@ -445,11 +595,7 @@ pub async fn raw_publish(
     }
 
     let post_office = post_office();
-    let tls = postoffice_local::mqtt::DeviceTls {
-        ca_pem: std::fs::read_to_string(&post_office.endpoints.ca_bundle)?,
-        certificate_pem: device.certificate.certificate_pem.clone(),
-        private_key_pem: device.certificate.private_key_pem.clone(),
-    };
+    let tls = post_office.device_tls(device)?;
     let connector = tokio_rustls::TlsConnector::from(tls.client_config()?);
     let tcp = tokio::net::TcpStream::connect(post_office.endpoints.mqtt).await?;
     let mut stream = connector

@@ -6,41 +6,15 @@
 //! at a time (`--test-threads=1`) and each puts the store back, also when it fails.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use postoffice::sns::{StaticCertificateFetcher, SystemClock, Verifier};
 use postoffice_e2e::{
-    Follower, WAIT, bridge_of, dead_letters, device_message, envelope, example,
-    household_with_device, post_office, postoffice_command, run, stored_envelopes, wait_for,
+    Follower, RecipeStoreOutage, WAIT, bridge_of, dead_letters, device_message, envelope, example,
+    household_with_device, peek_queue, post_office, postoffice_command, run, stored_envelopes,
+    wait_for,
 };
+use postoffice_local::activity::Activity;
 use postoffice_local::plan::Endpoint;
-
-/// Takes the kitchen's recipe store away until dropped: the kitchen then fails every recipe
-/// request as a retryable outage.
-struct RecipeStoreOutage {
-    store: PathBuf,
-    parked: PathBuf,
-}
-
-impl RecipeStoreOutage {
-    fn begin() -> Self {
-        let post_office = post_office();
-        let task_root = post_office
-            .task_root(&format!("{}-kitchen-handler", post_office.options.prefix))
-            .expect("the kitchen handler's code is extracted");
-        // Packaged in the function's zip (`recipes/`), as in AWS.
-        let store = task_root.join("recipes");
-        let parked = task_root.join("recipes.unavailable");
-        std::fs::rename(&store, &parked).expect("taking the recipe store away");
-        Self { store, parked }
-    }
-}
-
-impl Drop for RecipeStoreOutage {
-    fn drop(&mut self) {
-        std::fs::rename(&self.parked, &self.store).expect("restoring the recipe store");
-    }
-}
 
 /// The retry policy the applied Terraform gives the kitchen's COOKING_REQUESTED subscription.
 fn kitchen_retry_policy() -> postoffice_local::sns::delivery_policy::HealthyRetryPolicy {
@@ -268,4 +242,78 @@ fn every_published_message_is_handled_or_dead_lettered() {
         .await;
         assert_eq!(stored, published);
     });
+}
+
+#[test]
+fn garbage_from_a_device_is_kept_in_one_queue_and_pages_no_consumer() {
+    run(async {
+        let post_office = post_office();
+        let (oven, _) = household_with_device("h-garbage").await.unwrap();
+        let mut activity = Follower::start();
+        // Accepted by the device policy, unreadable as an envelope: the event rule leaves it,
+        // the rejection rule keeps it (docs/contracts.md, "Rejected device messages").
+        let garbage: [&[u8]; 2] = [br#"{"event_id":"x","payload":{}}"#, b"\x00\x01 not json"];
+        for payload in garbage {
+            oven.publish_to(&oven.topic("COOKING_REQUESTED"), payload.to_vec())
+                .await
+                .unwrap();
+        }
+        let queue = post_office
+            .queue_url(&format!(
+                "{}-rejected-device-messages",
+                post_office.options.prefix
+            ))
+            .expect("the rejected-device-messages queue");
+        let kept = wait_for("both messages in the rejected queue", WAIT, || async {
+            let kept: Vec<serde_json::Value> = peek_queue(&queue)
+                .await
+                .ok()?
+                .into_iter()
+                .filter_map(|message| serde_json::from_str(message.body.as_deref()?).ok())
+                .filter(|body: &serde_json::Value| {
+                    body["topic"] == oven.topic("COOKING_REQUESTED").as_str()
+                })
+                .collect();
+            (kept.len() == 2).then_some(kept)
+        })
+        .await;
+        let mut unreadable: Vec<String> = kept
+            .iter()
+            .map(|body| body["unreadable"].to_string())
+            .collect();
+        unreadable.sort();
+        assert_eq!(
+            unreadable,
+            vec![r#"["event_id"]"#, r#"["payload"]"#],
+            "{kept:?}"
+        );
+        for body in &kept {
+            assert_eq!(body["clientId"], oven.device_id.as_str());
+            let original = base64_decode(body["base64OriginalPayload"].as_str().unwrap());
+            assert!(garbage.contains(&original.as_slice()), "{body}");
+        }
+        // Neither reached SNS, so no consumer saw (or dead-lettered) them: the activity up to a
+        // readable message published after them shows no rule publish of theirs.
+        let sentinel = device_message(example("DEVICE_TELEMETRY_REPORTED"));
+        oven.publish("DEVICE_TELEMETRY_REPORTED", &sentinel)
+            .await
+            .unwrap();
+        activity
+            .sns_message_id_of(&sentinel.event_id.unwrap().to_string())
+            .await
+            .unwrap();
+        assert!(
+            !activity.seen.iter().any(|seen| matches!(seen,
+                Activity::RulePublished { topic, .. } if *topic == oven.topic("COOKING_REQUESTED"))),
+            "{:?}",
+            activity.seen
+        );
+    });
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64")
 }

@@ -240,3 +240,84 @@ fn nothing_is_left_pending_once_delivered() {
         .await;
     });
 }
+
+#[test]
+fn the_gateway_disconnects_a_device_over_iot_cores_limits_and_serves_the_others() {
+    run(async {
+        // Registered, not connected: raw_publish connects as the thing itself.
+        let household = unique("h-limits");
+        let credentials = post_office()
+            .register_device(&unique("oven"), Some(&household))
+            .await
+            .unwrap();
+        let (mut bystander, _) = household_with_device("h-bystander").await.unwrap();
+        let own = |event: &str| format!("{event}/{household}/{}", credentials.thing);
+        let message = serde_json::to_vec(&device_message(cooking_request())).unwrap();
+        // IoT Core: payloads up to 128 KB, topics up to 256 bytes with at most 7 slashes
+        // (https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limits).
+        let mut oversize = message.clone();
+        oversize.resize(128 * 1024 + 1, b' ');
+        let deep = format!("{}/a/b/c/d/e/f", own("COOKING_REQUESTED"));
+        let long = format!("{}/{}", own("COOKING_REQUESTED"), "x".repeat(256));
+        for (what, topic, payload) in [
+            ("a payload over 128 KB", own("COOKING_REQUESTED"), oversize),
+            ("a topic with 8 slashes", deep, message.clone()),
+            ("a topic over 256 bytes", long, message.clone()),
+        ] {
+            let answer = raw_publish(&credentials, &topic, &payload).await.unwrap();
+            assert_eq!(answer, None, "the gateway acknowledged {what}");
+        }
+        // The limits hold for one connection: everyone else is served as before.
+        let request = device_message(cooking_request());
+        bystander
+            .publish("COOKING_REQUESTED", &request)
+            .await
+            .unwrap();
+        let reply = bystander
+            .receive(WAIT, |m| m.topic.starts_with("COOKING_REPLIED/"))
+            .await
+            .unwrap();
+        assert_eq!(
+            envelope(&reply.payload).unwrap().correlation_id,
+            request.event_id.unwrap()
+        );
+        // And the device itself may connect again and publish within the limits.
+        let answer = raw_publish(&credentials, &own("COOKING_REQUESTED"), &message)
+            .await
+            .unwrap();
+        assert_eq!(answer, Some(0x40), "PUBACK for a publish within the limits");
+    });
+}
+
+#[test]
+fn a_certificate_connects_only_as_its_own_thing() {
+    run(async {
+        let post_office = post_office();
+        let (victim, _) = household_with_device("h-victim").await.unwrap();
+        let household = unique("h-thief");
+        let thief = post_office
+            .register_device(&unique("oven"), Some(&household))
+            .await
+            .unwrap();
+        let tls = post_office.device_tls(&thief).unwrap();
+        // iot:Connect on client/${iot:Connection.Thing.ThingName}: another device's client id
+        // would take its session over; IoT Core refuses the CONNECT.
+        let taken = postoffice_local::mqtt::MqttSession::connect(
+            post_office.endpoints.mqtt,
+            &victim.device_id,
+            &tls,
+            &[],
+            WAIT,
+        )
+        .await;
+        assert!(taken.is_err(), "connected with another thing's client id");
+        // The victim's session is untouched: it still gets its replies.
+        let mut victim = victim;
+        let request = device_message(cooking_request());
+        victim.publish("COOKING_REQUESTED", &request).await.unwrap();
+        victim
+            .receive(WAIT, |m| m.topic.starts_with("COOKING_REPLIED/"))
+            .await
+            .unwrap();
+    });
+}
