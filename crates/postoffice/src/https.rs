@@ -26,7 +26,10 @@ fn certificates(
 ) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, std::io::Error> {
     use rustls::pki_types::pem::PemObject as _;
     let pem = std::fs::read(path).map_err(|error| {
-        std::io::Error::new(error.kind(), format!("AWS_CA_BUNDLE {}: {error}", path.display()))
+        std::io::Error::new(
+            error.kind(),
+            format!("AWS_CA_BUNDLE {}: {error}", path.display()),
+        )
     })?;
     let certificates: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<_, _>>()

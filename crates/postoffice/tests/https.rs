@@ -75,13 +75,19 @@ async fn aws_clients_trust_the_ca_bundle_and_other_clients_do_not() {
     unsafe { std::env::set_var("AWS_CA_BUNDLE", bundle.path()) };
 
     let (port, server) = serve_certificate(certified).await;
-    let aws = postoffice::https::aws_client_builder().unwrap().build().unwrap();
+    let aws = postoffice::https::aws_client_builder()
+        .unwrap()
+        .build()
+        .unwrap();
     let answer = aws.get(format!("https://localhost:{port}/")).send().await;
     // The server closes after the handshake: any answer but a TLS failure means it was trusted.
     if let Err(error) = &answer {
         assert!(!format!("{error:?}").contains("UnknownIssuer"), "{error:?}");
     }
-    server.await.unwrap().expect("the handshake completes with the bundle trusted");
+    server
+        .await
+        .unwrap()
+        .expect("the handshake completes with the bundle trusted");
 
     let (port, server) = self_signed_tls_server().await;
     let error = aws
@@ -90,11 +96,17 @@ async fn aws_clients_trust_the_ca_bundle_and_other_clients_do_not() {
         .await
         .expect_err("only the bundle's certificate is trusted");
     // Same subject as the trusted one, another key: rustls names it a bad signature.
-    assert!(format!("{error:?}").contains("InvalidCertificate"), "{error:?}");
+    assert!(
+        format!("{error:?}").contains("InvalidCertificate"),
+        "{error:?}"
+    );
     let _ = server.await;
 
     std::fs::write(bundle.path(), "not a certificate").unwrap();
     let unreadable = postoffice::https::aws_client_builder().unwrap_err();
-    assert!(unreadable.to_string().contains("AWS_CA_BUNDLE"), "{unreadable}");
+    assert!(
+        unreadable.to_string().contains("AWS_CA_BUNDLE"),
+        "{unreadable}"
+    );
     unsafe { std::env::remove_var("AWS_CA_BUNDLE") };
 }

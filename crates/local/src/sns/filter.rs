@@ -66,6 +66,9 @@ mod tests {
         assert!(!removes_the_policy(r#"{"a":["b"]}"#));
         assert_eq!(refusal("{}", None, false), None);
         assert!(refusal(r#"{"a":{"b":["c"]}}"#, None, false).is_some());
-        assert_eq!(refusal(r#"{"a":{"b":["c"]}}"#, Some("MessageBody"), false), None);
+        assert_eq!(
+            refusal(r#"{"a":{"b":["c"]}}"#, Some("MessageBody"), false),
+            None
+        );
     }
 }
