@@ -42,8 +42,6 @@ enum Answer {
     Handled,
     /// Lambda's way: 200 with `X-Amz-Function-Error` and the error document.
     FunctionError(&'static str),
-    /// `cargo lambda watch`'s way: HTTP 500 with the error document.
-    Http500(&'static str),
 }
 
 type Decide = dyn Fn(&Value) -> Answer + Send + Sync;
@@ -104,16 +102,15 @@ fn serve(
         json!({"errorType": error_type, "errorMessage": "the fake handler says no"}).to_string()
     };
     let mut headers = vec![("Content-Type", "application/json")];
-    let (status, reason, body) = match answer {
-        Answer::Handled => (200, "OK", "{\"ok\":true}".to_owned()),
+    let body = match answer {
+        Answer::Handled => "{\"ok\":true}".to_owned(),
         Answer::FunctionError(error_type) => {
             headers.push(("X-Amz-Function-Error", "Unhandled"));
-            (200, "OK", error_document(error_type))
+            error_document(error_type)
         }
-        Answer::Http500(error_type) => (500, "Internal Server Error", error_document(error_type)),
     };
     headers.push(("Connection", "close"));
-    let _ = stream.write_all(&http_response(status, reason, &headers, body.as_bytes()));
+    let _ = stream.write_all(&http_response(200, "OK", &headers, body.as_bytes()));
 }
 
 struct PostOffice {
@@ -554,8 +551,7 @@ async fn redrive_deletes_only_what_the_handler_handled() {
         Duration::ZERO,
         Box::new(
             |payload| match payload["envelope"]["household_id"].as_str() {
-                // `cargo lambda watch`'s 500: only reading its body tells "permanent".
-                Some("h-permanent") => Answer::Http500("NonRetryable"),
+                Some("h-permanent") => Answer::FunctionError("NonRetryable"),
                 Some("h-retryable") => Answer::FunctionError("Retryable"),
                 _ => Answer::Handled,
             },
