@@ -2,6 +2,7 @@
 # Installs what Post Office needs on a fresh machine of this kind. Idempotent; quick when done.
 #   Debian: mosquitto (the local MQTT gateway) and its clients.
 #   .venv (owned by the Makefile): cargo-lambda, checkov, moto server, pinned in requirements-dev.txt.
+#   cargo-lambda (with zig) is for `make package`: the arm64 Lambda zips Terraform deploys.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

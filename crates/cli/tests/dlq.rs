@@ -42,8 +42,6 @@ enum Answer {
     Handled,
     /// Lambda's way: 200 with `X-Amz-Function-Error` and the error document.
     FunctionError(&'static str),
-    /// `cargo lambda watch`'s way: HTTP 500 with the error document.
-    Http500(&'static str),
 }
 
 type Decide = dyn Fn(&Value) -> Answer + Send + Sync;
@@ -104,16 +102,15 @@ fn serve(
         json!({"errorType": error_type, "errorMessage": "the fake handler says no"}).to_string()
     };
     let mut headers = vec![("Content-Type", "application/json")];
-    let (status, reason, body) = match answer {
-        Answer::Handled => (200, "OK", "{\"ok\":true}".to_owned()),
+    let body = match answer {
+        Answer::Handled => "{\"ok\":true}".to_owned(),
         Answer::FunctionError(error_type) => {
             headers.push(("X-Amz-Function-Error", "Unhandled"));
-            (200, "OK", error_document(error_type))
+            error_document(error_type)
         }
-        Answer::Http500(error_type) => (500, "Internal Server Error", error_document(error_type)),
     };
     headers.push(("Connection", "close"));
-    let _ = stream.write_all(&http_response(status, reason, &headers, body.as_bytes()));
+    let _ = stream.write_all(&http_response(200, "OK", &headers, body.as_bytes()));
 }
 
 struct PostOffice {
@@ -554,8 +551,7 @@ async fn redrive_deletes_only_what_the_handler_handled() {
         Duration::ZERO,
         Box::new(
             |payload| match payload["envelope"]["household_id"].as_str() {
-                // `cargo lambda watch`'s 500: only reading its body tells "permanent".
-                Some("h-permanent") => Answer::Http500("NonRetryable"),
+                Some("h-permanent") => Answer::FunctionError("NonRetryable"),
                 Some("h-retryable") => Answer::FunctionError("Retryable"),
                 _ => Answer::Handled,
             },
@@ -1238,4 +1234,270 @@ async fn out_of_range_rate_and_visibility_timeout_are_refused_with_a_clear_error
     }
     assert!(lambda.invocations().is_empty());
     assert_eq!(po.depth(&kitchen).await, 1);
+}
+
+/// What an event's rejection rule writes into the rejected-device-messages queue
+/// (docs/contracts.md, "Rejected device messages").
+fn rejected_message(
+    topic: &str,
+    trace_id: Option<&str>,
+    unreadable: &[&str],
+    payload: &[u8],
+) -> String {
+    let event = topic.split('/').next().unwrap();
+    let mut body = json!({
+        "ruleName": format!("postoffice_{event}_rejected"),
+        "topic": topic,
+        "clientId": if trace_id.is_some() { "oven-1" } else { "n/a" },
+        "receivedAt": "2026-11-23T20:00:00.012Z",
+        "unreadable": unreadable,
+        "base64OriginalPayload": base64::engine::general_purpose::STANDARD.encode(payload),
+    });
+    if let Some(trace_id) = trace_id {
+        body["traceId"] = json!(trace_id);
+    }
+    body.to_string()
+}
+
+const REJECTED_QUEUE: &str = "postoffice-rejected-device-messages";
+const BINARY: &[u8] = b"\x00\x01\xfe\xff firmware 2.1";
+
+/// The rejected-device-messages queue with four messages: an unreadable event id, a binary
+/// message on a topic that names no Post Office ids (not sent over MQTT), a rejection that names
+/// no unreadable part and a body that is not JSON.
+async fn rejected_queue(po: &PostOffice) -> String {
+    let url = po
+        .queue(
+            REJECTED_QUEUE,
+            &[("postoffice:role", "rejected-device-messages")],
+        )
+        .await;
+    let bodies = [
+        rejected_message(
+            "COOKING_REQUESTED/h-1/oven-1",
+            Some("4f2b8c1e-2d3a-4b5c-8d6e-7f8091a2b3c4"),
+            &["event_id"],
+            br#"{"event_id":"x","payload":{"recipe_id":"bread"}}"#,
+        ),
+        rejected_message(
+            "COOKING_REQUESTED/h.2/oven:2",
+            None,
+            &["topic", "payload"],
+            BINARY,
+        ),
+        rejected_message("COOKING_REQUESTED/h-3/oven-3", None, &[], b"{}"),
+        "not a rejection".to_owned(),
+    ];
+    for body in bodies {
+        po.send(&url, &body, &[]).await;
+    }
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rejected_device_messages_queue_is_listed_and_shown_decoded() {
+    let po = PostOffice::start().await;
+    let url = rejected_queue(&po).await;
+    po.consumer_dlq("kitchen", "example-kitchen").await;
+
+    let list = stdout(&po.run(None, &["dlq", "list"]));
+    let row: Vec<&str> = list
+        .lines()
+        .find(|line| line.starts_with(REJECTED_QUEUE))
+        .unwrap_or_else(|| panic!("{list}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row,
+        [
+            REJECTED_QUEUE,
+            "rejected-device-messages",
+            "rejected-device-messages",
+            "(never",
+            "redriven)",
+            "4",
+            "0",
+            "-"
+        ]
+    );
+    let rows: Vec<Value> =
+        serde_json::from_slice(&po.run(None, &["dlq", "list", "--json"]).stdout).unwrap();
+    let queue = rows.iter().find(|r| r["name"] == REJECTED_QUEUE).unwrap();
+    assert_eq!(queue["role"], "rejected-device-messages");
+    assert_eq!(queue["consumer"], "rejected-device-messages");
+    assert_eq!(queue["messages"], 4);
+
+    let output = po.run(None, &["dlq", "show", "rejected-device-messages", "--json"]);
+    assert!(output.status.success());
+    let shown: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(shown.len(), 4, "every message is shown");
+    let by_topic = |topic: &str| {
+        shown
+            .iter()
+            .find(|m| m["topic"] == topic)
+            .unwrap_or_else(|| panic!("{topic} in {shown:?}"))
+    };
+    let text = by_topic("COOKING_REQUESTED/h-1/oven-1");
+    assert_eq!(text["kind"], "rejected-device-message");
+    assert_eq!(text["event"], "COOKING_REQUESTED");
+    assert_eq!(text["household_id"], "h-1");
+    assert_eq!(text["device_id"], "oven-1");
+    assert_eq!(text["client_id"], "oven-1");
+    assert_eq!(text["unreadable"], json!(["event_id"]));
+    assert_eq!(text["received_at"], "2026-11-23T20:00:00.012Z");
+    assert_eq!(text["rule_name"], "postoffice_COOKING_REQUESTED_rejected");
+    assert_eq!(text["trace_id"], "4f2b8c1e-2d3a-4b5c-8d6e-7f8091a2b3c4");
+    assert_eq!(
+        text["payload_text"],
+        r#"{"event_id":"x","payload":{"recipe_id":"bread"}}"#
+    );
+    assert_eq!(text["payload_size"], 48);
+    let binary = by_topic("COOKING_REQUESTED/h.2/oven:2");
+    assert_eq!(binary["kind"], "rejected-device-message");
+    assert_eq!(binary["household_id"], "h.2");
+    assert_eq!(binary["client_id"], "n/a");
+    assert_eq!(binary["trace_id"], Value::Null);
+    assert_eq!(binary["unreadable"], json!(["topic", "payload"]));
+    assert_eq!(binary["payload_text"], Value::Null);
+    assert_eq!(binary["payload_size"], BINARY.len());
+    assert_eq!(
+        binary["payload_base64"],
+        base64::engine::general_purpose::STANDARD.encode(BINARY)
+    );
+    let malformed: Vec<&Value> = shown
+        .iter()
+        .filter(|m| m["kind"] == "undecodable")
+        .collect();
+    assert_eq!(malformed.len(), 2, "{shown:?}");
+    let no_parts = malformed
+        .iter()
+        .find(|m| m["body"].as_str().unwrap().contains("h-3"))
+        .unwrap();
+    assert!(
+        no_parts["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed rejected device message: `unreadable` names no part"),
+        "{no_parts}"
+    );
+    assert!(malformed.iter().any(|m| m["body"] == "not a rejection"));
+
+    let text = stdout(&po.run(
+        None,
+        &["dlq", "show", "rejected-device-messages", "--limit", "10"],
+    ));
+    for expected in [
+        "topic           COOKING_REQUESTED/h-1/oven-1",
+        "client id       oven-1",
+        "unreadable      event_id",
+        "received at     2026-11-23T20:00:00.012Z",
+        "message as published (48 bytes, UTF-8 text)\n    {\"event_id\":\"x\",\"payload\":{\"recipe_id\":\"bread\"}}",
+        "topic           COOKING_REQUESTED/h.2/oven:2",
+        "unreadable      topic, payload",
+        &format!(
+            "message as published ({} bytes, not UTF-8; base64)\n    {}",
+            BINARY.len(),
+            base64::engine::general_purpose::STANDARD.encode(BINARY)
+        ),
+        "undecodable     malformed rejected device message",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in:\n{text}");
+    }
+
+    // Still there, and visible at once.
+    assert_eq!(po.bodies(&url).await.len(), 4);
+}
+
+/// A device chooses every byte of its message: printed as text, it must not drive the
+/// on-call engineer's terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_escapes_control_characters_of_rejected_messages() {
+    let po = PostOffice::start().await;
+    let url = po
+        .queue(
+            REJECTED_QUEUE,
+            &[("postoffice:role", "rejected-device-messages")],
+        )
+        .await;
+    let payload = "{\"payload\": \"\u{1b}]0;pwned\u{7}\u{1b}[2J\"}\n";
+    po.send(
+        &url,
+        &rejected_message(
+            "COOKING_REQUESTED/h-1/oven-1",
+            Some("4f2b8c1e-2d3a-4b5c-8d6e-7f8091a2b3c4"),
+            &["payload"],
+            payload.as_bytes(),
+        ),
+        &[],
+    )
+    .await;
+    let text = stdout(&po.run(None, &["dlq", "show", "rejected-device-messages"]));
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains(r#"{"payload": "\u{1b}]0;pwned\u{7}\u{1b}[2J"}"#),
+        "{text}"
+    );
+    let json: Vec<Value> = serde_json::from_slice(
+        &po.run(None, &["dlq", "show", "rejected-device-messages", "--json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(json[0]["payload_text"], payload, "JSON keeps it exactly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rejected_device_messages_queue_is_never_redriven_only_purged() {
+    let po = PostOffice::start().await;
+    let url = rejected_queue(&po).await;
+    let lambda = FakeLambda::start(Duration::ZERO, Box::new(|_| Answer::Handled));
+    for args in [
+        &["dlq", "redrive", "rejected-device-messages"][..],
+        &["dlq", "redrive", "rejected-device-messages", "--dry-run"],
+        &[
+            "dlq",
+            "redrive",
+            "rejected-device-messages",
+            "--topic-arn-prefix",
+            &format!("arn:aws:sns:{REGION}:{ACCOUNT}:postoffice-"),
+        ],
+    ] {
+        let output = po.run(Some(&lambda), args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(stdout(&output).is_empty(), "{args:?}");
+        let error = String::from_utf8_lossy(&output.stderr);
+        for expected in [
+            "postoffice-rejected-device-messages is never redriven",
+            "rejected by the IoT rules because the handlers cannot read them",
+            "cannot be delivered as they are",
+            "docs/runbook.md#rejected-device-messages",
+        ] {
+            assert!(
+                error.contains(expected),
+                "{args:?}: {expected:?} in {error}"
+            );
+        }
+    }
+    assert!(lambda.invocations().is_empty());
+    let left = po.bodies(&url).await;
+    assert_eq!(left.len(), 4, "nothing is deleted");
+    assert!(
+        left.iter().all(|(_, count)| *count == 1),
+        "nothing was even received: {left:?}"
+    );
+
+    let refused = po.run(None, &["dlq", "purge", "rejected-device-messages"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(po.depth(&url).await, 4);
+    let purged = po.run(None, &["dlq", "purge", "rejected-device-messages", "--yes"]);
+    assert!(purged.status.success());
+    assert!(
+        stdout(&purged)
+            .contains("purged postoffice-rejected-device-messages: 4 message(s) deleted"),
+        "{}",
+        stdout(&purged)
+    );
+    assert_eq!(po.depth(&url).await, 0);
 }

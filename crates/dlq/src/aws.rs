@@ -290,20 +290,6 @@ impl Invoke for LambdaInvoker {
 fn answer_for_error(
     error: SdkError<InvokeError, aws_sdk_lambda::config::http::HttpResponse>,
 ) -> InvokeAnswer {
-    if let Some(response) = error.raw_response() {
-        let body = response.body().bytes().unwrap_or_default();
-        let header = response.headers().get("x-amz-function-error");
-        if let Some(function_error) = postoffice::invocation::function_error_of_error_response(
-            response.status().as_u16(),
-            header,
-            body,
-        ) {
-            return InvokeAnswer::Completed {
-                function_error: Some(function_error),
-                payload: body.to_vec(),
-            };
-        }
-    }
     if let Some(InvokeError::TooManyRequestsException(throttled)) = error.as_service_error() {
         return InvokeAnswer::Throttled(format!("Lambda throttled the invoke: {throttled}"));
     }

@@ -32,6 +32,12 @@ pub enum Error {
     )]
     NoHandler { consumer: String },
     #[error(
+        "{queue} is never redriven: its messages were rejected by the IoT rules because the handlers cannot read them (`postoffice dlq show {}` lists the unreadable parts), so they cannot be delivered as they are; fix the devices that send them, keep what you need and purge the queue ({})",
+        queue::REJECTED_DEVICE_MESSAGES,
+        queue::REJECTED_DEVICE_MESSAGES_RUNBOOK
+    )]
+    NotRedrivable { queue: String },
+    #[error(
         "cannot derive the SNS topic ARN prefix from queue ARN {0:?}: set POSTOFFICE_TOPIC_ARN_PREFIX"
     )]
     TopicArnPrefix(String),

@@ -1,8 +1,9 @@
 //! Decoding what lies in a Post Office dead-letter queue (formats in `docs/contracts.md`).
 //!
 //! A consumer DLQ holds SNS notifications that could not be delivered to the consumer's bridge;
-//! the rule-errors queue holds IoT rule error action messages. Anything else is undecodable: it is
-//! reported with the reason and left in its queue.
+//! the rule-errors queue holds IoT rule error action messages; the rejected-device-messages queue
+//! holds what the events' rejection rules select of the device messages the handlers cannot read.
+//! Anything else is undecodable: it is reported with the reason and left in its queue.
 
 use std::collections::BTreeMap;
 
@@ -38,7 +39,9 @@ pub struct ReceivedMessage {
 /// Why a message could not be decoded. It stays in its queue.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DecodeError {
-    #[error("body is neither an SNS notification nor an IoT rule error message: {0}")]
+    #[error(
+        "body is neither an SNS notification nor an IoT rule error message nor a rejected device message: {0}"
+    )]
     UnknownFormat(String),
     #[error("SNS notification is of type {0:?}, expected \"Notification\"")]
     NotANotification(String),
@@ -52,6 +55,9 @@ pub enum DecodeError {
     Topic { topic: String, reason: String },
     #[error("rule error message's original payload is not a device message: {0}")]
     DeviceMessage(String),
+    /// A body with the rejection rules' `unreadable` list that is not what they write.
+    #[error("malformed rejected device message: {0}")]
+    Rejection(String),
 }
 
 /// A decoded dead-letter message.
@@ -61,14 +67,24 @@ pub enum DeadLetter {
     Notification(Box<DeadNotification>),
     /// From the rule-errors queue: a device message the IoT rule could not publish.
     RuleError(Box<RuleError>),
+    /// From the rejected-device-messages queue: a device message the handlers cannot read.
+    Rejected(Box<RejectedMessage>),
 }
 
 impl DeadLetter {
     /// Decodes a received message of either queue kind.
     pub fn decode(message: &ReceivedMessage) -> Result<Self, DecodeError> {
         let body = decoded_body(&message.body)?;
-        let kind: BodyKind =
+        let json: serde_json::Value =
             serde_json::from_str(&body).map_err(|e| DecodeError::UnknownFormat(e.to_string()))?;
+        // Only the rejection rules write `unreadable`; the other formats never have it.
+        if json.get("unreadable").is_some() {
+            return Ok(DeadLetter::Rejected(Box::new(RejectedMessage::from_json(
+                json,
+            )?)));
+        }
+        let kind: BodyKind =
+            serde_json::from_value(json).map_err(|e| DecodeError::UnknownFormat(e.to_string()))?;
         match kind {
             BodyKind::Notification(notification) => Ok(DeadLetter::Notification(Box::new(
                 DeadNotification::from_sns(notification, &body, &message.attributes)?,
@@ -79,24 +95,30 @@ impl DeadLetter {
         }
     }
 
+    /// The event; of a rejected message, the first level of its topic.
     pub fn event(&self) -> &str {
         match self {
             DeadLetter::Notification(n) => &n.envelope.event,
             DeadLetter::RuleError(r) => r.topic.event(),
+            DeadLetter::Rejected(r) => r.topic_level(0),
         }
     }
 
+    /// The household id; of a rejected message, the second level of its topic, whatever it is.
     pub fn household_id(&self) -> &str {
         match self {
             DeadLetter::Notification(n) => &n.envelope.household_id,
             DeadLetter::RuleError(r) => r.topic.household_id(),
+            DeadLetter::Rejected(r) => r.topic_level(1),
         }
     }
 
+    /// The device id; of a rejected message, the third level of its topic, whatever it is.
     pub fn device_id(&self) -> &str {
         match self {
             DeadLetter::Notification(n) => &n.envelope.device_id,
             DeadLetter::RuleError(r) => r.topic.device_id(),
+            DeadLetter::Rejected(r) => r.topic_level(2),
         }
     }
 }
@@ -292,6 +314,102 @@ impl RuleError {
     }
 }
 
+/// What an event's rejection rule selects (`terraform/modules/event/rule-sql.tf`, `docs/contracts.md`,
+/// "Rejected device messages"), every field as the contract says it is always there but
+/// `traceId`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RejectionBody {
+    rule_name: String,
+    topic: String,
+    client_id: String,
+    #[serde(default)]
+    trace_id: Option<String>,
+    received_at: String,
+    unreadable: Vec<String>,
+    base64_original_payload: String,
+}
+
+/// A device message an event's rejection rule kept because the handlers cannot read it. Nothing
+/// in it is trusted to be readable: the topic need not be a Post Office topic, the message need
+/// not be JSON or even text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedMessage {
+    /// `{prefix}_{EVENT}_rejected`.
+    pub rule_name: String,
+    /// The MQTT topic it was published on, as it was.
+    pub topic: String,
+    /// The MQTT client id; `n/a` for a message not sent over MQTT.
+    pub client_id: String,
+    /// The MQTT message's trace id; absent for a message not sent over MQTT.
+    pub trace_id: Option<String>,
+    /// When the rule ran.
+    pub received_at: DateTime<Utc>,
+    /// The parts of the message that are not readable, in the contract's order (`topic`,
+    /// `payload`, `event_id`, `occurred_at`, `correlation_id`, `causation_id`, `schema_version`).
+    pub unreadable: Vec<String>,
+    /// The message as published on the topic.
+    pub original_payload: Vec<u8>,
+}
+
+impl RejectedMessage {
+    fn from_json(json: serde_json::Value) -> Result<Self, DecodeError> {
+        let body: RejectionBody =
+            serde_json::from_value(json).map_err(|e| DecodeError::Rejection(e.to_string()))?;
+        if body.unreadable.is_empty() {
+            return Err(DecodeError::Rejection(
+                "`unreadable` names no part: a rejection always names at least one".into(),
+            ));
+        }
+        let received_at = DateTime::parse_from_rfc3339(&body.received_at)
+            .map_err(|e| {
+                DecodeError::Rejection(format!(
+                    "`receivedAt` {:?} is not an RFC 3339 time: {e}",
+                    bounded(&body.received_at)
+                ))
+            })?
+            .with_timezone(&Utc);
+        let original_payload = BASE64
+            .decode(body.base64_original_payload.trim())
+            .map_err(|e| {
+                DecodeError::Rejection(format!("`base64OriginalPayload` is not valid base64: {e}"))
+            })?;
+        Ok(Self {
+            rule_name: body.rule_name,
+            topic: body.topic,
+            client_id: body.client_id,
+            trace_id: body.trace_id,
+            received_at,
+            unreadable: body.unreadable,
+            original_payload,
+        })
+    }
+
+    /// Level `index` (from 0) of the topic, empty when the topic has fewer.
+    pub fn topic_level(&self, index: usize) -> &str {
+        self.topic.split('/').nth(index).unwrap_or("")
+    }
+
+    /// The message as published, when it is UTF-8 text.
+    pub fn payload_text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.original_payload).ok()
+    }
+
+    /// The message as published, in base64 (as the rule wrote it, whatever the bytes).
+    pub fn payload_base64(&self) -> String {
+        BASE64.encode(&self.original_payload)
+    }
+}
+
+/// Text from a message, cut to a length fit for an error.
+fn bounded(text: &str) -> &str {
+    const MAX_CHARS: usize = 100;
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,6 +544,129 @@ mod tests {
             assert!(
                 error.to_string().contains(expected),
                 "{body}: {error} should contain {expected:?}"
+            );
+        }
+    }
+
+    /// What the rejection rule of COOKING_REQUESTED writes for `payload`.
+    fn rejection(payload: &[u8], unreadable: &[&str]) -> serde_json::Value {
+        json!({
+            "ruleName": "postoffice_COOKING_REQUESTED_rejected",
+            "topic": "COOKING_REQUESTED/h-1/oven-1",
+            "clientId": "oven-1",
+            "traceId": "4f2b8c1e-2d3a-4b5c-8d6e-7f8091a2b3c4",
+            "receivedAt": "2026-11-23T20:00:00.012Z",
+            "unreadable": unreadable,
+            "base64OriginalPayload": BASE64.encode(payload),
+        })
+    }
+
+    fn decode_rejected(body: &serde_json::Value) -> RejectedMessage {
+        match DeadLetter::decode(&received(body.to_string())) {
+            Ok(DeadLetter::Rejected(rejected)) => *rejected,
+            other => panic!("{body} should decode as a rejected message: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decodes_a_rejected_device_message() {
+        let payload = br#"{"event_id":"x","payload":{}}"#;
+        let body = rejection(payload, &["event_id"]);
+        let dead = DeadLetter::decode(&received(body.to_string())).unwrap();
+        assert_eq!(
+            (dead.event(), dead.household_id(), dead.device_id()),
+            ("COOKING_REQUESTED", "h-1", "oven-1")
+        );
+        let rejected = decode_rejected(&body);
+        assert_eq!(rejected.rule_name, "postoffice_COOKING_REQUESTED_rejected");
+        assert_eq!(rejected.topic, "COOKING_REQUESTED/h-1/oven-1");
+        assert_eq!(rejected.client_id, "oven-1");
+        assert_eq!(
+            rejected.trace_id.as_deref(),
+            Some("4f2b8c1e-2d3a-4b5c-8d6e-7f8091a2b3c4")
+        );
+        assert_eq!(
+            postoffice::envelope::format_time(&rejected.received_at),
+            "2026-11-23T20:00:00.012Z"
+        );
+        assert_eq!(rejected.unreadable, ["event_id"]);
+        assert_eq!(rejected.original_payload, payload);
+        assert_eq!(
+            rejected.payload_text(),
+            Some(r#"{"event_id":"x","payload":{}}"#)
+        );
+    }
+
+    #[test]
+    fn a_rejected_message_need_not_be_text_nor_on_a_post_office_topic() {
+        let binary = b"\x00\x01\xfe\xff not utf-8";
+        let mut body = rejection(binary, &["topic", "payload"]);
+        body["topic"] = json!("COOKING_REQUESTED/h.1/");
+        // Not sent over MQTT: no trace id, and no client id.
+        body.as_object_mut().unwrap().remove("traceId");
+        body["clientId"] = json!("n/a");
+        let rejected = decode_rejected(&body);
+        assert_eq!(rejected.original_payload, binary);
+        assert_eq!(rejected.payload_text(), None);
+        assert_eq!(rejected.payload_base64(), BASE64.encode(binary));
+        assert_eq!(rejected.trace_id, None);
+        assert_eq!(rejected.client_id, "n/a");
+        assert_eq!(rejected.unreadable, ["topic", "payload"]);
+        assert_eq!(rejected.topic_level(1), "h.1");
+        assert_eq!(rejected.topic_level(2), "");
+        assert_eq!(rejected.topic_level(3), "");
+        assert_eq!(
+            decode_rejected(&rejection(b"", &["payload"])).payload_text(),
+            Some("")
+        );
+    }
+
+    #[test]
+    fn says_why_a_rejected_message_is_malformed() {
+        let valid = rejection(b"{}", &["payload"]);
+        let with = |field: &str, value: serde_json::Value| {
+            let mut body = valid.clone();
+            body[field] = value;
+            body
+        };
+        let without = |field: &str| {
+            let mut body = valid.clone();
+            body.as_object_mut().unwrap().remove(field);
+            body
+        };
+        let cases = [
+            (with("unreadable", json!([])), "names no part"),
+            (with("unreadable", json!("payload")), "invalid type"),
+            (with("unreadable", json!(null)), "invalid type"),
+            (with("unreadable", json!([1])), "invalid type"),
+            (
+                with("base64OriginalPayload", json!("%%%")),
+                "not valid base64",
+            ),
+            (
+                with("receivedAt", json!("yesterday")),
+                "not an RFC 3339 time",
+            ),
+            (with("topic", json!(["a"])), "invalid type"),
+            (without("topic"), "missing field `topic`"),
+            (without("clientId"), "missing field `clientId`"),
+            (without("receivedAt"), "missing field `receivedAt`"),
+            (
+                without("base64OriginalPayload"),
+                "missing field `base64OriginalPayload`",
+            ),
+            (without("ruleName"), "missing field `ruleName`"),
+        ];
+        for (body, expected) in cases {
+            let error = DeadLetter::decode(&received(body.to_string())).unwrap_err();
+            assert!(
+                matches!(error, DecodeError::Rejection(_)),
+                "{body}: {error:?}"
+            );
+            let text = error.to_string();
+            assert!(
+                text.starts_with("malformed rejected device message: ") && text.contains(expected),
+                "{body}: {text} should contain {expected:?}"
             );
         }
     }

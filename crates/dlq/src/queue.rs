@@ -10,9 +10,15 @@ pub const TAG_CONSUMER: &str = "postoffice:consumer";
 pub const TAG_HANDLER: &str = "postoffice:handler";
 pub const ROLE_CONSUMER_DLQ: &str = "consumer-dlq";
 pub const ROLE_RULE_ERRORS: &str = "rule-errors";
+pub const ROLE_REJECTED_DEVICE_MESSAGES: &str = "rejected-device-messages";
 
 /// The name `postoffice dlq` commands take for the rule-errors queue in place of a consumer.
 pub const RULE_ERRORS: &str = "rule-errors";
+/// The name `postoffice dlq` commands take for the rejected-device-messages queue.
+pub const REJECTED_DEVICE_MESSAGES: &str = "rejected-device-messages";
+
+/// Where on-call reads what to do about the rejected-device-messages queue.
+pub const REJECTED_DEVICE_MESSAGES_RUNBOOK: &str = "docs/runbook.md#rejected-device-messages";
 
 /// What a dead-letter queue holds and where its messages go back to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,6 +31,9 @@ pub enum QueueRole {
     },
     /// IoT rule error messages; redriven by publishing to the event's SNS topic.
     RuleErrors,
+    /// Device messages the events' rejection rules kept because the handlers cannot read them;
+    /// never redriven (`docs/contracts.md`, "Rejected device messages").
+    RejectedDeviceMessages,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,6 +54,7 @@ impl DeadLetterQueue {
                 handler: tags.get(TAG_HANDLER).filter(|h| !h.is_empty()).cloned(),
             },
             Some(ROLE_RULE_ERRORS) => QueueRole::RuleErrors,
+            Some(ROLE_REJECTED_DEVICE_MESSAGES) => QueueRole::RejectedDeviceMessages,
             _ => return None,
         };
         Some(Self {
@@ -54,11 +64,25 @@ impl DeadLetterQueue {
         })
     }
 
-    /// The consumer name commands address this queue by (`rule-errors` for the rule-errors queue).
+    /// The consumer name commands address this queue by (`rule-errors` for the rule-errors
+    /// queue, `rejected-device-messages` for the rejected-device-messages queue).
     pub fn consumer(&self) -> &str {
         match &self.role {
             QueueRole::ConsumerDlq { consumer, .. } => consumer,
             QueueRole::RuleErrors => RULE_ERRORS,
+            QueueRole::RejectedDeviceMessages => REJECTED_DEVICE_MESSAGES,
+        }
+    }
+
+    /// Whether `postoffice dlq redrive` may work this queue at all. The rejected-device-messages
+    /// queue holds messages the rules rejected because no handler can read them: delivered as
+    /// they are, they would fail again in every consumer.
+    pub fn check_redrivable(&self) -> Result<(), crate::Error> {
+        match self.role {
+            QueueRole::ConsumerDlq { .. } | QueueRole::RuleErrors => Ok(()),
+            QueueRole::RejectedDeviceMessages => Err(crate::Error::NotRedrivable {
+                queue: self.name.clone(),
+            }),
         }
     }
 }
@@ -156,6 +180,14 @@ mod tests {
         let rule_errors =
             DeadLetterQueue::from_tags(url, &tags(&[(TAG_ROLE, ROLE_RULE_ERRORS)])).unwrap();
         assert_eq!(rule_errors.consumer(), RULE_ERRORS);
+        let rejected = DeadLetterQueue::from_tags(
+            "http://127.0.0.1:5000/123456789012/postoffice-rejected-device-messages",
+            &tags(&[(TAG_ROLE, ROLE_REJECTED_DEVICE_MESSAGES)]),
+        )
+        .unwrap();
+        assert_eq!(rejected.role, QueueRole::RejectedDeviceMessages);
+        assert_eq!(rejected.consumer(), "rejected-device-messages");
+        assert_eq!(rejected.name, "postoffice-rejected-device-messages");
         assert!(DeadLetterQueue::from_tags(url, &tags(&[])).is_none());
         assert!(DeadLetterQueue::from_tags(url, &tags(&[(TAG_ROLE, "work")])).is_none());
         assert!(DeadLetterQueue::from_tags(url, &tags(&[(TAG_ROLE, ROLE_CONSUMER_DLQ)])).is_none());
@@ -194,6 +226,30 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("2 queues")
+        );
+    }
+
+    #[test]
+    fn only_the_rejected_device_messages_queue_is_never_redriven() {
+        let queue = |role: &str| {
+            DeadLetterQueue::from_tags(
+                &format!("u/postoffice-{role}"),
+                &tags(&[(TAG_ROLE, role), (TAG_CONSUMER, "kitchen")]),
+            )
+            .unwrap()
+        };
+        assert!(queue(ROLE_CONSUMER_DLQ).check_redrivable().is_ok());
+        assert!(queue(ROLE_RULE_ERRORS).check_redrivable().is_ok());
+        let error = queue(ROLE_REJECTED_DEVICE_MESSAGES)
+            .check_redrivable()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("postoffice-rejected-device-messages is never redriven")
+                && error.contains("the handlers cannot read them")
+                && error.contains("cannot be delivered as they are")
+                && error.contains("docs/runbook.md#rejected-device-messages"),
+            "{error}"
         );
     }
 

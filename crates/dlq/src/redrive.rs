@@ -391,6 +391,10 @@ fn deliverable(dead_letter: &DeadLetter, destination: &Destination<'_>) -> Resul
         (DeadLetter::Notification(_), Destination::Topics { .. }) => Err(
             "an SNS notification in the rule-errors queue: move it to its consumer's DLQ".into(),
         ),
+        (DeadLetter::Rejected(_), _) => Err(format!(
+            "a rejected device message: the handlers cannot read it, so it cannot be delivered as it is ({})",
+            crate::queue::REJECTED_DEVICE_MESSAGES_RUNBOOK
+        )),
     }
 }
 

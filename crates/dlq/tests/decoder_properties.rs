@@ -1,6 +1,7 @@
 //! Property tests of the dead-letter decoder, the rule-errors message above all (whoever can
 //! write to the queue chooses every byte of it): it never panics, and a decoded message's
-//! identity always comes from its MQTT topic, never from what the device wrote.
+//! identity always comes from its MQTT topic, never from what the device wrote. A rejected
+//! device message (any bytes, on any topic) is shown as it was published.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -45,6 +46,9 @@ fn json_value() -> impl Strategy<Value = Value> {
                     "household_id",
                     "Type",
                     "Message",
+                    "unreadable",
+                    "receivedAt",
+                    "traceId",
                     "x",
                 ])
                 .prop_map(str::to_owned),
@@ -85,6 +89,56 @@ proptest! {
             base.extend(extra);
         }
         let _ = DeadLetter::decode(&received(rule_error.to_string()));
+    }
+
+    #[test]
+    fn arbitrary_rejections_never_panic(value in json_value(), payload in prop::collection::vec(any::<u8>(), 0..200)) {
+        let mut rejection = json!({
+            "ruleName": "postoffice_X_rejected", "topic": "X/h/d", "clientId": "d",
+            "receivedAt": "2026-11-23T20:00:00.012Z", "unreadable": ["payload"],
+            "base64OriginalPayload": BASE64.encode(&payload),
+        });
+        if let (Value::Object(extra), Value::Object(base)) = (value, &mut rejection) {
+            base.extend(extra);
+        }
+        let _ = DeadLetter::decode(&received(rejection.to_string()));
+    }
+
+    /// Whatever a device published, on whatever topic, the rejected message gives it back byte for
+    /// byte, as text exactly when it is UTF-8; its identity is the topic's levels as they are.
+    #[test]
+    fn a_rejected_message_is_given_back_as_published(
+        payload in prop::collection::vec(any::<u8>(), 0..300),
+        text in ".{0,40}",
+        as_text in any::<bool>(),
+        topic in "[^/]{0,8}(/[^/]{0,8}){0,3}",
+        trace_id in prop::option::of("[0-9a-f-]{36}"),
+    ) {
+        let payload = if as_text { text.into_bytes() } else { payload };
+        let mut body = json!({
+            "ruleName": "postoffice_X_rejected",
+            "topic": topic,
+            "clientId": "n/a",
+            "receivedAt": "2026-11-23T20:00:00.012Z",
+            "unreadable": ["topic", "payload"],
+            "base64OriginalPayload": BASE64.encode(&payload),
+        });
+        if let Some(trace_id) = &trace_id {
+            body["traceId"] = json!(trace_id);
+        }
+        let decoded = DeadLetter::decode(&received(body.to_string()));
+        let Ok(DeadLetter::Rejected(rejected)) = &decoded else {
+            return Err(TestCaseError::fail(format!("{decoded:?}")));
+        };
+        prop_assert_eq!(&rejected.original_payload, &payload);
+        prop_assert_eq!(rejected.payload_text(), std::str::from_utf8(&payload).ok());
+        prop_assert_eq!(&rejected.trace_id, &trace_id);
+        let dead_letter = decoded.as_ref().unwrap();
+        let levels: Vec<&str> = topic.split('/').chain(["", "", ""]).collect();
+        prop_assert_eq!(
+            [dead_letter.event(), dead_letter.household_id(), dead_letter.device_id()],
+            [levels[0], levels[1], levels[2]]
+        );
     }
 
     /// Whatever identity the device writes into its message, the envelope's comes from the topic

@@ -463,6 +463,70 @@ async fn messages_in_the_wrong_queue_are_skipped_not_deleted() {
     assert!(topics.published.lock().unwrap().is_empty());
 }
 
+/// What an event's rejection rule writes into the rejected-device-messages queue.
+fn rejected(topic: &str, message: &[u8], unreadable: &[&str]) -> String {
+    json!({
+        "ruleName": "postoffice_COOKING_REQUESTED_rejected",
+        "topic": topic,
+        "clientId": "oven-1",
+        "traceId": "4f2b8c1e-2d3a-4b5c-8d6e-7f8091a2b3c4",
+        "receivedAt": "2026-11-23T20:00:00.012Z",
+        "unreadable": unreadable,
+        "base64OriginalPayload": base64::engine::general_purpose::STANDARD.encode(message),
+    })
+    .to_string()
+}
+
+/// A rejected device message that ends up in a queue that is redriven is not delivered: nothing
+/// could read it. Even when the library reads it (a braced UUID), it is kept.
+#[tokio::test]
+async fn rejected_device_messages_are_never_delivered_from_any_queue() {
+    let braced = br#"{"event_id":"{6a0c8c3e-9d4f-4a8e-8f43-2b1a7c1d0e11}","payload":{}}"#;
+    let queue = FakeQueue::with(&[
+        rejected("COOKING_REQUESTED/h-1/oven-1", braced, &["event_id"]),
+        notification("h-2"),
+    ]);
+    let handler = FakeHandler::new(|_| handled());
+    let (summary, reports) = run(
+        &queue,
+        &handler_destination(&handler),
+        &RedriveOptions::default(),
+        Arc::default(),
+    )
+    .await;
+    assert_eq!((summary.redriven, summary.skipped), (1, 1));
+    let skipped = &reports[0];
+    assert_eq!(skipped.event.as_deref(), Some("COOKING_REQUESTED"));
+    assert_eq!(skipped.household_id.as_deref(), Some("h-1"));
+    let MessageOutcome::Skipped(reason) = &skipped.outcome else {
+        panic!("{skipped:?}");
+    };
+    assert!(
+        reason.contains("cannot be delivered as it is")
+            && reason.contains("docs/runbook.md#rejected-device-messages"),
+        "{reason}"
+    );
+    assert_eq!(handler.invocations.lock().unwrap().len(), 1);
+    assert_eq!(queue.ids(), ["m-00"]);
+
+    let topics = FakeTopics::default();
+    let queue = FakeQueue::with(&[rejected(
+        "COOKING_REQUESTED/h-1/oven-1",
+        braced,
+        &["event_id"],
+    )]);
+    let (summary, _) = run(
+        &queue,
+        &topics_destination(&topics),
+        &RedriveOptions::default(),
+        Arc::default(),
+    )
+    .await;
+    assert_eq!(summary.skipped, 1);
+    assert!(topics.published.lock().unwrap().is_empty());
+    assert_eq!(queue.ids(), ["m-00"]);
+}
+
 #[tokio::test]
 async fn rule_errors_are_published_with_filter_attributes() {
     let queue = FakeQueue::with(&[
@@ -505,6 +569,40 @@ async fn peek_reads_without_keeping_anything() {
     assert_eq!(peeked.len(), 2);
     assert!(peeked[1].1.is_err(), "junk is reported, not dropped");
     assert_eq!(queue.ids().len(), 3);
+    assert_eq!(queue.in_flight(), 0);
+}
+
+#[tokio::test]
+async fn peek_reports_malformed_rejected_messages_with_the_others() {
+    let mut no_parts: Value = serde_json::from_str(&rejected(
+        "COOKING_REQUESTED/h-1/oven-1",
+        b"{}",
+        &["payload"],
+    ))
+    .unwrap();
+    no_parts["unreadable"] = json!([]);
+    let queue = FakeQueue::with(&[
+        rejected("COOKING_REQUESTED/h-1/oven-1", b"\xff\xfe", &["payload"]),
+        no_parts.to_string(),
+        "{\"unreadable\": [\"payload\"]}".into(),
+        rejected("COOKING_REQUESTED/h-2/oven-2", b"[]", &["payload"]),
+    ]);
+    let peeked = redrive::peek(&queue, "q", 10, &RedriveOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(peeked.len(), 4, "every message is reported");
+    let reasons: Vec<String> = peeked
+        .iter()
+        .map(|(_, decoded)| match decoded {
+            Ok(dead_letter) => format!("ok {}", dead_letter.household_id()),
+            Err(error) => error.to_string(),
+        })
+        .collect();
+    assert_eq!(reasons[0], "ok h-1");
+    assert!(reasons[1].contains("names no part"), "{reasons:?}");
+    assert!(reasons[2].contains("missing field"), "{reasons:?}");
+    assert_eq!(reasons[3], "ok h-2");
+    assert_eq!(queue.ids().len(), 4);
     assert_eq!(queue.in_flight(), 0);
 }
 

@@ -1,11 +1,14 @@
-//! The platform's topic rule (terraform/modules/event, COOKING_REQUESTED) evaluated on a typical
-//! device message of about 500 bytes.
+//! The platform's topic rule (terraform/modules/event, COOKING_REQUESTED, its golden SQL in
+//! tests/rule-sql/) evaluated on a typical device message of about 500 bytes.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use postoffice_iot_sql::{Message, Statement};
 use std::hint::black_box;
 
-const RULE_SQL: &str = include_str!("../tests/fixtures/cooking_requested_rule.sql");
+const RULE_SQL: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../terraform/modules/event/tests/rule-sql/COOKING_REQUESTED.sql"
+));
 
 fn device_message() -> Vec<u8> {
     let message = serde_json::json!({
@@ -47,6 +50,10 @@ fn rule_sql(c: &mut Criterion) {
         trace_id: Some("4f2b8c1e-2d3a-4b5c-8d6e-7f8091a2b3c4"),
         principal: Some("ba67293af50bf2506f5f93469686da660c7c844e7b3950bfb16813e0d31e9373"),
     };
+    assert!(
+        statement.evaluate(&message).unwrap().is_some(),
+        "the message is readable: the rule takes it"
+    );
     c.bench_function(
         "evaluate COOKING_REQUESTED rule on a 500-byte message",
         |b| b.iter(|| statement.evaluate(black_box(&message)).unwrap()),

@@ -1,10 +1,25 @@
-//! The topic rule Terraform applies for COOKING_REQUESTED (terraform/modules/event/main.tf,
-//! `rule_sql`): the envelope it makes of device messages (docs/contracts.md, Envelope).
+//! The two topic rules Terraform applies for COOKING_REQUESTED (terraform/modules/event/rule-sql.tf;
+//! the SQL is the module's golden files, tests/rule-sql/, which its `terraform test` compares with
+//! what it builds): the event rule makes the envelope of the device messages the handlers can read
+//! (docs/contracts.md, Envelope), the rejection rule keeps every other message in the format of
+//! docs/contracts.md, "Rejected device messages". crates/catalog-terraform/tests/rule_sql.rs
+//! checks the whole contract against the handler library; here, what the engine makes of them.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use postoffice_iot_sql::{Message, Outgoing, Statement};
 use serde_json::{Value, json};
 
-const RULE_SQL: &str = include_str!("fixtures/cooking_requested_rule.sql");
+/// `{prefix}_{EVENT}`: `WHERE @readable`, publishes the envelope.
+const RULE_SQL: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../terraform/modules/event/tests/rule-sql/COOKING_REQUESTED.sql"
+));
+/// `{prefix}_{EVENT}_rejected`: `WHERE NOT @readable`, keeps the message.
+const REJECTED_RULE_SQL: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../terraform/modules/event/tests/rule-sql/COOKING_REQUESTED_rejected.sql"
+));
 const TOPIC: &str = "COOKING_REQUESTED/h-1/oven-1";
 const TRACE_ID: &str = "4f2b8c1e-2d3a-4b5c-8d6e-7f8091a2b3c4";
 /// 2026-11-23T20:00:00.012Z
@@ -13,6 +28,10 @@ const RECEIVED_AT: &str = "2026-11-23T20:00:00.012Z";
 
 fn rule() -> Statement {
     Statement::parse(RULE_SQL).expect("the platform's rule SQL parses")
+}
+
+fn rejection_rule() -> Statement {
+    Statement::parse(REJECTED_RULE_SQL).expect("the platform's rejection rule SQL parses")
 }
 
 fn over_mqtt(payload: &[u8]) -> Message<'_> {
@@ -26,21 +45,49 @@ fn over_mqtt(payload: &[u8]) -> Message<'_> {
     }
 }
 
+/// The envelope the event rule publishes of a readable message; the rejection rule takes none.
+fn envelope_of(message: &Message<'_>) -> Value {
+    assert_eq!(
+        rejection_rule().evaluate(message).expect("evaluates"),
+        None,
+        "a readable message is not rejected"
+    );
+    rule()
+        .evaluate(message)
+        .expect("evaluates")
+        .expect("the rule takes a readable message")
+}
+
 fn envelope(payload: &Value) -> Value {
     let bytes = payload.to_string();
-    rule()
-        .evaluate(&over_mqtt(bytes.as_bytes()))
+    envelope_of(&over_mqtt(bytes.as_bytes()))
+}
+
+/// What the rejection rule keeps of an unreadable message; the event rule publishes nothing.
+fn rejection_of(message: &Message<'_>) -> Value {
+    assert_eq!(
+        rule().execute(message),
+        None,
+        "an unreadable message is not published"
+    );
+    rejection_rule()
+        .evaluate(message)
         .expect("evaluates")
-        .expect("the rule has no WHERE clause")
+        .expect("the rejection rule takes an unreadable message")
+}
+
+fn rejection(payload: &[u8]) -> Value {
+    rejection_of(&over_mqtt(payload))
 }
 
 #[test]
-fn the_rule_listens_on_its_events_topics() {
-    let rule = rule();
-    assert_eq!(rule.topic_filter(), "COOKING_REQUESTED/+/+");
-    assert!(rule.matches_topic(TOPIC));
-    assert!(!rule.matches_topic("COOKING_FINISHED/h-1/oven-1"));
-    assert!(!rule.matches_topic("COOKING_REQUESTED/h-1"));
+fn both_rules_listen_on_their_events_topics() {
+    for rule in [rule(), rejection_rule()] {
+        assert_eq!(rule.topic_filter(), "COOKING_REQUESTED/+/+");
+        assert!(rule.matches_topic(TOPIC));
+        assert!(!rule.matches_topic("COOKING_FINISHED/h-1/oven-1"));
+        assert!(!rule.matches_topic("COOKING_REQUESTED/h-1"));
+    }
 }
 
 #[test]
@@ -124,6 +171,37 @@ fn each_missing_field_defaults_on_its_own() {
     );
 }
 
+/// Null is absent, as the handler library reads a device message: the defaults apply (before,
+/// a null event_id stayed null and the handlers refused the envelope). causation_id, which has no
+/// default, is passed on as null, which the library reads as absent.
+#[test]
+fn null_fields_are_absent_fields() {
+    let out = envelope(&json!({
+        "event_id": null,
+        "occurred_at": null,
+        "correlation_id": null,
+        "causation_id": null,
+        "schema_version": null,
+        "payload": {}
+    }));
+    assert_eq!(
+        out,
+        json!({
+            "event": "COOKING_REQUESTED",
+            "event_id": TRACE_ID,
+            "household_id": "h-1",
+            "device_id": "oven-1",
+            "occurred_at": RECEIVED_AT,
+            "received_at": RECEIVED_AT,
+            "source": "oven-1",
+            "correlation_id": TRACE_ID,
+            "causation_id": null,
+            "schema_version": 1,
+            "payload": {}
+        })
+    );
+}
+
 #[test]
 fn identity_fields_in_the_device_message_are_not_copied() {
     let out = envelope(&json!({
@@ -143,31 +221,65 @@ fn identity_fields_in_the_device_message_are_not_copied() {
     assert!(out.get("extra").is_none());
 }
 
-/// What IoT does with these is what the SQL says: fields are taken as they are, so a null
-/// event_id stays null (isUndefined(null) is false) and a numeric one stays a number. The
-/// envelope check downstream is what refuses them.
+/// The event rule validates what it takes: a message the handlers cannot read is not published
+/// (before, its fields were copied as they were and every consumer refused the envelope); the
+/// rejection rule keeps it, as published, naming the unreadable parts in the contract's order.
 #[test]
-fn device_fields_are_not_validated_by_the_rule() {
-    let out = envelope(&json!({"event_id": null, "schema_version": "two", "payload": 5}));
-    assert_eq!(out["event_id"], Value::Null);
-    assert_eq!(out["correlation_id"], Value::Null);
-    assert_eq!(out["schema_version"], "two");
-    assert_eq!(out["payload"], 5);
+fn unreadable_device_fields_go_to_the_rejection_rule() {
+    let message = json!({"event_id": "x", "schema_version": "two", "payload": 5});
+    let bytes = message.to_string();
+    assert_eq!(
+        rejection(bytes.as_bytes()),
+        json!({
+            "ruleName": "postoffice_COOKING_REQUESTED_rejected",
+            "topic": TOPIC,
+            "clientId": "oven-1",
+            "traceId": TRACE_ID,
+            "receivedAt": RECEIVED_AT,
+            "unreadable": ["payload", "event_id", "schema_version"],
+            "base64OriginalPayload": BASE64.encode(&bytes),
+        })
+    );
+    for (message, unreadable) in [
+        (json!({"event_id": 7, "payload": {}}), json!(["event_id"])),
+        (
+            json!({"occurred_at": "2026-11-23", "payload": {}}),
+            json!(["occurred_at"]),
+        ),
+        (
+            json!({"correlation_id": "6a0c1d52", "causation_id": true, "payload": {}}),
+            json!(["correlation_id", "causation_id"]),
+        ),
+        (
+            json!({"schema_version": 0, "payload": {}}),
+            json!(["schema_version"]),
+        ),
+        (json!({"payload": null}), json!(["payload"])),
+    ] {
+        let bytes = message.to_string();
+        assert_eq!(
+            rejection(bytes.as_bytes())["unreadable"],
+            unreadable,
+            "{message}"
+        );
+    }
+}
+
+/// A topic's household and device levels must be Post Office ids.
+#[test]
+fn a_topic_that_names_no_post_office_ids_goes_to_the_rejection_rule() {
+    let topic = "COOKING_REQUESTED/h.1/oven:1";
+    let message = Message {
+        topic,
+        ..over_mqtt(br#"{"payload": {}}"#)
+    };
+    let out = rejection_of(&message);
+    assert_eq!(out["topic"], topic);
+    assert_eq!(out["unreadable"], json!(["topic"]));
 }
 
 #[test]
-fn a_payload_that_is_not_json_or_not_an_object_gives_an_envelope_without_payload() {
-    let expected = json!({
-        "event": "COOKING_REQUESTED",
-        "event_id": TRACE_ID,
-        "household_id": "h-1",
-        "device_id": "oven-1",
-        "occurred_at": RECEIVED_AT,
-        "received_at": RECEIVED_AT,
-        "source": "oven-1",
-        "correlation_id": TRACE_ID,
-        "schema_version": 1
-    });
+fn a_payload_that_is_not_json_or_not_an_object_is_rejected_as_published() {
     let payloads: [&[u8]; 6] = [
         b"\x00\x01\xfe binary",
         b"not json",
@@ -177,8 +289,18 @@ fn a_payload_that_is_not_json_or_not_an_object_gives_an_envelope_without_payload
         b"42",
     ];
     for payload in payloads {
-        let out = rule().execute(&over_mqtt(payload));
-        assert_eq!(out, Some(Outgoing::Json(expected.clone())), "{payload:?}");
+        let out = rejection(payload);
+        assert_eq!(out["unreadable"], json!(["payload"]), "{payload:?}");
+        assert_eq!(
+            out["base64OriginalPayload"],
+            BASE64.encode(payload),
+            "{payload:?}"
+        );
+        assert_eq!(
+            rejection_rule().execute(&over_mqtt(payload)),
+            Some(Outgoing::Json(out)),
+            "the rejection's output is JSON whatever the message: {payload:?}"
+        );
     }
 }
 
@@ -191,7 +313,7 @@ fn without_mqtt_the_ids_are_new_uuids() {
         client_id: None,
         ..over_mqtt(br#"{"payload": {}}"#)
     };
-    let out = rule().evaluate(&message).unwrap().unwrap();
+    let out = envelope_of(&message);
     let event_id = out["event_id"].as_str().unwrap();
     let correlation_id = out["correlation_id"].as_str().unwrap();
     assert!(uuid::Uuid::parse_str(event_id).is_ok(), "{event_id}");
@@ -201,4 +323,17 @@ fn without_mqtt_the_ids_are_new_uuids() {
     );
     assert_ne!(event_id, correlation_id);
     assert_eq!(out["source"], "n/a");
+}
+
+#[test]
+fn without_mqtt_a_rejection_has_no_trace_id() {
+    let message = Message {
+        trace_id: None,
+        client_id: None,
+        ..over_mqtt(br#"{"payload": []}"#)
+    };
+    let out = rejection_of(&message);
+    assert_eq!(out["clientId"], "n/a");
+    assert!(out.get("traceId").is_none(), "{out}");
+    assert_eq!(out["unreadable"], json!(["payload"]));
 }

@@ -3,7 +3,16 @@
 use postoffice_iot_sql::{Message, Statement};
 use proptest::prelude::*;
 
-const RULE_SQL: &str = include_str!("fixtures/cooking_requested_rule.sql");
+/// The platform's two rules for COOKING_REQUESTED (terraform/modules/event/rule-sql.tf's golden
+/// files): the largest statements the engine runs, SET clause and nested CASE included.
+const RULE_SQL: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../terraform/modules/event/tests/rule-sql/COOKING_REQUESTED.sql"
+));
+const REJECTED_RULE_SQL: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../terraform/modules/event/tests/rule-sql/COOKING_REQUESTED_rejected.sql"
+));
 
 /// Fragments of IoT SQL, so that generated statements get past the first token.
 fn sql_fragment() -> impl Strategy<Value = String> {
@@ -42,6 +51,7 @@ fn sql_fragment() -> impl Strategy<Value = String> {
 fn statements() -> Vec<Statement> {
     [
         RULE_SQL,
+        REJECTED_RULE_SQL,
         "SELECT * FROM '#'",
         "SELECT *, encode(*, 'base64') AS raw, decode(b, 'base64') AS d FROM '#' WHERE a > 1 OR b = 'x'",
         "SELECT VALUE (SELECT v, * FROM e WHERE n <> 'x') FROM '#'",

@@ -102,23 +102,6 @@ pub fn classify(function_error: Option<&str>, payload: &[u8]) -> InvocationOutco
     }
 }
 
-/// The `X-Amz-Function-Error` marker of an Invoke answer the SDK reported as an error, when that
-/// answer carries a function error. Lambda answers a function error with 200 + the header, but
-/// `cargo lambda watch` answers it with HTTP 5xx and the function's `{"errorType", "errorMessage"}`
-/// body and no header; both must reach [`classify`], or a `NonRetryable` error would be retried.
-pub fn function_error_of_error_response(
-    status: u16,
-    function_error: Option<&str>,
-    body: &[u8],
-) -> Option<String> {
-    if let Some(marker) = function_error {
-        return Some(marker.to_owned());
-    }
-    let names_error_type = (500..600).contains(&status)
-        && serde_json::from_slice::<FunctionError>(body).is_ok_and(|e| !e.error_type.is_empty());
-    names_error_type.then(|| "Unhandled".to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,28 +131,5 @@ mod tests {
             br#"{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out"}"#,
         );
         assert_eq!(timeout.name(), "retryable");
-    }
-
-    #[test]
-    fn reads_function_errors_from_error_responses() {
-        let body = br#"{"errorType":"NonRetryable","errorMessage":"bad"}"#;
-        assert_eq!(
-            function_error_of_error_response(500, None, body).as_deref(),
-            Some("Unhandled")
-        );
-        assert_eq!(
-            function_error_of_error_response(200, Some("Handled"), b"{}").as_deref(),
-            Some("Handled")
-        );
-        assert_eq!(function_error_of_error_response(400, None, body), None);
-        assert_eq!(
-            function_error_of_error_response(500, None, br#"{"Type":"Service","message":"boom"}"#),
-            None
-        );
-        assert_eq!(function_error_of_error_response(502, None, b"<html>"), None);
-        assert_eq!(
-            function_error_of_error_response(500, None, br#"{"errorType":""}"#),
-            None
-        );
     }
 }

@@ -56,48 +56,23 @@ impl HandlerInvoker for LambdaInvoker {
                     .unwrap_or_default(),
             },
             Err(SdkError::ServiceError(context)) => {
-                if context.err().is_too_many_requests_exception() {
+                // Lambda throttles with 429 `TooManyRequestsException`; any 429 is a throttle.
+                if context.err().is_too_many_requests_exception()
+                    || context.raw().status().as_u16() == 429
+                {
                     return InvokeAnswer::Throttled {
                         detail: context.err().to_string(),
                     };
                 }
-                let raw = context.raw();
-                answer_from_error_response(
-                    raw.status().as_u16(),
-                    raw.headers().get("x-amz-function-error"),
-                    raw.body().bytes().unwrap_or_default(),
-                )
-                .unwrap_or_else(|| InvokeAnswer::Failed {
+                InvokeAnswer::Failed {
                     detail: DisplayErrorContext(context.err()).to_string(),
-                })
+                }
             }
             Err(error) => InvokeAnswer::Failed {
                 detail: DisplayErrorContext(&error).to_string(),
             },
         }
     }
-}
-
-/// Reads an Invoke response the SDK treated as an error. Lambda reports a function error as
-/// 200 + `X-Amz-Function-Error`, but `cargo lambda watch` answers it with HTTP 500 and the
-/// function's `{"errorType", "errorMessage"}` body; both must reach
-/// [`postoffice::invocation::classify`], or a `NonRetryable` handler error would be retried.
-pub fn answer_from_error_response(
-    status: u16,
-    function_error: Option<&str>,
-    body: &[u8],
-) -> Option<InvokeAnswer> {
-    if let Some(function_error) =
-        postoffice::invocation::function_error_of_error_response(status, function_error, body)
-    {
-        return Some(InvokeAnswer::Completed {
-            function_error: Some(function_error),
-            payload: body.to_vec(),
-        });
-    }
-    (status == 429).then(|| InvokeAnswer::Throttled {
-        detail: "HTTP 429".into(),
-    })
 }
 
 /// Confirms subscriptions in the topic's own region (a bridge may serve topics of other
@@ -154,43 +129,6 @@ fn topic_region(topic_arn: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cargo_lambda_function_errors_are_read_from_the_500_body() {
-        let body = br#"{"errorType":"NonRetryable","errorMessage":"unknown recipe"}"#;
-        assert_eq!(
-            answer_from_error_response(500, None, body),
-            Some(InvokeAnswer::Completed {
-                function_error: Some("Unhandled".into()),
-                payload: body.to_vec(),
-            })
-        );
-        assert_eq!(
-            answer_from_error_response(200, Some("Handled"), b"{}"),
-            Some(InvokeAnswer::Completed {
-                function_error: Some("Handled".into()),
-                payload: b"{}".to_vec(),
-            })
-        );
-    }
-
-    #[test]
-    fn other_error_responses_stay_invoke_failures() {
-        assert!(matches!(
-            answer_from_error_response(429, None, b""),
-            Some(InvokeAnswer::Throttled { .. })
-        ));
-        // A Lambda service error (not the function's) has `Type`/`message`, no `errorType`.
-        assert_eq!(
-            answer_from_error_response(500, None, br#"{"Type":"Service","message":"boom"}"#),
-            None
-        );
-        assert_eq!(answer_from_error_response(502, None, b"<html>"), None);
-        assert_eq!(
-            answer_from_error_response(500, None, br#"{"errorType":""}"#),
-            None
-        );
-    }
 
     #[test]
     fn topic_region_comes_from_the_arn() {

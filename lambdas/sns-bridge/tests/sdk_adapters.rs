@@ -125,6 +125,16 @@ async fn throttling_is_throttled_and_not_retried_by_the_sdk() {
 }
 
 #[tokio::test]
+async fn a_429_without_an_error_type_is_throttled_too() {
+    let endpoint = scripted(429, &[("content-type", "text/plain")], "Rate Exceeded.");
+    let answer = invoke(&endpoint).await;
+    assert!(
+        matches!(answer, InvokeAnswer::Throttled { .. }),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_lambda_service_error_is_an_invoke_failure_tried_once() {
     let endpoint = scripted(
         500,

@@ -2,7 +2,8 @@
 //!
 //! Queues are found by their tags (`postoffice:role`, `postoffice:consumer`, `postoffice:handler`)
 //! among the queues whose name starts with `--prefix`. A consumer's DLQ is addressed by the
-//! consumer name; the IoT rule-errors queue by `rule-errors`.
+//! consumer name; the IoT rule-errors queue by `rule-errors`; the queue of device messages the
+//! handlers cannot read by `rejected-device-messages` (shown and purged, never redriven).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -16,7 +17,7 @@ use postoffice::envelope::format_time;
 use postoffice::sns::{HttpsCertificateFetcher, SignatureVersion, SystemClock, Verifier};
 use postoffice_dlq::aws::{self, CloudWatchAges, LambdaInvoker, SnsPublisher, SqsQueues};
 use postoffice_dlq::filter::Filter;
-use postoffice_dlq::message::{DeadLetter, DecodeError, ReceivedMessage};
+use postoffice_dlq::message::{DeadLetter, DecodeError, ReceivedMessage, RejectedMessage};
 use postoffice_dlq::ports::{OldestMessageAge, Queues};
 use postoffice_dlq::queue::{self, DeadLetterQueue, QueueRole};
 use postoffice_dlq::rate::Rate;
@@ -46,10 +47,12 @@ pub enum DlqCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Decoded messages of a consumer's dead-letter queue (or `rule-errors`). Messages are made
-    /// visible again afterwards; only their receive count changes.
+    /// Decoded messages of a consumer's dead-letter queue (or `rule-errors`, or
+    /// `rejected-device-messages`). Messages are made visible again afterwards; only their receive
+    /// count changes.
     Show {
-        /// Consumer name, or `rule-errors` for the IoT rule-errors queue.
+        /// Consumer name, `rule-errors` for the IoT rule-errors queue, or
+        /// `rejected-device-messages` for the device messages the handlers cannot read.
         consumer: String,
         /// At most this many messages.
         #[arg(long, default_value_t = 10)]
@@ -69,6 +72,8 @@ pub enum DlqCommand {
     /// certificate is trusted only with POSTOFFICE_LOCAL_TRUSTED_CERT) and come from their event's
     /// topic; rule-errors messages must be events actors publish, failed in their own rule. The
     /// others are listed as refused, with the reason, and stay in the queue.
+    ///
+    /// `rejected-device-messages` is refused: no handler can read those messages.
     Redrive {
         /// Consumer name, or `rule-errors` for the IoT rule-errors queue.
         consumer: String,
@@ -103,9 +108,11 @@ pub enum DlqCommand {
         #[command(flatten)]
         scope: Scope,
     },
-    /// Delete every message of a consumer's dead-letter queue (or `rule-errors`).
+    /// Delete every message of a consumer's dead-letter queue (or `rule-errors`, or
+    /// `rejected-device-messages`).
     Purge {
-        /// Consumer name, or `rule-errors` for the IoT rule-errors queue.
+        /// Consumer name, `rule-errors` for the IoT rule-errors queue, or
+        /// `rejected-device-messages` for the device messages the handlers cannot read.
         consumer: String,
         /// Confirm: without it the command asks (on a terminal) or refuses.
         #[arg(long)]
@@ -141,6 +148,7 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
             scope,
         } => {
             let queue = find_queue(&queues, &scope.prefix, &consumer).await?;
+            queue.check_redrivable()?;
             let options = RedriveOptions {
                 filters,
                 rate,
@@ -177,6 +185,9 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
                     resource_prefix: scope.prefix.clone(),
                     publisher: &publisher,
                 },
+                QueueRole::RejectedDeviceMessages => Err(postoffice_dlq::Error::NotRedrivable {
+                    queue: queue.name.clone(),
+                })?,
             };
             redrive_queue(&queues, &queue, &destination, &options, json).await
         }
@@ -286,6 +297,9 @@ async fn list(
                     handler.clone().unwrap_or_else(|| "?".into()),
                 ),
                 QueueRole::RuleErrors => ("rule-errors", "(SNS topics)".into()),
+                QueueRole::RejectedDeviceMessages => {
+                    ("rejected-device-messages", "(never redriven)".into())
+                }
             };
             [
                 queue.name.clone(),
@@ -400,6 +414,21 @@ fn message_json(message: &ReceivedMessage, decoded: Result<&DeadLetter, &DecodeE
             out["failures"] = json!(rule_error.failures);
             out["device_message"] = json!(rule_error.device_message);
         }
+        Ok(DeadLetter::Rejected(rejected)) => {
+            out["kind"] = json!("rejected-device-message");
+            out["topic"] = json!(rejected.topic);
+            out["event"] = json!(rejected.topic_level(0));
+            out["household_id"] = json!(rejected.topic_level(1));
+            out["device_id"] = json!(rejected.topic_level(2));
+            out["client_id"] = json!(rejected.client_id);
+            out["unreadable"] = json!(rejected.unreadable);
+            out["received_at"] = json!(format_time(&rejected.received_at));
+            out["rule_name"] = json!(rejected.rule_name);
+            out["trace_id"] = json!(rejected.trace_id);
+            out["payload_size"] = json!(rejected.original_payload.len());
+            out["payload_text"] = json!(rejected.payload_text());
+            out["payload_base64"] = json!(rejected.payload_base64());
+        }
         Err(error) => {
             out["kind"] = json!("undecodable");
             out["reason"] = json!(error.to_string());
@@ -461,12 +490,57 @@ fn print_message(message: &ReceivedMessage, decoded: Result<&DeadLetter, &Decode
             }
             print_payload(&r.device_message.payload);
         }
+        Ok(DeadLetter::Rejected(r)) => {
+            field("topic", &r.topic);
+            field("client id", &r.client_id);
+            field("unreadable", &r.unreadable.join(", "));
+            field("received at", &format_time(&r.received_at));
+            field("rule", &r.rule_name);
+            if let Some(trace_id) = &r.trace_id {
+                field("trace id", trace_id);
+            }
+            print_original_payload(r);
+        }
         Err(error) => {
             field("dead-lettered", &dead_lettered);
             field("undecodable", &error);
             let body: String = message.body.chars().take(500).collect();
             field("body", &body);
         }
+    }
+}
+
+/// Longest stretch of a rejected message `dlq show` prints; `--json` has all of it.
+const SHOWN_PAYLOAD_CHARS: usize = 2000;
+
+/// The message as published: its text when it is UTF-8 (control characters escaped, so that a
+/// device cannot drive the terminal), else its base64.
+fn print_original_payload(rejected: &RejectedMessage) {
+    let size = rejected.original_payload.len();
+    let (heading, shown) = match rejected.payload_text() {
+        Some(text) => (
+            format!("message as published ({size} bytes, UTF-8 text)"),
+            text.chars()
+                .map(|c| match c {
+                    '\n' | '\t' => c.to_string(),
+                    c if c.is_control() => c.escape_unicode().to_string(),
+                    c => c.to_string(),
+                })
+                .collect::<String>(),
+        ),
+        None => (
+            format!("message as published ({size} bytes, not UTF-8; base64)"),
+            rejected.payload_base64(),
+        ),
+    };
+    println!("  {heading}");
+    let mut chars = shown.chars();
+    let cut: String = chars.by_ref().take(SHOWN_PAYLOAD_CHARS).collect();
+    for line in cut.lines() {
+        println!("    {line}");
+    }
+    if chars.next().is_some() {
+        println!("    … (cut at {SHOWN_PAYLOAD_CHARS} characters; --json has all of it)");
     }
 }
 

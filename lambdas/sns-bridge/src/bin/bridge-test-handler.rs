@@ -1,6 +1,6 @@
-//! A tiny handler for the bridge's `cargo lambda watch` integration test (feature
-//! `test-handler`, never packaged). The envelope's `payload.answer` picks what it answers:
-//! `"handled"` (default), `"non-retryable"` or `"retryable"`.
+//! A tiny handler for the bridge's integration test in the Lambda host, `tests/function_url.rs`
+//! (feature `test-handler`, never packaged). The envelope's `payload.answer` picks what it
+//! answers: `"handled"` (default), `"non-retryable"` or `"retryable"`.
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use postoffice::invocation::{ERROR_TYPE_NON_RETRYABLE, ERROR_TYPE_RETRYABLE, HandlerInvocation};
