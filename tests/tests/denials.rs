@@ -283,8 +283,14 @@ fn the_rule_publishes_to_the_encrypted_topic_only_with_the_key_granted() {
                 .until("the rule's failure", |seen| {
                     seen.iter().find_map(|activity| match activity {
                         Activity::RuleFailed {
-                            rule, error, kept, ..
-                        } if rule.ends_with("_COOKING_REQUESTED") => Some((error.clone(), *kept)),
+                            rule,
+                            error,
+                            kept,
+                            error_action_failure,
+                            ..
+                        } if rule.ends_with("_COOKING_REQUESTED") => {
+                            Some((error.clone(), *kept, error_action_failure.clone()))
+                        }
                         _ => None,
                     })
                 })
@@ -414,7 +420,7 @@ fn an_iot_policy_over_the_size_limit_fails_the_apply() {
             Edit::new(
                 DEVICES,
                 "condition     = length(replace(jsonencode(each.value), \"/\\\\s/\", \"\")) <= local.device_policy_limit",
-                "condition     = true",
+                "condition     = length(each.value) > 0",
             ),
             Edit::new(
                 DEVICES,

@@ -27,6 +27,9 @@ pub enum Activity {
         error: String,
         /// Whether the error action took the message.
         kept: bool,
+        /// Why the error action failed, when it did (the message is lost).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error_action_failure: Option<String>,
     },
     SubscriptionConfirmed {
         subscription: String,

@@ -231,6 +231,7 @@ impl Apply {
             .append(true)
             .open(&self.log)
             .with_context(|| format!("opening {}", self.log.display()))?;
+        let written_before = log.metadata().map(|m| m.len()).unwrap_or_default();
         let status = self
             .command(arguments, cli_config, administrator)
             .stdout(log.try_clone()?)
@@ -243,7 +244,7 @@ impl Apply {
                 "terraform {} failed (log: {}):\n{}",
                 arguments[0],
                 self.log.display(),
-                log_tail(&self.log, 60)
+                log_tail(&self.log, written_before, 60)
             );
         }
         Ok(())
@@ -270,9 +271,11 @@ pub fn local_variables(
     variables
 }
 
-/// The last `lines` lines of a log, for error messages.
-pub fn log_tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+/// The last `lines` lines a command wrote to a log from byte `from` on, for error messages.
+pub fn log_tail(path: &Path, from: u64, lines: usize) -> String {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let start = usize::try_from(from).unwrap_or(0).min(bytes.len());
+    let text = String::from_utf8_lossy(&bytes[start..]);
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }

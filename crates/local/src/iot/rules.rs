@@ -159,6 +159,7 @@ impl RuleEngine {
             .collect::<Vec<_>>()
             .join("; ");
         tracing::warn!(rule = rule.name, topic = %accepted.topic, error, "a rule action failed");
+        let mut error_action_failure = None;
         let kept = match &rule.error_action {
             Some(error_action) => {
                 let document = json!({
@@ -188,6 +189,8 @@ impl RuleEngine {
                             error = failure.message,
                             "the rule's error action failed: the message is lost"
                         );
+                        error_action_failure =
+                            Some(format!("{}: {}", failure.action, failure.message));
                         false
                     }
                 }
@@ -199,6 +202,7 @@ impl RuleEngine {
             topic: accepted.topic.to_string(),
             error,
             kept,
+            error_action_failure,
         });
     }
 
