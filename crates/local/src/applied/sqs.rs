@@ -29,9 +29,21 @@ pub struct AppliedSqs {
 }
 
 impl AppliedSqs {
+    /// The queue a URL names: SQS reads the account and the name from its path, whatever host
+    /// the URL was written for (the endpoint it was created through, or moto's own).
     pub fn by_url(&self, url: &str) -> Option<&Queue> {
-        self.queues.values().find(|queue| queue.url == url)
+        let wanted = account_and_name(url)?;
+        self.queues
+            .values()
+            .find(|queue| account_and_name(&queue.url) == Some(wanted))
     }
+}
+
+fn account_and_name(url: &str) -> Option<(&str, &str)> {
+    let mut segments = url.trim_end_matches('/').rsplit('/');
+    let name = segments.next()?;
+    let account = segments.next()?;
+    Some((account, name))
 }
 
 pub async fn read(sqs: &aws_sdk_sqs::Client) -> anyhow::Result<AppliedSqs> {
@@ -71,4 +83,28 @@ pub async fn read(sqs: &aws_sdk_sqs::Client) -> anyhow::Result<AppliedSqs> {
         }
     }
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queue_is_found_by_its_account_and_name_whatever_the_host() {
+        let mut applied = AppliedSqs::default();
+        applied.queues.insert(
+            "arn:aws:sqs:eu-west-1:123456789012:postoffice-rule-errors".to_owned(),
+            Queue {
+                url: "http://127.0.0.1:5000/123456789012/postoffice-rule-errors".to_owned(),
+                ..Queue::default()
+            },
+        );
+        assert!(applied
+            .by_url("https://127.0.0.1:4566/123456789012/postoffice-rule-errors")
+            .is_some());
+        assert!(applied
+            .by_url("https://127.0.0.1:4566/210987654321/postoffice-rule-errors")
+            .is_none());
+        assert!(applied.by_url("postoffice-rule-errors").is_none());
+    }
 }
