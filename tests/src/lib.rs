@@ -626,6 +626,14 @@ pub async fn raw_publish(
     }
 }
 
+/// Standard base64, as SQS bodies and IoT error actions carry payloads.
+pub fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64")
+}
+
 /// p-th percentile (0–100) of sorted samples.
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use postoffice_e2e::{
-    Edit, Follower, WAIT, bridge_of, dead_letters, device_message, example, household_with_device,
-    peek_queue, post_office, run, unique, with_terraform_changed,
+    Edit, Follower, WAIT, base64_decode, bridge_of, dead_letters, device_message, example,
+    household_with_device, peek_queue, post_office, run, unique, with_terraform_changed,
 };
 use postoffice_local::activity::Activity;
 use postoffice_local::mqtt::MqttSession;
@@ -309,14 +309,14 @@ fn the_rule_publishes_to_the_encrypted_topic_only_with_the_key_granted() {
             .queue_url(&format!("{}-rule-errors", post_office().options.prefix))
             .expect("the rule-errors queue");
         let kept = peek_queue(&errors).await.unwrap();
-        assert!(
-            kept.iter().any(|message| message
-                .body
-                .as_deref()
-                .unwrap_or_default()
-                .contains(&event_id)),
-            "the rule-errors queue holds the request"
-        );
+        // The error action's document carries the message as published, in base64.
+        let held = kept.iter().any(|message| {
+            serde_json::from_str::<serde_json::Value>(message.body.as_deref().unwrap_or_default())
+                .ok()
+                .and_then(|body| body["base64OriginalPayload"].as_str().map(base64_decode))
+                .is_some_and(|payload| String::from_utf8_lossy(&payload).contains(&event_id))
+        });
+        assert!(held, "the rule-errors queue holds the request");
     });
 }
 

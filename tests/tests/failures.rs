@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 
 use postoffice::sns::{StaticCertificateFetcher, SystemClock, Verifier};
 use postoffice_e2e::{
-    Follower, RecipeStoreOutage, WAIT, bridge_of, dead_letters, device_message, envelope, example,
-    household_with_device, peek_queue, post_office, postoffice_command, run, stored_envelopes,
-    wait_for,
+    Follower, RecipeStoreOutage, WAIT, base64_decode, bridge_of, dead_letters, device_message,
+    envelope, example, household_with_device, peek_queue, post_office, postoffice_command, run,
+    stored_envelopes, wait_for,
 };
 use postoffice_local::activity::Activity;
 use postoffice_local::plan::Endpoint;
@@ -309,11 +309,4 @@ fn garbage_from_a_device_is_kept_in_one_queue_and_pages_no_consumer() {
             activity.seen
         );
     });
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .expect("base64")
 }
