@@ -507,7 +507,7 @@ pub(crate) fn extended_statistic(extended: &str) -> Result<Statistic, StatisticE
 pub(crate) fn check_period(period_seconds: u32) -> Result<(), String> {
     if period_seconds == 10
         || period_seconds == 30
-        || (period_seconds > 0 && period_seconds % 60 == 0)
+        || (period_seconds > 0 && period_seconds.is_multiple_of(60))
     {
         Ok(())
     } else {

@@ -108,12 +108,11 @@ impl Queues for FakeQueue {
     ) -> Result<Vec<ReceivedMessage>, PortError> {
         let mut messages = self.messages.lock().unwrap();
         let mut batch = Vec::new();
-        if let Some(id) = self.reappear.lock().unwrap().clone() {
-            if let Some(stored) = messages.get_mut(&id) {
-                if stored.receipt.is_some() {
-                    batch.push(self.hand_out(&id, stored));
-                }
-            }
+        if let Some(id) = self.reappear.lock().unwrap().clone()
+            && let Some(stored) = messages.get_mut(&id)
+            && stored.receipt.is_some()
+        {
+            batch.push(self.hand_out(&id, stored));
         }
         for (id, stored) in messages.iter_mut() {
             if batch.len() >= max {

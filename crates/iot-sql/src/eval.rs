@@ -24,10 +24,10 @@ pub(crate) enum Selected {
 
 /// The WHERE clause, then the SELECT list; `None` when WHERE is not true.
 pub(crate) fn run_query(query: &Query, document: &Value, context: &Context) -> Option<Selected> {
-    if let Some(condition) = &query.condition {
-        if eval(condition, document, context).to_bool() != Some(true) {
-            return None;
-        }
+    if let Some(condition) = &query.condition
+        && eval(condition, document, context).to_bool() != Some(true)
+    {
+        return None;
     }
     if query.value {
         let SelectItem::Expr { expr, .. } = &query.items[0] else {
@@ -270,10 +270,10 @@ fn arithmetic(
     on_ints: fn(i64, i64) -> Option<i64>,
     on_decimals: fn(f64, f64) -> f64,
 ) -> Value {
-    if let (Value::Int(a), Value::Int(b)) = (left, right) {
-        if let Some(result) = on_ints(*a, *b) {
-            return Value::Int(result);
-        }
+    if let (Value::Int(a), Value::Int(b)) = (left, right)
+        && let Some(result) = on_ints(*a, *b)
+    {
+        return Value::Int(result);
     }
     match (left.to_decimal(), right.to_decimal()) {
         (Some(a), Some(b)) => Value::decimal(on_decimals(a, b)),

@@ -186,10 +186,8 @@ fn number(sql: &str, at: &mut usize) -> Result<Token, SqlError> {
         }
     }
     let text = &sql[start..*at];
-    if !decimal {
-        if let Ok(int) = text.parse::<i64>() {
-            return Ok(Token::Int(int));
-        }
+    if !decimal && let Ok(int) = text.parse::<i64>() {
+        return Ok(Token::Int(int));
     }
     match text.parse::<f64>() {
         Ok(number) if number.is_finite() => Ok(Token::Decimal(number)),

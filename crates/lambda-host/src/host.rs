@@ -633,11 +633,11 @@ impl HostInner {
                 _ = shutdown.wait_for(|down| *down) => return,
             }
             // A retry runs the function as it is configured then.
-            if let Some(config) = self.registry.function(&reference) {
-                if let Ok(arn) = self.check(&config) {
-                    run.config = Arc::new(config);
-                    run.arn = arn;
-                }
+            if let Some(config) = self.registry.function(&reference)
+                && let Ok(arn) = self.check(&config)
+            {
+                run.config = Arc::new(config);
+                run.arn = arn;
             }
         }
     }

@@ -67,10 +67,10 @@ async fn invoke(
     request: http::Request<axum::body::Body>,
 ) -> http::Response<axum::body::Body> {
     let (parts, body) = request.into_parts();
-    if let Some(guard) = &state.guard {
-        if let Err(denied) = guard(&parts, &function) {
-            return (*denied).map(axum::body::Body::from);
-        }
+    if let Some(guard) = &state.guard
+        && let Err(denied) = guard(&parts, &function)
+    {
+        return (*denied).map(axum::body::Body::from);
     }
     let body = match axum::body::to_bytes(body, READ_LIMIT).await {
         Ok(body) => body,

@@ -44,23 +44,24 @@ impl Template {
         let mut literal = String::new();
         let mut rest = text;
         while let Some(character) = rest.chars().next() {
-            if syntax.variables && rest.starts_with("${") {
-                if let Some(end) = rest.find('}') {
-                    let inside = &rest[2..end];
-                    rest = &rest[end + 1..];
-                    match inside {
-                        "*" | "?" | "$" => literal.push_str(inside),
-                        _ => {
-                            flush(&mut pieces, &mut literal);
-                            let ordinal = pieces
-                                .iter()
-                                .filter(|piece| matches!(piece, Piece::Variable(_)))
-                                .count();
-                            pieces.push(Piece::Variable(Variable::parse(inside, ordinal)));
-                        }
+            if syntax.variables
+                && rest.starts_with("${")
+                && let Some(end) = rest.find('}')
+            {
+                let inside = &rest[2..end];
+                rest = &rest[end + 1..];
+                match inside {
+                    "*" | "?" | "$" => literal.push_str(inside),
+                    _ => {
+                        flush(&mut pieces, &mut literal);
+                        let ordinal = pieces
+                            .iter()
+                            .filter(|piece| matches!(piece, Piece::Variable(_)))
+                            .count();
+                        pieces.push(Piece::Variable(Variable::parse(inside, ordinal)));
                     }
-                    continue;
                 }
+                continue;
             }
             rest = &rest[character.len_utf8()..];
             match character {

@@ -118,14 +118,14 @@ impl Request {
                 message: "must be a 12-digit account id".into(),
             });
         }
-        if let Some(existing) = &self.resource.account {
-            if existing != account {
-                return Err(PolicyError::InvalidRequest {
-                    field: "resource account",
-                    value: account.to_owned(),
-                    message: format!("the resource ARN names account {existing}"),
-                });
-            }
+        if let Some(existing) = &self.resource.account
+            && existing != account
+        {
+            return Err(PolicyError::InvalidRequest {
+                field: "resource account",
+                value: account.to_owned(),
+                message: format!("the resource ARN names account {existing}"),
+            });
         }
         self.resource.account = Some(account.to_owned());
         Ok(self)

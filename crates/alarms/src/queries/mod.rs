@@ -348,16 +348,16 @@ fn read_query(index: usize, entry: &Json) -> Result<MetricQuery, QueryError> {
             })?
         }
     };
-    if let (QuerySource::MetricStat(stat), Some(period)) = (&source, period_seconds) {
-        if period != stat.period_seconds {
-            return Err(named(
-                "Period",
-                format!(
-                    "{period} s differs from the MetricStat's {} s",
-                    stat.period_seconds
-                ),
-            ));
-        }
+    if let (QuerySource::MetricStat(stat), Some(period)) = (&source, period_seconds)
+        && period != stat.period_seconds
+    {
+        return Err(named(
+            "Period",
+            format!(
+                "{period} s differs from the MetricStat's {} s",
+                stat.period_seconds
+            ),
+        ));
     }
     Ok(MetricQuery {
         id,

@@ -99,12 +99,16 @@ mod tests {
                 ..Queue::default()
             },
         );
-        assert!(applied
-            .by_url("https://127.0.0.1:4566/123456789012/postoffice-rule-errors")
-            .is_some());
-        assert!(applied
-            .by_url("https://127.0.0.1:4566/210987654321/postoffice-rule-errors")
-            .is_none());
+        assert!(
+            applied
+                .by_url("https://127.0.0.1:4566/123456789012/postoffice-rule-errors")
+                .is_some()
+        );
+        assert!(
+            applied
+                .by_url("https://127.0.0.1:4566/210987654321/postoffice-rule-errors")
+                .is_none()
+        );
         assert!(applied.by_url("postoffice-rule-errors").is_none());
     }
 }

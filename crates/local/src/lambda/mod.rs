@@ -300,10 +300,10 @@ impl LocalService for LambdaService {
                 answer
             }
             ("CreateFunction", _) => {
-                if let Some(request) = call.request.json() {
-                    if let Some(name) = request["FunctionName"].as_str() {
-                        settings.set_from(name.rsplit(':').next().unwrap_or(name), &request);
-                    }
+                if let Some(request) = call.request.json()
+                    && let Some(name) = request["FunctionName"].as_str()
+                {
+                    settings.set_from(name.rsplit(':').next().unwrap_or(name), &request);
                 }
                 complete_configuration(answer, settings, |answer| answer)
             }

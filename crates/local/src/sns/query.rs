@@ -100,15 +100,14 @@ impl PublishRequest {
             .ok_or_else(|| ApiError::invalid_parameter("Empty message"))?
             .to_owned();
         let subject = query.get("Subject").map(str::to_owned);
-        if let Some(subject) = &subject {
-            if subject.is_empty()
+        if let Some(subject) = &subject
+            && (subject.is_empty()
                 || subject.chars().count() > MAX_SUBJECT_CHARS
-                || subject.chars().any(char::is_control)
-            {
-                return Err(ApiError::invalid_parameter(
-                    "Subject Reason: must be 1-99 characters without line breaks or control characters",
-                ));
-            }
+                || subject.chars().any(char::is_control))
+        {
+            return Err(ApiError::invalid_parameter(
+                "Subject Reason: must be 1-99 characters without line breaks or control characters",
+            ));
         }
         let message_attributes = message_attributes(query)?;
         let size = message.len()
