@@ -92,13 +92,7 @@ impl LocalCa {
             })
             .collect::<Result<_, rcgen::Error>>()?;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2099, 12, 31);
-        let certificate = params.signed_by(&key, &self.issuer)?;
-        Ok(IssuedCertificate {
-            certificate_pem: certificate.pem(),
-            private_key_pem: key.serialize_pem(),
-        })
+        self.sign(params, key)
     }
 
     /// A device certificate, as a factory issues one: subject CN = `common_name`.
@@ -107,6 +101,15 @@ impl LocalCa {
         let mut params = CertificateParams::default();
         params.distinguished_name = distinguished_name(common_name);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        self.sign(params, key)
+    }
+
+    /// Signs `params` for `key` with this CA, valid for the life of any local run.
+    fn sign(
+        &self,
+        mut params: CertificateParams,
+        key: KeyPair,
+    ) -> anyhow::Result<IssuedCertificate> {
         params.not_before = rcgen::date_time_ymd(2020, 1, 1);
         params.not_after = rcgen::date_time_ymd(2099, 12, 31);
         let certificate = params.signed_by(&key, &self.issuer)?;

@@ -31,6 +31,36 @@ pub struct Applied {
     pub s3: s3::AppliedS3,
 }
 
+impl Applied {
+    /// The ARN of the KMS key that encrypts queue `queue_arn`, when it is encrypted (a key id
+    /// that resolves to no key stays as written: using it fails, as in AWS).
+    pub fn queue_key(&self, queue_arn: &str) -> Option<String> {
+        self.key_arn(
+            self.sqs
+                .queues
+                .get(queue_arn)?
+                .attributes
+                .get("KmsMasterKeyId")?,
+        )
+    }
+
+    /// The ARN of the KMS key that encrypts topic `topic_arn`, when it is encrypted.
+    pub fn topic_key(&self, topic_arn: &str) -> Option<String> {
+        self.key_arn(self.sns.topics.get(topic_arn)?.get("KmsMasterKeyId")?)
+    }
+
+    fn key_arn(&self, key: &str) -> Option<String> {
+        if key.is_empty() {
+            return None;
+        }
+        Some(
+            self.kms
+                .resolve(key)
+                .map_or_else(|| key.to_owned(), |resolved| resolved.arn.clone()),
+        )
+    }
+}
+
 /// SDK clients of the control plane, as the administrator.
 #[derive(Clone)]
 pub struct ControlPlane {

@@ -149,17 +149,11 @@ impl CallAuthorizer {
                     Some(topic) => {
                         let kms = matches!(action.as_str(), "Publish" | "PublishBatch")
                             .then(|| {
-                                applied
-                                    .sns
-                                    .topics
-                                    .get(&topic)
-                                    .and_then(|attributes| attributes.get("KmsMasterKeyId"))
-                                    .and_then(|key| applied.kms.resolve(key))
-                                    .map(|key| KmsUse {
-                                        key_arn: key.arn.clone(),
-                                        actions: &["kms:GenerateDataKey", "kms:Decrypt"],
-                                        via: format!("sns.{region}.amazonaws.com"),
-                                    })
+                                applied.topic_key(&topic).map(|key_arn| KmsUse {
+                                    key_arn,
+                                    actions: &["kms:GenerateDataKey", "kms:Decrypt"],
+                                    via: format!("sns.{region}.amazonaws.com"),
+                                })
                             })
                             .flatten();
                         Described {
@@ -194,12 +188,11 @@ impl CallAuthorizer {
                             "ReceiveMessage" => &["kms:Decrypt"],
                             _ => &[],
                         };
-                        let kms = queue
-                            .and_then(|queue| queue.attributes.get("KmsMasterKeyId"))
-                            .and_then(|key| applied.kms.resolve(key))
+                        let kms = applied
+                            .queue_key(&arn)
                             .filter(|_| !kms_actions.is_empty())
-                            .map(|key| KmsUse {
-                                key_arn: key.arn.clone(),
+                            .map(|key_arn| KmsUse {
+                                key_arn,
                                 actions: kms_actions,
                                 via: format!("sqs.{region}.amazonaws.com"),
                             });

@@ -309,11 +309,7 @@ impl RuleEngine {
                         },
                     )
                     .map_err(|denial| failure("SqsAction", queue_url, denial.message()))?;
-                let key = queue
-                    .as_ref()
-                    .and_then(|queue| queue.attributes.get("KmsMasterKeyId"))
-                    .filter(|key| !key.is_empty())
-                    .and_then(|key| snapshot.applied.kms.resolve(key).map(|key| key.arn.clone()));
+                let key = snapshot.applied.queue_key(&queue_arn);
                 if let Some(key) = key {
                     let context = context
                         .with(

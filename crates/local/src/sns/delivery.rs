@@ -406,21 +406,7 @@ impl Deliverer {
                 },
             )
             .map_err(|denial| denial.message())?;
-        let key = snapshot
-            .applied
-            .sqs
-            .queues
-            .get(queue_arn)
-            .and_then(|queue| queue.attributes.get("KmsMasterKeyId"))
-            .filter(|key| !key.is_empty())
-            .map(|key| {
-                snapshot
-                    .applied
-                    .kms
-                    .resolve(key)
-                    .map(|key| key.arn.clone())
-                    .unwrap_or_else(|| key.clone())
-            });
+        let key = snapshot.applied.queue_key(queue_arn);
         if let Some(key) = key {
             for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
                 authorizer

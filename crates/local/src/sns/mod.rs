@@ -336,21 +336,7 @@ impl Sns {
                 },
             )
             .map_err(|denial| PublishDenied::Topic(denial.message()))?;
-        let key = snapshot
-            .applied
-            .sns
-            .topics
-            .get(topic_arn)
-            .and_then(|attributes| attributes.get("KmsMasterKeyId"))
-            .filter(|key| !key.is_empty())
-            .map(|key| {
-                snapshot
-                    .applied
-                    .kms
-                    .resolve(key)
-                    .map(|key| key.arn.clone())
-                    .unwrap_or_else(|| key.clone())
-            });
+        let key = snapshot.applied.topic_key(topic_arn);
         if let Some(key) = key {
             let context = context
                 .with(
