@@ -238,6 +238,9 @@ impl LocalPostOffice {
             registry.clone(),
             HostConfig {
                 max_instances: options.max_instances,
+                // Lambda keeps every recently used environment warm; instances are stopped
+                // only to make room for another function's.
+                idle_instances_per_function: options.max_instances,
                 ..HostConfig::default()
             },
         );
