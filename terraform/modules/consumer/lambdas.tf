@@ -154,6 +154,8 @@ resource "aws_lambda_function" "handler" {
       POSTOFFICE_TOPIC_ARN_PREFIX = var.platform.topic_arn_prefix
       }, var.handler.idempotency_table_arn == null ? {} : {
       POSTOFFICE_IDEMPOTENCY_TABLE = trimprefix(provider::aws::arn_parse(var.handler.idempotency_table_arn).resource, "table/")
+      }, var.rejected_device_messages_queue == null ? {} : {
+      POSTOFFICE_REJECTED_DEVICE_MESSAGES_QUEUE_URL = var.rejected_device_messages_queue.url
     })
   }
 
@@ -167,7 +169,7 @@ resource "aws_lambda_function" "handler" {
   }
 
   tags       = local.tags
-  depends_on = [aws_iam_role_policy.handler]
+  depends_on = [aws_iam_role_policy.handler, aws_iam_role_policy.unpacker]
 }
 
 # The bridge must answer SNS within its 15 s HTTPS timeout.

@@ -20,7 +20,7 @@ locals {
   }
 
   # What the catalog gives this consumer (the catalog variable's validation names a missing one).
-  catalog       = try(var.catalog.consumers[var.name], { subscribes = [], publishes = [], forwards_to_actors = [] })
+  catalog       = try(var.catalog.consumers[var.name], { subscribes = [], publishes = [], forwards_to_actors = [], unpacks = [] })
   subscriptions = { for event in local.catalog.subscribes : event => var.events[event].topic_arn }
   # The same ARNs composed from the prefix: the queue policy, the bridge's permissions and its
   # allowed topics need not wait for the topics (and everything else the event modules create)

@@ -29,12 +29,13 @@ variable "platform" {
 }
 
 variable "catalog" {
-  description = "Outputs of the catalog module (pass `module.catalog`): the consumer subscribes to the events whose `consumers` list its name, its handler may publish the events whose `producers` list it, and iot-forwarder forwards the backend-to-actor events it consumes."
+  description = "Outputs of the catalog module (pass `module.catalog`): the consumer subscribes to the events whose `consumers` list its name, its handler may publish the events whose `producers` list it, iot-forwarder forwards the backend-to-actor events it consumes, and collection-unpacker publishes the events devices may collect."
   type = object({
     consumers = map(object({
       subscribes         = list(string)
       publishes          = list(string)
       forwards_to_actors = list(string)
+      unpacks            = optional(list(string), [])
     }))
   })
 
@@ -58,6 +59,20 @@ variable "events" {
   validation {
     condition     = alltrue([for event, instance in var.events : instance.topic_arn == "${var.platform.topic_arn_prefix}${event}"])
     error_message = "Each event's topic must be <topic_arn_prefix><EVENT>, the topic of the event it is keyed by."
+  }
+}
+
+variable "rejected_device_messages_queue" {
+  description = "collection-unpacker only (the consumer the catalog gives events to `unpack`): the platform's rejected-device-messages queue (`module.platform.rejected_device_messages_queue_arn` and `_url`), where it keeps the members of devices' collections it cannot publish."
+  type = object({
+    arn = string
+    url = string
+  })
+  default = null
+
+  validation {
+    condition     = (var.rejected_device_messages_queue != null) == (length(try(var.catalog.consumers[var.name].unpacks, [])) > 0)
+    error_message = "rejected_device_messages_queue is set for the consumer that unpacks devices' collections (collection-unpacker), and for no other."
   }
 }
 
@@ -136,7 +151,7 @@ variable "handler" {
   }
 
   validation {
-    condition     = length(setintersection(keys(var.handler.environment), ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "POSTOFFICE_TOPIC_ARN_PREFIX", "POSTOFFICE_IDEMPOTENCY_TABLE"])) == 0
+    condition     = length(setintersection(keys(var.handler.environment), ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "POSTOFFICE_TOPIC_ARN_PREFIX", "POSTOFFICE_IDEMPOTENCY_TABLE", "POSTOFFICE_REJECTED_DEVICE_MESSAGES_QUEUE_URL"])) == 0
     error_message = "handler.environment must not set variables Lambda reserves or the module sets itself."
   }
 }

@@ -75,3 +75,28 @@ run "a_directory_without_events_fails" {
 
   expect_failures = [var.directory]
 }
+
+run "the_collection_unpacker_publishes_the_events_devices_may_collect" {
+  command = plan
+
+  variables {
+    directory = "tests/collections"
+  }
+
+  assert {
+    condition     = output.consumers["collection-unpacker"].subscribes == tolist(["EVENT_COLLECTION"]) && output.consumers["collection-unpacker"].unpacks == tolist(["DOOR_OPENED"])
+    error_message = "the unpacker subscribes to EVENT_COLLECTION and publishes the collectable events devices produce, not APP_OPENED"
+  }
+  assert {
+    condition     = length(output.consumers["collection-unpacker"].publishes) == 0 && length(output.consumers["collection-unpacker"].forwards_to_actors) == 0
+    error_message = "the unpacker produces no event of its own and forwards nothing"
+  }
+  assert {
+    condition     = alltrue([for name, consumer in output.consumers : length(consumer.unpacks) == 0 if name != "collection-unpacker"])
+    error_message = "only the collection-unpacker unpacks"
+  }
+  assert {
+    condition     = output.actor_events["device"] == tolist(["DOOR_CLOSED", "DOOR_OPENED", "EVENT_COLLECTION"])
+    error_message = "devices may publish collections like any event they produce"
+  }
+}

@@ -248,6 +248,97 @@ run "forwarder_publishes_to_devices_and_reserves_concurrency" {
   }
 }
 
+run "the_collection_unpacker_publishes_only_collectable_events_and_keeps_rejected_members" {
+  command = plan
+
+  variables {
+    name = "collection-unpacker"
+    catalog = {
+      consumers = merge(var.catalog.consumers, {
+        "collection-unpacker" = { subscribes = ["EVENT_COLLECTION"], publishes = [], forwards_to_actors = [], unpacks = ["COOKING_FINISHED", "DEVICE_TELEMETRY_REPORTED"] }
+      })
+    }
+    events = merge(var.events, {
+      EVENT_COLLECTION = { topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-EVENT_COLLECTION" }
+    })
+    filter_policies = {}
+    rejected_device_messages_queue = {
+      arn = "arn:aws:sqs:eu-west-1:123456789012:postoffice-rejected-device-messages"
+      url = "https://sqs.eu-west-1.amazonaws.com/123456789012/postoffice-rejected-device-messages"
+    }
+  }
+
+  assert {
+    condition     = keys(aws_sns_topic_subscription.this) == ["EVENT_COLLECTION"]
+    error_message = "the unpacker subscribes to collections only"
+  }
+  assert {
+    condition = [for s in data.aws_iam_policy_document.unpacker[0].statement : s.resources if s.sid == "PublishCollectedEvents"] == [toset([
+      "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED",
+      "arn:aws:sns:eu-west-1:123456789012:postoffice-DEVICE_TELEMETRY_REPORTED",
+    ])]
+    error_message = "the unpacker may publish exactly the events devices may collect"
+  }
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.unpacker[0].statement : s.resources if s.sid == "KeepRejectedMembers"] == [toset(["arn:aws:sqs:eu-west-1:123456789012:postoffice-rejected-device-messages"])] && [for s in data.aws_iam_policy_document.unpacker[0].statement : s.actions if s.sid == "KeepRejectedMembers"] == [toset(["sqs:SendMessage"])]
+    error_message = "the unpacker may send to the rejected-device-messages queue only"
+  }
+  assert {
+    condition     = length(data.aws_iam_policy_document.unpacker[0].statement) == 3 && [for s in data.aws_iam_policy_document.unpacker[0].statement : s.resources if s.sid == "EncryptForEncryptedTopicsAndQueue"] == [toset([var.platform.kms_key_arn])]
+    error_message = "besides publishing and rejecting, the unpacker may use the platform key only"
+  }
+  assert {
+    condition     = aws_iam_role_policy.unpacker[0].role == aws_iam_role.this["handler"].id && aws_iam_role_policy.unpacker[0].policy == data.aws_iam_policy_document.unpacker[0].json
+    error_message = "the handler's role carries the unpacker policy"
+  }
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.handler.statement : s if contains(s.actions, "sns:Publish")]) == 0
+    error_message = "the unpacker produces no event of its own"
+  }
+  assert {
+    condition     = aws_lambda_function.handler.environment[0].variables.POSTOFFICE_REJECTED_DEVICE_MESSAGES_QUEUE_URL == "https://sqs.eu-west-1.amazonaws.com/123456789012/postoffice-rejected-device-messages"
+    error_message = "the handler finds the rejected-device-messages queue"
+  }
+}
+
+run "other_consumers_get_no_unpacker_policy" {
+  command = plan
+
+  assert {
+    condition     = length(aws_iam_role_policy.unpacker) == 0 && !contains(keys(aws_lambda_function.handler.environment[0].variables), "POSTOFFICE_REJECTED_DEVICE_MESSAGES_QUEUE_URL")
+    error_message = "only the collection-unpacker may send to the rejected-device-messages queue"
+  }
+}
+
+run "rejects_the_unpacker_without_the_rejected_queue" {
+  command = plan
+
+  variables {
+    name = "collection-unpacker"
+    catalog = {
+      consumers = merge(var.catalog.consumers, {
+        "collection-unpacker" = { subscribes = ["COOKING_FINISHED"], publishes = [], forwards_to_actors = [], unpacks = ["COOKING_FINISHED"] }
+      })
+    }
+    filter_policies = {}
+  }
+
+  expect_failures = [var.rejected_device_messages_queue]
+}
+
+run "rejects_the_rejected_queue_for_a_consumer_that_unpacks_nothing" {
+  command = plan
+
+  variables {
+    rejected_device_messages_queue = {
+      arn = "arn:aws:sqs:eu-west-1:123456789012:postoffice-rejected-device-messages"
+      url = "https://sqs.eu-west-1.amazonaws.com/123456789012/postoffice-rejected-device-messages"
+    }
+  }
+
+  expect_failures = [var.rejected_device_messages_queue]
+}
+
 run "the_bridge_waits_for_the_handler_and_the_handler_finds_its_idempotency_table" {
   command = plan
 
