@@ -109,6 +109,8 @@ use std::future::Future;
 
 use serde::de::DeserializeOwned;
 
+#[cfg(feature = "sns-endpoint")]
+pub use consumer::ConsumerService;
 pub use consumer::{Consumer, Handled};
 pub use context::Context;
 pub use error::{ErrorKind, HandlerError, Permanent};
