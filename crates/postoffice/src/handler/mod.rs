@@ -127,7 +127,7 @@ pub use schemas::Schemas;
 #[cfg(feature = "lambda")]
 pub use dynamodb::DynamoDbIdempotencyStore;
 #[cfg(feature = "lambda")]
-pub use lambda::{StartupError, init_tracing, run, run_with};
+pub use lambda::{SNS_ENDPOINT_ALIAS_ENV, StartupError, init_tracing, run, run_with};
 #[cfg(feature = "lambda")]
 pub use sns::SnsPublisher;
 
