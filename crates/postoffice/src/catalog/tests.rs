@@ -247,6 +247,7 @@ fn the_embedded_catalog_is_the_product_catalog() {
             "COOKING_REQUESTED",
             "COOKING_STARTED",
             "DEVICE_TELEMETRY_REPORTED",
+            "EVENT_COLLECTION",
             "FIRMWARE_UPDATE_OFFERED",
         ]
     );
@@ -266,8 +267,17 @@ fn lookups_follow_producers_and_consumers() {
         [
             "COOKING_FINISHED",
             "COOKING_REQUESTED",
-            "DEVICE_TELEMETRY_REPORTED"
+            "DEVICE_TELEMETRY_REPORTED",
+            "EVENT_COLLECTION"
         ]
+    );
+    assert_eq!(
+        names(catalog.collectable_events().collect()),
+        ["DEVICE_TELEMETRY_REPORTED"]
+    );
+    assert_eq!(
+        catalog.consumers_of(COLLECTION_EVENT).unwrap(),
+        [COLLECTION_UNPACKER]
     );
     assert_eq!(
         names(catalog.events_produced_by_actor("mobile").collect()),
@@ -296,7 +306,12 @@ fn lookups_follow_producers_and_consumers() {
     );
     assert_eq!(
         catalog.consumers().into_iter().collect::<Vec<_>>(),
-        ["iot-forwarder", "kitchen", "telemetry"]
+        [
+            "collection-unpacker",
+            "iot-forwarder",
+            "kitchen",
+            "telemetry"
+        ]
     );
 }
 
@@ -779,5 +794,36 @@ fn the_check_report_names_how_long_collectable_events_may_wait() {
             "ok DOOR_OPENED actor-to-backend producers=device consumers=kitchen collection_max_wait_s=45",
             "ok EVENT_COLLECTION actor-to-backend producers=device consumers=collection-unpacker",
         ]
+    );
+}
+
+#[test]
+fn the_product_collection_schema_bounds_the_member_count() {
+    let catalog = Catalog::embedded();
+    let members =
+        |n: usize| json!({"events": vec![json!({"event": "DEVICE_TELEMETRY_REPORTED"}); n]});
+    assert!(
+        catalog
+            .validate_payload(COLLECTION_EVENT, &members(1))
+            .is_ok()
+    );
+    assert!(
+        catalog
+            .validate_payload(COLLECTION_EVENT, &members(MAX_COLLECTION_MEMBERS))
+            .is_ok()
+    );
+    for n in [0, MAX_COLLECTION_MEMBERS + 1] {
+        assert!(
+            catalog
+                .validate_payload(COLLECTION_EVENT, &members(n))
+                .is_err(),
+            "{n} members"
+        );
+    }
+    // Members are not checked by the schema: the unpacker rejects bad ones one by one.
+    assert!(
+        catalog
+            .validate_payload(COLLECTION_EVENT, &json!({"events": [1, "two", null]}))
+            .is_ok()
     );
 }
