@@ -203,6 +203,12 @@ async fn bad_members_go_to_the_rejected_queue_as_postoffice_dlq_shows_them() {
         rejected.received_at,
         Utc.timestamp_millis_opt(1_795_464_000_012).unwrap()
     );
+    assert_eq!(rejected.collection_id.as_deref(), Some(COLLECTION_ID));
+    assert_eq!(rejected.member, Some(0));
+    assert_eq!(
+        rejected.detail.as_ref(),
+        first["detail"].as_str().map(String::from).as_ref()
+    );
     let member: Value = serde_json::from_slice(&rejected.original_payload).unwrap();
     assert_eq!(member, not_collectable);
 }
