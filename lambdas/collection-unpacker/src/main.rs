@@ -5,7 +5,7 @@ use collection_unpacker::{REJECTED_QUEUE_URL_ENV, SqsRejectedMembers, Unpacker};
 use postoffice::catalog::Catalog;
 use postoffice::handler::{SnsPublisher, StartupError, TOPIC_ARN_PREFIX_ENV};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 enum UnpackerError {
     #[error(
         "{REJECTED_QUEUE_URL_ENV} is not set; it is the URL of the rejected-device-messages queue"
@@ -13,6 +13,13 @@ enum UnpackerError {
     MissingRejectedQueue,
     #[error(transparent)]
     Startup(#[from] StartupError),
+}
+
+/// `main`'s error is printed with Debug: say what is wrong, not the variant's name.
+impl std::fmt::Debug for UnpackerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 #[tokio::main]
