@@ -4,8 +4,8 @@
 //! (A test binary of its own: the allocator is process-wide.)
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::{Mutex, MutexGuard};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use postoffice::Topic;
 use postoffice::sns::SnsMessage;

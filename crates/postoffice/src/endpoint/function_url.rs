@@ -27,20 +27,18 @@ pub fn is_event(payload: &Value) -> bool {
         .is_some_and(Value::is_object)
 }
 
+/// Absent and `null` alike (Lambda leaves fields out, emulators such as `cargo lambda watch` send
+/// `null`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Event {
-    #[serde(default)]
-    raw_path: String,
-    #[serde(default)]
-    raw_query_string: String,
+    raw_path: Option<String>,
+    raw_query_string: Option<String>,
     /// Function URLs join repeated headers with commas, one entry per name.
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
+    headers: Option<BTreeMap<String, String>>,
     request_context: RequestContext,
     body: Option<String>,
-    #[serde(default)]
-    is_base64_encoded: bool,
+    is_base64_encoded: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -59,28 +57,27 @@ pub fn request(payload: Value) -> Result<Request<Bytes>, String> {
         .map_err(|error| format!("not a function URL event: {error}"))?;
     let body = match event.body {
         None => Bytes::new(),
-        Some(body) if event.is_base64_encoded => Bytes::from(
+        Some(body) if event.is_base64_encoded == Some(true) => Bytes::from(
             BASE64
                 .decode(body)
                 .map_err(|error| format!("body is not valid base64: {error}"))?,
         ),
         Some(body) => Bytes::from(body),
     };
-    let path = if event.raw_path.is_empty() {
-        "/"
-    } else {
-        &event.raw_path
+    let path = match event.raw_path.as_deref() {
+        None | Some("") => "/",
+        Some(path) => path,
     };
-    let uri = match event.raw_query_string.as_str() {
-        "" => path.to_owned(),
-        query => format!("{path}?{query}"),
+    let uri = match event.raw_query_string.as_deref() {
+        None | Some("") => path.to_owned(),
+        Some(query) => format!("{path}?{query}"),
     };
     let mut request = Request::builder()
         .method(event.request_context.http.method.as_str())
         .uri(uri)
         .body(body)
         .map_err(|error| format!("not an HTTP request: {error}"))?;
-    for (name, value) in event.headers {
+    for (name, value) in event.headers.unwrap_or_default() {
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(&value),
@@ -175,6 +172,26 @@ mod tests {
                 .body()
                 .is_empty()
         );
+    }
+
+    /// `cargo lambda watch`, which the local post office runs the bridge under, sends `null` for
+    /// what Lambda leaves out.
+    #[test]
+    fn null_fields_read_as_absent() {
+        let mut event = event(Some("{}"), false);
+        for field in [
+            "rawPath",
+            "rawQueryString",
+            "headers",
+            "isBase64Encoded",
+            "cookies",
+        ] {
+            event[field] = Value::Null;
+        }
+        let request = super::request(event).unwrap();
+        assert_eq!(request.uri(), "/");
+        assert!(request.headers().is_empty());
+        assert_eq!(request.body(), &Bytes::from_static(b"{}"));
     }
 
     #[test]
