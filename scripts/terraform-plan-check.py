@@ -12,7 +12,8 @@
 2. Given a second plan of the same configuration whose catalog has one more event EVENT
    (actor-to-backend, produced by devices, consumed by CONSUMER), the second plan adds exactly
    that event's resources and CONSUMER's subscription to it, and otherwise changes only what
-   names the event: CONSUMER's bridge (allowed topics), queue policy and bridge policy, and the
+   names the event: CONSUMER's bridge (allowed topics; its handler's with an embedded bridge),
+   queue policy and bridge policy, and the
    one device publish policy the event lands in. No other device policy changes, so existing
    device certificates keep every permission they had.
 """
@@ -204,8 +205,10 @@ def check_added_event(base, extended, event, consumer):
         fail(f"adding {event} added {sorted(added - new_policies)}, expected exactly {sorted(expected_added)}")
 
     changed = {a for a in base if base[a] != extended[a]}
+    # The allowed topics are the bridge's environment, or the handler's with an embedded bridge.
     allowed = {
-        f"module.{consumer}.aws_lambda_function.bridge",
+        f"module.{consumer}.aws_lambda_function.bridge[0]",
+        f"module.{consumer}.aws_lambda_function.handler",
         f"module.{consumer}.aws_sqs_queue.dlq",
         f"module.{consumer}.aws_iam_role_policy.bridge",
     }

@@ -26,7 +26,9 @@ mod static_value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use postoffice::catalog::{ACTORS, Catalog, CatalogProblem, Direction, IOT_FORWARDER};
+use postoffice::catalog::{
+    ACTORS, COLLECTION_UNPACKER, Catalog, CatalogProblem, Direction, IOT_FORWARDER,
+};
 
 pub use root_module::{ModuleInstance, ModuleKind, RootModule};
 pub use static_value::StaticValue;
@@ -75,7 +77,8 @@ pub fn check(catalog: &Catalog, catalog_dir: &Path, dir: &Path) -> Agreement {
 }
 
 /// The outputs of `terraform/modules/catalog` for `catalog`: `events`, `actor_events` and
-/// `consumers`, as that module derives them (its tests pin the derivation).
+/// `consumers` (with `subscribes`, `publishes`, `forwards_to_actors` and `unpacks`), as that
+/// module derives them (its tests pin the derivation).
 pub fn catalog_outputs(catalog: &Catalog) -> StaticValue {
     fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> StaticValue {
         let sorted: BTreeSet<&str> = items.into_iter().collect();
@@ -134,6 +137,10 @@ pub fn catalog_outputs(catalog: &Catalog) -> StaticValue {
                 .events_consumed_by(consumer)
                 .filter(|e| consumer == IOT_FORWARDER && e.direction == Direction::BackendToActor)
                 .map(|e| e.name.as_str());
+            let unpacks = catalog
+                .collectable_events()
+                .filter(|_| consumer == COLLECTION_UNPACKER)
+                .map(|e| e.name.as_str());
             let fields = BTreeMap::from([
                 ("subscribes".to_owned(), strings(subscribes)),
                 (
@@ -145,6 +152,7 @@ pub fn catalog_outputs(catalog: &Catalog) -> StaticValue {
                     ),
                 ),
                 ("forwards_to_actors".to_owned(), strings(forwards)),
+                ("unpacks".to_owned(), strings(unpacks)),
             ]);
             (consumer.to_owned(), StaticValue::Map(fields))
         })

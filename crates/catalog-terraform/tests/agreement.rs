@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use postoffice::catalog::Catalog;
-use postoffice_catalog_terraform::{Agreement, check};
+use postoffice_catalog_terraform::{Agreement, StaticValue, catalog_outputs, check};
 use tempfile::TempDir;
 
 fn repository() -> PathBuf {
@@ -129,6 +129,43 @@ fn the_repository_terraform_agrees_with_the_catalog() {
         &repository().join("terraform/examples/complete"),
     );
     assert_agrees(&agreement);
+}
+
+#[test]
+fn the_catalog_outputs_give_the_unpacker_the_events_devices_may_collect() {
+    let catalog = Catalog::load(&repository().join("event-catalog")).unwrap();
+    let StaticValue::Map(outputs) = catalog_outputs(&catalog) else {
+        panic!("the outputs are a map");
+    };
+    let StaticValue::Map(consumers) = &outputs["consumers"] else {
+        panic!("consumers is a map");
+    };
+    let unpacks = |consumer: &str| {
+        let StaticValue::Map(fields) = &consumers[consumer] else {
+            panic!("{consumer} is a map");
+        };
+        fields["unpacks"].as_strings().unwrap()
+    };
+    assert_eq!(
+        unpacks("collection-unpacker"),
+        ["DEVICE_TELEMETRY_REPORTED"]
+    );
+    for consumer in ["kitchen", "telemetry", "iot-forwarder"] {
+        assert!(unpacks(consumer).is_empty(), "{consumer}");
+    }
+}
+
+#[test]
+fn the_collection_unpacker_needs_its_consumer_block() {
+    let copy = Copy::new();
+    copy.edit("consumers.tf", |text| {
+        without_block(&text, "module \"collection_unpacker\"")
+    });
+    assert_one_problem(
+        &copy.check(),
+        "collection-unpacker",
+        "event EVENT_COLLECTION",
+    );
 }
 
 #[test]
@@ -295,6 +332,7 @@ fn event_blocks_listed_by_hand_are_still_checked() {
     COOKING_REPLIED           = false
     COOKING_REQUESTED         = true
     DEVICE_TELEMETRY_REPORTED = true
+    EVENT_COLLECTION          = true
     FIRMWARE_UPDATE_OFFERED   = false
   }
 }"#,
@@ -358,7 +396,7 @@ fn a_hand_kept_device_policy_is_checked_both_ways() {
     copy.edit("main.tf", |text| {
         text.replace(
             r#"device_events            = module.catalog.actor_events["device"]"#,
-            r#"device_events            = ["COOKING_FINISHED", "COOKING_REQUESTED", "DOOR_OPENED"]"#,
+            r#"device_events            = ["COOKING_FINISHED", "COOKING_REQUESTED", "DOOR_OPENED", "EVENT_COLLECTION"]"#,
         )
     });
     let agreement = copy.check();

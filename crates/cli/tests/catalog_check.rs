@@ -63,7 +63,7 @@ fn the_repository_catalog_passes() {
     let out = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{out}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 7, "{out}");
+    assert_eq!(lines.len(), 8, "{out}");
     assert!(lines.contains(
         &"ok COOKING_REQUESTED actor-to-backend producers=mobile,device consumers=kitchen"
     ));
@@ -73,7 +73,13 @@ fn the_repository_catalog_passes() {
     assert!(lines.contains(
         &"ok FIRMWARE_UPDATE_OFFERED backend-to-actor producers=firmware consumers=iot-forwarder"
     ));
-    assert!(lines[6].ends_with(": 6 events, no problems"), "{out}");
+    assert!(lines.contains(
+        &"ok DEVICE_TELEMETRY_REPORTED actor-to-backend producers=device consumers=telemetry collection_max_wait_s=600"
+    ));
+    assert!(lines.contains(
+        &"ok EVENT_COLLECTION actor-to-backend producers=device consumers=collection-unpacker"
+    ));
+    assert!(lines[7].ends_with(": 7 events, no problems"), "{out}");
 }
 
 #[test]
@@ -84,7 +90,7 @@ fn the_catalog_directory_defaults_to_event_catalog() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
-    assert!(stdout(&output).contains("catalog event-catalog: 6 events"));
+    assert!(stdout(&output).contains("catalog event-catalog: 7 events"));
 }
 
 #[test]

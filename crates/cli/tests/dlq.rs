@@ -1408,6 +1408,58 @@ async fn the_rejected_device_messages_queue_is_listed_and_shown_decoded() {
     assert_eq!(po.bodies(&url).await.len(), 4);
 }
 
+/// A member of a device's collection that the collection-unpacker rejected (docs/contracts.md,
+/// "Event collections"): shown with its collection, its place and why, and the member's own
+/// control characters kept from the terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_collection_member_is_shown_with_its_collection() {
+    let po = PostOffice::start().await;
+    let url = po
+        .queue(
+            REJECTED_QUEUE,
+            &[("postoffice:role", "rejected-device-messages")],
+        )
+        .await;
+    let member = r#"{"event":"COOKING_REQUESTED","payload":{}}"#;
+    let mut body: Value = serde_json::from_str(&rejected_message(
+        "EVENT_COLLECTION/h-1/oven-1",
+        None,
+        &["event"],
+        member.as_bytes(),
+    ))
+    .unwrap();
+    body["ruleName"] = json!("collection-unpacker");
+    body["clientId"] = json!("oven-1");
+    body["collectionId"] = json!("2b7e3c4d-5f60-4a1b-8c2d-3e4f5a6b7c8d");
+    body["member"] = json!(2);
+    body["detail"] = json!("event: devices may not send \"\u{1b}[2J\" in a collection");
+    po.send(&url, &body.to_string(), &[]).await;
+
+    let output = po.run(None, &["dlq", "show", "rejected-device-messages", "--json"]);
+    let shown: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0]["kind"], "rejected-device-message");
+    assert_eq!(shown[0]["rule_name"], "collection-unpacker");
+    assert_eq!(shown[0]["event"], "EVENT_COLLECTION");
+    assert_eq!(
+        shown[0]["collection_id"],
+        "2b7e3c4d-5f60-4a1b-8c2d-3e4f5a6b7c8d"
+    );
+    assert_eq!(shown[0]["member"], 2);
+    assert_eq!(shown[0]["detail"], body["detail"]);
+    assert_eq!(shown[0]["payload_text"], member);
+
+    let text = stdout(&po.run(None, &["dlq", "show", "rejected-device-messages"]));
+    for expected in [
+        "rule            collection-unpacker",
+        "collection      2b7e3c4d-5f60-4a1b-8c2d-3e4f5a6b7c8d, member 2",
+        r#"detail          event: devices may not send "\u{1b}[2J" in a collection"#,
+    ] {
+        assert!(text.contains(expected), "{expected:?} in:\n{text}");
+    }
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+}
+
 /// A device chooses every byte of its message: printed as text, it must not drive the
 /// on-call engineer's terminal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

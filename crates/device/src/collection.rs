@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use postoffice::catalog::{Catalog, MAX_COLLECTION_MEMBERS};
 use postoffice::topic;
 use uuid::Uuid;
 
@@ -14,7 +15,7 @@ use crate::event::MAX_MESSAGE_BYTES;
 use crate::outbox::Entry;
 
 /// The event name of collection messages: `EVENT_COLLECTION/{household}/{device}`.
-pub const COLLECTION_EVENT: &str = "EVENT_COLLECTION";
+pub use postoffice::catalog::COLLECTION_EVENT;
 
 const PREFIX: &str = "{\"collection_id\":\"";
 const AFTER_ID: &str = "\",\"events\":[";
@@ -35,7 +36,7 @@ impl Default for CollectionPolicy {
     fn default() -> Self {
         Self {
             max_waits: HashMap::new(),
-            max_events: 100,
+            max_events: MAX_COLLECTION_MEMBERS,
             max_bytes: MAX_MESSAGE_BYTES,
         }
     }
@@ -47,6 +48,20 @@ impl CollectionPolicy {
         Self::default()
     }
 
+    /// What the event catalog allows: every event with a `collection` may wait its
+    /// `max_wait_s`, and no other is collected (the platform rejects members of other events).
+    pub fn from_catalog(catalog: &Catalog) -> Self {
+        let mut policy = Self::new();
+        for event in catalog.collectable_events() {
+            if let Some(collection) = event.collection {
+                policy
+                    .max_waits
+                    .insert(event.name.clone(), collection.max_wait());
+            }
+        }
+        policy
+    }
+
     /// `event` may wait up to `max_wait` for others to travel with.
     pub fn collect(mut self, event: &str, max_wait: Duration) -> Result<Self, DeviceError> {
         topic::validate_event_name(event).map_err(DeviceError::EventName)?;
@@ -54,9 +69,10 @@ impl CollectionPolicy {
         Ok(self)
     }
 
-    /// At most `max_events` events per collection (at least one).
+    /// At most `max_events` events per collection (at least one; by default and at most the
+    /// platform's [`MAX_COLLECTION_MEMBERS`]: a larger collection is rejected whole).
     pub fn max_events(mut self, max_events: usize) -> Self {
-        self.max_events = max_events.max(1);
+        self.max_events = max_events.clamp(1, MAX_COLLECTION_MEMBERS);
         self
     }
 
@@ -383,6 +399,36 @@ mod tests {
         assert_eq!(huge.message.len(), MAX_MESSAGE_BYTES - 50);
         assert!(!policy.fits(&huge));
         assert!(policy.fits(&telemetry(2)));
+    }
+
+    #[test]
+    fn the_catalog_says_which_events_wait_and_how_long() {
+        let policy = CollectionPolicy::from_catalog(Catalog::embedded());
+        assert_eq!(
+            policy.max_wait("DEVICE_TELEMETRY_REPORTED"),
+            Some(Duration::from_secs(600))
+        );
+        for event in ["COOKING_FINISHED", "COOKING_REQUESTED", COLLECTION_EVENT] {
+            assert_eq!(policy.max_wait(event), None, "{event}");
+        }
+        assert_eq!(policy.max_events, MAX_COLLECTION_MEMBERS);
+    }
+
+    #[test]
+    fn collections_stay_within_the_platforms_member_limit() {
+        let policy = CollectionPolicy::new().max_events(MAX_COLLECTION_MEMBERS + 50);
+        assert_eq!(policy.max_events, MAX_COLLECTION_MEMBERS);
+        let now = Instant::now();
+        let mut collector = Collector::default();
+        for seq in 0..(MAX_COLLECTION_MEMBERS as u64 + 1) {
+            collector.add(telemetry(seq), now);
+        }
+        let sizes: Vec<usize> = collector
+            .take(&policy, now, true)
+            .iter()
+            .map(|c| c.members.len())
+            .collect();
+        assert_eq!(sizes, [MAX_COLLECTION_MEMBERS, 1]);
     }
 
     #[test]

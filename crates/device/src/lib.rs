@@ -27,8 +27,10 @@
 //! # Event collections
 //!
 //! Several events of one device may travel in one MQTT message, an *event collection*, when the
-//! caller's [`CollectionPolicy`] names their event with a maximum wait. Contract (the platform
-//! side unpacks collections):
+//! caller's [`CollectionPolicy`] names their event with a maximum wait;
+//! [`CollectionPolicy::from_catalog`] takes the events and waits the event catalog allows (a
+//! `collection` in their file), the only ones the platform's collection-unpacker publishes.
+//! Contract (docs/contracts.md, "Event collections"; the platform side unpacks collections):
 //!
 //! - topic: `EVENT_COLLECTION/{household}/{device}` ([`COLLECTION_EVENT`]);
 //! - payload:
@@ -41,8 +43,9 @@
 //!   each member being the event's device message (optional fields absent when unset) plus its
 //!   event name; members appear in the order the device accepted them;
 //! - a collection's payload never exceeds IoT Core's 128 KB message limit (or the policy's
-//!   smaller bound) and holds at most the policy's maximum number of events; more members are
-//!   split over several collections;
+//!   smaller bound) and holds at most the policy's maximum number of events (never more than
+//!   the platform's 100, `postoffice::catalog::MAX_COLLECTION_MEMBERS`); more members are split
+//!   over several collections;
 //! - an event without a policy, a request, or an event too large to fit in a collection travels
 //!   alone, on its own topic, at once;
 //! - a collection leaves when its oldest member has waited its maximum wait (every waiting member

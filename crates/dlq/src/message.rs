@@ -328,6 +328,12 @@ struct RejectionBody {
     received_at: String,
     unreadable: Vec<String>,
     base64_original_payload: String,
+    #[serde(default)]
+    collection_id: Option<String>,
+    #[serde(default)]
+    member: Option<u64>,
+    #[serde(default)]
+    detail: Option<String>,
 }
 
 /// A device message an event's rejection rule kept because the handlers cannot read it. Nothing
@@ -348,8 +354,14 @@ pub struct RejectedMessage {
     /// The parts of the message that are not readable, in the contract's order (`topic`,
     /// `payload`, `event_id`, `occurred_at`, `correlation_id`, `causation_id`, `schema_version`).
     pub unreadable: Vec<String>,
-    /// The message as published on the topic.
+    /// The message as published on the topic; of a collection member, the member's JSON.
     pub original_payload: Vec<u8>,
+    /// Of a collection member the collection-unpacker rejected (`ruleName`
+    /// `collection-unpacker`): the collection's event id and the member's index in it.
+    pub collection_id: Option<String>,
+    pub member: Option<u64>,
+    /// What is wrong with each unreadable part, when the rejecter says (the unpacker does).
+    pub detail: Option<String>,
 }
 
 impl RejectedMessage {
@@ -382,6 +394,9 @@ impl RejectedMessage {
             received_at,
             unreadable: body.unreadable,
             original_payload,
+            collection_id: body.collection_id,
+            member: body.member,
+            detail: body.detail,
         })
     }
 
@@ -595,6 +610,39 @@ mod tests {
             rejected.payload_text(),
             Some(r#"{"event_id":"x","payload":{}}"#)
         );
+    }
+
+    #[test]
+    fn decodes_a_collection_member_the_unpacker_rejected() {
+        let member = br#"{"event":"COOKING_REQUESTED","payload":{}}"#;
+        let mut body = rejection(member, &["event"]);
+        body["ruleName"] = json!("collection-unpacker");
+        body["topic"] = json!("EVENT_COLLECTION/h-1/oven-1");
+        body.as_object_mut().unwrap().remove("traceId");
+        body["collectionId"] = json!("2b7e3c4d-5f60-4a1b-8c2d-3e4f5a6b7c8d");
+        body["member"] = json!(3);
+        body["detail"] = json!("event: devices may not send COOKING_REQUESTED in a collection");
+        let rejected = decode_rejected(&body);
+        assert_eq!(rejected.rule_name, "collection-unpacker");
+        assert_eq!(rejected.topic_level(0), "EVENT_COLLECTION");
+        assert_eq!(rejected.original_payload, member);
+        assert_eq!(
+            rejected.collection_id.as_deref(),
+            Some("2b7e3c4d-5f60-4a1b-8c2d-3e4f5a6b7c8d")
+        );
+        assert_eq!(rejected.member, Some(3));
+        assert!(rejected.detail.unwrap().contains("COOKING_REQUESTED"));
+        // A rule's rejection has none of them.
+        let rule = decode_rejected(&rejection(b"{}", &["payload"]));
+        assert_eq!(
+            (rule.collection_id, rule.member, rule.detail),
+            (None, None, None)
+        );
+        body["member"] = json!("three");
+        assert!(matches!(
+            DeadLetter::decode(&received(body.to_string())),
+            Err(DecodeError::Rejection(_))
+        ));
     }
 
     #[test]

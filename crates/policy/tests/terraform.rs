@@ -23,6 +23,8 @@ macro_rules! fixtures {
 }
 
 const FIXTURES: &[(&str, &str)] = fixtures![
+    "consumer-collection-unpacker-handler-role-policy.json",
+    "consumer-collection-unpacker-handler-unpack-collections-role-policy.json",
     "consumer-iot-forwarder-bridge-function-policy.json",
     "consumer-iot-forwarder-bridge-role-policy.json",
     "consumer-iot-forwarder-dlq-policy.json",
@@ -46,6 +48,7 @@ const FIXTURES: &[(&str, &str)] = fixtures![
     "platform-iot-assume-trust-policy.json",
     "platform-iot-device-policy.json",
     "platform-iot-device-publish-0-policy.json",
+    "platform-iot-device-publish-1-policy.json",
     "platform-iot-device-publish-3-policy.json",
     "platform-iot-mobile-policy.json",
     "platform-kms-key-policy.json",
@@ -205,6 +208,73 @@ mod handlers {
             )
             .is_allowed()
         );
+    }
+
+    /// The collection-unpacker's role: its handler policy and `unpack-collections`.
+    fn unpacker_call(action: &str, resource: &str, context: Context) -> Decision {
+        let handler = fixture("consumer-collection-unpacker-handler-role-policy.json");
+        let unpack =
+            fixture("consumer-collection-unpacker-handler-unpack-collections-role-policy.json");
+        let key = fixture("platform-kms-key-policy.json");
+        let mut policies = Policies::new()
+            .identity_policy(&handler)
+            .unwrap()
+            .identity_policy(&unpack)
+            .unwrap();
+        if resource == KEY {
+            policies = policies
+                .resource_policy(ResourcePolicyKind::KeyPolicy, &key)
+                .unwrap();
+        }
+        let request = Request::new(
+            session("postoffice-collection-unpacker-handler"),
+            action,
+            resource,
+        )
+        .unwrap()
+        .with_context(context);
+        evaluate(&request, &policies)
+    }
+
+    #[test]
+    fn the_unpacker_publishes_only_events_devices_may_collect() {
+        let publish =
+            |event: &str| unpacker_call("sns:Publish", &format!("{TOPIC}{event}"), secure());
+        assert_eq!(
+            sid(&publish("DEVICE_TELEMETRY_REPORTED")).as_deref(),
+            Some("PublishCollectedEvents")
+        );
+        // Device events that are not collected, backend events and the collections themselves.
+        for event in [
+            "COOKING_FINISHED",
+            "COOKING_REQUESTED",
+            "COOKING_REPLIED",
+            "FIRMWARE_UPDATE_OFFERED",
+            "EVENT_COLLECTION",
+        ] {
+            assert!(!publish(event).is_allowed(), "{event}");
+        }
+        let queue = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:postoffice-rejected-device-messages");
+        assert_eq!(
+            sid(&unpacker_call("sqs:SendMessage", &queue, secure())).as_deref(),
+            Some("KeepRejectedMembers")
+        );
+        for other in ["postoffice-rule-errors", "postoffice-telemetry-dlq"] {
+            let arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{other}");
+            assert!(!unpacker_call("sqs:SendMessage", &arn, secure()).is_allowed());
+        }
+        assert!(!unpacker_call("sqs:ReceiveMessage", &queue, secure()).is_allowed());
+        for service in ["sns", "sqs"] {
+            let via = Context::new().with(
+                "kms:ViaService",
+                format!("{service}.{REGION}.amazonaws.com"),
+            );
+            assert!(
+                unpacker_call("kms:GenerateDataKey", KEY, via).is_allowed(),
+                "{service}"
+            );
+        }
+        assert!(!unpacker_call("kms:GenerateDataKey", KEY, Context::new()).is_allowed());
     }
 
     #[test]
@@ -809,10 +879,11 @@ mod event_store {
 mod devices {
     use super::*;
 
-    fn device_policies() -> [Policy; 3] {
+    fn device_policies() -> [Policy; 4] {
         [
             fixture("platform-iot-device-policy.json"),
             fixture("platform-iot-device-publish-0-policy.json"),
+            fixture("platform-iot-device-publish-1-policy.json"),
             fixture("platform-iot-device-publish-3-policy.json"),
         ]
     }
@@ -875,6 +946,11 @@ mod devices {
         assert!(publish("COOKING_REQUESTED/h-1/oven-1"));
         assert!(publish("COOKING_FINISHED/h-1/oven-1"));
         assert!(publish("DEVICE_TELEMETRY_REPORTED/h-1/oven-1"));
+        assert!(publish("EVENT_COLLECTION/h-1/oven-1"), "its collections");
+        assert!(
+            !publish("EVENT_COLLECTION/h-2/oven-1") && !publish("EVENT_COLLECTION/h-1/oven-2"),
+            "another's collections"
+        );
         assert!(
             !publish("COOKING_REPLIED/h-1/oven-1"),
             "a backend-to-actor event"

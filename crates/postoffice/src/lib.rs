@@ -7,6 +7,9 @@
 //! - [`catalog`]: the event catalog (names, directions, producers, consumers, payload schemas);
 //! - [`sns`]: SNS HTTP(S) message parsing and signature verification.
 //!
+//! `endpoint` (feature `sns-endpoint`) is SNS's HTTPS endpoint in front of a handler, shared by
+//! the bridge Lambda and handlers that serve SNS themselves.
+//!
 //! [`handler`] is the API product teams write business logic against; `aws_http` (feature
 //! `aws-http`) is the HTTP client the Lambdas' AWS SDK clients send through, and `https`
 //! (feature `https`) makes every HTTP client of the platform.
@@ -14,6 +17,8 @@
 #[cfg(feature = "aws-http")]
 pub mod aws_http;
 pub mod catalog;
+#[cfg(feature = "sns-endpoint")]
+pub mod endpoint;
 pub mod envelope;
 pub mod handler;
 #[cfg(feature = "https")]

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{TimeDelta, Utc};
+use postoffice::endpoint::RESPONSE_DEADLINE;
 use postoffice::sns::{
     CertificateFetcher, CertificateUrl, FetchError, FixedClock, MAX_CONCURRENT_CERTIFICATE_LOADS,
     MessageType, SnsMessage, StaticCertificateFetcher, Verifier,
 };
 use postoffice::{Envelope, Topic};
-use sns_bridge::Bridge;
-use sns_bridge::config::RESPONSE_DEADLINE;
+use sns_bridge::bridge as new_bridge;
 use support::*;
 use tokio::time::Instant;
 
@@ -159,7 +159,7 @@ async fn an_unavailable_or_unreadable_certificate_is_a_5xx_sns_retries() {
 async fn a_certificate_that_does_not_chain_to_a_trusted_root_is_403() {
     let invoker = FakeInvoker::handled();
     let clock = FixedClock(Utc::now());
-    let untrusting = Bridge::new(
+    let untrusting = new_bridge(
         &config(TOPIC_ARN, INVOKE_TIMEOUT),
         Verifier::new(RecordingFetcher::serving_test_certificate(), clock),
         clock,
@@ -244,7 +244,7 @@ impl CertificateFetcher for SlowMissing {
 async fn concurrent_requests_naming_new_certificates_fetch_a_bounded_number_at_once() {
     let fetcher = SlowMissing::default();
     let clock = FixedClock(Utc::now());
-    let bridge = Arc::new(Bridge::new(
+    let bridge = Arc::new(new_bridge(
         &config(TOPIC_ARN, INVOKE_TIMEOUT),
         Verifier::new(fetcher.clone(), clock),
         clock,

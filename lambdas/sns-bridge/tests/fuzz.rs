@@ -166,7 +166,7 @@ proptest! {
         let request = request.body(Bytes::from(body)).unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
         let report = runtime.block_on(bridge.decide(request));
-        let response = sns_bridge::bridge::respond(report.decision);
+        let response = postoffice::endpoint::respond(report.decision);
         if still_genuine && method == "POST" && report.decision == Decision::Handled {
             prop_assert_eq!(invoker.calls().len(), 1);
             return Ok(());

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use chrono::{TimeDelta, Utc};
 use postoffice::invocation::HandlerInvocation;
 use postoffice::sns::{LOCAL_SIGNING_CERT_URL, MessageType, StaticCertificateFetcher, Verifier};
-use sns_bridge::{Bridge, InvokeAnswer, MAX_BODY_BYTES};
+use sns_bridge::{InvokeAnswer, MAX_BODY_BYTES};
 use support::*;
 
 const TIMEOUT: Duration = Duration::from_millis(2_000);
@@ -414,7 +414,7 @@ async fn local_ca_signed_confirmation_is_confirmed_through_the_api_without_any_f
     let verifier = Verifier::new(fetcher.clone(), clock)
         .with_local_certificate(authority.certificate_pem().as_bytes())
         .unwrap();
-    let local = Bridge::new(
+    let local = sns_bridge::bridge(
         &config(TOPIC_ARN, TIMEOUT),
         verifier,
         clock,

@@ -69,7 +69,7 @@ fn attacker_supplied_fields_are_bounded_in_the_log() {
     let line: serde_json::Value = serde_json::from_str(written.trim()).expect("one JSON line");
     assert_eq!(line["reason"], "topic_not_allowed");
     let logged_topic = line["topic_arn"].as_str().unwrap();
-    assert_eq!(logged_topic.len(), telemetry::MAX_FIELD_CHARS);
+    assert_eq!(logged_topic.len(), postoffice::endpoint::MAX_FIELD_CHARS);
     assert!(huge.starts_with(logged_topic));
     assert!(written.len() < 4 * 1024, "{} bytes", written.len());
 }

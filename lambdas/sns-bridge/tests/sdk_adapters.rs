@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use postoffice::endpoint::SubscriptionConfirmer;
+use postoffice::endpoint::aws::SnsConfirmer;
 use postoffice_test_support::{http_response, read_http_request_blocking};
-use sns_bridge::aws::{LambdaInvoker, SnsConfirmer};
-use sns_bridge::decision::decide_invocation;
-use sns_bridge::{Decision, HandlerInvoker, InvokeAnswer, SubscriptionConfirmer};
+use sns_bridge::invoke::{LambdaInvoker, decide_invocation};
+use sns_bridge::{Decision, HandlerInvoker, InvokeAnswer};
 
 /// One canned response per request: `(status, headers, body)`; records each request line and body.
 struct ScriptedEndpoint {

@@ -43,3 +43,20 @@ module "iot_forwarder" {
     environment = { AWS_ENDPOINT_URL_IOT_DATA_PLANE = "https://${module.platform.device_endpoint}" }
   }
 }
+
+# Devices' event collections (EVENT_COLLECTION): each member published to its own event's topic
+# as the device's event, members it cannot publish kept in the rejected-device-messages queue.
+module "collection_unpacker" {
+  source   = "../../modules/consumer"
+  name     = "collection-unpacker"
+  platform = module.platform.for_consumers
+  catalog  = module.catalog
+  events   = module.event
+  bridge   = local.bridge
+  handler  = { zip = "${var.lambda_zips}/collection-unpacker/bootstrap.zip" }
+
+  rejected_device_messages_queue = {
+    arn = module.platform.rejected_device_messages_queue_arn
+    url = module.platform.rejected_device_messages_queue_url
+  }
+}

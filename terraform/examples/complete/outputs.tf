@@ -16,7 +16,7 @@ output "topic_arns" {
 output "dlq_urls" {
   description = "Dead-letter queue URL per consumer."
   value = {
-    for consumer in [module.kitchen, module.telemetry, module.iot_forwarder] : consumer.name => consumer.dlq_url
+    for consumer in [module.kitchen, module.telemetry, module.iot_forwarder, module.collection_unpacker] : consumer.name => consumer.dlq_url
   }
 }
 

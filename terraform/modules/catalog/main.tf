@@ -23,6 +23,13 @@ locals {
 
   consumer_names = sort(distinct(flatten([for event in values(local.events) : event.consumers])))
 
+  # Events devices may send in an EVENT_COLLECTION (a `collection` in their file). Only events
+  # devices produce count, whatever a file says, so the unpacker can never be given another.
+  collectable = sort([
+    for name, event in local.files : name
+    if try(event.collection.max_wait_s, null) != null && local.events[name].actor_published && contains(local.events[name].producers, "device")
+  ])
+
   consumers = {
     for consumer in local.consumer_names : consumer => {
       subscribes = sort([for name, event in local.events : name if contains(event.consumers, consumer)])
@@ -32,6 +39,9 @@ locals {
         for name, event in local.events : name
         if contains(event.consumers, consumer) && event.direction == "backend-to-actor"
       ])
+      # catalog::COLLECTION_UNPACKER publishes the members of devices' collections to their
+      # events' topics, as the devices' events.
+      unpacks = consumer != "collection-unpacker" ? [] : local.collectable
     }
   }
 

@@ -18,6 +18,6 @@ output "actor_events" {
 }
 
 output "consumers" {
-  description = "Every consumer the catalog names, with the events it `subscribes` to, the events its handler `publishes`, and (iot-forwarder) the events it `forwards_to_actors`. The consumer module picks its entry by name (`catalog = module.catalog`)."
+  description = "Every consumer the catalog names, with the events it `subscribes` to, the events its handler `publishes`, (iot-forwarder) the events it `forwards_to_actors` and (collection-unpacker) the events it `unpacks` from devices' collections and publishes. The consumer module picks its entry by name (`catalog = module.catalog`)."
   value       = local.consumers
 }

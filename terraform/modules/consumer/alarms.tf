@@ -37,13 +37,17 @@ resource "aws_cloudwatch_metric_alarm" "dlq_age" {
 }
 
 # The bridge answers SNS with a status and never fails on purpose: any error is a crash, a
-# timeout or a misconfiguration.
+# timeout or a misconfiguration. Embedded, the same holds for the invocations through the
+# endpoint's alias (dimension Resource), while direct ones (redrive) fail on purpose.
 resource "aws_cloudwatch_metric_alarm" "bridge_errors" {
-  alarm_name          = "${local.bridge_name}-errors"
-  alarm_description   = "The bridge Lambda of consumer ${var.name} returns errors. Runbook: docs/runbook.md#lambda-errors"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.bridge.function_name }
+  alarm_name        = local.embedded ? "${local.handler_name}-sns-endpoint-errors" : "${local.bridge_name}-errors"
+  alarm_description = local.embedded ? "The SNS endpoint of consumer ${var.name} (its handler's function URL) returns errors. Runbook: docs/runbook.md#lambda-errors" : "The bridge Lambda of consumer ${var.name} returns errors. Runbook: docs/runbook.md#lambda-errors"
+  namespace         = "AWS/Lambda"
+  metric_name       = "Errors"
+  dimensions = local.embedded ? {
+    FunctionName = aws_lambda_function.handler.function_name
+    Resource     = "${aws_lambda_function.handler.function_name}:${local.sns_endpoint_alias}"
+  } : { FunctionName = aws_lambda_function.bridge[0].function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -57,7 +61,9 @@ resource "aws_cloudwatch_metric_alarm" "bridge_errors" {
 
 # A handler answers Retryable and NonRetryable as function errors on purpose; one such message is
 # on-call's business only once it is dead-lettered (dlq-depth). A burst means the handler or what
-# it depends on is broken: page on the share of failing invocations.
+# it depends on is broken: page on the share of failing invocations. Embedded, the failures of
+# the deliveries through the function URL are statuses, not function errors: the endpoint's
+# metrics (PostOffice/Bridge, by reason) count them.
 resource "aws_cloudwatch_metric_alarm" "handler_errors" {
   alarm_name          = "${local.handler_name}-errors"
   alarm_description   = "More than ${var.handler_error_alarm_percent}% of the invocations of consumer ${var.name}'s handler fail. Runbook: docs/runbook.md#lambda-errors"
@@ -72,8 +78,23 @@ resource "aws_cloudwatch_metric_alarm" "handler_errors" {
   metric_query {
     id          = "failing"
     label       = "Failing invocations (%)"
-    expression  = "IF(invocations >= 10, 100 * errors / invocations, 0)"
+    expression  = local.embedded ? "IF(invocations >= 10, 100 * (errors + FILL(refused, 0) + FILL(failed, 0) + FILL(timed_out, 0)) / invocations, 0)" : "IF(invocations >= 10, 100 * errors / invocations, 0)"
     return_data = true
+  }
+
+  dynamic "metric_query" {
+    for_each = local.embedded ? { refused = "handler_non_retryable", failed = "handler_failed", timed_out = "invoke_timed_out" } : {}
+    content {
+      id          = metric_query.key
+      return_data = false
+      metric {
+        namespace   = "PostOffice/Bridge"
+        metric_name = "Messages"
+        dimensions  = { HandlerFunction = aws_lambda_function.handler.function_name, Reason = metric_query.value }
+        stat        = "Sum"
+        period      = 300
+      }
+    }
   }
 
   # PutMetricAlarm takes exactly one query with ReturnData true; the others must say false:
@@ -109,7 +130,7 @@ resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
   alarm_description   = "The ${each.key} Lambda of consumer ${var.name} is throttled. Runbook: docs/runbook.md#lambda-throttles"
   namespace           = "AWS/Lambda"
   metric_name         = "Throttles"
-  dimensions          = { FunctionName = each.key == "bridge" ? aws_lambda_function.bridge.function_name : aws_lambda_function.handler.function_name }
+  dimensions          = { FunctionName = each.key == "bridge" ? aws_lambda_function.bridge[0].function_name : aws_lambda_function.handler.function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1

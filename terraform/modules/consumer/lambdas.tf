@@ -29,11 +29,16 @@ resource "aws_iam_role_policy_attachment" "xray" {
   policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
 }
 
+# What the bridge does, on the role of the function that does it: the bridge's, or the handler's
+# when the bridge is embedded (its logs and key are then the handler policy's).
 data "aws_iam_policy_document" "bridge" {
-  statement {
-    sid       = "InvokeOnlyItsHandler"
-    actions   = ["lambda:InvokeFunction"]
-    resources = [aws_lambda_function.handler.arn]
+  dynamic "statement" {
+    for_each = local.embedded ? [] : [1]
+    content {
+      sid       = "InvokeOnlyItsHandler"
+      actions   = ["lambda:InvokeFunction"]
+      resources = [aws_lambda_function.handler.arn]
+    }
   }
   # The bridge confirms its subscriptions with a signed ConfirmSubscription
   # (AuthenticateOnUnsubscribe), which IAM authorises against the topic:
@@ -43,26 +48,32 @@ data "aws_iam_policy_document" "bridge" {
     actions   = ["sns:ConfirmSubscription"]
     resources = local.topic_arns
   }
-  statement {
-    sid       = "WriteItsLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this["bridge"].arn}:*"]
+  dynamic "statement" {
+    for_each = local.embedded ? [] : [1]
+    content {
+      sid       = "WriteItsLogs"
+      actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+      resources = ["${aws_cloudwatch_log_group.this["bridge"].arn}:*"]
+    }
   }
-  statement {
-    sid       = "ReadItsEncryptedEnvironment"
-    actions   = ["kms:Decrypt"]
-    resources = [var.platform.kms_key_arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["lambda.${local.region}.amazonaws.com"]
+  dynamic "statement" {
+    for_each = local.embedded ? [] : [1]
+    content {
+      sid       = "ReadItsEncryptedEnvironment"
+      actions   = ["kms:Decrypt"]
+      resources = [var.platform.kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["lambda.${local.region}.amazonaws.com"]
+      }
     }
   }
 }
 
 resource "aws_iam_role_policy" "bridge" {
   name   = "bridge"
-  role   = aws_iam_role.this["bridge"].id
+  role   = aws_iam_role.this[local.embedded ? "handler" : "bridge"].id
   policy = data.aws_iam_policy_document.bridge.json
 }
 
@@ -133,18 +144,19 @@ resource "aws_iam_role_policy" "handler" {
 
 resource "aws_lambda_function" "handler" {
   #checkov:skip=CKV_AWS_117:Handlers reach only public AWS APIs (SNS, IoT data, DynamoDB); a VPC would add NAT cost and cold-start time and protect nothing.
-  #checkov:skip=CKV_AWS_116:The handler is invoked synchronously by its bridge; failed deliveries are kept by the subscription's dead-letter queue, not a Lambda DLQ.
+  #checkov:skip=CKV_AWS_116:The handler is invoked synchronously, by its bridge or (embedded) through its function URL by SNS; failed deliveries are kept by the subscription's dead-letter queue, not a Lambda DLQ.
   #checkov:skip=CKV_AWS_272:Code signing needs a signer profile per account; the zip is built reproducibly by CI from this repository.
   #checkov:skip=CKV_AWS_115:Reserved concurrency is a per-consumer choice (handler.reserved_concurrency); reserving by default would take capacity from every other function in the account.
-  function_name                  = local.handler_name
-  description                    = "Post Office handler of consumer ${var.name}"
-  role                           = aws_iam_role.this["handler"].arn
-  runtime                        = "provided.al2023"
-  architectures                  = ["arm64"]
-  handler                        = "bootstrap"
-  filename                       = var.handler.zip
-  source_code_hash               = filebase64sha256(var.handler.zip)
-  timeout                        = var.handler.timeout
+  function_name    = local.handler_name
+  description      = "Post Office handler of consumer ${var.name}"
+  role             = aws_iam_role.this["handler"].arn
+  runtime          = "provided.al2023"
+  architectures    = ["arm64"]
+  handler          = "bootstrap"
+  filename         = var.handler.zip
+  source_code_hash = filebase64sha256(var.handler.zip)
+  # Embedded, the function answers SNS itself: SNS's 15 s, the handler's own limit in the process.
+  timeout                        = local.embedded ? 15 : var.handler.timeout
   memory_size                    = var.handler.memory_size
   reserved_concurrent_executions = coalesce(var.handler.reserved_concurrency, -1)
   kms_key_arn                    = var.platform.kms_key_arn
@@ -154,6 +166,15 @@ resource "aws_lambda_function" "handler" {
       POSTOFFICE_TOPIC_ARN_PREFIX = var.platform.topic_arn_prefix
       }, var.handler.idempotency_table_arn == null ? {} : {
       POSTOFFICE_IDEMPOTENCY_TABLE = trimprefix(provider::aws::arn_parse(var.handler.idempotency_table_arn).resource, "table/")
+      }, var.rejected_device_messages_queue == null ? {} : {
+      POSTOFFICE_REJECTED_DEVICE_MESSAGES_QUEUE_URL = var.rejected_device_messages_queue.url
+      }, !local.embedded ? {} : {
+      # The bridge's configuration (docs/contracts.md, "Environment"), read by the endpoint
+      # postoffice::handler::run serves when the alias is set.
+      POSTOFFICE_SNS_ENDPOINT_ALIAS      = local.sns_endpoint_alias
+      POSTOFFICE_ALLOWED_TOPIC_ARNS      = join(",", local.topic_arns)
+      POSTOFFICE_INVOKE_TIMEOUT_MS       = tostring(var.handler.timeout * 1000)
+      POSTOFFICE_MAX_MESSAGE_AGE_SECONDS = tostring(var.bridge.max_message_age_seconds)
     })
   }
 
@@ -167,11 +188,13 @@ resource "aws_lambda_function" "handler" {
   }
 
   tags       = local.tags
-  depends_on = [aws_iam_role_policy.handler]
+  depends_on = [aws_iam_role_policy.handler, aws_iam_role_policy.unpacker]
 }
 
 # The bridge must answer SNS within its 15 s HTTPS timeout.
 resource "aws_lambda_function" "bridge" {
+  count = local.embedded ? 0 : 1
+
   #checkov:skip=CKV_AWS_117:The bridge reaches only the public Lambda API; a VPC would add NAT cost and cold-start time and protect nothing.
   #checkov:skip=CKV_AWS_116:The bridge is called synchronously through its function URL by SNS, which retries and dead-letters on its own.
   #checkov:skip=CKV_AWS_272:Code signing needs a signer profile per account; the zip is built reproducibly by CI from this repository.
@@ -212,9 +235,22 @@ resource "aws_lambda_function" "bridge" {
   depends_on = [aws_iam_role_policy.bridge]
 }
 
+# Embedded, the function URL is the alias's, not the function's: the permissions below make
+# whatever they cover public, and the handler refuses invocations through the alias that are not
+# function URL events. Its unqualified ARN, which `postoffice dlq redrive` invokes, stays
+# reserved to the account's IAM principals. The alias follows $LATEST: nothing to publish.
+resource "aws_lambda_alias" "sns_endpoint" {
+  count            = local.embedded ? 1 : 0
+  name             = local.sns_endpoint_alias
+  description      = "The SNS endpoint of consumer ${var.name}: function URL events only"
+  function_name    = aws_lambda_function.handler.function_name
+  function_version = "$LATEST"
+}
+
 resource "aws_lambda_function_url" "bridge" {
-  #checkov:skip=CKV_AWS_258:SNS HTTPS delivery cannot sign with SigV4; the bridge authenticates every request by verifying the SNS message signature and accepts only this consumer's topic ARNs.
-  function_name      = aws_lambda_function.bridge.function_name
+  #checkov:skip=CKV_AWS_258:SNS HTTPS delivery cannot sign with SigV4; the bridge (separate or embedded) authenticates every request by verifying the SNS message signature and accepts only this consumer's topic ARNs.
+  function_name      = local.endpoint_function
+  qualifier          = local.endpoint_qualifier
   authorization_type = "NONE"
 }
 
@@ -231,16 +267,18 @@ resource "aws_lambda_permission" "bridge_url" {
   #checkov:skip=CKV_AWS_364:SNS calls the public function URL from no fixed source; the bridge verifies the SNS signature and the topic ARN of every request.
   statement_id           = "SnsDeliversThroughFunctionUrl"
   action                 = "lambda:InvokeFunctionUrl"
-  function_name          = aws_lambda_function.bridge.function_name
+  function_name          = local.endpoint_function
+  qualifier              = local.endpoint_qualifier
   principal              = "*"
   function_url_auth_type = "NONE"
 }
 
 resource "aws_lambda_permission" "bridge_invoke" {
-  #checkov:skip=CKV_AWS_301:Required for function URLs with AuthType NONE; provider 5.100 cannot add the InvokedViaFunctionUrl condition (README, Function URL permissions). A direct Invoke reaches only the bridge, which rejects anything but a validly signed SNS message of its topics.
+  #checkov:skip=CKV_AWS_301:Required for function URLs with AuthType NONE; provider 5.100 cannot add the InvokedViaFunctionUrl condition (README, Function URL permissions). A direct Invoke reaches only the bridge, or the embedded handler's alias, which both reject anything but a validly signed SNS message of its topics.
   #checkov:skip=CKV_AWS_364:SNS calls the public function URL from no fixed source account; see CKV_AWS_301.
   statement_id  = "FunctionUrlInvokesTheBridge"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.bridge.function_name
+  function_name = local.endpoint_function
+  qualifier     = local.endpoint_qualifier
   principal     = "*"
 }

@@ -14,13 +14,20 @@ locals {
   dlq_arn       = "arn:${local.partition}:sqs:${local.region}:${var.platform.account_id}:${local.dlq_name}"
   tags          = merge(var.platform.tags, var.tags, { "postoffice:consumer" = var.name })
   log_retention = var.log_retention_days
+  # bridge.mode = "embedded": the handler is its own SNS endpoint (postoffice::handler::run with
+  # POSTOFFICE_SNS_ENDPOINT_ALIAS), behind the function URL of this alias; no bridge Lambda.
+  embedded           = var.bridge.mode == "embedded"
+  sns_endpoint_alias = "sns-endpoint"
   functions = {
-    bridge  = local.bridge_name
-    handler = local.handler_name
+    for role, name in { bridge = local.bridge_name, handler = local.handler_name } : role => name
+    if role == "handler" || !local.embedded
   }
+  # The Lambda SNS pushes to: the bridge, or the handler (through its alias).
+  endpoint_function  = local.embedded ? aws_lambda_function.handler.function_name : aws_lambda_function.bridge[0].function_name
+  endpoint_qualifier = local.embedded ? aws_lambda_alias.sns_endpoint[0].name : null
 
   # What the catalog gives this consumer (the catalog variable's validation names a missing one).
-  catalog       = try(var.catalog.consumers[var.name], { subscribes = [], publishes = [], forwards_to_actors = [] })
+  catalog       = try(var.catalog.consumers[var.name], { subscribes = [], publishes = [], forwards_to_actors = [], unpacks = [] })
   subscriptions = { for event in local.catalog.subscribes : event => var.events[event].topic_arn }
   # The same ARNs composed from the prefix: the queue policy, the bridge's permissions and its
   # allowed topics need not wait for the topics (and everything else the event modules create)
@@ -31,7 +38,7 @@ locals {
 }
 
 # One dead-letter queue per consumer, shared by its subscriptions: SNS parks a delivery here when
-# the bridge answers 4xx or the delivery policy's retries run out.
+# the bridge (separate or embedded) answers 4xx or the delivery policy's retries run out.
 resource "aws_sqs_queue" "dlq" {
   name                      = local.dlq_name
   kms_master_key_id         = var.platform.kms_key_arn
@@ -91,8 +98,8 @@ resource "aws_sns_topic_subscription" "this" {
   redrive_policy                  = jsonencode({ deadLetterTargetArn = aws_sqs_queue.dlq.arn })
 
   # SNS confirms the subscription through the function URL, which needs both permissions, and
-  # the bridge confirms with its role; the queue (with its policy) must accept SNS before a
-  # delivery can fail into it.
+  # the bridge (or the handler, embedded) confirms with its role's bridge policy; the queue (with
+  # its policy) must accept SNS before a delivery can fail into it.
   depends_on = [
     aws_sqs_queue.dlq,
     aws_lambda_permission.bridge_url,

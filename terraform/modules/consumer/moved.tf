@@ -10,6 +10,12 @@ moved {
   to   = aws_cloudwatch_metric_alarm.handler_errors
 }
 
+# The bridge Lambda exists with bridge.mode = "separate" only.
+moved {
+  from = aws_lambda_function.bridge
+  to   = aws_lambda_function.bridge[0]
+}
+
 # The queue now carries its policy itself; forgetting the old resource leaves the policy in place
 # (destroying it would clear the queue's policy).
 removed {

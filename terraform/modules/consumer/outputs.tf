@@ -19,12 +19,12 @@ output "dlq_arn" {
 }
 
 output "bridge_function_name" {
-  description = "Name of the bridge Lambda."
-  value       = try(aws_lambda_function.bridge.function_name, null)
+  description = "Name of the bridge Lambda (null with bridge.mode = \"embedded\")."
+  value       = try(aws_lambda_function.bridge[0].function_name, null)
 }
 
 output "bridge_url" {
-  description = "Function URL SNS delivers to."
+  description = "Function URL SNS delivers to: the bridge's, or the handler's SNS endpoint alias's with bridge.mode = \"embedded\"."
   value       = try(aws_lambda_function_url.bridge.function_url, null)
 }
 

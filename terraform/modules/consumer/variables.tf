@@ -29,12 +29,13 @@ variable "platform" {
 }
 
 variable "catalog" {
-  description = "Outputs of the catalog module (pass `module.catalog`): the consumer subscribes to the events whose `consumers` list its name, its handler may publish the events whose `producers` list it, and iot-forwarder forwards the backend-to-actor events it consumes."
+  description = "Outputs of the catalog module (pass `module.catalog`): the consumer subscribes to the events whose `consumers` list its name, its handler may publish the events whose `producers` list it, iot-forwarder forwards the backend-to-actor events it consumes, and collection-unpacker publishes the events devices may collect."
   type = object({
     consumers = map(object({
       subscribes         = list(string)
       publishes          = list(string)
       forwards_to_actors = list(string)
+      unpacks            = optional(list(string), [])
     }))
   })
 
@@ -61,6 +62,20 @@ variable "events" {
   }
 }
 
+variable "rejected_device_messages_queue" {
+  description = "collection-unpacker only (the consumer the catalog gives events to `unpack`): the platform's rejected-device-messages queue (`module.platform.rejected_device_messages_queue_arn` and `_url`), where it keeps the members of devices' collections it cannot publish."
+  type = object({
+    arn = string
+    url = string
+  })
+  default = null
+
+  validation {
+    condition     = (var.rejected_device_messages_queue != null) == (length(try(var.catalog.consumers[var.name].unpacks, [])) > 0)
+    error_message = "rejected_device_messages_queue is set for the consumer that unpacks devices' collections (collection-unpacker), and for no other."
+  }
+}
+
 variable "filter_policies" {
   description = "Optional SNS filter policy (JSON) per subscribed event, applied to the message body (the envelope): IoT rules cannot set message attributes, so only the body carries the event's fields for every producer."
   type        = map(string)
@@ -78,17 +93,28 @@ variable "filter_policies" {
 }
 
 variable "bridge" {
-  description = "The bridge Lambda: path of the sns-bridge zip (`cargo lambda build --release --arm64 --output-format zip`), memory, optional reserved concurrency, and the age beyond which a notification is dead-lettered instead of invoking the handler."
+  description = "How SNS reaches the handler (README, \"Choosing the bridge\"). `mode = \"separate\"` (default): the sns-bridge Lambda (`zip` from `cargo lambda build --release --arm64 --output-format zip`, `memory_size`, optional `reserved_concurrency`) verifies each push and invokes the handler. `mode = \"embedded\"`: the handler Lambda verifies the pushes itself behind a function URL of its own; no bridge Lambda, no second invocation, no `zip`. Both: the age beyond which a notification is dead-lettered instead of handled."
   type = object({
-    zip                     = string
+    mode                    = optional(string, "separate")
+    zip                     = optional(string)
     memory_size             = optional(number, 256)
     reserved_concurrency    = optional(number)
     max_message_age_seconds = optional(number, 10800)
   })
 
   validation {
-    condition     = endswith(var.bridge.zip, ".zip")
-    error_message = "bridge.zip must be the path of a .zip file."
+    condition     = contains(["separate", "embedded"], var.bridge.mode)
+    error_message = "bridge.mode must be \"separate\" (a bridge Lambda invokes the handler) or \"embedded\" (the handler is its own SNS endpoint)."
+  }
+
+  validation {
+    condition     = var.bridge.mode == "embedded" || try(endswith(var.bridge.zip, ".zip"), false)
+    error_message = "bridge.zip must be the path of a .zip file (the sns-bridge Lambda of bridge.mode = \"separate\")."
+  }
+
+  validation {
+    condition     = var.bridge.mode == "separate" || (var.bridge.zip == null && var.bridge.reserved_concurrency == null)
+    error_message = "bridge.mode = \"embedded\" has no bridge Lambda: leave out bridge.zip and bridge.reserved_concurrency (handler.reserved_concurrency applies)."
   }
 
   validation {
@@ -103,7 +129,7 @@ variable "bridge" {
 }
 
 variable "handler" {
-  description = "The consumer's handler Lambda: zip path, timeout (below 14 s, so the bridge answers SNS within its 15 s), memory, reserved concurrency, extra environment and an optional DynamoDB idempotency table. What it may publish comes from the catalog."
+  description = "The consumer's handler Lambda: zip path, timeout (below 14 s, so the bridge, separate or embedded, answers SNS within its 15 s), memory, reserved concurrency, extra environment and an optional DynamoDB idempotency table. What it may publish comes from the catalog."
   type = object({
     zip                   = string
     timeout               = optional(number, 10)
@@ -136,7 +162,7 @@ variable "handler" {
   }
 
   validation {
-    condition     = length(setintersection(keys(var.handler.environment), ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "POSTOFFICE_TOPIC_ARN_PREFIX", "POSTOFFICE_IDEMPOTENCY_TABLE"])) == 0
+    condition     = length(setintersection(keys(var.handler.environment), ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "POSTOFFICE_TOPIC_ARN_PREFIX", "POSTOFFICE_IDEMPOTENCY_TABLE", "POSTOFFICE_REJECTED_DEVICE_MESSAGES_QUEUE_URL", "POSTOFFICE_SNS_ENDPOINT_ALIAS", "POSTOFFICE_ALLOWED_TOPIC_ARNS", "POSTOFFICE_INVOKE_TIMEOUT_MS", "POSTOFFICE_MAX_MESSAGE_AGE_SECONDS"])) == 0
     error_message = "handler.environment must not set variables Lambda reserves or the module sets itself."
   }
 }
@@ -164,7 +190,7 @@ variable "handler_error_alarm_percent" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the bridge's and handler's log groups."
+  description = "Retention of the Lambdas' log groups (the handler's, and the bridge's with bridge.mode = \"separate\")."
   type        = number
   default     = 365
 

@@ -6,7 +6,8 @@
 # messages", lists what @readable accepts; crates/catalog-terraform/tests/rule_sql.rs runs both
 # rules (the SQL in tests/rule-sql/, which the module's tests compare with what it builds) with
 # the local post office's rule engine and checks that exactly one of them takes each message and
-# that every envelope the rule builds is one the handler library reads.
+# that every envelope the rule builds is one the handler library reads. EVENT_COLLECTION's rules
+# read collections instead (below; crates/catalog-terraform/tests/collection_rule_sql.rs).
 #
 # Written for both engines that run it: AWS IoT and the local post office's (crates/iot-sql),
 # which has no regular expressions, hence character classes checked by deleting their members
@@ -95,12 +96,13 @@ locals {
   # Each part of a device message the handlers read, in docs/contracts.md's words. The optional
   # fields may be absent or null, which DeviceMessage reads as None.
   optional_field = "CASE isUndefined(%[1]s) OR isNull(%[1]s) WHEN true THEN true ELSE %[2]s END"
-  readable_parts = merge(
+  # Household and device id from the topic (postoffice::topic): 1-64 id characters each. The
+  # IoT policies allow thing names and household attributes with other characters (':', '.'),
+  # and the app any device id of its household.
+  topic_readable = "length(topic(2)) >= 1 AND length(topic(2)) <= 64 AND length(topic(3)) >= 1 AND length(topic(3)) <= 64 AND @other_id_characters = ''"
+  device_message_parts = merge(
     {
-      # Household and device id from the topic (postoffice::topic): 1-64 id characters each. The
-      # IoT policies allow thing names and household attributes with other characters (':', '.'),
-      # and the app any device id of its household.
-      topic = "length(topic(2)) >= 1 AND length(topic(2)) <= 64 AND length(topic(3)) >= 1 AND length(topic(3)) <= 64 AND @other_id_characters = ''"
+      topic = local.topic_readable
       # A JSON object: its text starts with "{" and it is not a string.
       payload = "CASE isUndefined(payload) OR isNull(payload) WHEN true THEN false ELSE startswith(payload, '{') AND substring(payload, 0) <> payload END"
     },
@@ -112,7 +114,27 @@ locals {
       schema_version = local.schema_version_readable
     } : field => format(local.optional_field, field, format(check, field)) },
   )
-  readable_part_order = ["topic", "payload", "event_id", "occurred_at", "correlation_id", "causation_id", "schema_version"]
+  device_message_part_order = ["topic", "payload", "event_id", "occurred_at", "correlation_id", "causation_id", "schema_version"]
+
+  # EVENT_COLLECTION (postoffice::catalog::COLLECTION_EVENT; docs/contracts.md, "Event
+  # collections") is not a device message but `{"collection_id", "events": [...]}`. Its rules
+  # check the collection only: an optional UUID and an array of 1 to 100 members
+  # (catalog::MAX_COLLECTION_MEMBERS). The collection-unpacker checks each member as this rule
+  # checks a device message; checking members here would reject a whole collection for one bad
+  # member.
+  carries_collections    = var.event_name == "EVENT_COLLECTION"
+  max_collection_members = 100
+  collection_parts = {
+    topic         = local.topic_readable
+    collection_id = format(local.optional_field, "collection_id", format(local.uuid_readable, "collection_id"))
+    # An array (its text starts with "[" and it is not a string) with a first member and no
+    # member past the last one allowed.
+    events = "CASE isUndefined(events) OR isNull(events) WHEN true THEN false ELSE CASE startswith(events, '[') AND substring(events, 0) <> events WHEN true THEN NOT isUndefined(get(events, 0)) AND isUndefined(get(events, ${local.max_collection_members})) ELSE false END END"
+  }
+  collection_part_order = ["topic", "collection_id", "events"]
+
+  readable_parts      = local.carries_collections ? local.collection_parts : local.device_message_parts
+  readable_part_order = local.carries_collections ? local.collection_part_order : local.device_message_part_order
 
   # The id characters are deleted in stages (@other_id_characters is what is left), each part is
   # a variable, @readable all of them.
@@ -135,9 +157,7 @@ locals {
   generated_event_id = "CASE isUndefined(traceid()) WHEN true THEN newuuid() ELSE traceid() END"
   event_id           = "CASE isUndefined(event_id) OR isNull(event_id) WHEN true THEN ${local.generated_event_id} ELSE event_id END"
   received_at        = "parse_time(\"yyyy-MM-dd'T'HH:mm:ss.SSS'Z'\", timestamp())"
-  rule_sql = join(" ", [
-    "SET ${local.set_clause}",
-    "SELECT",
+  device_message_envelope = [
     "topic(1) AS event,",
     "${local.event_id} AS event_id,",
     "topic(2) AS household_id,",
@@ -149,9 +169,28 @@ locals {
     "causation_id,",
     "CASE isUndefined(schema_version) OR isNull(schema_version) WHEN true THEN 1 ELSE schema_version END AS schema_version,",
     "payload",
-    "FROM '${var.event_name}/+/+'",
-    "WHERE @readable",
-  ])
+  ]
+  # A collection's envelope: the device's collection_id is its event id (a new one as for a
+  # device message without event_id), it starts its own conversation, happened when it arrived,
+  # and carries the members as they were published.
+  collection_id = "CASE isUndefined(collection_id) OR isNull(collection_id) WHEN true THEN ${local.generated_event_id} ELSE collection_id END"
+  collection_envelope = [
+    "topic(1) AS event,",
+    "${local.collection_id} AS event_id,",
+    "topic(2) AS household_id,",
+    "topic(3) AS device_id,",
+    "${local.received_at} AS occurred_at,",
+    "${local.received_at} AS received_at,",
+    "clientid() AS source,",
+    "${local.collection_id} AS correlation_id,",
+    "1 AS schema_version,",
+    "{'events': events} AS payload",
+  ]
+  rule_sql = join(" ", concat(
+    ["SET ${local.set_clause}", "SELECT"],
+    local.carries_collections ? local.collection_envelope : local.device_message_envelope,
+    ["FROM '${var.event_name}/+/+'", "WHERE @readable"],
+  ))
 
   # docs/contracts.md, "Rejected device messages": the message as published (encode(*) works
   # on any payload, JSON or not), where and when it arrived, and which parts are unreadable.

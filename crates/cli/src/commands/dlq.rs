@@ -425,6 +425,9 @@ fn message_json(message: &ReceivedMessage, decoded: Result<&DeadLetter, &DecodeE
             out["received_at"] = json!(format_time(&rejected.received_at));
             out["rule_name"] = json!(rejected.rule_name);
             out["trace_id"] = json!(rejected.trace_id);
+            out["collection_id"] = json!(rejected.collection_id);
+            out["member"] = json!(rejected.member);
+            out["detail"] = json!(rejected.detail);
             out["payload_size"] = json!(rejected.original_payload.len());
             out["payload_text"] = json!(rejected.payload_text());
             out["payload_base64"] = json!(rejected.payload_base64());
@@ -499,6 +502,12 @@ fn print_message(message: &ReceivedMessage, decoded: Result<&DeadLetter, &Decode
             if let Some(trace_id) = &r.trace_id {
                 field("trace id", trace_id);
             }
+            if let (Some(collection_id), Some(member)) = (&r.collection_id, r.member) {
+                field("collection", &format!("{collection_id}, member {member}"));
+            }
+            if let Some(detail) = &r.detail {
+                field("detail", &printable(detail, SHOWN_PAYLOAD_CHARS));
+            }
             print_original_payload(r);
         }
         Err(error) => {
@@ -542,6 +551,22 @@ fn print_original_payload(rejected: &RejectedMessage) {
     if chars.next().is_some() {
         println!("    … (cut at {SHOWN_PAYLOAD_CHARS} characters; --json has all of it)");
     }
+}
+
+/// Text from a queue message for the terminal: control characters escaped, cut at `max` chars.
+fn printable(text: &str, max: usize) -> String {
+    let mut shown: String = text
+        .chars()
+        .take(max)
+        .map(|c| match c {
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    if text.chars().nth(max).is_some() {
+        shown.push('…');
+    }
+    shown
 }
 
 fn print_payload(payload: &Value) {

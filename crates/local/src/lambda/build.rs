@@ -14,6 +14,7 @@ pub const PACKAGES: &[&str] = &[
     "iot-forwarder",
     "example-kitchen",
     "example-telemetry",
+    "collection-unpacker",
 ];
 
 /// The packages that are Lambda functions (each packaged as `<binary>/bootstrap.zip`).
@@ -22,6 +23,7 @@ pub const FUNCTIONS: &[&str] = &[
     "iot-forwarder",
     "example-kitchen",
     "example-telemetry",
+    "collection-unpacker",
 ];
 
 /// Builds the packages with `profile`; returns the directory holding the binaries.
@@ -73,7 +75,27 @@ fn is_package_variable(key: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_package_variable;
+    use super::{FUNCTIONS, PACKAGES, is_package_variable};
+
+    fn makefile_packages(variable: &str) -> Vec<String> {
+        let makefile = include_str!("../../../../Makefile");
+        let line = makefile
+            .lines()
+            .find(|line| line.starts_with(&format!("{variable} :=")))
+            .unwrap_or_else(|| panic!("the Makefile sets {variable}"));
+        line.split_whitespace()
+            .skip_while(|word| *word != "-p")
+            .filter(|word| *word != "-p")
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// `make local-binaries` / `make package` and the local post office build the same set.
+    #[test]
+    fn the_packages_are_the_makefiles() {
+        assert_eq!(makefile_packages("LOCAL_BINARIES"), PACKAGES);
+        assert_eq!(makefile_packages("LAMBDAS"), FUNCTIONS);
+    }
 
     #[test]
     fn only_the_variables_of_the_running_crate_are_dropped() {

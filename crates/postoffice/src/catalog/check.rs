@@ -22,8 +22,9 @@ impl CheckReport {
         self.problems.push(problem);
     }
 
-    /// One line per event (`ok COOKING_REQUESTED actor-to-backend producers=… consumers=…`)
-    /// when there are no problems, otherwise one line per problem.
+    /// One line per event (`ok COOKING_REQUESTED actor-to-backend producers=… consumers=…`, and
+    /// ` collection_max_wait_s=N` for events devices may collect) when there are no problems,
+    /// otherwise one line per problem.
     pub fn lines(&self) -> Vec<String> {
         if !self.is_ok() {
             return self
@@ -36,13 +37,17 @@ impl CheckReport {
             .iter()
             .flat_map(Catalog::events)
             .map(|event| {
-                format!(
+                let mut line = format!(
                     "ok {} {} producers={} consumers={}",
                     event.name,
                     event.direction,
                     event.producers.join(","),
                     event.consumers.join(",")
-                )
+                );
+                if let Some(collection) = &event.collection {
+                    line.push_str(&format!(" collection_max_wait_s={}", collection.max_wait_s));
+                }
+                line
             })
             .collect()
     }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -14,6 +15,20 @@ pub const ACTORS: &[&str] = &["device", "mobile", "voice-assistant"];
 
 /// The consumer that publishes every backend-to-actor event to the household/device topic.
 pub const IOT_FORWARDER: &str = "iot-forwarder";
+
+/// The event devices publish event collections as: `EVENT_COLLECTION/{household}/{device}`,
+/// several of the device's events in one MQTT message (docs/contracts.md, "Event collections").
+pub const COLLECTION_EVENT: &str = "EVENT_COLLECTION";
+
+/// The consumer that unpacks collections into their events: the only consumer of
+/// [`COLLECTION_EVENT`], and the publisher of the collectable events it unpacks.
+pub const COLLECTION_UNPACKER: &str = "collection-unpacker";
+
+/// The most events one collection may carry: the collection rule rejects larger ones.
+pub const MAX_COLLECTION_MEMBERS: usize = 100;
+
+/// The longest an event may wait on a device for others to travel with (`collection.max_wait_s`).
+pub const MAX_COLLECTION_WAIT_S: u32 = 3600;
 
 /// Longest service (producer or consumer) name: it becomes part of queue and Lambda names
 /// (`{prefix}-{consumer}-bridge`, 64 characters at most).
@@ -75,6 +90,20 @@ pub fn is_actor(name: &str) -> bool {
     ACTORS.contains(&name)
 }
 
+/// How an event may travel in event collections: the `collection` field of its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CollectionSettings {
+    /// How long a device may keep the event waiting for others to travel with, in seconds
+    /// (1 to [`MAX_COLLECTION_WAIT_S`]).
+    pub max_wait_s: u32,
+}
+
+impl CollectionSettings {
+    pub fn max_wait(&self) -> Duration {
+        Duration::from_secs(u64::from(self.max_wait_s))
+    }
+}
+
 /// One event as its catalog file describes it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventDefinition {
@@ -90,8 +119,13 @@ pub struct EventDefinition {
     pub schema: Value,
     /// Payload examples; each validates against `schema`.
     pub examples: Vec<Value>,
+    /// Set when devices may send the event in an event collection (device-produced
+    /// actor-to-backend events only); the optional `collection` key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collection: Option<CollectionSettings>,
 }
 
+/// The keys every file has; `collection` may be added.
 const FIELDS: &[&str] = &[
     "name",
     "description",
@@ -102,6 +136,7 @@ const FIELDS: &[&str] = &[
     "schema",
     "examples",
 ];
+const OPTIONAL_FIELDS: &[&str] = &["collection"];
 
 /// Reads one catalog file. `file` is its name (`COOKING_REQUESTED.yaml`); every problem found is
 /// appended to `problems`, and a definition is returned only when there were none.
@@ -133,10 +168,14 @@ pub(super) fn read_event_file(
         return None;
     };
     for key in fields.keys() {
-        if !FIELDS.contains(&key.as_str()) {
+        if !FIELDS.contains(&key.as_str()) && !OPTIONAL_FIELDS.contains(&key.as_str()) {
             problem(
                 Some(key),
-                format!("unknown key; the keys are {}", FIELDS.join(", ")),
+                format!(
+                    "unknown key; the keys are {} and optionally {}",
+                    FIELDS.join(", "),
+                    OPTIONAL_FIELDS.join(", ")
+                ),
             );
         }
     }
@@ -170,6 +209,19 @@ pub(super) fn read_event_file(
     if let (Some(direction), Some(producers), Some(consumers)) = (direction, &producers, &consumers)
     {
         check_direction(direction, producers, consumers, &mut problem);
+    }
+    let collection = take_collection(&mut fields, &mut problem);
+    if let (Some(name), Some(direction), Some(producers), Some(consumers)) =
+        (&name, direction, &producers, &consumers)
+    {
+        check_collections(
+            name,
+            direction,
+            producers,
+            consumers,
+            collection.as_ref(),
+            &mut problem,
+        );
     }
 
     let schema_version = match fields.remove("schema_version") {
@@ -238,7 +290,55 @@ pub(super) fn read_event_file(
         schema_version: schema_version?,
         schema: schema?,
         examples: examples?,
+        collection: collection.flatten(),
     })
+}
+
+/// The optional `collection: { max_wait_s: N }`: `Some(None)` when absent, `None` when broken.
+fn take_collection(
+    fields: &mut Map<String, Value>,
+    problem: &mut impl FnMut(Option<&str>, String),
+) -> Option<Option<CollectionSettings>> {
+    let Some(value) = fields.remove("collection") else {
+        return Some(None);
+    };
+    let Value::Object(mut settings) = value else {
+        problem(
+            Some("collection"),
+            format!("must be a mapping with the key max_wait_s, found {value}"),
+        );
+        return None;
+    };
+    let mut valid = true;
+    for key in settings.keys().filter(|key| *key != "max_wait_s") {
+        problem(
+            Some(&format!("collection.{key}")),
+            "unknown key; the key is max_wait_s".to_owned(),
+        );
+        valid = false;
+    }
+    let max_wait_s = match settings.remove("max_wait_s") {
+        None => {
+            problem(Some("collection.max_wait_s"), "is missing".to_owned());
+            None
+        }
+        Some(value) => match value.as_u64().and_then(|v| u32::try_from(v).ok()) {
+            Some(seconds) if (1..=MAX_COLLECTION_WAIT_S).contains(&seconds) => Some(seconds),
+            _ => {
+                problem(
+                    Some("collection.max_wait_s"),
+                    format!(
+                        "must be a whole number of seconds from 1 to {MAX_COLLECTION_WAIT_S}, found {value}"
+                    ),
+                );
+                None
+            }
+        },
+    };
+    match (valid, max_wait_s) {
+        (true, Some(max_wait_s)) => Some(Some(CollectionSettings { max_wait_s })),
+        _ => None,
+    }
 }
 
 fn take_string(
@@ -324,6 +424,66 @@ pub fn check_service_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Who takes part in event collections: devices publish [`COLLECTION_EVENT`], only the
+/// [`COLLECTION_UNPACKER`] consumes it, and only events devices produce may be collected.
+fn check_collections(
+    name: &str,
+    direction: Direction,
+    producers: &[String],
+    consumers: &[String],
+    collection: Option<&Option<CollectionSettings>>,
+    problem: &mut impl FnMut(Option<&str>, String),
+) {
+    let collectable = matches!(collection, Some(Some(_)));
+    if name == COLLECTION_EVENT {
+        if direction != Direction::ActorToBackend || producers != ["device"] {
+            problem(
+                Some("producers"),
+                format!(
+                    "{COLLECTION_EVENT} is actor-to-backend and produced by device only: devices publish collections"
+                ),
+            );
+        }
+        if consumers != [COLLECTION_UNPACKER] {
+            problem(
+                Some("consumers"),
+                format!(
+                    "{COLLECTION_EVENT} is consumed by {COLLECTION_UNPACKER} only, which publishes its events to their own topics; other consumers subscribe to those events"
+                ),
+            );
+        }
+        if collectable {
+            problem(
+                Some("collection"),
+                format!("{COLLECTION_EVENT} itself cannot travel in a collection"),
+            );
+        }
+        return;
+    }
+    if let Some(index) = consumers.iter().position(|c| c == COLLECTION_UNPACKER) {
+        problem(
+            Some(&format!("consumers[{index}]")),
+            format!("{COLLECTION_UNPACKER} consumes only {COLLECTION_EVENT}"),
+        );
+    }
+    if let Some(index) = producers.iter().position(|p| p == COLLECTION_UNPACKER) {
+        problem(
+            Some(&format!("producers[{index}]")),
+            format!(
+                "{COLLECTION_UNPACKER} produces no event of its own: it publishes the collectable events devices send, as the devices' events"
+            ),
+        );
+    }
+    let device_produced =
+        direction == Direction::ActorToBackend && producers.iter().any(|p| p == "device");
+    if collectable && !device_produced {
+        problem(
+            Some("collection"),
+            "only events devices produce (actor-to-backend, device among the producers) may travel in a collection".to_owned(),
+        );
+    }
 }
 
 fn check_direction(

@@ -17,8 +17,9 @@ use std::sync::OnceLock;
 
 pub use check::{CheckReport, check};
 pub use definition::{
-    ACTORS, Direction, EventDefinition, IOT_FORWARDER, MAX_SERVICE_NAME_LEN, UnknownDirection,
-    check_service_name, is_actor,
+    ACTORS, COLLECTION_EVENT, COLLECTION_UNPACKER, CollectionSettings, Direction, EventDefinition,
+    IOT_FORWARDER, MAX_COLLECTION_MEMBERS, MAX_COLLECTION_WAIT_S, MAX_SERVICE_NAME_LEN,
+    UnknownDirection, check_service_name, is_actor,
 };
 pub use payload::{PayloadError, SchemaViolation};
 
@@ -195,6 +196,9 @@ impl Catalog {
             );
         }
         if problems.is_empty() {
+            check_collection_event(&events, &mut problems);
+        }
+        if problems.is_empty() {
             Ok(Catalog { events })
         } else {
             Err(CatalogError { problems })
@@ -292,11 +296,46 @@ impl Catalog {
             .filter(move |event| event.consumers.iter().any(|c| c == consumer))
     }
 
+    /// The events devices may send in an event collection (those with `collection`), by name.
+    pub fn collectable_events(&self) -> impl Iterator<Item = &EventDefinition> {
+        self.events().filter(|event| event.collection.is_some())
+    }
+
     /// Every consumer named by some event, sorted.
     pub fn consumers(&self) -> BTreeSet<&str> {
         self.events()
             .flat_map(|event| event.consumers.iter().map(String::as_str))
             .collect()
+    }
+}
+
+/// Collections need both ends: the event devices send them as, and events that may travel in
+/// them.
+fn check_collection_event(
+    events: &BTreeMap<String, CatalogEvent>,
+    problems: &mut Vec<CatalogProblem>,
+) {
+    let has_collection_event = events.contains_key(COLLECTION_EVENT);
+    let collectable: Vec<&str> = events
+        .values()
+        .filter(|event| event.definition.collection.is_some())
+        .map(|event| event.definition.name.as_str())
+        .collect();
+    if has_collection_event && collectable.is_empty() {
+        problems.push(CatalogProblem::new(
+            format!("{COLLECTION_EVENT}.{FILE_EXTENSION}"),
+            None,
+            "no event has `collection`, so nothing may travel in a collection; give the events devices may collect a `collection` or remove this event",
+        ));
+    }
+    if !has_collection_event {
+        for event in collectable {
+            problems.push(CatalogProblem::new(
+                format!("{event}.{FILE_EXTENSION}"),
+                Some("collection"),
+                format!("devices send collections as {COLLECTION_EVENT}, which the catalog does not define (add {COLLECTION_EVENT}.{FILE_EXTENSION})"),
+            ));
+        }
     }
 }
 

@@ -247,6 +247,7 @@ fn the_embedded_catalog_is_the_product_catalog() {
             "COOKING_REQUESTED",
             "COOKING_STARTED",
             "DEVICE_TELEMETRY_REPORTED",
+            "EVENT_COLLECTION",
             "FIRMWARE_UPDATE_OFFERED",
         ]
     );
@@ -266,8 +267,17 @@ fn lookups_follow_producers_and_consumers() {
         [
             "COOKING_FINISHED",
             "COOKING_REQUESTED",
-            "DEVICE_TELEMETRY_REPORTED"
+            "DEVICE_TELEMETRY_REPORTED",
+            "EVENT_COLLECTION"
         ]
+    );
+    assert_eq!(
+        names(catalog.collectable_events().collect()),
+        ["DEVICE_TELEMETRY_REPORTED"]
+    );
+    assert_eq!(
+        catalog.consumers_of(COLLECTION_EVENT).unwrap(),
+        [COLLECTION_UNPACKER]
     );
     assert_eq!(
         names(catalog.events_produced_by_actor("mobile").collect()),
@@ -296,7 +306,12 @@ fn lookups_follow_producers_and_consumers() {
     );
     assert_eq!(
         catalog.consumers().into_iter().collect::<Vec<_>>(),
-        ["iot-forwarder", "kitchen", "telemetry"]
+        [
+            "collection-unpacker",
+            "iot-forwarder",
+            "kitchen",
+            "telemetry"
+        ]
     );
 }
 
@@ -546,4 +561,269 @@ fn product_schemas_pin_each_violation_to_its_field() {
             other => panic!("{event}: expected Invalid at {path}, got {other:?}"),
         }
     }
+}
+
+/// A catalog where devices may collect DOOR_OPENED.
+const COLLECTION: &str = "\
+name: EVENT_COLLECTION
+description: Several events of one device in one message.
+direction: actor-to-backend
+producers: [device]
+consumers: [collection-unpacker]
+schema_version: 1
+schema:
+  type: object
+  required: [events]
+  properties:
+    events: { type: array, minItems: 1, maxItems: 100 }
+examples:
+  - events: [{event: DOOR_OPENED, payload: {opened_at: \"2026-11-23T18:00:00Z\"}}]
+";
+
+fn collectable(max_wait: &str) -> String {
+    VALID.replace(
+        "schema_version: 1\n",
+        &format!("collection:\n  max_wait_s: {max_wait}\nschema_version: 1\n"),
+    )
+}
+
+fn problems_of_files(files: &[(&str, &str)]) -> Vec<CatalogProblem> {
+    Catalog::from_sources(files.iter().copied())
+        .expect_err("the catalog has problems")
+        .problems
+}
+
+#[test]
+fn a_collectable_event_says_how_long_it_may_wait() {
+    let door = collectable("30");
+    let catalog = Catalog::from_sources([
+        ("DOOR_OPENED.yaml", door.as_str()),
+        ("EVENT_COLLECTION.yaml", COLLECTION),
+    ])
+    .unwrap();
+    let event = catalog.event("DOOR_OPENED").unwrap();
+    assert_eq!(
+        event.collection,
+        Some(CollectionSettings { max_wait_s: 30 })
+    );
+    assert_eq!(
+        event.collection.unwrap().max_wait(),
+        std::time::Duration::from_secs(30)
+    );
+    assert_eq!(catalog.event(COLLECTION_EVENT).unwrap().collection, None);
+    let collectable: Vec<&str> = catalog
+        .collectable_events()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(collectable, ["DOOR_OPENED"]);
+    // Events without the key are not collected.
+    let plain = Catalog::from_sources([("DOOR_OPENED.yaml", VALID)]).unwrap();
+    assert_eq!(plain.event("DOOR_OPENED").unwrap().collection, None);
+    assert_eq!(plain.collectable_events().count(), 0);
+}
+
+#[test]
+fn the_maximum_wait_is_whole_seconds_up_to_an_hour() {
+    for (max_wait, needle) in [
+        ("0", "from 1 to 3600"),
+        ("3601", "from 1 to 3600"),
+        ("1.5", "from 1 to 3600"),
+        ("-3", "from 1 to 3600"),
+        ("\"60\"", "from 1 to 3600"),
+    ] {
+        let door = collectable(max_wait);
+        let problems = problems_of_files(&[
+            ("DOOR_OPENED.yaml", &door),
+            ("EVENT_COLLECTION.yaml", COLLECTION),
+        ]);
+        assert_problem(
+            &problems,
+            "DOOR_OPENED.yaml",
+            "collection.max_wait_s",
+            needle,
+        );
+    }
+    for max_wait in ["1", "3600"] {
+        let door = collectable(max_wait);
+        assert!(
+            Catalog::from_sources([
+                ("DOOR_OPENED.yaml", door.as_str()),
+                ("EVENT_COLLECTION.yaml", COLLECTION),
+            ])
+            .is_ok(),
+            "{max_wait}"
+        );
+    }
+    let shapes = [
+        ("collection: 30\n", "collection", "mapping"),
+        (
+            "collection: { max_wait_s: 30, max_events: 5 }\n",
+            "collection.max_events",
+            "unknown key",
+        ),
+        ("collection: {}\n", "collection.max_wait_s", "is missing"),
+    ];
+    for (line, field, needle) in shapes {
+        let door = VALID.replace("schema_version: 1\n", &format!("{line}schema_version: 1\n"));
+        let problems = problems_of_files(&[("DOOR_OPENED.yaml", &door)]);
+        assert_problem(&problems, "DOOR_OPENED.yaml", field, needle);
+    }
+}
+
+#[test]
+fn only_events_devices_produce_may_be_collected() {
+    let from_the_app = collectable("30").replace("producers: [device]", "producers: [mobile]");
+    let from_a_service = collectable("30")
+        .replace("actor-to-backend", "backend-to-backend")
+        .replace("producers: [device]", "producers: [billing]");
+    for door in [from_the_app, from_a_service] {
+        let problems = problems_of_files(&[
+            ("DOOR_OPENED.yaml", &door),
+            ("EVENT_COLLECTION.yaml", COLLECTION),
+        ]);
+        assert_problem(
+            &problems,
+            "DOOR_OPENED.yaml",
+            "collection",
+            "only events devices produce",
+        );
+    }
+    let both = collectable("30").replace("producers: [device]", "producers: [mobile, device]");
+    assert!(
+        Catalog::from_sources([
+            ("DOOR_OPENED.yaml", both.as_str()),
+            ("EVENT_COLLECTION.yaml", COLLECTION),
+        ])
+        .is_ok()
+    );
+}
+
+#[test]
+fn collections_need_the_collection_event_and_something_to_collect() {
+    let door = collectable("30");
+    let problems = problems_of_files(&[("DOOR_OPENED.yaml", &door)]);
+    assert_problem(
+        &problems,
+        "DOOR_OPENED.yaml",
+        "collection",
+        "which the catalog does not define",
+    );
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+
+    let problems = problems_of_files(&[
+        ("DOOR_OPENED.yaml", VALID),
+        ("EVENT_COLLECTION.yaml", COLLECTION),
+    ]);
+    assert_problem_without_field(&problems, "EVENT_COLLECTION.yaml", "nothing may travel");
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+}
+
+#[test]
+fn devices_publish_collections_and_only_the_unpacker_consumes_them() {
+    let door = collectable("30");
+    let cases = [
+        (
+            COLLECTION.replace("producers: [device]", "producers: [device, mobile]"),
+            "producers",
+            "produced by device only",
+        ),
+        (
+            COLLECTION.replace(
+                "consumers: [collection-unpacker]",
+                "consumers: [collection-unpacker, telemetry]",
+            ),
+            "consumers",
+            "consumed by collection-unpacker only",
+        ),
+        (
+            COLLECTION.replace(
+                "schema_version: 1\n",
+                "collection: { max_wait_s: 5 }\nschema_version: 1\n",
+            ),
+            "collection",
+            "cannot travel in a collection",
+        ),
+    ];
+    for (collection, field, needle) in cases {
+        let problems = problems_of_files(&[
+            ("DOOR_OPENED.yaml", &door),
+            ("EVENT_COLLECTION.yaml", &collection),
+        ]);
+        assert_problem(&problems, "EVENT_COLLECTION.yaml", field, needle);
+    }
+
+    let consumed = door.replace(
+        "consumers: [kitchen]",
+        "consumers: [kitchen, collection-unpacker]",
+    );
+    let problems = problems_of_files(&[
+        ("DOOR_OPENED.yaml", &consumed),
+        ("EVENT_COLLECTION.yaml", COLLECTION),
+    ]);
+    assert_problem(
+        &problems,
+        "DOOR_OPENED.yaml",
+        "consumers[1]",
+        "consumes only EVENT_COLLECTION",
+    );
+    let produced = VALID
+        .replace("DOOR_OPENED", "DOOR_REPORTED")
+        .replace("actor-to-backend", "backend-to-backend")
+        .replace("producers: [device]", "producers: [collection-unpacker]");
+    let problems = problems_of_files(&[
+        ("DOOR_OPENED.yaml", &door),
+        ("DOOR_REPORTED.yaml", &produced),
+        ("EVENT_COLLECTION.yaml", COLLECTION),
+    ]);
+    assert_problem(
+        &problems,
+        "DOOR_REPORTED.yaml",
+        "producers[0]",
+        "produces no event of its own",
+    );
+}
+
+#[test]
+fn the_check_report_names_how_long_collectable_events_may_wait() {
+    let dir = ScratchDir::new("collection-report");
+    dir.write("DOOR_OPENED.yaml", &collectable("45"));
+    dir.write("EVENT_COLLECTION.yaml", COLLECTION);
+    assert_eq!(
+        check(&dir.0).lines(),
+        [
+            "ok DOOR_OPENED actor-to-backend producers=device consumers=kitchen collection_max_wait_s=45",
+            "ok EVENT_COLLECTION actor-to-backend producers=device consumers=collection-unpacker",
+        ]
+    );
+}
+
+#[test]
+fn the_product_collection_schema_bounds_the_member_count() {
+    let catalog = Catalog::embedded();
+    let members =
+        |n: usize| json!({"events": vec![json!({"event": "DEVICE_TELEMETRY_REPORTED"}); n]});
+    assert!(
+        catalog
+            .validate_payload(COLLECTION_EVENT, &members(1))
+            .is_ok()
+    );
+    assert!(
+        catalog
+            .validate_payload(COLLECTION_EVENT, &members(MAX_COLLECTION_MEMBERS))
+            .is_ok()
+    );
+    for n in [0, MAX_COLLECTION_MEMBERS + 1] {
+        assert!(
+            catalog
+                .validate_payload(COLLECTION_EVENT, &members(n))
+                .is_err(),
+            "{n} members"
+        );
+    }
+    // Members are not checked by the schema: the unpacker rejects bad ones one by one.
+    assert!(
+        catalog
+            .validate_payload(COLLECTION_EVENT, &json!({"events": [1, "two", null]}))
+            .is_ok()
+    );
 }

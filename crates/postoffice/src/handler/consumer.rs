@@ -69,11 +69,8 @@ impl<H: Handler> Consumer<H> {
         &self.handler
     }
 
-    /// Handles one invocation from the bridge (or `postoffice dlq redrive`).
-    ///
-    /// Order matters: everything that can prove the event hopeless (shape, identity, schema,
-    /// payload type) is checked before the guard claims it, and nothing is published unless the
-    /// handler succeeded.
+    /// Handles one invocation from the bridge (or `postoffice dlq redrive`) as JSON; see
+    /// [`Consumer::handle`].
     pub async fn handle_invocation(
         &self,
         invocation: serde_json::Value,
@@ -82,6 +79,15 @@ impl<H: Handler> Consumer<H> {
             serde_json::from_value(invocation).map_err(|error| {
                 HandlerError::permanent(format!("not a handler invocation: {error}"))
             })?;
+        self.handle(invocation).await
+    }
+
+    /// Handles one invocation.
+    ///
+    /// Order matters: everything that can prove the event hopeless (identity, topic, schema,
+    /// payload type) is checked before the guard claims it, and nothing is published unless the
+    /// handler succeeded.
+    pub async fn handle(&self, invocation: HandlerInvocation) -> Result<Handled, HandlerError> {
         let HandlerInvocation { envelope, delivery } = invocation;
         envelope
             .validate()
@@ -216,6 +222,55 @@ fn bounded(text: &str) -> &str {
     match text.char_indices().nth(MAX_CHARS) {
         Some((end, _)) => &text[..end],
         None => text,
+    }
+}
+
+/// A consumer as a tower service of invocations (clones share it): what an SNS endpoint wraps,
+/// [`crate::endpoint::SnsEndpointLayer`].
+#[cfg(feature = "sns-endpoint")]
+pub struct ConsumerService<H>(Arc<Consumer<H>>);
+
+#[cfg(feature = "sns-endpoint")]
+mod service {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+
+    use super::{Consumer, ConsumerService, Handled, Handler, HandlerError};
+    use crate::invocation::HandlerInvocation;
+
+    impl<H> Consumer<H> {
+        pub fn into_service(self) -> ConsumerService<H> {
+            ConsumerService(Arc::new(self))
+        }
+    }
+
+    impl<H> From<Arc<Consumer<H>>> for ConsumerService<H> {
+        fn from(consumer: Arc<Consumer<H>>) -> Self {
+            Self(consumer)
+        }
+    }
+
+    impl<H> Clone for ConsumerService<H> {
+        fn clone(&self) -> Self {
+            Self(Arc::clone(&self.0))
+        }
+    }
+
+    impl<H: Handler + 'static> tower_service::Service<HandlerInvocation> for ConsumerService<H> {
+        type Response = Handled;
+        type Error = HandlerError;
+        type Future = Pin<Box<dyn Future<Output = Result<Handled, HandlerError>> + Send>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, invocation: HandlerInvocation) -> Self::Future {
+            let consumer = Arc::clone(&self.0);
+            Box::pin(async move { consumer.handle(invocation).await })
+        }
     }
 }
 

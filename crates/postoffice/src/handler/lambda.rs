@@ -1,18 +1,35 @@
-//! Wires a [`Handler`] into the Lambda runtime with the SNS and DynamoDB adapters.
+//! Wires a [`Handler`] into the Lambda runtime with the SNS and DynamoDB adapters, and, when the
+//! handler is deployed as its own SNS endpoint, the endpoint behind its function URL.
 
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::Handler;
-use super::consumer::{Consumer, Handled};
+use super::consumer::{Consumer, ConsumerService, Handled};
 use super::dynamodb::DynamoDbIdempotencyStore;
 use super::error::HandlerError;
 use super::idempotency::{IDEMPOTENCY_TABLE_ENV, IdempotencyPolicy};
 use super::publish::TOPIC_ARN_PREFIX_ENV;
 use super::sns::SnsPublisher;
 use crate::catalog::check_service_name;
+use crate::endpoint::aws::{AwsSnsEndpoint, SetupError, aws_endpoint};
+use crate::endpoint::{ConfigError, EndpointConfig, ServiceHandler, function_url};
+use crate::invocation::ERROR_TYPE_NON_RETRYABLE;
+
+/// Set (by the consumer module, `bridge = { mode = "embedded" }`) when the handler is its own
+/// SNS endpoint: SNS pushes to the function URL of this alias of the function, and [`run`]
+/// answers those function URL events through [`crate::endpoint`] (configured by the same
+/// variables as the bridge, [`EndpointConfig`]). Unset: a bridge invokes the handler.
+///
+/// The alias is public (a function URL with auth type `NONE` needs `lambda:InvokeFunction` for
+/// everyone), so an invocation that arrives through it and is not a function URL event is
+/// refused: only the unqualified function, which only the account's IAM principals may invoke
+/// (`postoffice dlq redrive`), takes invocations that skip the endpoint.
+pub const SNS_ENDPOINT_ALIAS_ENV: &str = "POSTOFFICE_SNS_ENDPOINT_ALIAS";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -26,6 +43,14 @@ pub enum StartupError {
     InvalidTopicArnPrefix(String),
     #[error("consumer name {name:?} {reason}")]
     InvalidConsumer { name: String, reason: String },
+    #[error(
+        "{SNS_ENDPOINT_ALIAS_ENV} {0:?} is not a Lambda alias name (letters, digits, - and _, at most 128, not only digits)"
+    )]
+    InvalidEndpointAlias(String),
+    #[error("the embedded SNS endpoint: {0}")]
+    EndpointConfig(#[from] ConfigError),
+    #[error("the embedded SNS endpoint: {0}")]
+    EndpointSetup(#[from] SetupError),
     #[error("Lambda runtime: {0}")]
     Runtime(lambda_runtime::Error),
 }
@@ -72,13 +97,108 @@ pub async fn run_with<H: Handler + 'static>(
         consumer = consumer.with_idempotency(Arc::new(store));
     }
     let consumer = Arc::new(consumer);
-    tracing::info!(consumer = H::CONSUMER, "handler ready");
-    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+    let embedded = embedded_endpoint(config, &consumer)?.map(Arc::new);
+    tracing::info!(
+        consumer = H::CONSUMER,
+        sns_endpoint_alias = embedded.as_ref().map(|e| e.alias.as_str()),
+        "handler ready"
+    );
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let consumer = Arc::clone(&consumer);
-        async move { answer(consumer.handle_invocation(event.payload).await) }
+        let embedded = embedded.clone();
+        async move {
+            let alias = embedded.as_ref().map(|e| e.alias.as_str());
+            match route(alias, &event.payload, &event.context.invoked_function_arn) {
+                Route::FunctionUrl => {
+                    let endpoint = &embedded.as_ref().expect("routed with an endpoint").endpoint;
+                    Ok(Answer::FunctionUrl(
+                        endpoint.handle_function_url(event.payload).await,
+                    ))
+                }
+                Route::Invocation => {
+                    answer(consumer.handle_invocation(event.payload).await).map(Answer::Invocation)
+                }
+                Route::Refused(message) => {
+                    tracing::warn!(%message, "invocation refused");
+                    Err(Diagnostic {
+                        error_type: ERROR_TYPE_NON_RETRYABLE.to_owned(),
+                        error_message: message,
+                    })
+                }
+            }
+        }
     }))
     .await
     .map_err(StartupError::Runtime)
+}
+
+/// The SNS endpoint a handler deployed with an embedded bridge serves.
+struct Embedded<H> {
+    alias: String,
+    endpoint: AwsSnsEndpoint<ServiceHandler<ConsumerService<H>>>,
+}
+
+fn embedded_endpoint<H: Handler + 'static>(
+    config: &SdkConfig,
+    consumer: &Arc<Consumer<H>>,
+) -> Result<Option<Embedded<H>>, StartupError> {
+    let Some(alias) = std::env::var(SNS_ENDPOINT_ALIAS_ENV)
+        .ok()
+        .filter(|alias| !alias.is_empty())
+    else {
+        return Ok(None);
+    };
+    if !is_alias_name(&alias) {
+        return Err(StartupError::InvalidEndpointAlias(alias));
+    }
+    // The bridge's metric dimension is the function it invokes; here it is this function.
+    let name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| H::CONSUMER.to_owned());
+    let handler = ServiceHandler::new(name, ConsumerService::from(Arc::clone(consumer)));
+    let endpoint = aws_endpoint(&EndpointConfig::from_env()?, config, handler)?;
+    Ok(Some(Embedded { alias, endpoint }))
+}
+
+/// Lambda alias names: `(?!^[0-9]+$)([a-zA-Z0-9-_]+)`, at most 128 characters.
+fn is_alias_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && !name.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    FunctionUrl,
+    Invocation,
+    Refused(String),
+}
+
+/// Where an invocation goes: without an embedded endpoint, everything is a handler invocation
+/// (as before); with one, function URL events go to the endpoint, and other payloads are
+/// handler invocations unless they came through the public alias.
+fn route(endpoint_alias: Option<&str>, payload: &Value, invoked_arn: &str) -> Route {
+    let Some(alias) = endpoint_alias else {
+        return Route::Invocation;
+    };
+    if function_url::is_event(payload) {
+        return Route::FunctionUrl;
+    }
+    // arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
+    if invoked_arn.split(':').nth(7) == Some(alias) {
+        return Route::Refused(format!(
+            "invoked through {alias}, the alias of the SNS endpoint: it takes function URL events only; invoke the function itself"
+        ));
+    }
+    Route::Invocation
+}
+
+/// What the function answers: a handler invocation's outcome, or a function URL response.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Answer {
+    Invocation(Handled),
+    FunctionUrl(Value),
 }
 
 fn topic_arn_prefix(value: Option<String>) -> Result<String, StartupError> {
@@ -119,6 +239,53 @@ mod tests {
         assert_eq!(retryable.error_message, "store down");
         let permanent = answer(Err(HandlerError::permanent("bad payload"))).unwrap_err();
         assert_eq!(permanent.error_type, ERROR_TYPE_NON_RETRYABLE);
+    }
+
+    const ARN: &str = "arn:aws:lambda:eu-west-1:123456789012:function:postoffice-kitchen-handler";
+
+    #[test]
+    fn without_an_embedded_endpoint_everything_is_an_invocation_as_before() {
+        let url_event =
+            serde_json::json!({"version": "2.0", "requestContext": {"http": {"method": "POST"}}});
+        assert_eq!(route(None, &url_event, ARN), Route::Invocation);
+        assert_eq!(
+            route(None, &serde_json::json!({}), &format!("{ARN}:sns-endpoint")),
+            Route::Invocation
+        );
+    }
+
+    #[test]
+    fn an_embedded_endpoint_takes_url_events_and_refuses_invocations_through_its_alias() {
+        let alias = Some("sns-endpoint");
+        let url_event =
+            serde_json::json!({"version": "2.0", "requestContext": {"http": {"method": "POST"}}});
+        let invocation = serde_json::json!({"envelope": {}, "delivery": {}});
+        let through_alias = format!("{ARN}:sns-endpoint");
+        assert_eq!(route(alias, &url_event, &through_alias), Route::FunctionUrl);
+        assert_eq!(route(alias, &url_event, ARN), Route::FunctionUrl);
+        assert!(matches!(
+            route(alias, &invocation, &through_alias),
+            Route::Refused(message) if message.contains("sns-endpoint")
+        ));
+        // What `postoffice dlq redrive` does: invoke the function itself, or a version.
+        assert_eq!(route(alias, &invocation, ARN), Route::Invocation);
+        assert_eq!(
+            route(alias, &invocation, &format!("{ARN}:$LATEST")),
+            Route::Invocation
+        );
+        assert_eq!(
+            route(alias, &invocation, &format!("{ARN}:sns-endpoint-2")),
+            Route::Invocation
+        );
+    }
+
+    #[test]
+    fn endpoint_aliases_are_lambda_alias_names() {
+        assert!(is_alias_name("sns-endpoint"));
+        assert!(is_alias_name("live_1"));
+        for bad in ["", "42", "sns endpoint", "a:b", &"a".repeat(129)] {
+            assert!(!is_alias_name(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -80,11 +80,21 @@
 //! [`InMemoryIdempotencyStore`]), feed it invocation fixtures (or [`testing::invocation`] of an
 //! envelope) and assert on the published envelopes and the error kind.
 //!
+//! # Deployed behind a bridge, or as its own SNS endpoint
+//! The same binary runs both ways. Behind a bridge Lambda, [`run`] takes
+//! [`crate::invocation::HandlerInvocation`]s. With [`SNS_ENDPOINT_ALIAS_ENV`] set (the consumer
+//! module's `bridge = { mode = "embedded" }`), it also serves SNS's HTTPS pushes itself:
+//! function URL events go through [`crate::endpoint`] (signature, topic allow-list, age,
+//! subscription confirmation, the bridge's status table) to the same [`Consumer`]. Any tower or
+//! axum server can do the same with [`crate::endpoint::SnsEndpointLayer`] over
+//! [`Consumer::into_service`].
+//!
 //! # Configuration (`run`)
 //! | variable | meaning |
 //! |---|---|
 //! | `POSTOFFICE_TOPIC_ARN_PREFIX` | required: SNS topic ARN prefix, EVENT appended |
 //! | `POSTOFFICE_IDEMPOTENCY_TABLE` | optional: DynamoDB table of the idempotency guard |
+//! | `POSTOFFICE_SNS_ENDPOINT_ALIAS` | optional: serve SNS behind this alias's function URL, configured by the bridge's variables (`POSTOFFICE_ALLOWED_TOPIC_ARNS`, …, [`crate::endpoint::EndpointConfig`]) |
 //! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SNS`, … | endpoint overrides for local runs |
 
 mod consumer;
@@ -109,6 +119,8 @@ use std::future::Future;
 
 use serde::de::DeserializeOwned;
 
+#[cfg(feature = "sns-endpoint")]
+pub use consumer::ConsumerService;
 pub use consumer::{Consumer, Handled};
 pub use context::Context;
 pub use error::{ErrorKind, HandlerError, Permanent};
@@ -125,7 +137,7 @@ pub use schemas::Schemas;
 #[cfg(feature = "lambda")]
 pub use dynamodb::DynamoDbIdempotencyStore;
 #[cfg(feature = "lambda")]
-pub use lambda::{StartupError, init_tracing, run, run_with};
+pub use lambda::{SNS_ENDPOINT_ALIAS_ENV, StartupError, init_tracing, run, run_with};
 #[cfg(feature = "lambda")]
 pub use sns::SnsPublisher;
 

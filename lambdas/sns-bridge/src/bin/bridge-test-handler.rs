@@ -1,33 +1,32 @@
-//! A tiny handler for the bridge's integration test in the Lambda host, `tests/function_url.rs`
-//! (feature `test-handler`, never packaged). The envelope's `payload.answer` picks what it
-//! answers: `"handled"` (default), `"non-retryable"` or `"retryable"`.
+//! A tiny Post Office handler for the bridge's tests in the Lambda host (feature `test-handler`,
+//! never packaged): `tests/function_url.rs` runs this one binary behind the bridge and as its
+//! own SNS endpoint. The COOKING_REQUESTED payload's `recipe_id` picks what it answers:
+//! `non-retryable`, `retryable`, anything else handled.
 
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use postoffice::invocation::{ERROR_TYPE_NON_RETRYABLE, ERROR_TYPE_RETRYABLE, HandlerInvocation};
-use serde_json::{Value, json};
+use postoffice::handler::{Context, Handler, HandlerError, StartupError};
 
-async fn handle(event: LambdaEvent<HandlerInvocation>) -> Result<Value, Diagnostic> {
-    let invocation = event.payload;
-    let error = |error_type: &str| Diagnostic {
-        error_type: error_type.to_owned(),
-        error_message: format!("test handler refused {}", invocation.envelope.event_id),
-    };
-    match invocation
-        .envelope
-        .payload
-        .get("answer")
-        .and_then(Value::as_str)
-    {
-        Some("non-retryable") => Err(error(ERROR_TYPE_NON_RETRYABLE)),
-        Some("retryable") => Err(error(ERROR_TYPE_RETRYABLE)),
-        _ => Ok(json!({
-            "event_id": invocation.envelope.event_id,
-            "sns_message_id": invocation.delivery.sns_message_id,
-        })),
+struct Scripted;
+
+impl Handler for Scripted {
+    const CONSUMER: &'static str = "kitchen";
+    type Event = serde_json::Value;
+
+    async fn handle(
+        &self,
+        event: serde_json::Value,
+        ctx: &mut Context<'_>,
+    ) -> Result<(), HandlerError> {
+        let refused = |what: &str| format!("test handler {what} {}", ctx.envelope().event_id);
+        match event["payload"]["recipe_id"].as_str() {
+            Some("non-retryable") => Err(HandlerError::permanent(refused("refuses"))),
+            Some("retryable") => Err(HandlerError::retryable(refused("fails"))),
+            _ => Ok(()),
+        }
     }
 }
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::run(service_fn(handle)).await
+async fn main() -> Result<(), StartupError> {
+    postoffice::handler::init_tracing();
+    postoffice::handler::run(Scripted).await
 }

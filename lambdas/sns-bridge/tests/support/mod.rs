@@ -6,14 +6,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
+use postoffice::endpoint::{ConfirmError, SubscriptionConfirmer};
 use postoffice::sns::{
     CertificateFetcher, CertificateUrl, FetchError, FixedClock, IssuerUrl, LocalSigningAuthority,
     MessageAttribute, MessageType, SnsMessage, StaticCertificateFetcher, Verifier,
 };
 use postoffice::{Envelope, Topic};
-use sns_bridge::{
-    Bridge, BridgeConfig, ConfirmError, HandlerInvoker, InvokeAnswer, SubscriptionConfirmer,
-};
+use sns_bridge::{Bridge, BridgeConfig, HandlerInvoker, InvokeAnswer};
 
 pub const TOPIC_ARN: &str = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED";
 pub const OTHER_ACCOUNT_TOPIC_ARN: &str =
@@ -225,7 +224,7 @@ pub fn bridge(
     confirmer: FakeConfirmer,
 ) -> TestBridge {
     let clock = FixedClock(now);
-    Bridge::new(
+    sns_bridge::bridge(
         config,
         test_verifier(fetcher, clock),
         clock,

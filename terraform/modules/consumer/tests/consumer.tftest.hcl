@@ -123,7 +123,7 @@ run "sns_can_reach_the_bridge_through_its_function_url" {
       aws_lambda_permission.bridge_url.action == "lambda:InvokeFunctionUrl"
       && aws_lambda_permission.bridge_url.principal == "*"
       && aws_lambda_permission.bridge_url.function_url_auth_type == "NONE"
-      && aws_lambda_permission.bridge_url.function_name == aws_lambda_function.bridge.function_name
+      && aws_lambda_permission.bridge_url.function_name == aws_lambda_function.bridge[0].function_name
     )
     error_message = "the function URL must be public (AuthType NONE)"
   }
@@ -131,7 +131,7 @@ run "sns_can_reach_the_bridge_through_its_function_url" {
     condition = (
       aws_lambda_permission.bridge_invoke.action == "lambda:InvokeFunction"
       && aws_lambda_permission.bridge_invoke.principal == "*"
-      && aws_lambda_permission.bridge_invoke.function_name == aws_lambda_function.bridge.function_name
+      && aws_lambda_permission.bridge_invoke.function_name == aws_lambda_function.bridge[0].function_name
       && aws_lambda_permission.bridge_invoke.qualifier == null
     )
     error_message = "a function URL also needs lambda:InvokeFunction on the function"
@@ -165,16 +165,16 @@ run "the_bridge_invokes_only_its_handler" {
   }
   assert {
     condition = (
-      aws_lambda_function.bridge.function_name == "postoffice-kitchen-bridge"
-      && aws_lambda_function.bridge.runtime == "provided.al2023"
-      && tolist(aws_lambda_function.bridge.architectures) == tolist(["arm64"])
-      && aws_lambda_function.bridge.environment[0].variables.POSTOFFICE_HANDLER_FUNCTION == aws_lambda_function.handler.arn
-      && aws_lambda_function.bridge.environment[0].variables.POSTOFFICE_ALLOWED_TOPIC_ARNS == "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED,arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"
+      aws_lambda_function.bridge[0].function_name == "postoffice-kitchen-bridge"
+      && aws_lambda_function.bridge[0].runtime == "provided.al2023"
+      && tolist(aws_lambda_function.bridge[0].architectures) == tolist(["arm64"])
+      && aws_lambda_function.bridge[0].environment[0].variables.POSTOFFICE_HANDLER_FUNCTION == aws_lambda_function.handler.arn
+      && aws_lambda_function.bridge[0].environment[0].variables.POSTOFFICE_ALLOWED_TOPIC_ARNS == "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED,arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"
     )
     error_message = "the bridge must be an arm64 provided.al2023 Lambda configured with its handler and topics"
   }
   assert {
-    condition     = aws_lambda_function_url.bridge.authorization_type == "NONE" && aws_lambda_function.handler.timeout < 14 && aws_lambda_function.bridge.timeout == 15
+    condition     = aws_lambda_function_url.bridge.authorization_type == "NONE" && aws_lambda_function.handler.timeout < 14 && aws_lambda_function.bridge[0].timeout == 15
     error_message = "SNS reaches the bridge through an unauthenticated URL; the handler must finish before the bridge"
   }
   assert {
@@ -184,6 +184,14 @@ run "the_bridge_invokes_only_its_handler" {
   assert {
     condition     = aws_lambda_function.handler.reserved_concurrent_executions == -1 && aws_lambda_function.handler.environment[0].variables.POSTOFFICE_TOPIC_ARN_PREFIX == var.platform.topic_arn_prefix
     error_message = "without reserved concurrency the handler is unreserved; it knows the topic ARN prefix"
+  }
+  assert {
+    condition = (
+      length(aws_lambda_alias.sns_endpoint) == 0
+      && aws_lambda_function_url.bridge.qualifier == null
+      && length(setintersection(keys(aws_lambda_function.handler.environment[0].variables), ["POSTOFFICE_SNS_ENDPOINT_ALIAS", "POSTOFFICE_ALLOWED_TOPIC_ARNS"])) == 0
+    )
+    error_message = "by default (bridge.mode = separate) the handler is no SNS endpoint: it has no alias and no endpoint configuration"
   }
 }
 
@@ -248,6 +256,97 @@ run "forwarder_publishes_to_devices_and_reserves_concurrency" {
   }
 }
 
+run "the_collection_unpacker_publishes_only_collectable_events_and_keeps_rejected_members" {
+  command = plan
+
+  variables {
+    name = "collection-unpacker"
+    catalog = {
+      consumers = merge(var.catalog.consumers, {
+        "collection-unpacker" = { subscribes = ["EVENT_COLLECTION"], publishes = [], forwards_to_actors = [], unpacks = ["COOKING_FINISHED", "DEVICE_TELEMETRY_REPORTED"] }
+      })
+    }
+    events = merge(var.events, {
+      EVENT_COLLECTION = { topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-EVENT_COLLECTION" }
+    })
+    filter_policies = {}
+    rejected_device_messages_queue = {
+      arn = "arn:aws:sqs:eu-west-1:123456789012:postoffice-rejected-device-messages"
+      url = "https://sqs.eu-west-1.amazonaws.com/123456789012/postoffice-rejected-device-messages"
+    }
+  }
+
+  assert {
+    condition     = keys(aws_sns_topic_subscription.this) == ["EVENT_COLLECTION"]
+    error_message = "the unpacker subscribes to collections only"
+  }
+  assert {
+    condition = [for s in data.aws_iam_policy_document.unpacker[0].statement : s.resources if s.sid == "PublishCollectedEvents"] == [toset([
+      "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED",
+      "arn:aws:sns:eu-west-1:123456789012:postoffice-DEVICE_TELEMETRY_REPORTED",
+    ])]
+    error_message = "the unpacker may publish exactly the events devices may collect"
+  }
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.unpacker[0].statement : s.resources if s.sid == "KeepRejectedMembers"] == [toset(["arn:aws:sqs:eu-west-1:123456789012:postoffice-rejected-device-messages"])] && [for s in data.aws_iam_policy_document.unpacker[0].statement : s.actions if s.sid == "KeepRejectedMembers"] == [toset(["sqs:SendMessage"])]
+    error_message = "the unpacker may send to the rejected-device-messages queue only"
+  }
+  assert {
+    condition     = length(data.aws_iam_policy_document.unpacker[0].statement) == 3 && [for s in data.aws_iam_policy_document.unpacker[0].statement : s.resources if s.sid == "EncryptForEncryptedTopicsAndQueue"] == [toset([var.platform.kms_key_arn])]
+    error_message = "besides publishing and rejecting, the unpacker may use the platform key only"
+  }
+  assert {
+    condition     = aws_iam_role_policy.unpacker[0].role == aws_iam_role.this["handler"].id && aws_iam_role_policy.unpacker[0].policy == data.aws_iam_policy_document.unpacker[0].json
+    error_message = "the handler's role carries the unpacker policy"
+  }
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.handler.statement : s if contains(s.actions, "sns:Publish")]) == 0
+    error_message = "the unpacker produces no event of its own"
+  }
+  assert {
+    condition     = aws_lambda_function.handler.environment[0].variables.POSTOFFICE_REJECTED_DEVICE_MESSAGES_QUEUE_URL == "https://sqs.eu-west-1.amazonaws.com/123456789012/postoffice-rejected-device-messages"
+    error_message = "the handler finds the rejected-device-messages queue"
+  }
+}
+
+run "other_consumers_get_no_unpacker_policy" {
+  command = plan
+
+  assert {
+    condition     = length(aws_iam_role_policy.unpacker) == 0 && !contains(keys(aws_lambda_function.handler.environment[0].variables), "POSTOFFICE_REJECTED_DEVICE_MESSAGES_QUEUE_URL")
+    error_message = "only the collection-unpacker may send to the rejected-device-messages queue"
+  }
+}
+
+run "rejects_the_unpacker_without_the_rejected_queue" {
+  command = plan
+
+  variables {
+    name = "collection-unpacker"
+    catalog = {
+      consumers = merge(var.catalog.consumers, {
+        "collection-unpacker" = { subscribes = ["COOKING_FINISHED"], publishes = [], forwards_to_actors = [], unpacks = ["COOKING_FINISHED"] }
+      })
+    }
+    filter_policies = {}
+  }
+
+  expect_failures = [var.rejected_device_messages_queue]
+}
+
+run "rejects_the_rejected_queue_for_a_consumer_that_unpacks_nothing" {
+  command = plan
+
+  variables {
+    rejected_device_messages_queue = {
+      arn = "arn:aws:sqs:eu-west-1:123456789012:postoffice-rejected-device-messages"
+      url = "https://sqs.eu-west-1.amazonaws.com/123456789012/postoffice-rejected-device-messages"
+    }
+  }
+
+  expect_failures = [var.rejected_device_messages_queue]
+}
+
 run "the_bridge_waits_for_the_handler_and_the_handler_finds_its_idempotency_table" {
   command = plan
 
@@ -260,7 +359,7 @@ run "the_bridge_waits_for_the_handler_and_the_handler_finds_its_idempotency_tabl
   }
 
   assert {
-    condition     = tonumber(aws_lambda_function.bridge.environment[0].variables.POSTOFFICE_INVOKE_TIMEOUT_MS) > 13000 && tonumber(aws_lambda_function.bridge.environment[0].variables.POSTOFFICE_INVOKE_TIMEOUT_MS) < 15000
+    condition     = tonumber(aws_lambda_function.bridge[0].environment[0].variables.POSTOFFICE_INVOKE_TIMEOUT_MS) > 13000 && tonumber(aws_lambda_function.bridge[0].environment[0].variables.POSTOFFICE_INVOKE_TIMEOUT_MS) < 15000
     error_message = "the bridge must wait longer than the handler may run and less than SNS waits"
   }
   assert {
@@ -369,4 +468,142 @@ run "passes_endpoint_overrides_and_extra_environment_to_the_handler" {
     condition     = aws_lambda_function.handler.environment[0].variables.AWS_ENDPOINT_URL_IOT_DATA_PLANE == "https://example-ats.iot.eu-west-1.amazonaws.com" && aws_lambda_function.handler.environment[0].variables.EXAMPLE_SETTING == "on"
     error_message = "extra environment must reach the handler"
   }
+}
+
+run "embedded_the_handler_is_its_own_sns_endpoint" {
+  command = apply
+
+  variables {
+    bridge = { mode = "embedded", max_message_age_seconds = 3600 }
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.bridge) == 0 && keys(aws_iam_role.this) == ["handler"] && keys(aws_cloudwatch_log_group.this) == ["handler"] && keys(aws_iam_role_policy_attachment.xray) == ["handler"]
+    error_message = "no bridge Lambda, role or log group"
+  }
+  assert {
+    condition     = aws_lambda_alias.sns_endpoint[0].name == "sns-endpoint" && aws_lambda_alias.sns_endpoint[0].function_name == aws_lambda_function.handler.function_name && aws_lambda_alias.sns_endpoint[0].function_version == "$LATEST"
+    error_message = "the handler's SNS endpoint alias follows $LATEST"
+  }
+  assert {
+    condition     = aws_lambda_function_url.bridge.function_name == "postoffice-kitchen-handler" && aws_lambda_function_url.bridge.qualifier == "sns-endpoint" && aws_lambda_function_url.bridge.authorization_type == "NONE"
+    error_message = "the function URL is the handler alias's"
+  }
+  assert {
+    # Both permissions, as for the bridge, but on the alias only: the unqualified function,
+    # which redrive invokes with handler invocations, stays private to the account.
+    condition = (
+      aws_lambda_permission.bridge_url.action == "lambda:InvokeFunctionUrl"
+      && aws_lambda_permission.bridge_url.function_url_auth_type == "NONE"
+      && aws_lambda_permission.bridge_invoke.action == "lambda:InvokeFunction"
+      && alltrue([for p in [aws_lambda_permission.bridge_url, aws_lambda_permission.bridge_invoke] :
+        p.function_name == "postoffice-kitchen-handler" && p.qualifier == "sns-endpoint" && p.principal == "*"
+      ])
+    )
+    error_message = "the public permissions cover the handler's alias only"
+  }
+  assert {
+    condition = alltrue([for event, subscription in aws_sns_topic_subscription.this :
+      subscription.endpoint == aws_lambda_function_url.bridge.function_url
+      && jsondecode(subscription.redrive_policy).deadLetterTargetArn == aws_sqs_queue.dlq.arn
+    ]) && keys(aws_sns_topic_subscription.this) == ["COOKING_FINISHED", "COOKING_REQUESTED"]
+    error_message = "SNS delivers to the handler's function URL, and dead-letters into the consumer's DLQ"
+  }
+  assert {
+    condition = (
+      aws_iam_role_policy.bridge.role == aws_iam_role.this["handler"].id
+      && [for s in data.aws_iam_policy_document.bridge.statement : s.sid] == ["ConfirmItsSubscriptions"]
+      && [for s in data.aws_iam_policy_document.bridge.statement : s.resources] == [toset(["arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED", "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"])]
+    )
+    error_message = "the handler's role confirms the subscriptions of its topics, and gets nothing else of the bridge's"
+  }
+  assert {
+    condition = (
+      aws_lambda_function.handler.timeout == 15
+      && aws_lambda_function.handler.environment[0].variables.POSTOFFICE_SNS_ENDPOINT_ALIAS == "sns-endpoint"
+      && aws_lambda_function.handler.environment[0].variables.POSTOFFICE_ALLOWED_TOPIC_ARNS == "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED,arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"
+      && aws_lambda_function.handler.environment[0].variables.POSTOFFICE_INVOKE_TIMEOUT_MS == "10000"
+      && aws_lambda_function.handler.environment[0].variables.POSTOFFICE_MAX_MESSAGE_AGE_SECONDS == "3600"
+      && aws_lambda_function.handler.environment[0].variables.POSTOFFICE_TOPIC_ARN_PREFIX == var.platform.topic_arn_prefix
+    )
+    error_message = "the handler answers SNS within its 15 s, runs its own code within handler.timeout, and reads the bridge's configuration"
+  }
+  assert {
+    condition     = aws_sqs_queue.dlq.tags["postoffice:handler"] == "postoffice-kitchen-handler"
+    error_message = "redrive still invokes the handler function itself"
+  }
+}
+
+run "embedded_alarms_watch_the_endpoint_and_the_handlers_failed_deliveries" {
+  command = apply
+
+  variables {
+    bridge = { mode = "embedded" }
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.bridge_errors.alarm_name == "postoffice-kitchen-handler-sns-endpoint-errors"
+      && aws_cloudwatch_metric_alarm.bridge_errors.threshold == 0
+      && aws_cloudwatch_metric_alarm.bridge_errors.dimensions == tomap({ FunctionName = "postoffice-kitchen-handler", Resource = "postoffice-kitchen-handler:sns-endpoint" })
+      && strcontains(aws_cloudwatch_metric_alarm.bridge_errors.alarm_description, "docs/runbook.md#lambda-errors")
+    )
+    error_message = "any error through the endpoint's alias pages, as any bridge error does"
+  }
+  assert {
+    condition     = keys(aws_cloudwatch_metric_alarm.lambda_throttles) == ["handler"]
+    error_message = "throttles of the one Lambda page"
+  }
+  assert {
+    condition = (
+      one([for q in aws_cloudwatch_metric_alarm.handler_errors.metric_query : q.expression if q.id == "failing" && q.return_data == true]) == "IF(invocations >= 10, 100 * (errors + FILL(refused, 0) + FILL(failed, 0) + FILL(timed_out, 0)) / invocations, 0)"
+      && toset([for q in aws_cloudwatch_metric_alarm.handler_errors.metric_query : "${q.id}=${one(q.metric).dimensions.Reason}" if try(one(q.metric).namespace, null) == "PostOffice/Bridge"]) == toset(["refused=handler_non_retryable", "failed=handler_failed", "timed_out=invoke_timed_out"])
+      && alltrue([for q in aws_cloudwatch_metric_alarm.handler_errors.metric_query : one(q.metric).dimensions.HandlerFunction == "postoffice-kitchen-handler" if try(one(q.metric).namespace, null) == "PostOffice/Bridge"])
+    )
+    error_message = "the handler's failure share counts the deliveries its endpoint answered 4xx/5xx for it"
+  }
+}
+
+run "rejects_an_embedded_bridge_given_a_bridge_zip" {
+  command = plan
+
+  variables {
+    bridge = { mode = "embedded", zip = "../../../.terraform-cli/lambda/sns-bridge/bootstrap.zip" }
+  }
+
+  expect_failures = [var.bridge]
+}
+
+run "rejects_an_unknown_bridge_mode" {
+  command = plan
+
+  variables {
+    bridge = { mode = "sidecar", zip = "../../../.terraform-cli/lambda/sns-bridge/bootstrap.zip" }
+  }
+
+  expect_failures = [var.bridge]
+}
+
+run "rejects_a_separate_bridge_without_its_zip" {
+  command = plan
+
+  variables {
+    bridge = {}
+  }
+
+  expect_failures = [var.bridge]
+}
+
+run "rejects_handler_environment_that_would_reconfigure_the_endpoint" {
+  command = plan
+
+  variables {
+    bridge = { mode = "embedded" }
+    handler = {
+      zip         = "../../../.terraform-cli/lambda/example-kitchen/bootstrap.zip"
+      environment = { POSTOFFICE_ALLOWED_TOPIC_ARNS = "arn:aws:sns:eu-west-1:999999999999:*" }
+    }
+  }
+
+  expect_failures = [var.handler]
 }

@@ -209,6 +209,64 @@ run "rule_sql_names_its_event_and_prefix" {
   }
 }
 
+run "collections_get_rules_that_check_the_collection_not_its_members" {
+  command = plan
+
+  variables {
+    actor_published = true
+    event_name      = "EVENT_COLLECTION"
+  }
+
+  assert {
+    # The SQL the local post office's rule engine runs in crates/catalog-terraform/tests/collection_rule_sql.rs.
+    condition     = aws_iot_topic_rule.this[0].sql == chomp(file("${path.module}/tests/rule-sql/EVENT_COLLECTION.sql"))
+    error_message = "the collection rule SQL must be tests/rule-sql/EVENT_COLLECTION.sql (regenerate it and run the Rust test when the SQL changes)"
+  }
+  assert {
+    condition     = aws_iot_topic_rule.rejected[0].sql == chomp(file("${path.module}/tests/rule-sql/EVENT_COLLECTION_rejected.sql"))
+    error_message = "the collection rejection rule SQL must be tests/rule-sql/EVENT_COLLECTION_rejected.sql"
+  }
+  assert {
+    condition = (
+      split(" SELECT ", aws_iot_topic_rule.rejected[0].sql)[0] == split(" SELECT ", aws_iot_topic_rule.this[0].sql)[0]
+      && endswith(aws_iot_topic_rule.this[0].sql, "FROM 'EVENT_COLLECTION/+/+' WHERE @readable")
+      && endswith(aws_iot_topic_rule.rejected[0].sql, "FROM 'EVENT_COLLECTION/+/+' WHERE NOT @readable")
+    )
+    error_message = "the collection's two rules must share their SET clause and split the messages between them"
+  }
+  assert {
+    condition = alltrue([for part in ["@topic_readable", "@collection_id_readable", "@events_readable"] :
+    strcontains(aws_iot_topic_rule.this[0].sql, "${part} = ")])
+    error_message = "a collection is readable by its topic, collection_id and events"
+  }
+  assert {
+    condition     = strcontains(aws_iot_topic_rule.this[0].sql, "isUndefined(get(events, 100))") && strcontains(aws_iot_topic_rule.this[0].sql, "{'events': events} AS payload FROM")
+    error_message = "the collection rule must take at most 100 members (catalog::MAX_COLLECTION_MEMBERS) and carry them as the payload's events"
+  }
+  assert {
+    condition     = !strcontains(aws_iot_topic_rule.this[0].sql, "@payload_readable") && !strcontains(aws_iot_topic_rule.this[0].sql, "*")
+    error_message = "the collection rule must not check members as device messages, nor pass anything the device sent but its members"
+  }
+  assert {
+    condition     = one(aws_iot_topic_rule.this[0].sns).target_arn == aws_sns_topic.this.arn && one(aws_iot_topic_rule.rejected[0].sqs).queue_url == var.platform.rejected_device_messages_queue_url
+    error_message = "collections go to their topic, unreadable ones to the rejected-device-messages queue"
+  }
+}
+
+run "only_event_collection_gets_the_collection_rules" {
+  command = plan
+
+  variables {
+    actor_published = true
+    event_name      = "EVENT_COLLECTIONS"
+  }
+
+  assert {
+    condition     = aws_iot_topic_rule.this[0].sql == replace(chomp(file("${path.module}/tests/rule-sql/COOKING_REQUESTED.sql")), "COOKING_REQUESTED", "EVENT_COLLECTIONS")
+    error_message = "any other event's rule reads device messages"
+  }
+}
+
 run "topics_admit_the_account_through_iam_only" {
   command = plan
 

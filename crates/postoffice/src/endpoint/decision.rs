@@ -4,14 +4,16 @@
 //! <https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html>), and other 4xx
 //! as permanent: it moves the message to the subscription's dead-letter queue at once
 //! (<https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html>). So every outcome
-//! here is either done, retried, or parked; none drops a message. The bridge never answers 429,
+//! here is either done, retried, or parked; none drops a message. The endpoint never answers 429,
 //! whose treatment is the one 4xx in doubt: a retryable outcome is a 5xx, a permanent one a 4xx
 //! other than 429.
+//!
+//! The names say "invoke" for the call of the handler port, whether it is a Lambda invoke (the
+//! bridge) or a call in the same process (an embedded endpoint): one table, one set of metrics.
 
-use postoffice::invocation::{self, InvocationOutcome};
 use serde::Serialize;
 
-use crate::ports::InvokeAnswer;
+use super::ports::HandlerAnswer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Decision {
@@ -38,13 +40,12 @@ pub enum Decision {
     HandlerRejected,
     /// Any other function error.
     HandlerFailed,
+    /// The handler could not be reached (a failed Lambda invoke).
     InvokeFailed,
     InvokeTimedOut,
-    /// The request could not be decided within the bridge's response deadline.
+    /// The request could not be decided within the endpoint's response deadline.
     DeadlineExceeded,
     Throttled,
-    /// Building the invocation failed; cannot happen with well-formed types, retried if it does.
-    Internal,
 }
 
 impl Decision {
@@ -63,8 +64,7 @@ impl Decision {
             Self::ConfirmationFailed
             | Self::HandlerFailed
             | Self::InvokeFailed
-            | Self::InvokeTimedOut
-            | Self::Internal => 500,
+            | Self::InvokeTimedOut => 500,
             Self::CertificateUnavailable => 502,
             Self::Throttled => 503,
             Self::DeadlineExceeded => 504,
@@ -92,8 +92,7 @@ impl Decision {
             | Self::HandlerFailed
             | Self::InvokeFailed
             | Self::InvokeTimedOut
-            | Self::DeadlineExceeded
-            | Self::Internal => "retryable",
+            | Self::DeadlineExceeded => "retryable",
             Self::Throttled => "throttled",
         }
     }
@@ -120,7 +119,6 @@ impl Decision {
             Self::InvokeTimedOut => "invoke_timed_out",
             Self::DeadlineExceeded => "deadline_exceeded",
             Self::Throttled => "handler_throttled",
-            Self::Internal => "internal_error",
         }
     }
 
@@ -139,21 +137,14 @@ impl Decision {
     }
 }
 
-/// Decides on a handler invoke's answer through the library's [`invocation::classify`], the
-/// same rule `postoffice dlq redrive` uses. The detail is for logs only.
-pub fn decide_invocation(answer: InvokeAnswer) -> (Decision, Option<String>) {
+/// Decides on the handler port's answer. The detail is for logs only.
+pub fn decide_answer(answer: HandlerAnswer) -> (Decision, Option<String>) {
     match answer {
-        InvokeAnswer::Completed {
-            function_error,
-            payload,
-        } => match invocation::classify(function_error.as_deref(), &payload) {
-            InvocationOutcome::Handled => (Decision::Handled, None),
-            InvocationOutcome::Permanent { message } => (Decision::HandlerRejected, Some(message)),
-            InvocationOutcome::Retryable { message } => (Decision::HandlerFailed, Some(message)),
-            InvocationOutcome::Throttled { message } => (Decision::Throttled, Some(message)),
-        },
-        InvokeAnswer::Throttled { detail } => (Decision::Throttled, Some(detail)),
-        InvokeAnswer::Failed { detail } => (Decision::InvokeFailed, Some(detail)),
+        HandlerAnswer::Handled => (Decision::Handled, None),
+        HandlerAnswer::Permanent { message } => (Decision::HandlerRejected, Some(message)),
+        HandlerAnswer::Retryable { message } => (Decision::HandlerFailed, Some(message)),
+        HandlerAnswer::Throttled { message } => (Decision::Throttled, Some(message)),
+        HandlerAnswer::Unreachable { message } => (Decision::InvokeFailed, Some(message)),
     }
 }
 
@@ -161,66 +152,41 @@ pub fn decide_invocation(answer: InvokeAnswer) -> (Decision, Option<String>) {
 mod tests {
     use super::*;
 
-    fn completed(function_error: Option<&str>, payload: &str) -> InvokeAnswer {
-        InvokeAnswer::Completed {
-            function_error: function_error.map(str::to_owned),
-            payload: payload.as_bytes().to_vec(),
-        }
-    }
-
     #[test]
-    fn invoke_answers_map_to_the_issue_table() {
+    fn handler_answers_map_to_the_issue_table() {
+        let message = || "why".to_owned();
         let cases = [
-            (completed(None, r#"{"ok":true}"#), Decision::Handled, 200),
+            (HandlerAnswer::Handled, Decision::Handled, 200),
             (
-                completed(
-                    Some("Unhandled"),
-                    r#"{"errorType":"NonRetryable","errorMessage":"unknown recipe"}"#,
-                ),
+                HandlerAnswer::Permanent { message: message() },
                 Decision::HandlerRejected,
                 400,
             ),
             (
-                completed(
-                    Some("Unhandled"),
-                    r#"{"errorType":"Retryable","errorMessage":"db down"}"#,
-                ),
+                HandlerAnswer::Retryable { message: message() },
                 Decision::HandlerFailed,
                 500,
             ),
             (
-                completed(Some("Unhandled"), "Task timed out"),
-                Decision::HandlerFailed,
-                500,
-            ),
-            (
-                InvokeAnswer::Throttled {
-                    detail: "Rate exceeded".into(),
-                },
+                HandlerAnswer::Throttled { message: message() },
                 Decision::Throttled,
                 503,
             ),
             (
-                InvokeAnswer::Failed {
-                    detail: "connection refused".into(),
-                },
+                HandlerAnswer::Unreachable { message: message() },
                 Decision::InvokeFailed,
                 500,
             ),
         ];
         for (answer, decision, status) in cases {
-            let (decided, _) = decide_invocation(answer.clone());
+            let (decided, detail) = decide_answer(answer.clone());
             assert_eq!(decided, decision, "{answer:?}");
             assert_eq!(decided.status(), status, "{answer:?}");
+            assert_eq!(detail.is_some(), answer != HandlerAnswer::Handled);
         }
-        let (_, detail) = decide_invocation(completed(
-            Some("Unhandled"),
-            r#"{"errorType":"NonRetryable","errorMessage":"unknown recipe"}"#,
-        ));
-        assert_eq!(detail.as_deref(), Some("unknown recipe"));
     }
 
-    const ALL: [Decision; 21] = [
+    const ALL: [Decision; 20] = [
         Decision::MethodNotAllowed,
         Decision::BodyTooLarge,
         Decision::MalformedMessage,
@@ -241,7 +207,6 @@ mod tests {
         Decision::InvokeTimedOut,
         Decision::DeadlineExceeded,
         Decision::Throttled,
-        Decision::Internal,
     ];
 
     /// SNS retries 5xx and dead-letters other statuses at once: whatever may succeed later must

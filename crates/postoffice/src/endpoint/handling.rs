@@ -1,31 +1,32 @@
-//! The bridge's HTTP handling: one SNS push request in, one response out.
+//! The endpoint's HTTP handling: one SNS push request in, one response out.
 //!
-//! Pure apart from the ports: the verifier's certificate fetcher and clock, the handler
-//! invoker and the subscription confirmer. `main.rs` adapts `lambda_http` to [`Bridge::handle`];
-//! tests call it directly.
+//! Pure apart from the ports: the verifier's certificate fetcher and clock, the handler and the
+//! subscription confirmer. The tower service, the function URL adapter and tests call
+//! [`SnsEndpoint::handle`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{Method, Request, Response, header};
-use postoffice::Envelope;
-use postoffice::invocation::{Delivery, HandlerInvocation};
-use postoffice::sns::{CertificateFetcher, Clock, MessageType, SnsMessage, TopicArn, Verifier};
 use tokio::time::Instant;
 
-use crate::config::{AllowedTopics, BridgeConfig, RESPONSE_DEADLINE};
-use crate::decision::{Decision, decide_invocation};
-use crate::ports::{HandlerInvoker, SubscriptionConfirmer};
-use crate::telemetry;
+use super::config::{AllowedTopics, EndpointConfig, RESPONSE_DEADLINE};
+use super::decision::{Decision, decide_answer};
+use super::ports::{HandlerPort, SubscriptionConfirmer};
+use super::telemetry;
+use crate::Envelope;
+use crate::invocation::{Delivery, HandlerInvocation};
+use crate::sns::{CertificateFetcher, Clock, MessageType, SnsMessage, TopicArn, Verifier};
 
 /// SNS caps a message (body plus attributes) at 256 KiB. The HTTP body wraps it in JSON, where
 /// escaping can double the message's size (every `"` of an envelope becomes `\"`), plus the
 /// signature, URLs and other fields. Anything larger cannot come from SNS.
 pub const MAX_BODY_BYTES: usize = 2 * 256 * 1024 + 16 * 1024;
 
-/// What the bridge knows about a request once decided: enough to answer, log and count.
+/// What the endpoint knows about a request once decided: enough to answer, log and count.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     pub decision: Decision,
@@ -34,14 +35,14 @@ pub struct Report {
     pub event: Option<String>,
     pub household_id: Option<String>,
     pub device_id: Option<String>,
-    /// Time spent in the handler invoke, when there was one.
+    /// Time spent in the handler, when it was called.
     pub handler_latency: Option<Duration>,
     /// Why, for the log only: never echoed to the caller.
     pub detail: Option<String>,
 }
 
 impl Report {
-    fn new(decision: Decision) -> Self {
+    pub(crate) fn new(decision: Decision) -> Self {
         Self {
             decision,
             sns_message_id: None,
@@ -55,54 +56,80 @@ impl Report {
     }
 }
 
-pub struct Bridge<F, C, I, S> {
-    handler_function: String,
+/// SNS's HTTPS endpoint in front of a handler: verifies, confirms subscriptions, calls the
+/// handler and answers with the status that tells SNS "done", "retry" or "dead-letter"
+/// (the table in [`Decision`]).
+pub struct SnsEndpoint<F, C, H, S> {
     allowed_topics: AllowedTopics,
-    invoke_timeout: Duration,
+    handler_timeout: Duration,
     max_message_age: Duration,
-    verifier: Verifier<F, C>,
+    verifier: Arc<Verifier<F, C>>,
     clock: C,
-    invoker: I,
+    handler: H,
     confirmer: S,
 }
 
-impl<F, C, I, S> Bridge<F, C, I, S>
+impl<F, C, H, S> SnsEndpoint<F, C, H, S>
 where
     F: CertificateFetcher,
     C: Clock + Clone,
-    I: HandlerInvoker,
+    H: HandlerPort,
     S: SubscriptionConfirmer,
 {
     /// `verifier` must use the same clock as `clock` (message age and certificate validity
     /// are judged at the same time). The configuration's minimum signature version applies to it.
     pub fn new(
-        config: &BridgeConfig,
+        config: &EndpointConfig,
         verifier: Verifier<F, C>,
         clock: C,
-        invoker: I,
+        handler: H,
+        confirmer: S,
+    ) -> Self {
+        let verifier = verifier.with_minimum_signature_version(config.min_signature_version);
+        Self::sharing_verifier(config, Arc::new(verifier), clock, handler, confirmer)
+    }
+
+    /// Several endpoints (one per handler of a tower layer) share one verifier and its
+    /// certificate cache; it must already have the configuration's minimum signature version.
+    pub(crate) fn sharing_verifier(
+        config: &EndpointConfig,
+        verifier: Arc<Verifier<F, C>>,
+        clock: C,
+        handler: H,
         confirmer: S,
     ) -> Self {
         Self {
-            handler_function: config.handler_function.clone(),
             allowed_topics: config.allowed_topics.clone(),
-            invoke_timeout: config.invoke_timeout,
+            handler_timeout: config.handler_timeout,
             max_message_age: config.max_message_age,
-            verifier: verifier.with_minimum_signature_version(config.min_signature_version),
+            verifier,
             clock,
-            invoker,
+            handler,
             confirmer,
         }
     }
 
-    pub fn handler_function(&self) -> &str {
-        &self.handler_function
+    pub fn handler(&self) -> &H {
+        &self.handler
     }
 
     /// Handles one request: decides, logs, writes the metric line, answers.
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
-        let arrived = Instant::now();
+        self.handle_from(request, Instant::now()).await
+    }
+
+    pub(crate) async fn handle_from(
+        &self,
+        request: Request<Bytes>,
+        arrived: Instant,
+    ) -> Response<Bytes> {
         let report = self.decide_from(request, arrived).await;
-        telemetry::record(&self.handler_function, &report, arrived.elapsed());
+        self.answer(&report, arrived)
+    }
+
+    /// Logs and counts a decided request and answers it.
+    pub(crate) fn answer(&self, report: &Report, arrived: Instant) -> Response<Bytes> {
+        telemetry::record(self.handler.name(), report, arrived.elapsed());
         respond(report.decision)
     }
 
@@ -113,7 +140,7 @@ where
 
     /// Everything from certificate fetching to the handler's answer runs against one deadline,
     /// [`RESPONSE_DEADLINE`] after the request `arrived`: SNS gives up after 15 s and counts the
-    /// delivery as failed even if the bridge later succeeds, so an answer past it is worthless,
+    /// delivery as failed even if the endpoint later succeeds, so an answer past it is worthless,
     /// while a 5xx in time keeps SNS's retries going.
     async fn decide_from(&self, request: Request<Bytes>, arrived: Instant) -> Report {
         let deadline = arrived + RESPONSE_DEADLINE;
@@ -254,8 +281,6 @@ where
             return report;
         }
 
-        // The payload is the envelope plus a few hundred bytes of delivery metadata.
-        let mut payload = Vec::with_capacity(message.message.len() + 512);
         let invocation = HandlerInvocation {
             envelope,
             delivery: Delivery {
@@ -270,29 +295,21 @@ where
                 redriven: false,
             },
         };
-        if let Err(error) = serde_json::to_writer(&mut payload, &invocation) {
-            report.decision = Decision::Internal;
-            report.detail = Some(error.to_string());
-            return report;
-        }
 
-        let invoked = Instant::now();
-        let left = deadline.saturating_duration_since(invoked);
-        let (timeout, cut_by_deadline) = if left < self.invoke_timeout {
+        let called = Instant::now();
+        let left = deadline.saturating_duration_since(called);
+        let (timeout, cut_by_deadline) = if left < self.handler_timeout {
             (left, true)
         } else {
-            (self.invoke_timeout, false)
+            (self.handler_timeout, false)
         };
-        let answer = tokio::time::timeout(
-            timeout,
-            self.invoker.invoke(&self.handler_function, payload),
-        )
-        .await;
-        report.handler_latency = Some(invoked.elapsed());
+        let answer = tokio::time::timeout(timeout, self.handler.call(invocation)).await;
+        report.handler_latency = Some(called.elapsed());
         let (decision, detail) = match answer {
-            Ok(answer) => decide_invocation(answer),
-            // The handler may still finish; SNS redelivers with the same MessageId and event_id,
-            // which is what handlers deduplicate on.
+            Ok(answer) => decide_answer(answer),
+            // A Lambda handler may still finish; SNS redelivers with the same MessageId and
+            // event_id, which is what handlers deduplicate on. A handler in this process is
+            // cancelled: its idempotency claim, if any, lapses and a later retry runs it.
             Err(_) if cut_by_deadline => (
                 Decision::DeadlineExceeded,
                 Some(format!(
