@@ -78,7 +78,9 @@ pub struct Options {
     pub variables: serde_json::Value,
     /// Multiplies every retry delay and alarm period (1.0 = as applied).
     pub time_scale: f64,
-    /// Lambda instances the host may run at once, over all functions.
+    /// Lambda instances the host may run at once, over all functions: this machine's limit
+    /// (processes, memory), not the account's concurrency. SNS keeps its function URL requests
+    /// to half of it, so it shows as queueing, never as throttles AWS would not answer.
     pub max_instances: usize,
     /// The cargo profile the Lambdas are built with (`dev`, `release`, ...).
     pub cargo_profile: String,
@@ -96,7 +98,7 @@ impl Options {
             terraform: None,
             variables: serde_json::json!({}),
             time_scale: 1.0,
-            max_instances: 16,
+            max_instances: 64,
             cargo_profile: "dev".to_owned(),
             startup_timeout: Duration::from_secs(600),
             region: "eu-west-1".to_owned(),
@@ -280,6 +282,9 @@ impl LocalPostOffice {
         let time_scale = TimeScale(options.time_scale);
         let sns = Sns::new(Arc::new(Ports {
             lambda: lambda.clone(),
+            function_url_requests: Arc::new(tokio::sync::Semaphore::new(
+                (options.max_instances / 2).max(1),
+            )),
             authorizer: authorizer.clone(),
             signing: signing.clone(),
             http: postoffice::https::client_builder()

@@ -129,6 +129,12 @@ impl Deliverer {
                 };
                 let lambda = self.ports.lambda.clone();
                 let url_id = url_id.clone();
+                let _in_flight = self
+                    .ports
+                    .function_url_requests
+                    .acquire()
+                    .await
+                    .expect("the semaphore is never closed");
                 match tokio::time::timeout(
                     SNS_RESPONSE_TIMEOUT,
                     lambda.invoke_url(&url_id, request),

@@ -44,6 +44,11 @@ pub trait Refresh: Send + Sync {
 /// What SNS needs from the rest of the post office.
 pub struct Ports {
     pub lambda: Arc<Lambda>,
+    /// Function URL requests in flight at once, over every subscription: beyond it deliveries
+    /// wait in SNS. Each request may hold two Lambda instances (a bridge and the handler it
+    /// invokes), so this is half the local host's instances; the host's limit is this
+    /// machine's, not the account's, and must never show as throttles AWS would not answer.
+    pub function_url_requests: Arc<tokio::sync::Semaphore>,
     pub authorizer: Arc<Authorizer>,
     pub signing: Arc<LocalSigningAuthority>,
     /// For HTTP/S endpoints that are not local functions.
