@@ -250,8 +250,10 @@ impl LocalPostOffice {
             code,
             authorizer: authorizer.clone(),
             policies: control.lambda_policies.clone(),
+            alias_urls: control.alias_urls.clone(),
             settings: control.function_settings.clone(),
             control: control.lambda.clone(),
+            metrics: metrics.clone(),
         });
 
         let gateway_tls = tls_identity(&ca.issue_server(&["127.0.0.1", "localhost"])?)?;
@@ -361,7 +363,13 @@ impl LocalPostOffice {
             "cognito-identity".to_owned(),
             Arc::new(cognito::identity::CognitoIdentityStandIns::default()),
         );
-        services.insert("lambda".to_owned(), Arc::new(LambdaService { lambda }));
+        services.insert(
+            "lambda".to_owned(),
+            Arc::new(LambdaService {
+                lambda,
+                changes: changes.clone(),
+            }),
+        );
         services.insert(
             "sns".to_owned(),
             Arc::new(SnsService {
