@@ -640,6 +640,48 @@ impl LocalPostOffice {
         self.runtime.lambda.code.task_root(code).ok()
     }
 
+    /// A Lambda client of the local AWS endpoint (plain HTTP), as the administrator.
+    pub fn lambda_client(&self) -> aws_sdk_lambda::Client {
+        let administrator = self.administrator();
+        let config = aws_sdk_lambda::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoints.aws_plain)
+            .region(aws_config::Region::new(self.options.region.clone()))
+            .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+                &administrator.access_key_id,
+                &administrator.secret_access_key,
+                administrator.session_token.clone(),
+                None,
+                "postoffice-local-administrator",
+            ))
+            .http_client(postoffice::aws_http::http_client())
+            .build();
+        aws_sdk_lambda::Client::from_conf(config)
+    }
+
+    /// What anyone on the internet gets for POSTing `body` with `headers` to a function URL
+    /// (`https://ID.lambda-url.REGION.on.aws/`): (status, body), answered as Lambda answers it,
+    /// the resource policy included.
+    pub async fn post_to_function_url(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> anyhow::Result<(u16, String)> {
+        let url_id =
+            plan::function_url_id(url).with_context(|| format!("{url} is not a function URL"))?;
+        let mut request = http::Request::builder().method("POST").uri(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(axum::body::Bytes::from(body.to_owned()))?;
+        let response = self.runtime.lambda.invoke_url(url_id, request).await;
+        Ok((
+            response.status().as_u16(),
+            String::from_utf8_lossy(response.body()).into_owned(),
+        ))
+    }
+
     /// The environment `postoffice` commands (e.g. `dlq redrive`) reach this post office with.
     pub fn tool_env(&self) -> Vec<(String, String)> {
         let mut variables = vec![
