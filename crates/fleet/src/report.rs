@@ -151,17 +151,20 @@ pub fn render(report: &Report) -> String {
         );
     }
     let day = report.day;
+    let collections = if settings.collections {
+        format!("{} collections sent", day.collections_sent)
+    } else {
+        "no collections".to_owned()
+    };
     line(
         &mut out,
         "events",
         format!(
-            "{} accepted, {} acknowledged in the day ({:.0}/s over {:.1} s), {} in {} collections",
+            "{} accepted, {} acknowledged in the day ({:.0}/s over {:.1} s), {collections}",
             report.events_accepted,
             day.events_sent,
             rate(day.events_sent as f64, report.day_elapsed),
             report.day_elapsed.as_secs_f64(),
-            if settings.collections { "sent" } else { "none" },
-            day.collections_sent
         ),
     );
     let p50 = report.replies.percentile(50.0);
