@@ -146,9 +146,15 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
             Device::start(config).map(Arc::new)
         })
         .collect::<Result<_, _>>()?;
-    let received = Arc::new(AtomicU64::new(0));
+    let late_replies = Arc::new(AtomicU64::new(0));
+    let reply_events: Arc<Vec<String>> =
+        Arc::new(plan.events.iter().filter_map(|e| e.reply.clone()).collect());
     for device in &devices {
-        tokio::spawn(read_messages(device.clone(), received.clone()));
+        tokio::spawn(read_messages(
+            device.clone(),
+            reply_events.clone(),
+            late_replies.clone(),
+        ));
     }
 
     let connect_all = connect_fleet(&devices, args.concurrency).await?;
@@ -217,6 +223,7 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
         events_not_accepted: tally.not_accepted.load(Ordering::Relaxed),
         requests: tally.requests.load(Ordering::Relaxed),
         replies: tally.replies.lock().expect("replies lock").clone(),
+        late_replies: late_replies.load(Ordering::Relaxed),
         memory,
         profile_hours_per_day: expected_hours(&profile, &settings),
         settings,
@@ -417,15 +424,21 @@ async fn request(
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Takes (and so acknowledges) what the backend sends a device besides replies: an unread
-/// message would keep the device from going idle.
-async fn read_messages(device: Arc<Device>, received: Arc<AtomicU64>) {
+/// Takes (and so acknowledges) what the backend sends a device besides replies in time (an
+/// unread message would keep the device from going idle), counting replies come too late.
+async fn read_messages(
+    device: Arc<Device>,
+    reply_events: Arc<Vec<String>>,
+    late_replies: Arc<AtomicU64>,
+) {
     let Some(mut messages) = device.messages() else {
         return;
     };
     drop(device);
-    while messages.next().await.is_some() {
-        received.fetch_add(1, Ordering::Relaxed);
+    while let Some(message) = messages.next().await {
+        if reply_events.contains(&message.envelope.event) {
+            late_replies.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
