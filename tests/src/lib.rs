@@ -492,8 +492,17 @@ impl Follower {
         consumer: &str,
         sns_message_id: &str,
     ) -> anyhow::Result<DeliveryHistory> {
-        let bridge = bridge_of(consumer);
-        let consumer = bridge.as_str();
+        self.delivery_to(&bridge_of(consumer), sns_message_id).await
+    }
+
+    /// How the delivery of `sns_message_id` to `endpoint` (the function, or `FUNCTION:ALIAS`,
+    /// whose URL the subscription names) ended, once it has.
+    pub async fn delivery_to(
+        &mut self,
+        endpoint: &str,
+        sns_message_id: &str,
+    ) -> anyhow::Result<DeliveryHistory> {
+        let consumer = endpoint;
         // A delivery the retry policy keeps retrying lasts as long as the policy, time-scaled.
         let retries = post_office()
             .plan()

@@ -127,6 +127,9 @@ enum Command {
         deadline: Instant,
         done: oneshot::Sender<()>,
     },
+    LoseConnection {
+        unreachable_until: Instant,
+    },
     Shutdown,
 }
 
@@ -186,6 +189,7 @@ impl Device {
             throttled_until: None,
             last_activity: now,
             closing: None,
+            unreachable_until: None,
             stop: false,
             config,
         };
@@ -296,6 +300,16 @@ impl Device {
         self.state.clone()
     }
 
+    /// Drops the connection as a network failure would (no DISCONNECT) and fails every connect
+    /// attempt for `unreachable_for`, as when the broker or the home network is down; the device
+    /// then reconnects through its backoff, as after any lost connection. For fleet simulators
+    /// injecting an outage: every device losing its connection at once.
+    pub fn lose_connection(&self, unreachable_for: Duration) -> Result<(), DeviceError> {
+        self.send(Command::LoseConnection {
+            unreachable_until: Instant::now() + unreachable_for,
+        })
+    }
+
     /// Every event the broker refused, removed from the outbox (and from its limits).
     pub async fn take_refused(&self) -> Result<Vec<RefusedEvent>, DeviceError> {
         let outbox = self.outbox.clone();
@@ -389,6 +403,8 @@ struct Runner {
     throttled_until: Option<Instant>,
     last_activity: Instant,
     closing: Option<(Instant, oneshot::Sender<()>)>,
+    /// Until then every connect attempt fails ([`Device::lose_connection`]).
+    unreachable_until: Option<Instant>,
     stop: bool,
 }
 
@@ -439,7 +455,11 @@ impl Runner {
                 } else if self.wants_connection(now)
                     && self.retry_at.is_none_or(|retry_at| retry_at <= now)
                 {
-                    self.open_connection(now);
+                    if self.unreachable_until.is_some_and(|until| until > now) {
+                        self.connect_failed("the broker is unreachable".into(), now);
+                    } else {
+                        self.open_connection(now);
+                    }
                 }
             }
             Phase::Up => {
@@ -553,6 +573,12 @@ impl Runner {
             }
             Command::Close { deadline, done } => {
                 self.closing = Some((deadline, done));
+            }
+            Command::LoseConnection { unreachable_until } => {
+                self.unreachable_until = Some(unreachable_until);
+                if self.connection.is_some() {
+                    self.ended("connection lost (simulated)".into(), now);
+                }
             }
             Command::Shutdown => self.stop = true,
         }
@@ -864,22 +890,7 @@ impl Runner {
 
     fn ended(&mut self, reason: String, now: Instant) {
         match self.phase {
-            Phase::Connecting => {
-                self.connection = None;
-                self.phase = Phase::Down;
-                self.set_state(ConnectionState::Disconnected);
-                counters::add(&self.counters.connect_failures, 1);
-                self.failures = self.failures.saturating_add(1);
-                let delay = self.config.backoff.delay(self.failures, random_unit());
-                self.retry_at = Some(now + delay);
-                tracing::info!(endpoint = %self.config.endpoint, %reason, ?delay, "connect failed");
-                for waiter in self.connect_waiters.drain(..) {
-                    let _ = waiter.send(Err(DeviceError::Connect {
-                        endpoint: self.config.endpoint.to_string(),
-                        reason: reason.clone(),
-                    }));
-                }
-            }
+            Phase::Connecting => self.connect_failed(reason, now),
             Phase::Leaving { .. } => self.left(now, true),
             Phase::Subscribing | Phase::Up => {
                 tracing::info!(%reason, "connection lost");
@@ -889,6 +900,23 @@ impl Runner {
                 self.retry_at = Some(now + self.config.backoff.delay(1, random_unit()));
             }
             Phase::Down => {}
+        }
+    }
+
+    fn connect_failed(&mut self, reason: String, now: Instant) {
+        self.connection = None;
+        self.phase = Phase::Down;
+        self.set_state(ConnectionState::Disconnected);
+        counters::add(&self.counters.connect_failures, 1);
+        self.failures = self.failures.saturating_add(1);
+        let delay = self.config.backoff.delay(self.failures, random_unit());
+        self.retry_at = Some(now + delay);
+        tracing::info!(endpoint = %self.config.endpoint, %reason, ?delay, "connect failed");
+        for waiter in self.connect_waiters.drain(..) {
+            let _ = waiter.send(Err(DeviceError::Connect {
+                endpoint: self.config.endpoint.to_string(),
+                reason: reason.clone(),
+            }));
         }
     }
 

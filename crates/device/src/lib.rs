@@ -22,6 +22,7 @@
 //!   again to publish, or every [`DeviceConfig::poll_interval`] to fetch what its persistent
 //!   session queued. Failed connects and lost connections are retried with exponential backoff
 //!   and full jitter ([`Backoff`]), so a fleet coming back after an outage does not stampede.
+//!   [`Device::lose_connection`] injects such an outage in fleet simulators.
 //! - **Counters** ([`Counters`]) for fleet simulators and cost estimates.
 //!
 //! # Event collections

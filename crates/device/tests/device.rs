@@ -440,3 +440,29 @@ async fn a_refused_event_is_reported_and_kept_apart() {
         "a refusal is not retried"
     );
 }
+
+#[tokio::test]
+async fn a_lost_connection_fails_connects_while_unreachable_then_reconnects_through_the_backoff() {
+    let pki = Pki::new();
+    let broker = Broker::start(&pki, None).await;
+    let outbox = tempfile::tempdir().unwrap();
+    let device = Device::start(device_config(&pki, broker.port, OVEN, outbox.path())).unwrap();
+    device.connect().await.unwrap();
+
+    let unreachable_for = Duration::from_millis(600);
+    let lost_at = Instant::now();
+    device.lose_connection(unreachable_for).unwrap();
+    wait_for_state(&device, ConnectionState::Disconnected).await;
+    // Accepted while unreachable: it waits in the outbox for the reconnect.
+    let receipt = device.publish("COOKING_FINISHED", json!({})).await.unwrap();
+    wait_for_state(&device, ConnectionState::Connected).await;
+    assert!(lost_at.elapsed() >= unreachable_for);
+    receipt.acknowledged().await.unwrap();
+
+    let counters = device.counters();
+    assert_eq!(counters.connects, 2);
+    assert_eq!(counters.error_disconnects, 1);
+    // The test backoff (50 ms doubling to 400 ms) tries several times in 600 ms.
+    assert!(counters.connect_failures >= 1, "{counters:?}");
+    assert_eq!(counters.outbox_depth, 0);
+}

@@ -252,8 +252,10 @@ impl LocalPostOffice {
             code,
             authorizer: authorizer.clone(),
             policies: control.lambda_policies.clone(),
+            alias_urls: control.alias_urls.clone(),
             settings: control.function_settings.clone(),
             control: control.lambda.clone(),
+            metrics: metrics.clone(),
         });
 
         let gateway_tls = tls_identity(&ca.issue_server(&["127.0.0.1", "localhost"])?)?;
@@ -366,7 +368,13 @@ impl LocalPostOffice {
             "cognito-identity".to_owned(),
             Arc::new(cognito::identity::CognitoIdentityStandIns::default()),
         );
-        services.insert("lambda".to_owned(), Arc::new(LambdaService { lambda }));
+        services.insert(
+            "lambda".to_owned(),
+            Arc::new(LambdaService {
+                lambda,
+                changes: changes.clone(),
+            }),
+        );
         services.insert(
             "sns".to_owned(),
             Arc::new(SnsService {
@@ -635,6 +643,48 @@ impl LocalPostOffice {
         let plan = self.plan();
         let code = &plan.functions.get(function)?.code_sha256;
         self.runtime.lambda.code.task_root(code).ok()
+    }
+
+    /// A Lambda client of the local AWS endpoint (plain HTTP), as the administrator.
+    pub fn lambda_client(&self) -> aws_sdk_lambda::Client {
+        let administrator = self.administrator();
+        let config = aws_sdk_lambda::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoints.aws_plain)
+            .region(aws_config::Region::new(self.options.region.clone()))
+            .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+                &administrator.access_key_id,
+                &administrator.secret_access_key,
+                administrator.session_token.clone(),
+                None,
+                "postoffice-local-administrator",
+            ))
+            .http_client(postoffice::aws_http::http_client())
+            .build();
+        aws_sdk_lambda::Client::from_conf(config)
+    }
+
+    /// What anyone on the internet gets for POSTing `body` with `headers` to a function URL
+    /// (`https://ID.lambda-url.REGION.on.aws/`): (status, body), answered as Lambda answers it,
+    /// the resource policy included.
+    pub async fn post_to_function_url(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> anyhow::Result<(u16, String)> {
+        let url_id =
+            plan::function_url_id(url).with_context(|| format!("{url} is not a function URL"))?;
+        let mut request = http::Request::builder().method("POST").uri(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(axum::body::Bytes::from(body.to_owned()))?;
+        let response = self.runtime.lambda.invoke_url(url_id, request).await;
+        Ok((
+            response.status().as_u16(),
+            String::from_utf8_lossy(response.body()).into_owned(),
+        ))
     }
 
     /// The environment `postoffice` commands (e.g. `dlq redrive`) reach this post office with.

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::applied::Applied;
 use crate::applied::iot::RuleAction;
+use crate::applied::lambda::Function;
 use crate::sns::delivery_policy::HealthyRetryPolicy;
 
 /// What the local platform adds to AWS's picture.
@@ -50,6 +51,8 @@ pub struct FunctionPlan {
     pub reserved_concurrency: Option<u32>,
     /// The function URL id and its auth type.
     pub url: Option<(String, String)>,
+    /// The alias invocations may name ([`served_alias`]).
+    pub alias: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,9 +66,11 @@ pub struct TopicPlan {
 /// Where SNS delivers a subscription's messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
-    /// An HTTP/S endpoint that is the function URL of a local function.
+    /// An HTTP/S endpoint that is the function URL of a local function, or of one of its
+    /// aliases (`qualifier`).
     FunctionUrl {
         function: String,
+        qualifier: Option<String>,
         url_id: String,
     },
     /// Any other HTTP/S endpoint.
@@ -128,7 +133,7 @@ pub struct StreamPlan {
 impl Plan {
     pub fn from_applied(applied: &Applied, platform: &Platform) -> Plan {
         let mut plan = Plan::default();
-        plan.functions = functions(applied, platform);
+        plan.functions = functions(applied, platform, &mut plan.problems);
         plan.topics = topics(applied, &mut plan.problems);
         plan.rules = rules(applied, platform, &mut plan.problems);
         plan.streams = streams(applied, &mut plan.problems);
@@ -143,7 +148,36 @@ impl Plan {
     }
 }
 
-fn functions(applied: &Applied, platform: &Platform) -> BTreeMap<String, FunctionPlan> {
+/// The alias of `function` that runs locally. The Lambda host runs each function's `$LATEST`
+/// and resolves a qualifier to it only when the qualifier is the configuration's version, so an
+/// alias is run by naming it as the version ([`crate::lambda::registry`]): one alias per
+/// function, following `$LATEST` (what Terraform's `aws_lambda_alias` does without publishing).
+/// Any other alias is a problem.
+pub fn served_alias(function: &Function, problems: &mut Vec<String>) -> Option<String> {
+    let mut served = None;
+    for alias in function.aliases.values() {
+        if alias.function_version != "$LATEST" {
+            problems.push(format!(
+                "function {}: alias {} points to version {}; only $LATEST runs locally",
+                function.name, alias.name, alias.function_version
+            ));
+        } else if let Some(first) = &served {
+            problems.push(format!(
+                "function {}: alias {} is not run locally (one alias per function runs: {first})",
+                function.name, alias.name
+            ));
+        } else {
+            served = Some(alias.name.clone());
+        }
+    }
+    served
+}
+
+fn functions(
+    applied: &Applied,
+    platform: &Platform,
+    problems: &mut Vec<String>,
+) -> BTreeMap<String, FunctionPlan> {
     applied
         .lambda
         .functions
@@ -178,6 +212,7 @@ fn functions(applied: &Applied, platform: &Platform) -> BTreeMap<String, Functio
                         .url
                         .as_ref()
                         .map(|url| (url.id().to_owned(), url.auth_type.clone())),
+                    alias: served_alias(function, problems),
                 },
             )
         })
@@ -284,10 +319,11 @@ fn topics(applied: &Applied, problems: &mut Vec<String>) -> BTreeMap<String, Top
         let endpoint_url = get("Endpoint").unwrap_or_default().to_owned();
         let endpoint = match protocol.as_str() {
             "https" | "http" => match function_url_id(&endpoint_url)
-                .and_then(|id| applied.lambda.by_url_id(id).map(|f| (id, f)))
+                .and_then(|id| applied.lambda.by_url_id(id).map(|target| (id, target)))
             {
-                Some((id, function)) => Endpoint::FunctionUrl {
-                    function: function.name.clone(),
+                Some((id, target)) => Endpoint::FunctionUrl {
+                    function: target.function.name.clone(),
+                    qualifier: target.alias.map(|alias| alias.name.clone()),
                     url_id: id.to_owned(),
                 },
                 None => Endpoint::Http(endpoint_url.clone()),
@@ -505,6 +541,52 @@ mod tests {
             HealthyRetryPolicy::default()
         );
         assert!(effective_retry_policy(Some("{"), None).is_err());
+    }
+
+    #[test]
+    fn one_alias_following_latest_runs_and_the_others_are_problems() {
+        use crate::applied::lambda::Alias;
+        let alias = |name: &str, version: &str| {
+            (
+                name.to_owned(),
+                Alias {
+                    name: name.to_owned(),
+                    function_version: version.to_owned(),
+                    ..Alias::default()
+                },
+            )
+        };
+        let mut problems = Vec::new();
+        let plain = Function {
+            name: "f".to_owned(),
+            ..Function::default()
+        };
+        assert_eq!(served_alias(&plain, &mut problems), None);
+        let embedded = Function {
+            aliases: BTreeMap::from([alias("sns-endpoint", "$LATEST")]),
+            ..plain.clone()
+        };
+        assert_eq!(
+            served_alias(&embedded, &mut problems).as_deref(),
+            Some("sns-endpoint")
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let crowded = Function {
+            aliases: BTreeMap::from([
+                alias("a", "$LATEST"),
+                alias("b", "$LATEST"),
+                alias("old", "3"),
+            ]),
+            ..plain
+        };
+        assert_eq!(served_alias(&crowded, &mut problems).as_deref(), Some("a"));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("alias b is not run")));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("alias old points to version 3"))
+        );
     }
 
     #[test]

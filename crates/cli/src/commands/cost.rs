@@ -69,7 +69,7 @@ fn read(path: &Path) -> anyhow::Result<String> {
 }
 
 /// The catalog as the cost model sees it: direction and consumers of each event.
-fn event_routes(catalog: &Catalog) -> EventRoutes {
+pub(crate) fn event_routes(catalog: &Catalog) -> EventRoutes {
     catalog
         .events()
         .map(|event| {

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use postoffice_local::activity::Activity;
 use postoffice_local::{LocalPostOffice, Options};
 
-use super::demo;
+use super::{demo, fleet};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum LocalCommand {
@@ -31,6 +31,9 @@ pub enum LocalCommand {
     /// Devices of a running post office (`postoffice local up`).
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Drive a simulated day of a fleet of ovens through a running post office and report
+    /// connect rates, throughput, reply latency, connection minutes, messages and memory.
+    Fleet(fleet::FleetArgs),
     /// The alarms of a running post office and their states, with runbook links.
     Alarms {
         /// The running post office's directory [default: ROOT/.run/latest].
@@ -94,6 +97,7 @@ pub async fn run(command: LocalCommand) -> anyhow::Result<ExitCode> {
             device,
             run_dir,
         }) => device_add(&household, &device, run_dir).await,
+        LocalCommand::Fleet(args) => fleet::run(args).await,
         LocalCommand::Alarms { run_dir } => alarms(run_dir).await,
     }
 }
@@ -122,6 +126,7 @@ async fn up(options: Options) -> anyhow::Result<ExitCode> {
         "mqtt": post_office.endpoints.mqtt.to_string(),
         "ca_bundle": post_office.endpoints.ca_bundle,
         "env_file": env_file,
+        "pid": std::process::id(),
     });
     std::fs::write(post_office.run_dir().join(RUNNING), running.to_string())?;
     let latest = root.join(".run/latest");
@@ -175,13 +180,17 @@ async fn up(options: Options) -> anyhow::Result<ExitCode> {
 }
 
 /// A running post office, as `up` described it.
-struct Running {
-    dir: PathBuf,
-    mqtt: String,
-    ca_bundle: PathBuf,
+pub(crate) struct Running {
+    pub dir: PathBuf,
+    pub mqtt: String,
+    pub ca_bundle: PathBuf,
+    /// The `local up` process (absent from the files of older runs).
+    pub pid: Option<u32>,
 }
 
-fn running(run_dir: Option<PathBuf>) -> anyhow::Result<Running> {
+/// The post office running in `run_dir` (default `.run/latest`), with its tools' environment
+/// (endpoint, CA bundle, administrator's credentials) set in this process.
+pub(crate) fn running(run_dir: Option<PathBuf>) -> anyhow::Result<Running> {
     let dir = run_dir.unwrap_or_else(|| PathBuf::from(".run/latest"));
     let described = std::fs::read_to_string(dir.join(RUNNING)).with_context(|| {
         format!(
@@ -202,22 +211,26 @@ fn running(run_dir: Option<PathBuf>) -> anyhow::Result<Running> {
     Ok(Running {
         mqtt: described["mqtt"].as_str().unwrap_or_default().to_owned(),
         ca_bundle: PathBuf::from(described["ca_bundle"].as_str().unwrap_or_default()),
+        pid: described["pid"]
+            .as_u64()
+            .and_then(|pid| u32::try_from(pid).ok()),
         dir,
     })
 }
 
-async fn device_add(
-    household: &str,
-    device: &str,
-    run_dir: Option<PathBuf>,
-) -> anyhow::Result<ExitCode> {
-    let running = running(run_dir)?;
+/// The IoT client of the running post office's administrator.
+pub(crate) async fn iot_client() -> aws_sdk_iot::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(postoffice::aws_http::http_client())
         .load()
         .await;
-    let iot = aws_sdk_iot::Client::new(&config);
-    let policies: Vec<String> = iot
+    aws_sdk_iot::Client::new(&config)
+}
+
+/// The applied IoT policies a device's certificate gets: the device policy and the publish
+/// policies.
+pub(crate) async fn device_policies(iot: &aws_sdk_iot::Client) -> anyhow::Result<Vec<String>> {
+    Ok(iot
         .list_policies()
         .send()
         .await
@@ -227,19 +240,48 @@ async fn device_add(
         .into_iter()
         .filter_map(|policy| policy.policy_name)
         .filter(|name| name.ends_with("-device") || name.contains("-device-publish-"))
-        .collect();
-    let factory = postoffice_local::tls::LocalCa::load(&running.dir.join("tls/factory"))?;
-    let credentials = postoffice_local::iot::devices::register(
-        &iot,
-        &factory,
+        .collect())
+}
+
+/// Registers a device as onboarding would: a key and certificate from the factory CA, a thing
+/// with the household attribute, the certificate attached to it and to `policies`.
+pub(crate) async fn register_device(
+    iot: &aws_sdk_iot::Client,
+    factory: &postoffice_local::tls::LocalCa,
+    running: &Running,
+    household: &str,
+    device: &str,
+    policies: &[String],
+) -> anyhow::Result<postoffice_local::iot::devices::DeviceCredentials> {
+    postoffice_local::iot::devices::register(
+        iot,
+        factory,
         &postoffice_local::iot::devices::Registration {
             thing: device,
             attributes: &[("household", household)],
-            policies: &policies,
+            policies,
         },
         &running.dir.join("devices"),
     )
-    .await?;
+    .await
+}
+
+/// The device factory CA of the running post office.
+pub(crate) fn factory_ca(running: &Running) -> anyhow::Result<postoffice_local::tls::LocalCa> {
+    postoffice_local::tls::LocalCa::load(&running.dir.join("tls/factory"))
+}
+
+async fn device_add(
+    household: &str,
+    device: &str,
+    run_dir: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let running = running(run_dir)?;
+    let iot = iot_client().await;
+    let policies = device_policies(&iot).await?;
+    let factory = factory_ca(&running)?;
+    let credentials =
+        register_device(&iot, &factory, &running, household, device, &policies).await?;
     let (host, port) = running
         .mqtt
         .rsplit_once(':')

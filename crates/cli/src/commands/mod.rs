@@ -4,5 +4,6 @@ pub mod catalog;
 pub mod cost;
 pub mod demo;
 pub mod dlq;
+pub mod fleet;
 pub mod local;
 pub mod sns;

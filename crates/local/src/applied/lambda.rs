@@ -1,11 +1,13 @@
-//! Lambda functions: configuration, code hash, reserved concurrency, function URL and the
-//! resource-based policy.
+//! Lambda functions: configuration, code hash, reserved concurrency, function URL, the
+//! resource-based policy, and the aliases with their own URL and policy.
 
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 
+use crate::lambda::alias_urls::AliasUrls;
 use crate::lambda::permissions::FunctionPolicies;
+use crate::lambda::qualified_name;
 
 #[derive(Debug, Clone, Default)]
 pub struct Function {
@@ -25,6 +27,47 @@ pub struct Function {
     /// The resource-based policy (as `GetPolicy` answers it), when it has one.
     pub policy: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// Alias name → alias.
+    pub aliases: BTreeMap<String, Alias>,
+}
+
+/// An alias of a function: the version it points to, its function URL and its own policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Alias {
+    pub name: String,
+    /// `arn:...:function:NAME:ALIAS`.
+    pub arn: String,
+    /// `$LATEST` or a version number.
+    pub function_version: String,
+    pub url: Option<FunctionUrl>,
+    pub policy: Option<String>,
+}
+
+/// What a function URL invokes: the function, or one of its aliases.
+#[derive(Debug, Clone, Copy)]
+pub struct UrlTarget<'a> {
+    pub function: &'a Function,
+    pub alias: Option<&'a Alias>,
+}
+
+impl UrlTarget<'_> {
+    /// The ARN invoked: the function's, or the alias's.
+    pub fn arn(&self) -> &str {
+        self.alias.map_or(&self.function.arn, |alias| &alias.arn)
+    }
+
+    pub fn url(&self) -> Option<&FunctionUrl> {
+        self.alias
+            .map_or(self.function.url.as_ref(), |alias| alias.url.as_ref())
+    }
+
+    /// The name of the policy that authorises it ([`qualified_name`]).
+    pub fn qualified_name(&self) -> String {
+        qualified_name(
+            &self.function.name,
+            self.alias.map(|alias| alias.name.as_str()),
+        )
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,16 +104,32 @@ impl AppliedLambda {
         self.functions.get(name)
     }
 
-    pub fn by_url_id(&self, id: &str) -> Option<&Function> {
-        self.functions
-            .values()
-            .find(|function| function.url.as_ref().is_some_and(|url| url.id() == id))
+    /// The function or alias whose function URL has this id.
+    pub fn by_url_id(&self, id: &str) -> Option<UrlTarget<'_>> {
+        let has_id = |url: &Option<FunctionUrl>| url.as_ref().is_some_and(|url| url.id() == id);
+        self.functions.values().find_map(|function| {
+            if has_id(&function.url) {
+                return Some(UrlTarget {
+                    function,
+                    alias: None,
+                });
+            }
+            function
+                .aliases
+                .values()
+                .find(|alias| has_id(&alias.url))
+                .map(|alias| UrlTarget {
+                    function,
+                    alias: Some(alias),
+                })
+        })
     }
 }
 
 pub async fn read(
     lambda: &aws_sdk_lambda::Client,
     policies: &FunctionPolicies,
+    alias_urls: &AliasUrls,
 ) -> anyhow::Result<AppliedLambda> {
     let mut applied = AppliedLambda::default();
     let mut pages = lambda.list_functions().into_paginator().send();
@@ -81,10 +140,43 @@ pub async fn read(
             };
             let mut function = read_function(lambda, &name).await?;
             function.policy = policies.policy(&name);
+            function.aliases = read_aliases(lambda, &name, policies, alias_urls).await?;
             applied.functions.insert(name, function);
         }
     }
     Ok(applied)
+}
+
+/// The function's aliases (moto's), with their URLs and policies (kept locally).
+async fn read_aliases(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    policies: &FunctionPolicies,
+    alias_urls: &AliasUrls,
+) -> anyhow::Result<BTreeMap<String, Alias>> {
+    let mut aliases = BTreeMap::new();
+    let mut pages = lambda
+        .list_aliases()
+        .function_name(function)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.with_context(|| format!("ListAliases {function}"))?;
+        for listed in page.aliases.unwrap_or_default() {
+            let Some(name) = listed.name else {
+                continue;
+            };
+            let alias = Alias {
+                arn: listed.alias_arn.unwrap_or_default(),
+                function_version: listed.function_version.unwrap_or_default(),
+                url: alias_urls.url(function, &name),
+                policy: policies.policy(&qualified_name(function, Some(&name))),
+                name: name.clone(),
+            };
+            aliases.insert(name, alias);
+        }
+    }
+    Ok(aliases)
 }
 
 pub async fn read_function(
@@ -147,6 +239,7 @@ pub async fn read_function(
         url,
         policy: None,
         tags: got.tags.unwrap_or_default().into_iter().collect(),
+        aliases: BTreeMap::new(),
     })
 }
 
@@ -177,9 +270,47 @@ mod tests {
             assert!(applied.find(reference).is_some(), "{reference}");
         }
         assert!(applied.find("postoffice-other").is_none());
+        let target = applied.by_url_id("abc123").unwrap();
+        assert_eq!(target.function.name, "postoffice-kitchen-bridge");
+        assert!(target.alias.is_none());
+        assert_eq!(target.qualified_name(), "postoffice-kitchen-bridge");
+    }
+
+    #[test]
+    fn an_alias_url_names_the_alias_its_arn_and_its_policy() {
+        let arn = "arn:aws:lambda:eu-west-1:123456789012:function:postoffice-kitchen-handler";
+        let alias = Alias {
+            name: "sns-endpoint".to_owned(),
+            arn: format!("{arn}:sns-endpoint"),
+            function_version: "$LATEST".to_owned(),
+            url: Some(FunctionUrl {
+                url: "https://alias1.lambda-url.eu-west-1.on.aws/".to_owned(),
+                auth_type: "NONE".to_owned(),
+            }),
+            policy: None,
+        };
+        let mut applied = AppliedLambda::default();
+        applied.functions.insert(
+            "postoffice-kitchen-handler".to_owned(),
+            Function {
+                name: "postoffice-kitchen-handler".to_owned(),
+                arn: arn.to_owned(),
+                aliases: BTreeMap::from([(alias.name.clone(), alias)]),
+                ..Function::default()
+            },
+        );
+        let target = applied.by_url_id("alias1").unwrap();
+        assert_eq!(target.arn(), format!("{arn}:sns-endpoint"));
         assert_eq!(
-            applied.by_url_id("abc123").map(|f| f.name.as_str()),
-            Some("postoffice-kitchen-bridge")
+            target.qualified_name(),
+            "postoffice-kitchen-handler:sns-endpoint"
+        );
+        assert_eq!(target.url().unwrap().auth_type, "NONE");
+        assert!(applied.by_url_id("abc123").is_none());
+        assert!(
+            applied
+                .find(&format!("{arn}:sns-endpoint"))
+                .is_some_and(|function| function.name == "postoffice-kitchen-handler")
         );
     }
 }

@@ -78,6 +78,8 @@ pub struct ControlPlane {
     pub region: String,
     /// Lambda resource policies, kept by the local post office (moto's are not AWS's).
     pub lambda_policies: std::sync::Arc<crate::lambda::permissions::FunctionPolicies>,
+    /// Function URLs of Lambda aliases, kept by the local post office (moto ignores qualifiers).
+    pub alias_urls: std::sync::Arc<crate::lambda::alias_urls::AliasUrls>,
     /// Topic attributes moto drops, kept by the local post office.
     pub topic_attributes: std::sync::Arc<crate::sns::topic_attributes::TopicAttributes>,
     /// Function settings moto drops, kept by the local post office.
@@ -117,6 +119,7 @@ impl ControlPlane {
             http: postoffice::https::client_builder().no_proxy().build()?,
             region: region.to_owned(),
             lambda_policies: std::sync::Arc::default(),
+            alias_urls: std::sync::Arc::default(),
             topic_attributes: std::sync::Arc::default(),
             function_settings: std::sync::Arc::default(),
         })
@@ -127,7 +130,7 @@ impl ControlPlane {
         let (sns, sqs, lambda, iam, kms, iot, firehose, cloudwatch) = tokio::try_join!(
             sns::read(&self.sns, &self.topic_attributes),
             sqs::read(&self.sqs),
-            lambda::read(&self.lambda, &self.lambda_policies),
+            lambda::read(&self.lambda, &self.lambda_policies, &self.alias_urls),
             iam::read(&self.iam),
             kms::read(&self.kms),
             iot::read(&self.iot),
@@ -155,7 +158,8 @@ impl ControlPlane {
                 "sns" => applied.sns = sns::read(&self.sns, &self.topic_attributes).await?,
                 "sqs" => applied.sqs = sqs::read(&self.sqs).await?,
                 "lambda" => {
-                    applied.lambda = lambda::read(&self.lambda, &self.lambda_policies).await?
+                    applied.lambda =
+                        lambda::read(&self.lambda, &self.lambda_policies, &self.alias_urls).await?
                 }
                 "iam" => applied.iam = iam::read(&self.iam).await?,
                 "kms" => applied.kms = kms::read(&self.kms).await?,

@@ -24,7 +24,7 @@ pub struct PolicyBook {
     pub topics: BTreeMap<String, Policy>,
     /// Queue ARN → queue policy.
     pub queues: BTreeMap<String, Policy>,
-    /// Function name → resource-based policy.
+    /// Function name, or `NAME:ALIAS` for an alias → resource-based policy.
     pub functions: BTreeMap<String, Policy>,
     /// Key ARN → key policy.
     pub keys: BTreeMap<String, Policy>,
@@ -101,6 +101,15 @@ impl PolicyBook {
                 )
             {
                 book.functions.insert(name.clone(), policy);
+            }
+            for alias in function.aliases.values() {
+                let key = crate::lambda::qualified_name(name, Some(&alias.name));
+                if let Some(document) = &alias.policy
+                    && let Some(policy) =
+                        parser.parse(format!("alias {key} policy"), document, "function policy")
+                {
+                    book.functions.insert(key, policy);
+                }
             }
         }
         for (arn, key) in &applied.kms.keys {

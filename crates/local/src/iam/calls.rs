@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use postoffice_lambda_host::FunctionRef;
 use postoffice_policy::{Context, Principal};
 
 use super::{Authorizer, Check, Denial, Snapshot, Target, base_context};
@@ -11,6 +12,7 @@ use crate::aws::credentials::Caller;
 use crate::aws::errors::AwsError;
 use crate::aws::request::Protocol;
 use crate::aws::{Authorize, Call};
+use crate::lambda::qualified_name;
 
 /// The [`Authorize`] port of the local AWS endpoint.
 pub struct CallAuthorizer {
@@ -210,6 +212,13 @@ impl CallAuthorizer {
             ("lambda", "Invoke") => {
                 let segments = request.path_segments();
                 let reference = segments.get(2).cloned().unwrap_or_default();
+                let parameters = request.parameters();
+                // Through an alias, the alias's ARN is the resource and its policy applies.
+                let qualifier =
+                    FunctionRef::parse(&reference, parameters.get("Qualifier").map(String::as_str))
+                        .ok()
+                        .and_then(|reference| reference.qualifier)
+                        .filter(|qualifier| qualifier != "$LATEST");
                 let function = applied.lambda.find(&reference);
                 let name = function
                     .map(|function| function.name.clone())
@@ -219,10 +228,14 @@ impl CallAuthorizer {
                     .unwrap_or_else(|| {
                         format!("arn:aws:lambda:{region}:{account}:function:{name}")
                     });
+                let resource = match &qualifier {
+                    Some(qualifier) => format!("{arn}:{qualifier}"),
+                    None => arn,
+                };
                 Described {
                     action: "lambda:InvokeFunction".to_owned(),
-                    resource: arn,
-                    target: TargetOwned::Function(name),
+                    resource,
+                    target: TargetOwned::Function(qualified_name(&name, qualifier.as_deref())),
                     context,
                     kms: None,
                 }

@@ -33,7 +33,8 @@ pub enum Target<'a> {
     Nothing,
     Topic(&'a str),
     Queue(&'a str),
-    /// A Lambda function, by name.
+    /// A Lambda function (`NAME`) or one of its aliases (`NAME:ALIAS`): each has a policy of
+    /// its own ([`crate::lambda::qualified_name`]).
     Function(&'a str),
     Key(&'a str),
     Bucket(&'a str),

@@ -4,6 +4,10 @@
 //! the request. moto writes the request's fields into the statement as they are (a
 //! `FunctionUrlAuthType` element no policy grammar knows) and adds a public statement of its
 //! own when a function URL is created, which AWS does not; so the policies are kept here.
+//!
+//! A function and each of its aliases have a policy of their own: a permission added with a
+//! `Qualifier` is on the alias's policy only, and applies only to invocations through the
+//! alias's ARN (<https://docs.aws.amazon.com/lambda/latest/dg/using-aliases.html>).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -11,13 +15,15 @@ use std::sync::Mutex;
 use serde_json::{Map, Value, json};
 
 use crate::aws::errors::AwsError;
+#[cfg(test)]
+use crate::lambda::qualified_name;
 
 /// Lambda's limit on a function's policy.
 pub const MAX_POLICY_BYTES: usize = 20 * 1024;
 
 #[derive(Default)]
 pub struct FunctionPolicies {
-    /// Function name → its statements, in the order they were added.
+    /// [`qualified_name`] → the statements, in the order they were added.
     statements: Mutex<BTreeMap<String, Vec<Value>>>,
 }
 
@@ -124,10 +130,10 @@ pub fn statement(function_arn: &str, request: &Value, account: &str) -> Result<V
 }
 
 impl FunctionPolicies {
-    /// `AddPermission`: answers the statement written.
-    pub fn add(&self, function: &str, statement: Value) -> Result<Value, AwsError> {
+    /// `AddPermission` to the policy `key` names ([`qualified_name`]): answers the statement written.
+    pub fn add(&self, key: &str, statement: Value) -> Result<Value, AwsError> {
         let mut all = self.statements.lock().unwrap_or_else(|p| p.into_inner());
-        let statements = all.entry(function.to_owned()).or_default();
+        let statements = all.entry(key.to_owned()).or_default();
         let sid = statement["Sid"].as_str().unwrap_or_default().to_owned();
         if statements
             .iter()
@@ -157,9 +163,9 @@ impl FunctionPolicies {
     }
 
     /// `RemovePermission`.
-    pub fn remove(&self, function: &str, sid: &str) -> Result<(), AwsError> {
+    pub fn remove(&self, key: &str, sid: &str) -> Result<(), AwsError> {
         let mut all = self.statements.lock().unwrap_or_else(|p| p.into_inner());
-        let statements = all.get_mut(function).ok_or_else(not_found)?;
+        let statements = all.get_mut(key).ok_or_else(not_found)?;
         let before = statements.len();
         statements.retain(|statement| statement["Sid"] != sid);
         if statements.len() == before {
@@ -170,23 +176,32 @@ impl FunctionPolicies {
             ));
         }
         if statements.is_empty() {
-            all.remove(function);
+            all.remove(key);
         }
         Ok(())
     }
 
-    /// The function's policy document, if it has statements (`GetPolicy`).
-    pub fn policy(&self, function: &str) -> Option<String> {
+    /// The policy document `key` names, if it has statements (`GetPolicy`).
+    pub fn policy(&self, key: &str) -> Option<String> {
         let all = self.statements.lock().unwrap_or_else(|p| p.into_inner());
-        all.get(function)
-            .map(|statements| policy_document(statements))
+        all.get(key).map(|statements| policy_document(statements))
     }
 
-    pub fn forget(&self, function: &str) {
+    /// Forgets the policy `key` names (a deleted alias's).
+    pub fn forget(&self, key: &str) {
         self.statements
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(function);
+            .remove(key);
+    }
+
+    /// Forgets a deleted function's policy and its aliases'.
+    pub fn forget_function(&self, function: &str) {
+        let aliases = format!("{function}:");
+        self.statements
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|key, _| key != function && !key.starts_with(&aliases));
     }
 }
 
@@ -291,5 +306,33 @@ mod tests {
         );
         policies.remove("f", "s").unwrap();
         assert!(policies.policy("f").is_none());
+    }
+
+    #[test]
+    fn an_alias_has_a_policy_of_its_own() {
+        let policies = FunctionPolicies::default();
+        let alias = qualified_name("f", Some("live"));
+        assert_eq!(alias, "f:live");
+        assert_eq!(qualified_name("f", Some("$LATEST")), "f");
+        assert_eq!(qualified_name("f", None), "f");
+        let request =
+            json!({"StatementId": "s", "Action": "lambda:InvokeFunction", "Principal": "*"});
+        let on_alias = statement(&format!("{ARN}:live"), &request, "1").unwrap();
+        policies.add(&alias, on_alias).unwrap();
+        assert!(
+            policies.policy("f").is_none(),
+            "the function's own policy is untouched"
+        );
+        assert!(policies.policy(&alias).unwrap().contains(":live\""));
+        // The same statement id may be on the function's policy and on the alias's.
+        policies
+            .add("f", statement(ARN, &request, "1").unwrap())
+            .unwrap();
+        policies
+            .add("g:live", statement(ARN, &request, "1").unwrap())
+            .unwrap();
+        policies.forget_function("f");
+        assert!(policies.policy("f").is_none() && policies.policy(&alias).is_none());
+        assert!(policies.policy("g:live").is_some());
     }
 }

@@ -11,7 +11,7 @@ use postoffice_lambda_host::{Credentials, FunctionConfig, FunctionRef, FunctionR
 use crate::aws::credentials::CredentialStore;
 use crate::iam::Authorizer;
 use crate::lambda::code::CodeStore;
-use crate::plan::Plan;
+use crate::plan::{FunctionPlan, Plan};
 
 #[derive(Default)]
 struct Registered {
@@ -91,7 +91,7 @@ impl PlanRegistry {
             let config = FunctionConfig {
                 name: function.name.clone(),
                 arn: function.arn.clone(),
-                version: "$LATEST".to_owned(),
+                version: host_version(function),
                 code_dir,
                 handler: "bootstrap".to_owned(),
                 runtime: "provided.al2023".to_owned(),
@@ -123,6 +123,17 @@ impl PlanRegistry {
     }
 }
 
+/// The version the host is told a function runs. The host resolves a qualifier only to the
+/// configuration's version (or `$LATEST`): naming the alias that runs (which follows `$LATEST`,
+/// `plan::served_alias`) lets invocations through it run, with the alias's ARN as their invoked
+/// function ARN, as in Lambda.
+fn host_version(function: &FunctionPlan) -> String {
+    function
+        .alias
+        .clone()
+        .unwrap_or_else(|| "$LATEST".to_owned())
+}
+
 impl FunctionRegistry for PlanRegistry {
     fn function(&self, reference: &FunctionRef) -> Option<FunctionConfig> {
         let registered = self.registered.read().unwrap_or_else(|p| p.into_inner());
@@ -140,5 +151,73 @@ impl FunctionRegistry for PlanRegistry {
             .get(url_id)
             .and_then(|name| registered.functions.get(name))
             .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const ARN: &str = "arn:aws:lambda:eu-west-1:123456789012:function:handler";
+
+    fn config(alias: Option<&str>) -> FunctionConfig {
+        let plan = FunctionPlan {
+            name: "handler".to_owned(),
+            arn: ARN.to_owned(),
+            role_arn: String::new(),
+            environment: BTreeMap::new(),
+            timeout: Duration::from_secs(3),
+            memory_mb: 128,
+            code_sha256: String::new(),
+            reserved_concurrency: None,
+            url: None,
+            alias: alias.map(str::to_owned),
+        };
+        FunctionConfig {
+            name: plan.name.clone(),
+            arn: plan.arn.clone(),
+            version: host_version(&plan),
+            code_dir: PathBuf::from("/tmp"),
+            handler: "bootstrap".to_owned(),
+            runtime: "provided.al2023".to_owned(),
+            environment: BTreeMap::new(),
+            timeout: plan.timeout,
+            memory_mb: plan.memory_mb,
+            reserved_concurrency: None,
+            credentials: None,
+            log_file: PathBuf::from("/tmp/handler.log"),
+        }
+    }
+
+    fn resolves(config: &FunctionConfig, function: &str, qualifier: Option<&str>) -> bool {
+        FunctionRef::parse(function, qualifier).is_ok_and(|reference| reference.matches(config))
+    }
+
+    #[test]
+    fn the_alias_that_runs_resolves_beside_the_function_itself() {
+        let embedded = config(Some("sns-endpoint"));
+        for (function, qualifier) in [
+            ("handler", None),
+            ("handler", Some("$LATEST")),
+            ("handler", Some("sns-endpoint")),
+            ("handler:sns-endpoint", None),
+            (&*format!("{ARN}:sns-endpoint"), None),
+        ] {
+            assert!(
+                resolves(&embedded, function, qualifier),
+                "{function} {qualifier:?}"
+            );
+        }
+        for (function, qualifier) in [("handler", Some("other")), ("handler", Some("1"))] {
+            assert!(
+                !resolves(&embedded, function, qualifier),
+                "{function} {qualifier:?}"
+            );
+        }
+        let plain = config(None);
+        assert!(resolves(&plain, "handler", None));
+        assert!(!resolves(&plain, "handler", Some("sns-endpoint")));
     }
 }

@@ -91,7 +91,11 @@ impl Deliverer {
 
     fn endpoint_label(plan: &SubscriptionPlan) -> String {
         match &plan.endpoint {
-            Endpoint::FunctionUrl { function, .. } => function.clone(),
+            Endpoint::FunctionUrl {
+                function,
+                qualifier,
+                ..
+            } => crate::lambda::qualified_name(function, qualifier.as_deref()),
             _ => plan.endpoint_url.clone(),
         }
     }

@@ -1,0 +1,567 @@
+//! `postoffice local fleet`: a simulated day of a fleet of ovens through a running local post
+//! office. The I/O adapter of `postoffice-fleet`: registers the devices, runs each with the
+//! device library on its jittered schedule, injects the outage, samples counters and memory.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use postoffice::catalog::Catalog;
+use postoffice_cost::Profile;
+use postoffice_device::{
+    CollectionPolicy, ConnectionState, Counters, Credentials, Device, DeviceConfig, DeviceError,
+    Endpoint,
+};
+use postoffice_fleet::{
+    DEVICE_ACTOR, DevicePlan, IDLE_AFTER, Latencies, Memory, Outage, POLL_INTERVAL, REPLY_DEADLINE,
+    Report, Settings, counters_since, device_schedule, parse_duration, progress_line, render,
+};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::cost::event_routes;
+use super::local::{self, Running};
+
+#[derive(Debug, clap::Args)]
+pub struct FleetArgs {
+    /// Devices to simulate: one oven in each of as many households.
+    #[arg(long)]
+    devices: usize,
+    /// Usage profile: the device events and their rates per day.
+    #[arg(long, default_value = "cost-profiles/kitchen-household.yaml")]
+    profile: PathBuf,
+    /// Simulated seconds per real second (1440: the day lasts a minute).
+    #[arg(long, default_value_t = 1440.0, allow_negative_numbers = true)]
+    time_scale: f64,
+    /// Devices disconnect when idle and poll their session every 2 simulated hours.
+    #[arg(long)]
+    idle_disconnect: bool,
+    /// Events the catalog allows to wait (waits scaled like the day) travel in collections.
+    #[arg(long)]
+    collections: bool,
+    /// Every device loses its connection at this fraction of the day (0.5: noon).
+    #[arg(long, requires = "outage_for", allow_negative_numbers = true)]
+    outage_at: Option<f64>,
+    /// How long connects fail after the outage starts, in real time (30s, 2m).
+    #[arg(long, requires = "outage_at", value_parser = parse_duration)]
+    outage_for: Option<Duration>,
+    /// Registrations and connects in progress at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// The running post office's directory [default: .run/latest].
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
+}
+
+/// What the devices' tasks count while the day runs.
+#[derive(Default)]
+struct Tally {
+    accepted: AtomicU64,
+    not_accepted: AtomicU64,
+    requests: AtomicU64,
+    replies: Mutex<Latencies>,
+}
+
+impl Tally {
+    fn replies(&self) -> usize {
+        self.replies.lock().expect("replies lock").len()
+    }
+}
+
+/// A registered device's identity and credentials.
+struct Registered {
+    household: String,
+    device: String,
+    certificate_pem: String,
+    private_key_pem: String,
+}
+
+pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings {
+        devices: args.devices,
+        time_scale: args.time_scale,
+        idle_disconnect: args.idle_disconnect,
+        collections: args.collections,
+        outage: args
+            .outage_at
+            .zip(args.outage_for)
+            .map(|(at_fraction, duration)| Outage {
+                at_fraction,
+                duration,
+            }),
+    };
+    settings.check()?;
+    anyhow::ensure!(
+        args.concurrency > 0,
+        "--concurrency 0: at least one registration must run"
+    );
+    let catalog = Catalog::embedded();
+    let profile = load_profile(&args.profile, catalog)?;
+    let plan = Arc::new(DevicePlan::from_profile(&profile, catalog)?);
+    let running = local::running(args.run_dir.clone())?;
+    let ca_pem = std::fs::read(&running.ca_bundle)
+        .with_context(|| format!("reading the gateway CA {}", running.ca_bundle.display()))?;
+    let endpoint = gateway_endpoint(&running)?;
+
+    let registration_started = Instant::now();
+    let registered = register_fleet(&running, settings.devices, args.concurrency).await?;
+    let registration = registration_started.elapsed();
+    println!(
+        "registered {} devices in {:.1} s",
+        registered.len(),
+        registration.as_secs_f64()
+    );
+
+    let memory_before = (
+        resident_bytes("self"),
+        running.pid.and_then(post_office_rss),
+    );
+    let outboxes = running.dir.join("fleet").join(fleet_tag());
+    let collections = collection_policy(&settings, catalog)?;
+    let devices: Vec<Arc<Device>> = registered
+        .iter()
+        .map(|device| {
+            let mut config = DeviceConfig::new(
+                &device.household,
+                &device.device,
+                endpoint.clone(),
+                Credentials {
+                    certificate_pem: device.certificate_pem.clone().into_bytes(),
+                    private_key_pem: device.private_key_pem.clone().into_bytes(),
+                    ca_pem: ca_pem.clone(),
+                },
+                outboxes.join(&device.device),
+            );
+            if settings.idle_disconnect {
+                config.idle_after = Some(settings.real(IDLE_AFTER));
+                config.poll_interval =
+                    Some(settings.real(POLL_INTERVAL).min(config.session_expiry));
+            }
+            if settings.collections {
+                config.collections = collections.clone();
+            }
+            Device::start(config).map(Arc::new)
+        })
+        .collect::<Result<_, _>>()?;
+    let late_replies = Arc::new(AtomicU64::new(0));
+    let reply_events: Arc<Vec<String>> =
+        Arc::new(plan.events.iter().filter_map(|e| e.reply.clone()).collect());
+    for device in &devices {
+        tokio::spawn(read_messages(
+            device.clone(),
+            reply_events.clone(),
+            late_replies.clone(),
+        ));
+    }
+
+    let connect_all = connect_fleet(&devices, args.concurrency).await?;
+    println!(
+        "connected {} devices in {:.2} s",
+        devices.len(),
+        connect_all.as_secs_f64()
+    );
+    // Let the connections settle (TLS buffers, sessions) before measuring them.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let memory_after = (
+        resident_bytes("self"),
+        running.pid.and_then(post_office_rss),
+    );
+    let memory = Memory {
+        simulator: (memory_before.0, memory_after.0),
+        post_office: memory_before.1.zip(memory_after.1),
+    };
+
+    let tally = Arc::new(Tally::default());
+    let day_started = Instant::now();
+    let at_day_start = fleet_counters(&devices);
+    let mut days = JoinSet::new();
+    let mut rng = fastrand::Rng::new();
+    for device in &devices {
+        let schedule = device_schedule(&plan, settings.day(), &mut rng);
+        days.spawn(live_day(
+            device.clone(),
+            plan.clone(),
+            schedule,
+            day_started,
+            tally.clone(),
+        ));
+    }
+    let outage = settings.outage.map(|outage| {
+        let start = day_started + settings.outage_start().unwrap_or_default();
+        tokio::spawn(injected_outage(devices.clone(), outage, start))
+    });
+    let progress = tokio::spawn(show_progress(
+        devices.clone(),
+        settings.clone(),
+        tally.clone(),
+        day_started,
+    ));
+    while let Some(finished) = days.join_next().await {
+        finished?;
+    }
+    let herd_reconnect = match outage {
+        Some(outage) => outage.await?,
+        None => None,
+    };
+    drain(&devices).await;
+    progress.abort();
+    let day_elapsed = day_started.elapsed();
+    let totals = fleet_counters(&devices);
+    let report = Report {
+        profile: profile.name.clone(),
+        registration,
+        registration_concurrency: args.concurrency,
+        connect_all,
+        herd_reconnect,
+        day_elapsed,
+        day: counters_since(&totals, &at_day_start),
+        totals,
+        events_accepted: tally.accepted.load(Ordering::Relaxed),
+        events_not_accepted: tally.not_accepted.load(Ordering::Relaxed),
+        requests: tally.requests.load(Ordering::Relaxed),
+        replies: tally.replies.lock().expect("replies lock").clone(),
+        late_replies: late_replies.load(Ordering::Relaxed),
+        memory,
+        profile_hours_per_day: expected_hours(&profile, &settings),
+        settings,
+    };
+    print!("{}", render(&report));
+    close_fleet(devices).await;
+    if report.events_lost() == 0 {
+        let _ = std::fs::remove_dir_all(&outboxes);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("events lost: their outboxes stay in {}", outboxes.display());
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn load_profile(path: &Path, catalog: &Catalog) -> anyhow::Result<Profile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the profile {}", path.display()))?;
+    Ok(Profile::from_yaml(
+        &text,
+        &path.display().to_string(),
+        &event_routes(catalog),
+    )?)
+}
+
+/// The gateway as a device reaches it: `localhost`, a name its certificate carries.
+fn gateway_endpoint(running: &Running) -> anyhow::Result<Endpoint> {
+    let port = running
+        .mqtt
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse().ok())
+        .with_context(|| {
+            format!(
+                "running.json of {} names no MQTT gateway port (mqtt: {:?})",
+                running.dir.display(),
+                running.mqtt
+            )
+        })?;
+    Ok(Endpoint::new("localhost", port))
+}
+
+/// Unique per run: things of an earlier run against the same post office keep their names.
+fn fleet_tag() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    format!("f{seconds:x}")
+}
+
+/// Registers `count` devices, `concurrency` at a time, as `count` households of one oven each.
+async fn register_fleet(
+    running: &Running,
+    count: usize,
+    concurrency: usize,
+) -> anyhow::Result<Vec<Registered>> {
+    let iot = local::iot_client().await;
+    let policies = Arc::new(local::device_policies(&iot).await?);
+    anyhow::ensure!(
+        !policies.is_empty(),
+        "the running post office has no device IoT policies (ListPolicies found none ending in -device)"
+    );
+    let factory = Arc::new(local::factory_ca(running)?);
+    let running = Arc::new(Running {
+        dir: running.dir.clone(),
+        mqtt: running.mqtt.clone(),
+        ca_bundle: running.ca_bundle.clone(),
+        pid: running.pid,
+    });
+    let tag = fleet_tag();
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let mut registrations = JoinSet::new();
+    for index in 0..count {
+        let household = format!("{tag}-h{index}");
+        let device = format!("{tag}-oven{index}");
+        let (iot, factory, running, policies, permits) = (
+            iot.clone(),
+            factory.clone(),
+            running.clone(),
+            policies.clone(),
+            permits.clone(),
+        );
+        registrations.spawn(async move {
+            let _permit = permits.acquire_owned().await?;
+            let credentials =
+                local::register_device(&iot, &factory, &running, &household, &device, &policies)
+                    .await
+                    .with_context(|| format!("registering {device}"))?;
+            anyhow::Ok(Registered {
+                household,
+                device,
+                certificate_pem: credentials.certificate.certificate_pem,
+                private_key_pem: credentials.certificate.private_key_pem,
+            })
+        });
+    }
+    let mut registered = Vec::with_capacity(count);
+    let mut last_shown = Instant::now();
+    while let Some(done) = registrations.join_next().await {
+        registered.push(done??);
+        if last_shown.elapsed() >= Duration::from_secs(1) {
+            println!("registering: {}/{count}", registered.len());
+            last_shown = Instant::now();
+        }
+    }
+    Ok(registered)
+}
+
+/// What the catalog allows to wait in collections, the waits scaled like the day.
+fn collection_policy(settings: &Settings, catalog: &Catalog) -> anyhow::Result<CollectionPolicy> {
+    let allowed = CollectionPolicy::from_catalog(catalog);
+    let mut scaled = CollectionPolicy::new();
+    for event in catalog.collectable_events() {
+        if let Some(wait) = allowed.max_wait(&event.name) {
+            scaled = scaled.collect(&event.name, settings.real(wait))?;
+        }
+    }
+    Ok(scaled)
+}
+
+/// Connects every device, `concurrency` at a time; the time until the last one is connected.
+async fn connect_fleet(devices: &[Arc<Device>], concurrency: usize) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let mut connects = JoinSet::new();
+    for device in devices {
+        let (device, permits) = (device.clone(), permits.clone());
+        connects.spawn(async move {
+            let _permit = permits.acquire_owned().await?;
+            device
+                .connect()
+                .await
+                .with_context(|| format!("connecting {}", device.device_id()))
+        });
+    }
+    while let Some(connected) = connects.join_next().await {
+        connected??;
+    }
+    Ok(started.elapsed())
+}
+
+/// One device's day: each scheduled event at its time; requests wait for their reply apart.
+async fn live_day(
+    device: Arc<Device>,
+    plan: Arc<DevicePlan>,
+    schedule: Vec<postoffice_fleet::Scheduled>,
+    day_started: Instant,
+    tally: Arc<Tally>,
+) {
+    let mut requests = JoinSet::new();
+    for scheduled in schedule {
+        tokio::time::sleep_until((day_started + scheduled.at).into()).await;
+        let event = &plan.events[scheduled.event];
+        match &event.reply {
+            None => match device.publish(&event.event, event.payload.clone()).await {
+                Ok(_receipt) => tally.accepted.fetch_add(1, Ordering::Relaxed),
+                Err(_) => tally.not_accepted.fetch_add(1, Ordering::Relaxed),
+            },
+            Some(reply) => {
+                tally.requests.fetch_add(1, Ordering::Relaxed);
+                requests.spawn(request(
+                    device.clone(),
+                    event.event.clone(),
+                    event.payload.clone(),
+                    reply.clone(),
+                    tally.clone(),
+                ));
+                0
+            }
+        };
+    }
+    requests.join_all().await;
+}
+
+async fn request(
+    device: Arc<Device>,
+    event: String,
+    payload: serde_json::Value,
+    reply: String,
+    tally: Arc<Tally>,
+) {
+    let sent = Instant::now();
+    let answer = device
+        .request(&event, payload, &reply, sent + REPLY_DEADLINE)
+        .await;
+    let counter = match answer {
+        Ok(_) => {
+            tally
+                .replies
+                .lock()
+                .expect("replies lock")
+                .record(sent.elapsed());
+            &tally.accepted
+        }
+        Err(DeviceError::DeadlineExceeded { .. }) => &tally.accepted,
+        Err(_) => &tally.not_accepted,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Takes (and so acknowledges) what the backend sends a device besides replies in time (an
+/// unread message would keep the device from going idle), counting replies come too late.
+async fn read_messages(
+    device: Arc<Device>,
+    reply_events: Arc<Vec<String>>,
+    late_replies: Arc<AtomicU64>,
+) {
+    let Some(mut messages) = device.messages() else {
+        return;
+    };
+    drop(device);
+    while let Some(message) = messages.next().await {
+        if reply_events.contains(&message.envelope.event) {
+            late_replies.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Every device loses its connection at `start`; connects fail for the outage's duration.
+/// Returns how long after the outage the last device connected at its start had reconnected.
+async fn injected_outage(
+    devices: Vec<Arc<Device>>,
+    outage: Outage,
+    start: Instant,
+) -> Option<Duration> {
+    tokio::time::sleep_until(start.into()).await;
+    let connected: Vec<(Arc<Device>, u64)> = devices
+        .iter()
+        .filter(|device| device.connection_state() == ConnectionState::Connected)
+        .map(|device| (device.clone(), device.counters().connects))
+        .collect();
+    for device in &devices {
+        let _ = device.lose_connection(outage.duration);
+    }
+    println!(
+        "outage: {} devices dropped ({} connected), connects fail for {:.1} s",
+        devices.len(),
+        connected.len(),
+        outage.duration.as_secs_f64()
+    );
+    let ended = start + outage.duration;
+    tokio::time::sleep_until(ended.into()).await;
+    let give_up = ended + Duration::from_secs(600);
+    while Instant::now() < give_up {
+        let back = connected
+            .iter()
+            .all(|(device, connects)| device.counters().connects > *connects);
+        if back {
+            return Some(ended.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+async fn show_progress(
+    devices: Vec<Arc<Device>>,
+    settings: Settings,
+    tally: Arc<Tally>,
+    day_started: Instant,
+) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticks.tick().await;
+        let connected = devices
+            .iter()
+            .filter(|device| device.connection_state() == ConnectionState::Connected)
+            .count();
+        println!(
+            "{}",
+            progress_line(
+                day_started.elapsed(),
+                &settings,
+                connected,
+                tally.accepted.load(Ordering::Relaxed),
+                tally.replies(),
+                &fleet_counters(&devices),
+            )
+        );
+    }
+}
+
+/// Waits (at most 30 s) until every outbox is empty: what remains after counts as pending.
+async fn drain(devices: &[Arc<Device>]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fleet_counters(devices).outbox_depth > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn close_fleet(devices: Vec<Arc<Device>>) {
+    let mut closing = JoinSet::new();
+    for device in devices {
+        if let Some(device) = Arc::into_inner(device) {
+            closing.spawn(device.close(Duration::from_secs(2)));
+        }
+    }
+    closing.join_all().await;
+}
+
+fn fleet_counters(devices: &[Arc<Device>]) -> Counters {
+    let mut fleet = Counters::default();
+    for device in devices {
+        fleet += device.counters();
+    }
+    fleet
+}
+
+/// Connected hours per device per day the profile assumes for this run's scenario.
+fn expected_hours(profile: &Profile, settings: &Settings) -> Option<f64> {
+    let connection = &profile.actors.get(DEVICE_ACTOR)?.connection;
+    Some(if settings.idle_disconnect {
+        connection.disconnect_when_idle.hours_per_day
+    } else {
+        connection.always_connected.hours_per_day
+    })
+}
+
+/// The local post office's resident memory, when the process is still there.
+fn post_office_rss(pid: u32) -> Option<u64> {
+    Some(resident_bytes(&pid.to_string())).filter(|bytes| *bytes > 0)
+}
+
+/// Resident memory of a process (`self` or a pid) from /proc; 0 when unreadable.
+fn resident_bytes(process: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{process}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+        })
+        .map_or(0, |kilobytes| kilobytes * 1024)
+}

@@ -1,0 +1,366 @@
+//! The live progress line and the final report of a fleet run.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use postoffice_device::{Counters, METERING_INCREMENT_BYTES};
+
+use crate::settings::{IDLE_AFTER, POLL_INTERVAL, Settings};
+use crate::stats::Latencies;
+
+/// Resident memory (bytes) before the devices connected and once they all had.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Memory {
+    pub simulator: (u64, u64),
+    /// The local post office's process, when its pid is known.
+    pub post_office: Option<(u64, u64)>,
+}
+
+/// What a fleet run measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub settings: Settings,
+    pub profile: String,
+    pub registration: Duration,
+    pub registration_concurrency: usize,
+    /// From the first connect to the last device connected.
+    pub connect_all: Duration,
+    /// From the end of the outage until every device connected at its start had connected again;
+    /// `None` without an outage or when some never did.
+    pub herd_reconnect: Option<Duration>,
+    /// The simulated day, in real time, the final drain included.
+    pub day_elapsed: Duration,
+    /// The fleet's counters over the day.
+    pub day: Counters,
+    /// The fleet's counters over the whole run, for the accounting of events.
+    pub totals: Counters,
+    pub events_accepted: u64,
+    /// Events the devices would not accept (outbox full, device stopped).
+    pub events_not_accepted: u64,
+    pub requests: u64,
+    /// Device → reply latencies of the requests answered in time.
+    pub replies: Latencies,
+    /// Replies that arrived after their request's deadline, before the run ended.
+    pub late_replies: u64,
+    pub memory: Memory,
+    /// Connected hours per device per day the profile expects in this run's scenario.
+    pub profile_hours_per_day: Option<f64>,
+}
+
+impl Report {
+    /// Events accepted and neither acknowledged, nor in an outbox, nor refused: must be 0.
+    pub fn events_lost(&self) -> i64 {
+        let accounted =
+            self.totals.events_sent + self.totals.outbox_depth + self.totals.events_refused;
+        self.events_accepted as i64 - accounted as i64
+    }
+
+    /// Hours a device was connected per simulated day, measured over the day.
+    pub fn connected_hours_per_device_day(&self) -> f64 {
+        if self.day_elapsed.is_zero() {
+            return 0.0;
+        }
+        let share = self.day.connected.as_secs_f64()
+            / self.settings.devices as f64
+            / self.day_elapsed.as_secs_f64();
+        share * 24.0
+    }
+}
+
+/// One line of live progress.
+pub fn progress_line(
+    elapsed: Duration,
+    settings: &Settings,
+    connected: usize,
+    accepted: u64,
+    replies: usize,
+    fleet: &Counters,
+) -> String {
+    let simulated = elapsed.mul_f64(settings.time_scale).as_secs();
+    format!(
+        "{:>6.1} s (day {:02}:{:02})  connected {connected}/{}  events sent {accepted} acked {}  replies {replies}  outbox {}",
+        elapsed.as_secs_f64(),
+        simulated / 3600,
+        simulated / 60 % 60,
+        settings.devices,
+        fleet.events_sent,
+        fleet.outbox_depth,
+    )
+}
+
+/// The final report, one measure a line.
+pub fn render(report: &Report) -> String {
+    let mut report = report.clone();
+    let settings = &report.settings;
+    let devices = settings.devices;
+    let mut out = String::new();
+    let mode = if settings.idle_disconnect {
+        format!(
+            "idle disconnect after {} s, polls every {} h",
+            IDLE_AFTER.as_secs(),
+            POLL_INTERVAL.as_secs() / 3600
+        )
+    } else {
+        "always connected".to_owned()
+    };
+    let _ = writeln!(
+        out,
+        "Fleet of {devices} devices ({devices} households, {}), a day in {:.1} s (time scale {}); {mode}; collections {}",
+        report.profile,
+        settings.day().as_secs_f64(),
+        settings.time_scale,
+        if settings.collections { "on" } else { "off" },
+    );
+    let line = |out: &mut String, label: &str, text: String| {
+        let _ = writeln!(out, "  {label:<14}{text}");
+    };
+    line(
+        &mut out,
+        "registration",
+        format!(
+            "{devices} devices in {:.1} s ({:.1}/s, {} at once)",
+            report.registration.as_secs_f64(),
+            rate(devices as f64, report.registration),
+            report.registration_concurrency
+        ),
+    );
+    line(
+        &mut out,
+        "connect",
+        format!(
+            "all {devices} connected in {:.2} s ({:.0} devices/s)",
+            report.connect_all.as_secs_f64(),
+            rate(devices as f64, report.connect_all)
+        ),
+    );
+    if let Some(outage) = settings.outage {
+        let herd = match report.herd_reconnect {
+            Some(herd) => format!(
+                "the herd reconnected {:.2} s after it ended",
+                herd.as_secs_f64()
+            ),
+            None => "some devices never reconnected".to_owned(),
+        };
+        line(
+            &mut out,
+            "outage",
+            format!(
+                "at {:.0}% of the day, {:.1} s: {herd}; {} connects failed during it",
+                outage.at_fraction * 100.0,
+                outage.duration.as_secs_f64(),
+                report.day.connect_failures
+            ),
+        );
+    }
+    let day = report.day;
+    let collections = if settings.collections {
+        format!("{} collections sent", day.collections_sent)
+    } else {
+        "no collections".to_owned()
+    };
+    line(
+        &mut out,
+        "events",
+        format!(
+            "{} accepted, {} acknowledged ({:.0}/s over the {:.1} s day), {collections}",
+            report.events_accepted,
+            day.events_sent,
+            rate(day.events_sent as f64, settings.day()),
+            settings.day().as_secs_f64(),
+        ),
+    );
+    let p50 = report.replies.percentile(50.0);
+    let p99 = report.replies.percentile(99.0);
+    line(
+        &mut out,
+        "replies",
+        format!(
+            "{} of {} requests answered in time, {} later (device → reply p50 {}, p99 {})",
+            report.replies.len(),
+            report.requests,
+            report.late_replies,
+            millis(p50),
+            millis(p99)
+        ),
+    );
+    line(
+        &mut out,
+        "lost",
+        format!(
+            "{} events (accepted {} = acknowledged {} + in outboxes {} + refused {} + lost); {} not accepted",
+            report.events_lost(),
+            report.events_accepted,
+            report.totals.events_sent,
+            report.totals.outbox_depth,
+            report.totals.events_refused,
+            report.events_not_accepted
+        ),
+    );
+    let expected = report
+        .profile_hours_per_day
+        .map(|hours| format!(" (profile: {hours})"))
+        .unwrap_or_default();
+    line(
+        &mut out,
+        "connections",
+        format!(
+            "{:.1} connection-minutes real = {:.0} simulated; {:.2} h per device per day{expected}; {} connects, {} idle disconnects, {} lost",
+            day.connected.as_secs_f64() / 60.0,
+            day.connected.as_secs_f64() * settings.time_scale / 60.0,
+            report.connected_hours_per_device_day(),
+            day.connects,
+            day.idle_disconnects,
+            day.error_disconnects
+        ),
+    );
+    line(
+        &mut out,
+        "IoT messages",
+        format!(
+            "{} PUBLISH sent ({} in {} KB units, {:.1} KB), {} received; {:.1} sent per device per day",
+            day.messages_sent,
+            day.metered_messages_sent,
+            METERING_INCREMENT_BYTES / 1024,
+            day.bytes_sent as f64 / 1024.0,
+            day.messages_received,
+            day.messages_sent as f64 / devices as f64,
+        ),
+    );
+    let memory = report.memory;
+    let mut text = per_connection("simulator", memory.simulator, devices);
+    match memory.post_office {
+        Some(post_office) => {
+            text.push_str("; ");
+            text.push_str(&per_connection("post office", post_office, devices));
+        }
+        None => text.push_str("; post office: pid unknown (running.json has none)"),
+    }
+    line(&mut out, "memory", text);
+    out
+}
+
+fn rate(count: f64, over: Duration) -> f64 {
+    if over.is_zero() {
+        return 0.0;
+    }
+    count / over.as_secs_f64()
+}
+
+fn millis(latency: Option<Duration>) -> String {
+    latency.map_or("-".to_owned(), |latency| {
+        format!("{:.0} ms", latency.as_secs_f64() * 1000.0)
+    })
+}
+
+fn per_connection(process: &str, (before, after): (u64, u64), devices: usize) -> String {
+    let grown = after.saturating_sub(before);
+    format!(
+        "{process} {:.1} → {:.1} MB ({:.1} KB per idle connection)",
+        before as f64 / 1_048_576.0,
+        after as f64 / 1_048_576.0,
+        grown as f64 / 1024.0 / devices as f64
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Outage;
+
+    fn report() -> Report {
+        let settings = Settings {
+            devices: 200,
+            time_scale: 1440.0,
+            idle_disconnect: true,
+            collections: false,
+            outage: Some(Outage {
+                at_fraction: 0.5,
+                duration: Duration::from_secs(5),
+            }),
+        };
+        let mut replies = Latencies::default();
+        for ms in [40, 50, 60, 900] {
+            replies.record(Duration::from_millis(ms));
+        }
+        Report {
+            settings,
+            profile: "kitchen-household".into(),
+            registration: Duration::from_secs(10),
+            registration_concurrency: 16,
+            connect_all: Duration::from_secs(2),
+            herd_reconnect: Some(Duration::from_millis(1500)),
+            day_elapsed: Duration::from_secs(60),
+            day: Counters {
+                connected: Duration::from_secs(600),
+                connects: 2400,
+                events_sent: 19_700,
+                messages_sent: 19_750,
+                metered_messages_sent: 19_750,
+                ..Counters::default()
+            },
+            totals: Counters {
+                events_sent: 19_698,
+                outbox_depth: 2,
+                ..Counters::default()
+            },
+            events_accepted: 19_700,
+            requests: 4,
+            replies,
+            memory: Memory {
+                simulator: (10 << 20, 30 << 20),
+                post_office: None,
+            },
+            profile_hours_per_day: Some(0.5),
+            events_not_accepted: 0,
+            late_replies: 1,
+        }
+    }
+
+    #[test]
+    fn nothing_is_lost_when_every_accepted_event_is_acknowledged_or_pending() {
+        let mut report = report();
+        assert_eq!(report.events_lost(), 0);
+        report.events_accepted += 3;
+        assert_eq!(report.events_lost(), 3);
+    }
+
+    #[test]
+    fn connected_hours_are_the_share_of_the_day_connected() {
+        // 600 s connected over 200 devices and 60 s: 5% of the day, 1.2 h.
+        assert!((report().connected_hours_per_device_day() - 1.2).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_report_shows_every_measure() {
+        let text = render(&report());
+        for expected in [
+            "Fleet of 200 devices (200 households, kitchen-household), a day in 60.0 s (time scale 1440); idle disconnect after 60 s, polls every 2 h; collections off",
+            "registration  200 devices in 10.0 s (20.0/s, 16 at once)",
+            "connect       all 200 connected in 2.00 s (100 devices/s)",
+            "outage        at 50% of the day, 5.0 s: the herd reconnected 1.50 s after it ended",
+            "events        19700 accepted, 19700 acknowledged (328/s over the 60.0 s day), no collections",
+            "replies       4 of 4 requests answered in time, 1 later (device → reply p50 50 ms, p99 900 ms)",
+            "lost          0 events (accepted 19700 = acknowledged 19698 + in outboxes 2 + refused 0 + lost)",
+            "10.0 connection-minutes real = 14400 simulated; 1.20 h per device per day (profile: 0.5)",
+            "IoT messages  19750 PUBLISH sent (19750 in 5 KB units",
+            "memory        simulator 10.0 → 30.0 MB (102.4 KB per idle connection); post office: pid unknown",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn progress_shows_the_simulated_time_of_day() {
+        let settings = report().settings;
+        let fleet = Counters {
+            events_sent: 12,
+            outbox_depth: 3,
+            ..Counters::default()
+        };
+        let line = progress_line(Duration::from_secs(30), &settings, 150, 15, 2, &fleet);
+        assert_eq!(
+            line,
+            "  30.0 s (day 12:00)  connected 150/200  events sent 15 acked 12  replies 2  outbox 3"
+        );
+    }
+}

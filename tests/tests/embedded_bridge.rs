@@ -1,0 +1,293 @@
+//! A consumer deployed with `bridge = { mode = "embedded" }` runs locally as it would in AWS: no
+//! bridge Lambda; SNS pushes to the function URL of the handler's `sns-endpoint` alias, whose own
+//! resource policy opens it; the handler confirms its subscriptions, answers deliveries, refuses
+//! what it must, and its errors through the alias reach the alarm on the alias's metrics.
+//!
+//! The change is global (the kitchen is re-applied embedded, then put back), so this file's
+//! tests run one at a time (`--test-threads=1`).
+
+use postoffice::envelope::{format_time, now_millis};
+use postoffice::sns::{LocalSigningAuthority, MessageType, SnsMessage};
+use postoffice_e2e::{
+    Edit, Follower, WAIT, bridge_of, dead_letters, device_message, envelope, example,
+    household_with_device, post_office, run, wait_for, with_terraform_changed,
+};
+use postoffice_local::activity::Activity;
+use postoffice_local::plan::Endpoint;
+
+const ALIAS: &str = "sns-endpoint";
+
+fn handler() -> String {
+    format!("{}-kitchen-handler", post_office().options.prefix)
+}
+
+/// What SNS deliveries to the kitchen are recorded under: the handler's alias.
+fn endpoint() -> String {
+    format!("{}:{ALIAS}", handler())
+}
+
+/// The kitchen's module block, as the project has it and with the embedded bridge.
+const KITCHEN_SEPARATE: &str = "  name     = \"kitchen\"\n  platform = module.platform.for_consumers\n  catalog  = module.catalog\n  events   = module.event\n  bridge   = local.bridge\n";
+const KITCHEN_EMBEDDED: &str = "  name     = \"kitchen\"\n  platform = module.platform.for_consumers\n  catalog  = module.catalog\n  events   = module.event\n  bridge   = { mode = \"embedded\" }\n";
+
+/// The lines the handler wrote to its log (its stdout: logs and the endpoint's EMF metrics).
+fn handler_log() -> String {
+    let path = post_office()
+        .logs_dir()
+        .join("lambda")
+        .join(format!("{}.log", handler()));
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Whether the endpoint counted a message with `reason` (its `PostOffice/Bridge` EMF line).
+fn counted(reason: &str) -> bool {
+    handler_log().lines().any(|line| {
+        serde_json::from_str::<serde_json::Value>(line).is_ok_and(|line| {
+            line["_aws"].is_object()
+                && line["Reason"] == reason
+                && line["HandlerFunction"] == handler().as_str()
+        })
+    })
+}
+
+/// A notification of `topic_arn`, signed by `signer`, as SNS posts it: (headers, body).
+fn notification(
+    signer: &LocalSigningAuthority,
+    topic_arn: &str,
+) -> (Vec<(String, String)>, String) {
+    let request = device_message(example("COOKING_REQUESTED"));
+    let mut message = SnsMessage {
+        message_type: MessageType::Notification,
+        message_id: uuid::Uuid::new_v4().to_string(),
+        topic_arn: topic_arn.to_owned(),
+        subject: None,
+        message: serde_json::to_string(&request).unwrap(),
+        timestamp: format_time(&now_millis()),
+        signature_version: String::new(),
+        signature: String::new(),
+        signing_cert_url: String::new(),
+        subscribe_url: None,
+        unsubscribe_url: None,
+        token: None,
+        message_attributes: Default::default(),
+    };
+    signer.sign(&mut message).unwrap();
+    let headers = vec![
+        (
+            "content-type".to_owned(),
+            "text/plain; charset=UTF-8".to_owned(),
+        ),
+        (
+            "x-amz-sns-message-type".to_owned(),
+            "Notification".to_owned(),
+        ),
+        (
+            "x-amz-sns-message-id".to_owned(),
+            message.message_id.clone(),
+        ),
+        ("x-amz-sns-topic-arn".to_owned(), topic_arn.to_owned()),
+    ];
+    (headers, message.to_http_json())
+}
+
+async fn post(url: &str, (headers, body): (Vec<(String, String)>, String)) -> (u16, String) {
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    post_office()
+        .post_to_function_url(url, &headers, &body)
+        .await
+        .unwrap()
+}
+
+fn topic_arn(event: &str) -> String {
+    post_office()
+        .plan()
+        .topics
+        .keys()
+        .find(|arn| arn.ends_with(&format!("-{event}")))
+        .cloned()
+        .unwrap_or_else(|| panic!("no topic for {event}"))
+}
+
+#[test]
+fn an_embedded_kitchen_serves_sns_from_its_handler_alias() {
+    run(async {
+        let edits = [Edit::new(
+            "examples/complete/consumers.tf",
+            KITCHEN_SEPARATE,
+            KITCHEN_EMBEDDED,
+        )];
+        let mut activity = Follower::start();
+        with_terraform_changed(&edits, |applied| async move {
+            applied?;
+            let (handler, endpoint) = (handler(), endpoint());
+            let lambda = post_office().lambda_client();
+
+            // No bridge Lambda; the handler's alias follows $LATEST and has the URL SNS uses.
+            let plan = post_office().plan();
+            anyhow::ensure!(!plan.functions.contains_key(&bridge_of("kitchen")));
+            anyhow::ensure!(plan.functions[&handler].alias.as_deref() == Some(ALIAS));
+            let bridge = lambda
+                .get_function()
+                .function_name(bridge_of("kitchen"))
+                .send()
+                .await;
+            anyhow::ensure!(
+                bridge.is_err_and(|e| e.into_service_error().is_resource_not_found_exception()),
+                "the bridge Lambda is gone"
+            );
+            let alias = lambda
+                .get_alias()
+                .function_name(&handler)
+                .name(ALIAS)
+                .send()
+                .await?;
+            anyhow::ensure!(alias.function_version() == Some("$LATEST"));
+            let url = lambda
+                .get_function_url_config()
+                .function_name(&handler)
+                .qualifier(ALIAS)
+                .send()
+                .await?;
+            anyhow::ensure!(url.function_arn().ends_with(&format!(":{handler}:{ALIAS}")));
+            let alias_url = url.function_url().to_owned();
+            let kitchen_subscriptions: Vec<_> = plan
+                .topics
+                .values()
+                .flat_map(|topic| &topic.subscriptions)
+                .filter(|subscription| subscription.endpoint_url == alias_url)
+                .collect();
+            anyhow::ensure!(!kitchen_subscriptions.is_empty());
+            for subscription in &kitchen_subscriptions {
+                anyhow::ensure!(
+                    matches!(&subscription.endpoint, Endpoint::FunctionUrl { function, qualifier, .. }
+                        if *function == handler && qualifier.as_deref() == Some(ALIAS)),
+                    "{subscription:?}"
+                );
+            }
+            // The permissions are the alias's: the function itself is not public.
+            let alias_policy = lambda
+                .get_policy()
+                .function_name(&handler)
+                .qualifier(ALIAS)
+                .send()
+                .await?;
+            anyhow::ensure!(alias_policy.policy().unwrap_or_default().contains(&format!(
+                ":function:{handler}:{ALIAS}\""
+            )));
+            anyhow::ensure!(
+                lambda
+                    .get_policy()
+                    .function_name(&handler)
+                    .send()
+                    .await
+                    .is_err(),
+                "the unqualified handler has no resource policy"
+            );
+
+            // The handler confirmed its subscriptions itself, through the alias's URL.
+            activity
+                .until("the kitchen's subscriptions confirmed at its alias", |seen| {
+                    seen.iter()
+                        .any(|activity| matches!(activity, Activity::SubscriptionConfirmed { endpoint, .. } if *endpoint == alias_url))
+                        .then_some(())
+                })
+                .await?;
+            anyhow::ensure!(counted("subscription_confirmed"), "{}", handler_log());
+
+            // A device's request reaches the handler; its reply comes back to the device.
+            let (mut oven, _) = household_with_device("h-embedded").await?;
+            let request = device_message(example("COOKING_REQUESTED"));
+            let request_id = request.event_id.unwrap();
+            oven.publish("COOKING_REQUESTED", &request).await?;
+            let reply = oven
+                .receive(WAIT, |m| m.topic.starts_with("COOKING_REPLIED/"))
+                .await?;
+            let reply = envelope(&reply.payload)?;
+            anyhow::ensure!(reply.correlation_id == request_id, "{reply:?}");
+            let message_id = activity.sns_message_id_of(&request_id.to_string()).await?;
+            let history = activity.delivery_to(&endpoint, &message_id).await?;
+            anyhow::ensure!(history.statuses == vec![Some(200)], "{history:?}");
+
+            // A request the handler rejects for good: 400, dead-lettered without retries.
+            let rejected = device_message(serde_json::json!({"program": "microwave"}));
+            let rejected_id = rejected.event_id.unwrap().to_string();
+            oven.publish("COOKING_REQUESTED", &rejected).await?;
+            let message_id = activity.sns_message_id_of(&rejected_id).await?;
+            let history = activity.delivery_to(&endpoint, &message_id).await?;
+            anyhow::ensure!(history.dead_lettered, "{history:?}");
+            anyhow::ensure!(history.statuses == vec![Some(400)], "{history:?}");
+            let letter = wait_for("the dead letter", WAIT, || async {
+                dead_letters("kitchen")
+                    .await
+                    .ok()?
+                    .into_iter()
+                    .find(|letter| letter.envelope.event_id.to_string() == rejected_id)
+            })
+            .await;
+            anyhow::ensure!(letter.attributes.get("ErrorCode").map(String::as_str) == Some("400"));
+            anyhow::ensure!(counted("handler_non_retryable"));
+
+            // Anyone may post to the public URL: a message signed with another key, or a
+            // genuinely signed one of a topic the kitchen does not subscribe to, is refused.
+            let impostor = LocalSigningAuthority::generate()?;
+            let (status, body) = post(
+                &alias_url,
+                notification(&impostor, &topic_arn("COOKING_REQUESTED")),
+            )
+            .await;
+            anyhow::ensure!(status == 403, "{status} {body}");
+            anyhow::ensure!(counted("signature_rejected"));
+            let run_dir = post_office().run_dir();
+            let genuine = LocalSigningAuthority::load(
+                &run_dir.join("local-signing.pem"),
+                &run_dir.join("local-signing.key"),
+            )?;
+            let (status, body) =
+                post(&alias_url, notification(&genuine, &topic_arn("COOKING_REPLIED"))).await;
+            anyhow::ensure!(status == 403, "{status} {body}");
+            anyhow::ensure!(counted("topic_not_allowed"));
+
+            // The alias takes function URL events only: an invocation through it is refused,
+            // and counted as an error of the alias, which pages.
+            let invoked = lambda
+                .invoke()
+                .function_name(&handler)
+                .qualifier(ALIAS)
+                .payload(serde_json::to_vec(&request)?.into())
+                .send()
+                .await?;
+            anyhow::ensure!(invoked.function_error() == Some("Unhandled"));
+            anyhow::ensure!(invoked.executed_version() == Some("$LATEST"));
+            let error: serde_json::Value =
+                serde_json::from_slice(invoked.payload().map(|p| p.as_ref()).unwrap_or_default())?;
+            anyhow::ensure!(error["errorType"] == "NonRetryable", "{error}");
+            anyhow::ensure!(
+                error["errorMessage"]
+                    .as_str()
+                    .is_some_and(|message| message.contains(&format!("invoked through {ALIAS}"))),
+                "{error}"
+            );
+            let alarm = format!("{handler}-sns-endpoint-errors");
+            wait_for(&format!("{alarm} in ALARM"), WAIT, || async {
+                post_office()
+                    .alarms()
+                    .into_iter()
+                    .any(|(name, state, ..)| name == alarm && state.as_str() == "ALARM")
+                    .then_some(())
+            })
+            .await;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let plan = post_office().plan();
+        assert!(
+            plan.functions.contains_key(&bridge_of("kitchen")),
+            "the bridge is back"
+        );
+        assert_eq!(plan.functions[&handler()].alias, None);
+    });
+}
