@@ -750,8 +750,7 @@ impl LocalPostOffice {
 
     /// Stops every task and process.
     pub fn stop(&mut self) {
-        if let Err(error) = metering::write(&self.run_dir.join("metering.json"), &self.metering())
-        {
+        if let Err(error) = metering::write(&self.run_dir.join("metering.json"), &self.metering()) {
             tracing::warn!(%error, "could not write metering.json");
         }
         for task in self.tasks.drain(..) {

@@ -80,7 +80,7 @@ impl Sized {
 /// One IoT rule's usage.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleUsage {
-    /// Times its SQL selected a message (its actions ran).
+    /// Messages its topic filter took (its SQL ran, whether or not it selected them).
     pub triggered: u64,
     /// `triggered` in 5 KB increments of the processed message.
     pub triggered_billed: u64,
@@ -313,8 +313,8 @@ impl Meter {
         self.counts().closed_connection_minutes += connection_minutes(connected_for);
     }
 
-    /// A rule's SQL selected a message of `message_bytes` and its actions ran; `actions` of
-    /// them (error action included).
+    /// A rule's topic filter took a message of `message_bytes`; `actions` ran (error action
+    /// included; none when its WHERE clause did not select the message).
     pub fn iot_rule_triggered(&self, rule: &str, message_bytes: u64, actions: u64) {
         let units = increments(message_bytes, IOT_MESSAGE_BYTES);
         let mut counts = self.counts();

@@ -56,7 +56,10 @@ impl Metrics {
 
     /// How many distinct metrics have been recorded.
     pub fn distinct(&self) -> u64 {
-        self.distinct.lock().unwrap_or_else(|p| p.into_inner()).len() as u64
+        self.distinct
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len() as u64
     }
 
     /// Everything recorded since the last call.

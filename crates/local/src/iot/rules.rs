@@ -140,6 +140,10 @@ impl RuleEngine {
             principal: principal.as_deref(),
         };
         let Some(outgoing) = rule.statement.execute(&message) else {
+            // A rule whose topic filter took the message is triggered, whether or not its
+            // WHERE clause selects it.
+            self.meter
+                .iot_rule_triggered(&rule.name, accepted.payload.len() as u64, 0);
             return;
         };
         let error_action = if rule.error_action.is_some() { 1 } else { 0 };
@@ -378,17 +382,15 @@ impl RuleEngine {
                     .send()
                     .await;
                 if sent.is_ok() {
-                    self.meter
-                        .sqs_sent(queue_name(queue_url), "iot-rule", size);
+                    self.meter.sqs_sent(queue_name(queue_url), "iot-rule", size);
                 }
-                sent.map(drop)
-                    .map_err(|error| {
-                        failure(
-                            "SqsAction",
-                            queue_url,
-                            aws_sdk_sqs::error::DisplayErrorContext(&error).to_string(),
-                        )
-                    })
+                sent.map(drop).map_err(|error| {
+                    failure(
+                        "SqsAction",
+                        queue_url,
+                        aws_sdk_sqs::error::DisplayErrorContext(&error).to_string(),
+                    )
+                })
             }
             RuleAction::Republish {
                 topic,

@@ -272,9 +272,7 @@ impl Deliverer {
     }
 
     fn delivered(&self, plan: &SubscriptionPlan, message_id: &str, attempts: u32, bytes: usize) {
-        self.ports
-            .meter
-            .sns_delivered(protocol(plan), bytes as u64);
+        self.ports.meter.sns_delivered(protocol(plan), bytes as u64);
         self.ports.metrics.record(
             "AWS/SNS",
             "NumberOfNotificationsDelivered",
@@ -386,7 +384,8 @@ impl Deliverer {
                 .meter
                 .sqs_sent(queue_name(queue_arn), "sns-subscription", body.len() as u64);
         }
-        sent.map(drop).map_err(|error| aws_sdk_sqs::error::DisplayErrorContext(&error).to_string())
+        sent.map(drop)
+            .map_err(|error| aws_sdk_sqs::error::DisplayErrorContext(&error).to_string())
     }
 
     fn queue_url(&self, queue_arn: &str) -> Option<String> {
@@ -526,9 +525,11 @@ impl Deliverer {
                             .iter()
                             .map(|(name, value)| name.len() + "String".len() + value.len().max(1))
                             .sum::<usize>();
-                    self.ports
-                        .meter
-                        .sqs_sent(queue_name(queue_arn), "sns-dead-letter", bytes as u64);
+                    self.ports.meter.sqs_sent(
+                        queue_name(queue_arn),
+                        "sns-dead-letter",
+                        bytes as u64,
+                    );
                     break;
                 }
                 Err(error) if tries < 5 => {
