@@ -197,3 +197,70 @@ fn a_missing_price_file_is_named() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("/nonexistent/prices.yaml"), "{stderr}");
 }
+
+#[test]
+fn embedded_bridges_drop_the_bridge_lines_and_every_deployment_is_compared() {
+    let output = cost(&["--bridge", "embedded", "--customers", "10000", "--json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let estimate: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(estimate["bridge"], "embedded");
+    let fleet = &estimate["fleets"][0];
+    let baseline = &fleet["bills"][0];
+    assert!(
+        baseline["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .all(|line| !line["item"].as_str().expect("item").contains("bridges")),
+        "{baseline}"
+    );
+    let comparison = &fleet["deployments"][0];
+    assert_eq!(comparison["label"], "always connected");
+    let deployments = comparison["deployments"].as_array().expect("deployments");
+    let names: Vec<&str> = deployments
+        .iter()
+        .map(|cost| cost["deployment"].as_str().expect("deployment"))
+        .collect();
+    assert_eq!(names, ["separate-bridge", "embedded-bridge", "container"]);
+    // The chosen deployment's bill is the comparison's embedded row.
+    close(
+        number(&deployments[1]["fleet_monthly_usd"]),
+        number(&baseline["fleet_monthly_usd"]),
+        "embedded bill",
+    );
+    // Half the requests: no bridge invocation per delivery.
+    close(
+        number(&deployments[1]["lambda_requests"]) * 2.0,
+        number(&deployments[0]["lambda_requests"]),
+        "embedded requests",
+    );
+    assert!(number(&deployments[1]["versus_separate_monthly_usd"]) < 0.0);
+    // Three consumers in the kitchen profile, two tasks each at 10,000 households.
+    assert_eq!(deployments[2]["container"]["tasks"], 6);
+    assert_eq!(deployments[2]["built"], false);
+
+    let table = String::from_utf8(cost(&["--customers", "10000"]).stdout).expect("UTF-8");
+    for text in [
+        "Consumers deployed with a separate bridge",
+        "Consumer deployments, always connected",
+        "embedded bridge",
+        "container (estimate)",
+        "Container assumptions: one ECS service per consumer",
+    ] {
+        assert!(table.contains(text), "{text} missing from\n{table}");
+    }
+}
+
+#[test]
+fn an_unknown_bridge_mode_is_named() {
+    let output = cost(&["--bridge", "sidecar"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--bridge"), "{stderr}");
+    assert!(stderr.contains("\"sidecar\""), "{stderr}");
+    assert!(stderr.contains("separate or embedded"), "{stderr}");
+}

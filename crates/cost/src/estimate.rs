@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::CostError;
+use crate::deployment::{BridgeMode, DeploymentComparison, compare};
 use crate::pricing::{Price, PriceList, PriceStatus};
 use crate::profile::Profile;
 use crate::routes::EventRoutes;
@@ -25,6 +26,7 @@ pub struct Line {
 pub struct Bill {
     pub scenario: Scenario,
     pub label: &'static str,
+    pub bridge: BridgeMode,
     pub lines: Vec<Line>,
     pub fleet_monthly_usd: f64,
     pub per_customer_monthly_usd: f64,
@@ -60,6 +62,8 @@ pub struct FleetEstimate {
     pub customers: u64,
     pub bills: Vec<Bill>,
     pub savings: Savings,
+    /// Separate bridge, embedded bridge and container side by side, for every scenario.
+    pub deployments: Vec<DeploymentComparison>,
 }
 
 /// The model's answer for every fleet size asked for.
@@ -69,16 +73,22 @@ pub struct Estimate {
     pub region: String,
     pub currency: String,
     pub price_list_version: String,
+    /// How the bills deploy consumers.
+    pub bridge: BridgeMode,
+    /// The profile's assumptions for the container deployment's estimate.
+    pub container: crate::profile::ContainerService,
     /// Price file fields that could not be confirmed in a source.
     pub unconfirmed_prices: Vec<&'static str>,
     pub fleets: Vec<FleetEstimate>,
 }
 
-/// Prices `usage` (a fleet's month) into lines; `customers` divides them per customer.
+/// Prices `usage` (a fleet's month) into lines; `customers` divides them per customer. With an
+/// embedded bridge there are no bridge lines.
 pub fn bill_lines(
     usage: &MonthlyUsage,
     objects: f64,
     prices: &PriceList,
+    bridge: BridgeMode,
     customers: f64,
 ) -> Vec<Line> {
     let p = &prices.prices;
@@ -172,6 +182,9 @@ pub fn bill_lines(
         ),
     ];
     for (name, role) in roles {
+        if name == "bridges" && bridge == BridgeMode::Embedded {
+            continue;
+        }
         let (requests_item, duration_item) = match name {
             "bridges" => ("requests: bridges", "duration: bridges"),
             "handlers" => ("requests: handlers", "duration: handlers"),
@@ -234,22 +247,25 @@ pub fn bill_lines(
     lines
 }
 
-/// A fleet's bill under one scenario.
+/// A fleet's bill under one scenario, consumers deployed with `bridge`.
 pub fn bill(
     profile: &Profile,
     routes: &EventRoutes,
     prices: &PriceList,
     scenario: Scenario,
+    bridge: BridgeMode,
     customers: u64,
 ) -> Bill {
-    let fleet = customer_usage(profile, routes, &prices.prices, scenario).times(customers as f64);
+    let fleet =
+        customer_usage(profile, routes, &prices.prices, scenario, bridge).times(customers as f64);
     let objects = event_store_objects(&fleet, profile);
-    let lines = bill_lines(&fleet, objects, prices, customers as f64);
+    let lines = bill_lines(&fleet, objects, prices, bridge, customers as f64);
     let fleet_monthly_usd: f64 = lines.iter().map(|line| line.fleet_monthly_usd).sum();
     let per_customer_monthly_usd = fleet_monthly_usd / customers as f64;
     Bill {
         scenario,
         label: scenario.label(),
+        bridge,
         lines,
         fleet_monthly_usd,
         per_customer_monthly_usd,
@@ -280,11 +296,13 @@ fn saving(baseline: &Bill, optimised: &Bill) -> Saving {
     }
 }
 
-/// Every scenario at every fleet size.
+/// Every scenario at every fleet size, consumers deployed with `bridge`, and every deployment
+/// side by side.
 pub fn estimate(
     profile: &Profile,
     routes: &EventRoutes,
     prices: &PriceList,
+    bridge: BridgeMode,
     fleet_sizes: &[u64],
 ) -> Result<Estimate, CostError> {
     prices.check("the price list")?;
@@ -297,7 +315,7 @@ pub fn estimate(
         .map(|&customers| {
             let bills: Vec<Bill> = Scenario::ALL
                 .iter()
-                .map(|&scenario| bill(profile, routes, prices, scenario, customers))
+                .map(|&scenario| bill(profile, routes, prices, scenario, bridge, customers))
                 .collect();
             let find = |scenario: Scenario| {
                 bills
@@ -311,10 +329,15 @@ pub fn estimate(
                 event_collections: saving(baseline, find(Scenario::EVENT_COLLECTIONS)),
                 both: saving(baseline, find(Scenario::BOTH)),
             };
+            let deployments = Scenario::ALL
+                .iter()
+                .map(|&scenario| compare(profile, routes, prices, scenario, customers))
+                .collect();
             FleetEstimate {
                 customers,
                 bills,
                 savings,
+                deployments,
             }
         })
         .collect();
@@ -323,6 +346,8 @@ pub fn estimate(
         region: prices.region.clone(),
         currency: prices.currency.clone(),
         price_list_version: prices.version.clone(),
+        bridge,
+        container: profile.container,
         unconfirmed_prices: prices
             .prices
             .named()

@@ -9,7 +9,12 @@
 //! Method: one customer's month is turned into AWS-metered quantities ([`customer_usage`]),
 //! multiplied by the fleet size, then priced with graduated tiers applied to the fleet's
 //! monthly volume ([`bill`]); per-customer figures are the fleet's bill divided by its size.
+//!
+//! Consumers are priced as deployed with a separate or an embedded bridge ([`BridgeMode`]), and
+//! [`compare`] puts both beside an estimate of the planned container deployment (Fargate behind
+//! an ALB), whose cost is a step function of the fleet's peak rate rather than per delivery.
 
+pub mod deployment;
 pub mod estimate;
 pub mod pricing;
 pub mod profile;
@@ -17,13 +22,17 @@ pub mod report;
 pub mod routes;
 pub mod usage;
 
+pub use deployment::{
+    BridgeMode, ContainerEstimate, Deployment, DeploymentComparison, DeploymentCost, ServiceSize,
+    compare, container_estimate,
+};
 pub use estimate::{Bill, Estimate, FleetEstimate, Line, Saving, Savings, bill, estimate};
 pub use pricing::{Price, PriceList, PriceStatus, Tier, increments};
-pub use profile::Profile;
+pub use profile::{ContainerService, Profile};
 pub use routes::{Direction, EventRoute, EventRoutes, IOT_FORWARDER};
 pub use usage::{
-    Connectivity, DAYS_PER_MONTH, Messaging, MonthlyUsage, Scenario, customer_usage,
-    event_store_objects,
+    Connectivity, ConsumerDeliveries, DAYS_PER_MONTH, Messaging, MonthlyUsage, Scenario,
+    customer_usage, event_store_objects,
 };
 
 /// Why an estimate could not be made.

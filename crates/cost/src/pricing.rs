@@ -48,6 +48,14 @@ pub struct Prices {
     pub s3_standard_storage: Price,
     /// Per thousand S3 PUT requests.
     pub s3_put_requests: Price,
+    /// Per vCPU-hour of a Linux/ARM Fargate task (the container deployment's estimate).
+    pub fargate_arm64_vcpu_hours: Price,
+    /// Per GB-hour of a Linux/ARM Fargate task's memory.
+    pub fargate_arm64_gb_hours: Price,
+    /// Per hour an Application Load Balancer runs.
+    pub alb_hours: Price,
+    /// Per Load Balancer Capacity Unit-hour of an Application Load Balancer.
+    pub alb_lcu_hours: Price,
 }
 
 /// A price, graduated over tiers of the month's total quantity.
@@ -226,6 +234,10 @@ impl Prices {
             ),
             ("s3_standard_storage", &self.s3_standard_storage),
             ("s3_put_requests", &self.s3_put_requests),
+            ("fargate_arm64_vcpu_hours", &self.fargate_arm64_vcpu_hours),
+            ("fargate_arm64_gb_hours", &self.fargate_arm64_gb_hours),
+            ("alb_hours", &self.alb_hours),
+            ("alb_lcu_hours", &self.alb_lcu_hours),
         ]
     }
 }

@@ -21,6 +21,10 @@ pub struct Profile {
     pub lambda: LambdaFunctions,
     pub event_store: EventStore,
     pub event_collections: EventCollections,
+    /// Assumptions of the container deployment's estimate (planned, not built); the defaults
+    /// when absent.
+    #[serde(default)]
+    pub container: ContainerService,
 }
 
 /// One kind of actor in a household.
@@ -89,6 +93,10 @@ pub struct LambdaFunctions {
     pub bridge: LambdaFunction,
     pub handler: LambdaFunction,
     pub forwarder: LambdaFunction,
+    /// With an embedded bridge the handler (or forwarder) is its own SNS endpoint: what its
+    /// duration grows by per delivery for that work (parsing, signature verification with a
+    /// cached certificate, the checks). No bridge is billed then.
+    pub embedded_endpoint_ms: f64,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize)]
@@ -101,6 +109,49 @@ pub struct LambdaFunction {
     #[serde(default)]
     pub extra_event_ms: f64,
 }
+
+/// A consumer as an ECS service on Fargate behind an Application Load Balancer: the
+/// assumptions of its estimate. Every consumer is one service; one load balancer serves them all.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerService {
+    /// Tasks each service runs however quiet it is (2: one per Availability Zone).
+    pub min_tasks: u32,
+    /// Fargate task size; a combination Fargate offers.
+    pub vcpu_per_task: f64,
+    pub memory_gb_per_task: f64,
+    /// Deliveries one task handles a second at the load it is sized for.
+    pub deliveries_per_second_per_task: f64,
+    /// The busiest hour's delivery rate over the month's average: tasks always run, sized for it.
+    pub peak_to_average: f64,
+    /// Bytes through the load balancer per delivery besides the SNS message: SNS's JSON fields
+    /// (ids, signature, certificate and unsubscribe URLs), HTTP headers and the response.
+    pub http_overhead_bytes: f64,
+}
+
+impl Default for ContainerService {
+    fn default() -> Self {
+        ContainerService {
+            min_tasks: 2,
+            vcpu_per_task: 0.25,
+            memory_gb_per_task: 0.5,
+            deliveries_per_second_per_task: 100.0,
+            peak_to_average: 3.0,
+            http_overhead_bytes: 1_500.0,
+        }
+    }
+}
+
+/// Fargate's task sizes: vCPU and the memory range (GB) it allows.
+const FARGATE_SIZES: [(f64, f64, f64); 7] = [
+    (0.25, 0.5, 2.0),
+    (0.5, 1.0, 4.0),
+    (1.0, 2.0, 8.0),
+    (2.0, 4.0, 16.0),
+    (4.0, 8.0, 30.0),
+    (8.0, 16.0, 60.0),
+    (16.0, 32.0, 120.0),
+];
 
 /// The Firehose → S3 event store.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize)]
@@ -241,6 +292,12 @@ impl Profile {
                 0.0,
             )?;
         }
+        at_least(
+            "lambda.embedded_endpoint_ms",
+            self.lambda.embedded_endpoint_ms,
+            0.0,
+        )?;
+        self.container_problems()?;
         let store = &self.event_store;
         at_least("event_store.retention_days", store.retention_days, 0.0)?;
         above(
@@ -255,6 +312,45 @@ impl Profile {
             1.0,
         )?;
         Ok(())
+    }
+}
+
+impl Profile {
+    fn container_problems(&self) -> Result<(), String> {
+        let container = &self.container;
+        if container.min_tasks == 0 {
+            return Err("container.min_tasks is 0 but a service needs at least 1 task".into());
+        }
+        let Some((_, low, high)) = FARGATE_SIZES
+            .iter()
+            .find(|(vcpu, _, _)| *vcpu == container.vcpu_per_task)
+        else {
+            return Err(format!(
+                "container.vcpu_per_task is {} but Fargate offers {}",
+                container.vcpu_per_task,
+                FARGATE_SIZES
+                    .iter()
+                    .map(|(vcpu, _, _)| vcpu.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        };
+        if !(*low..=*high).contains(&container.memory_gb_per_task) {
+            return Err(format!(
+                "container.memory_gb_per_task is {} but Fargate allows {low} to {high} GB with {} vCPU",
+                container.memory_gb_per_task, container.vcpu_per_task
+            ));
+        }
+        above(
+            "container.deliveries_per_second_per_task",
+            container.deliveries_per_second_per_task,
+        )?;
+        at_least("container.peak_to_average", container.peak_to_average, 1.0)?;
+        at_least(
+            "container.http_overhead_bytes",
+            container.http_overhead_bytes,
+            0.0,
+        )
     }
 }
 

@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
+use crate::deployment::{BridgeMode, DeploymentComparison, HOURS_PER_MONTH};
 use crate::estimate::{Estimate, FleetEstimate, Saving};
+use crate::profile::ContainerService;
 
 /// What an Event Collection is, for readers of the table.
 pub const EVENT_COLLECTION_MEANING: &str = "An Event Collection carries several events of one \
@@ -12,6 +14,44 @@ whole collection, instead of one per event. Each event keeps its own envelope (i
 occurred-at) inside the collection, so handlers still see events one by one; only \
 latency-tolerant events (marked `collectable` in the profile) travel this way.";
 
+/// The consumer deployments, for readers of the comparison.
+pub const DEPLOYMENTS_MEANING: &str = "separate bridge: SNS → the bridge Lambda → synchronous \
+Invoke of the handler; two invocations per delivery, the bridge billed for its own work plus the \
+time it waits for the handler. embedded bridge: SNS → the handler's own function URL; one \
+invocation per delivery, the handler's duration grown by the SNS endpoint's work \
+(lambda.embedded_endpoint_ms). container: planned, not built; every consumer an ECS service on \
+Fargate (Linux/ARM) behind one Application Load Balancer, no Lambda on the delivery path. The \
+delivery path is the Lambda lines, or Fargate and the ALB; everything else (IoT Core, SNS, \
+Firehose, S3) is the same in all three.";
+
+fn bridge_meaning(bridge: BridgeMode) -> &'static str {
+    match bridge {
+        BridgeMode::Separate => "a separate bridge: a bridge Lambda invokes the handler",
+        BridgeMode::Embedded => "an embedded bridge: the handler is its own SNS endpoint",
+    }
+}
+
+fn container_assumptions(container: &ContainerService) -> String {
+    format!(
+        "one ECS service per consumer, its tasks running all month ({} hours), at least {} per \
+         service for availability, each {} vCPU / {} GB; a service runs more when its busiest \
+         hour ({} × the month's average delivery rate) needs more than {} deliveries a second \
+         per task (an assumed capacity, not measured). One ALB for all services; one new \
+         connection per delivery and {} bytes of SNS fields, headers and response around each \
+         message; LCUs from the month's traffic spread evenly over its hours (peaky hours bill \
+         more). Not priced: the tasks' way to AWS APIs (public IPv4 addresses, a NAT gateway or \
+         VPC endpoints), CloudWatch logs, Savings Plans and Spot. Change them in the profile's \
+         `container` section.",
+        thousands(HOURS_PER_MONTH, 0),
+        container.min_tasks,
+        container.vcpu_per_task,
+        container.memory_gb_per_task,
+        container.peak_to_average,
+        container.deliveries_per_second_per_task,
+        container.http_overhead_bytes
+    )
+}
+
 /// The whole estimate as text tables, one per fleet size.
 pub fn render(estimate: &Estimate) -> String {
     let mut out = String::new();
@@ -20,11 +60,26 @@ pub fn render(estimate: &Estimate) -> String {
         "Post Office cost, profile {}, {} prices ({}), {} per month of 365/12 days",
         estimate.profile, estimate.region, estimate.price_list_version, estimate.currency
     );
+    let _ = writeln!(
+        out,
+        "Consumers deployed with {} (--bridge {}); each fleet's last table compares the \
+         deployments.",
+        bridge_meaning(estimate.bridge),
+        estimate.bridge
+    );
     for fleet in &estimate.fleets {
         out.push('\n');
         render_fleet(&mut out, fleet);
+        out.push('\n');
+        render_deployments(&mut out, fleet);
     }
     out.push('\n');
+    let _ = writeln!(out, "Deployments: {DEPLOYMENTS_MEANING}");
+    let _ = writeln!(
+        out,
+        "Container assumptions: {}",
+        container_assumptions(&estimate.container)
+    );
     let _ = writeln!(out, "Event Collections: {EVENT_COLLECTION_MEANING}");
     let _ = writeln!(
         out,
@@ -147,5 +202,101 @@ pub fn thousands(value: f64, decimals: usize) -> String {
     match fraction {
         Some(fraction) => format!("{sign}{grouped}.{fraction}"),
         None => format!("{sign}{grouped}"),
+    }
+}
+
+fn render_deployments(out: &mut String, fleet: &FleetEstimate) {
+    let Some(first) = fleet.deployments.first() else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "Consumer deployments, {} (USD per month for the fleet):",
+        first.label
+    );
+    let name_width = 22;
+    let column = 16;
+    let _ = writeln!(
+        out,
+        "{:name_width$} {:>column$} {:>column$} {:>column$} {:>column$} {:>column$} {:>column$}",
+        "",
+        "Lambda requests",
+        "GB-seconds",
+        "delivery path",
+        "total",
+        "per customer",
+        "vs separate"
+    );
+    for cost in &first.deployments {
+        let _ = writeln!(
+            out,
+            "{:name_width$} {:>column$} {:>column$} {:>column$} {:>column$} {:>column$} {:>column$}",
+            cost.label,
+            thousands(cost.lambda_requests, 0),
+            thousands(cost.lambda_gb_seconds, 0),
+            thousands(cost.delivery_monthly_usd, 2),
+            thousands(cost.fleet_monthly_usd, 2),
+            thousands(cost.per_customer_monthly_usd, 4),
+            signed(cost.versus_separate_monthly_usd),
+        );
+    }
+    if let Some(container) = first
+        .deployments
+        .iter()
+        .find_map(|cost| cost.container.as_ref())
+    {
+        let services = container
+            .services
+            .iter()
+            .map(|service| {
+                format!(
+                    "{} {} ({:.1}/s at peak)",
+                    service.consumer, service.tasks, service.peak_deliveries_per_second
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(
+            out,
+            "container: {} tasks ({services}); {} vCPU-hours, {} GB-hours; ALB {} hours, {} \
+             LCU-hours ({}: {} connections, {} GB)",
+            container.tasks,
+            thousands(container.vcpu_hours, 0),
+            thousands(container.gb_hours, 0),
+            thousands(container.alb_hours, 0),
+            thousands(container.lcu_hours, 1),
+            container.lcu_dimension,
+            thousands(container.new_connections, 0),
+            thousands(container.processed_gb, 1),
+        );
+    }
+    for comparison in fleet.deployments.iter().skip(1) {
+        let _ = writeln!(out, "{}, total: {}", comparison.label, totals(comparison));
+    }
+}
+
+fn totals(comparison: &DeploymentComparison) -> String {
+    comparison
+        .deployments
+        .iter()
+        .map(|cost| {
+            format!(
+                "{} {} ({})",
+                cost.label,
+                thousands(cost.fleet_monthly_usd, 2),
+                signed(cost.versus_separate_monthly_usd)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A difference with its sign; "0.00" for none.
+fn signed(value: f64) -> String {
+    let text = thousands(value, 2);
+    if text.starts_with('-') || text == "0.00" {
+        text
+    } else {
+        format!("+{text}")
     }
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::deployment::BridgeMode;
 use crate::pricing::{Prices, increments};
 use crate::profile::{LambdaFunction, Profile};
 use crate::routes::{Direction, EventRoutes, IOT_FORWARDER};
@@ -84,6 +85,15 @@ pub struct StoreFlow {
     pub bytes: f64,
 }
 
+/// What SNS delivers to one consumer over HTTPS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ConsumerDeliveries {
+    /// HTTP requests (one per message, whatever its size).
+    pub deliveries: f64,
+    /// SNS message bytes (the envelopes) they carry.
+    pub message_bytes: f64,
+}
+
 /// A month's metered quantities.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MonthlyUsage {
@@ -105,6 +115,8 @@ pub struct MonthlyUsage {
     pub event_store: BTreeMap<String, StoreFlow>,
     /// Steady-state S3 storage under the retention period.
     pub stored_gb: f64,
+    /// HTTPS deliveries per consumer: what a container deployment would serve.
+    pub consumers: BTreeMap<String, ConsumerDeliveries>,
 }
 
 impl MonthlyUsage {
@@ -138,6 +150,17 @@ impl MonthlyUsage {
                 })
                 .collect(),
             stored_gb: self.stored_gb * customers,
+            consumers: self
+                .consumers
+                .iter()
+                .map(|(consumer, flow)| {
+                    let flow = ConsumerDeliveries {
+                        deliveries: flow.deliveries * customers,
+                        message_bytes: flow.message_bytes * customers,
+                    };
+                    (consumer.clone(), flow)
+                })
+                .collect(),
         }
     }
 
@@ -151,13 +174,15 @@ impl MonthlyUsage {
     }
 }
 
-/// One customer's month under `scenario`. The profile must have been checked against `routes`
-/// and the price list must carry every metering increment (both are checked on load).
+/// One customer's month under `scenario`, consumers deployed with `bridge`. The profile must
+/// have been checked against `routes` and the price list must carry every metering increment
+/// (both are checked on load).
 pub fn customer_usage(
     profile: &Profile,
     routes: &EventRoutes,
     prices: &Prices,
     scenario: Scenario,
+    bridge: BridgeMode,
 ) -> MonthlyUsage {
     let increment = |price: &crate::pricing::Price| {
         price
@@ -229,14 +254,29 @@ pub fn customer_usage(
             } else {
                 (profile.lambda.handler, &mut usage.handler)
             };
-            let handler_ms = billed_ms(function, per_message);
-            role.requests += messages;
-            role.gb_seconds += messages * gb_seconds(function.memory_mb, handler_ms);
-            // The bridge is billed while it waits for the handler it invokes synchronously.
-            let bridge_ms = billed_ms(profile.lambda.bridge, per_message) + handler_ms;
-            usage.bridge.requests += messages;
-            usage.bridge.gb_seconds +=
-                messages * gb_seconds(profile.lambda.bridge.memory_mb, bridge_ms);
+            let flow = usage.consumers.entry(consumer.clone()).or_default();
+            flow.deliveries += messages;
+            flow.message_bytes += messages * envelope_bytes;
+            match bridge {
+                BridgeMode::Separate => {
+                    let handler_ms = billed_ms(function, per_message, 0.0);
+                    role.requests += messages;
+                    role.gb_seconds += messages * gb_seconds(function.memory_mb, handler_ms);
+                    // The bridge is billed while it waits for the handler it invokes
+                    // synchronously.
+                    let bridge_ms = billed_ms(profile.lambda.bridge, per_message, 0.0) + handler_ms;
+                    usage.bridge.requests += messages;
+                    usage.bridge.gb_seconds +=
+                        messages * gb_seconds(profile.lambda.bridge.memory_mb, bridge_ms);
+                }
+                BridgeMode::Embedded => {
+                    // One invocation per delivery, its duration grown by the endpoint's work.
+                    let handler_ms =
+                        billed_ms(function, per_message, profile.lambda.embedded_endpoint_ms);
+                    role.requests += messages;
+                    role.gb_seconds += messages * gb_seconds(function.memory_mb, handler_ms);
+                }
+            }
         }
 
         usage.firehose_ingested_gb +=
@@ -257,9 +297,10 @@ pub fn customer_usage(
     usage
 }
 
-/// Lambda bills duration rounded up to the millisecond.
-fn billed_ms(function: LambdaFunction, events: f64) -> f64 {
-    (function.duration_ms + (events - 1.0) * function.extra_event_ms).ceil()
+/// Lambda bills duration rounded up to the millisecond; `more_ms` is further work in the same
+/// invocation.
+fn billed_ms(function: LambdaFunction, events: f64, more_ms: f64) -> f64 {
+    (function.duration_ms + (events - 1.0) * function.extra_event_ms + more_ms).ceil()
 }
 
 fn gb_seconds(memory_mb: f64, milliseconds: f64) -> f64 {

@@ -4,7 +4,7 @@ mod fixtures;
 
 use fixtures::{profile, routes, shipped_prices};
 use postoffice_cost::report::thousands;
-use postoffice_cost::{CostError, Scenario, bill, estimate};
+use postoffice_cost::{BridgeMode, CostError, Scenario, bill, estimate};
 
 fn close(actual: f64, expected: f64) {
     let tolerance = 1e-9 * expected.abs().max(1.0);
@@ -24,7 +24,14 @@ fn line_cost(bill: &postoffice_cost::Bill, item: &str) -> f64 {
 
 #[test]
 fn the_breakdown_sums_to_the_total_and_divides_per_customer() {
-    let estimate = estimate(&profile(), &routes(), &shipped_prices(), &[10, 1_000_000]).unwrap();
+    let estimate = estimate(
+        &profile(),
+        &routes(),
+        &shipped_prices(),
+        BridgeMode::Separate,
+        &[10, 1_000_000],
+    )
+    .unwrap();
     assert_eq!(estimate.fleets.len(), 2);
     for fleet in &estimate.fleets {
         assert_eq!(fleet.bills.len(), 4);
@@ -56,6 +63,7 @@ fn connectivity_for_ten_households() {
         &routes(),
         &shipped_prices(),
         Scenario::BASELINE,
+        BridgeMode::Separate,
         10,
     );
     // 438,000 minutes at $0.08 per million.
@@ -65,7 +73,14 @@ fn connectivity_for_ten_households() {
 #[test]
 fn messaging_crosses_the_billion_tier_at_a_million_households() {
     let prices = shipped_prices();
-    let one = bill(&profile(), &routes(), &prices, Scenario::BASELINE, 1);
+    let one = bill(
+        &profile(),
+        &routes(),
+        &prices,
+        Scenario::BASELINE,
+        BridgeMode::Separate,
+        1,
+    );
     let messages = one.usage.iot_messages * 1_000_000.0;
     assert!(messages > 1e9 && messages < 5e9);
     let million = bill(
@@ -73,6 +88,7 @@ fn messaging_crosses_the_billion_tier_at_a_million_households() {
         &routes(),
         &prices,
         Scenario::BASELINE,
+        BridgeMode::Separate,
         1_000_000,
     );
     close(
@@ -80,7 +96,14 @@ fn messaging_crosses_the_billion_tier_at_a_million_households() {
         1_000.0 + (messages - 1e9) * 0.80 / 1e6,
     );
     // Below the tier bound the line is linear in the fleet size.
-    let thousand = bill(&profile(), &routes(), &prices, Scenario::BASELINE, 1_000);
+    let thousand = bill(
+        &profile(),
+        &routes(),
+        &prices,
+        Scenario::BASELINE,
+        BridgeMode::Separate,
+        1_000,
+    );
     close(
         line_cost(&thousand, "messaging"),
         1_000.0 * line_cost(&one, "messaging"),
@@ -90,7 +113,14 @@ fn messaging_crosses_the_billion_tier_at_a_million_households() {
 #[test]
 fn lambda_roles_share_the_tiered_total() {
     let prices = shipped_prices();
-    let bill = bill(&profile(), &routes(), &prices, Scenario::BASELINE, 1_000);
+    let bill = bill(
+        &profile(),
+        &routes(),
+        &prices,
+        Scenario::BASELINE,
+        BridgeMode::Separate,
+        1_000,
+    );
     let requests: f64 = [
         "requests: bridges",
         "requests: handlers",
@@ -109,7 +139,14 @@ fn lambda_roles_share_the_tiered_total() {
 
 #[test]
 fn savings_against_the_always_connected_single_event_baseline() {
-    let estimate = estimate(&profile(), &routes(), &shipped_prices(), &[10_000]).unwrap();
+    let estimate = estimate(
+        &profile(),
+        &routes(),
+        &shipped_prices(),
+        BridgeMode::Separate,
+        &[10_000],
+    )
+    .unwrap();
     let fleet = &estimate.fleets[0];
     let idle = fleet.savings.disconnect_when_idle;
     // 24 h → 0.5 h a day for the only connected actor.
@@ -136,14 +173,28 @@ fn savings_against_the_always_connected_single_event_baseline() {
 
 #[test]
 fn an_empty_fleet_is_rejected() {
-    let error = estimate(&profile(), &routes(), &shipped_prices(), &[10, 0]).unwrap_err();
+    let error = estimate(
+        &profile(),
+        &routes(),
+        &shipped_prices(),
+        BridgeMode::Separate,
+        &[10, 0],
+    )
+    .unwrap_err();
     assert!(matches!(error, CostError::FleetSize(0)));
     assert!(error.to_string().contains("fleet size 0"));
 }
 
 #[test]
 fn unconfirmed_prices_are_listed() {
-    let estimate = estimate(&profile(), &routes(), &shipped_prices(), &[10]).unwrap();
+    let estimate = estimate(
+        &profile(),
+        &routes(),
+        &shipped_prices(),
+        BridgeMode::Separate,
+        &[10],
+    )
+    .unwrap();
     assert!(estimate.unconfirmed_prices.contains(&"iot_rules_triggered"));
     assert!(!estimate.unconfirmed_prices.contains(&"lambda_requests"));
 }
@@ -160,7 +211,14 @@ fn money_is_grouped_by_thousands() {
 
 #[test]
 fn the_table_names_every_scenario_and_explains_collections() {
-    let estimate = estimate(&profile(), &routes(), &shipped_prices(), &[10_000]).unwrap();
+    let estimate = estimate(
+        &profile(),
+        &routes(),
+        &shipped_prices(),
+        BridgeMode::Separate,
+        &[10_000],
+    )
+    .unwrap();
     let table = postoffice_cost::report::render(&estimate);
     assert!(table.contains("Fleet of 10,000 customers"), "{table}");
     for label in [

@@ -3,7 +3,9 @@
 mod fixtures;
 
 use fixtures::{GIB, MONTH, PROFILE, profile, routes, shipped_prices};
-use postoffice_cost::{MonthlyUsage, Profile, Scenario, customer_usage, event_store_objects};
+use postoffice_cost::{
+    BridgeMode, MonthlyUsage, Profile, Scenario, customer_usage, event_store_objects,
+};
 
 fn close(actual: f64, expected: f64) {
     let tolerance = 1e-9 * expected.abs().max(1.0);
@@ -14,7 +16,13 @@ fn close(actual: f64, expected: f64) {
 }
 
 fn usage(profile: &Profile, scenario: Scenario) -> MonthlyUsage {
-    customer_usage(profile, &routes(), &shipped_prices().prices, scenario)
+    customer_usage(
+        profile,
+        &routes(),
+        &shipped_prices().prices,
+        scenario,
+        BridgeMode::Separate,
+    )
 }
 
 #[test]
@@ -94,6 +102,7 @@ fn event_collections_carry_eight_telemetry_events_per_message() {
         &routes(),
         &shipped_prices().prices,
         Scenario::BASELINE,
+        BridgeMode::Separate,
     );
     close(usage.event_store_gb(), single.event_store_gb());
 }

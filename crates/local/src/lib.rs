@@ -20,6 +20,7 @@ pub mod firehose;
 pub mod iam;
 pub mod iot;
 pub mod lambda;
+pub mod metering;
 pub mod mqtt;
 pub mod plan;
 pub mod process;
@@ -54,6 +55,7 @@ use crate::iot::rules::RuleEngine;
 use crate::lambda::code::CodeStore;
 use crate::lambda::registry::PlanRegistry;
 use crate::lambda::{Lambda, LambdaService};
+use crate::metering::{Meter, Metering};
 use crate::plan::Platform;
 use crate::process::Supervisor;
 use crate::runtime::Runtime;
@@ -149,6 +151,8 @@ pub struct LocalPostOffice {
     outputs: std::sync::RwLock<serde_json::Value>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     supervisor: Supervisor,
+    meter: Arc<Meter>,
+    metrics: Arc<Metrics>,
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -227,8 +231,10 @@ impl LocalPostOffice {
         let aws_plain = format!("http://{}", http_listener.local_addr()?);
 
         let metrics = Arc::new(Metrics::default());
+        let meter = Arc::new(Meter::default());
         let changes = ControlPlaneChanges::default();
         let authorizer = Arc::new(Authorizer::new(ACCOUNT, &options.region, activity.clone()));
+        authorizer.meter_with(meter.clone());
         let code = Arc::new(CodeStore::new(run_dir.join("lambda/code"))?);
         let registry = Arc::new(PlanRegistry::new(
             code.clone(),
@@ -280,6 +286,7 @@ impl LocalPostOffice {
             authorizer.clone(),
             activity.clone(),
             metrics.clone(),
+            meter.clone(),
         ));
         let time_scale = TimeScale(options.time_scale);
         let sns = Sns::new(Arc::new(Ports {
@@ -296,6 +303,7 @@ impl LocalPostOffice {
             event_store: event_store.clone(),
             activity: activity.clone(),
             metrics: metrics.clone(),
+            meter: meter.clone(),
             time_scale,
             endpoint: aws_endpoint.clone(),
         }));
@@ -306,10 +314,15 @@ impl LocalPostOffice {
             gateway.clone(),
             metrics.clone(),
             activity.clone(),
+            meter.clone(),
         ));
         if let Some(accepted) = gateway.accepted_messages() {
             tasks.push(tokio::spawn(rules.clone().run(accepted)));
         }
+        tasks.push(tokio::spawn(meter_connections(
+            gateway.lifecycle_events(),
+            meter.clone(),
+        )));
         let alarms = Arc::new(Alarms::new(
             metrics.clone(),
             sns.clone(),
@@ -460,10 +473,13 @@ impl LocalPostOffice {
             outputs: std::sync::RwLock::new(serde_json::Value::Null),
             tasks,
             supervisor,
+            meter,
+            metrics,
         };
         post_office.read_outputs().await?;
         post_office.prewarm().await;
         let mut post_office = post_office;
+        post_office.write_metering_every(METERING_INTERVAL);
         post_office.startup.ready = ready.elapsed();
         Ok(post_office)
     }
@@ -713,8 +729,35 @@ impl LocalPostOffice {
         variables
     }
 
+    /// The billable usage since start-up, counted in AWS's units (`<run>/metering.json`).
+    pub fn metering(&self) -> Metering {
+        metering_snapshot(&self.meter, &self.gateway, &self.runtime, &self.metrics)
+    }
+
+    /// Writes `<run>/metering.json` every `interval`, until stopped.
+    fn write_metering_every(&mut self, interval: Duration) {
+        let meter = self.meter.clone();
+        let gateway = self.gateway.clone();
+        let runtime = self.runtime.clone();
+        let metrics = self.metrics.clone();
+        let path = self.run_dir.join("metering.json");
+        self.tasks.push(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            loop {
+                ticks.tick().await;
+                let metering = metering_snapshot(&meter, &gateway, &runtime, &metrics);
+                if let Err(error) = metering::write(&path, &metering) {
+                    tracing::warn!(%error, "could not write metering.json");
+                }
+            }
+        }));
+    }
+
     /// Stops every task and process.
     pub fn stop(&mut self) {
+        if let Err(error) = metering::write(&self.run_dir.join("metering.json"), &self.metering()) {
+            tracing::warn!(%error, "could not write metering.json");
+        }
         for task in self.tasks.drain(..) {
             task.abort();
         }
@@ -727,6 +770,53 @@ impl LocalPostOffice {
 impl Drop for LocalPostOffice {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// How often `<run>/metering.json` is rewritten.
+const METERING_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The meter's counts with what the gateway, the Lambda host, the alarms and the metrics report.
+fn metering_snapshot(
+    meter: &Meter,
+    gateway: &Gateway,
+    runtime: &Runtime,
+    metrics: &Metrics,
+) -> Metering {
+    let now = std::time::SystemTime::now();
+    meter.snapshot(&metering::Readings {
+        gateway: gateway.metrics(),
+        open_connections: gateway
+            .connections()
+            .iter()
+            .map(|connection| {
+                now.duration_since(connection.connected_at)
+                    .unwrap_or_default()
+            })
+            .collect(),
+        functions: runtime.lambda.host.all_metrics(),
+        alarms: runtime.alarms.states().len() as u64,
+        metrics: metrics.distinct(),
+    })
+}
+
+/// Counts each connection's minutes when it ends (open ones are counted at each snapshot).
+async fn meter_connections(
+    mut events: tokio::sync::broadcast::Receiver<postoffice_iot_gateway::LifecycleEvent>,
+    meter: Arc<Meter>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(postoffice_iot_gateway::LifecycleEvent::Disconnected { connected_for, .. }) => {
+                meter.iot_disconnected(connected_for)
+            }
+            Ok(_) => {}
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "the meter missed connection events");
+            }
+            Err(RecvError::Closed) => return,
+        }
     }
 }
 

@@ -1,12 +1,15 @@
-//! `postoffice cost`: what the platform costs per customer and for the fleet, by service, and
-//! what disconnecting idle actors and Event Collections save.
+//! `postoffice cost`: what the platform costs per customer and for the fleet, by service, what
+//! disconnecting idle actors and Event Collections save, and what each consumer deployment
+//! (separate bridge, embedded bridge, container) costs.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use postoffice::catalog::{self, Catalog};
-use postoffice_cost::{Direction, EventRoute, EventRoutes, PriceList, Profile, estimate, report};
+use postoffice_cost::{
+    BridgeMode, Direction, EventRoute, EventRoutes, PriceList, Profile, estimate, report,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct CostArgs {
@@ -27,6 +30,11 @@ pub struct CostArgs {
         default_value = "10000,100000,1000000,10000000"
     )]
     pub customers: Vec<u64>,
+    /// How consumers are deployed in the bills: `separate` (a bridge Lambda invokes the handler)
+    /// or `embedded` (the handler is its own SNS endpoint). The report compares both, and the
+    /// planned container deployment, whatever this says.
+    #[arg(long, default_value = "separate", value_parser = parse_bridge)]
+    pub bridge: BridgeMode,
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -49,13 +57,17 @@ pub fn run(args: CostArgs) -> anyhow::Result<ExitCode> {
         &args.profile.display().to_string(),
         &routes,
     )?;
-    let estimate = estimate(&profile, &routes, &prices, &args.customers)?;
+    let estimate = estimate(&profile, &routes, &prices, args.bridge, &args.customers)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&estimate)?);
     } else {
         print!("{}", report::render(&estimate));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_bridge(text: &str) -> Result<BridgeMode, String> {
+    text.parse()
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {

@@ -344,6 +344,9 @@ fn collection_policy(settings: &Settings, catalog: &Catalog) -> anyhow::Result<C
     Ok(scaled)
 }
 
+/// How long a device may take to connect, its retries included.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(120);
+
 /// Connects every device, `concurrency` at a time; the time until the last one is connected.
 async fn connect_fleet(devices: &[Arc<Device>], concurrency: usize) -> anyhow::Result<Duration> {
     let started = Instant::now();
@@ -353,10 +356,22 @@ async fn connect_fleet(devices: &[Arc<Device>], concurrency: usize) -> anyhow::R
         let (device, permits) = (device.clone(), permits.clone());
         connects.spawn(async move {
             let _permit = permits.acquire_owned().await?;
-            device
-                .connect()
+            if device.connect().await.is_ok() {
+                return anyhow::Ok(());
+            }
+            // A failed attempt is retried by the device itself, through its backoff.
+            let mut states = device.connection_states();
+            let connected = states.wait_for(|state| *state == ConnectionState::Connected);
+            tokio::time::timeout(CONNECT_PATIENCE, connected)
                 .await
-                .with_context(|| format!("connecting {}", device.device_id()))
+                .map(|_| ())
+                .with_context(|| {
+                    format!(
+                        "{} did not connect within {} s",
+                        device.device_id(),
+                        CONNECT_PATIENCE.as_secs()
+                    )
+                })
         });
     }
     while let Some(connected) = connects.join_next().await {

@@ -16,6 +16,8 @@ pub struct Datapoint {
 #[derive(Debug, Default)]
 pub struct Metrics {
     pending: Mutex<Vec<Datapoint>>,
+    /// Every metric (namespace, name, dimensions) recorded so far, for the meter.
+    distinct: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Metrics {
@@ -36,10 +38,28 @@ impl Metrics {
             value,
             timestamp_ms: chrono::Utc::now().timestamp_millis(),
         };
+        let mut key = format!("{namespace}/{metric}");
+        for (name, value) in &datapoint.dimensions {
+            key.push_str(&format!(" {name}={value}"));
+        }
+        {
+            let mut distinct = self.distinct.lock().unwrap_or_else(|p| p.into_inner());
+            if !distinct.contains(&key) {
+                distinct.insert(key);
+            }
+        }
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(datapoint);
+    }
+
+    /// How many distinct metrics have been recorded.
+    pub fn distinct(&self) -> u64 {
+        self.distinct
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len() as u64
     }
 
     /// Everything recorded since the last call.

@@ -22,6 +22,7 @@ pub struct EventStore {
     authorizer: Arc<Authorizer>,
     activity: ActivityLog,
     metrics: Arc<Metrics>,
+    meter: Arc<crate::metering::Meter>,
     /// Distinguishes this run's objects, as Firehose names each object uniquely.
     object_suffix: String,
     writes: Mutex<()>,
@@ -36,6 +37,7 @@ impl EventStore {
         authorizer: Arc<Authorizer>,
         activity: ActivityLog,
         metrics: Arc<Metrics>,
+        meter: Arc<crate::metering::Meter>,
     ) -> Self {
         Self {
             root,
@@ -43,6 +45,7 @@ impl EventStore {
             authorizer,
             activity,
             metrics,
+            meter,
             object_suffix: uuid::Uuid::new_v4().simple().to_string(),
             writes: Mutex::new(()),
         }
@@ -94,7 +97,16 @@ impl EventStore {
         let path = self.root.join(&stream.bucket).join(&key);
         {
             let _one_at_a_time = self.writes.lock().unwrap_or_else(|p| p.into_inner());
+            // Firehose PUTs each object once; locally an object is appended to until its hour
+            // is over, so its first record stands for the PUT.
+            let new_object = !path.exists();
             append(&path, &line).map_err(|error| format!("writing {}: {error}", path.display()))?;
+            self.meter.firehose_stored(
+                &stream.name,
+                &stream.bucket,
+                record.len() as u64,
+                new_object,
+            );
         }
         let dimensions = [("DeliveryStreamName", stream.name.as_str())];
         self.metrics

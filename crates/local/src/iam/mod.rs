@@ -82,6 +82,8 @@ pub struct Authorizer {
     pub account: String,
     pub region: String,
     activity: ActivityLog,
+    /// Counts the key uses it allows (KMS requests), once the post office has a meter.
+    meter: std::sync::OnceLock<Arc<crate::metering::Meter>>,
 }
 
 /// The context keys every request carries: transport, time and region.
@@ -104,7 +106,13 @@ impl Authorizer {
             account: account.to_owned(),
             region: region.to_owned(),
             activity,
+            meter: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Where allowed key uses are counted from now on.
+    pub fn meter_with(&self, meter: Arc<crate::metering::Meter>) {
+        let _ = self.meter.set(meter);
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -220,6 +228,9 @@ impl Authorizer {
         }
         let decision = evaluate(&request, &policies);
         if decision.is_allowed() {
+            if let (Target::Key(key), Some(meter)) = (&check.target, self.meter.get()) {
+                meter.kms_used(key, check.action);
+            }
             Ok(())
         } else {
             let explicit = matches!(decision, postoffice_policy::Decision::ExplicitDeny { .. });

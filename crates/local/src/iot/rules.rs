@@ -20,6 +20,7 @@ use crate::activity::{Activity, ActivityLog};
 use crate::applied::iot::RuleAction;
 use crate::cloudwatch::metrics::Metrics;
 use crate::iam::{Authorizer, Check, Target, base_context};
+use crate::metering::{IotPublisher, Meter, queue_name};
 use crate::plan::{Plan, RulePlan};
 use crate::sns::Sns;
 use crate::sns::query::PublishRequest;
@@ -32,6 +33,7 @@ pub struct RuleEngine {
     pub gateway: Arc<Gateway>,
     pub metrics: Arc<Metrics>,
     pub activity: ActivityLog,
+    pub meter: Arc<Meter>,
 }
 
 /// One action's failure, as the error action message reports it.
@@ -49,6 +51,7 @@ impl RuleEngine {
         gateway: Arc<Gateway>,
         metrics: Arc<Metrics>,
         activity: ActivityLog,
+        meter: Arc<Meter>,
     ) -> Self {
         Self {
             rules: RwLock::new(Arc::new(Vec::new())),
@@ -58,6 +61,7 @@ impl RuleEngine {
             gateway,
             metrics,
             activity,
+            meter,
         }
     }
 
@@ -71,6 +75,18 @@ impl RuleEngine {
         mut accepted: tokio::sync::mpsc::UnboundedReceiver<AcceptedMessage>,
     ) {
         while let Some(message) = accepted.recv().await {
+            // Every message the broker accepted is an inbound message, whether a rule takes it
+            // or not.
+            let publisher = match message.origin {
+                Origin::Client { .. } => IotPublisher::Device,
+                Origin::Will { .. } => IotPublisher::Will,
+                Origin::Api => IotPublisher::Api,
+            };
+            self.meter.iot_published(
+                publisher,
+                message.topic.len() as u64,
+                message.payload.len() as u64,
+            );
             let rules = self.rules.read().unwrap_or_else(|p| p.into_inner()).clone();
             let matching: Vec<RulePlan> = rules
                 .iter()
@@ -124,8 +140,13 @@ impl RuleEngine {
             principal: principal.as_deref(),
         };
         let Some(outgoing) = rule.statement.execute(&message) else {
+            // A rule whose topic filter took the message is triggered, whether or not its
+            // WHERE clause selects it.
+            self.meter
+                .iot_rule_triggered(&rule.name, accepted.payload.len() as u64, 0);
             return;
         };
+        let error_action = if rule.error_action.is_some() { 1 } else { 0 };
         let mut failures = Vec::new();
         for action in &rule.actions {
             let kind = action_type(action);
@@ -150,9 +171,17 @@ impl RuleEngine {
                 }
             }
         }
+        let processed = accepted.payload.len() as u64;
         if failures.is_empty() {
+            self.meter
+                .iot_rule_triggered(&rule.name, processed, rule.actions.len() as u64);
             return;
         }
+        self.meter.iot_rule_triggered(
+            &rule.name,
+            processed,
+            rule.actions.len() as u64 + error_action,
+        );
         let error = failures
             .iter()
             .map(|failure| format!("{}: {}", failure.action, failure.message))
@@ -344,20 +373,24 @@ impl RuleEngine {
                         )
                     })?
                 };
-                self.sqs
+                let size = body.len() as u64;
+                let sent = self
+                    .sqs
                     .send_message()
                     .queue_url(queue_url)
                     .message_body(body)
                     .send()
-                    .await
-                    .map(drop)
-                    .map_err(|error| {
-                        failure(
-                            "SqsAction",
-                            queue_url,
-                            aws_sdk_sqs::error::DisplayErrorContext(&error).to_string(),
-                        )
-                    })
+                    .await;
+                if sent.is_ok() {
+                    self.meter.sqs_sent(queue_name(queue_url), "iot-rule", size);
+                }
+                sent.map(drop).map_err(|error| {
+                    failure(
+                        "SqsAction",
+                        queue_url,
+                        aws_sdk_sqs::error::DisplayErrorContext(&error).to_string(),
+                    )
+                })
             }
             RuleAction::Republish {
                 topic,

@@ -29,6 +29,7 @@ use super::delivery_policy::AttemptOutcome;
 use super::{Ports, Sns, topic_name};
 use crate::activity::Activity;
 use crate::iam::{Check, Target, base_context};
+use crate::metering::queue_name;
 use crate::plan::{Endpoint, SubscriptionPlan};
 
 /// SNS waits this long for an HTTP/S endpoint to answer before counting the attempt as failed.
@@ -217,6 +218,7 @@ impl Deliverer {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            self.ports.meter.sns_attempted(protocol(plan));
             let result = self.post(plan, message, &body).await;
             let (outcome, status, error_code, error_message) = match &result {
                 AttemptResult::Answered { status, body } => (
@@ -249,7 +251,7 @@ impl Deliverer {
             });
             match (outcome, retry_in) {
                 (AttemptOutcome::Delivered, _) => {
-                    self.delivered(plan, &message.message_id, attempt);
+                    self.delivered(plan, &message.message_id, attempt, body.len());
                     return;
                 }
                 (AttemptOutcome::Failed, Some(delay)) => tokio::time::sleep(delay).await,
@@ -275,7 +277,8 @@ impl Deliverer {
         }
     }
 
-    fn delivered(&self, plan: &SubscriptionPlan, message_id: &str, attempts: u32) {
+    fn delivered(&self, plan: &SubscriptionPlan, message_id: &str, attempts: u32, bytes: usize) {
+        self.ports.meter.sns_delivered(protocol(plan), bytes as u64);
         self.ports.metrics.record(
             "AWS/SNS",
             "NumberOfNotificationsDelivered",
@@ -298,6 +301,7 @@ impl Deliverer {
         } else {
             message.to_http_json()
         };
+        self.ports.meter.sns_attempted(protocol(plan));
         let result = match &plan.endpoint {
             Endpoint::Firehose {
                 stream_arn,
@@ -313,7 +317,7 @@ impl Deliverer {
             _ => Ok(()),
         };
         match result {
-            Ok(()) => self.delivered(plan, &message.message_id, 1),
+            Ok(()) => self.delivered(plan, &message.message_id, 1, record.len()),
             Err(error) => {
                 self.ports.metrics.record(
                     "AWS/SNS",
@@ -373,14 +377,20 @@ impl Deliverer {
             .queue_url(queue_arn)
             .ok_or_else(|| format!("queue {queue_arn} does not exist"))?;
         self.authorize_as_sns(plan, queue_arn)?;
-        self.ports
+        let sent = self
+            .ports
             .sqs
             .send_message()
             .queue_url(url)
             .message_body(body)
             .send()
-            .await
-            .map(drop)
+            .await;
+        if sent.is_ok() {
+            self.ports
+                .meter
+                .sqs_sent(queue_name(queue_arn), "sns-subscription", body.len() as u64);
+        }
+        sent.map(drop)
             .map_err(|error| aws_sdk_sqs::error::DisplayErrorContext(&error).to_string())
     }
 
@@ -510,7 +520,24 @@ impl Deliverer {
                 .send()
                 .await;
             match sent {
-                Ok(_) => break,
+                Ok(_) => {
+                    let attributes = [
+                        ("RequestID", request_id.as_str()),
+                        ("ErrorCode", error_code),
+                        ("ErrorMessage", error_message),
+                    ];
+                    let bytes = body.len()
+                        + attributes
+                            .iter()
+                            .map(|(name, value)| name.len() + "String".len() + value.len().max(1))
+                            .sum::<usize>();
+                    self.ports.meter.sqs_sent(
+                        queue_name(queue_arn),
+                        "sns-dead-letter",
+                        bytes as u64,
+                    );
+                    break;
+                }
                 Err(error) if tries < 5 => {
                     tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), queue = queue_arn, "dead-lettering failed; retrying");
                     tokio::time::sleep(Duration::from_millis(200 * tries)).await;
@@ -644,5 +671,17 @@ pub fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((index, _)) => format!("{}…", &text[..index]),
         None => text.to_owned(),
+    }
+}
+
+/// The subscription's protocol, as SNS prices deliveries: a function URL is an HTTPS endpoint.
+fn protocol(plan: &SubscriptionPlan) -> &'static str {
+    match plan.endpoint {
+        Endpoint::FunctionUrl { .. } => "https",
+        Endpoint::Http(ref url) if url.starts_with("http://") => "http",
+        Endpoint::Http(_) => "https",
+        Endpoint::Firehose { .. } => "firehose",
+        Endpoint::Sqs { .. } => "sqs",
+        Endpoint::Unsupported { .. } => "other",
     }
 }

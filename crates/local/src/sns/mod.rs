@@ -58,6 +58,7 @@ pub struct Ports {
     pub event_store: Arc<crate::firehose::EventStore>,
     pub activity: ActivityLog,
     pub metrics: Arc<Metrics>,
+    pub meter: Arc<crate::metering::Meter>,
     pub time_scale: TimeScale,
     /// The local AWS endpoint, for `SubscribeURL` and `UnsubscribeURL`.
     pub endpoint: String,
@@ -257,6 +258,16 @@ impl Sns {
             return Err(ApiError::not_found("Topic does not exist"));
         };
         let message_id = uuid::Uuid::new_v4().to_string();
+        // The published data: message, subject and attributes (names, types, values).
+        let published_bytes = request.message.len()
+            + request.subject.as_ref().map_or(0, String::len)
+            + request
+                .message_attributes
+                .iter()
+                .map(|(name, attribute)| {
+                    name.len() + attribute.data_type.len() + attribute.value.len()
+                })
+                .sum::<usize>();
         let notification = SnsMessage {
             message_type: MessageType::Notification,
             message_id: message_id.clone(),
@@ -273,6 +284,9 @@ impl Sns {
             message_attributes: request.message_attributes,
         };
         let topic_name = topic_name(&request.topic_arn);
+        self.ports
+            .meter
+            .sns_published(topic_name, published_bytes as u64);
         self.ports.metrics.record(
             "AWS/SNS",
             "NumberOfMessagesPublished",

@@ -1,0 +1,620 @@
+//! The meter: what the local post office did, counted in the units AWS bills it in, so that
+//! `postoffice cost --measured RUN_DIR` can price a run. Counting only; no prices here.
+//!
+//! The units, from the pricing pages:
+//! - IoT Core (<https://aws.amazon.com/iot-core/pricing/>, "additional metering details"):
+//!   connectivity "metered in one-minute increments"; a PUBLISH received from a device or sent
+//!   by the service is "metered on the size of the payload and topic", an iot-data (HTTP)
+//!   publish on "the number of 5 KB messages required to encode the body", each message in
+//!   5 KB increments; CONNECT and SUBSCRIBE are messages too. The rules engine meters each rule
+//!   triggered and each action executed, "with a minimum of one action per rule", for processed
+//!   messages of up to 5 KB each.
+//! - SNS (<https://aws.amazon.com/sns/faqs/>): "each 64KB chunk of published data is billed as
+//!   1 request"; deliveries are counted per protocol.
+//! - SQS (<https://aws.amazon.com/sqs/pricing/>): each 64 KB chunk of a payload is one request.
+//! - Lambda (<https://aws.amazon.com/lambda/pricing/>): requests, and duration rounded up to
+//!   the nearest 1 ms times the memory applied (GB-seconds); the Lambda host meters these per
+//!   invocation ([`postoffice_lambda_host::FunctionMetrics`]).
+//! - Firehose (<https://aws.amazon.com/firehose/pricing/>): Direct PUT ingestion is billed per
+//!   GB, each record rounded up to the nearest 5 KB (a 3 KB record counts 5 KB, 12 KB counts
+//!   15 KB).
+//! - S3 (<https://aws.amazon.com/s3/pricing/>): PUT requests (per 1,000) and storage.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use postoffice_iot_gateway::MetricsSnapshot;
+use postoffice_lambda_host::FunctionMetrics;
+use serde::{Deserialize, Serialize};
+
+/// IoT Core meters messages, and the rules engine processed messages, in 5 KB increments.
+pub const IOT_MESSAGE_BYTES: u64 = 5 * 1024;
+/// SNS and SQS bill each 64 KB chunk of a request's payload as one request.
+pub const REQUEST_CHUNK_BYTES: u64 = 64 * 1024;
+/// Firehose rounds each ingested record up to the next 5 KB.
+pub const FIREHOSE_RECORD_BYTES: u64 = 5 * 1024;
+/// The version of `metering.json`'s shape.
+pub const VERSION: u32 = 1;
+
+/// How many `unit`-byte increments `bytes` takes; anything, even nothing, takes one.
+pub fn increments(bytes: u64, unit: u64) -> u64 {
+    bytes.div_ceil(unit).max(1)
+}
+
+/// Connection time in IoT's one-minute increments: every started minute counts.
+pub fn connection_minutes(connected_for: Duration) -> u64 {
+    u64::try_from(connected_for.as_nanos().div_ceil(60_000_000_000))
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// Bytes Firehose bills for one record: its size rounded up to the next 5 KB.
+pub fn firehose_billed_bytes(record_bytes: u64) -> u64 {
+    increments(record_bytes, FIREHOSE_RECORD_BYTES) * FIREHOSE_RECORD_BYTES
+}
+
+/// A queue's name, the last part of its URL or ARN.
+pub fn queue_name(queue: &str) -> &str {
+    queue.rsplit(['/', ':']).next().unwrap_or(queue)
+}
+
+/// Requests (or messages) of one kind: how many, their bytes, and the billed units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sized {
+    pub count: u64,
+    pub bytes: u64,
+    /// `count` in the kind's billing increments (5 KB messages, 64 KB requests).
+    pub billed: u64,
+}
+
+impl Sized {
+    fn add(&mut self, bytes: u64, unit: u64) {
+        self.count += 1;
+        self.bytes += bytes;
+        self.billed += increments(bytes, unit);
+    }
+}
+
+/// One IoT rule's usage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleUsage {
+    /// Messages its topic filter took (its SQL ran, whether or not it selected them).
+    pub triggered: u64,
+    /// `triggered` in 5 KB increments of the processed message.
+    pub triggered_billed: u64,
+    /// Actions executed, error actions included.
+    pub actions: u64,
+    /// Actions in 5 KB increments, at least one action per triggered rule.
+    pub actions_billed: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IotUsage {
+    /// Connections accepted (`Connect.Success`).
+    pub connections: u64,
+    /// Each connection's time rounded up to the minute, open connections until now.
+    pub connection_minutes: u64,
+    /// Connection time, unrounded.
+    pub connection_seconds: f64,
+    /// Billed 5 KB messages: the sum of `device_publishes`, `will_publishes`, `data_publishes`
+    /// billed units, `deliveries`, `connects` and `subscribes`.
+    pub messages: u64,
+    /// PUBLISH received from devices (topic + payload).
+    pub device_publishes: Sized,
+    /// Last wills published for departed clients (topic + payload).
+    pub will_publishes: Sized,
+    /// iot-data `Publish` calls (the forwarder) and republish actions: the body.
+    pub data_publishes: Sized,
+    /// PUBLISH sent to subscribed clients (`PublishOut.Success`), one message each: the
+    /// gateway does not report their sizes.
+    pub deliveries: u64,
+    /// CONNECTs accepted, one message each.
+    pub connects: u64,
+    /// Topic filters subscribed (`Subscribe.Success`), one message each.
+    pub subscribes: u64,
+    /// Sum over `rules` of `triggered_billed`.
+    pub rules_triggered: u64,
+    /// Sum over `rules` of `actions_billed`.
+    pub actions_executed: u64,
+    pub rules: BTreeMap<String, RuleUsage>,
+}
+
+/// Deliveries of one protocol.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryUsage {
+    /// Notifications delivered (the endpoint took them).
+    pub delivered: u64,
+    /// Delivery attempts, retries included.
+    pub attempts: u64,
+    /// Bytes of the delivered notifications, as sent.
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SnsUsage {
+    /// `Publish` requests in 64 KB chunks, over all topics.
+    pub publishes: Sized,
+    /// The same, per topic name.
+    pub topics: BTreeMap<String, Sized>,
+    /// By subscription protocol: `https`, `firehose`, `sqs`, `lambda`.
+    pub deliveries: BTreeMap<String, DeliveryUsage>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LambdaUsage {
+    /// Invocations: the function's code ran (throttled requests are not billed).
+    pub requests: u64,
+    /// Each invocation rounded up to 1 ms, plus the init of cold starts.
+    pub billed_duration_ms: u64,
+    /// Memory applied (GB) × billed duration (s).
+    pub gb_seconds: f64,
+    pub errors: u64,
+    pub throttles: u64,
+    pub cold_starts: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirehoseUsage {
+    pub records: u64,
+    pub bytes: u64,
+    /// Each record rounded up to 5 KB.
+    pub billed_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S3Usage {
+    /// Objects written: Firehose's PUTs into the bucket.
+    pub put_requests: u64,
+    /// Bytes written this run (what the bucket stores of it).
+    pub stored_bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SqsUsage {
+    /// `SendMessage` requests the runtime made, in 64 KB chunks.
+    pub requests: u64,
+    pub messages: u64,
+    pub bytes: u64,
+    /// Messages by sender: `sns-subscription`, `sns-dead-letter`, `iot-rule`.
+    pub by: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KmsUsage {
+    /// Key uses the runtime authorised (an upper bound of the requests: SNS and SQS reuse data
+    /// keys for a while).
+    pub requests: u64,
+    pub by_action: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloudWatchUsage {
+    /// Alarms applied.
+    pub alarms: u64,
+    /// Distinct metrics (namespace, name, dimensions) the services emitted.
+    pub metrics: u64,
+}
+
+/// `metering.json`: the usage since the post office started.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metering {
+    pub version: u32,
+    /// RFC 3339.
+    pub started_at: String,
+    pub taken_at: String,
+    pub elapsed_seconds: f64,
+    pub iot: IotUsage,
+    pub sns: SnsUsage,
+    /// By function name.
+    pub lambda: BTreeMap<String, LambdaUsage>,
+    /// By delivery stream name.
+    pub firehose: BTreeMap<String, FirehoseUsage>,
+    /// By bucket.
+    pub s3: BTreeMap<String, S3Usage>,
+    /// By queue name.
+    pub sqs: BTreeMap<String, SqsUsage>,
+    /// By key ARN.
+    pub kms: BTreeMap<String, KmsUsage>,
+    pub cloudwatch: CloudWatchUsage,
+    /// What AWS bills that this meter does not count.
+    pub not_metered: Vec<String>,
+}
+
+/// What the meter cannot see.
+const NOT_METERED: &[&str] = &[
+    "IoT: PUBACKs received from devices (each a 5 KB message under MQTT 3.1.1) and the sizes of deliveries, CONNECTs and SUBSCRIBEs (each counted as one message); the gateway reports neither",
+    "IoT: registry and Device Shadow operations",
+    "SNS: PublishBatch is metered per entry, not per batch's 64 KB chunks",
+    "SQS: requests of consumers (ReceiveMessage, DeleteMessage, on-call tools); only the runtime's own SendMessage calls are counted",
+    "S3: requests other than Firehose's PUTs (GET, LIST), and Firehose's buffering (locally one object per partition and hour)",
+    "CloudWatch: metric and alarm charges are listed, not metered over time; logs are not metered",
+    "Data transfer",
+];
+
+/// Where the runtime's usage is counted, as it happens.
+#[derive(Debug)]
+pub struct Meter {
+    started_at: chrono::DateTime<chrono::Utc>,
+    counts: Mutex<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    iot: IotUsage,
+    closed_connection_minutes: u64,
+    sns: SnsUsage,
+    firehose: BTreeMap<String, FirehoseUsage>,
+    s3: BTreeMap<String, S3Usage>,
+    sqs: BTreeMap<String, SqsUsage>,
+    kms: BTreeMap<String, KmsUsage>,
+}
+
+/// Who published a message the IoT broker accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IotPublisher {
+    Device,
+    Will,
+    /// iot-data `Publish` (HTTP) or a republish action.
+    Api,
+}
+
+/// What the running services report besides the meter's own counts, at snapshot time.
+#[derive(Debug, Default)]
+pub struct Readings {
+    /// The gateway's counters.
+    pub gateway: MetricsSnapshot,
+    /// How long each open connection has been open.
+    pub open_connections: Vec<Duration>,
+    /// The Lambda host's per-function counters.
+    pub functions: BTreeMap<String, FunctionMetrics>,
+    pub alarms: u64,
+    /// Distinct metrics the services emitted.
+    pub metrics: u64,
+}
+
+impl Default for Meter {
+    fn default() -> Self {
+        Self {
+            started_at: chrono::Utc::now(),
+            counts: Mutex::default(),
+        }
+    }
+}
+
+impl Meter {
+    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
+        self.counts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A message the IoT broker accepted: metered on topic and payload, except an HTTP
+    /// publish, metered on its body.
+    pub fn iot_published(&self, publisher: IotPublisher, topic_bytes: u64, payload_bytes: u64) {
+        let mut counts = self.counts();
+        match publisher {
+            IotPublisher::Device => counts
+                .iot
+                .device_publishes
+                .add(topic_bytes + payload_bytes, IOT_MESSAGE_BYTES),
+            IotPublisher::Will => counts
+                .iot
+                .will_publishes
+                .add(topic_bytes + payload_bytes, IOT_MESSAGE_BYTES),
+            IotPublisher::Api => counts
+                .iot
+                .data_publishes
+                .add(payload_bytes, IOT_MESSAGE_BYTES),
+        }
+    }
+
+    /// A connection ended after `connected_for`.
+    pub fn iot_disconnected(&self, connected_for: Duration) {
+        self.counts().closed_connection_minutes += connection_minutes(connected_for);
+    }
+
+    /// A rule's topic filter took a message of `message_bytes`; `actions` ran (error action
+    /// included; none when its WHERE clause did not select the message).
+    pub fn iot_rule_triggered(&self, rule: &str, message_bytes: u64, actions: u64) {
+        let units = increments(message_bytes, IOT_MESSAGE_BYTES);
+        let mut counts = self.counts();
+        let usage = counts.iot.rules.entry(rule.to_owned()).or_default();
+        usage.triggered += 1;
+        usage.triggered_billed += units;
+        usage.actions += actions;
+        usage.actions_billed += actions.max(1) * units;
+    }
+
+    /// A `Publish` to `topic` (its name) of `bytes` (message, subject and attributes).
+    pub fn sns_published(&self, topic: &str, bytes: u64) {
+        let mut counts = self.counts();
+        counts.sns.publishes.add(bytes, REQUEST_CHUNK_BYTES);
+        counts
+            .sns
+            .topics
+            .entry(topic.to_owned())
+            .or_default()
+            .add(bytes, REQUEST_CHUNK_BYTES);
+    }
+
+    /// One delivery attempt to a subscription of `protocol`.
+    pub fn sns_attempted(&self, protocol: &str) {
+        self.counts()
+            .sns
+            .deliveries
+            .entry(protocol.to_owned())
+            .or_default()
+            .attempts += 1;
+    }
+
+    /// A notification of `bytes` the endpoint took.
+    pub fn sns_delivered(&self, protocol: &str, bytes: u64) {
+        let mut counts = self.counts();
+        let usage = counts
+            .sns
+            .deliveries
+            .entry(protocol.to_owned())
+            .or_default();
+        usage.delivered += 1;
+        usage.bytes += bytes;
+    }
+
+    /// A record of `bytes` Firehose took into `stream` and wrote to `bucket`; `new_object`
+    /// when that write created the object (a PUT).
+    pub fn firehose_stored(&self, stream: &str, bucket: &str, bytes: u64, new_object: bool) {
+        let mut counts = self.counts();
+        let usage = counts.firehose.entry(stream.to_owned()).or_default();
+        usage.records += 1;
+        usage.bytes += bytes;
+        usage.billed_bytes += firehose_billed_bytes(bytes);
+        let bucket = counts.s3.entry(bucket.to_owned()).or_default();
+        bucket.put_requests += u64::from(new_object);
+        bucket.stored_bytes += bytes;
+    }
+
+    /// A `SendMessage` of `bytes` (body and attributes) to `queue` (its name) by `sender`.
+    pub fn sqs_sent(&self, queue: &str, sender: &str, bytes: u64) {
+        let mut counts = self.counts();
+        let usage = counts.sqs.entry(queue.to_owned()).or_default();
+        usage.requests += increments(bytes, REQUEST_CHUNK_BYTES);
+        usage.messages += 1;
+        usage.bytes += bytes;
+        *usage.by.entry(sender.to_owned()).or_default() += 1;
+    }
+
+    /// A use of `key` the runtime authorised (`kms:GenerateDataKey`, `kms:Decrypt`, ...).
+    pub fn kms_used(&self, key: &str, action: &str) {
+        let mut counts = self.counts();
+        let usage = counts.kms.entry(key.to_owned()).or_default();
+        usage.requests += 1;
+        *usage.by_action.entry(action.to_owned()).or_default() += 1;
+    }
+
+    /// Everything counted so far, with what the services report.
+    pub fn snapshot(&self, readings: &Readings) -> Metering {
+        let now = chrono::Utc::now();
+        let counts = self.counts();
+        let gateway = &readings.gateway;
+        let mut iot = counts.iot.clone();
+        iot.connections = gateway.connect_success;
+        iot.connection_seconds = gateway.connection_seconds;
+        iot.connection_minutes = counts.closed_connection_minutes
+            + readings
+                .open_connections
+                .iter()
+                .map(|open| connection_minutes(*open))
+                .sum::<u64>();
+        iot.deliveries = gateway.publish_out_success;
+        iot.connects = gateway.connect_success;
+        iot.subscribes = gateway.subscribe_success;
+        iot.rules_triggered = iot.rules.values().map(|rule| rule.triggered_billed).sum();
+        iot.actions_executed = iot.rules.values().map(|rule| rule.actions_billed).sum();
+        iot.messages = iot.device_publishes.billed
+            + iot.will_publishes.billed
+            + iot.data_publishes.billed
+            + iot.deliveries
+            + iot.connects
+            + iot.subscribes;
+        let lambda = readings
+            .functions
+            .iter()
+            .map(|(name, metrics)| {
+                (
+                    name.clone(),
+                    LambdaUsage {
+                        requests: metrics.invocations,
+                        billed_duration_ms: metrics.billed_duration_ms,
+                        gb_seconds: metrics.gb_seconds,
+                        errors: metrics.errors,
+                        throttles: metrics.throttles,
+                        cold_starts: metrics.cold_starts,
+                    },
+                )
+            })
+            .collect();
+        Metering {
+            version: VERSION,
+            started_at: self.started_at.to_rfc3339(),
+            taken_at: now.to_rfc3339(),
+            elapsed_seconds: (now - self.started_at).num_milliseconds() as f64 / 1000.0,
+            iot,
+            sns: counts.sns.clone(),
+            lambda,
+            firehose: counts.firehose.clone(),
+            s3: counts.s3.clone(),
+            sqs: counts.sqs.clone(),
+            kms: counts.kms.clone(),
+            cloudwatch: CloudWatchUsage {
+                alarms: readings.alarms,
+                metrics: readings.metrics,
+            },
+            not_metered: NOT_METERED.iter().map(|line| (*line).to_owned()).collect(),
+        }
+    }
+}
+
+/// Writes `metering` to `path` so that a reader never sees half of it: a temporary file in
+/// the same directory, renamed over the old one.
+pub fn write(path: &Path, metering: &Metering) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(metering)?;
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, json)?;
+    std::fs::rename(&temporary, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_count_in_their_increments() {
+        assert_eq!(increments(0, IOT_MESSAGE_BYTES), 1);
+        assert_eq!(increments(5120, IOT_MESSAGE_BYTES), 1);
+        assert_eq!(increments(5121, IOT_MESSAGE_BYTES), 2);
+        // A 6 KB payload on a 30-byte topic: 6174 bytes, two 5 KB messages.
+        assert_eq!(increments(6 * 1024 + 30, IOT_MESSAGE_BYTES), 2);
+        assert_eq!(increments(65_536, REQUEST_CHUNK_BYTES), 1);
+        assert_eq!(increments(65_537, REQUEST_CHUNK_BYTES), 2);
+        // SNS's own example: a 256 KB payload is four requests.
+        assert_eq!(increments(256 * 1024, REQUEST_CHUNK_BYTES), 4);
+        // Firehose's examples: 3 KB is billed as 5 KB, 12 KB as 15 KB.
+        assert_eq!(firehose_billed_bytes(3 * 1024), 5 * 1024);
+        assert_eq!(firehose_billed_bytes(12 * 1024), 15 * 1024);
+    }
+
+    #[test]
+    fn connections_count_every_started_minute() {
+        assert_eq!(connection_minutes(Duration::from_millis(1)), 1);
+        assert_eq!(connection_minutes(Duration::from_secs(60)), 1);
+        assert_eq!(connection_minutes(Duration::from_millis(60_001)), 2);
+        assert_eq!(connection_minutes(Duration::from_secs(3600)), 60);
+    }
+
+    #[test]
+    fn a_snapshot_adds_up_what_was_counted_and_what_the_services_report() {
+        let meter = Meter::default();
+        meter.iot_published(IotPublisher::Device, 30, 200);
+        meter.iot_published(IotPublisher::Device, 30, 6 * 1024);
+        meter.iot_published(IotPublisher::Api, 40, 5120);
+        meter.iot_disconnected(Duration::from_secs(90));
+        meter.iot_rule_triggered("cooking_requested", 6 * 1024, 1);
+        meter.iot_rule_triggered("cooking_requested", 200, 0);
+        meter.sns_published("postoffice-COOKING_REQUESTED", 1000);
+        meter.sns_published("postoffice-COOKING_REQUESTED", 70_000);
+        meter.sns_attempted("https");
+        meter.sns_attempted("https");
+        meter.sns_delivered("https", 1500);
+        meter.firehose_stored("events", "store", 3 * 1024, true);
+        meter.firehose_stored("events", "store", 12 * 1024, false);
+        meter.sqs_sent("rule-errors", "iot-rule", 70_000);
+        meter.kms_used("arn:aws:kms:eu-west-1:123456789012:key/k", "kms:Decrypt");
+        let mut functions = BTreeMap::new();
+        functions.insert(
+            "handler".to_owned(),
+            FunctionMetrics {
+                invocations: 3,
+                billed_duration_ms: 120,
+                gb_seconds: 0.015,
+                ..FunctionMetrics::default()
+            },
+        );
+        let metering = meter.snapshot(&Readings {
+            gateway: MetricsSnapshot {
+                connect_success: 2,
+                publish_out_success: 4,
+                subscribe_success: 1,
+                connection_seconds: 150.5,
+                ..MetricsSnapshot::default()
+            },
+            open_connections: vec![Duration::from_secs(30)],
+            functions,
+            alarms: 7,
+            metrics: 2,
+        });
+        let iot = &metering.iot;
+        assert_eq!(
+            iot.device_publishes,
+            Sized {
+                count: 2,
+                bytes: 230 + 30 + 6144,
+                billed: 3
+            }
+        );
+        // HTTP publishes are metered on the body only: 5120 bytes are one message.
+        assert_eq!(iot.data_publishes.billed, 1);
+        // 90 s closed (2 minutes) and 30 s open (1 minute).
+        assert_eq!(iot.connection_minutes, 3);
+        assert_eq!(iot.connection_seconds, 150.5);
+        // 3 device + 1 data + 4 deliveries + 2 connects + 1 subscribe.
+        assert_eq!(iot.messages, 11);
+        assert_eq!(
+            iot.rules["cooking_requested"],
+            RuleUsage {
+                triggered: 2,
+                triggered_billed: 3,
+                actions: 1,
+                actions_billed: 3
+            }
+        );
+        assert_eq!((iot.rules_triggered, iot.actions_executed), (3, 3));
+        assert_eq!(
+            metering.sns.publishes,
+            Sized {
+                count: 2,
+                bytes: 71_000,
+                billed: 3
+            }
+        );
+        assert_eq!(
+            metering.sns.deliveries["https"],
+            DeliveryUsage {
+                delivered: 1,
+                attempts: 2,
+                bytes: 1500
+            }
+        );
+        assert_eq!(
+            metering.firehose["events"],
+            FirehoseUsage {
+                records: 2,
+                bytes: 15 * 1024,
+                billed_bytes: 20 * 1024
+            }
+        );
+        assert_eq!(
+            metering.s3["store"],
+            S3Usage {
+                put_requests: 1,
+                stored_bytes: 15 * 1024
+            }
+        );
+        assert_eq!(metering.sqs["rule-errors"].requests, 2);
+        assert_eq!(metering.kms.values().map(|k| k.requests).sum::<u64>(), 1);
+        assert_eq!(metering.lambda["handler"].requests, 3);
+        assert_eq!(metering.lambda["handler"].billed_duration_ms, 120);
+        assert_eq!(
+            metering.cloudwatch,
+            CloudWatchUsage {
+                alarms: 7,
+                metrics: 2
+            }
+        );
+        assert_eq!(metering.version, VERSION);
+    }
+
+    #[test]
+    fn the_file_is_replaced_whole_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metering.json");
+        let meter = Meter::default();
+        meter.sns_published("t", 10);
+        let first = meter.snapshot(&Readings::default());
+        write(&path, &first).unwrap();
+        meter.sns_published("t", 10);
+        let second = meter.snapshot(&Readings::default());
+        write(&path, &second).unwrap();
+        let read: Metering = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(read, second);
+        assert!(!path.with_extension("json.tmp").exists());
+    }
+}
