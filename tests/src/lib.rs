@@ -4,7 +4,7 @@
 //! Every process is killed when the binary exits (`atexit`), also after a failed test.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -49,6 +49,8 @@ pub fn post_office() -> &'static LocalPostOffice {
             .ok()
             .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "e2e".to_owned());
+        let runs = repository_root().join("target/postoffice-e2e");
+        remove_earlier_runs(&runs, &name);
         let mut options = Options::new(repository_root());
         options.run_dir = Some(
             repository_root()
@@ -75,6 +77,9 @@ pub fn post_office() -> &'static LocalPostOffice {
                     eprintln!("[post office] {step}")
                 }))
                 .map_err(|error| format!("the local post office did not start: {error:#}"))?;
+            post_office
+                .write_tool_files()
+                .map_err(|error| format!("describing the post office for tools: {error:#}"))?;
             eprintln!(
                 "[post office] up in {:.1} s, run directory {}",
                 started.elapsed().as_secs_f64(),
@@ -91,6 +96,20 @@ pub fn post_office() -> &'static LocalPostOffice {
     match shared {
         Ok(shared) => &shared.post_office,
         Err(error) => panic!("{error}"),
+    }
+}
+
+/// Each run directory holds a copy of every Lambda package (about 1 GB in debug builds): keep
+/// only this binary's newest.
+fn remove_earlier_runs(runs: &Path, binary: &str) {
+    let Ok(entries) = std::fs::read_dir(runs) else {
+        return;
+    };
+    let prefix = format!("{binary}-");
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -66,6 +66,10 @@ use crate::tls::LocalCa;
 /// moto's account, the account every local resource lives in.
 pub const ACCOUNT: &str = "123456789012";
 
+/// What [`LocalPostOffice::write_tool_files`] writes in the run directory.
+pub const TOOL_ENV_FILE: &str = "postoffice.env";
+pub const RUNNING_FILE: &str = "running.json";
+
 /// How to start a local post office.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -727,6 +731,28 @@ impl LocalPostOffice {
         ];
         variables.extend(self.administrator().environment());
         variables
+    }
+
+    /// Describes this post office for the `postoffice` commands run against it (`dlq`,
+    /// `local device add`, `local fleet`, ... with `--run-dir`): `<run>/postoffice.env` (0600:
+    /// endpoint, CA bundle, the administrator's credentials) and `<run>/running.json` (the
+    /// gateway, the CA, this process).
+    pub fn write_tool_files(&self) -> anyhow::Result<()> {
+        let env_file = self.run_dir().join(TOOL_ENV_FILE);
+        let exports: String = self
+            .tool_env()
+            .into_iter()
+            .map(|(key, value)| format!("export {key}={value}\n"))
+            .collect();
+        tls::write_secret(&env_file, &exports)?;
+        let running = serde_json::json!({
+            "mqtt": self.endpoints.mqtt.to_string(),
+            "ca_bundle": self.endpoints.ca_bundle,
+            "env_file": env_file,
+            "pid": std::process::id(),
+        });
+        std::fs::write(self.run_dir().join(RUNNING_FILE), running.to_string())?;
+        Ok(())
     }
 
     /// The billable usage since start-up, counted in AWS's units (`<run>/metering.json`).

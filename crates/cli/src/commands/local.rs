@@ -102,9 +102,6 @@ pub async fn run(command: LocalCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The file a running post office describes itself in, for the commands run against it.
-const RUNNING: &str = "running.json";
-
 async fn up(options: Options) -> anyhow::Result<ExitCode> {
     let root = options.root.clone();
     let start = LocalPostOffice::start(options, |step| eprintln!("• {step}"));
@@ -115,20 +112,7 @@ async fn up(options: Options) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(130));
         }
     };
-    let env_file = post_office.run_dir().join("postoffice.env");
-    let exports: String = post_office
-        .tool_env()
-        .into_iter()
-        .map(|(key, value)| format!("export {key}={value}\n"))
-        .collect();
-    postoffice_local::tls::write_secret(&env_file, &exports)?;
-    let running = serde_json::json!({
-        "mqtt": post_office.endpoints.mqtt.to_string(),
-        "ca_bundle": post_office.endpoints.ca_bundle,
-        "env_file": env_file,
-        "pid": std::process::id(),
-    });
-    std::fs::write(post_office.run_dir().join(RUNNING), running.to_string())?;
+    post_office.write_tool_files()?;
     let latest = root.join(".run/latest");
     let _ = std::fs::remove_file(&latest);
     let _ = std::os::unix::fs::symlink(post_office.run_dir(), &latest);
@@ -153,7 +137,13 @@ async fn up(options: Options) -> anyhow::Result<ExitCode> {
         println!("  not run locally: {problem}");
     }
     println!("Environment for postoffice and AWS tools against it (secrets inside, mode 0600):");
-    println!("  source {}", env_file.display());
+    println!(
+        "  source {}",
+        post_office
+            .run_dir()
+            .join(postoffice_local::TOOL_ENV_FILE)
+            .display()
+    );
     println!("Add a device:  postoffice local device add HOUSEHOLD DEVICE");
     let mut activity = post_office.activity();
     loop {
@@ -192,7 +182,7 @@ pub(crate) struct Running {
 /// (endpoint, CA bundle, administrator's credentials) set in this process.
 pub(crate) fn running(run_dir: Option<PathBuf>) -> anyhow::Result<Running> {
     let dir = run_dir.unwrap_or_else(|| PathBuf::from(".run/latest"));
-    let described = std::fs::read_to_string(dir.join(RUNNING)).with_context(|| {
+    let described = std::fs::read_to_string(dir.join(postoffice_local::RUNNING_FILE)).with_context(|| {
         format!(
             "no running post office in {} (start one with `postoffice local up`)",
             dir.display()
@@ -200,7 +190,7 @@ pub(crate) fn running(run_dir: Option<PathBuf>) -> anyhow::Result<Running> {
     })?;
     let described: serde_json::Value = serde_json::from_str(&described)?;
     // The tools' environment: endpoint, CA bundle and the administrator's credentials.
-    let env = std::fs::read_to_string(dir.join("postoffice.env"))?;
+    let env = std::fs::read_to_string(dir.join(postoffice_local::TOOL_ENV_FILE))?;
     for line in env.lines() {
         if let Some((key, value)) = line.trim_start_matches("export ").split_once('=') {
             // SAFETY: set before any other thread of this command starts reading the
