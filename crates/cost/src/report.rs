@@ -313,7 +313,8 @@ fn quantity(value: f64) -> String {
         let text = thousands(value, 2);
         text.trim_end_matches('0').trim_end_matches('.').to_string()
     } else if magnitude >= 0.001 {
-        format!("{value:.4}")
+        let text = format!("{value:.4}");
+        text.trim_end_matches('0').to_string()
     } else {
         format!("{value:.3e}")
     }
@@ -445,15 +446,17 @@ pub fn render_measured(bill: &MeasuredBill) -> String {
              model):"
         );
         for line in differing {
+            let model = match line.model {
+                Some(model) => format!("{} modelled ({})", quantity(model), difference(line)),
+                None => "not modelled".to_string(),
+            };
             let _ = writeln!(
                 out,
-                "{} {}: {} {} measured, {} modelled ({})",
+                "{} {}: {} {} measured, {model}",
                 line.service,
                 line.item,
                 quantity(line.measured),
                 line.unit,
-                optional_quantity(line.model, "not"),
-                difference(line)
             );
             for detail in &line.details {
                 let _ = writeln!(
