@@ -264,3 +264,98 @@ fn an_unknown_bridge_mode_is_named() {
     assert!(stderr.contains("\"sidecar\""), "{stderr}");
     assert!(stderr.contains("separate or embedded"), "{stderr}");
 }
+
+fn fixture_run() -> PathBuf {
+    repository().join("crates/cost/tests/fixtures/run")
+}
+
+fn measured(extra: &[&str]) -> Output {
+    let run = fixture_run();
+    let mut args = vec!["--measured", run.to_str().expect("UTF-8 path")];
+    args.extend_from_slice(extra);
+    cost(&args)
+}
+
+#[test]
+fn a_measured_run_is_priced_beside_the_model() {
+    // Two registered devices in the fixture's devices/: two households.
+    let output = measured(&["--days", "1"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let table = String::from_utf8(output.stdout).expect("UTF-8");
+    for text in [
+        "profile kitchen-household, 2 households, 1 simulated days",
+        "IoT Core messaging",
+        "Lines more than 10 % away from the model",
+        "  device publishes: 960 / ",
+        "rules triggered per device publish (5 KB): 2 / 1",
+        "postoffice-telemetry-handler (handlers): 1,000 requests",
+        "Not metered: Data transfer",
+    ] {
+        assert!(table.contains(text), "{text} missing from\n{table}");
+    }
+
+    let output = measured(&["--days", "2", "--households", "10", "--json"]);
+    assert!(output.status.success());
+    let bill: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(bill["run"]["households"], 10.0);
+    assert_eq!(bill["run"]["days"], 2.0);
+    let lines = bill["lines"].as_array().expect("lines");
+    let messaging = lines
+        .iter()
+        .find(|line| line["item"] == "messaging")
+        .expect("messaging");
+    // 1,000 IoT messages at $1 per million.
+    close(number(&messaging["measured_usd"]), 0.001, "messaging");
+    let sum: f64 = lines.iter().map(|line| number(&line["measured_usd"])).sum();
+    close(number(&bill["measured_usd"]), sum, "measured total");
+}
+
+#[test]
+fn a_measured_run_needs_its_days_and_a_run_directory() {
+    let output = measured(&[]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--measured needs --days"), "{stderr}");
+
+    let output = cost(&["--measured", "/nonexistent/run", "--days", "1"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--measured /nonexistent/run: no such directory"),
+        "{stderr}"
+    );
+
+    let empty = tempfile::tempdir().expect("temporary directory");
+    let path = empty.path().display().to_string();
+    let output = cost(&["--measured", &path, "--days", "1"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{path}/metering.json: no metering.json")),
+        "{stderr}"
+    );
+
+    std::fs::write(empty.path().join("metering.json"), "{\"version\": 1}").expect("write");
+    let output = cost(&["--measured", &path, "--days", "1", "--households", "3"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{path}/metering.json: iot is missing")),
+        "{stderr}"
+    );
+
+    // No devices to count and no --households.
+    std::fs::copy(
+        fixture_run().join("metering.json"),
+        empty.path().join("metering.json"),
+    )
+    .expect("copy");
+    let output = cost(&["--measured", &path, "--days", "1"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--measured needs --households"), "{stderr}");
+}

@@ -16,6 +16,7 @@
 
 pub mod deployment;
 pub mod estimate;
+pub mod measured;
 pub mod pricing;
 pub mod profile;
 pub mod report;
@@ -27,6 +28,9 @@ pub use deployment::{
     compare, container_estimate,
 };
 pub use estimate::{Bill, Estimate, FleetEstimate, Line, Saving, Savings, bill, estimate};
+pub use measured::{
+    Detail, FunctionLine, MeasuredBill, MeasuredLine, Metering, Run, measured_bill,
+};
 pub use pricing::{Price, PriceList, PriceStatus, Tier, increments};
 pub use profile::{ContainerService, Profile};
 pub use routes::{Direction, EventRoute, EventRoutes, IOT_FORWARDER};
@@ -44,4 +48,10 @@ pub enum CostError {
     Profile { origin: String, message: String },
     #[error("fleet size {0}: a fleet needs at least one customer")]
     FleetSize(u64),
+    /// `metering.json` (or what stands for it) is not what the local post office writes.
+    #[error("{origin}: {message}")]
+    Metering { origin: String, message: String },
+    /// The measured run's size (households, days) cannot be used.
+    #[error("{0}")]
+    Run(String),
 }

@@ -56,6 +56,20 @@ pub struct Prices {
     pub alb_hours: Price,
     /// Per Load Balancer Capacity Unit-hour of an Application Load Balancer.
     pub alb_lcu_hours: Price,
+    /// Per million SQS standard-queue requests, each 64 KB chunk of a payload one request. Only
+    /// a measured bill (`postoffice cost --measured`) prices it: optional, so that price files
+    /// without it still serve the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqs_requests: Option<Price>,
+    /// Per 10,000 requests to a symmetric KMS key (measured bills only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_requests: Option<Price>,
+    /// Per customer managed KMS key-month (measured bills only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_keys: Option<Price>,
+    /// Per standard-resolution CloudWatch alarm-month (measured bills only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudwatch_alarms: Option<Price>,
 }
 
 /// A price, graduated over tiers of the month's total quantity.
@@ -211,8 +225,23 @@ impl PriceList {
 }
 
 impl Prices {
-    /// Every price with its field name, in file order.
+    /// Every price with its field name, in file order (the optional ones when present).
     pub fn named(&self) -> Vec<(&'static str, &Price)> {
+        let mut named = self.required();
+        for (name, price) in [
+            ("sqs_requests", &self.sqs_requests),
+            ("kms_requests", &self.kms_requests),
+            ("kms_keys", &self.kms_keys),
+            ("cloudwatch_alarms", &self.cloudwatch_alarms),
+        ] {
+            if let Some(price) = price {
+                named.push((name, price));
+            }
+        }
+        named
+    }
+
+    fn required(&self) -> Vec<(&'static str, &Price)> {
         vec![
             ("iot_connectivity", &self.iot_connectivity),
             ("iot_messaging", &self.iot_messaging),

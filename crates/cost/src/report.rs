@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use crate::deployment::{BridgeMode, DeploymentComparison, HOURS_PER_MONTH};
 use crate::estimate::{Estimate, FleetEstimate, Saving};
+use crate::measured::{MeasuredBill, MeasuredLine};
 use crate::profile::ContainerService;
 
 /// What an Event Collection is, for readers of the table.
@@ -299,4 +300,214 @@ fn signed(value: f64) -> String {
     } else {
         format!("+{text}")
     }
+}
+
+/// A quantity of any size, readable: commas above 1,000, significant digits below 1.
+fn quantity(value: f64) -> String {
+    let magnitude = value.abs();
+    if value == 0.0 {
+        "0".to_string()
+    } else if magnitude >= 1_000.0 {
+        thousands(value, 0)
+    } else if magnitude >= 1.0 {
+        let text = thousands(value, 2);
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else if magnitude >= 0.001 {
+        let text = format!("{value:.4}");
+        text.trim_end_matches('0').to_string()
+    } else {
+        format!("{value:.3e}")
+    }
+}
+
+fn optional_quantity(value: Option<f64>, missing: &str) -> String {
+    value.map_or_else(|| missing.to_string(), quantity)
+}
+
+/// A measured line's cost against the model's, in percent.
+fn difference(line: &MeasuredLine) -> String {
+    let Some(model) = line.model_usd else {
+        return if line.measured_usd == 0.0 {
+            "-".to_string()
+        } else {
+            "not modelled".to_string()
+        };
+    };
+    if model != 0.0 {
+        format!(
+            "{:+.1} %",
+            (line.measured_usd - model) / model * 100.0 + 0.0
+        )
+    } else if line.measured_usd == 0.0 {
+        "0".to_string()
+    } else {
+        "model 0".to_string()
+    }
+}
+
+/// A measured run's bill beside the model's, with the quantities behind every line that
+/// differs by more than 10 %.
+pub fn render_measured(bill: &MeasuredBill) -> String {
+    let run = &bill.run;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Measured run priced with {} prices ({}), {}, beside the model: profile {}, {} \
+         households, {} simulated days, {}, consumers with {} (--bridge {})",
+        bill.region,
+        bill.price_list_version,
+        bill.currency,
+        bill.profile,
+        quantity(run.households),
+        quantity(run.days),
+        bill.scenario_label,
+        bridge_meaning(run.bridge),
+        run.bridge
+    );
+    let _ = writeln!(
+        out,
+        "The meter ran {} s of wall-clock time; the model is one household's month × {} \
+         households × {} days / (365/12).",
+        quantity(bill.elapsed_seconds),
+        quantity(run.households),
+        quantity(run.days)
+    );
+    out.push('\n');
+    let item_width = bill
+        .lines
+        .iter()
+        .map(|line| line.service.len() + 1 + line.item.len())
+        .max()
+        .unwrap_or(0)
+        .max(24);
+    let unit_width = bill
+        .lines
+        .iter()
+        .map(|line| line.unit.len())
+        .max()
+        .unwrap_or(0);
+    let price_width = bill
+        .lines
+        .iter()
+        .map(|line| line.price.len())
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "{:item_width$}  {:unit_width$}  {:price_width$}  {:>14} {:>12}  {:>14} {:>12}  {:>12}",
+        "", "unit", "price", "measured", "USD", "model", "USD", "difference"
+    );
+    for line in &bill.lines {
+        let name = format!("{} {}", line.service, line.item);
+        let _ = writeln!(
+            out,
+            "{name:item_width$}  {:unit_width$}  {:price_width$}  {:>14} {:>12}  {:>14} {:>12}  {:>12}",
+            line.unit,
+            line.price,
+            quantity(line.measured),
+            thousands(line.measured_usd, 6),
+            optional_quantity(line.model, "-"),
+            line.model_usd
+                .map_or_else(|| "-".to_string(), |usd| thousands(usd, 6)),
+            difference(line),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:item_width$}  {:unit_width$}  {:price_width$}  {:>14} {:>12}  {:>14} {:>12}",
+        "total, the run",
+        "",
+        "",
+        "",
+        thousands(bill.measured_usd, 6),
+        "",
+        thousands(bill.model_usd, 6)
+    );
+    let _ = writeln!(
+        out,
+        "{:item_width$}  {:unit_width$}  {:price_width$}  {:>14} {:>12}  {:>14} {:>12}",
+        "per household per month",
+        "",
+        "",
+        "",
+        thousands(bill.measured_per_household_monthly_usd, 6),
+        "",
+        thousands(bill.model_per_household_monthly_usd, 6)
+    );
+
+    let differing: Vec<&MeasuredLine> = bill.lines.iter().filter(|line| line.differs).collect();
+    out.push('\n');
+    if differing.is_empty() {
+        let _ = writeln!(out, "Every line is within 10 % of the model.");
+    } else {
+        let _ = writeln!(
+            out,
+            "Lines more than 10 % away from the model, with the usage behind them (measured / \
+             model):"
+        );
+        for line in differing {
+            let model = match line.model {
+                Some(model) => format!("{} modelled ({})", quantity(model), difference(line)),
+                None => "not modelled".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "{} {}: {} {} measured, {model}",
+                line.service,
+                line.item,
+                quantity(line.measured),
+                line.unit,
+            );
+            for detail in &line.details {
+                let _ = writeln!(
+                    out,
+                    "  {}: {} / {}",
+                    detail.what,
+                    optional_quantity(detail.measured, "not metered"),
+                    optional_quantity(detail.model, "not modelled")
+                );
+            }
+        }
+    }
+    if !bill.functions.is_empty() {
+        out.push('\n');
+        let _ = writeln!(out, "Lambda by function (measured):");
+        for function in &bill.functions {
+            let _ = writeln!(
+                out,
+                "  {} ({}): {} requests, {} GB-s, {} cold starts, {} errors, {} throttles, \
+                 USD {}",
+                function.name,
+                function.role,
+                thousands(function.requests as f64, 0),
+                quantity(function.gb_seconds),
+                function.cold_starts,
+                function.errors,
+                function.throttles,
+                thousands(function.usd, 6)
+            );
+        }
+    }
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "Both sides are priced alike: tiers on the run's quantities as if they were a month's \
+         (a local run stays in the first tier); free tiers are not applied, as in the model. S3 \
+         storage is the steady state the run's bytes would reach under the profile's retention, \
+         for the run's days."
+    );
+    for note in &bill.not_priced {
+        let _ = writeln!(out, "Not priced: {note}");
+    }
+    for note in &bill.not_metered {
+        let _ = writeln!(out, "Not metered: {note}");
+    }
+    if !bill.unconfirmed_prices.is_empty() {
+        let _ = writeln!(
+            out,
+            "Unconfirmed prices (see the price file's notes): {}",
+            bill.unconfirmed_prices.join(", ")
+        );
+    }
+    out
 }

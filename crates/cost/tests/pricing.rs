@@ -200,3 +200,31 @@ fn a_missing_price_is_named() {
     assert!(message.starts_with("broken.yaml: "), "{message}");
     assert!(message.contains("s3_puts"), "{message}");
 }
+
+#[test]
+fn the_prices_only_measured_bills_use_are_optional() {
+    let prices = shipped_prices().prices;
+    close(
+        prices
+            .sqs_requests
+            .as_ref()
+            .expect("shipped")
+            .monthly_cost(2_000_000.0),
+        0.80,
+    );
+    close(
+        prices
+            .kms_requests
+            .as_ref()
+            .expect("shipped")
+            .monthly_cost(20_000.0),
+        0.06,
+    );
+    let start = SHIPPED_PRICES
+        .find("  sqs_requests:")
+        .expect("sqs_requests in the shipped list");
+    let without = PriceList::from_yaml(&SHIPPED_PRICES[..start], "older.yaml")
+        .expect("a list without them still loads");
+    assert!(without.prices.sqs_requests.is_none());
+    assert!(without.prices.cloudwatch_alarms.is_none());
+}
