@@ -272,6 +272,8 @@ pub fn postoffice_binary() -> PathBuf {
 /// Runs `postoffice ARGS` against the post office; (success, stdout + stderr).
 pub async fn postoffice_command(args: &[&str]) -> anyhow::Result<(bool, String)> {
     let output = tokio::process::Command::new(postoffice_binary())
+        // Where a user runs it: the defaults (profiles, price file) are relative to the root.
+        .current_dir(repository_root())
         .args(args)
         .envs(post_office().tool_env())
         .output()

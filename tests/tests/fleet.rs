@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use postoffice_e2e::{Follower, post_office, postoffice_command, repository_root, run};
+use postoffice_e2e::{
+    Follower, post_office, postoffice_command, repository_root, run, wait_for,
+};
 use postoffice_local::activity::Activity;
 
 /// The number after `label` in `text` (the first one).
@@ -84,5 +86,52 @@ fn a_day_of_a_fleet_with_an_outage_loses_nothing() {
             .await
             .unwrap();
         assert_eq!(published, acknowledged);
+
+        // The run's metering, priced beside the model of the same profile and day.
+        let metering = post_office().run_dir().join("metering.json");
+        let fleet_done = std::time::SystemTime::now();
+        wait_for("metering.json written after the fleet", Duration::from_secs(30), || async {
+            let modified = std::fs::metadata(&metering).ok()?.modified().ok()?;
+            (modified > fleet_done).then_some(())
+        })
+        .await;
+        let bill_args = [
+            "cost",
+            "--measured",
+            &run_dir,
+            "--profile",
+            &profile,
+            "--days",
+            "1",
+            "--households",
+            &devices.to_string(),
+            "--idle-disconnect",
+        ];
+        let (ok, bill) = postoffice_command(&bill_args).await.unwrap();
+        eprintln!("{bill}");
+        assert!(ok, "pricing the run failed:\n{bill}");
+        let (ok, json) = postoffice_command(&[&bill_args[..], &["--json"]].concat())
+            .await
+            .unwrap();
+        assert!(ok, "{json}");
+        let bill: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let line = |service: &str, item: &str| {
+            bill["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|line| line["service"] == service && line["item"] == item)
+                .cloned()
+                .unwrap_or_else(|| panic!("the bill has {service} {item}: {bill:#}"))
+        };
+        // At least one 5 KB message per acknowledged event (plus the forwarder's replies).
+        let messaging = line("IoT Core", "messaging");
+        assert!(
+            messaging["measured"].as_f64().unwrap() >= acknowledged as f64,
+            "{messaging}"
+        );
+        assert!(messaging["measured_usd"].as_f64().unwrap() > 0.0);
+        assert!(bill["measured_usd"].as_f64().unwrap() > 0.0);
+        assert!(bill["model_usd"].as_f64().unwrap() > 0.0);
     });
 }
