@@ -67,7 +67,7 @@ fn the_device_library_sends_collectable_events_together_and_consumers_get_each()
         );
         // What the catalog allows (telemetry waits up to ten minutes), sent as soon as three
         // are waiting.
-        config.collections = CollectionPolicy::from_catalog(&Catalog::embedded()).max_events(3);
+        config.collections = CollectionPolicy::from_catalog(Catalog::embedded()).max_events(3);
         let device = Device::start(config).unwrap();
         let mut activity = Follower::start();
 
@@ -125,8 +125,10 @@ fn the_device_library_sends_collectable_events_together_and_consumers_get_each()
             .until("telemetry to get the three members", |seen| {
                 let delivered: Vec<&Activity> = seen
                     .iter()
-                    .filter(|activity| matches!(activity, Activity::Delivered { endpoint, topic, .. }
-                        if *endpoint == telemetry && topic.ends_with(&format!("-{TELEMETRY}"))))
+                    .filter(|activity| {
+                        matches!(activity, Activity::Delivered { endpoint, topic, .. }
+                        if *endpoint == telemetry && topic.ends_with(&format!("-{TELEMETRY}")))
+                    })
                     .collect();
                 (delivered.len() >= member_ids.len()).then_some(delivered.len())
             })
@@ -206,9 +208,10 @@ fn members_that_cannot_be_published_are_kept_apart_and_the_rest_go_on() {
             assert_eq!(body["topic"], oven.topic(COLLECTION_EVENT).as_str());
             assert_eq!(body["clientId"], oven.device_id.as_str());
             assert!(!body["detail"].as_str().unwrap().is_empty(), "{body}");
-            let original: Value =
-                serde_json::from_slice(&base64_decode(body["base64OriginalPayload"].as_str().unwrap()))
-                    .unwrap();
+            let original: Value = serde_json::from_slice(&base64_decode(
+                body["base64OriginalPayload"].as_str().unwrap(),
+            ))
+            .unwrap();
             let index = body["member"].as_u64().unwrap() as usize;
             assert_eq!(original, collection["events"][index]);
         }
@@ -233,7 +236,8 @@ fn a_collection_of_more_than_a_hundred_members_is_rejected_whole_by_the_rule() {
             .collect();
         let collection_id = uuid::Uuid::new_v4().to_string();
         let payload =
-            serde_json::to_vec(&json!({"collection_id": collection_id, "events": members})).unwrap();
+            serde_json::to_vec(&json!({"collection_id": collection_id, "events": members}))
+                .unwrap();
         oven.publish_to(&oven.topic(COLLECTION_EVENT), payload.clone())
             .await
             .unwrap();

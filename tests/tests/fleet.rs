@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use postoffice_e2e::{
-    Follower, post_office, postoffice_command, repository_root, run, wait_for,
-};
+use postoffice_e2e::{Follower, post_office, postoffice_command, repository_root, run, wait_for};
 use postoffice_local::activity::Activity;
 
 /// The number after `label` in `text` (the first one).
@@ -78,7 +76,15 @@ fn a_day_of_a_fleet_with_an_outage_loses_nothing() {
                 |seen| {
                     let published = seen
                         .iter()
-                        .filter(|a| matches!(a, Activity::RulePublished { event_id: Some(_), .. }))
+                        .filter(|a| {
+                            matches!(
+                                a,
+                                Activity::RulePublished {
+                                    event_id: Some(_),
+                                    ..
+                                }
+                            )
+                        })
                         .count() as u64;
                     (published >= acknowledged).then_some(published)
                 },
@@ -90,10 +96,14 @@ fn a_day_of_a_fleet_with_an_outage_loses_nothing() {
         // The run's metering, priced beside the model of the same profile and day.
         let metering = post_office().run_dir().join("metering.json");
         let fleet_done = std::time::SystemTime::now();
-        wait_for("metering.json written after the fleet", Duration::from_secs(30), || async {
-            let modified = std::fs::metadata(&metering).ok()?.modified().ok()?;
-            (modified > fleet_done).then_some(())
-        })
+        wait_for(
+            "metering.json written after the fleet",
+            Duration::from_secs(30),
+            || async {
+                let modified = std::fs::metadata(&metering).ok()?.modified().ok()?;
+                (modified > fleet_done).then_some(())
+            },
+        )
         .await;
         let bill_args = [
             "cost",

@@ -182,12 +182,13 @@ pub(crate) struct Running {
 /// (endpoint, CA bundle, administrator's credentials) set in this process.
 pub(crate) fn running(run_dir: Option<PathBuf>) -> anyhow::Result<Running> {
     let dir = run_dir.unwrap_or_else(|| PathBuf::from(".run/latest"));
-    let described = std::fs::read_to_string(dir.join(postoffice_local::RUNNING_FILE)).with_context(|| {
-        format!(
-            "no running post office in {} (start one with `postoffice local up`)",
-            dir.display()
-        )
-    })?;
+    let described = std::fs::read_to_string(dir.join(postoffice_local::RUNNING_FILE))
+        .with_context(|| {
+            format!(
+                "no running post office in {} (start one with `postoffice local up`)",
+                dir.display()
+            )
+        })?;
     let described: serde_json::Value = serde_json::from_str(&described)?;
     // The tools' environment: endpoint, CA bundle and the administrator's credentials.
     let env = std::fs::read_to_string(dir.join(postoffice_local::TOOL_ENV_FILE))?;
