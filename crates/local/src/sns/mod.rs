@@ -527,7 +527,17 @@ impl LocalService for SnsService {
                 self.sns.refresh_now().await;
                 answer
             }
-            "GetSubscriptionAttributes" => self.overlay_confirmation(call, answer),
+            "GetSubscriptionAttributes" => {
+                let answer = self.overlay_confirmation(call, answer);
+                // SNS deletes a policy set to `{}`; moto keeps it, and Terraform would then see
+                // a policy it removed.
+                let body = String::from_utf8_lossy(&answer.body);
+                let body = without_removed_filter_policy(&body);
+                ControlPlaneAnswer {
+                    body: body.into(),
+                    ..answer
+                }
+            }
             _ => answer,
         }
     }
@@ -706,9 +716,51 @@ fn replace_attribute(xml: &str, name: &str, value: &str) -> String {
     format!("{}{value}{}", &xml[..open], &xml[close..])
 }
 
+/// The attributes without a `FilterPolicy` entry that stands for none (`{}`).
+fn without_removed_filter_policy(xml: &str) -> String {
+    let Some(at) = xml.find("<key>FilterPolicy</key>") else {
+        return xml.to_owned();
+    };
+    let (Some(start), Some(end)) = (
+        xml[..at].rfind("<entry>"),
+        xml[at..]
+            .find("</entry>")
+            .map(|i| at + i + "</entry>".len()),
+    ) else {
+        return xml.to_owned();
+    };
+    let entry = &xml[start..end];
+    let value = entry
+        .split_once("<value>")
+        .and_then(|(_, rest)| rest.split_once("</value>"))
+        .map_or("", |(value, _)| value);
+    if filter::removes_the_policy(value) {
+        format!("{}{}", &xml[..start], &xml[end..])
+    } else {
+        xml.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_removed_filter_policy_is_not_reported() {
+        let attributes = |policy: &str| {
+            format!(
+                "<Attributes><entry><key>Owner</key><value>1</value></entry>\n<entry><key>FilterPolicy</key><value>{policy}</value></entry><entry><key>RawMessageDelivery</key><value>false</value></entry></Attributes>"
+            )
+        };
+        let removed = without_removed_filter_policy(&attributes("{}"));
+        assert!(!removed.contains("FilterPolicy"), "{removed}");
+        assert!(
+            removed.contains("<key>Owner</key>")
+                && removed.contains("<key>RawMessageDelivery</key>")
+        );
+        let kept = attributes(r#"{"program":["steam"]}"#);
+        assert_eq!(without_removed_filter_policy(&kept), kept);
+    }
 
     #[test]
     fn subscription_attributes_are_rewritten_in_place() {
