@@ -698,46 +698,43 @@ fn urlencode(text: &str) -> String {
 }
 
 /// Replaces an attribute's value in a `GetSubscriptionAttributes` XML answer.
+/// Where the `<entry>` of attribute `name` lies in an `Attributes` XML: the whole entry, and
+/// its value within it.
+struct AttributeEntry {
+    entry: std::ops::Range<usize>,
+    value: std::ops::Range<usize>,
+}
+
+fn attribute_entry(xml: &str, name: &str) -> Option<AttributeEntry> {
+    let key = xml.find(&format!("<key>{name}</key>"))?;
+    let start = xml[..key].rfind("<entry>")?;
+    let open = key + xml[key..].find("<value>")? + "<value>".len();
+    let close = open + xml[open..].find("</value>")?;
+    let end = close + xml[close..].find("</entry>")? + "</entry>".len();
+    Some(AttributeEntry {
+        entry: start..end,
+        value: open..close,
+    })
+}
+
 fn replace_attribute(xml: &str, name: &str, value: &str) -> String {
-    let key = format!("<key>{name}</key>");
-    let Some(at) = xml.find(&key) else {
-        return xml.to_owned();
-    };
-    let after = at + key.len();
-    let Some(open) = xml[after..]
-        .find("<value>")
-        .map(|i| after + i + "<value>".len())
-    else {
-        return xml.to_owned();
-    };
-    let Some(close) = xml[open..].find("</value>").map(|i| open + i) else {
-        return xml.to_owned();
-    };
-    format!("{}{value}{}", &xml[..open], &xml[close..])
+    match attribute_entry(xml, name) {
+        Some(found) => format!(
+            "{}{value}{}",
+            &xml[..found.value.start],
+            &xml[found.value.end..]
+        ),
+        None => xml.to_owned(),
+    }
 }
 
 /// The attributes without a `FilterPolicy` entry that stands for none (`{}`).
 fn without_removed_filter_policy(xml: &str) -> String {
-    let Some(at) = xml.find("<key>FilterPolicy</key>") else {
-        return xml.to_owned();
-    };
-    let (Some(start), Some(end)) = (
-        xml[..at].rfind("<entry>"),
-        xml[at..]
-            .find("</entry>")
-            .map(|i| at + i + "</entry>".len()),
-    ) else {
-        return xml.to_owned();
-    };
-    let entry = &xml[start..end];
-    let value = entry
-        .split_once("<value>")
-        .and_then(|(_, rest)| rest.split_once("</value>"))
-        .map_or("", |(value, _)| value);
-    if filter::removes_the_policy(value) {
-        format!("{}{}", &xml[..start], &xml[end..])
-    } else {
-        xml.to_owned()
+    match attribute_entry(xml, "FilterPolicy") {
+        Some(found) if filter::removes_the_policy(&xml[found.value.clone()]) => {
+            format!("{}{}", &xml[..found.entry.start], &xml[found.entry.end..])
+        }
+        _ => xml.to_owned(),
     }
 }
 
