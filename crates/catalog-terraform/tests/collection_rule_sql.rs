@@ -9,120 +9,33 @@
 //! The SQL is the module's own: its `terraform test` compares what it builds for
 //! EVENT_COLLECTION with the files read here.
 
-use std::path::Path;
+mod support;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{TimeZone, Utc};
 use postoffice::catalog::{COLLECTION_EVENT, Catalog, MAX_COLLECTION_MEMBERS};
 use postoffice::envelope::Envelope;
-use postoffice_iot_sql::{Message, Statement};
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use support::{CLIENT_ID, RECEIVED_MS, Route, Rules, TRACE_ID};
 use uuid::Uuid;
 
 const TOPIC: &str = "EVENT_COLLECTION/h-1/oven-1";
-const CLIENT_ID: &str = "oven-1";
-const TRACE_ID: &str = "4f2b8c1e-2d3a-4b5c-8d6e-7f8091a2b3c4";
 const COLLECTION_ID: &str = "2b7e3c4d-5f60-4a1b-8c2d-3e4f5a6b7c8d";
-/// 2026-11-23T20:00:00.012Z
-const RECEIVED_MS: i64 = 1_795_464_000_012;
 
-fn sql(file: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../terraform/modules/event/tests/rule-sql")
-        .join(file);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .trim_end()
-        .to_owned()
-}
-
-struct Rules {
-    accept: Statement,
-    reject: Statement,
-}
-
-enum Route {
-    Accepted(Value),
-    Rejected(Value),
-}
-
-impl Rules {
-    fn load() -> Rules {
-        let parse = |file: &str| {
-            Statement::parse(&sql(file)).unwrap_or_else(|e| panic!("{file} does not parse: {e}"))
-        };
-        Rules {
-            accept: parse("EVENT_COLLECTION.sql"),
-            reject: parse("EVENT_COLLECTION_rejected.sql"),
-        }
-    }
-
-    fn route(&self, topic: &str, payload: &[u8]) -> Route {
-        let message = Message {
-            topic,
-            payload,
-            client_id: Some(CLIENT_ID),
-            timestamp_ms: RECEIVED_MS,
-            trace_id: Some(TRACE_ID),
-            principal: None,
-        };
-        let accepted = self.accept.evaluate(&message).expect("the rule's output");
-        let rejected = self
-            .reject
-            .evaluate(&message)
-            .expect("the rejection's output");
-        match (accepted, rejected) {
-            (Some(envelope), None) => Route::Accepted(envelope),
-            (None, Some(rejection)) => Route::Rejected(rejection),
-            (accepted, rejected) => panic!(
-                "exactly one rule must take {:?} on {topic}: rule {accepted:?}, rejection {rejected:?}",
-                String::from_utf8_lossy(payload)
-            ),
-        }
-    }
-
-    /// The envelope the rule builds, read by the handler library and checked against the
-    /// catalog's EVENT_COLLECTION schema as the collection-unpacker's library checks it.
-    fn envelope(&self, message: &Value) -> Envelope {
-        let Route::Accepted(selected) = self.route(TOPIC, message.to_string().as_bytes()) else {
-            panic!("{message} was rejected");
-        };
-        let envelope = Envelope::from_json(selected.to_string().as_bytes())
-            .unwrap_or_else(|e| panic!("the rule built {selected} for {message}: {e}"));
-        Catalog::embedded()
-            .validate_payload(COLLECTION_EVENT, &envelope.payload)
-            .unwrap_or_else(|e| panic!("the rule built {selected} for {message}: {e}"));
-        envelope
-    }
-
-    /// Rejected in the rejected-device-messages format; the parts it names.
-    fn rejected(&self, topic: &str, payload: &[u8]) -> Vec<String> {
-        let Route::Rejected(mut rejection) = self.route(topic, payload) else {
-            panic!(
-                "{:?} on {topic} was accepted",
-                String::from_utf8_lossy(payload)
-            );
-        };
-        let unreadable = rejection
-            .as_object_mut()
-            .unwrap()
-            .remove("unreadable")
-            .expect("the rejection names the unreadable parts");
-        assert_eq!(
-            rejection,
-            json!({
-                "ruleName": "postoffice_EVENT_COLLECTION_rejected",
-                "topic": topic,
-                "clientId": CLIENT_ID,
-                "traceId": TRACE_ID,
-                "receivedAt": "2026-11-23T20:00:00.012Z",
-                "base64OriginalPayload": BASE64.encode(payload),
-            })
-        );
-        serde_json::from_value(unreadable).unwrap()
-    }
+/// The envelope the rule builds, read by the handler library and checked against the
+/// catalog's EVENT_COLLECTION schema as the collection-unpacker's library checks it.
+fn envelope(rules: &Rules, message: &Value) -> Envelope {
+    let Route::Accepted(selected) = rules.route(TOPIC, message.to_string().as_bytes()) else {
+        panic!("{message} was rejected");
+    };
+    let envelope = Envelope::from_json(selected.to_string().as_bytes())
+        .unwrap_or_else(|e| panic!("the rule built {selected} for {message}: {e}"));
+    Catalog::embedded()
+        .validate_payload(COLLECTION_EVENT, &envelope.payload)
+        .unwrap_or_else(|e| panic!("the rule built {selected} for {message}: {e}"));
+    envelope
 }
 
 fn telemetry(n: usize) -> Value {
@@ -140,7 +53,7 @@ fn collection(members: usize) -> Value {
 
 #[test]
 fn the_rules_read_the_collection_topics() {
-    let rules = Rules::load();
+    let rules = Rules::load(COLLECTION_EVENT);
     for rule in [&rules.accept, &rules.reject] {
         assert_eq!(rule.topic_filter(), "EVENT_COLLECTION/+/+");
     }
@@ -148,13 +61,13 @@ fn the_rules_read_the_collection_topics() {
 
 #[test]
 fn a_collection_becomes_an_envelope_of_its_members_with_identity_from_the_topic() {
-    let rules = Rules::load();
+    let rules = Rules::load(COLLECTION_EVENT);
     let mut message = collection(2);
     // Identity or anything else in the message does not reach the envelope.
     message["household_id"] = json!("h-2");
     message["device_id"] = json!("not-me");
     message["payload"] = json!({"events": []});
-    let envelope = rules.envelope(&message);
+    let envelope = envelope(&rules, &message);
     let received_at = Utc.timestamp_millis_opt(RECEIVED_MS).unwrap();
     let collection_id: Uuid = COLLECTION_ID.parse().unwrap();
     assert_eq!(
@@ -177,27 +90,27 @@ fn a_collection_becomes_an_envelope_of_its_members_with_identity_from_the_topic(
 
 #[test]
 fn a_collection_without_its_id_gets_the_mqtt_messages_trace_id() {
-    let rules = Rules::load();
+    let rules = Rules::load(COLLECTION_EVENT);
     for message in [
         json!({"events": [telemetry(0)]}),
         json!({"collection_id": null, "events": [telemetry(0)]}),
     ] {
-        let envelope = rules.envelope(&message);
+        let envelope = envelope(&rules, &message);
         assert_eq!(envelope.event_id, TRACE_ID.parse::<Uuid>().unwrap());
         assert_eq!(envelope.correlation_id, envelope.event_id);
     }
     let upper = json!({"collection_id": COLLECTION_ID.to_uppercase(), "events": [telemetry(0)]});
     assert_eq!(
-        rules.envelope(&upper).event_id,
+        envelope(&rules, &upper).event_id,
         COLLECTION_ID.parse::<Uuid>().unwrap()
     );
 }
 
 #[test]
 fn one_to_the_maximum_members_pass_whatever_they_are() {
-    let rules = Rules::load();
+    let rules = Rules::load(COLLECTION_EVENT);
     for members in [1, 2, MAX_COLLECTION_MEMBERS] {
-        let envelope = rules.envelope(&collection(members));
+        let envelope = envelope(&rules, &collection(members));
         assert_eq!(
             envelope.payload["events"].as_array().unwrap().len(),
             members
@@ -207,14 +120,14 @@ fn one_to_the_maximum_members_pass_whatever_they_are() {
     let mixed =
         json!({"events": [telemetry(0), 7, null, "x", [1], {"event": "NO_SUCH_EVENT"}, {}]});
     assert_eq!(
-        rules.envelope(&mixed).payload,
+        envelope(&rules, &mixed).payload,
         json!({"events": mixed["events"]})
     );
 }
 
 #[test]
 fn unreadable_collections_are_rejected_naming_the_part() {
-    let rules = Rules::load();
+    let rules = Rules::load(COLLECTION_EVENT);
     let cases = [
         (collection(0), vec!["events"]),
         (collection(MAX_COLLECTION_MEMBERS + 1), vec!["events"]),
@@ -333,7 +246,7 @@ proptest! {
     fn exactly_one_rule_takes_a_collection_and_the_rule_takes_what_the_contract_accepts(
         message in collection_message(),
     ) {
-        let rules = Rules::load();
+        let rules = Rules::load(COLLECTION_EVENT);
         let payload = message.to_string();
         match rules.route(TOPIC, payload.as_bytes()) {
             Route::Accepted(selected) => {

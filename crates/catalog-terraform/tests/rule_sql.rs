@@ -8,124 +8,36 @@
 //! The SQL is the module's own: its `terraform test` compares what it builds for
 //! COOKING_REQUESTED with the files read here.
 
-use std::path::Path;
+mod support;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, TimeZone, Utc};
 use postoffice::envelope::{DeviceMessage, Envelope};
 use postoffice::topic::Topic;
-use postoffice_iot_sql::{Message, Statement};
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use support::{CLIENT_ID, RECEIVED_MS, Route, Rules, TRACE_ID};
 
 const TOPIC: &str = "COOKING_REQUESTED/h-1/oven-1";
-const CLIENT_ID: &str = "oven-1";
-const TRACE_ID: &str = "4f2b8c1e-2d3a-4b5c-8d6e-7f8091a2b3c4";
-/// 2026-11-23T20:00:00.012Z
-const RECEIVED_MS: i64 = 1_795_464_000_012;
 const RULE: &str = "postoffice_COOKING_REQUESTED";
 
-fn sql(file: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../terraform/modules/event/tests/rule-sql")
-        .join(file);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .trim_end()
-        .to_owned()
-}
-
-struct Rules {
-    accept: Statement,
-    reject: Statement,
-}
-
-impl Rules {
-    fn load() -> Rules {
-        let parse = |file: &str| {
-            Statement::parse(&sql(file)).unwrap_or_else(|e| panic!("{file} does not parse: {e}"))
-        };
-        Rules {
-            accept: parse("COOKING_REQUESTED.sql"),
-            reject: parse("COOKING_REQUESTED_rejected.sql"),
-        }
-    }
-
-    /// What the two rules make of `payload` published on `topic` over MQTT.
-    fn route(&self, topic: &str, payload: &[u8]) -> Route {
-        let message = Message {
-            topic,
-            payload,
-            client_id: Some(CLIENT_ID),
-            timestamp_ms: RECEIVED_MS,
-            trace_id: Some(TRACE_ID),
-            principal: None,
-        };
-        let accepted = self
-            .accept
-            .evaluate(&message)
-            .expect("the rule's output is JSON");
-        let rejected = self
-            .reject
-            .evaluate(&message)
-            .expect("the rejection's output is JSON");
-        match (accepted, rejected) {
-            (Some(envelope), None) => Route::Accepted(envelope),
-            (None, Some(rejection)) => Route::Rejected(rejection),
-            (accepted, rejected) => panic!(
-                "exactly one rule must take {:?} on {topic}: rule {accepted:?}, rejection {rejected:?}",
-                String::from_utf8_lossy(payload)
-            ),
-        }
-    }
-
-    fn envelope(&self, message: &Value) -> Envelope {
-        match self.route(TOPIC, message.to_string().as_bytes()) {
-            Route::Accepted(envelope) => Envelope::from_json(envelope.to_string().as_bytes())
-                .unwrap_or_else(|e| panic!("the rule built {envelope} for {message}: {e}")),
-            Route::Rejected(_) => panic!("{message} was rejected"),
-        }
-    }
-
-    /// Rejected, with the parts the rejection names unreadable.
-    fn assert_rejected(&self, topic: &str, payload: &[u8]) -> Vec<String> {
-        match self.route(topic, payload) {
-            Route::Rejected(mut rejection) => {
-                let unreadable = rejection
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("unreadable")
-                    .expect("the rejection names the unreadable parts");
-                assert_eq!(
-                    rejection,
-                    json!({
-                        "ruleName": "postoffice_COOKING_REQUESTED_rejected",
-                        "topic": topic,
-                        "clientId": CLIENT_ID,
-                        "traceId": TRACE_ID,
-                        "receivedAt": "2026-11-23T20:00:00.012Z",
-                        "base64OriginalPayload": BASE64.encode(payload),
-                    })
-                );
-                let unreadable: Vec<String> = serde_json::from_value(unreadable).unwrap();
-                assert!(
-                    !unreadable.is_empty(),
-                    "a rejection names what is unreadable"
-                );
-                unreadable
-            }
-            Route::Accepted(envelope) => panic!(
-                "{:?} on {topic} was accepted as {envelope}",
-                String::from_utf8_lossy(payload)
-            ),
-        }
+fn envelope(rules: &Rules, message: &Value) -> Envelope {
+    match rules.route(TOPIC, message.to_string().as_bytes()) {
+        Route::Accepted(envelope) => Envelope::from_json(envelope.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("the rule built {envelope} for {message}: {e}")),
+        Route::Rejected(_) => panic!("{message} was rejected"),
     }
 }
 
-enum Route {
-    Accepted(Value),
-    Rejected(Value),
+/// Rejected, with the parts the rejection names unreadable.
+fn assert_rejected(rules: &Rules, topic: &str, payload: &[u8]) -> Vec<String> {
+    let unreadable = rules.rejected(topic, payload);
+    assert!(
+        !unreadable.is_empty(),
+        "a rejection names what is unreadable"
+    );
+    unreadable
 }
 
 fn received_at() -> DateTime<Utc> {
@@ -154,7 +66,7 @@ fn library_envelope(topic: &str, message: &Value) -> Envelope {
 
 #[test]
 fn the_rules_read_their_events_topics() {
-    let rules = Rules::load();
+    let rules = Rules::load("COOKING_REQUESTED");
     for rule in [&rules.accept, &rules.reject] {
         assert_eq!(rule.topic_filter(), "COOKING_REQUESTED/+/+");
     }
@@ -163,7 +75,8 @@ fn the_rules_read_their_events_topics() {
 #[test]
 fn the_rule_selects_every_envelope_field_and_nothing_else() {
     let message = json!({"causation_id": "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "payload": {}});
-    let Route::Accepted(selected) = Rules::load().route(TOPIC, message.to_string().as_bytes())
+    let Route::Accepted(selected) =
+        Rules::load("COOKING_REQUESTED").route(TOPIC, message.to_string().as_bytes())
     else {
         panic!("rejected");
     };
@@ -178,7 +91,7 @@ fn the_rule_selects_every_envelope_field_and_nothing_else() {
 
 #[test]
 fn readable_device_messages_become_the_librarys_envelope() {
-    let rules = Rules::load();
+    let rules = Rules::load("COOKING_REQUESTED");
     let uuid = "6a0c1d52-8a4e-4f0e-9a57-1f6f0f3c2b11";
     for message in [
         json!({"payload": {}}),
@@ -211,7 +124,7 @@ fn readable_device_messages_become_the_librarys_envelope() {
         json!({"household_id": "h-2", "device_id": "other", "event": "X", "payload": {}}),
     ] {
         assert_eq!(
-            rules.envelope(&message),
+            envelope(&rules, &message),
             library_envelope(TOPIC, &message),
             "{message}"
         );
@@ -224,12 +137,12 @@ fn the_issues_message_is_rejected_not_dead_lettered_by_every_consumer() {
     // consumer's DLQ, which redrive cannot fix.
     let message = br#"{"event_id":"x","payload":{}}"#;
     assert!(serde_json::from_slice::<DeviceMessage>(message).is_err());
-    Rules::load().assert_rejected(TOPIC, message);
+    assert_rejected(&Rules::load("COOKING_REQUESTED"), TOPIC, message);
 }
 
 #[test]
 fn unreadable_device_messages_are_rejected() {
-    let rules = Rules::load();
+    let rules = Rules::load("COOKING_REQUESTED");
     let uuid = "6a0c1d52-8a4e-4f0e-9a57-1f6f0f3c2b11";
     let with = |field: &str, value: Value| {
         let mut message = json!({"payload": {}});
@@ -314,7 +227,7 @@ fn unreadable_device_messages_are_rejected() {
         messages.push(with("schema_version", schema_version));
     }
     for message in &messages {
-        rules.assert_rejected(TOPIC, message.to_string().as_bytes());
+        assert_rejected(&rules, TOPIC, message.to_string().as_bytes());
         let envelope = serde_json::from_value::<DeviceMessage>(message.clone()).map(|m| {
             Envelope::from_device_message(
                 &Topic::parse(TOPIC).unwrap(),
@@ -330,13 +243,14 @@ fn unreadable_device_messages_are_rejected() {
     }
     // A number with 32 digits reads as 32 hex digits in AWS IoT, whose Ints have up to 34
     // digits (the local engine reads it as a Decimal, whose text is not digits only).
-    rules.assert_rejected(
+    assert_rejected(
+        &rules,
         TOPIC,
         br#"{"event_id": 12345678901234567890123456789012, "payload": {}}"#,
     );
     // Not JSON at all: the rule engine sees no fields, only the bytes.
-    rules.assert_rejected(TOPIC, b"\x00\x01not json");
-    rules.assert_rejected(TOPIC, b"");
+    assert_rejected(&rules, TOPIC, b"\x00\x01not json");
+    assert_rejected(&rules, TOPIC, b"");
     // Identity the topic gives that is not a Post Office id.
     for topic in [
         "COOKING_REQUESTED/h-1/oven:1",
@@ -348,7 +262,7 @@ fn unreadable_device_messages_are_rejected() {
         &format!("COOKING_REQUESTED/h-1/{}", "d".repeat(65)),
     ] {
         assert!(Topic::parse(topic).is_err(), "{topic}");
-        rules.assert_rejected(topic, br#"{"payload": {}}"#);
+        assert_rejected(&rules, topic, br#"{"payload": {}}"#);
     }
     let longest = format!("COOKING_REQUESTED/{}/{}", "h".repeat(64), "d".repeat(64));
     assert!(matches!(
@@ -362,7 +276,7 @@ fn the_contract_leaves_out_forms_the_library_would_read() {
     // docs/contracts.md, "Rejected device messages": braced and urn: UUIDs, lower-case or space
     // separators, schema version 0. Kept out so that the rule's SQL stays small; devices that
     // use the library never send them.
-    let rules = Rules::load();
+    let rules = Rules::load("COOKING_REQUESTED");
     for message in [
         json!({"event_id": "{6a0c1d52-8a4e-4f0e-9a57-1f6f0f3c2b11}", "payload": {}}),
         json!({"event_id": "urn:uuid:6a0c1d52-8a4e-4f0e-9a57-1f6f0f3c2b11", "payload": {}}),
@@ -371,7 +285,7 @@ fn the_contract_leaves_out_forms_the_library_would_read() {
         json!({"schema_version": 0, "payload": {}}),
     ] {
         serde_json::from_value::<DeviceMessage>(message.clone()).expect("the library reads it");
-        rules.assert_rejected(TOPIC, message.to_string().as_bytes());
+        assert_rejected(&rules, TOPIC, message.to_string().as_bytes());
     }
 }
 
@@ -531,7 +445,7 @@ proptest! {
         topic in topic(),
         message in device_message(),
     ) {
-        let rules = Rules::load();
+        let rules = Rules::load("COOKING_REQUESTED");
         let payload = message.to_string();
         match rules.route(&topic, payload.as_bytes()) {
             Route::Accepted(selected) => {
