@@ -25,7 +25,8 @@ use crate::pricing::{Price, PriceList, PriceStatus, increments};
 use crate::profile::Profile;
 use crate::routes::{Direction, EventRoutes, IOT_FORWARDER};
 use crate::usage::{
-    BYTES_PER_GB, Connectivity, DAYS_PER_MONTH, Messaging, MonthlyUsage, Scenario, customer_usage,
+    BYTES_PER_GB, Connectivity, DAYS_PER_MONTH, EventMessages, MonthlyUsage, Scenario,
+    customer_usage, event_messages,
 };
 
 /// The version of `metering.json`'s shape this reads.
@@ -445,29 +446,16 @@ impl Flows {
             };
             flows.sessions += actor.per_customer * connection.sessions_per_day * DAYS_PER_MONTH;
         }
-        let sizes = profile.message_sizes;
         for rate in &profile.events {
             let Some(route) = routes.get(&rate.event) else {
                 continue;
             };
-            let actors = match &rate.actor {
-                Some(kind) => profile
-                    .actors
-                    .get(kind)
-                    .map(|actor| actor.per_customer)
-                    .unwrap_or(0.0),
-                None => 1.0,
-            };
-            let per_message = match scenario.messaging {
-                Messaging::EventCollections if rate.collectable => {
-                    profile.event_collections.events_per_collection
-                }
-                _ => 1.0,
-            };
-            let messages = rate.per_day * actors * DAYS_PER_MONTH / per_message;
-            let payload = rate.payload_bytes.unwrap_or(sizes.payload_bytes);
-            let device_bytes = per_message * (payload + sizes.device_message_overhead_bytes);
-            let envelope_bytes = per_message * (payload + sizes.envelope_overhead_bytes);
+            let EventMessages {
+                messages,
+                device_bytes,
+                envelope_bytes,
+                ..
+            } = event_messages(profile, scenario.messaging, rate);
             match route.direction {
                 Direction::ActorToBackend => {
                     flows.device_publishes += messages;

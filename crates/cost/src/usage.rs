@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::deployment::BridgeMode;
 use crate::pricing::{Prices, increments};
-use crate::profile::{LambdaFunction, Profile};
+use crate::profile::{EventRate, LambdaFunction, Profile};
 use crate::routes::{Direction, EventRoutes, IOT_FORWARDER};
 
 /// 365 days / 12: the model's month.
@@ -174,6 +174,41 @@ impl MonthlyUsage {
     }
 }
 
+/// One event's messages a customer sends or receives in a month, and the bytes of each: a
+/// collection counts as one message carrying `events_per_collection` events.
+pub(crate) struct EventMessages {
+    /// Events per message.
+    pub per_message: f64,
+    pub messages: f64,
+    pub device_bytes: f64,
+    pub envelope_bytes: f64,
+}
+
+pub(crate) fn event_messages(
+    profile: &Profile,
+    messaging: Messaging,
+    rate: &EventRate,
+) -> EventMessages {
+    let sizes = profile.message_sizes;
+    let actors = match &rate.actor {
+        Some(kind) => profile.actors[kind].per_customer,
+        None => 1.0,
+    };
+    let per_message = match messaging {
+        Messaging::EventCollections if rate.collectable => {
+            profile.event_collections.events_per_collection
+        }
+        _ => 1.0,
+    };
+    let payload = rate.payload_bytes.unwrap_or(sizes.payload_bytes);
+    EventMessages {
+        per_message,
+        messages: rate.per_day * actors * DAYS_PER_MONTH / per_message,
+        device_bytes: per_message * (payload + sizes.device_message_overhead_bytes),
+        envelope_bytes: per_message * (payload + sizes.envelope_overhead_bytes),
+    }
+}
+
 /// One customer's month under `scenario`, consumers deployed with `bridge`. The profile must
 /// have been checked against `routes` and the price list must carry every metering increment
 /// (both are checked on load).
@@ -209,23 +244,14 @@ pub fn customer_usage(
             actor.per_customer * connection.sessions_per_day * 2.0 * DAYS_PER_MONTH;
     }
 
-    let sizes = profile.message_sizes;
     for rate in &profile.events {
         let route = &routes[&rate.event];
-        let actors = match &rate.actor {
-            Some(kind) => profile.actors[kind].per_customer,
-            None => 1.0,
-        };
-        let per_message = match scenario.messaging {
-            Messaging::EventCollections if rate.collectable => {
-                profile.event_collections.events_per_collection
-            }
-            _ => 1.0,
-        };
-        let messages = rate.per_day * actors * DAYS_PER_MONTH / per_message;
-        let payload = rate.payload_bytes.unwrap_or(sizes.payload_bytes);
-        let device_bytes = per_message * (payload + sizes.device_message_overhead_bytes);
-        let envelope_bytes = per_message * (payload + sizes.envelope_overhead_bytes);
+        let EventMessages {
+            per_message,
+            messages,
+            device_bytes,
+            envelope_bytes,
+        } = event_messages(profile, scenario.messaging, rate);
 
         match route.direction {
             Direction::ActorToBackend => {
