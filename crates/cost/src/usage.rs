@@ -9,6 +9,12 @@ use crate::pricing::{Prices, increments};
 use crate::profile::{EventRate, LambdaFunction, Profile};
 use crate::routes::{Direction, EventRoutes, IOT_FORWARDER};
 
+/// Topic rules that take every message an actor publishes on an event's topic: the event
+/// module's readable rule and its rejected rule (terraform/modules/event/main.tf). IoT meters
+/// each triggered rule, and at least one action for each, "with a minimum of one action per
+/// rule" (https://aws.amazon.com/iot-core/pricing/).
+pub const RULES_PER_ACTOR_EVENT: f64 = 2.0;
+
 /// 365 days / 12: the model's month.
 pub const DAYS_PER_MONTH: f64 = 365.0 / 12.0;
 /// AWS meters data volumes in binary gigabytes.
@@ -256,9 +262,13 @@ pub fn customer_usage(
         match route.direction {
             Direction::ActorToBackend => {
                 usage.iot_messages += messages * increments(device_bytes, iot_increment);
-                usage.iot_rules_triggered += messages * increments(device_bytes, rule_increment);
-                // One action per rule: the SNS publish (the error action runs only on failure).
-                usage.iot_actions_executed += messages * increments(device_bytes, action_increment);
+                usage.iot_rules_triggered +=
+                    RULES_PER_ACTOR_EVENT * messages * increments(device_bytes, rule_increment);
+                // IoT bills at least one action per triggered rule: the readable rule's SNS
+                // publish, and the minimum for the rejected rule whose WHERE clause (almost
+                // always) selects nothing. The error action runs only on failure.
+                usage.iot_actions_executed +=
+                    RULES_PER_ACTOR_EVENT * messages * increments(device_bytes, action_increment);
             }
             Direction::BackendToActor => {
                 // The forwarder's iot-data Publish (an HTTP request), the PUBLISH sent to the

@@ -36,8 +36,10 @@ fn always_connected_single_events() {
         usage.iot_messages,
         2.0 * MONTH + 2_920.0 + 365.0 + 3.0 * 365.0,
     );
-    close(usage.iot_rules_triggered, 2_920.0 + 365.0);
-    close(usage.iot_actions_executed, 2_920.0 + 365.0);
+    // Each device publish triggers the event's readable and rejected rules, each billed at
+    // least one action.
+    close(usage.iot_rules_triggered, 2.0 * (2_920.0 + 365.0));
+    close(usage.iot_actions_executed, 2.0 * (2_920.0 + 365.0));
     close(usage.sns_publishes, 2_920.0 + 365.0 * 3.0);
     // Fan-out: telemetry 1, finished 2, replied 1 (iot-forwarder), audited 1.
     close(usage.sns_http_deliveries, 2_920.0 + 730.0 + 365.0 + 365.0);
@@ -79,7 +81,7 @@ fn event_collections_carry_eight_telemetry_events_per_message() {
         usage.iot_messages,
         2.0 * MONTH + 365.0 + 365.0 + 3.0 * 365.0,
     );
-    close(usage.iot_rules_triggered, 730.0);
+    close(usage.iot_rules_triggered, 2.0 * 730.0);
     close(usage.sns_publishes, 365.0 * 4.0);
     close(usage.handler.requests, 365.0 + 730.0 + 365.0);
     // A collection's handler runs 25 + 7 × 2 = 39 ms, its bridge 6 + 39 ms.
@@ -128,11 +130,11 @@ fn iot_messages_round_up_at_five_kilobytes() {
     // Device message = payload + 100 bytes of overhead.
     let at = usage(&one_event(5_020, 400), Scenario::BASELINE);
     close(at.iot_messages, 365.0);
-    close(at.iot_rules_triggered, 365.0);
+    close(at.iot_rules_triggered, 2.0 * 365.0);
     let above = usage(&one_event(5_021, 400), Scenario::BASELINE);
     close(above.iot_messages, 730.0);
-    close(above.iot_rules_triggered, 730.0);
-    close(above.iot_actions_executed, 730.0);
+    close(above.iot_rules_triggered, 2.0 * 730.0);
+    close(above.iot_actions_executed, 2.0 * 730.0);
 }
 
 #[test]

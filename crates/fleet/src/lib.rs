@@ -16,7 +16,7 @@ mod settings;
 mod stats;
 
 pub use plan::{DEVICE_ACTOR, DeviceEvent, DevicePlan, reply_event};
-pub use report::{Memory, Report, progress_line, render};
+pub use report::{Memory, Report, progress_line, render, report_json};
 pub use schedule::{Scheduled, device_schedule};
 pub use settings::{
     IDLE_AFTER, Outage, POLL_INTERVAL, REPLY_DEADLINE, SIMULATED_DAY, Settings, parse_duration,

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use postoffice_device::{Counters, METERING_INCREMENT_BYTES};
+use serde_json::{Value, json};
 
 use crate::settings::{IDLE_AFTER, POLL_INTERVAL, Settings};
 use crate::stats::Latencies;
@@ -239,6 +240,90 @@ pub fn render(report: &Report) -> String {
     out
 }
 
+/// The final report as JSON, for scripts and CI: the same measures as [`render`], in seconds,
+/// milliseconds and bytes.
+pub fn report_json(report: &Report) -> Value {
+    let mut report = report.clone();
+    let settings = &report.settings;
+    let devices = settings.devices;
+    let day = report.day;
+    let seconds = |duration: Duration| duration.as_secs_f64();
+    let ms = |latency: Option<Duration>| latency.map(|latency| latency.as_secs_f64() * 1000.0);
+    let memory = |(before, after): (u64, u64)| {
+        json!({
+            "before_bytes": before,
+            "after_bytes": after,
+            "bytes_per_connection": after.saturating_sub(before) as f64 / devices as f64,
+        })
+    };
+    let outage = settings.outage.map(|outage| {
+        json!({
+            "at_fraction": outage.at_fraction,
+            "seconds": seconds(outage.duration),
+            "herd_reconnect_seconds": report.herd_reconnect.map(seconds),
+            "connect_failures": day.connect_failures,
+        })
+    });
+    let (p50, p99) = (
+        report.replies.percentile(50.0),
+        report.replies.percentile(99.0),
+    );
+    json!({
+        "profile": report.profile,
+        "devices": devices,
+        "time_scale": settings.time_scale,
+        "idle_disconnect": settings.idle_disconnect,
+        "collections": settings.collections,
+        "day_seconds": seconds(report.day_elapsed),
+        "registration": {
+            "seconds": seconds(report.registration),
+            "per_second": rate(devices as f64, report.registration),
+            "concurrency": report.registration_concurrency,
+        },
+        "connect": {
+            "seconds": seconds(report.connect_all),
+            "per_second": rate(devices as f64, report.connect_all),
+        },
+        "outage": outage,
+        "events": {
+            "accepted": report.events_accepted,
+            "acknowledged": day.events_sent,
+            "per_second": rate(day.events_sent as f64, settings.day()),
+            "collections_sent": day.collections_sent,
+            "in_outboxes": report.totals.outbox_depth,
+            "refused": report.totals.events_refused,
+            "lost": report.events_lost(),
+            "not_accepted": report.events_not_accepted,
+        },
+        "replies": {
+            "requests": report.requests,
+            "in_time": report.replies.len(),
+            "late": report.late_replies,
+            "p50_ms": ms(p50),
+            "p99_ms": ms(p99),
+        },
+        "connections": {
+            "real_minutes": seconds(day.connected) / 60.0,
+            "simulated_minutes": seconds(day.connected) * settings.time_scale / 60.0,
+            "hours_per_device_day": report.connected_hours_per_device_day(),
+            "profile_hours_per_device_day": report.profile_hours_per_day,
+            "connects": day.connects,
+            "idle_disconnects": day.idle_disconnects,
+            "lost": day.error_disconnects,
+        },
+        "iot_messages": {
+            "publishes": day.messages_sent,
+            "metered": day.metered_messages_sent,
+            "bytes": day.bytes_sent,
+            "received": day.messages_received,
+        },
+        "memory": {
+            "simulator": memory(report.memory.simulator),
+            "post_office": report.memory.post_office.map(memory),
+        },
+    })
+}
+
 fn rate(count: f64, over: Duration) -> f64 {
     if over.is_zero() {
         return 0.0;
@@ -362,5 +447,29 @@ mod tests {
             line,
             "  30.0 s (day 12:00)  connected 150/200  events sent 15 acked 12  replies 2  outbox 3"
         );
+    }
+
+    #[test]
+    fn the_json_report_carries_the_same_measures() {
+        let json = report_json(&report());
+        assert_eq!(json["devices"], 200);
+        assert_eq!(json["registration"]["per_second"], 20.0);
+        assert_eq!(json["connect"]["per_second"], 100.0);
+        assert_eq!(json["outage"]["herd_reconnect_seconds"], 1.5);
+        assert_eq!(json["events"]["acknowledged"], 19_700);
+        assert_eq!(json["events"]["in_outboxes"], 2);
+        assert_eq!(json["events"]["lost"], 0);
+        assert_eq!(json["replies"]["in_time"], 4);
+        assert_eq!(json["replies"]["p50_ms"], 50.0);
+        assert_eq!(json["replies"]["p99_ms"], 900.0);
+        assert_eq!(json["connections"]["simulated_minutes"], 14_400.0);
+        assert_eq!(
+            json["memory"]["simulator"]["bytes_per_connection"],
+            104_857.6
+        );
+        assert!(json["memory"]["post_office"].is_null());
+        let mut lossy = report();
+        lossy.events_accepted += 3;
+        assert_eq!(report_json(&lossy)["events"]["lost"], 3);
     }
 }

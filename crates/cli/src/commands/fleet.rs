@@ -18,6 +18,7 @@ use postoffice_device::{
 use postoffice_fleet::{
     DEVICE_ACTOR, DevicePlan, IDLE_AFTER, Latencies, Memory, Outage, POLL_INTERVAL, REPLY_DEADLINE,
     Report, Settings, counters_since, device_schedule, parse_duration, progress_line, render,
+    report_json,
 };
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -54,6 +55,9 @@ pub struct FleetArgs {
     /// The running post office's directory [default: .run/latest].
     #[arg(long)]
     run_dir: Option<PathBuf>,
+    /// Print the report as JSON (progress goes to stderr either way).
+    #[arg(long)]
+    json: bool,
 }
 
 /// What the devices' tasks count while the day runs.
@@ -109,7 +113,7 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
     let registration_started = Instant::now();
     let registered = register_fleet(&running, settings.devices, args.concurrency).await?;
     let registration = registration_started.elapsed();
-    println!(
+    eprintln!(
         "registered {} devices in {:.1} s",
         registered.len(),
         registration.as_secs_f64()
@@ -158,7 +162,7 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
     }
 
     let connect_all = connect_fleet(&devices, args.concurrency).await?;
-    println!(
+    eprintln!(
         "connected {} devices in {:.2} s",
         devices.len(),
         connect_all.as_secs_f64()
@@ -228,7 +232,11 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
         profile_hours_per_day: expected_hours(&profile, &settings),
         settings,
     };
-    print!("{}", render(&report));
+    if args.json {
+        println!("{:#}", report_json(&report));
+    } else {
+        print!("{}", render(&report));
+    }
     close_fleet(devices).await;
     if report.events_lost() == 0 {
         let _ = std::fs::remove_dir_all(&outboxes);
@@ -325,7 +333,7 @@ async fn register_fleet(
     while let Some(done) = registrations.join_next().await {
         registered.push(done??);
         if last_shown.elapsed() >= Duration::from_secs(1) {
-            println!("registering: {}/{count}", registered.len());
+            eprintln!("registering: {}/{count}", registered.len());
             last_shown = Instant::now();
         }
     }
@@ -473,7 +481,7 @@ async fn injected_outage(
     for device in &devices {
         let _ = device.lose_connection(outage.duration);
     }
-    println!(
+    eprintln!(
         "outage: {} devices dropped ({} connected), connects fail for {:.1} s",
         devices.len(),
         connected.len(),
@@ -507,7 +515,7 @@ async fn show_progress(
             .iter()
             .filter(|device| device.connection_state() == ConnectionState::Connected)
             .count();
-        println!(
+        eprintln!(
             "{}",
             progress_line(
                 day_started.elapsed(),
