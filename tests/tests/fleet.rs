@@ -7,18 +7,14 @@ use std::time::Duration;
 use postoffice_e2e::{Follower, post_office, postoffice_command, repository_root, run, wait_for};
 use postoffice_local::activity::Activity;
 
-/// The number after `label` in `text` (the first one).
-fn number_after(text: &str, label: &str) -> u64 {
-    let start = text
-        .find(label)
-        .unwrap_or_else(|| panic!("the report says `{label}`:\n{text}"))
-        + label.len();
-    text[start..]
-        .trim_start()
-        .split(|c: char| !c.is_ascii_digit())
+/// The JSON report `local fleet --json` printed on stdout, which comes first in `output`
+/// (progress lines follow, from stderr).
+fn fleet_report(output: &str) -> serde_json::Value {
+    serde_json::Deserializer::from_str(output)
+        .into_iter::<serde_json::Value>()
         .next()
-        .and_then(|digits| digits.parse().ok())
-        .unwrap_or_else(|| panic!("a number after `{label}`:\n{text}"))
+        .and_then(Result::ok)
+        .unwrap_or_else(|| panic!("a JSON report first in the output:\n{output}"))
 }
 
 #[test]
@@ -48,25 +44,34 @@ fn a_day_of_a_fleet_with_an_outage_loses_nothing() {
             "0.5",
             "--outage-for",
             "3s",
+            "--json",
         ])
         .await
         .unwrap();
         eprintln!("{output}");
         assert!(ok, "the fleet run failed:\n{output}");
 
-        assert_eq!(number_after(&output, "registered "), devices);
-        assert_eq!(number_after(&output, "connected "), devices);
-        // "lost  0 events (accepted A = acknowledged K + in outboxes O + refused R + lost)"
-        let lost = output
-            .lines()
-            .find(|line| line.trim_start().starts_with("lost "))
-            .unwrap_or_else(|| panic!("the report has a `lost` line:\n{output}"));
-        assert_eq!(number_after(lost, "lost"), 0, "{lost}");
-        assert_eq!(number_after(lost, "in outboxes"), 0, "{lost}");
-        assert_eq!(number_after(lost, "refused"), 0, "{lost}");
-        let acknowledged = number_after(lost, "= acknowledged");
-        assert_eq!(number_after(lost, "accepted"), acknowledged, "{lost}");
-        assert!(acknowledged > 0, "{lost}");
+        let report = fleet_report(&output);
+        let count = |value: &serde_json::Value| {
+            value
+                .as_u64()
+                .unwrap_or_else(|| panic!("a count, not {value}: {report:#}"))
+        };
+        assert_eq!(count(&report["devices"]), devices);
+        assert!(report["connect"]["per_second"].as_f64().unwrap() > 0.0);
+        let events = &report["events"];
+        assert_eq!(events["lost"], 0, "{report:#}");
+        assert_eq!(events["in_outboxes"], 0, "{report:#}");
+        assert_eq!(events["refused"], 0, "{report:#}");
+        let acknowledged = count(&events["acknowledged"]);
+        assert_eq!(count(&events["accepted"]), acknowledged, "{report:#}");
+        assert!(acknowledged > 0, "{report:#}");
+        // Every device connected at the outage's start came back.
+        assert!(
+            report["outage"]["herd_reconnect_seconds"].is_f64(),
+            "{report:#}"
+        );
+        assert!(count(&report["connections"]["idle_disconnects"]) > 0);
 
         // Every acknowledged event went through its rule to SNS, once.
         let published = activity
