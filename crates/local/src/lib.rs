@@ -133,6 +133,8 @@ pub struct Endpoints {
     pub aws_plain: String,
     /// The IoT gateway: MQTT over TLS with client certificates.
     pub mqtt: SocketAddr,
+    /// The IoT gateway's MQTT over WebSocket (`wss://ADDR/mqtt`, SigV4 presigned URLs).
+    pub mqtt_websocket: SocketAddr,
     /// The CA every local endpoint's certificate comes from (`AWS_CA_BUNDLE`).
     pub ca_bundle: PathBuf,
     /// The local SNS signing certificate (`POSTOFFICE_LOCAL_TRUSTED_CERT`).
@@ -278,6 +280,7 @@ impl LocalPostOffice {
                         control.iot.clone(),
                         changes.subscribe(),
                     )),
+                    credentials: credentials.clone(),
                     activity: activity.clone(),
                 }),
             )
@@ -381,14 +384,28 @@ impl LocalPostOffice {
         });
         services.insert("iotdata".to_owned(), iot_data.clone());
         services.insert("iotdevicegateway".to_owned(), iot_data);
+        let moto = aws::moto::MotoClient::new(&moto_url)?;
         services.insert(
             "cognito-identity".to_owned(),
-            Arc::new(cognito::identity::CognitoIdentityStandIns::default()),
+            Arc::new(cognito::federation::IdentityPoolService::new(
+                Arc::new(cognito::identity::CognitoIdentityStandIns::default()),
+                moto.clone(),
+                credentials.clone(),
+                authorizer.clone(),
+                &options.region,
+            )),
+        );
+        services.insert(
+            "cognito-idp".to_owned(),
+            Arc::new(cognito::user_pool::UserPoolService {
+                moto: moto.clone(),
+                region: options.region.clone(),
+            }),
         );
         services.insert(
             "lambda".to_owned(),
             Arc::new(LambdaService {
-                lambda,
+                lambda: lambda.clone(),
                 changes: changes.clone(),
             }),
         );
@@ -402,13 +419,14 @@ impl LocalPostOffice {
         );
         let endpoint = AwsEndpoint::new(
             credentials.clone(),
-            aws::moto::MotoClient::new(&moto_url)?,
+            moto,
             services,
             Arc::new(CallAuthorizer {
                 authorizer: authorizer.clone(),
             }),
             changes,
-        );
+        )
+        .with_function_urls(lambda);
         tasks.push(tokio::spawn(endpoint.clone().serve_tls(
             https_listener,
             tls::server_config(&server_certificate)?,
@@ -463,6 +481,9 @@ impl LocalPostOffice {
                 aws: aws_endpoint,
                 aws_plain,
                 mqtt: gateway.local_addr(),
+                mqtt_websocket: gateway
+                    .websocket_addr()
+                    .context("the IoT gateway serves no WebSocket listener")?,
                 ca_bundle,
                 signing_certificate,
             },
@@ -878,10 +899,6 @@ fn tls_identity(issued: &tls::IssuedCertificate) -> anyhow::Result<TlsIdentity> 
 fn local_inputs(options: &Options, root: &Path) -> serde_json::Value {
     let mut inputs = serde_json::json!({
         "event_catalog": root.join("event-catalog"),
-        "mobile_identity_provider": {
-            "provider_name": format!("cognito-idp.{}.amazonaws.com/{}_LocalPool1", options.region, options.region),
-            "client_id": "localmobileclient",
-        },
     });
     if let (Some(inputs), Some(extra)) = (inputs.as_object_mut(), options.variables.as_object()) {
         for (name, value) in extra {

@@ -140,6 +140,124 @@ pub fn verify(
     }
 }
 
+/// The longest a presigned URL may be valid (`X-Amz-Expires`, seven days).
+const MAX_PRESIGNED_SECONDS: i64 = 7 * 24 * 3600;
+
+/// The query authentication of a presigned URL: `X-Amz-Algorithm`, `X-Amz-Credential`,
+/// `X-Amz-Date`, `X-Amz-SignedHeaders`, `X-Amz-Signature`, optionally `X-Amz-Expires` and
+/// `X-Amz-Security-Token`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presigned {
+    pub authorization: Authorization,
+    pub amz_date: String,
+    pub expires_seconds: Option<i64>,
+    pub security_token: Option<String>,
+}
+
+impl Presigned {
+    pub fn parse(raw_query: &str) -> Result<Self, SignatureError> {
+        let mut parameters = BTreeMap::new();
+        for pair in raw_query.split('&').filter(|pair| !pair.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            parameters.insert(percent_decode(name), percent_decode(value));
+        }
+        let get = |name: &str| parameters.get(name).cloned();
+        let Some(signature) = get("X-Amz-Signature") else {
+            return Err(SignatureError::Missing);
+        };
+        let malformed = |what: &str| SignatureError::Malformed(format!("presigned URL: {what}"));
+        if get("X-Amz-Algorithm").as_deref() != Some("AWS4-HMAC-SHA256") {
+            return Err(malformed("X-Amz-Algorithm must be AWS4-HMAC-SHA256"));
+        }
+        let credential = get("X-Amz-Credential").ok_or_else(|| malformed("no X-Amz-Credential"))?;
+        let signed_headers =
+            get("X-Amz-SignedHeaders").ok_or_else(|| malformed("no X-Amz-SignedHeaders"))?;
+        let authorization = Authorization::parse(&format!(
+            "AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders={signed_headers}, Signature={signature}"
+        ))?;
+        let amz_date = get("X-Amz-Date").ok_or_else(|| malformed("no X-Amz-Date"))?;
+        let expires_seconds = match get("X-Amz-Expires") {
+            None => None,
+            Some(text) => match text.parse::<i64>() {
+                Ok(seconds) if (1..=MAX_PRESIGNED_SECONDS).contains(&seconds) => Some(seconds),
+                _ => return Err(malformed("X-Amz-Expires must be 1 to 604800 seconds")),
+            },
+        };
+        Ok(Self {
+            authorization,
+            amz_date,
+            expires_seconds,
+            security_token: get("X-Amz-Security-Token"),
+        })
+    }
+}
+
+/// Checks an AWS IoT MQTT-over-WebSocket presigned URL: a GET signing the `host` header only,
+/// with the SHA-256 of an empty payload, and, IoT's way, the session token appended to the
+/// query after signing, so not part of the canonical query
+/// (<https://docs.aws.amazon.com/iot/latest/developerguide/protocols.html>, "Signing MQTT over
+/// WebSocket"; <https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html>,
+/// temporary credentials). Valid from its date for `X-Amz-Expires` seconds, or, without it,
+/// within the 15 minutes a signed request has.
+pub fn verify_presigned_websocket(
+    raw_path: &str,
+    raw_query: &str,
+    host: &str,
+    presigned: &Presigned,
+    secret_access_key: &str,
+    now: DateTime<Utc>,
+) -> Result<(), SignatureError> {
+    let authorization = &presigned.authorization;
+    let signed_at = NaiveDateTime::parse_from_str(&presigned.amz_date, "%Y%m%dT%H%M%SZ")
+        .map_err(|_| SignatureError::Malformed(format!("X-Amz-Date {}", presigned.amz_date)))?
+        .and_utc();
+    let age = (now - signed_at).num_seconds();
+    let valid = match presigned.expires_seconds {
+        Some(expires) => (-MAX_CLOCK_SKEW_SECONDS..=expires).contains(&age),
+        None => age.abs() <= MAX_CLOCK_SKEW_SECONDS,
+    };
+    if !valid {
+        return Err(SignatureError::Skewed(presigned.amz_date.clone()));
+    }
+    if !presigned.amz_date.starts_with(&authorization.date)
+        || authorization.signed_headers != ["host"]
+    {
+        return Err(SignatureError::Mismatch);
+    }
+    let unsigned_query: Vec<&str> = raw_query
+        .split('&')
+        .filter(|pair| {
+            let name = percent_decode(pair.split('=').next().unwrap_or_default());
+            name != "X-Amz-Signature" && name != "X-Amz-Security-Token"
+        })
+        .collect();
+    let canonical = format!(
+        "GET\n{}\n{}\nhost:{}\n\nhost\n{}",
+        canonical_uri(raw_path, &authorization.service),
+        canonical_query(&unsigned_query.join("&")),
+        host.trim(),
+        hex(digest::digest(&digest::SHA256, b"").as_ref())
+    );
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{}\n{}\n{}",
+        presigned.amz_date,
+        authorization.scope(),
+        hex(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
+    );
+    let key = signing_key(
+        secret_access_key,
+        &authorization.date,
+        &authorization.region,
+        &authorization.service,
+    );
+    let expected = hex(hmac::sign(&key, string_to_sign.as_bytes()).as_ref());
+    aws_lc_rs::constant_time::verify_slices_are_equal(
+        expected.as_bytes(),
+        authorization.signature.as_bytes(),
+    )
+    .map_err(|_| SignatureError::Mismatch)
+}
+
 fn canonical_request(request: &SignedRequest<'_>, authorization: &Authorization) -> String {
     let payload_hash = match header(request.headers, "x-amz-content-sha256") {
         Some(declared) => declared.to_owned(),

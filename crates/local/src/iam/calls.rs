@@ -60,11 +60,19 @@ impl Authorize for CallAuthorizer {
                 ..
             } => Principal::role_session(role_arn, session_name)
                 .map_err(|error| AwsError::new(403, "AccessDenied", error.to_string()))?,
+            Caller::Anonymous { .. } => {
+                return Err(AwsError::new(
+                    403,
+                    "MissingAuthenticationTokenException",
+                    "Missing Authentication Token",
+                ));
+            }
         };
         let snapshot = self.authorizer.snapshot();
-        let Some(described) = self.describe(call, &snapshot)? else {
+        let Some(mut described) = self.describe(call, &snapshot)? else {
             return Ok(());
         };
+        described.context = super::with_session_keys(described.context, &call.caller);
         let target = match &described.target {
             TargetOwned::Nothing => Target::Nothing,
             TargetOwned::Topic(arn) => Target::Topic(arn),
