@@ -11,6 +11,7 @@
 //! catalog or a local configuration.
 
 pub mod activity;
+pub mod app;
 pub mod applied;
 pub mod aws;
 pub mod cloudwatch;
@@ -584,6 +585,45 @@ impl LocalPostOffice {
             .clone()
     }
 
+    /// A simulated mobile app for this post office (the `mobile` output of the Terraform).
+    pub fn mobile_app(&self) -> anyhow::Result<app::MobileApp> {
+        app::MobileApp::new(app::AppConfig::from_output(
+            &self.endpoints.aws,
+            self.endpoints.ca_bundle.clone(),
+            &self.options.region,
+            self.endpoints.mqtt_websocket,
+            &self.outputs()["mobile"]["value"],
+        )?)
+    }
+
+    /// Creates an app user in `household` (`postoffice local user add`).
+    pub async fn add_user(
+        &self,
+        household: &str,
+        email: &str,
+    ) -> anyhow::Result<cognito::users::AppUser> {
+        let pool = self.outputs()["mobile"]["value"]["user_pool_id"]
+            .as_str()
+            .context("the Terraform output mobile.user_pool_id is missing")?
+            .to_owned();
+        let administrator = self.administrator();
+        let config = aws_sdk_cognitoidentityprovider::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoints.aws_plain)
+            .region(aws_config::Region::new(self.options.region.clone()))
+            .credentials_provider(aws_sdk_cognitoidentityprovider::config::Credentials::new(
+                &administrator.access_key_id,
+                &administrator.secret_access_key,
+                administrator.session_token.clone(),
+                None,
+                "postoffice-local-administrator",
+            ))
+            .http_client(postoffice::aws_http::http_client())
+            .build();
+        let idp = aws_sdk_cognitoidentityprovider::Client::from_conf(config);
+        cognito::users::add(&idp, &pool, household, email).await
+    }
+
     async fn read_outputs(&self) -> anyhow::Result<()> {
         let outputs = self.apply.outputs(self.credentials.administrator()).await?;
         *self.outputs.write().unwrap_or_else(|p| p.into_inner()) = outputs;
@@ -768,6 +808,8 @@ impl LocalPostOffice {
         tls::write_secret(&env_file, &exports)?;
         let running = serde_json::json!({
             "mqtt": self.endpoints.mqtt.to_string(),
+            "mqtt_websocket": self.endpoints.mqtt_websocket.to_string(),
+            "mobile": self.outputs()["mobile"]["value"].clone(),
             "ca_bundle": self.endpoints.ca_bundle,
             "env_file": env_file,
             "pid": std::process::id(),

@@ -30,7 +30,7 @@ resource "aws_cognito_user_pool" "mobile" {
     require_lowercase                = true
     require_uppercase                = true
     require_numbers                  = true
-    require_symbols                  = false
+    require_symbols                  = true
     temporary_password_validity_days = 7
   }
 

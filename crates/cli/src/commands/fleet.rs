@@ -291,6 +291,7 @@ async fn register_fleet(
         dir: running.dir.clone(),
         mqtt: running.mqtt.clone(),
         ca_bundle: running.ca_bundle.clone(),
+        mobile: running.mobile.clone(),
         pid: running.pid,
     });
     let tag = fleet_tag();

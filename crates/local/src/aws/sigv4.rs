@@ -34,6 +34,8 @@ pub enum SignatureError {
     UnknownAccessKey,
     #[error("Signature expired: {0} is not within 15 minutes of the server's time")]
     Skewed(String),
+    #[error("Request has expired: signed at {0}, valid for {1} s")]
+    Expired(String, i64),
     #[error(
         "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."
     )]
@@ -212,12 +214,17 @@ pub fn verify_presigned_websocket(
         .map_err(|_| SignatureError::Malformed(format!("X-Amz-Date {}", presigned.amz_date)))?
         .and_utc();
     let age = (now - signed_at).num_seconds();
-    let valid = match presigned.expires_seconds {
-        Some(expires) => (-MAX_CLOCK_SKEW_SECONDS..=expires).contains(&age),
-        None => age.abs() <= MAX_CLOCK_SKEW_SECONDS,
-    };
-    if !valid {
-        return Err(SignatureError::Skewed(presigned.amz_date.clone()));
+    match presigned.expires_seconds {
+        Some(expires) if age > expires => {
+            return Err(SignatureError::Expired(presigned.amz_date.clone(), expires));
+        }
+        Some(_) if age < -MAX_CLOCK_SKEW_SECONDS => {
+            return Err(SignatureError::Skewed(presigned.amz_date.clone()));
+        }
+        None if age.abs() > MAX_CLOCK_SKEW_SECONDS => {
+            return Err(SignatureError::Skewed(presigned.amz_date.clone()));
+        }
+        _ => {}
     }
     if !presigned.amz_date.starts_with(&authorization.date)
         || authorization.signed_headers != ["host"]
@@ -441,6 +448,92 @@ mod tests {
         assert_eq!(
             verify(&request, &authorization, "another secret", now),
             Err(SignatureError::Mismatch)
+        );
+    }
+
+    /// A presigned WebSocket URL made by AWS's own signer (`aws-sigv4`), with the session token
+    /// excluded from the signature or not.
+    fn presign(token_mode: aws_sigv4::http_request::SessionTokenMode, at: &str) -> String {
+        use aws_sigv4::http_request::{
+            SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+        };
+        let identity = aws_credential_types::Credentials::new(
+            "ASIAEXAMPLE",
+            "secret",
+            Some("token/+=".to_owned()),
+            None,
+            "test",
+        )
+        .into();
+        let mut settings = SigningSettings::default();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(std::time::Duration::from_secs(300));
+        settings.session_token_mode = token_mode;
+        let at: DateTime<Utc> = at.parse().unwrap();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region("eu-west-1")
+            .name("iotdevicegateway")
+            .time(at.into())
+            .settings(settings)
+            .build()
+            .unwrap()
+            .into();
+        let url = "https://127.0.0.1:8443/mqtt";
+        let signable = SignableRequest::new(
+            "GET",
+            url,
+            [("host", "127.0.0.1:8443")].into_iter(),
+            SignableBody::Bytes(&[]),
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let mut request = http::Request::builder().uri(url).body(()).unwrap();
+        instructions.apply_to_request_http1x(&mut request);
+        request.uri().query().unwrap().to_owned()
+    }
+
+    #[test]
+    fn an_iot_presigned_url_verifies_with_the_token_outside_the_signature() {
+        use aws_sigv4::http_request::SessionTokenMode;
+        let check = |query: &str, now: &str| {
+            let presigned = Presigned::parse(query)?;
+            assert_eq!(presigned.security_token.as_deref(), Some("token/+="));
+            verify_presigned_websocket(
+                "/mqtt",
+                query,
+                "127.0.0.1:8443",
+                &presigned,
+                "secret",
+                now.parse().unwrap(),
+            )
+        };
+        let query = presign(SessionTokenMode::Exclude, "2026-12-01T10:00:00Z");
+        check(&query, "2026-12-01T10:01:00Z").unwrap();
+        assert!(matches!(
+            check(&query, "2026-12-01T10:06:00Z"),
+            Err(SignatureError::Expired(_, 300))
+        ));
+        assert_eq!(
+            verify_presigned_websocket(
+                "/mqtt",
+                &query,
+                "127.0.0.1:9999",
+                &Presigned::parse(&query).unwrap(),
+                "secret",
+                "2026-12-01T10:01:00Z".parse().unwrap()
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        // Signed with the token inside, as other services want it: not IoT's URL.
+        let standard = presign(SessionTokenMode::Include, "2026-12-01T10:00:00Z");
+        assert_eq!(
+            check(&standard, "2026-12-01T10:01:00Z"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            Presigned::parse("X-Amz-Algorithm=AWS4-HMAC-SHA256"),
+            Err(SignatureError::Missing)
         );
     }
 

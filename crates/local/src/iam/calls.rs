@@ -258,6 +258,18 @@ impl CallAuthorizer {
                     kms: None,
                 }
             }
+            // The policy is the resource; the target (a certificate or identity) is not
+            // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsiot.html).
+            ("iot", "AttachPolicy") => {
+                let policy = request.path_segments().get(1).cloned().unwrap_or_default();
+                Described {
+                    action: "iot:AttachPolicy".to_owned(),
+                    resource: format!("arn:aws:iot:{region}:{account}:policy/{policy}"),
+                    target: TargetOwned::Nothing,
+                    context,
+                    kms: None,
+                }
+            }
             ("dynamodb", _) => {
                 let table = request
                     .json()
