@@ -129,10 +129,6 @@ provider "aws" {
 OVERRIDE
 cat >"$example/offline.auto.tfvars" <<TFVARS
 lambda_zips = "$placeholders"
-mobile_identity_provider = {
-  provider_name = "cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Offline1"
-  client_id     = "offlineclientid"
-}
 oncall_email_addresses = ["oncall@example.com"]
 oncall_https_endpoints = ["https://paging.example.com/hooks/postoffice"]
 TFVARS

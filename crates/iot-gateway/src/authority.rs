@@ -17,6 +17,39 @@ pub enum ClientCredentials {
     /// (CertificateVerify). Its chain was not validated: IoT Core accepts certificates registered
     /// without a CA, so whether it is registered and ACTIVE is the authority's decision.
     Certificate(ClientCertificate),
+    /// The URL of a WebSocket upgrade to `/mqtt`, which IoT Core reads as a SigV4 presigned
+    /// request (`X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-SignedHeaders=host`,
+    /// `X-Amz-Signature`, and `X-Amz-Security-Token` for temporary credentials). Nothing is
+    /// verified yet: checking the signature and resolving the identity is the authority's job.
+    SignedUrl(SignedUrl),
+}
+
+/// A WebSocket upgrade's host, path and query, exactly as the client sent them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedUrl {
+    host: String,
+    path: String,
+    query: String,
+}
+
+impl SignedUrl {
+    pub fn new(host: String, path: String, query: String) -> Self {
+        Self { host, path, query }
+    }
+
+    /// The `Host` header, the one header IoT's presigned URLs sign.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The query string, still percent-encoded.
+    pub fn query(&self) -> &str {
+        &self.query
+    }
 }
 
 /// A client certificate as IoT Core identifies it.

@@ -16,7 +16,7 @@ use crate::metrics::{MetricsSnapshot, increment};
 use crate::session::lock;
 use crate::tls::{TlsIdentity, accept_connections, acceptor};
 use crate::topic::validate_topic_name_allowing_reserved;
-use crate::{Authority, GatewayError, QoS};
+use crate::{Authority, GatewayError, QoS, websocket};
 
 /// How to start the gateway.
 #[derive(Debug)]
@@ -24,6 +24,9 @@ pub struct GatewayConfig {
     /// Port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
     pub tls: TlsIdentity,
+    /// MQTT over WebSocket (WSS, `/mqtt`) on this port of 127.0.0.1 (0 picks a free one), with
+    /// the same certificate; `None`: no WebSocket listener.
+    pub websocket_port: Option<u16>,
     pub limits: Limits,
 }
 
@@ -33,6 +36,7 @@ impl GatewayConfig {
         Self {
             port: 0,
             tls,
+            websocket_port: Some(0),
             limits: Limits::default(),
         }
     }
@@ -49,6 +53,7 @@ pub struct Published {
 pub struct Gateway {
     broker: Arc<Broker>,
     local_addr: SocketAddr,
+    websocket_addr: Option<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
     accepted: Mutex<Option<mpsc::UnboundedReceiver<AcceptedMessage>>>,
 }
@@ -59,21 +64,32 @@ impl Gateway {
         config: GatewayConfig,
         authority: Arc<dyn Authority>,
     ) -> Result<Self, GatewayError> {
+        let websocket_tls = TlsIdentity {
+            certificate_chain: config.tls.certificate_chain.clone(),
+            private_key: config.tls.private_key.clone_key(),
+        };
         let acceptor = acceptor(config.tls)?;
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
-            .await
-            .map_err(|source| GatewayError::Bind {
-                port: config.port,
-                source,
-            })?;
-        let local_addr = listener.local_addr().map_err(|source| GatewayError::Bind {
-            port: config.port,
-            source,
-        })?;
+        let (listener, local_addr) = bind(config.port).await?;
+        let websocket = match config.websocket_port {
+            Some(port) => Some((bind(port).await?, websocket::acceptor(websocket_tls)?)),
+            None => None,
+        };
         let sweep_interval = config.limits.session_sweep_interval;
         let (broker, accepted) = Broker::new(config.limits, authority);
         let broker = Arc::new(broker);
-        let accept_task = tokio::spawn(accept_connections(listener, acceptor, broker.clone()));
+        let mut tasks = vec![tokio::spawn(accept_connections(
+            listener,
+            acceptor,
+            broker.clone(),
+        ))];
+        let websocket_addr = websocket.as_ref().map(|((_, addr), _)| *addr);
+        if let Some(((listener, _), acceptor)) = websocket {
+            tasks.push(tokio::spawn(websocket::accept_connections(
+                listener,
+                acceptor,
+                broker.clone(),
+            )));
+        }
         let sweeper = {
             let broker = Arc::downgrade(&broker);
             tokio::spawn(async move {
@@ -87,16 +103,23 @@ impl Gateway {
                 }
             })
         };
+        tasks.push(sweeper);
         Ok(Self {
             broker,
             local_addr,
-            tasks: vec![accept_task, sweeper],
+            websocket_addr,
+            tasks,
             accepted: Mutex::new(Some(accepted)),
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where MQTT over WebSocket is served (`wss://ADDR/mqtt`), if it is.
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        self.websocket_addr
     }
 
     /// The iot-data Publish API: the embedder has authorised the caller. Same topic and
@@ -175,6 +198,15 @@ impl Gateway {
         self.broker
             .disconnect_all(DisconnectReason::ServerInitiatedDisconnect);
     }
+}
+
+async fn bind(port: u16) -> Result<(tokio::net::TcpListener, SocketAddr), GatewayError> {
+    let bind_error = |source| GatewayError::Bind { port, source };
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .await
+        .map_err(bind_error)?;
+    let address = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, address))
 }
 
 impl Drop for Gateway {

@@ -9,9 +9,11 @@
 //! Publish API.
 //!
 //! Layers: [`codec`] (MQTT framing, no I/O), `connection` (one client's protocol over any byte
-//! stream), `broker` (sessions, subscriptions, retained messages, routing: no I/O), `tls` (the
-//! transport). A WebSocket transport with a SigV4 principal adds a
-//! [`ClientCredentials`] variant and a listener that hands its stream to the same connection code.
+//! stream), `broker` (sessions, subscriptions, retained messages, routing: no I/O), and two
+//! transports that hand their stream to the same connection code: `tls` (mutual TLS, the client
+//! certificate as [`ClientCredentials::Certificate`]) and `websocket` (MQTT over WSS on `/mqtt`
+//! with the `mqtt` subprotocol, the upgrade's SigV4 presigned URL as
+//! [`ClientCredentials::SignedUrl`], verified by the authority at CONNECT).
 //!
 //! # IoT Core behaviour implemented, and where it comes from
 //!
@@ -90,6 +92,8 @@
 //!   may publish them). No will delay, shared subscriptions, subscription identifiers or
 //!   enhanced authentication; MQTT 5 topic aliases from clients are supported (up to 8).
 //! - No SNI requirement: IoT refuses connections without SNI; local clients connect by IP.
+//! - A WebSocket upgrade with a bad or expired signature is upgraded and its CONNECT refused
+//!   (CONNACK not authorized); IoT Core answers the upgrade itself with HTTP 403.
 
 pub mod codec;
 
@@ -104,10 +108,11 @@ mod metrics;
 mod session;
 mod tls;
 mod topic;
+mod websocket;
 
 pub use authority::{
     Authority, ClientCertificate, ClientCredentials, ConnectRequest, ConnectionAuthority, Refusal,
-    RefusalKind, Verdict,
+    RefusalKind, SignedUrl, Verdict,
 };
 pub use broker::ConnectionInfo;
 pub use codec::ProtocolVersion;
@@ -120,6 +125,7 @@ pub use tls::TlsIdentity;
 pub use topic::{
     TopicError, validate_topic_filter, validate_topic_name, validate_topic_name_allowing_reserved,
 };
+pub use websocket::{MQTT_PATH, MQTT_SUBPROTOCOL};
 
 /// The quality of service levels IoT Core supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -21,6 +21,17 @@ pub struct FunctionUrlCaller {
     pub user_arn: String,
     pub user_id: String,
     pub principal_org_id: Option<String>,
+    /// For credentials of a Cognito identity pool: the identity (`cognitoIdentity`).
+    pub cognito_identity: Option<CognitoIdentityContext>,
+}
+
+/// `requestContext.authorizer.iam.cognitoIdentity` of a caller signing with the credentials of
+/// a Cognito identity pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CognitoIdentityContext {
+    pub amr: Vec<String>,
+    pub identity_id: String,
+    pub identity_pool_id: String,
 }
 
 /// The address of the TCP peer; put it in the request's extensions (default 127.0.0.1).
@@ -96,7 +107,11 @@ pub fn request_event(context: &UrlContext<'_>, request: &http::Request<Bytes>) -
             "accessKey": caller.access_key,
             "accountId": caller.account_id,
             "callerId": caller.caller_id,
-            "cognitoIdentity": null,
+            "cognitoIdentity": caller.cognito_identity.as_ref().map(|identity| json!({
+                "amr": identity.amr,
+                "identityId": identity.identity_id,
+                "identityPoolId": identity.identity_pool_id,
+            })),
             "principalOrgId": caller.principal_org_id,
             "userArn": caller.user_arn,
             "userId": caller.user_id,
@@ -362,11 +377,16 @@ mod tests {
             user_arn: "arn:aws:iam::111122223333:user/example".into(),
             user_id: "AIDA".into(),
             principal_org_id: None,
+            cognito_identity: None,
         });
         request
             .extensions_mut()
             .insert(SourceIp("10.1.2.3".parse().unwrap()));
         let event = request_event(&context(), &request);
+        assert_eq!(
+            event["requestContext"]["authorizer"]["iam"]["cognitoIdentity"],
+            Value::Null
+        );
         assert_eq!(event["isBase64Encoded"], true);
         assert_eq!(event["body"], BASE64.encode([0, 159, 146, 150]));
         assert_eq!(
@@ -376,6 +396,34 @@ mod tests {
         assert_eq!(event["requestContext"]["http"]["sourceIp"], "10.1.2.3");
         assert!(event.get("queryStringParameters").is_none());
         assert!(event.get("cookies").is_none());
+    }
+
+    #[test]
+    fn a_cognito_identity_caller_is_named_in_the_iam_authorizer() {
+        let mut request = http::Request::builder()
+            .method("POST")
+            .uri("/")
+            .body(Bytes::new())
+            .unwrap();
+        request.extensions_mut().insert(FunctionUrlCaller {
+            access_key: "ASIA".into(),
+            account_id: "111122223333".into(),
+            caller_id: "AROA:CognitoIdentityCredentials".into(),
+            user_arn: "arn:aws:sts::111122223333:assumed-role/app/CognitoIdentityCredentials"
+                .into(),
+            user_id: "AROA:CognitoIdentityCredentials".into(),
+            principal_org_id: None,
+            cognito_identity: Some(CognitoIdentityContext {
+                amr: vec!["authenticated".into()],
+                identity_id: "eu-west-1:abc".into(),
+                identity_pool_id: "eu-west-1:pool".into(),
+            }),
+        });
+        let event = request_event(&context(), &request);
+        assert_eq!(
+            event["requestContext"]["authorizer"]["iam"]["cognitoIdentity"],
+            json!({"amr": ["authenticated"], "identityId": "eu-west-1:abc", "identityPoolId": "eu-west-1:pool"})
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub use function::{
     Credentials, FunctionArn, FunctionConfig, FunctionRef, FunctionRegistry, InMemoryRegistry,
     MAX_TIMEOUT, MEMORY_RANGE_MB,
 };
-pub use function_url::{FunctionUrlCaller, SourceIp};
+pub use function_url::{CognitoIdentityContext, FunctionUrlCaller, SourceIp};
 pub use host::{HostConfig, LambdaHost};
 pub use invoke::{
     ErrorDocument, InvocationType, InvokeOutcome, InvokeRequest, MAX_ASYNC_PAYLOAD_BYTES,

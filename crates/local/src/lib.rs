@@ -11,6 +11,7 @@
 //! catalog or a local configuration.
 
 pub mod activity;
+pub mod app;
 pub mod applied;
 pub mod aws;
 pub mod cloudwatch;
@@ -133,6 +134,8 @@ pub struct Endpoints {
     pub aws_plain: String,
     /// The IoT gateway: MQTT over TLS with client certificates.
     pub mqtt: SocketAddr,
+    /// The IoT gateway's MQTT over WebSocket (`wss://ADDR/mqtt`, SigV4 presigned URLs).
+    pub mqtt_websocket: SocketAddr,
     /// The CA every local endpoint's certificate comes from (`AWS_CA_BUNDLE`).
     pub ca_bundle: PathBuf,
     /// The local SNS signing certificate (`POSTOFFICE_LOCAL_TRUSTED_CERT`).
@@ -278,6 +281,7 @@ impl LocalPostOffice {
                         control.iot.clone(),
                         changes.subscribe(),
                     )),
+                    credentials: credentials.clone(),
                     activity: activity.clone(),
                 }),
             )
@@ -381,14 +385,28 @@ impl LocalPostOffice {
         });
         services.insert("iotdata".to_owned(), iot_data.clone());
         services.insert("iotdevicegateway".to_owned(), iot_data);
+        let moto = aws::moto::MotoClient::new(&moto_url)?;
         services.insert(
             "cognito-identity".to_owned(),
-            Arc::new(cognito::identity::CognitoIdentityStandIns::default()),
+            Arc::new(cognito::federation::IdentityPoolService::new(
+                Arc::new(cognito::identity::CognitoIdentityStandIns::default()),
+                moto.clone(),
+                credentials.clone(),
+                authorizer.clone(),
+                &options.region,
+            )),
+        );
+        services.insert(
+            "cognito-idp".to_owned(),
+            Arc::new(cognito::user_pool::UserPoolService {
+                moto: moto.clone(),
+                region: options.region.clone(),
+            }),
         );
         services.insert(
             "lambda".to_owned(),
             Arc::new(LambdaService {
-                lambda,
+                lambda: lambda.clone(),
                 changes: changes.clone(),
             }),
         );
@@ -402,13 +420,14 @@ impl LocalPostOffice {
         );
         let endpoint = AwsEndpoint::new(
             credentials.clone(),
-            aws::moto::MotoClient::new(&moto_url)?,
+            moto,
             services,
             Arc::new(CallAuthorizer {
                 authorizer: authorizer.clone(),
             }),
             changes,
-        );
+        )
+        .with_function_urls(lambda);
         tasks.push(tokio::spawn(endpoint.clone().serve_tls(
             https_listener,
             tls::server_config(&server_certificate)?,
@@ -463,6 +482,9 @@ impl LocalPostOffice {
                 aws: aws_endpoint,
                 aws_plain,
                 mqtt: gateway.local_addr(),
+                mqtt_websocket: gateway
+                    .websocket_addr()
+                    .context("the IoT gateway serves no WebSocket listener")?,
                 ca_bundle,
                 signing_certificate,
             },
@@ -561,6 +583,45 @@ impl LocalPostOffice {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// A simulated mobile app for this post office (the `mobile` output of the Terraform).
+    pub fn mobile_app(&self) -> anyhow::Result<app::MobileApp> {
+        app::MobileApp::new(app::AppConfig::from_output(
+            &self.endpoints.aws,
+            self.endpoints.ca_bundle.clone(),
+            &self.options.region,
+            self.endpoints.mqtt_websocket,
+            &self.outputs()["mobile"]["value"],
+        )?)
+    }
+
+    /// Creates an app user in `household` (`postoffice local user add`).
+    pub async fn add_user(
+        &self,
+        household: &str,
+        email: &str,
+    ) -> anyhow::Result<cognito::users::AppUser> {
+        let pool = self.outputs()["mobile"]["value"]["user_pool_id"]
+            .as_str()
+            .context("the Terraform output mobile.user_pool_id is missing")?
+            .to_owned();
+        let administrator = self.administrator();
+        let config = aws_sdk_cognitoidentityprovider::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoints.aws_plain)
+            .region(aws_config::Region::new(self.options.region.clone()))
+            .credentials_provider(aws_sdk_cognitoidentityprovider::config::Credentials::new(
+                &administrator.access_key_id,
+                &administrator.secret_access_key,
+                administrator.session_token.clone(),
+                None,
+                "postoffice-local-administrator",
+            ))
+            .http_client(postoffice::aws_http::http_client())
+            .build();
+        let idp = aws_sdk_cognitoidentityprovider::Client::from_conf(config);
+        cognito::users::add(&idp, &pool, household, email).await
     }
 
     async fn read_outputs(&self) -> anyhow::Result<()> {
@@ -747,6 +808,8 @@ impl LocalPostOffice {
         tls::write_secret(&env_file, &exports)?;
         let running = serde_json::json!({
             "mqtt": self.endpoints.mqtt.to_string(),
+            "mqtt_websocket": self.endpoints.mqtt_websocket.to_string(),
+            "mobile": self.outputs()["mobile"]["value"].clone(),
             "ca_bundle": self.endpoints.ca_bundle,
             "env_file": env_file,
             "pid": std::process::id(),
@@ -878,10 +941,6 @@ fn tls_identity(issued: &tls::IssuedCertificate) -> anyhow::Result<TlsIdentity> 
 fn local_inputs(options: &Options, root: &Path) -> serde_json::Value {
     let mut inputs = serde_json::json!({
         "event_catalog": root.join("event-catalog"),
-        "mobile_identity_provider": {
-            "provider_name": format!("cognito-idp.{}.amazonaws.com/{}_LocalPool1", options.region, options.region),
-            "client_id": "localmobileclient",
-        },
     });
     if let (Some(inputs), Some(extra)) = (inputs.as_object_mut(), options.variables.as_object()) {
         for (name, value) in extra {

@@ -82,10 +82,21 @@ impl MqttSession {
         timeout: Duration,
     ) -> anyhow::Result<(Self, mpsc::UnboundedReceiver<Received>)> {
         let mut options = MqttOptions::new(client_id, gateway.ip().to_string(), gateway.port());
+        options.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(tls.client_config()?),
+        ));
+        Self::connect_with(options, subscriptions, timeout).await
+    }
+
+    /// As [`MqttSession::connect`], over the transport `options` set (a presigned WebSocket
+    /// URL, for the simulated app).
+    pub async fn connect_with(
+        mut options: MqttOptions,
+        subscriptions: &[String],
+        timeout: Duration,
+    ) -> anyhow::Result<(Self, mpsc::UnboundedReceiver<Received>)> {
+        let client_id = options.client_id();
         options
-            .set_transport(rumqttc::Transport::tls_with_config(
-                rumqttc::TlsConfiguration::Rustls(tls.client_config()?),
-            ))
             .set_keep_alive(Duration::from_secs(30))
             // A persistent session keeps subscriptions and queued QoS 1 messages across a
             // reconnect, as IoT Core may close the connection after refusing a publish.

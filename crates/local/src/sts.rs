@@ -19,6 +19,7 @@ impl LocalService for SecurityTokenService {
         let user_id = match &call.caller {
             Caller::Administrator { account } => account.clone(),
             Caller::RoleSession { session_name, .. } => format!("AROALOCAL:{session_name}"),
+            Caller::Anonymous { .. } => return None,
         };
         let body = format!(
             "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\

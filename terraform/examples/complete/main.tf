@@ -10,12 +10,12 @@ module "catalog" {
 module "platform" {
   source = "../../modules/platform"
 
-  prefix                   = var.prefix
-  device_events            = module.catalog.actor_events["device"]
-  mobile_events            = module.catalog.actor_events["mobile"]
-  mobile_identity_provider = var.mobile_identity_provider
-  oncall_email_addresses   = var.oncall_email_addresses
-  oncall_https_endpoints   = var.oncall_https_endpoints
+  prefix                 = var.prefix
+  device_events          = module.catalog.actor_events["device"]
+  mobile_events          = module.catalog.actor_events["mobile"]
+  mobile_sign_in         = { zip = "${var.lambda_zips}/mobile-sign-in/bootstrap.zip" }
+  oncall_email_addresses = var.oncall_email_addresses
+  oncall_https_endpoints = var.oncall_https_endpoints
 }
 
 module "event" {

@@ -39,3 +39,14 @@ output "dashboard_url" {
   description = "CloudWatch dashboard of the post office."
   value       = module.platform.dashboard_url
 }
+
+output "mobile" {
+  description = "What the mobile app is configured with: user pool and app client, identity pool, the sign-in function URL and the IoT policy it attaches."
+  value = {
+    user_pool_id        = module.platform.mobile_user_pool_id
+    user_pool_client_id = module.platform.mobile_user_pool_client_id
+    identity_pool_id    = module.platform.mobile_identity_pool_id
+    sign_in_url         = module.platform.mobile_sign_in_url
+    iot_policy_name     = module.platform.mobile_iot_policy_name
+  }
+}

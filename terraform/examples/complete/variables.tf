@@ -22,15 +22,6 @@ variable "lambda_zips" {
   default     = "../../../target/lambda"
 }
 
-variable "mobile_identity_provider" {
-  description = "The mobile app's Cognito user pool (`cognito-idp.<region>.amazonaws.com/<pool id>`) and app client id."
-  type = object({
-    provider_name   = string
-    client_id       = string
-    household_claim = optional(string, "custom:household_id")
-  })
-}
-
 variable "oncall_email_addresses" {
   description = "Email addresses paged by alarms."
   type        = list(string)

@@ -1,18 +1,90 @@
-# The mobile app signs in with the app's Cognito user pool and gets credentials from this
-# identity pool. The household comes from the user pool token: the claim named in
-# `mobile_identity_provider.household_claim` becomes the session (principal) tag `household`,
-# and the authenticated role scopes every IoT action to `*/${aws:PrincipalTag/household}/*`.
-# IoT also requires an IoT policy attached to each Cognito identity: the app's sign-in backend
-# calls iot:AttachPolicy(policyName = mobile_iot_policy_name, target = <identity id>) once per
-# identity. IoT allows only what both the role and that policy allow.
+# The mobile app signs in with this user pool and gets credentials from the identity pool
+# below. A user's household is the user pool attribute `custom:household`, set by an
+# administrator (`postoffice local user add`, or the product's back office with
+# AdminCreateUser/AdminUpdateUserAttributes) and never by the app: the app client reads it but
+# may not write it (write_attributes), and users cannot sign themselves up. The identity pool
+# maps the claim to the session (principal) tag `household`, and the authenticated role scopes
+# every IoT action to `*/${aws:PrincipalTag/household}/*`.
+# IoT also requires an IoT policy attached to each Cognito identity: the mobile sign-in function
+# (mobile-sign-in.tf) attaches `aws_iot_policy.mobile` to the identity that calls it, right after
+# the app gets its credentials. IoT allows only what both the role and that policy allow.
+locals {
+  mobile_household_attribute = "household"
+  mobile_household_claim     = "custom:${local.mobile_household_attribute}"
+}
+
+resource "aws_cognito_user_pool" "mobile" {
+  #checkov:skip=CKV_AWS_362:Advanced security (threat protection) is a paid plan per active user; a product decision, not a default of the platform.
+  name                     = "${var.prefix}-mobile"
+  username_attributes      = ["email"]
+  auto_verified_attributes = ["email"]
+  deletion_protection      = "ACTIVE"
+
+  admin_create_user_config {
+    # Self sign-up would let anyone create a user; the household is assigned with the user.
+    allow_admin_create_user_only = true
+  }
+
+  password_policy {
+    minimum_length                   = 12
+    require_lowercase                = true
+    require_uppercase                = true
+    require_numbers                  = true
+    require_symbols                  = true
+    temporary_password_validity_days = 7
+  }
+
+  schema {
+    name                     = local.mobile_household_attribute
+    attribute_data_type      = "String"
+    developer_only_attribute = false
+    # Mutable for administrators (a user who moves house); the app client cannot write it.
+    mutable  = true
+    required = false
+    string_attribute_constraints {
+      min_length = 1
+      max_length = 64
+    }
+  }
+
+  tags = local.tags
+}
+
+resource "aws_cognito_user_pool_client" "mobile" {
+  name         = "${var.prefix}-mobile-app"
+  user_pool_id = aws_cognito_user_pool.mobile.id
+  # A mobile app cannot keep a secret.
+  generate_secret = false
+  # SRP for the app; USER_PASSWORD_AUTH (the password sent over TLS to Cognito) for tools and
+  # the local post office's simulated app.
+  explicit_auth_flows           = ["ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+  prevent_user_existence_errors = "ENABLED"
+  enable_token_revocation       = true
+  read_attributes               = ["email", "email_verified", local.mobile_household_claim]
+  # Not the household: UpdateUserAttributes with custom:household is refused for this client.
+  write_attributes       = ["name"]
+  id_token_validity      = 60
+  access_token_validity  = 60
+  refresh_token_validity = 30
+  token_validity_units {
+    id_token      = "minutes"
+    access_token  = "minutes"
+    refresh_token = "days"
+  }
+}
+
+locals {
+  mobile_identity_provider = aws_cognito_user_pool.mobile.endpoint
+}
+
 resource "aws_cognito_identity_pool" "mobile" {
   identity_pool_name               = "${var.prefix}-mobile"
   allow_unauthenticated_identities = false
   allow_classic_flow               = false
 
   cognito_identity_providers {
-    provider_name           = var.mobile_identity_provider.provider_name
-    client_id               = var.mobile_identity_provider.client_id
+    provider_name           = local.mobile_identity_provider
+    client_id               = aws_cognito_user_pool_client.mobile.id
     server_side_token_check = true
   }
 
@@ -21,10 +93,10 @@ resource "aws_cognito_identity_pool" "mobile" {
 
 resource "aws_cognito_identity_pool_provider_principal_tag" "household" {
   identity_pool_id       = aws_cognito_identity_pool.mobile.id
-  identity_provider_name = var.mobile_identity_provider.provider_name
+  identity_provider_name = local.mobile_identity_provider
   use_defaults           = false
   principal_tags = {
-    household = var.mobile_identity_provider.household_claim
+    household = local.mobile_household_claim
   }
 }
 
@@ -106,8 +178,9 @@ resource "aws_iam_role_policy" "mobile" {
 
   lifecycle {
     precondition {
-      condition     = local.mobile_policy_characters <= 10240
-      error_message = "The mobile role's policy needs ${local.mobile_policy_characters} characters for ${length(var.mobile_events)} mobile events; IAM accepts at most 10240 per role."
+      # 700 characters are kept for the role's other inline policy (mobile-sign-in.tf).
+      condition     = local.mobile_policy_characters <= 10240 - 700
+      error_message = "The mobile role's policy needs ${local.mobile_policy_characters} characters for ${length(var.mobile_events)} mobile events; IAM accepts at most 10240 per role, 700 of which its sign-in policy takes."
     }
   }
 }

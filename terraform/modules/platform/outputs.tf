@@ -181,3 +181,18 @@ output "dashboard_url" {
   description = "CloudWatch dashboard of the platform."
   value       = "https://${local.region}.console.aws.amazon.com/cloudwatch/home?region=${local.region}#dashboards:name=${aws_cloudwatch_dashboard.this.dashboard_name}"
 }
+
+output "mobile_user_pool_id" {
+  description = "Cognito user pool of the mobile app (users and their `custom:household`)."
+  value       = try(aws_cognito_user_pool.mobile.id, null)
+}
+
+output "mobile_user_pool_client_id" {
+  description = "App client the mobile app signs in with (cannot write `custom:household`)."
+  value       = try(aws_cognito_user_pool_client.mobile.id, null)
+}
+
+output "mobile_sign_in_url" {
+  description = "Function URL (AWS_IAM) the app calls, signed with its identity pool credentials, to get the mobile IoT policy attached to its identity."
+  value       = try(aws_lambda_function_url.mobile_sign_in.function_url, null)
+}

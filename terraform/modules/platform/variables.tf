@@ -41,17 +41,17 @@ variable "household_thing_attribute" {
   }
 }
 
-variable "mobile_identity_provider" {
-  description = "The mobile app's Cognito user pool: provider name (`cognito-idp.<region>.amazonaws.com/<pool id>`), app client id, and the claim carrying the user's household id, mapped to the principal tag `household`."
+variable "mobile_sign_in" {
+  description = "The mobile sign-in function (attaches the mobile IoT policy to each app identity): its zip (`make package`: `mobile-sign-in/bootstrap.zip`), memory and reserved concurrency."
   type = object({
-    provider_name   = string
-    client_id       = string
-    household_claim = optional(string, "custom:household_id")
+    zip                  = string
+    memory_size          = optional(number, 128)
+    reserved_concurrency = optional(number)
   })
 
   validation {
-    condition     = can(regex("^cognito-idp\\.[a-z0-9-]+\\.amazonaws\\.com/[a-z0-9-]+_[A-Za-z0-9]+$", var.mobile_identity_provider.provider_name))
-    error_message = "mobile_identity_provider.provider_name must look like cognito-idp.<region>.amazonaws.com/<user pool id>."
+    condition     = endswith(var.mobile_sign_in.zip, ".zip")
+    error_message = "mobile_sign_in.zip must be the path of a .zip file."
   }
 }
 

@@ -299,6 +299,7 @@ async fn register_fleet(
         dir: running.dir.clone(),
         mqtt: running.mqtt.clone(),
         ca_bundle: running.ca_bundle.clone(),
+        mobile: running.mobile.clone(),
         pid: running.pid,
     });
     let tag = fleet_tag();

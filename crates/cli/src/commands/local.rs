@@ -31,6 +31,9 @@ pub enum LocalCommand {
     /// Devices of a running post office (`postoffice local up`).
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Mobile app users of a running post office (`postoffice local up`).
+    #[command(subcommand)]
+    User(UserCommand),
     /// Drive a simulated day of a fleet of ovens through a running post office and report
     /// connect rates, throughput, reply latency, connection minutes, messages and memory.
     Fleet(fleet::FleetArgs),
@@ -49,6 +52,19 @@ pub enum DeviceCommand {
     Add {
         household: String,
         device: String,
+        /// The running post office's directory [default: ROOT/.run/latest].
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCommand {
+    /// Create a user of the mobile app in a household (user pool attribute custom:household)
+    /// and print its email and generated password (on stdout only).
+    Add {
+        household: String,
+        email: String,
         /// The running post office's directory [default: ROOT/.run/latest].
         #[arg(long)]
         run_dir: Option<PathBuf>,
@@ -97,6 +113,11 @@ pub async fn run(command: LocalCommand) -> anyhow::Result<ExitCode> {
             device,
             run_dir,
         }) => device_add(&household, &device, run_dir).await,
+        LocalCommand::User(UserCommand::Add {
+            household,
+            email,
+            run_dir,
+        }) => user_add(&household, &email, run_dir).await,
         LocalCommand::Fleet(args) => fleet::run(args).await,
         LocalCommand::Alarms { run_dir } => alarms(run_dir).await,
     }
@@ -145,6 +166,11 @@ async fn up(options: Options) -> anyhow::Result<ExitCode> {
             .display()
     );
     println!("Add a device:  postoffice local device add HOUSEHOLD DEVICE");
+    println!("Add an app user:  postoffice local user add HOUSEHOLD EMAIL");
+    println!(
+        "  IoT gateway (MQTT over WebSocket, SigV4 presigned)  wss://{}/mqtt",
+        post_office.endpoints.mqtt_websocket
+    );
     let mut activity = post_office.activity();
     loop {
         tokio::select! {
@@ -174,6 +200,8 @@ pub(crate) struct Running {
     pub dir: PathBuf,
     pub mqtt: String,
     pub ca_bundle: PathBuf,
+    /// The `mobile` output of the applied Terraform (user pool, app client, identity pool, ...).
+    pub mobile: serde_json::Value,
     /// The `local up` process (absent from the files of older runs).
     pub pid: Option<u32>,
 }
@@ -202,6 +230,7 @@ pub(crate) fn running(run_dir: Option<PathBuf>) -> anyhow::Result<Running> {
     Ok(Running {
         mqtt: described["mqtt"].as_str().unwrap_or_default().to_owned(),
         ca_bundle: PathBuf::from(described["ca_bundle"].as_str().unwrap_or_default()),
+        mobile: described["mobile"].clone(),
         pid: described["pid"]
             .as_u64()
             .and_then(|pid| u32::try_from(pid).ok()),
@@ -298,6 +327,41 @@ async fn device_add(
         running.ca_bundle.display(),
         credentials.certificate_file.display(),
         credentials.key_file.display(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user_add(
+    household: &str,
+    email: &str,
+    run_dir: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let running = running(run_dir)?;
+    let pool = running.mobile["user_pool_id"]
+        .as_str()
+        .context(
+            "the running post office describes no mobile user pool (restart it with this version)",
+        )?
+        .to_owned();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(postoffice::aws_http::http_client())
+        .load()
+        .await;
+    let idp = aws_sdk_cognitoidentityprovider::Client::new(&config);
+    let user = postoffice_local::cognito::users::add(&idp, &pool, household, email).await?;
+    // The password goes to stdout only: never to a log.
+    println!("Created {} in household {household}.", user.email);
+    println!("  email     {}", user.email);
+    println!("  password  {}", user.password);
+    println!(
+        "  user pool {pool}, app client {}, identity pool {}, sign-in function {}",
+        running.mobile["user_pool_client_id"]
+            .as_str()
+            .unwrap_or_default(),
+        running.mobile["identity_pool_id"]
+            .as_str()
+            .unwrap_or_default(),
+        running.mobile["sign_in_url"].as_str().unwrap_or_default(),
     );
     Ok(ExitCode::SUCCESS)
 }

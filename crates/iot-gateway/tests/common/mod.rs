@@ -173,13 +173,22 @@ fn verdict(filters: &[String], topic: &str, action: &str) -> Verdict {
     }
 }
 
-/// Registered certificates (by certificate id) and their policies.
+/// Registered certificates (by certificate id) and their policies; for WebSocket clients, the
+/// policy of each accepted `X-Amz-Signature` (a stand-in for the embedder's SigV4 check).
 #[derive(Default)]
 pub struct TestAuthority {
     devices: Mutex<HashMap<String, DevicePolicy>>,
+    signatures: Mutex<HashMap<String, DevicePolicy>>,
 }
 
 impl TestAuthority {
+    pub fn register_signature(&self, signature: &str, policy: DevicePolicy) {
+        self.signatures
+            .lock()
+            .unwrap()
+            .insert(signature.to_owned(), policy);
+    }
+
     pub fn register(&self, device: &Credential, policy: DevicePolicy) {
         self.devices
             .lock()
@@ -194,8 +203,23 @@ impl Authority for TestAuthority {
         &self,
         request: &ConnectRequest<'_>,
     ) -> Result<Arc<dyn ConnectionAuthority>, Refusal> {
-        let ClientCredentials::Certificate(certificate) = request.credentials else {
-            return Err(Refusal::not_authorized("not a certificate"));
+        let certificate = match request.credentials {
+            ClientCredentials::Certificate(certificate) => certificate,
+            ClientCredentials::SignedUrl(url) => {
+                let signature = url
+                    .query()
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("X-Amz-Signature="))
+                    .unwrap_or_default();
+                let policy = self.signatures.lock().unwrap().get(signature).cloned();
+                return match policy {
+                    Some(policy) if url.path() == "/mqtt" => Ok(Arc::new(policy)),
+                    _ => Err(Refusal::not_authorized(format!(
+                        "signature {signature:?} is not valid"
+                    ))),
+                };
+            }
+            _ => return Err(Refusal::not_authorized("unknown credentials")),
         };
         let policy = self
             .devices
@@ -301,6 +325,29 @@ impl Harness {
         let mut options = rumqttc::v5::MqttOptions::new(client_id, "127.0.0.1", self.addr().port());
         options
             .set_transport(rumqttc::Transport::tls_with_config(self.tls(device)))
+            .set_keep_alive(Duration::from_secs(30));
+        options
+    }
+
+    /// MQTT 3.1.1 over WSS to `path_and_query`, trusting the local CA, with no client certificate.
+    pub fn websocket_options(&self, path_and_query: &str, client_id: &str) -> rumqttc::MqttOptions {
+        let port = self.gateway.websocket_addr().unwrap().port();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.pki.ca_certificate()).unwrap();
+        let tls = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut options = rumqttc::MqttOptions::new(
+            client_id,
+            format!("wss://127.0.0.1:{port}{path_and_query}"),
+            port,
+        );
+        options
+            .set_transport(rumqttc::Transport::wss_with_config(
+                rumqttc::TlsConfiguration::Rustls(Arc::new(tls)),
+            ))
             .set_keep_alive(Duration::from_secs(30));
         options
     }

@@ -4,26 +4,43 @@
 //! administrator's. Secrets exist only in memory, in the environment of the processes they are
 //! for, and in the run directory's `env/` files (mode 0600).
 
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
 
 /// A principal a request can be made as.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Caller {
     /// The account's administrator: who applies the Terraform and runs on-call tools.
     Administrator { account: String },
-    /// A session of an IAM role (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`).
+    /// A session of an IAM role (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`); for a
+    /// Cognito identity pool's credentials, the identity it was federated for.
     RoleSession {
         account: String,
         role_arn: String,
         session_name: String,
+        web_identity: Option<Arc<CognitoIdentity>>,
     },
+    /// No credentials: the Cognito calls AWS accepts unsigned (sign-in, GetId, ...).
+    Anonymous { account: String },
+}
+
+/// The Cognito identity a role session was issued for (GetCredentialsForIdentity), with what
+/// IAM sees of it: `cognito-identity.amazonaws.com:sub`/`:aud`/`:amr` and the session tags the
+/// identity pool mapped from the token's claims (`aws:PrincipalTag/...`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CognitoIdentity {
+    pub identity_id: String,
+    pub identity_pool_id: String,
+    pub amr: Vec<String>,
+    pub principal_tags: BTreeMap<String, String>,
 }
 
 impl Caller {
     pub fn account(&self) -> &str {
         match self {
-            Caller::Administrator { account } | Caller::RoleSession { account, .. } => account,
+            Caller::Administrator { account }
+            | Caller::RoleSession { account, .. }
+            | Caller::Anonymous { account } => account,
         }
     }
 
@@ -35,10 +52,12 @@ impl Caller {
                 account,
                 role_arn,
                 session_name,
+                ..
             } => format!(
                 "arn:aws:sts::{account}:assumed-role/{}/{session_name}",
                 role_name(role_arn)
             ),
+            Caller::Anonymous { .. } => "*".to_owned(),
         }
     }
 }
@@ -125,6 +144,30 @@ impl CredentialStore {
 
     /// Temporary credentials for a session of `role_arn` (as `AssumeRole` gives).
     pub fn issue_role_session(&self, role_arn: &str, session_name: &str) -> Credentials {
+        self.issue_session(role_arn, session_name, None)
+    }
+
+    /// Temporary credentials of `role_arn` for a Cognito identity (as
+    /// `GetCredentialsForIdentity` gives, through `AssumeRoleWithWebIdentity`).
+    pub fn issue_web_identity_session(
+        &self,
+        role_arn: &str,
+        identity: CognitoIdentity,
+    ) -> Credentials {
+        // The session name Cognito's enhanced flow uses.
+        self.issue_session(
+            role_arn,
+            "CognitoIdentityCredentials",
+            Some(Arc::new(identity)),
+        )
+    }
+
+    fn issue_session(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        web_identity: Option<Arc<CognitoIdentity>>,
+    ) -> Credentials {
         let credentials = Credentials {
             access_key_id: format!("ASIA{}", random_upper(16)),
             secret_access_key: random_secret(40),
@@ -136,6 +179,7 @@ impl CredentialStore {
                 account: self.account.clone(),
                 role_arn: role_arn.to_owned(),
                 session_name: session_name.to_owned(),
+                web_identity,
             },
         );
         credentials

@@ -102,6 +102,34 @@ pub trait Authorize: Send + Sync {
     fn authorize(&self, call: &Call) -> Result<(), AwsError>;
 }
 
+/// A signed caller of a function URL, as authenticated.
+#[derive(Debug, Clone)]
+pub struct UrlCaller {
+    pub caller: Caller,
+    pub access_key_id: String,
+}
+
+/// Function URLs (`https://ID.lambda-url.REGION.on.aws/`): requests to the local endpoint whose
+/// `Host` names one are served by Lambda, signed (auth type `AWS_IAM`) or not (`NONE`).
+#[async_trait]
+pub trait FunctionUrls: Send + Sync {
+    async fn invoke(
+        &self,
+        url_id: &str,
+        caller: Option<UrlCaller>,
+        request: Request<Bytes>,
+    ) -> axum::http::Response<Bytes>;
+}
+
+/// The URL id of a function URL host (`ID.lambda-url.REGION.on.aws`, with or without a port).
+fn function_url_host(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get("host")?.to_str().ok()?;
+    let host = host.split(':').next()?;
+    let (id, rest) = host.split_once('.')?;
+    (rest.starts_with("lambda-url.") && rest.ends_with(".on.aws") && !id.is_empty())
+        .then(|| id.to_owned())
+}
+
 /// Announces control-plane changes, per service (signing name), as a generation number.
 #[derive(Clone)]
 pub struct ControlPlaneChanges {
@@ -140,9 +168,25 @@ struct Inner {
     services: HashMap<String, Arc<dyn LocalService>>,
     authorize: Arc<dyn Authorize>,
     changes: ControlPlaneChanges,
+    function_urls: Option<Arc<dyn FunctionUrls>>,
 }
 
 impl AwsEndpoint {
+    /// Serves function URL requests too (by `Host`).
+    pub fn with_function_urls(self, urls: Arc<dyn FunctionUrls>) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                credentials: inner.credentials.clone(),
+                moto: inner.moto.clone(),
+                services: inner.services.clone(),
+                authorize: inner.authorize.clone(),
+                changes: inner.changes.clone(),
+                function_urls: Some(urls),
+            }),
+        }
+    }
+
     pub fn new(
         credentials: Arc<CredentialStore>,
         moto: moto::MotoClient,
@@ -157,6 +201,7 @@ impl AwsEndpoint {
                 services,
                 authorize,
                 changes,
+                function_urls: None,
             }),
         }
     }
@@ -188,17 +233,61 @@ impl AwsEndpoint {
             authorization: None,
             secure,
         };
-        let caller = match self.authenticate(&mut request) {
-            Ok(caller) => caller,
-            Err(error) => return error.render(request.protocol(), &request_id),
+        if let Some(url_id) = function_url_host(&parts.headers)
+            && let Some(urls) = &self.inner.function_urls
+        {
+            let caller = match request.header("authorization") {
+                None => None,
+                Some(_) => match self.authenticate(&mut request) {
+                    Ok(caller) if request.service() == Some("lambda") => {
+                        let access_key_id = request
+                            .authorization
+                            .as_ref()
+                            .map(|authorization| authorization.access_key_id.clone())
+                            .unwrap_or_default();
+                        Some(UrlCaller {
+                            caller,
+                            access_key_id,
+                        })
+                    }
+                    // Lambda answers a bad signature on a function URL with a bare 403.
+                    _ => {
+                        return (StatusCode::FORBIDDEN, "{\"Message\":\"Forbidden\"}")
+                            .into_response();
+                    }
+                },
+            };
+            let mut forwarded = Request::builder()
+                .method(parts.method.clone())
+                .uri(parts.uri.clone())
+                .body(request.body.clone())
+                .expect("the request's own parts");
+            *forwarded.headers_mut() = parts.headers.clone();
+            let response = urls.invoke(&url_id, caller, forwarded).await;
+            let (response_parts, body) = response.into_parts();
+            return Response::from_parts(response_parts, Body::from(body));
+        }
+        let unsigned =
+            request.header("authorization").is_none() && request.unsigned_service().is_some();
+        let caller = if unsigned {
+            Caller::Anonymous {
+                account: self.inner.credentials.account().to_owned(),
+            }
+        } else {
+            match self.authenticate(&mut request) {
+                Ok(caller) => caller,
+                Err(error) => return error.render(request.protocol(), &request_id),
+            }
         };
         let call = Call {
             request,
             caller,
             request_id,
         };
-        if !matches!(call.caller, Caller::Administrator { .. })
-            && let Err(denied) = self.inner.authorize.authorize(&call)
+        if !matches!(
+            call.caller,
+            Caller::Administrator { .. } | Caller::Anonymous { .. }
+        ) && let Err(denied) = self.inner.authorize.authorize(&call)
         {
             return call.error(&denied);
         }

@@ -36,6 +36,47 @@ impl MotoClient {
         &self.base_url
     }
 
+    /// Calls a JSON-protocol action of moto as the account (moto reads the service and region
+    /// from the credential scope and checks no signature): for local services that need
+    /// moto's state (a user pool client's settings, an identity pool's providers).
+    pub async fn json_action(
+        &self,
+        service: &str,
+        region: &str,
+        target: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<(StatusCode, serde_json::Value)> {
+        let date = chrono::Utc::now().format("%Y%m%d");
+        let response = self
+            .http
+            .post(format!("{}/", self.base_url))
+            .header("x-amz-target", target)
+            .header("content-type", "application/x-amz-json-1.1")
+            .header(
+                "authorization",
+                format!(
+                    "AWS4-HMAC-SHA256 Credential=local/{date}/{region}/{service}/aws4_request, SignedHeaders=host, Signature=local"
+                ),
+            )
+            .body(body.to_string())
+            .send()
+            .await?;
+        let status = StatusCode::from_u16(response.status().as_u16())?;
+        let answer = response.json().await.unwrap_or(serde_json::Value::Null);
+        Ok((status, answer))
+    }
+
+    /// A JSON document moto serves by path (a user pool's `/.well-known/jwks.json`).
+    pub async fn get_json(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(response.json().await?)
+    }
+
     pub async fn forward(&self, request: &AwsRequest) -> anyhow::Result<ControlPlaneAnswer> {
         let mut url = format!("{}{}", self.base_url, request.raw_path);
         if let Some(query) = &request.raw_query {

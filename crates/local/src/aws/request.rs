@@ -44,11 +44,38 @@ impl AwsRequest {
             .map(String::as_str)
     }
 
-    /// The SigV4 signing name (`sns`, `sqs`, `lambda`, `iot`, `iotdata`, ...).
+    /// The SigV4 signing name (`sns`, `sqs`, `lambda`, `iot`, `iotdata`, ...); for the unsigned
+    /// Cognito calls, the service their target names.
     pub fn service(&self) -> Option<&str> {
-        self.authorization
-            .as_ref()
-            .map(|authorization| authorization.service.as_str())
+        match &self.authorization {
+            Some(authorization) => Some(authorization.service.as_str()),
+            None => self.unsigned_service(),
+        }
+    }
+
+    /// The service of a call AWS accepts without a signature: the user pool API a signed-in
+    /// user calls with its tokens, and the identity pool's federation
+    /// (<https://docs.aws.amazon.com/cognito/latest/developerguide/user-pools-API-operations.html>,
+    /// "unauthenticated"; <https://docs.aws.amazon.com/cognito/latest/developerguide/authentication-flow.html>).
+    pub fn unsigned_service(&self) -> Option<&'static str> {
+        let (prefix, action) = self.header("x-amz-target")?.split_once('.')?;
+        match (prefix, action) {
+            (
+                "AWSCognitoIdentityProviderService",
+                "InitiateAuth"
+                | "RespondToAuthChallenge"
+                | "UpdateUserAttributes"
+                | "GetUser"
+                | "ChangePassword"
+                | "GlobalSignOut"
+                | "RevokeToken"
+                | "DeleteUser",
+            ) => Some("cognito-idp"),
+            ("AWSCognitoIdentityService", "GetId" | "GetCredentialsForIdentity") => {
+                Some("cognito-identity")
+            }
+            _ => None,
+        }
     }
 
     pub fn protocol(&self) -> Protocol {
@@ -153,6 +180,7 @@ impl AwsRequest {
             ("iot", "POST", ["tags"]) => "TagResource",
             ("iot", "POST", ["untag"]) => "UntagResource",
             ("iot", "GET", ["endpoint"]) => "DescribeEndpoint",
+            ("iot", "PUT", ["target-policies", _]) => "AttachPolicy",
             _ => return None,
         };
         Some(action.to_owned())
@@ -276,5 +304,36 @@ mod tests {
         );
         assert_eq!(get.action().as_deref(), Some("GetFunction"));
         assert!(!get.is_mutation());
+    }
+
+    #[test]
+    fn only_the_cognito_calls_aws_takes_unsigned_have_a_service_without_a_signature() {
+        let sign_in = request(
+            Method::POST,
+            "/",
+            &[(
+                "x-amz-target",
+                "AWSCognitoIdentityProviderService.InitiateAuth",
+            )],
+            "{}",
+        );
+        assert_eq!(sign_in.service(), Some("cognito-idp"));
+        let get_id = request(
+            Method::POST,
+            "/",
+            &[("x-amz-target", "AWSCognitoIdentityService.GetId")],
+            "{}",
+        );
+        assert_eq!(get_id.service(), Some("cognito-identity"));
+        let admin = request(
+            Method::POST,
+            "/",
+            &[(
+                "x-amz-target",
+                "AWSCognitoIdentityProviderService.AdminCreateUser",
+            )],
+            "{}",
+        );
+        assert_eq!(admin.service(), None);
     }
 }

@@ -34,6 +34,8 @@ pub enum SignatureError {
     UnknownAccessKey,
     #[error("Signature expired: {0} is not within 15 minutes of the server's time")]
     Skewed(String),
+    #[error("Request has expired: signed at {0}, valid for {1} s")]
+    Expired(String, i64),
     #[error(
         "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."
     )]
@@ -138,6 +140,129 @@ pub fn verify(
     } else {
         Err(SignatureError::Mismatch)
     }
+}
+
+/// The longest a presigned URL may be valid (`X-Amz-Expires`, seven days).
+const MAX_PRESIGNED_SECONDS: i64 = 7 * 24 * 3600;
+
+/// The query authentication of a presigned URL: `X-Amz-Algorithm`, `X-Amz-Credential`,
+/// `X-Amz-Date`, `X-Amz-SignedHeaders`, `X-Amz-Signature`, optionally `X-Amz-Expires` and
+/// `X-Amz-Security-Token`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presigned {
+    pub authorization: Authorization,
+    pub amz_date: String,
+    pub expires_seconds: Option<i64>,
+    pub security_token: Option<String>,
+}
+
+impl Presigned {
+    pub fn parse(raw_query: &str) -> Result<Self, SignatureError> {
+        let mut parameters = BTreeMap::new();
+        for pair in raw_query.split('&').filter(|pair| !pair.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            parameters.insert(percent_decode(name), percent_decode(value));
+        }
+        let get = |name: &str| parameters.get(name).cloned();
+        let Some(signature) = get("X-Amz-Signature") else {
+            return Err(SignatureError::Missing);
+        };
+        let malformed = |what: &str| SignatureError::Malformed(format!("presigned URL: {what}"));
+        if get("X-Amz-Algorithm").as_deref() != Some("AWS4-HMAC-SHA256") {
+            return Err(malformed("X-Amz-Algorithm must be AWS4-HMAC-SHA256"));
+        }
+        let credential = get("X-Amz-Credential").ok_or_else(|| malformed("no X-Amz-Credential"))?;
+        let signed_headers =
+            get("X-Amz-SignedHeaders").ok_or_else(|| malformed("no X-Amz-SignedHeaders"))?;
+        let authorization = Authorization::parse(&format!(
+            "AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders={signed_headers}, Signature={signature}"
+        ))?;
+        let amz_date = get("X-Amz-Date").ok_or_else(|| malformed("no X-Amz-Date"))?;
+        let expires_seconds = match get("X-Amz-Expires") {
+            None => None,
+            Some(text) => match text.parse::<i64>() {
+                Ok(seconds) if (1..=MAX_PRESIGNED_SECONDS).contains(&seconds) => Some(seconds),
+                _ => return Err(malformed("X-Amz-Expires must be 1 to 604800 seconds")),
+            },
+        };
+        Ok(Self {
+            authorization,
+            amz_date,
+            expires_seconds,
+            security_token: get("X-Amz-Security-Token"),
+        })
+    }
+}
+
+/// Checks an AWS IoT MQTT-over-WebSocket presigned URL: a GET signing the `host` header only,
+/// with the SHA-256 of an empty payload, and, IoT's way, the session token appended to the
+/// query after signing, so not part of the canonical query
+/// (<https://docs.aws.amazon.com/iot/latest/developerguide/protocols.html>, "Signing MQTT over
+/// WebSocket"; <https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html>,
+/// temporary credentials). Valid from its date for `X-Amz-Expires` seconds, or, without it,
+/// within the 15 minutes a signed request has.
+pub fn verify_presigned_websocket(
+    raw_path: &str,
+    raw_query: &str,
+    host: &str,
+    presigned: &Presigned,
+    secret_access_key: &str,
+    now: DateTime<Utc>,
+) -> Result<(), SignatureError> {
+    let authorization = &presigned.authorization;
+    let signed_at = NaiveDateTime::parse_from_str(&presigned.amz_date, "%Y%m%dT%H%M%SZ")
+        .map_err(|_| SignatureError::Malformed(format!("X-Amz-Date {}", presigned.amz_date)))?
+        .and_utc();
+    let age = (now - signed_at).num_seconds();
+    match presigned.expires_seconds {
+        Some(expires) if age > expires => {
+            return Err(SignatureError::Expired(presigned.amz_date.clone(), expires));
+        }
+        Some(_) if age < -MAX_CLOCK_SKEW_SECONDS => {
+            return Err(SignatureError::Skewed(presigned.amz_date.clone()));
+        }
+        None if age.abs() > MAX_CLOCK_SKEW_SECONDS => {
+            return Err(SignatureError::Skewed(presigned.amz_date.clone()));
+        }
+        _ => {}
+    }
+    if !presigned.amz_date.starts_with(&authorization.date)
+        || authorization.signed_headers != ["host"]
+    {
+        return Err(SignatureError::Mismatch);
+    }
+    let unsigned_query: Vec<&str> = raw_query
+        .split('&')
+        .filter(|pair| {
+            let name = percent_decode(pair.split('=').next().unwrap_or_default());
+            name != "X-Amz-Signature" && name != "X-Amz-Security-Token"
+        })
+        .collect();
+    let canonical = format!(
+        "GET\n{}\n{}\nhost:{}\n\nhost\n{}",
+        canonical_uri(raw_path, &authorization.service),
+        canonical_query(&unsigned_query.join("&")),
+        host.trim(),
+        hex(digest::digest(&digest::SHA256, b"").as_ref())
+    );
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{}\n{}\n{}",
+        presigned.amz_date,
+        authorization.scope(),
+        hex(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
+    );
+    let key = signing_key(
+        secret_access_key,
+        &authorization.date,
+        &authorization.region,
+        &authorization.service,
+    );
+    let expected = hex(hmac::sign(&key, string_to_sign.as_bytes()).as_ref());
+    aws_lc_rs::constant_time::verify_slices_are_equal(
+        expected.as_bytes(),
+        authorization.signature.as_bytes(),
+    )
+    .map_err(|_| SignatureError::Mismatch)
 }
 
 fn canonical_request(request: &SignedRequest<'_>, authorization: &Authorization) -> String {
@@ -323,6 +448,92 @@ mod tests {
         assert_eq!(
             verify(&request, &authorization, "another secret", now),
             Err(SignatureError::Mismatch)
+        );
+    }
+
+    /// A presigned WebSocket URL made by AWS's own signer (`aws-sigv4`), with the session token
+    /// excluded from the signature or not.
+    fn presign(token_mode: aws_sigv4::http_request::SessionTokenMode, at: &str) -> String {
+        use aws_sigv4::http_request::{
+            SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+        };
+        let identity = aws_credential_types::Credentials::new(
+            "ASIAEXAMPLE",
+            "secret",
+            Some("token/+=".to_owned()),
+            None,
+            "test",
+        )
+        .into();
+        let mut settings = SigningSettings::default();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(std::time::Duration::from_secs(300));
+        settings.session_token_mode = token_mode;
+        let at: DateTime<Utc> = at.parse().unwrap();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region("eu-west-1")
+            .name("iotdevicegateway")
+            .time(at.into())
+            .settings(settings)
+            .build()
+            .unwrap()
+            .into();
+        let url = "https://127.0.0.1:8443/mqtt";
+        let signable = SignableRequest::new(
+            "GET",
+            url,
+            [("host", "127.0.0.1:8443")].into_iter(),
+            SignableBody::Bytes(&[]),
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let mut request = http::Request::builder().uri(url).body(()).unwrap();
+        instructions.apply_to_request_http1x(&mut request);
+        request.uri().query().unwrap().to_owned()
+    }
+
+    #[test]
+    fn an_iot_presigned_url_verifies_with_the_token_outside_the_signature() {
+        use aws_sigv4::http_request::SessionTokenMode;
+        let check = |query: &str, now: &str| {
+            let presigned = Presigned::parse(query)?;
+            assert_eq!(presigned.security_token.as_deref(), Some("token/+="));
+            verify_presigned_websocket(
+                "/mqtt",
+                query,
+                "127.0.0.1:8443",
+                &presigned,
+                "secret",
+                now.parse().unwrap(),
+            )
+        };
+        let query = presign(SessionTokenMode::Exclude, "2026-12-01T10:00:00Z");
+        check(&query, "2026-12-01T10:01:00Z").unwrap();
+        assert!(matches!(
+            check(&query, "2026-12-01T10:06:00Z"),
+            Err(SignatureError::Expired(_, 300))
+        ));
+        assert_eq!(
+            verify_presigned_websocket(
+                "/mqtt",
+                &query,
+                "127.0.0.1:9999",
+                &Presigned::parse(&query).unwrap(),
+                "secret",
+                "2026-12-01T10:01:00Z".parse().unwrap()
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        // Signed with the token inside, as other services want it: not IoT's URL.
+        let standard = presign(SessionTokenMode::Include, "2026-12-01T10:00:00Z");
+        assert_eq!(
+            check(&standard, "2026-12-01T10:01:00Z"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            Presigned::parse("X-Amz-Algorithm=AWS4-HMAC-SHA256"),
+            Err(SignatureError::Missing)
         );
     }
 

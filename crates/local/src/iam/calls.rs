@@ -60,11 +60,19 @@ impl Authorize for CallAuthorizer {
                 ..
             } => Principal::role_session(role_arn, session_name)
                 .map_err(|error| AwsError::new(403, "AccessDenied", error.to_string()))?,
+            Caller::Anonymous { .. } => {
+                return Err(AwsError::new(
+                    403,
+                    "MissingAuthenticationTokenException",
+                    "Missing Authentication Token",
+                ));
+            }
         };
         let snapshot = self.authorizer.snapshot();
-        let Some(described) = self.describe(call, &snapshot)? else {
+        let Some(mut described) = self.describe(call, &snapshot)? else {
             return Ok(());
         };
+        described.context = super::with_session_keys(described.context, &call.caller);
         let target = match &described.target {
             TargetOwned::Nothing => Target::Nothing,
             TargetOwned::Topic(arn) => Target::Topic(arn),
@@ -245,6 +253,18 @@ impl CallAuthorizer {
                 Described {
                     action: "iot:Publish".to_owned(),
                     resource: postoffice_policy::iot::topic_arn(region, account, &topic),
+                    target: TargetOwned::Nothing,
+                    context,
+                    kms: None,
+                }
+            }
+            // The policy is the resource; the target (a certificate or identity) is not
+            // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsiot.html).
+            ("iot", "AttachPolicy") => {
+                let policy = request.path_segments().get(1).cloned().unwrap_or_default();
+                Described {
+                    action: "iot:AttachPolicy".to_owned(),
+                    resource: format!("arn:aws:iot:{region}:{account}:policy/{policy}"),
                     target: TargetOwned::Nothing,
                     context,
                     kms: None,

@@ -17,6 +17,7 @@ use postoffice_policy::{
 
 use crate::activity::{Activity, ActivityLog};
 use crate::applied::Applied;
+use crate::aws::credentials::Caller;
 use book::PolicyBook;
 
 /// An applied snapshot with its policies parsed.
@@ -97,6 +98,35 @@ pub fn base_context(secure: bool, region: &str) -> Context {
         )
         .with("aws:EpochTime", now.timestamp())
         .with("aws:RequestedRegion", region)
+}
+
+/// Adds the condition keys of the caller's session: for a Cognito identity's credentials, the
+/// session tags (`aws:PrincipalTag/KEY`) and `cognito-identity.amazonaws.com:sub`, `:aud` and
+/// `:amr` (<https://docs.aws.amazon.com/cognito/latest/developerguide/iam-roles.html>,
+/// <https://docs.aws.amazon.com/cognito/latest/developerguide/attributes-for-access-control.html>).
+pub fn with_session_keys(mut context: Context, caller: &Caller) -> Context {
+    if let Caller::RoleSession {
+        web_identity: Some(identity),
+        ..
+    } = caller
+    {
+        for (key, value) in &identity.principal_tags {
+            context.insert(&format!("aws:PrincipalTag/{key}"), value.as_str());
+        }
+        context.insert(
+            "cognito-identity.amazonaws.com:sub",
+            identity.identity_id.as_str(),
+        );
+        context.insert(
+            "cognito-identity.amazonaws.com:aud",
+            identity.identity_pool_id.as_str(),
+        );
+        context.insert_values(
+            "cognito-identity.amazonaws.com:amr",
+            identity.amr.iter().map(String::as_str),
+        );
+    }
+    context
 }
 
 impl Authorizer {

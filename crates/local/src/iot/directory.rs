@@ -156,4 +156,21 @@ impl Directory {
             .insert(name.to_owned(), (generation, found.clone()));
         Ok(found)
     }
+
+    /// The IoT policies attached to `target` (a Cognito identity id), read on every connect (an
+    /// app connects rarely; the sign-in function attaches its policy just before).
+    pub async fn attached_policies(&self, target: &str) -> anyhow::Result<BTreeSet<String>> {
+        Ok(self
+            .iot
+            .list_attached_policies()
+            .target(target)
+            .send()
+            .await
+            .context("ListAttachedPolicies")?
+            .policies
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|policy| policy.policy_name)
+            .collect())
+    }
 }

@@ -18,16 +18,18 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use postoffice_lambda_host::invoke_api::{parse_request, render_error, render_outcome};
 use postoffice_lambda_host::{
-    FunctionArn, FunctionRef, InvocationType, InvokeOutcome, InvokeRequest, LambdaHost,
-    LambdaHostError, MAX_SYNC_PAYLOAD_BYTES, function_url,
+    CognitoIdentityContext, FunctionArn, FunctionRef, FunctionUrlCaller, InvocationType,
+    InvokeOutcome, InvokeRequest, LambdaHost, LambdaHostError, MAX_SYNC_PAYLOAD_BYTES,
+    function_url,
 };
 use postoffice_policy::Principal;
 
 use crate::applied::lambda::UrlTarget;
+use crate::aws::credentials::Caller;
 use crate::aws::errors::AwsError;
-use crate::aws::{Call, ControlPlaneChanges, LocalService};
+use crate::aws::{Call, ControlPlaneChanges, FunctionUrls, LocalService, UrlCaller};
 use crate::cloudwatch::metrics::Metrics;
-use crate::iam::{Authorizer, Check, Snapshot, Target, base_context};
+use crate::iam::{Authorizer, Check, Snapshot, Target, base_context, with_session_keys};
 use code::{CodeStore, MAX_DIRECT_UPLOAD_BYTES};
 use registry::PlanRegistry;
 
@@ -63,18 +65,37 @@ impl Lambda {
     /// invokes (the function, or the alias for a URL with a qualifier) must allow the caller both
     /// `lambda:InvokeFunctionUrl` and, since October 2025, `lambda:InvokeFunction` through the
     /// URL (<https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html>); a refusal is a 403.
-    /// Only the `NONE` auth type is served: its caller is anonymous.
+    /// The caller of a `NONE` URL is anonymous.
     pub async fn invoke_url(
         &self,
         url_id: &str,
         request: http::Request<Bytes>,
     ) -> http::Response<Bytes> {
+        self.invoke_url_as(url_id, None, request).await
+    }
+
+    /// A request to a function URL by `caller` (SigV4-signed, for `AWS_IAM` URLs): authorised
+    /// with the caller's identity policies and the URL's resource policy, and named in the
+    /// event's `requestContext.authorizer.iam` (with `cognitoIdentity` for an identity pool's
+    /// credentials).
+    pub async fn invoke_url_as(
+        &self,
+        url_id: &str,
+        caller: Option<UrlCaller>,
+        mut request: http::Request<Bytes>,
+    ) -> http::Response<Bytes> {
         let snapshot = self.authorizer.snapshot();
         let Some(target) = snapshot.applied.lambda.by_url_id(url_id) else {
             return plain(404, "Not Found");
         };
-        if authorize_url(&self.authorizer, &snapshot, target).is_err() {
+        let signed_by = caller.as_ref().map(|caller| &caller.caller);
+        if authorize_url(&self.authorizer, &snapshot, target, signed_by).is_err() {
             return plain(403, "Forbidden");
+        }
+        if let Some(caller) = &caller
+            && target.url().is_some_and(|url| url.auth_type == "AWS_IAM")
+        {
+            request.extensions_mut().insert(url_caller(caller));
         }
         let name = target.function.name.clone();
         let function_arn = target.function.arn.clone();
@@ -181,30 +202,100 @@ impl Lambda {
     }
 }
 
-/// Whether the anonymous caller of a function URL may invoke what it targets: the URL's auth
-/// type must be `NONE` (the only one served) and the target's own policy (the function's, or
-/// the alias's) must allow both actions.
+#[async_trait]
+impl FunctionUrls for Lambda {
+    async fn invoke(
+        &self,
+        url_id: &str,
+        caller: Option<UrlCaller>,
+        request: http::Request<Bytes>,
+    ) -> http::Response<Bytes> {
+        self.invoke_url_as(url_id, caller, request).await
+    }
+}
+
+/// How the caller of an `AWS_IAM` function URL appears in the event
+/// (`requestContext.authorizer.iam`).
+fn url_caller(caller: &UrlCaller) -> FunctionUrlCaller {
+    let (caller_id, cognito_identity) = match &caller.caller {
+        Caller::RoleSession {
+            session_name,
+            web_identity,
+            ..
+        } => (
+            format!("AROALOCAL:{session_name}"),
+            web_identity
+                .as_ref()
+                .map(|identity| CognitoIdentityContext {
+                    amr: identity.amr.clone(),
+                    identity_id: identity.identity_id.clone(),
+                    identity_pool_id: identity.identity_pool_id.clone(),
+                }),
+        ),
+        other => (other.account().to_owned(), None),
+    };
+    FunctionUrlCaller {
+        access_key: caller.access_key_id.clone(),
+        account_id: caller.caller.account().to_owned(),
+        caller_id: caller_id.clone(),
+        user_arn: caller.caller.arn(),
+        user_id: caller_id,
+        principal_org_id: None,
+        cognito_identity,
+    }
+}
+
+/// Whether the caller of a function URL may invoke what it targets: anonymous for auth type
+/// `NONE`; for `AWS_IAM` a signed caller, whose identity policies (same account) or the
+/// target's resource policy must allow both actions, under the URL's auth type
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html>).
 pub fn authorize_url(
     authorizer: &Authorizer,
     snapshot: &Snapshot,
     target: UrlTarget<'_>,
+    caller: Option<&Caller>,
 ) -> Result<(), String> {
     let policy = target.qualified_name();
     let auth_type = target
         .url()
         .map(|url| url.auth_type.as_str())
         .unwrap_or_default();
-    if auth_type != "NONE" {
-        tracing::warn!(
-            function = policy,
-            auth_type,
-            "only NONE function URLs are served locally"
-        );
-        return Err(format!("auth type {auth_type} is not served locally"));
-    }
-    let context = base_context(true, &authorizer.region)
-        .with("lambda:FunctionUrlAuthType", "NONE")
-        .with("aws:SourceIp", "127.0.0.1");
+    let base = base_context(true, &authorizer.region).with("aws:SourceIp", "127.0.0.1");
+    let (principal, context) = match (auth_type, caller) {
+        ("NONE", _) => (
+            Principal::anonymous(),
+            base.with("lambda:FunctionUrlAuthType", "NONE"),
+        ),
+        ("AWS_IAM", Some(Caller::Administrator { .. })) => return Ok(()),
+        (
+            "AWS_IAM",
+            Some(
+                caller @ Caller::RoleSession {
+                    role_arn,
+                    session_name,
+                    ..
+                },
+            ),
+        ) => (
+            Principal::role_session(role_arn, session_name).map_err(|error| error.to_string())?,
+            with_session_keys(base.with("lambda:FunctionUrlAuthType", "AWS_IAM"), caller),
+        ),
+        ("AWS_IAM", _) => {
+            tracing::warn!(
+                function = policy,
+                "an unsigned request to an AWS_IAM function URL"
+            );
+            return Err("the function URL's auth type is AWS_IAM: sign the request".to_owned());
+        }
+        (other, _) => {
+            tracing::warn!(
+                function = policy,
+                auth_type = other,
+                "unknown function URL auth type"
+            );
+            return Err(format!("auth type {other} is not served locally"));
+        }
+    };
     for (action, context) in [
         ("lambda:InvokeFunctionUrl", context.clone()),
         (
@@ -216,7 +307,7 @@ pub fn authorize_url(
             .check(
                 snapshot,
                 Check {
-                    principal: Principal::anonymous(),
+                    principal: principal.clone(),
                     action,
                     resource: target.arn(),
                     target: Target::Function(&policy),
@@ -681,7 +772,7 @@ mod tests {
     fn allowed(authorizer: &Authorizer, url_id: &str) -> bool {
         let snapshot = authorizer.snapshot();
         let target = snapshot.applied.lambda.by_url_id(url_id).unwrap();
-        authorize_url(authorizer, &snapshot, target).is_ok()
+        authorize_url(authorizer, &snapshot, target, None).is_ok()
     }
 
     #[test]

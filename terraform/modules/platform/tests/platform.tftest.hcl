@@ -45,6 +45,18 @@ mock_provider "aws" {
   mock_resource "aws_cognito_identity_pool" {
     defaults = { id = "eu-west-1:0b7a2c1e-0000-4000-8000-000000000002", arn = "arn:aws:cognito-identity:eu-west-1:123456789012:identitypool/eu-west-1:0b7a2c1e-0000-4000-8000-000000000002" }
   }
+  mock_resource "aws_cognito_user_pool" {
+    defaults = { id = "eu-west-1_Example1", arn = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Example1", endpoint = "cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example1" }
+  }
+  mock_resource "aws_cognito_user_pool_client" {
+    defaults = { id = "exampleclientid" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:postoffice-mobile-sign-in" }
+  }
+  mock_resource "aws_lambda_function_url" {
+    defaults = { function_url = "https://example.lambda-url.eu-west-1.on.aws/" }
+  }
   mock_resource "aws_iot_policy" {
     defaults = { arn = "arn:aws:iot:eu-west-1:123456789012:policy/postoffice-device" }
   }
@@ -63,12 +75,9 @@ mock_provider "aws" {
 }
 
 variables {
-  device_events = ["DEVICE_TELEMETRY_REPORTED", "COOKING_FINISHED"]
-  mobile_events = ["COOKING_REQUESTED"]
-  mobile_identity_provider = {
-    provider_name = "cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example1"
-    client_id     = "exampleclientid"
-  }
+  device_events          = ["DEVICE_TELEMETRY_REPORTED", "COOKING_FINISHED"]
+  mobile_events          = ["COOKING_REQUESTED"]
+  mobile_sign_in         = { zip = "../../../.terraform-cli/lambda/mobile-sign-in/bootstrap.zip" }
   oncall_email_addresses = ["oncall@example.com"]
   oncall_https_endpoints = ["https://paging.example.com/hooks/1"]
 }
@@ -170,7 +179,7 @@ run "mobile_identities_are_scoped_to_their_household" {
     error_message = "only signed-in app users get credentials"
   }
   assert {
-    condition     = aws_cognito_identity_pool_provider_principal_tag.household.principal_tags["household"] == "custom:household_id" && length(aws_cognito_identity_pool_provider_principal_tag.household.principal_tags) == 1
+    condition     = aws_cognito_identity_pool_provider_principal_tag.household.principal_tags["household"] == "custom:household" && length(aws_cognito_identity_pool_provider_principal_tag.household.principal_tags) == 1
     error_message = "the household claim must become the principal tag household"
   }
   assert {
@@ -192,6 +201,57 @@ run "mobile_identities_are_scoped_to_their_household" {
   assert {
     condition     = contains(data.aws_iam_policy_document.mobile_assume.statement[0].actions, "sts:TagSession")
     error_message = "the role must accept session tags, or the household tag never arrives"
+  }
+}
+
+run "the_household_is_the_administrators_to_set_not_the_apps" {
+  command = apply
+
+  assert {
+    condition     = one([for a in aws_cognito_user_pool.mobile.schema : a.name if a.name == "household"]) == "household"
+    error_message = "the user pool must have the custom attribute household"
+  }
+  assert {
+    condition     = contains(aws_cognito_user_pool_client.mobile.read_attributes, "custom:household") && !contains(aws_cognito_user_pool_client.mobile.write_attributes, "custom:household")
+    error_message = "the app client reads the household claim and may not write it"
+  }
+  assert {
+    condition     = aws_cognito_user_pool.mobile.admin_create_user_config[0].allow_admin_create_user_only
+    error_message = "users cannot sign themselves up (and so choose a household)"
+  }
+  assert {
+    condition     = aws_cognito_user_pool_client.mobile.generate_secret == false
+    error_message = "a mobile app cannot keep a client secret"
+  }
+  assert {
+    condition     = one(aws_cognito_identity_pool.mobile.cognito_identity_providers).provider_name == aws_cognito_user_pool.mobile.endpoint && one(aws_cognito_identity_pool.mobile.cognito_identity_providers).client_id == aws_cognito_user_pool_client.mobile.id
+    error_message = "the identity pool trusts exactly the mobile user pool's app client"
+  }
+}
+
+run "mobile_sign_in_attaches_only_the_mobile_policy_and_only_the_app_calls_it" {
+  command = apply
+
+  assert {
+    condition     = length(data.aws_iam_policy_document.mobile_sign_in.statement) == 3 && data.aws_iam_policy_document.mobile_sign_in.statement[0].actions == toset(["iot:AttachPolicy"]) && data.aws_iam_policy_document.mobile_sign_in.statement[0].resources == toset([aws_iot_policy.mobile.arn])
+    error_message = "the sign-in role may attach the mobile IoT policy and nothing else"
+  }
+  assert {
+    condition     = aws_lambda_function_url.mobile_sign_in.authorization_type == "AWS_IAM"
+    error_message = "the sign-in URL must authenticate callers (the identity id comes from the signature)"
+  }
+  assert {
+    condition     = aws_lambda_function.mobile_sign_in.environment[0].variables["POSTOFFICE_MOBILE_IOT_POLICY"] == aws_iot_policy.mobile.name && aws_lambda_function.mobile_sign_in.environment[0].variables["POSTOFFICE_MOBILE_IDENTITY_POOL_ID"] == aws_cognito_identity_pool.mobile.id
+    error_message = "the function attaches the mobile policy for identities of the mobile pool"
+  }
+  assert {
+    condition = alltrue([for s in data.aws_iam_policy_document.mobile_invokes_sign_in.statement :
+    s.resources == toset([aws_lambda_function.mobile_sign_in.arn]) && length(s.condition) == 1])
+    error_message = "the app role may call the sign-in function, through its URL, and no other"
+  }
+  assert {
+    condition     = aws_iam_role_policy.mobile_invokes_sign_in.role == aws_iam_role.mobile.id
+    error_message = "the permission is the app's role's"
   }
 }
 
