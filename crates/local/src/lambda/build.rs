@@ -15,6 +15,7 @@ pub const PACKAGES: &[&str] = &[
     "example-kitchen",
     "example-telemetry",
     "collection-unpacker",
+    "onboarding",
 ];
 
 /// The packages that are Lambda functions (each packaged as `<binary>/bootstrap.zip`).
@@ -24,6 +25,7 @@ pub const FUNCTIONS: &[&str] = &[
     "example-kitchen",
     "example-telemetry",
     "collection-unpacker",
+    "onboarding",
 ];
 
 /// Builds the packages with `profile`; returns the directory holding the binaries.
