@@ -41,6 +41,17 @@ variable "household_thing_attribute" {
   }
 }
 
+variable "pairing_answer_event" {
+  description = "The event answering pairing requests (catalog DEVICE_PAIRING_REPLIED). An appliance in no household may subscribe to it for itself in any household (`<EVENT>/+/<thing name>`): that is how it learns which household paired it."
+  type        = string
+  default     = "DEVICE_PAIRING_REPLIED"
+
+  validation {
+    condition     = can(regex("^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$", var.pairing_answer_event)) && length(var.pairing_answer_event) <= 64
+    error_message = "pairing_answer_event must be an upper snake case event name of at most 64 characters."
+  }
+}
+
 variable "mobile_identity_provider" {
   description = "The mobile app's Cognito user pool: provider name (`cognito-idp.<region>.amazonaws.com/<pool id>`), app client id, and the claim carrying the user's household id, mapped to the principal tag `household`."
   type = object({
