@@ -6,7 +6,7 @@ CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 # The CLI and the Lambdas are always built as one set (as the local post office builds them):
 # cargo resolves features per set of packages, and every other set recompiles the dependencies.
-LOCAL_BINARIES := -p postoffice-cli -p sns-bridge -p iot-forwarder -p example-kitchen -p example-telemetry -p collection-unpacker -p mobile-sign-in
+LOCAL_BINARIES := -p postoffice-cli -p sns-bridge -p iot-forwarder -p example-kitchen -p example-telemetry -p collection-unpacker -p mobile-sign-in -p onboarding
 POSTOFFICE := $(TARGET_DIR)/debug/postoffice
 VECTORS ?= ../shared/sns-vectors
 
@@ -43,7 +43,7 @@ terraform-check: ## fmt, init, validate, test, plan and checkov, all offline
 e2e: local-binaries ## end-to-end tests against the Terraform-provisioned local post office
 	$(CARGO) test -p postoffice-e2e -- --test-threads=1 --nocapture
 
-demo: setup local-binaries ## run the local post office, drive the six-step tour through it, stop everything
+demo: setup local-binaries ## run the local post office, drive the seven-step tour through it, stop everything
 	$(POSTOFFICE) local demo
 
 # BENCH_PROFILE=dev measures the debug Lambdas the e2e tests run (quicker to build).
@@ -66,7 +66,7 @@ bench-cold-start: ## release bridge: process start to first handled request, str
 
 # The Lambdas only, without the CLI: cargo unifies features per build, and the CLI's aws-config
 # `sso` feature would put SSO clients (and ring) into every Lambda.
-LAMBDAS := -p sns-bridge -p iot-forwarder -p example-kitchen -p example-telemetry -p collection-unpacker -p mobile-sign-in
+LAMBDAS := -p sns-bridge -p iot-forwarder -p example-kitchen -p example-telemetry -p collection-unpacker -p mobile-sign-in -p onboarding
 
 package: ## Lambda zips for Terraform (arm64; needs the aarch64 target and zig)
 	cargo lambda build --release --arm64 --output-format zip $(LAMBDAS)

@@ -14,8 +14,9 @@
    that event's resources and CONSUMER's subscription to it, and otherwise changes only what
    names the event: CONSUMER's bridge (allowed topics; its handler's with an embedded bridge),
    queue policy and bridge policy, and the
-   one device publish policy the event lands in. No other device policy changes, so existing
-   device certificates keep every permission they had.
+   one device publish policy the event lands in (and, when that policy is new, the onboarding
+   handler, which attaches the publish policies when it pairs a device). No other device policy
+   changes, so existing device certificates keep every permission they had.
 """
 import json
 import re
@@ -212,10 +213,20 @@ def check_added_event(base, extended, event, consumer):
         f"module.{consumer}.aws_sqs_queue.dlq",
         f"module.{consumer}.aws_iam_role_policy.bridge",
     }
+    # A new device publish policy is attached by onboarding to the devices it pairs from then
+    # on: the handler whose environment lists the publish policies changes to name it.
+    new_policy_names = {extended[a].get("name") for a in new_policies}
+    onboarding = {
+        a for a in changed
+        if new_policy_names
+        and a.endswith(".aws_lambda_function.handler")
+        and "POSTOFFICE_PAIRED_DEVICE_POLICIES" in json.dumps(extended[a].get("environment"))
+        and all(name in json.dumps(extended[a]) for name in new_policy_names)
+    }
     changed_policies = changed & device_policies
-    if changed - changed_policies - allowed:
-        fail(f"adding {event} changed {sorted(changed - changed_policies - allowed)}, which do not name it")
-    for address in changed - changed_policies:
+    if changed - changed_policies - allowed - onboarding:
+        fail(f"adding {event} changed {sorted(changed - changed_policies - allowed - onboarding)}, which do not name it")
+    for address in changed - changed_policies - onboarding:
         if event not in json.dumps(extended[address]):
             fail(f"adding {event} changed {address}, but not to name it")
     touched = new_policies | changed_policies

@@ -507,8 +507,9 @@ impl Broker {
             .map(|retained| (retained.message.clone(), retained.qos))
     }
 
-    /// Ends a client's connection; whether it was connected.
-    pub fn disconnect(&self, client_id: &str, reason: DisconnectReason) -> bool {
+    /// Ends a client's connection, and with `end_session` its session once the connection has
+    /// handed it back (as a session expiring at disconnect does); whether it was connected.
+    pub fn disconnect(&self, client_id: &str, reason: DisconnectReason, end_session: bool) -> bool {
         let session = lock(&self.sessions).get(client_id).cloned();
         let Some(session) = session else {
             return false;
@@ -517,6 +518,9 @@ impl Broker {
         match state.link.as_mut() {
             Some(link) if link.kick.is_some() => {
                 link.kick(reason);
+                if end_session {
+                    state.expiry_seconds = 0;
+                }
                 true
             }
             _ => false,

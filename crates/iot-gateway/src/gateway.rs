@@ -174,11 +174,15 @@ impl Gateway {
         self.broker.lifecycle_events()
     }
 
-    /// IoT's DeleteConnection: ends the client's connection (its will is published, its
-    /// persistent session kept). Whether it was connected.
-    pub fn disconnect(&self, client_id: &str) -> bool {
-        self.broker
-            .disconnect(client_id, DisconnectReason::ApiInitiatedDisconnect)
+    /// IoT's DeleteConnection: ends the client's connection (its will is published) and, with
+    /// `clean_session`, its persistent session too, subscriptions and queued messages with it;
+    /// otherwise the session is kept. Whether it was connected.
+    pub fn disconnect(&self, client_id: &str, clean_session: bool) -> bool {
+        self.broker.disconnect(
+            client_id,
+            DisconnectReason::ApiInitiatedDisconnect,
+            clean_session,
+        )
     }
 
     /// Connected clients, by client id.

@@ -1017,8 +1017,8 @@ async fn the_embedder_disconnects_a_client_and_its_will_is_published() {
     let mut seen = drive_v4(eventloop);
     next(&mut seen).await;
 
-    assert!(harness.gateway.disconnect("oven-1"));
-    assert!(!harness.gateway.disconnect("nobody"));
+    assert!(harness.gateway.disconnect("oven-1", false));
+    assert!(!harness.gateway.disconnect("nobody", false));
     assert!(matches!(next(&mut seen).await, Seen::Closed(_)));
     assert_eq!(
         next_event(&mut events, disconnected("oven-1")).await,
@@ -1084,4 +1084,63 @@ async fn a_reader_that_never_reads_does_not_hold_publishers() {
         DisconnectReason::Throttled
     );
     assert!(harness.gateway.metrics().throttled_disconnects >= 1);
+}
+
+#[tokio::test]
+async fn a_connection_deleted_with_its_session_resumes_nothing() {
+    let harness = Harness::start().await;
+    let mut events = harness.gateway.lifecycle_events();
+    let oven = harness.device(DevicePolicy::device("oven-1", "h-1"));
+    let mut options = harness.v4_options(&oven, "oven-1");
+    options.set_clean_session(false);
+    let connect = |options: rumqttc::MqttOptions| {
+        let (client, eventloop) = rumqttc::AsyncClient::new(options, 10);
+        (client, drive_v4(eventloop))
+    };
+
+    // Kept: the session is resumed after the API disconnected the client.
+    let (client, mut seen) = connect(options.clone());
+    next(&mut seen).await;
+    client
+        .subscribe("+/h-1/oven-1", ClientQoS::AtLeastOnce)
+        .await
+        .unwrap();
+    next(&mut seen).await;
+    assert!(harness.gateway.disconnect("oven-1", false));
+    next_event(&mut events, disconnected("oven-1")).await;
+    drop((client, seen));
+    let (client, mut seen) = connect(options.clone());
+    assert_eq!(
+        next(&mut seen).await,
+        Seen::ConnAck {
+            session_present: true
+        }
+    );
+
+    // Cleaned: the next connection starts a new session, without the subscription.
+    assert!(harness.gateway.disconnect("oven-1", true));
+    next_event(&mut events, disconnected("oven-1")).await;
+    drop((client, seen));
+    let (_client, mut seen) = connect(options);
+    assert_eq!(
+        next(&mut seen).await,
+        Seen::ConnAck {
+            session_present: false
+        }
+    );
+    harness
+        .gateway
+        .publish(
+            "COOKING_REPLIED/h-1/oven-1",
+            "after",
+            QoS::AtLeastOnce,
+            false,
+        )
+        .unwrap();
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), next(&mut seen))
+            .await
+            .is_err(),
+        "no subscription survived the cleaned session"
+    );
 }

@@ -74,6 +74,8 @@ pub enum Activity {
     },
     /// The iot-data Publish API published to the gateway (return path).
     IotDataPublished { topic: String },
+    /// The iot-data DeleteConnection API closed a client's connection.
+    IotConnectionDeleted { client_id: String },
     /// The gateway refused something a client did.
     GatewayRefused {
         client_id: String,

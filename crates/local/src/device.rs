@@ -115,3 +115,70 @@ pub fn device_message(payload: serde_json::Value) -> DeviceMessage {
         payload,
     }
 }
+
+/// The event answering pairing requests (the catalog's DEVICE_PAIRING_REPLIED).
+pub const PAIRING_ANSWER_EVENT: &str = "DEVICE_PAIRING_REPLIED";
+
+/// An appliance in no household, as it leaves the factory or after it was unpaired: connected
+/// and subscribed to its pairing answers in any household (`DEVICE_PAIRING_REPLIED/+/DEVICE`),
+/// the only thing the base device policy lets it do before its thing has a household.
+pub struct UnpairedDevice {
+    pub device_id: String,
+    session: MqttSession,
+    incoming: mpsc::UnboundedReceiver<Received>,
+}
+
+impl UnpairedDevice {
+    pub async fn connect(
+        gateway: std::net::SocketAddr,
+        tls: &DeviceTls,
+        device_id: &str,
+    ) -> anyhow::Result<Self> {
+        let (session, incoming) = MqttSession::connect(
+            gateway,
+            device_id,
+            tls,
+            &[format!("{PAIRING_ANSWER_EVENT}/+/{device_id}")],
+            Duration::from_secs(10),
+        )
+        .await?;
+        Ok(Self {
+            device_id: device_id.to_owned(),
+            session,
+            incoming,
+        })
+    }
+
+    /// Waits for a `paired` answer and returns the household its topic names: the device
+    /// connects again with it, and that connection's policy variables resolve to it. Refusals
+    /// (another household's wrong code) are passed over.
+    pub async fn wait_until_paired(&mut self, timeout: Duration) -> anyhow::Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = match tokio::time::timeout(left, self.incoming.recv()).await {
+                Ok(Some(message)) => message,
+                Ok(None) => bail!("the MQTT session of {} ended", self.device_id),
+                Err(_) => bail!(
+                    "{} was not paired within {} ms",
+                    self.device_id,
+                    timeout.as_millis()
+                ),
+            };
+            let answer: serde_json::Value =
+                serde_json::from_slice(&message.payload).unwrap_or_default();
+            let topic = postoffice::Topic::parse(&message.topic)?;
+            if topic.event() == PAIRING_ANSWER_EVENT
+                && topic.device_id() == self.device_id
+                && answer["payload"]["status"] == "paired"
+            {
+                return Ok(topic.household_id().to_owned());
+            }
+        }
+    }
+
+    /// Publishes any payload on any topic (the base policy allows no publish).
+    pub async fn publish_to(&self, topic: &str, payload: Vec<u8>) -> anyhow::Result<()> {
+        self.session.publish(topic, payload).await
+    }
+}

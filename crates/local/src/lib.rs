@@ -686,6 +686,27 @@ impl LocalPostOffice {
         Ok(credentials)
     }
 
+    /// Registers an appliance as the factory does: certificate, thing with its pairing claim,
+    /// the base device policy, no household (`iot::factory`). Its label (the pairing code) is
+    /// returned and written beside its key.
+    pub async fn manufacture_device(
+        &self,
+        thing: &str,
+    ) -> anyhow::Result<iot::factory::Manufactured> {
+        let outputs = self.outputs();
+        let policy = outputs["factory_device_policy_name"]["value"]
+            .as_str()
+            .context("the applied Terraform has no output factory_device_policy_name")?;
+        iot::factory::manufacture(
+            &self.runtime.control.iot,
+            &self.factory_ca,
+            thing,
+            policy,
+            &self.run_dir.join("devices"),
+        )
+        .await
+    }
+
     /// Connects a registered device to the gateway, as its firmware would.
     pub async fn connect_device(
         &self,
@@ -743,6 +764,35 @@ impl LocalPostOffice {
             .http_client(postoffice::aws_http::http_client())
             .build();
         aws_sdk_lambda::Client::from_conf(config)
+    }
+
+    /// Credentials of a session of the applied role named `role`, as the Lambda host gets them
+    /// for a function that runs as it: what that role may do, asked directly.
+    pub fn role_session(&self, role: &str) -> Credentials {
+        self.credentials.issue_role_session(
+            &format!("arn:aws:iam::{ACCOUNT}:role/{role}"),
+            "postoffice-local-check",
+        )
+    }
+
+    /// The SDK configuration of a client of the local AWS endpoint (plain HTTP) signing with
+    /// `credentials` (the administrator's, or a [`LocalPostOffice::role_session`]).
+    pub fn sdk_config(&self, credentials: &Credentials) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoints.aws_plain)
+            .region(aws_config::Region::new(self.options.region.clone()))
+            .credentials_provider(aws_sdk_sns::config::SharedCredentialsProvider::new(
+                aws_sdk_sns::config::Credentials::new(
+                    &credentials.access_key_id,
+                    &credentials.secret_access_key,
+                    credentials.session_token.clone(),
+                    None,
+                    "postoffice-local",
+                ),
+            ))
+            .http_client(postoffice::aws_http::http_client())
+            .build()
     }
 
     /// What anyone on the internet gets for POSTing `body` with `headers` to a function URL

@@ -24,6 +24,7 @@ pub mod handler;
 #[cfg(feature = "https")]
 pub mod https;
 pub mod invocation;
+pub mod pairing;
 pub mod sns;
 pub mod topic;
 

@@ -60,3 +60,26 @@ module "collection_unpacker" {
     url = module.platform.rejected_device_messages_queue_url
   }
 }
+
+# Pairs appliances with households and unpairs them (lambdas/onboarding): checks the pairing
+# code against the factory's claim, sets the thing's household, attaches or detaches the device
+# publish policies, closes an unpaired appliance's connection. Its role may do only that (platform,
+# onboarding.tf).
+module "onboarding" {
+  source   = "../../modules/consumer"
+  name     = "onboarding"
+  platform = module.platform.for_consumers
+  catalog  = module.catalog
+  events   = module.event
+  bridge   = local.bridge
+  handler = {
+    zip         = "${var.lambda_zips}/onboarding/bootstrap.zip"
+    policy_json = module.platform.device_onboarding_policy_json
+    environment = {
+      POSTOFFICE_PAIRED_DEVICE_POLICIES = join(",", module.platform.paired_device_policy_names)
+      POSTOFFICE_HOUSEHOLD_ATTRIBUTE    = module.platform.household_thing_attribute
+      # DeleteConnection goes to the account's ATS data endpoint, not the SDK's default one.
+      AWS_ENDPOINT_URL_IOT_DATA_PLANE = "https://${module.platform.device_endpoint}"
+    }
+  }
+}

@@ -8,6 +8,16 @@ output "device_policy_names" {
   value       = module.platform.device_policy_names
 }
 
+output "factory_device_policy_name" {
+  description = "The device policy the factory attaches to every appliance (the rest is attached by onboarding)."
+  value       = module.platform.factory_device_policy_name
+}
+
+output "household_thing_attribute" {
+  description = "The thing attribute holding a device's household (set by onboarding)."
+  value       = module.platform.household_thing_attribute
+}
+
 output "topic_arns" {
   description = "SNS topic ARN per event."
   value       = { for event, instance in module.event : event => instance.topic_arn }

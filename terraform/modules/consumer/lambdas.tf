@@ -142,6 +142,15 @@ resource "aws_iam_role_policy" "handler" {
   policy = data.aws_iam_policy_document.handler.json
 }
 
+# What the handler's own dependencies need (handler.policy_json), apart from what the platform
+# gives every handler, so that each consumer's role holds exactly its own.
+resource "aws_iam_role_policy" "handler_dependencies" {
+  count  = var.handler.policy_json == null ? 0 : 1
+  name   = "handler-dependencies"
+  role   = aws_iam_role.this["handler"].id
+  policy = var.handler.policy_json
+}
+
 resource "aws_lambda_function" "handler" {
   #checkov:skip=CKV_AWS_117:Handlers reach only public AWS APIs (SNS, IoT data, DynamoDB); a VPC would add NAT cost and cold-start time and protect nothing.
   #checkov:skip=CKV_AWS_116:The handler is invoked synchronously, by its bridge or (embedded) through its function URL by SNS; failed deliveries are kept by the subscription's dead-letter queue, not a Lambda DLQ.
@@ -188,7 +197,7 @@ resource "aws_lambda_function" "handler" {
   }
 
   tags       = local.tags
-  depends_on = [aws_iam_role_policy.handler, aws_iam_role_policy.unpacker]
+  depends_on = [aws_iam_role_policy.handler, aws_iam_role_policy.unpacker, aws_iam_role_policy.handler_dependencies]
 }
 
 # The bridge must answer SNS within its 15 s HTTPS timeout.

@@ -129,7 +129,7 @@ variable "bridge" {
 }
 
 variable "handler" {
-  description = "The consumer's handler Lambda: zip path, timeout (below 14 s, so the bridge, separate or embedded, answers SNS within its 15 s), memory, reserved concurrency, extra environment and an optional DynamoDB idempotency table. What it may publish comes from the catalog."
+  description = "The consumer's handler Lambda: zip path, timeout (below 14 s, so the bridge, separate or embedded, answers SNS within its 15 s), memory, reserved concurrency, extra environment, an optional DynamoDB idempotency table, and `policy_json`: an IAM policy document for what its business dependencies need beyond the platform (the onboarding service's IoT registry calls, `module.platform.device_onboarding_policy_json`). What it may publish comes from the catalog."
   type = object({
     zip                   = string
     timeout               = optional(number, 10)
@@ -137,11 +137,17 @@ variable "handler" {
     reserved_concurrency  = optional(number)
     environment           = optional(map(string), {})
     idempotency_table_arn = optional(string)
+    policy_json           = optional(string)
   })
 
   validation {
     condition     = endswith(var.handler.zip, ".zip")
     error_message = "handler.zip must be the path of a .zip file."
+  }
+
+  validation {
+    condition     = var.handler.policy_json == null || can(jsondecode(var.handler.policy_json).Statement)
+    error_message = "handler.policy_json must be an IAM policy document (JSON with a Statement)."
   }
 
   validation {

@@ -51,6 +51,24 @@ locals {
         Action   = "iot:Receive"
         Resource = "${local.iot_arn_prefix}:topic/*/${local.household}/${local.thing}"
       },
+      # Before it belongs to a household (the household variable resolves to nothing, so the
+      # statements above match nothing), an appliance can only wait for the answer to its
+      # pairing, in whatever household pairs it; the topic the answer arrives on names the
+      # household, and its next connection resolves to it (onboarding.tf).
+      {
+        Sid    = "SubscribeToItsPairingAnswers"
+        Effect = "Allow"
+        Action = "iot:Subscribe"
+        # `*` matches the `+` of the filter the device subscribes with (policies treat MQTT
+        # wildcards as literal characters).
+        Resource = "${local.iot_arn_prefix}:topicfilter/${var.pairing_answer_event}/*/${local.thing}"
+      },
+      {
+        Sid      = "ReceiveItsPairingAnswers"
+        Effect   = "Allow"
+        Action   = "iot:Receive"
+        Resource = "${local.iot_arn_prefix}:topic/${var.pairing_answer_event}/*/${local.thing}"
+      },
     ]
   }
 

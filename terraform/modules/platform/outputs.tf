@@ -157,6 +157,16 @@ output "device_policy_names" {
   value       = try(concat([aws_iot_policy.device.name], [for bucket in sort(keys(aws_iot_policy.device_publish)) : aws_iot_policy.device_publish[bucket].name]), [])
 }
 
+output "factory_device_policy_name" {
+  description = "The base device policy the factory attaches to every appliance's certificate: connect as its thing, and, before it has a household, wait for its pairing answer; its household's topics once paired."
+  value       = try(aws_iot_policy.device.name, null)
+}
+
+output "paired_device_policy_names" {
+  description = "The device publish policies onboarding attaches when it pairs an appliance with a household and detaches when it unpairs it."
+  value       = try([for bucket in sort(keys(aws_iot_policy.device_publish)) : aws_iot_policy.device_publish[bucket].name], [])
+}
+
 output "device_policy_by_event" {
   description = "The device publish policy that allows each device event: an event keeps its policy when others are added."
   value       = { for event, bucket in local.device_event_buckets : event => "${var.prefix}-device-publish-${bucket}" }
@@ -195,4 +205,12 @@ output "mobile_user_pool_client_id" {
 output "mobile_sign_in_url" {
   description = "Function URL (AWS_IAM) the app calls, signed with its identity pool credentials, to get the mobile IoT policy attached to its identity."
   value       = try(aws_lambda_function_url.mobile_sign_in.function_url, null)
+output "household_thing_attribute" {
+  description = "The thing attribute holding a device's household, which the device policies resolve (`iot:Connection.Thing.Attributes[...]`) and onboarding sets."
+  value       = var.household_thing_attribute
+}
+
+output "device_onboarding_policy_json" {
+  description = "IAM policy of the onboarding service's role (`handler.policy_json` of its consumer module): read and set things' attributes, attach and detach policies on certificates, close device connections."
+  value       = data.aws_iam_policy_document.device_onboarding.json
 }

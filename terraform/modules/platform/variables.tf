@@ -41,6 +41,17 @@ variable "household_thing_attribute" {
   }
 }
 
+variable "pairing_answer_event" {
+  description = "The event answering pairing requests (catalog DEVICE_PAIRING_REPLIED). An appliance in no household may subscribe to it for itself in any household (`<EVENT>/+/<thing name>`): that is how it learns which household paired it."
+  type        = string
+  default     = "DEVICE_PAIRING_REPLIED"
+
+  validation {
+    condition     = can(regex("^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$", var.pairing_answer_event)) && length(var.pairing_answer_event) <= 64
+    error_message = "pairing_answer_event must be an upper snake case event name of at most 64 characters."
+  }
+}
+
 variable "mobile_sign_in" {
   description = "The mobile sign-in function (attaches the mobile IoT policy to each app identity): its zip (`make package`: `mobile-sign-in/bootstrap.zip`), memory and reserved concurrency."
   type = object({

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use postoffice::catalog::Catalog;
 use postoffice_local::activity::Activity;
-use postoffice_local::device::{SimulatedDevice, device_message};
+use postoffice_local::device::{SimulatedDevice, UnpairedDevice, device_message};
 use postoffice_local::{LocalPostOffice, Options};
 use serde_json::Value;
 
@@ -284,6 +284,201 @@ async fn tour(
     report.check(
         "both requests and their replies are stored",
         stored.map(|count| format!("{count} events in total")),
+    );
+
+    report.step(
+        7,
+        "A new oven leaves the factory, is paired with the household, works there, and is unpaired",
+    );
+    pairing(post_office, catalog, household, report).await
+}
+
+/// The household's app sends `event` about `device`: sent as a backend producer sends an event,
+/// a signed SNS Publish of its envelope to the event's topic (the app's own path, MQTT over
+/// WebSocket as a Cognito identity, is not built yet). Returns the request's event id.
+async fn app_sends(
+    post_office: &LocalPostOffice,
+    event: &str,
+    household: &str,
+    device: &str,
+    payload: Value,
+) -> anyhow::Result<String> {
+    let topic_arn = post_office.outputs()["topic_arns"]["value"][event]
+        .as_str()
+        .with_context(|| format!("the applied Terraform has no topic for {event}"))?
+        .to_owned();
+    let event_id = uuid::Uuid::new_v4().to_string();
+    let envelope = serde_json::json!({
+        "event": event,
+        "event_id": event_id,
+        "household_id": household,
+        "device_id": device,
+        "occurred_at": postoffice::envelope::format_time(&postoffice::envelope::now_millis()),
+        "source": "demo-app",
+        "correlation_id": event_id,
+        "schema_version": 1,
+        "payload": payload,
+    });
+    aws_sdk_sns::Client::new(&post_office.sdk_config(post_office.administrator()))
+        .publish()
+        .topic_arn(topic_arn)
+        .message(envelope.to_string())
+        .send()
+        .await
+        .with_context(|| format!("publishing {event}"))?;
+    Ok(event_id)
+}
+
+/// Waits until the forwarder published on `topic`.
+async fn forwarded(
+    activity: &mut tokio::sync::broadcast::Receiver<Activity>,
+    topic: &str,
+) -> anyhow::Result<()> {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match activity.recv().await {
+                Ok(Activity::IotDataPublished { topic: published }) if published == topic => {
+                    return Ok(());
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(error) => bail!("activity stream ended: {error}"),
+            }
+        }
+    })
+    .await
+    .with_context(|| format!("nothing was published on {topic}"))?
+}
+
+async fn household_of(
+    post_office: &LocalPostOffice,
+    thing: &str,
+) -> anyhow::Result<Option<String>> {
+    Ok(post_office
+        .control_plane()
+        .iot
+        .describe_thing()
+        .thing_name(thing)
+        .send()
+        .await?
+        .attributes
+        .unwrap_or_default()
+        .remove("household"))
+}
+
+async fn pairing(
+    post_office: &LocalPostOffice,
+    catalog: &Catalog,
+    household: &str,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let thing = "oven-2";
+    let appliance = post_office.manufacture_device(thing).await?;
+    report.line(format!(
+        "the factory registered {thing}: certificate {}, base device policy, pairing claim = SHA-256 of the code on its label, no household",
+        &appliance.credentials.certificate_id[..12]
+    ));
+    let tls = post_office.device_tls(&appliance.credentials)?;
+    let mut waiting = UnpairedDevice::connect(post_office.endpoints.mqtt, &tls, thing).await?;
+    report.line(format!(
+        "{thing} connected in no household: it may only wait for DEVICE_PAIRING_REPLIED/+/{thing}"
+    ));
+
+    let mut activity = post_office.activity();
+    let answer_topic = format!("DEVICE_PAIRING_REPLIED/{household}/{thing}");
+    app_sends(
+        post_office,
+        "DEVICE_PAIRING_REQUESTED",
+        household,
+        thing,
+        serde_json::json!({"pairing_code": "AAAAAAAAAAAAAAAA"}),
+    )
+    .await?;
+    let refused = forwarded(&mut activity, &answer_topic).await;
+    let unchanged = household_of(post_office, thing).await?;
+    report.check(
+        "a wrong pairing code is refused and changes nothing",
+        refused.and_then(|()| match unchanged {
+            None => Ok(format!(
+                "answered on {answer_topic}; {thing} still has no household"
+            )),
+            Some(other) => bail!("{thing} was paired with {other}"),
+        }),
+    );
+
+    app_sends(
+        post_office,
+        "DEVICE_PAIRING_REQUESTED",
+        household,
+        thing,
+        serde_json::json!({"pairing_code": appliance.pairing_code}),
+    )
+    .await?;
+    let learned = waiting.wait_until_paired(WAIT).await;
+    let paired = report.check(
+        "the code on the label pairs it; the oven learns its household from the answer",
+        learned
+            .as_ref()
+            .map(|learned| format!("{thing} is in {learned}"))
+            .map_err(|e| anyhow::anyhow!("{e:#}")),
+    );
+    if !paired {
+        return Ok(());
+    }
+    drop(waiting);
+    let mut oven = post_office
+        .connect_device(&appliance.credentials, household)
+        .await?;
+    let request = device_message(example(catalog, "COOKING_REQUESTED")?);
+    let request_id = request.event_id.expect("set").to_string();
+    oven.publish("COOKING_REQUESTED", &request).await?;
+    let reply = oven
+        .receive(WAIT, |message| {
+            message.topic.starts_with("COOKING_REPLIED/")
+                && correlation(&message.payload).as_deref() == Some(request_id.as_str())
+        })
+        .await;
+    report.check(
+        &format!("connected again, {thing} cooks for {household}"),
+        reply.map(|message| format!("COOKING_REPLIED on {}", message.topic)),
+    );
+
+    let mut activity = post_office.activity();
+    app_sends(
+        post_office,
+        "DEVICE_UNPAIRING_REQUESTED",
+        household,
+        thing,
+        serde_json::json!({"reason": "resale"}),
+    )
+    .await?;
+    let disconnected = tokio::time::timeout(WAIT, async {
+        loop {
+            match activity.recv().await {
+                Ok(Activity::IotConnectionDeleted { client_id }) if client_id == thing => {
+                    return Ok(());
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(error) => bail!("activity stream ended: {error}"),
+            }
+        }
+    })
+    .await
+    .context("the oven was not disconnected")
+    .and_then(|result| result);
+    let published = oven
+        .publish(
+            "COOKING_REQUESTED",
+            &device_message(example(catalog, "COOKING_REQUESTED")?),
+        )
+        .await;
+    report.check(
+        "unpaired, it is disconnected at once and can publish nothing",
+        disconnected.and_then(|()| match published {
+            Err(_) => Ok(format!(
+                "DeleteConnection closed {thing}; its next connection is in no household"
+            )),
+            Ok(()) => bail!("{thing} still published for {household}"),
+        }),
     );
     Ok(())
 }

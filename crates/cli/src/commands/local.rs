@@ -34,6 +34,23 @@ pub enum LocalCommand {
     /// Mobile app users of a running post office (`postoffice local up`).
     #[command(subcommand)]
     User(UserCommand),
+    /// Manufacture appliances for a running post office, as the factory does: each registered
+    /// with a certificate from the factory CA, the SHA-256 of its pairing code and the base
+    /// device policy, in no household until onboarding pairs it. Prints each label and the rate.
+    Factory {
+        /// How many appliances.
+        #[arg(long, default_value_t = 1)]
+        devices: usize,
+        /// Thing names are PREFIX-<hex time>-<i>.
+        #[arg(long, default_value = "appliance")]
+        prefix: String,
+        /// Registrations at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// The running post office's directory [default: ROOT/.run/latest].
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
+    },
     /// Drive a simulated day of a fleet of ovens through a running post office and report
     /// connect rates, throughput, reply latency, connection minutes, messages and memory.
     Fleet(fleet::FleetArgs),
@@ -118,6 +135,12 @@ pub async fn run(command: LocalCommand) -> anyhow::Result<ExitCode> {
             email,
             run_dir,
         }) => user_add(&household, &email, run_dir).await,
+        LocalCommand::Factory {
+            devices,
+            prefix,
+            concurrency,
+            run_dir,
+        } => factory(devices, &prefix, concurrency, run_dir).await,
         LocalCommand::Fleet(args) => fleet::run(args).await,
         LocalCommand::Alarms { run_dir } => alarms(run_dir).await,
     }
@@ -362,6 +385,72 @@ async fn user_add(
             .as_str()
             .unwrap_or_default(),
         running.mobile["sign_in_url"].as_str().unwrap_or_default(),
+async fn factory(
+    count: usize,
+    prefix: &str,
+    concurrency: usize,
+    run_dir: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(count >= 1, "--devices must be at least 1");
+    anyhow::ensure!(concurrency >= 1, "--concurrency must be at least 1");
+    let running = running(run_dir)?;
+    let iot = iot_client().await;
+    // The base device policy (`<prefix>-device`); the publish policies come with pairing.
+    let policy = device_policies(&iot)
+        .await?
+        .into_iter()
+        .find(|name| name.ends_with("-device"))
+        .context("the running post office has no base device policy (ListPolicies found none ending in -device)")?;
+    let factory = std::sync::Arc::new(factory_ca(&running)?);
+    let dir = running.dir.join("devices");
+    let batch = format!(
+        "{prefix}-{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs()
+    );
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let started = std::time::Instant::now();
+    let mut manufacturing = tokio::task::JoinSet::new();
+    for index in 0..count {
+        let thing = format!("{batch}-{index}");
+        let (iot, factory, dir, permits, policy) = (
+            iot.clone(),
+            factory.clone(),
+            dir.clone(),
+            permits.clone(),
+            policy.clone(),
+        );
+        manufacturing.spawn(async move {
+            let _permit = permits.acquire_owned().await?;
+            postoffice_local::iot::factory::manufacture(&iot, &factory, &thing, &policy, &dir)
+                .await
+                .with_context(|| format!("manufacturing {thing}"))
+        });
+    }
+    let mut made = Vec::with_capacity(count);
+    while let Some(done) = manufacturing.join_next().await {
+        made.push(done??);
+    }
+    let elapsed = started.elapsed();
+    made.sort_by(|a, b| a.credentials.thing.cmp(&b.credentials.thing));
+    for appliance in made.iter().take(20) {
+        println!(
+            "{}  label {}",
+            appliance.credentials.thing,
+            appliance.label_file.display()
+        );
+    }
+    if made.len() > 20 {
+        println!("… and {} more in {}", made.len() - 20, dir.display());
+    }
+    println!(
+        "Manufactured {count} appliances in {:.1} s ({:.0} per second, {concurrency} at once): registered in no household, able only to wait for their pairing.",
+        elapsed.as_secs_f64(),
+        count as f64 / elapsed.as_secs_f64().max(f64::EPSILON)
+    );
+    println!(
+        "Pair one: its household's app publishes DEVICE_PAIRING_REQUESTED/<household>/<thing> with {{\"payload\":{{\"pairing_code\":\"<label>\"}}}}."
     );
     Ok(ExitCode::SUCCESS)
 }

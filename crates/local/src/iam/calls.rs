@@ -258,18 +258,23 @@ impl CallAuthorizer {
                     kms: None,
                 }
             }
-            // The policy is the resource; the target (a certificate or identity) is not
-            // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsiot.html).
-            ("iot", "AttachPolicy") => {
-                let policy = request.path_segments().get(1).cloned().unwrap_or_default();
+            ("iotdata" | "iotdevicegateway", "DeleteConnection") => {
+                let client_id = request.path_segments().get(1).cloned().unwrap_or_default();
                 Described {
-                    action: "iot:AttachPolicy".to_owned(),
-                    resource: format!("arn:aws:iot:{region}:{account}:policy/{policy}"),
+                    action: "iot:DeleteConnection".to_owned(),
+                    resource: postoffice_policy::iot::client_arn(region, account, &client_id),
                     target: TargetOwned::Nothing,
                     context,
                     kms: None,
                 }
             }
+            ("iot", _) => Described {
+                resource: iot_resource(request, &action, region, account),
+                action: iam_action,
+                target: TargetOwned::Nothing,
+                context,
+                kms: None,
+            },
             ("dynamodb", _) => {
                 let table = request
                     .json()
@@ -289,6 +294,39 @@ impl CallAuthorizer {
     }
 }
 
+/// The resource IAM authorises an IoT control-plane action on
+/// (<https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsiot.html>): the
+/// thing, the policy or the certificate it names. AttachPolicy and DetachPolicy authorise on their
+/// target (a certificate or thing group ARN), not on the policy; other targets (Cognito
+/// identities) and other actions need `*`.
+fn iot_resource(
+    request: &crate::aws::request::AwsRequest,
+    action: &str,
+    region: &str,
+    account: &str,
+) -> String {
+    let segments = request.path_segments();
+    let named = segments.get(1).cloned().unwrap_or_default();
+    match action {
+        "DescribeThing" | "UpdateThing" | "DeleteThing" | "ListThingPrincipals" => {
+            format!("arn:aws:iot:{region}:{account}:thing/{named}")
+        }
+        "CreatePolicyVersion" | "DeletePolicy" => {
+            format!("arn:aws:iot:{region}:{account}:policy/{named}")
+        }
+        "UpdateCertificate" => format!("arn:aws:iot:{region}:{account}:cert/{named}"),
+        "AttachPolicy" | "DetachPolicy" => request
+            .json()
+            .and_then(|body| body["target"].as_str().map(str::to_owned))
+            .filter(|target| {
+                target.starts_with(&format!("arn:aws:iot:{region}:{account}:cert/"))
+                    || target.starts_with(&format!("arn:aws:iot:{region}:{account}:thinggroup/"))
+            })
+            .unwrap_or_else(|| "*".to_owned()),
+        _ => "*".to_owned(),
+    }
+}
+
 fn described_without_resource(action: String, context: Context) -> Described {
     Described {
         action,
@@ -305,6 +343,7 @@ fn access_denied(call: &Call, denial: &Denial) -> AwsError {
     let (status, code) = match (service, call.protocol()) {
         ("sns", _) => (403, "AuthorizationError"),
         ("iotdata" | "iotdevicegateway", _) => (403, "ForbiddenException"),
+        ("iot", _) => (403, "AccessDeniedException"),
         ("lambda", _) | ("dynamodb", _) => (403, "AccessDeniedException"),
         (_, Protocol::Json) => (400, "AccessDeniedException"),
         _ => (403, "AccessDenied"),

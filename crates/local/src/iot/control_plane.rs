@@ -2,8 +2,9 @@
 //! reference: resource tags (`TagResource`, `UntagResource`, `ListTagsForResource`; moto does
 //! not implement the last, and the provider retries it for minutes), the device endpoint
 //! (`DescribeEndpoint` answers the local gateway's address, the one devices and the iot-data API
-//! reach here), and the policy document limit ("AWS IoT Core policies": 2,048 characters
-//! excluding whitespace), which moto does not check.
+//! reach here), the policy document limit ("AWS IoT Core policies": 2,048 characters
+//! excluding whitespace), which moto does not check, and DetachPolicy of a policy that is not
+//! attached, which succeeds in AWS and fails in moto.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -133,13 +134,26 @@ impl LocalService for IotControlPlane {
         }
     }
 
-    async fn observe(&self, call: &Call, answer: ControlPlaneAnswer) -> ControlPlaneAnswer {
-        if !answer.status.is_success() {
-            return answer;
-        }
+    async fn observe(&self, call: &Call, mut answer: ControlPlaneAnswer) -> ControlPlaneAnswer {
         let request = &call.request;
         let segments = request.path_segments();
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        // DetachPolicy has no not-found error in AWS: detaching a policy that is not attached
+        // succeeds (https://docs.aws.amazon.com/iot/latest/apireference/API_DetachPolicy.html,
+        // Errors), where moto answers 404 ResourceNotFoundException.
+        if matches!(
+            (request.method.as_str(), segments.as_slice()),
+            ("POST", ["target-policies", _])
+        ) && answer.status == axum::http::StatusCode::NOT_FOUND
+        {
+            answer.status = axum::http::StatusCode::OK;
+            answer.body = Default::default();
+            answer.headers.remove("content-type");
+            return answer;
+        }
+        if !answer.status.is_success() {
+            return answer;
+        }
         match (request.method.as_str(), segments.as_slice()) {
             ("POST", ["policies", name]) => {
                 if let Some(body) = request.json() {

@@ -1,6 +1,11 @@
-//! The iot-data `Publish` API (`POST /topics/{topic}?qos=&retain=`), served by the local
-//! gateway: the return path the forwarder takes to devices. The caller was authorised
-//! (`iot:Publish`, `iot:RetainPublish`) by the endpoint.
+//! The iot-data API served by the local gateway: `Publish` (`POST /topics/{topic}?qos=&retain=`),
+//! the return path the forwarder takes to devices, and `DeleteConnection`
+//! (`DELETE /connections/{clientId}`), which closes a client's connection at once (onboarding
+//! disconnects an unpaired device with it). The caller was authorised (`iot:Publish`,
+//! `iot:RetainPublish`, `iot:DeleteConnection`) by the endpoint.
+//!
+//! DeleteConnection's `cleanSession=true` ends the client's persistent session with the
+//! connection; `preventWillMessage` is not acted on: the will is published, as by default.
 
 use std::sync::Arc;
 
@@ -20,8 +25,10 @@ pub struct IotDataService {
 #[async_trait]
 impl LocalService for IotDataService {
     async fn serve(&self, call: &Call) -> Option<Response> {
-        if call.action().as_deref() != Some("Publish") {
-            return None;
+        match call.action().as_deref() {
+            Some("Publish") => {}
+            Some("DeleteConnection") => return Some(self.delete_connection(call)),
+            _ => return None,
         }
         let topic = call
             .request
@@ -65,5 +72,39 @@ impl LocalService for IotDataService {
                 )),
             },
         )
+    }
+}
+
+impl IotDataService {
+    fn delete_connection(&self, call: &Call) -> Response {
+        let client_id = call
+            .request
+            .path_segments()
+            .get(1)
+            .cloned()
+            .unwrap_or_default();
+        if client_id.is_empty() || client_id.starts_with('$') {
+            return call.error(&AwsError::new(
+                400,
+                "InvalidRequestException",
+                format!("client id {client_id:?} is empty or starts with $"),
+            ));
+        }
+        let clean_session = call
+            .request
+            .parameters()
+            .get("cleanSession")
+            .is_some_and(|value| value == "true");
+        if self.gateway.disconnect(&client_id, clean_session) {
+            self.activity
+                .record(Activity::IotConnectionDeleted { client_id });
+            ([("content-type", "application/json")], "{}").into_response()
+        } else {
+            call.error(&AwsError::new(
+                404,
+                "ResourceNotFoundException",
+                format!("client {client_id} is not connected"),
+            ))
+        }
     }
 }

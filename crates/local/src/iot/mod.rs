@@ -1,6 +1,7 @@
 //! AWS IoT Core, locally: the MQTT gateway (`postoffice-iot-gateway`) authorised by the applied
 //! IoT policies ([`authority`]), the rules engine running the applied topic rules ([`rules`]),
-//! the iot-data Publish API ([`data`]), device registration ([`devices`]) and the control-plane
+//! the iot-data Publish and DeleteConnection APIs ([`data`]), device registration ([`devices`]),
+//! the factory's registration of unpaired appliances ([`factory`]) and the control-plane
 //! actions moto lacks ([`control_plane`]).
 
 pub mod authority;
@@ -8,4 +9,5 @@ pub mod control_plane;
 pub mod data;
 pub mod devices;
 pub mod directory;
+pub mod factory;
 pub mod rules;

@@ -16,6 +16,7 @@ pub const PACKAGES: &[&str] = &[
     "example-telemetry",
     "collection-unpacker",
     "mobile-sign-in",
+    "onboarding",
 ];
 
 /// The packages that are Lambda functions (each packaged as `<binary>/bootstrap.zip`).
@@ -26,6 +27,7 @@ pub const FUNCTIONS: &[&str] = &[
     "example-telemetry",
     "collection-unpacker",
     "mobile-sign-in",
+    "onboarding",
 ];
 
 /// Builds the packages with `profile`; returns the directory holding the binaries.

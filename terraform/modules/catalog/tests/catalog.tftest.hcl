@@ -9,11 +9,11 @@ run "every_catalog_event_with_its_direction" {
   command = plan
 
   assert {
-    condition     = keys(output.events) == ["COOKING_FINISHED", "COOKING_REPLIED", "COOKING_REQUESTED", "COOKING_STARTED", "DEVICE_TELEMETRY_REPORTED", "EVENT_COLLECTION", "FIRMWARE_UPDATE_OFFERED"]
+    condition     = keys(output.events) == ["COOKING_FINISHED", "COOKING_REPLIED", "COOKING_REQUESTED", "COOKING_STARTED", "DEVICE_PAIRING_REPLIED", "DEVICE_PAIRING_REQUESTED", "DEVICE_TELEMETRY_REPORTED", "DEVICE_UNPAIRING_REQUESTED", "EVENT_COLLECTION", "FIRMWARE_UPDATE_OFFERED"]
     error_message = "every file of event-catalog/ is an event"
   }
   assert {
-    condition     = [for name, event in output.events : name if event.actor_published] == ["COOKING_FINISHED", "COOKING_REQUESTED", "DEVICE_TELEMETRY_REPORTED", "EVENT_COLLECTION"]
+    condition     = [for name, event in output.events : name if event.actor_published] == ["COOKING_FINISHED", "COOKING_REQUESTED", "DEVICE_PAIRING_REQUESTED", "DEVICE_TELEMETRY_REPORTED", "DEVICE_UNPAIRING_REQUESTED", "EVENT_COLLECTION"]
     error_message = "exactly the actor-to-backend events are actor-published (they get an IoT rule)"
   }
 }
@@ -26,8 +26,8 @@ run "actors_may_publish_what_the_catalog_lets_them_produce" {
     error_message = "devices produce COOKING_FINISHED, COOKING_REQUESTED and DEVICE_TELEMETRY_REPORTED, and send collections"
   }
   assert {
-    condition     = output.actor_events["mobile"] == tolist(["COOKING_REQUESTED"]) && length(output.actor_events["voice-assistant"]) == 0
-    error_message = "the app produces COOKING_REQUESTED only; no voice events"
+    condition     = output.actor_events["mobile"] == tolist(["COOKING_REQUESTED", "DEVICE_PAIRING_REQUESTED", "DEVICE_UNPAIRING_REQUESTED"]) && length(output.actor_events["voice-assistant"]) == 0
+    error_message = "the app produces COOKING_REQUESTED and the pairing requests only; no voice events"
   }
 }
 
@@ -35,7 +35,7 @@ run "consumers_subscribe_publish_and_forward_as_the_catalog_says" {
   command = plan
 
   assert {
-    condition     = keys(output.consumers) == ["collection-unpacker", "iot-forwarder", "kitchen", "telemetry"]
+    condition     = keys(output.consumers) == ["collection-unpacker", "iot-forwarder", "kitchen", "onboarding", "telemetry"]
     error_message = "the consumers are the services the catalog lists as consumers"
   }
   assert {
@@ -47,12 +47,16 @@ run "consumers_subscribe_publish_and_forward_as_the_catalog_says" {
     error_message = "kitchen consumes COOKING_FINISHED and COOKING_REQUESTED and produces the replies"
   }
   assert {
-    condition     = output.consumers["iot-forwarder"].forwards_to_actors == tolist(["COOKING_REPLIED", "COOKING_STARTED", "FIRMWARE_UPDATE_OFFERED"]) && length(output.consumers["iot-forwarder"].publishes) == 0
+    condition     = output.consumers["iot-forwarder"].forwards_to_actors == tolist(["COOKING_REPLIED", "COOKING_STARTED", "DEVICE_PAIRING_REPLIED", "FIRMWARE_UPDATE_OFFERED"]) && length(output.consumers["iot-forwarder"].publishes) == 0
     error_message = "the forwarder forwards every backend-to-actor event and publishes none"
   }
   assert {
     condition     = length(output.consumers["telemetry"].forwards_to_actors) == 0 && output.consumers["telemetry"].subscribes == tolist(["COOKING_FINISHED", "DEVICE_TELEMETRY_REPORTED"])
     error_message = "only iot-forwarder forwards to actors"
+  }
+  assert {
+    condition     = output.consumers["onboarding"].subscribes == tolist(["DEVICE_PAIRING_REQUESTED", "DEVICE_UNPAIRING_REQUESTED"]) && output.consumers["onboarding"].publishes == tolist(["DEVICE_PAIRING_REPLIED"]) && length(output.consumers["onboarding"].forwards_to_actors) == 0
+    error_message = "onboarding takes the app's pairing requests and answers them"
   }
   assert {
     condition     = output.consumers["collection-unpacker"].subscribes == tolist(["EVENT_COLLECTION"]) && output.consumers["collection-unpacker"].unpacks == tolist(["DEVICE_TELEMETRY_REPORTED"]) && length(output.consumers["kitchen"].unpacks) == 0

@@ -607,3 +607,41 @@ run "rejects_handler_environment_that_would_reconfigure_the_endpoint" {
 
   expect_failures = [var.handler]
 }
+
+run "a_handler_gets_the_policy_of_its_dependencies" {
+  command = plan
+
+  variables {
+    handler = {
+      zip         = "../../../.terraform-cli/lambda/example-kitchen/bootstrap.zip"
+      policy_json = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"iot:DescribeThing\",\"Resource\":\"arn:aws:iot:eu-west-1:123456789012:thing/*\"}]}"
+    }
+  }
+
+  assert {
+    condition     = length(aws_iam_role_policy.handler_dependencies) == 1 && aws_iam_role_policy.handler_dependencies[0].name == "handler-dependencies" && jsondecode(aws_iam_role_policy.handler_dependencies[0].policy).Statement[0].Action == "iot:DescribeThing"
+    error_message = "handler.policy_json is the handler role's dependencies policy"
+  }
+}
+
+run "a_handler_without_dependencies_gets_no_extra_policy" {
+  command = plan
+
+  assert {
+    condition     = length(aws_iam_role_policy.handler_dependencies) == 0
+    error_message = "no handler.policy_json, no extra policy"
+  }
+}
+
+run "rejects_a_handler_policy_that_is_not_a_policy_document" {
+  command = plan
+
+  variables {
+    handler = {
+      zip         = "../../../.terraform-cli/lambda/example-kitchen/bootstrap.zip"
+      policy_json = "{\"Effect\":\"Allow\"}"
+    }
+  }
+
+  expect_failures = [var.handler]
+}

@@ -106,8 +106,20 @@ run "devices_act_only_as_themselves_in_their_household" {
         Action   = "iot:Receive"
         Resource = "arn:aws:iot:eu-west-1:123456789012:topic/*/$${iot:Connection.Thing.Attributes[household]}/$${iot:Connection.Thing.ThingName}"
       },
+      {
+        Sid      = "SubscribeToItsPairingAnswers"
+        Effect   = "Allow"
+        Action   = "iot:Subscribe"
+        Resource = "arn:aws:iot:eu-west-1:123456789012:topicfilter/DEVICE_PAIRING_REPLIED/*/$${iot:Connection.Thing.ThingName}"
+      },
+      {
+        Sid      = "ReceiveItsPairingAnswers"
+        Effect   = "Allow"
+        Action   = "iot:Receive"
+        Resource = "arn:aws:iot:eu-west-1:123456789012:topic/DEVICE_PAIRING_REPLIED/*/$${iot:Connection.Thing.ThingName}"
+      },
     ]
-    error_message = "the base device policy must allow exactly: connect as its thing, subscribe and receive its own topics"
+    error_message = "the base device policy must allow exactly: connect as its thing, subscribe and receive its own topics, and its pairing answers in any household"
   }
   assert {
     # The base policy binds the client id to the thing name, so publish resources use the client id.
@@ -132,6 +144,55 @@ run "devices_act_only_as_themselves_in_their_household" {
     condition     = aws_iot_policy.device.name == "postoffice-device" && output.device_policy_names[0] == "postoffice-device" && length(output.device_policy_names) == 1 + length(aws_iot_policy.device_publish)
     error_message = "provisioning attaches the base policy and every publish policy"
   }
+}
+
+run "the_factory_attaches_the_base_policy_and_pairing_the_publish_policies" {
+  command = apply
+
+  assert {
+    condition     = output.factory_device_policy_name == "postoffice-device" && tolist(output.paired_device_policy_names) == tolist(slice(output.device_policy_names, 1, length(output.device_policy_names))) && length(output.paired_device_policy_names) > 0
+    error_message = "the factory attaches the base policy; onboarding attaches exactly the publish policies"
+  }
+  assert {
+    condition     = output.household_thing_attribute == "household"
+    error_message = "onboarding sets the attribute the device policies resolve"
+  }
+}
+
+run "onboarding_may_only_read_and_set_devices_and_their_policies" {
+  command = plan
+
+  assert {
+    condition = { for s in data.aws_iam_policy_document.device_onboarding.statement : s.sid => { actions = s.actions, resources = s.resources } } == {
+      ReadAndSetDeviceHouseholds = {
+        actions   = toset(["iot:DescribeThing", "iot:UpdateThing", "iot:ListThingPrincipals"])
+        resources = toset(["arn:aws:iot:eu-west-1:123456789012:thing/*"])
+      }
+      GrantAndRevokeDevicePolicies = {
+        actions   = toset(["iot:AttachPolicy", "iot:DetachPolicy"])
+        resources = toset(["arn:aws:iot:eu-west-1:123456789012:cert/*"])
+      }
+      DisconnectUnpairedDevices = {
+        actions   = toset(["iot:DeleteConnection"])
+        resources = toset(["arn:aws:iot:eu-west-1:123456789012:client/*"])
+      }
+    }
+    error_message = "the onboarding role may read and set things, attach and detach policies on certificates, and close device connections: nothing else"
+  }
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.device_onboarding.statement : s.effect == null || s.effect == "Allow"])
+    error_message = "the onboarding policy only allows"
+  }
+}
+
+run "rejects_a_pairing_answer_event_that_is_not_an_event_name" {
+  command = plan
+
+  variables {
+    pairing_answer_event = "device-pairing-replied"
+  }
+
+  expect_failures = [var.pairing_answer_event]
 }
 
 run "device_events_scale_and_keep_their_policy" {
@@ -233,8 +294,8 @@ run "mobile_sign_in_attaches_only_the_mobile_policy_and_only_the_app_calls_it" {
   command = apply
 
   assert {
-    condition     = length(data.aws_iam_policy_document.mobile_sign_in.statement) == 3 && data.aws_iam_policy_document.mobile_sign_in.statement[0].actions == toset(["iot:AttachPolicy"]) && data.aws_iam_policy_document.mobile_sign_in.statement[0].resources == toset([aws_iot_policy.mobile.arn])
-    error_message = "the sign-in role may attach the mobile IoT policy and nothing else"
+    condition     = length(data.aws_iam_policy_document.mobile_sign_in.statement) == 3 && data.aws_iam_policy_document.mobile_sign_in.statement[0].actions == toset(["iot:AttachPolicy"]) && data.aws_iam_policy_document.mobile_sign_in.statement[0].resources == toset(["*"])
+    error_message = "the sign-in role may only attach IoT policies (to Cognito identities IAM accepts only \"*\"), and nothing else"
   }
   assert {
     condition     = aws_lambda_function_url.mobile_sign_in.authorization_type == "AWS_IAM"
