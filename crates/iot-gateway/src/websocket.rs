@@ -104,6 +104,8 @@ async fn serve(tcp: TcpStream, acceptor: TlsAcceptor, broker: Arc<Broker>) {
         return;
     };
     let mut signed_url = None;
+    // The error type is tungstenite's (`Callback`), an HTTP response.
+    #[allow(clippy::result_large_err)]
     let callback = |request: &Request, mut response: Response| match check_upgrade(request) {
         Ok(url) => {
             signed_url = Some(url);

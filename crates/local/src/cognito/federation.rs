@@ -129,32 +129,34 @@ impl IdentityPoolService {
             .as_array()
             .cloned()
             .unwrap_or_default();
-        for (provider, token) in logins {
-            let Some(client_id) = providers
-                .iter()
-                .find(|configured| configured["ProviderName"] == provider.as_str())
-                .and_then(|configured| configured["ClientId"].as_str())
-            else {
-                return Err(not_authorized(format!(
-                    "Invalid login token. The provider {provider} is not configured for the identity pool."
-                )));
-            };
-            let user_pool = provider.rsplit('/').next().unwrap_or_default();
-            let keys =
-                self.keys.of(user_pool).await.map_err(|error| {
-                    AwsError::new(500, "InternalErrorException", error.to_string())
-                })?;
-            let claims = verify_id_token(
-                token.as_str().unwrap_or_default(),
-                &keys,
-                &format!("https://{provider}"),
-                client_id,
-                chrono::Utc::now().timestamp(),
-            )
-            .map_err(|error| not_authorized(format!("Invalid login token. {error}")))?;
-            return Ok((provider.clone(), claims));
-        }
-        Err(not_authorized("Invalid login token."))
+        // The app logs in with one provider, its user pool.
+        let Some((provider, token)) = logins.iter().next() else {
+            return Err(not_authorized("Invalid login token."));
+        };
+        let Some(client_id) = providers
+            .iter()
+            .find(|configured| configured["ProviderName"] == provider.as_str())
+            .and_then(|configured| configured["ClientId"].as_str())
+        else {
+            return Err(not_authorized(format!(
+                "Invalid login token. The provider {provider} is not configured for the identity pool."
+            )));
+        };
+        let user_pool = provider.rsplit('/').next().unwrap_or_default();
+        let keys = self
+            .keys
+            .of(user_pool)
+            .await
+            .map_err(|error| AwsError::new(500, "InternalErrorException", error.to_string()))?;
+        let claims = verify_id_token(
+            token.as_str().unwrap_or_default(),
+            &keys,
+            &format!("https://{provider}"),
+            client_id,
+            chrono::Utc::now().timestamp(),
+        )
+        .map_err(|error| not_authorized(format!("Invalid login token. {error}")))?;
+        Ok((provider.clone(), claims))
     }
 
     async fn get_id(&self, body: &Value) -> Result<Value, AwsError> {
