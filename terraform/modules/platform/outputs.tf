@@ -205,6 +205,8 @@ output "mobile_user_pool_client_id" {
 output "mobile_sign_in_url" {
   description = "Function URL (AWS_IAM) the app calls, signed with its identity pool credentials, to get the mobile IoT policy attached to its identity."
   value       = try(aws_lambda_function_url.mobile_sign_in.function_url, null)
+}
+
 output "household_thing_attribute" {
   description = "The thing attribute holding a device's household, which the device policies resolve (`iot:Connection.Thing.Attributes[...]`) and onboarding sets."
   value       = var.household_thing_attribute

@@ -385,6 +385,10 @@ async fn user_add(
             .as_str()
             .unwrap_or_default(),
         running.mobile["sign_in_url"].as_str().unwrap_or_default(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn factory(
     count: usize,
     prefix: &str,

@@ -190,7 +190,6 @@ impl AwsRequest {
             ("iot", "POST", ["tags"]) => "TagResource",
             ("iot", "POST", ["untag"]) => "UntagResource",
             ("iot", "GET", ["endpoint"]) => "DescribeEndpoint",
-            ("iot", "PUT", ["target-policies", _]) => "AttachPolicy",
             _ => return None,
         };
         Some(action.to_owned())
