@@ -27,7 +27,7 @@ fn endpoint() -> String {
 }
 
 /// The kitchen's module block, as the project has it and with the embedded bridge.
-const KITCHEN_SEPARATE: &str = "  name     = \"kitchen\"\n  platform = module.platform.for_consumers\n  catalog  = module.catalog\n  events   = module.event\n  bridge   = local.bridge\n";
+const KITCHEN_SEPARATE: &str = "  name     = \"kitchen\"\n  platform = module.platform.for_consumers\n  catalog  = module.catalog\n  events   = module.event\n  bridge   = local.kitchen_bridge\n";
 const KITCHEN_EMBEDDED: &str = "  name     = \"kitchen\"\n  platform = module.platform.for_consumers\n  catalog  = module.catalog\n  events   = module.event\n  bridge   = { mode = \"embedded\" }\n";
 
 /// The lines the handler wrote to its log (its stdout: logs and the endpoint's EMF metrics).
