@@ -9,7 +9,7 @@
 use postoffice::envelope::{format_time, now_millis};
 use postoffice::sns::{LocalSigningAuthority, MessageType, SnsMessage};
 use postoffice_e2e::{
-    Edit, Follower, WAIT, bridge_of, dead_letters, device_message, envelope, example,
+    Follower, KitchenDeployment, WAIT, bridge_of, dead_letters, device_message, envelope, example,
     household_with_device, post_office, run, wait_for, with_terraform_changed,
 };
 use postoffice_local::activity::Activity;
@@ -25,10 +25,6 @@ fn handler() -> String {
 fn endpoint() -> String {
     format!("{}:{ALIAS}", handler())
 }
-
-/// The kitchen's module block, as the project has it and with the embedded bridge.
-const KITCHEN_SEPARATE: &str = "  name     = \"kitchen\"\n  platform = module.platform.for_consumers\n  catalog  = module.catalog\n  events   = module.event\n  bridge   = local.kitchen_bridge\n";
-const KITCHEN_EMBEDDED: &str = "  name     = \"kitchen\"\n  platform = module.platform.for_consumers\n  catalog  = module.catalog\n  events   = module.event\n  bridge   = { mode = \"embedded\" }\n";
 
 /// The lines the handler wrote to its log (its stdout: logs and the endpoint's EMF metrics).
 fn handler_log() -> String {
@@ -114,11 +110,7 @@ fn topic_arn(event: &str) -> String {
 #[test]
 fn an_embedded_kitchen_serves_sns_from_its_handler_alias() {
     run(async {
-        let edits = [Edit::new(
-            "examples/complete/consumers.tf",
-            KITCHEN_SEPARATE,
-            KITCHEN_EMBEDDED,
-        )];
+        let edits = KitchenDeployment::EmbeddedBridge.edits(std::path::Path::new(""));
         let mut activity = Follower::start();
         with_terraform_changed(&edits, |applied| async move {
             applied?;

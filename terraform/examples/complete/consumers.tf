@@ -3,7 +3,8 @@
 locals {
   bridge = { mode = "separate", zip = "${var.lambda_zips}/sns-bridge/bootstrap.zip" }
   # The kitchen as a container (var.kitchen_container) serves SNS in its own process.
-  kitchen_bridge = var.kitchen_container == null ? local.bridge : { mode = "embedded", zip = null }
+  kitchen_container = var.kitchen_container
+  kitchen_bridge    = local.kitchen_container == null ? local.bridge : { mode = "embedded", zip = null }
 }
 
 module "kitchen" {
@@ -15,10 +16,10 @@ module "kitchen" {
   bridge   = local.kitchen_bridge
   # Recipes are packaged in the zip (lambdas/example-kitchen/recipes, read from LAMBDA_TASK_ROOT),
   # or in the image beside example-kitchen-service.
-  handler = { zip = var.kitchen_container == null ? "${var.lambda_zips}/example-kitchen/bootstrap.zip" : null }
+  handler = { zip = local.kitchen_container == null ? "${var.lambda_zips}/example-kitchen/bootstrap.zip" : null }
   # compute = "container": example-kitchen-service on ECS Fargate behind an ALB (README).
-  compute   = var.kitchen_container == null ? "lambda" : "container"
-  container = var.kitchen_container
+  compute   = local.kitchen_container == null ? "lambda" : "container"
+  container = local.kitchen_container
 }
 
 module "telemetry" {
