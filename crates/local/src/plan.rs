@@ -718,7 +718,140 @@ fn streams(applied: &Applied, problems: &mut Vec<String>) -> BTreeMap<String, St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::applied::ecs::{Service, ServiceLoadBalancer};
+    use crate::applied::elbv2::{Listener, Rule};
     use crate::sns::delivery_policy::BackoffFunction;
+
+    /// Two ECS services behind one shared HTTPS listener (a path rule each, the default action
+    /// to a third target group nobody registers with), and a second load balancer whose default
+    /// action reaches the first service too.
+    fn behind_load_balancers() -> Applied {
+        let mut applied = Applied::default();
+        for (name, group) in [
+            ("kitchen-service", "tg/kitchen"),
+            ("telemetry-service", "tg/telemetry"),
+        ] {
+            applied.ecs.services.insert(
+                format!("arn:{name}"),
+                Service {
+                    name: name.to_owned(),
+                    load_balancers: vec![ServiceLoadBalancer {
+                        target_group_arn: group.to_owned(),
+                        container_name: "handler".to_owned(),
+                        container_port: 8080,
+                    }],
+                    ..Service::default()
+                },
+            );
+        }
+        let forward = |group: &str| Some(group.to_owned());
+        applied.elbv2.listeners = vec![
+            Listener {
+                dns_name: "shared-123.eu-west-1.elb.amazonaws.com".to_owned(),
+                port: 443,
+                protocol: "HTTPS".to_owned(),
+                rules: vec![
+                    Rule {
+                        path_patterns: vec!["/kitchen/*".to_owned()],
+                        forward_to: forward("tg/kitchen"),
+                        ..Rule::default()
+                    },
+                    Rule {
+                        path_patterns: vec!["/telemetry/sns".to_owned()],
+                        host_headers: vec!["*.example.com".to_owned()],
+                        forward_to: forward("tg/telemetry"),
+                    },
+                    Rule {
+                        forward_to: forward("tg/nobody"),
+                        ..Rule::default()
+                    },
+                ],
+                ..Listener::default()
+            },
+            Listener {
+                dns_name: "own-456.eu-west-1.elb.amazonaws.com".to_owned(),
+                port: 443,
+                protocol: "HTTPS".to_owned(),
+                rules: vec![Rule {
+                    host_headers: vec!["kitchen.example.org".to_owned()],
+                    forward_to: forward("tg/kitchen"),
+                    ..Rule::default()
+                }],
+                ..Listener::default()
+            },
+        ];
+        applied
+    }
+
+    #[test]
+    fn an_https_url_reaches_the_service_its_listener_rules_forward_to() {
+        let applied = behind_load_balancers();
+        let reach = |url: &str| service_behind(&applied, url);
+        assert_eq!(
+            reach("https://events.example.com/kitchen/sns"),
+            Ok(Some("kitchen-service".to_owned()))
+        );
+        assert_eq!(
+            reach("https://events.example.com/telemetry/sns"),
+            Ok(Some("telemetry-service".to_owned()))
+        );
+        // The shared listener's host condition fails and its default action reaches no
+        // service; the other load balancer's rule takes the host.
+        assert_eq!(
+            reach("https://kitchen.example.org/telemetry/sns"),
+            Ok(Some("kitchen-service".to_owned()))
+        );
+        assert_eq!(reach("https://events.example.org/telemetry/sns"), Ok(None));
+        // Named by its DNS name, a load balancer is asked alone.
+        assert_eq!(
+            reach("https://shared-123.eu-west-1.elb.amazonaws.com/other"),
+            Ok(None)
+        );
+        // Plain HTTP and other ports are not the HTTPS listeners'.
+        assert_eq!(reach("http://events.example.com/kitchen/sns"), Ok(None));
+        assert_eq!(
+            reach("https://events.example.com:8443/kitchen/sns"),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn a_url_two_load_balancers_send_to_different_services_is_a_problem() {
+        let mut applied = behind_load_balancers();
+        applied.elbv2.listeners[1].rules[0] = Rule {
+            forward_to: Some("tg/telemetry".to_owned()),
+            ..Rule::default()
+        };
+        let error = service_behind(&applied, "https://events.example.com/kitchen/sns").unwrap_err();
+        assert!(
+            error.contains("kitchen-service, telemetry-service"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn alb_wildcards_and_image_binaries() {
+        assert!(wildcard_match("/kitchen/*", "/kitchen/sns"));
+        assert!(wildcard_match("/k?tchen", "/kitchen"));
+        assert!(wildcard_match("*", ""));
+        assert!(!wildcard_match("/kitchen", "/kitchen/sns"));
+        assert!(!wildcard_match("/k?tchen", "/ktchen"));
+        assert_eq!(
+            image_binary(
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/postoffice/example-kitchen-service:1.4.0"
+            ),
+            Some("example-kitchen-service")
+        );
+        assert_eq!(
+            image_binary("example-kitchen-service"),
+            Some("example-kitchen-service")
+        );
+        assert_eq!(
+            image_binary("ghcr.io/x/kitchen@sha256:0123abcd"),
+            Some("kitchen")
+        );
+        assert_eq!(image_binary("registry:5000/"), None);
+    }
 
     #[test]
     fn a_subscription_policy_overrides_the_topic_unless_the_topic_disables_it() {
