@@ -169,10 +169,12 @@ resource "aws_cloudwatch_metric_alarm" "service_no_healthy_targets" {
   evaluation_periods  = 3
   comparison_operator = "LessThanThreshold"
   threshold           = 1
-  treat_missing_data  = "breaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-  tags                = local.tags
+  # ALB metrics are reported only while requests flow: a quiet hour is no outage.
+  # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+  treat_missing_data = "notBreaching"
+  alarm_actions      = local.alarm_actions
+  ok_actions         = local.alarm_actions
+  tags               = local.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "service_connection_errors" {
