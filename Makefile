@@ -48,7 +48,7 @@ demo: setup local-binaries ## run the local post office, drive the seven-step to
 
 # BENCH_PROFILE=dev measures the debug Lambdas the e2e tests run (quicker to build).
 BENCH_PROFILE ?= release
-bench-e2e: setup ## latency (p50/p99) and events/s through a whole local post office (release Lambdas)
+bench-e2e: setup ## latency (p50/p99) and events/s through a whole local post office (release Lambdas), and device→reply per kitchen deployment (separate, embedded, container)
 	$(CARGO) build --bins --profile $(BENCH_PROFILE) $(LOCAL_BINARIES)
 	$(CARGO) run --quiet --profile $(BENCH_PROFILE) -p postoffice-e2e --bin bench-e2e -- $(BENCH_PROFILE)
 

@@ -186,9 +186,14 @@ def check_consumers(plan, resources):
         module = address.split(".aws_sns_topic_subscription")[0]
         if f"{module}.aws_sqs_queue.dlq" not in resources:
             fail(f"{address} has no dead-letter queue in {module}")
-        for permission in ("bridge_url", "bridge_invoke"):
-            if f"{module}.aws_lambda_permission.{permission}" not in resources:
-                fail(f"{module} has no aws_lambda_permission.{permission}: SNS would get 403")
+        # A function URL needs both permissions; a container consumer has none (its load
+        # balancer's listener is public).
+        if f"{module}.aws_lambda_function_url.bridge[0]" in resources:
+            for permission in ("bridge_url", "bridge_invoke"):
+                if f"{module}.aws_lambda_permission.{permission}[0]" not in resources:
+                    fail(f"{module} has no aws_lambda_permission.{permission}: SNS would get 403")
+        elif f"{module}.aws_lb_target_group.handler[0]" not in resources:
+            fail(f"{address} delivers to neither a function URL nor a container service")
     return len(subscriptions)
 
 
@@ -209,7 +214,7 @@ def check_added_event(base, extended, event, consumer):
     # The allowed topics are the bridge's environment, or the handler's with an embedded bridge.
     allowed = {
         f"module.{consumer}.aws_lambda_function.bridge[0]",
-        f"module.{consumer}.aws_lambda_function.handler",
+        f"module.{consumer}.aws_lambda_function.handler[0]",
         f"module.{consumer}.aws_sqs_queue.dlq",
         f"module.{consumer}.aws_iam_role_policy.bridge",
     }

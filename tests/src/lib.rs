@@ -130,6 +130,138 @@ impl Edit {
     }
 }
 
+/// How the kitchen consumer is deployed: the consumer module's `bridge.mode` and `compute`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KitchenDeployment {
+    /// As the project has it: a bridge Lambda invokes the handler Lambda.
+    SeparateBridge,
+    /// `bridge = { mode = "embedded" }`: the handler Lambda is its own SNS endpoint.
+    EmbeddedBridge,
+    /// `compute = "container"`: `example-kitchen-service` on ECS behind a load balancer.
+    Container,
+}
+
+/// The HTTPS address SNS delivers to when the kitchen is a container: a name that would point at
+/// its load balancer in AWS.
+pub const KITCHEN_SERVICE_URL: &str = "https://kitchen.events.postoffice.test/sns";
+
+impl KitchenDeployment {
+    pub const ALL: [KitchenDeployment; 3] = [
+        KitchenDeployment::SeparateBridge,
+        KitchenDeployment::EmbeddedBridge,
+        KitchenDeployment::Container,
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            KitchenDeployment::SeparateBridge => "separate bridge",
+            KitchenDeployment::EmbeddedBridge => "embedded bridge",
+            KitchenDeployment::Container => "container",
+        }
+    }
+
+    /// The edits of the project's Terraform that deploy the kitchen this way; a container takes
+    /// its recipes and its listener's certificate from `files` ([`container_files`]).
+    pub fn edits(&self, files: &Path) -> Vec<Edit> {
+        const KITCHEN_BRIDGE: &str = "  bridge   = local.kitchen_bridge\n";
+        match self {
+            KitchenDeployment::SeparateBridge => Vec::new(),
+            KitchenDeployment::EmbeddedBridge => vec![Edit::new(
+                "examples/complete/consumers.tf",
+                KITCHEN_BRIDGE,
+                "  bridge   = { mode = \"embedded\" }\n",
+            )],
+            // In the default VPC moto provides, with the endpoint's certificate imported into ACM.
+            KitchenDeployment::Container => vec![
+                Edit::new(
+                    "examples/complete/consumers.tf",
+                    "module \"kitchen\" {\n",
+                    format!(
+                        "data \"aws_vpc\" \"default\" {{\n  default = true\n}}\n\n\
+                         data \"aws_subnets\" \"default\" {{\n  filter {{\n    name   = \"vpc-id\"\n    values = [data.aws_vpc.default.id]\n  }}\n}}\n\n\
+                         resource \"aws_acm_certificate\" \"kitchen\" {{\n  \
+                           certificate_body  = file(\"{dir}/kitchen.pem\")\n  \
+                           private_key       = file(\"{dir}/kitchen.key\")\n  \
+                           certificate_chain = file(\"{dir}/ca.pem\")\n\
+                         }}\n\n\
+                         module \"kitchen\" {{\n",
+                        dir = files.display()
+                    ),
+                ),
+                Edit::new(
+                    "examples/complete/consumers.tf",
+                    "  kitchen_container = var.kitchen_container\n",
+                    format!(
+                        "  kitchen_container = {{\n    \
+                           image        = \"example-kitchen-service:local\"\n    \
+                           endpoint_url = \"{KITCHEN_SERVICE_URL}\"\n    \
+                           vpc_id       = data.aws_vpc.default.id\n    \
+                           subnet_ids   = data.aws_subnets.default.ids\n    \
+                           load_balancer = {{\n      \
+                             subnet_ids          = data.aws_subnets.default.ids\n      \
+                             certificate_arn     = aws_acm_certificate.kitchen.arn\n      \
+                             deletion_protection = false\n    \
+                           }}\n  \
+                         }}\n",
+                    ),
+                ),
+                Edit::new(
+                    "examples/complete/consumers.tf",
+                    "  handler = { zip = local.kitchen_container == null ? \"${var.lambda_zips}/example-kitchen/bootstrap.zip\" : null }\n",
+                    format!(
+                        "  handler = {{ environment = {{ KITCHEN_RECIPES_DIR = \"{}\" }} }}\n",
+                        files.join("recipes").display()
+                    ),
+                ),
+            ],
+        }
+    }
+}
+
+/// A copy of the project's Terraform with `edits` made.
+pub fn edited_terraform(edits: &[Edit]) -> anyhow::Result<tempfile::TempDir> {
+    let copy = tempfile::tempdir()?;
+    let terraform = repository_root().join("terraform");
+    postoffice_local::terraform::copy_modules(&terraform, copy.path())?;
+    for edit in edits {
+        let path = copy.path().join(edit.file);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if !text.contains(edit.find) {
+            bail!("{} does not contain {:?}", edit.file, edit.find);
+        }
+        std::fs::write(&path, text.replace(edit.find, &edit.replace))?;
+    }
+    Ok(copy)
+}
+
+/// What a kitchen deployed as a container takes from `dir`: a copy of the recipe library
+/// (`recipes/`, returned; its image would carry it) and its endpoint's certificate, issued by
+/// `post_office`'s CA for [`KITCHEN_SERVICE_URL`]'s host (`kitchen.pem`, `kitchen.key`,
+/// `ca.pem`), which ACM must hold for the load balancer's HTTPS listener.
+pub fn container_files(post_office: &LocalPostOffice, dir: &Path) -> anyhow::Result<PathBuf> {
+    let tls = post_office.run_dir().join("tls");
+    let ca = postoffice_local::tls::LocalCa::load(&tls)?;
+    let host = KITCHEN_SERVICE_URL
+        .trim_start_matches("https://")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let issued = ca.issue_server(&[host])?;
+    std::fs::write(dir.join("kitchen.pem"), &issued.certificate_pem)?;
+    postoffice_local::tls::write_secret(&dir.join("kitchen.key"), &issued.private_key_pem)?;
+    std::fs::write(dir.join("ca.pem"), ca.certificate_pem())?;
+    let recipes = dir.join("recipes");
+    std::fs::create_dir_all(&recipes)?;
+    for entry in std::fs::read_dir(repository_root().join("lambdas/example-kitchen/recipes"))? {
+        let path = entry?.path();
+        if let Some(name) = path.file_name() {
+            std::fs::copy(&path, recipes.join(name))?;
+        }
+    }
+    Ok(recipes)
+}
+
 /// Applies `terraform` to the running post office, on the post office's own runtime (the
 /// runtime the tasks it starts must outlive a test's).
 async fn reapply(terraform: PathBuf) -> anyhow::Result<()> {
@@ -151,18 +283,8 @@ where
     F: FnOnce(anyhow::Result<()>) -> Fut,
     Fut: Future<Output = anyhow::Result<T>>,
 {
-    let copy = tempfile::tempdir()?;
+    let copy = edited_terraform(edits)?;
     let terraform = repository_root().join("terraform");
-    postoffice_local::terraform::copy_modules(&terraform, copy.path())?;
-    for edit in edits {
-        let path = copy.path().join(edit.file);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if !text.contains(edit.find) {
-            bail!("{} does not contain {:?}", edit.file, edit.find);
-        }
-        std::fs::write(&path, text.replace(edit.find, &edit.replace))?;
-    }
     let started = Instant::now();
     let applied = reapply(copy.path().to_owned()).await;
     eprintln!(

@@ -8,6 +8,8 @@ use anyhow::{Context as _, bail};
 use postoffice_local::LocalPostOffice;
 use postoffice_local::activity::Activity;
 use postoffice_local::device::device_message;
+use postoffice_local::lambda::qualified_name;
+use postoffice_local::plan::Endpoint;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -75,7 +77,7 @@ pub async fn cooking_burst(
         households.push(household);
     }
     let activity = post_office.activity();
-    let kitchen = format!("{}-kitchen-bridge", post_office.options.prefix);
+    let kitchen = kitchen_endpoint(post_office)?;
     let handled = tokio::spawn(handler_times(
         activity,
         kitchen,
@@ -149,7 +151,7 @@ pub async fn cooking_burst(
 /// When the kitchen handled each request (its bridge answered 2xx), by event id.
 async fn handler_times(
     mut activity: broadcast::Receiver<Activity>,
-    kitchen_bridge: String,
+    kitchen_endpoint: String,
     expected: usize,
     timeout: Duration,
 ) -> anyhow::Result<BTreeMap<Uuid, Instant>> {
@@ -166,13 +168,13 @@ async fn handler_times(
             })) if topic.starts_with("COOKING_REQUESTED/") => {
                 event_of_message.insert(sns_message_id, event_id);
             }
-            // The bridge answered 2xx: the handler is done (recorded before the SQS delete).
+            // The kitchen's endpoint answered 2xx: the handler is done.
             Ok(Ok(Activity::DeliveryAttempt {
                 endpoint,
                 sns_message_id,
                 status: Some(200..=299),
                 ..
-            })) if endpoint == kitchen_bridge => {
+            })) if endpoint == kitchen_endpoint => {
                 handled.entry(sns_message_id).or_insert_with(Instant::now);
             }
             Ok(Ok(_)) => {}
@@ -196,6 +198,29 @@ async fn handler_times(
     Ok(by_event)
 }
 
+/// What deliveries to the kitchen are recorded under, however it is deployed: its bridge, its
+/// handler's SNS endpoint alias, or its ECS service.
+pub fn kitchen_endpoint(post_office: &LocalPostOffice) -> anyhow::Result<String> {
+    let kitchen = format!("{}-kitchen-", post_office.options.prefix);
+    post_office
+        .plan()
+        .topics
+        .values()
+        .flat_map(|topic| &topic.subscriptions)
+        .find_map(|subscription| match &subscription.endpoint {
+            Endpoint::FunctionUrl {
+                function,
+                qualifier,
+                ..
+            } if function.starts_with(&kitchen) => {
+                Some(qualified_name(function, qualifier.as_deref()))
+            }
+            Endpoint::Service { service } if service.starts_with(&kitchen) => Some(service.clone()),
+            _ => None,
+        })
+        .context("no subscription delivers to the kitchen")
+}
+
 /// One device, `count` request/reply round trips one after the other: latency without load.
 pub async fn sequential_round_trips(
     post_office: &LocalPostOffice,
@@ -207,7 +232,7 @@ pub async fn sequential_round_trips(
         .register_device(&unique("oven"), Some(&household))
         .await?;
     let mut device = post_office.connect_device(&credentials, &household).await?;
-    let kitchen = format!("{}-kitchen-bridge", post_office.options.prefix);
+    let kitchen = kitchen_endpoint(post_office)?;
     let handled = tokio::spawn(handler_times(
         post_office.activity(),
         kitchen,

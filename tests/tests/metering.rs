@@ -95,7 +95,7 @@ fn expected_downstream(plan: &Plan, publishes: &BTreeMap<String, u64>) -> Expect
                     }
                     "https"
                 }
-                Endpoint::Http(_) => "https",
+                Endpoint::Http(_) | Endpoint::Service { .. } => "https",
                 Endpoint::Firehose { .. } => {
                     expected.firehose_records += published;
                     "firehose"

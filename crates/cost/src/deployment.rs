@@ -5,8 +5,9 @@
 //!   bridge is billed for its own work plus the time it waits for the handler.
 //! - embedded: SNS → the handler's own function URL; one invocation per delivery, its duration
 //!   grown by the endpoint's work.
-//! - container (planned, not built): every consumer an ECS service on Fargate behind one
-//!   Application Load Balancer; tasks always run, sized for the busiest hour.
+//! - container (`compute = "container"`): every consumer an ECS service on Fargate behind one
+//!   Application Load Balancer (the module's `load_balancer.listener_arn`, shared); tasks always
+//!   run, sized for the busiest hour.
 
 use std::fmt;
 use std::str::FromStr;
@@ -63,8 +64,9 @@ impl FromStr for BridgeMode {
             "separate" => Ok(BridgeMode::Separate),
             "embedded" => Ok(BridgeMode::Embedded),
             "container" => Err(
-                "bridge mode container: the container deployment is planned, not built; its \
-                 estimate is in the report's comparison section (choose separate or embedded)"
+                "container is a compute (the consumer module's compute = \"container\"), not a \
+                 bridge mode: its pricing is in the report's comparison section (choose separate \
+                 or embedded)"
                     .to_string(),
             ),
             other => Err(format!(
@@ -94,7 +96,7 @@ impl Deployment {
         match self {
             Deployment::SeparateBridge => "separate bridge",
             Deployment::EmbeddedBridge => "embedded bridge",
-            Deployment::Container => "container (estimate)",
+            Deployment::Container => "container",
         }
     }
 }
@@ -235,8 +237,6 @@ pub fn container_estimate(
 pub struct DeploymentCost {
     pub deployment: Deployment,
     pub label: &'static str,
-    /// Whether the consumer module can deploy it today.
-    pub built: bool,
     /// Lambda requests and GB-seconds of the delivery path (bridges, handlers, forwarder).
     pub lambda_requests: f64,
     pub lambda_gb_seconds: f64,
@@ -303,7 +303,6 @@ pub fn compare(
         DeploymentCost {
             deployment,
             label: deployment.label(),
-            built: true,
             lambda_requests: requests,
             lambda_gb_seconds: gb_seconds,
             delivery_monthly_usd: lambda_monthly_usd(bill),
@@ -327,7 +326,6 @@ pub fn compare(
         DeploymentCost {
             deployment: Deployment::Container,
             label: Deployment::Container.label(),
-            built: false,
             lambda_requests: 0.0,
             lambda_gb_seconds: 0.0,
             delivery_monthly_usd: container.monthly_usd,

@@ -11,8 +11,8 @@
 //! monthly volume ([`bill`]); per-customer figures are the fleet's bill divided by its size.
 //!
 //! Consumers are priced as deployed with a separate or an embedded bridge ([`BridgeMode`]), and
-//! [`compare`] puts both beside an estimate of the planned container deployment (Fargate behind
-//! an ALB), whose cost is a step function of the fleet's peak rate rather than per delivery.
+//! [`compare`] puts both beside the container deployment (Fargate behind an ALB), whose cost is
+//! a step function of the fleet's peak rate rather than per delivery.
 
 pub mod deployment;
 pub mod estimate;

@@ -21,8 +21,8 @@ pub struct Profile {
     pub lambda: LambdaFunctions,
     pub event_store: EventStore,
     pub event_collections: EventCollections,
-    /// Assumptions of the container deployment's estimate (planned, not built); the defaults
-    /// when absent.
+    /// Assumptions of the container deployment's sizing (the consumer module's container
+    /// defaults: 2 tasks of 0.25 vCPU and 0.5 GB); the defaults when absent.
     #[serde(default)]
     pub container: ContainerService,
 }

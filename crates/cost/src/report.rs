@@ -20,8 +20,8 @@ pub const DEPLOYMENTS_MEANING: &str = "separate bridge: SNS → the bridge Lambd
 Invoke of the handler; two invocations per delivery, the bridge billed for its own work plus the \
 time it waits for the handler. embedded bridge: SNS → the handler's own function URL; one \
 invocation per delivery, the handler's duration grown by the SNS endpoint's work \
-(lambda.embedded_endpoint_ms). container: planned, not built; every consumer an ECS service on \
-Fargate (Linux/ARM) behind one Application Load Balancer, no Lambda on the delivery path. The \
+(lambda.embedded_endpoint_ms). container (compute = \"container\"): every consumer an ECS service \
+on Fargate (Linux/ARM) behind one shared Application Load Balancer, no Lambda on the delivery path. The \
 delivery path is the Lambda lines, or Fargate and the ALB; everything else (IoT Core, SNS, \
 Firehose, S3) is the same in all three.";
 

@@ -17,6 +17,7 @@ pub mod aws;
 pub mod cloudwatch;
 pub mod cognito;
 pub mod device;
+pub mod ecs;
 pub mod firehose;
 pub mod iam;
 pub mod iot;
@@ -297,7 +298,13 @@ impl LocalPostOffice {
             meter.clone(),
         ));
         let time_scale = TimeScale(options.time_scale);
+        let services = Arc::new(ecs::Services::new(
+            binaries.clone(),
+            logs.join("ecs"),
+            credentials.clone(),
+        )?);
         let sns = Sns::new(Arc::new(Ports {
+            services: services.clone(),
             lambda: lambda.clone(),
             function_url_requests: Arc::new(tokio::sync::Semaphore::new(
                 (options.max_instances / 2).max(1),
@@ -355,6 +362,7 @@ impl LocalPostOffice {
             },
             authorizer.clone(),
             lambda.clone(),
+            services.clone(),
             sns.clone(),
             rules,
             event_store,
@@ -363,8 +371,15 @@ impl LocalPostOffice {
         );
         tasks.push(tokio::spawn(runtime.clone().follow()));
 
+        let ecs_services = services;
         let mut services: HashMap<String, Arc<dyn LocalService>> = HashMap::new();
         services.insert("sts".to_owned(), Arc::new(sts::SecurityTokenService));
+        services.insert(
+            "ecs".to_owned(),
+            Arc::new(ecs::control_plane::EcsControlPlane {
+                services: ecs_services,
+            }),
+        );
         services.insert(
             "iam".to_owned(),
             Arc::new(iam::control_plane::IamControlPlane),

@@ -35,7 +35,28 @@ pub struct Plan {
     pub rules: Vec<RulePlan>,
     /// Stream ARN → stream.
     pub streams: BTreeMap<String, StreamPlan>,
+    /// ECS service name → the local process that stands for its tasks.
+    pub services: BTreeMap<String, ServicePlan>,
     pub problems: Vec<String>,
+}
+
+/// An ECS service (`compute = "container"`), run as one local process of the workspace binary
+/// its image names, behind the local stand-in of its load balancer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServicePlan {
+    pub name: String,
+    pub arn: String,
+    /// The binary: the last path segment of the image's repository
+    /// (`…/example-kitchen-service:1.4.0` → `example-kitchen-service`).
+    pub binary: String,
+    /// The task role, whose credentials the process gets.
+    pub role_arn: Option<String>,
+    /// The task definition's environment plus the local platform's endpoint variables.
+    pub environment: BTreeMap<String, String>,
+    /// The container port the target group sends to (the process listens on a free one).
+    pub port: u16,
+    pub target_group_arn: String,
+    pub health_check_path: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +93,10 @@ pub enum Endpoint {
         function: String,
         qualifier: Option<String>,
         url_id: String,
+    },
+    /// An HTTPS endpoint a local load balancer's listener forwards to an ECS service.
+    Service {
+        service: String,
     },
     /// Any other HTTP/S endpoint.
     Http(String),
@@ -137,6 +162,7 @@ impl Plan {
         plan.topics = topics(applied, &mut plan.problems);
         plan.rules = rules(applied, platform, &mut plan.problems);
         plan.streams = streams(applied, &mut plan.problems);
+        plan.services = services(applied, platform, &mut plan.problems);
         plan
     }
 
@@ -217,6 +243,180 @@ fn functions(
             )
         })
         .collect()
+}
+
+fn services(
+    applied: &Applied,
+    platform: &Platform,
+    problems: &mut Vec<String>,
+) -> BTreeMap<String, ServicePlan> {
+    let mut services = BTreeMap::new();
+    for service in applied.ecs.services.values() {
+        let Some(balancer) = service.load_balancers.first() else {
+            problems.push(format!(
+                "ECS service {}: no load balancer; only services behind one run locally",
+                service.name
+            ));
+            continue;
+        };
+        let Some(container) = service
+            .containers
+            .iter()
+            .find(|container| container.name == balancer.container_name)
+        else {
+            problems.push(format!(
+                "ECS service {}: its task definition has no container {}",
+                service.name, balancer.container_name
+            ));
+            continue;
+        };
+        if service.containers.len() > 1 {
+            problems.push(format!(
+                "ECS service {}: only container {} runs locally",
+                service.name, container.name
+            ));
+        }
+        let Some(binary) = image_binary(&container.image) else {
+            problems.push(format!(
+                "ECS service {}: image {:?} names no binary",
+                service.name, container.image
+            ));
+            continue;
+        };
+        let mut environment = container.environment.clone();
+        environment
+            .entry("AWS_ENDPOINT_URL".to_owned())
+            .or_insert_with(|| platform.aws_endpoint.clone());
+        environment.insert("AWS_REGION".to_owned(), platform.region.clone());
+        environment.insert(
+            "AWS_CA_BUNDLE".to_owned(),
+            platform.ca_bundle.display().to_string(),
+        );
+        environment.insert(
+            "POSTOFFICE_LOCAL_TRUSTED_CERT".to_owned(),
+            platform.signing_certificate.display().to_string(),
+        );
+        services.insert(
+            service.name.clone(),
+            ServicePlan {
+                name: service.name.clone(),
+                arn: service.arn.clone(),
+                binary: binary.to_owned(),
+                role_arn: service.task_role_arn.clone(),
+                environment,
+                port: balancer.container_port,
+                target_group_arn: balancer.target_group_arn.clone(),
+                health_check_path: applied
+                    .elbv2
+                    .health_check_paths
+                    .get(&balancer.target_group_arn)
+                    .cloned()
+                    .unwrap_or_else(|| "/".to_owned()),
+            },
+        );
+    }
+    services
+}
+
+/// The binary an image stands for locally: its repository's last path segment, without tag or
+/// digest.
+pub fn image_binary(image: &str) -> Option<&str> {
+    let repository = image.split('@').next()?;
+    let last = repository.rsplit('/').next()?;
+    let name = last.split(':').next()?;
+    (!name.is_empty()).then_some(name)
+}
+
+/// The ECS service an HTTPS URL reaches through a local load balancer: the first rule of an
+/// HTTPS listener (by priority, the default action last) that takes the URL's host and path and
+/// forwards to a target group a service registers with. Locally there is no DNS: a listener
+/// whose load balancer's DNS name is the host is asked alone, else every HTTPS listener (the
+/// host being a name that would point at one); two of them reaching different services is an
+/// error.
+pub fn service_behind(applied: &Applied, endpoint_url: &str) -> Result<Option<String>, String> {
+    let Ok(url) = url::Url::parse(endpoint_url) else {
+        return Ok(None);
+    };
+    if url.scheme() != "https" {
+        return Ok(None);
+    }
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let listeners: Vec<_> = applied
+        .elbv2
+        .listeners
+        .iter()
+        .filter(|listener| listener.protocol == "HTTPS" && listener.port == port)
+        .collect();
+    let named: Vec<_> = listeners
+        .iter()
+        .filter(|listener| listener.dns_name.eq_ignore_ascii_case(&host))
+        .copied()
+        .collect();
+    let asked = if named.is_empty() { listeners } else { named };
+    let mut reached: Vec<String> = asked
+        .iter()
+        .filter_map(|listener| {
+            let rule = listener.rules.iter().find(|rule| {
+                (rule.path_patterns.is_empty()
+                    || rule
+                        .path_patterns
+                        .iter()
+                        .any(|pattern| wildcard_match(pattern, url.path())))
+                    && (rule.host_headers.is_empty()
+                        || rule
+                            .host_headers
+                            .iter()
+                            .any(|pattern| wildcard_match(&pattern.to_ascii_lowercase(), &host)))
+            })?;
+            let group = rule.forward_to.as_ref()?;
+            applied
+                .ecs
+                .services
+                .values()
+                .find(|service| {
+                    service
+                        .load_balancers
+                        .iter()
+                        .any(|balancer| &balancer.target_group_arn == group)
+                })
+                .map(|service| service.name.clone())
+        })
+        .collect();
+    reached.sort();
+    reached.dedup();
+    match reached.len() {
+        0 => Ok(None),
+        1 => Ok(reached.pop()),
+        _ => Err(format!(
+            "{endpoint_url} reaches ECS services {} through different load balancers; locally there is no DNS to tell them apart (use the load balancer's DNS name as the host)",
+            reached.join(", ")
+        )),
+    }
+}
+
+/// ALB condition values: `*` any run of characters, `?` exactly one.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (pattern, text): (Vec<char>, Vec<char>) =
+        (pattern.chars().collect(), text.chars().collect());
+    let (mut p, mut t, mut star, mut mark) = (0, 0, None, 0);
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some(p);
+            mark = t;
+            p += 1;
+        } else if let Some(s) = star {
+            p = s + 1;
+            mark += 1;
+            t = mark;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
 }
 
 /// A topic's `DeliveryPolicy` attribute.
@@ -326,7 +526,14 @@ fn topics(applied: &Applied, problems: &mut Vec<String>) -> BTreeMap<String, Top
                     qualifier: target.alias.map(|alias| alias.name.clone()),
                     url_id: id.to_owned(),
                 },
-                None => Endpoint::Http(endpoint_url.clone()),
+                None => match service_behind(applied, &endpoint_url) {
+                    Ok(Some(service)) => Endpoint::Service { service },
+                    Ok(None) => Endpoint::Http(endpoint_url.clone()),
+                    Err(problem) => {
+                        problems.push(format!("subscription {arn}: {problem}"));
+                        Endpoint::Http(endpoint_url.clone())
+                    }
+                },
             },
             "firehose" => Endpoint::Firehose {
                 stream_arn: endpoint_url.clone(),
@@ -511,7 +718,140 @@ fn streams(applied: &Applied, problems: &mut Vec<String>) -> BTreeMap<String, St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::applied::ecs::{Service, ServiceLoadBalancer};
+    use crate::applied::elbv2::{Listener, Rule};
     use crate::sns::delivery_policy::BackoffFunction;
+
+    /// Two ECS services behind one shared HTTPS listener (a path rule each, the default action
+    /// to a third target group nobody registers with), and a second load balancer whose default
+    /// action reaches the first service too.
+    fn behind_load_balancers() -> Applied {
+        let mut applied = Applied::default();
+        for (name, group) in [
+            ("kitchen-service", "tg/kitchen"),
+            ("telemetry-service", "tg/telemetry"),
+        ] {
+            applied.ecs.services.insert(
+                format!("arn:{name}"),
+                Service {
+                    name: name.to_owned(),
+                    load_balancers: vec![ServiceLoadBalancer {
+                        target_group_arn: group.to_owned(),
+                        container_name: "handler".to_owned(),
+                        container_port: 8080,
+                    }],
+                    ..Service::default()
+                },
+            );
+        }
+        let forward = |group: &str| Some(group.to_owned());
+        applied.elbv2.listeners = vec![
+            Listener {
+                dns_name: "shared-123.eu-west-1.elb.amazonaws.com".to_owned(),
+                port: 443,
+                protocol: "HTTPS".to_owned(),
+                rules: vec![
+                    Rule {
+                        path_patterns: vec!["/kitchen/*".to_owned()],
+                        forward_to: forward("tg/kitchen"),
+                        ..Rule::default()
+                    },
+                    Rule {
+                        path_patterns: vec!["/telemetry/sns".to_owned()],
+                        host_headers: vec!["*.example.com".to_owned()],
+                        forward_to: forward("tg/telemetry"),
+                    },
+                    Rule {
+                        forward_to: forward("tg/nobody"),
+                        ..Rule::default()
+                    },
+                ],
+                ..Listener::default()
+            },
+            Listener {
+                dns_name: "own-456.eu-west-1.elb.amazonaws.com".to_owned(),
+                port: 443,
+                protocol: "HTTPS".to_owned(),
+                rules: vec![Rule {
+                    host_headers: vec!["kitchen.example.org".to_owned()],
+                    forward_to: forward("tg/kitchen"),
+                    ..Rule::default()
+                }],
+                ..Listener::default()
+            },
+        ];
+        applied
+    }
+
+    #[test]
+    fn an_https_url_reaches_the_service_its_listener_rules_forward_to() {
+        let applied = behind_load_balancers();
+        let reach = |url: &str| service_behind(&applied, url);
+        assert_eq!(
+            reach("https://events.example.com/kitchen/sns"),
+            Ok(Some("kitchen-service".to_owned()))
+        );
+        assert_eq!(
+            reach("https://events.example.com/telemetry/sns"),
+            Ok(Some("telemetry-service".to_owned()))
+        );
+        // The shared listener's host condition fails and its default action reaches no
+        // service; the other load balancer's rule takes the host.
+        assert_eq!(
+            reach("https://kitchen.example.org/telemetry/sns"),
+            Ok(Some("kitchen-service".to_owned()))
+        );
+        assert_eq!(reach("https://events.example.org/telemetry/sns"), Ok(None));
+        // Named by its DNS name, a load balancer is asked alone.
+        assert_eq!(
+            reach("https://shared-123.eu-west-1.elb.amazonaws.com/other"),
+            Ok(None)
+        );
+        // Plain HTTP and other ports are not the HTTPS listeners'.
+        assert_eq!(reach("http://events.example.com/kitchen/sns"), Ok(None));
+        assert_eq!(
+            reach("https://events.example.com:8443/kitchen/sns"),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn a_url_two_load_balancers_send_to_different_services_is_a_problem() {
+        let mut applied = behind_load_balancers();
+        applied.elbv2.listeners[1].rules[0] = Rule {
+            forward_to: Some("tg/telemetry".to_owned()),
+            ..Rule::default()
+        };
+        let error = service_behind(&applied, "https://events.example.com/kitchen/sns").unwrap_err();
+        assert!(
+            error.contains("kitchen-service, telemetry-service"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn alb_wildcards_and_image_binaries() {
+        assert!(wildcard_match("/kitchen/*", "/kitchen/sns"));
+        assert!(wildcard_match("/k?tchen", "/kitchen"));
+        assert!(wildcard_match("*", ""));
+        assert!(!wildcard_match("/kitchen", "/kitchen/sns"));
+        assert!(!wildcard_match("/k?tchen", "/ktchen"));
+        assert_eq!(
+            image_binary(
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/postoffice/example-kitchen-service:1.4.0"
+            ),
+            Some("example-kitchen-service")
+        );
+        assert_eq!(
+            image_binary("example-kitchen-service"),
+            Some("example-kitchen-service")
+        );
+        assert_eq!(
+            image_binary("ghcr.io/x/kitchen@sha256:0123abcd"),
+            Some("kitchen")
+        );
+        assert_eq!(image_binary("registry:5000/"), None);
+    }
 
     #[test]
     fn a_subscription_policy_overrides_the_topic_unless_the_topic_disables_it() {

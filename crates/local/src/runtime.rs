@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::applied::{Applied, ControlPlane};
 use crate::cloudwatch::alarms::Alarms;
+use crate::ecs::Services;
 use crate::firehose::EventStore;
 use crate::iam::Authorizer;
 use crate::iot::rules::RuleEngine;
@@ -29,6 +30,8 @@ const SERVICES: &[&str] = &[
     "firehose",
     "monitoring",
     "s3",
+    "ecs",
+    "elasticloadbalancing",
 ];
 /// Changes that come in a burst (a Terraform apply) are read once they settle this long.
 const SETTLE: Duration = Duration::from_millis(50);
@@ -38,6 +41,7 @@ pub struct Runtime {
     pub platform: Platform,
     pub authorizer: Arc<Authorizer>,
     pub lambda: Arc<Lambda>,
+    pub services: Arc<Services>,
     pub sns: Arc<Sns>,
     pub rules: Arc<RuleEngine>,
     pub event_store: Arc<EventStore>,
@@ -57,6 +61,7 @@ impl Runtime {
         platform: Platform,
         authorizer: Arc<Authorizer>,
         lambda: Arc<Lambda>,
+        services: Arc<Services>,
         sns: Arc<Sns>,
         rules: Arc<RuleEngine>,
         event_store: Arc<EventStore>,
@@ -68,6 +73,7 @@ impl Runtime {
             platform,
             authorizer,
             lambda,
+            services,
             sns,
             rules,
             event_store,
@@ -136,6 +142,7 @@ impl Runtime {
         let plan = Arc::new(Plan::from_applied(&applied, &self.platform));
         problems.extend(plan.problems.iter().cloned());
         problems.extend(self.lambda.registry.update(&plan, &self.authorizer));
+        problems.extend(self.services.update(&plan, &self.authorizer));
         self.sns.apply_plan(&plan);
         self.rules.apply_plan(&plan);
         self.event_store.apply_plan(&plan);

@@ -14,11 +14,15 @@ use crate::aws::credentials::Credentials;
 
 /// Every AWS service the modules use; each gets the local endpoint.
 const PROVIDER_SERVICES: &[&str] = &[
+    "acm",
     "cloudwatch",
     "cloudwatchlogs",
     "cognitoidentity",
     "cognitoidp",
     "dynamodb",
+    "ec2",
+    "ecs",
+    "elbv2",
     "firehose",
     "glue",
     "iam",

@@ -204,3 +204,27 @@ impl<S: RecipeStore> Handler for Kitchen<S> {
         Ok(())
     }
 }
+
+/// Where the recipes are: [`RECIPES_DIR_ENV`], else `recipes/` beside the code (the Lambda zip's
+/// `LAMBDA_TASK_ROOT`, or the directory of the service's executable in its image). Both the
+/// Lambda and the service binary read it.
+pub fn recipes_dir_from_env() -> Result<std::path::PathBuf, String> {
+    if let Some(dir) = std::env::var_os(RECIPES_DIR_ENV).filter(|dir| !dir.is_empty()) {
+        return Ok(dir.into());
+    }
+    if let Some(root) = std::env::var_os("LAMBDA_TASK_ROOT").filter(|root| !root.is_empty()) {
+        return Ok(std::path::Path::new(&root).join("recipes"));
+    }
+    let executable = std::env::current_exe().map_err(|error| {
+        format!("{RECIPES_DIR_ENV} is not set and the executable's directory is unknown: {error}")
+    })?;
+    let beside = executable.with_file_name("recipes");
+    if beside.is_dir() {
+        Ok(beside)
+    } else {
+        Err(format!(
+            "{RECIPES_DIR_ENV} is not set and there is no {} (nor LAMBDA_TASK_ROOT)",
+            beside.display()
+        ))
+    }
+}

@@ -1,7 +1,10 @@
 # One block per consumer the catalog names (terraform/README.md, "Adding a consumer"): its
 # subscriptions, what its handler may publish and forward come from the catalog.
 locals {
-  bridge = { zip = "${var.lambda_zips}/sns-bridge/bootstrap.zip" }
+  bridge = { mode = "separate", zip = "${var.lambda_zips}/sns-bridge/bootstrap.zip" }
+  # The kitchen as a container (var.kitchen_container) serves SNS in its own process.
+  kitchen_container = var.kitchen_container
+  kitchen_bridge    = local.kitchen_container == null ? local.bridge : { mode = "embedded", zip = null }
 }
 
 module "kitchen" {
@@ -10,9 +13,13 @@ module "kitchen" {
   platform = module.platform.for_consumers
   catalog  = module.catalog
   events   = module.event
-  bridge   = local.bridge
-  # Recipes are packaged in the zip (lambdas/example-kitchen/recipes, read from LAMBDA_TASK_ROOT).
-  handler = { zip = "${var.lambda_zips}/example-kitchen/bootstrap.zip" }
+  bridge   = local.kitchen_bridge
+  # Recipes are packaged in the zip (lambdas/example-kitchen/recipes, read from LAMBDA_TASK_ROOT),
+  # or in the image beside example-kitchen-service.
+  handler = { zip = local.kitchen_container == null ? "${var.lambda_zips}/example-kitchen/bootstrap.zip" : null }
+  # compute = "container": example-kitchen-service on ECS Fargate behind an ALB (README).
+  compute   = local.kitchen_container == null ? "lambda" : "container"
+  container = local.kitchen_container
 }
 
 module "telemetry" {

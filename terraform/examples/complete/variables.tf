@@ -22,6 +22,12 @@ variable "lambda_zips" {
   default     = "../../../target/lambda"
 }
 
+variable "kitchen_container" {
+  description = "Runs the example kitchen consumer as a container instead of a Lambda behind the bridge: the consumer module's `container` object (an arm64 image of `example-kitchen-service` with `recipes/` beside it, the HTTPS endpoint URL SNS delivers to, the network and the load balancer; terraform/modules/consumer/README.md, \"Choosing the compute\"). Null (default): a Lambda."
+  type        = any
+  default     = null
+}
+
 variable "oncall_email_addresses" {
   description = "Email addresses paged by alarms."
   type        = list(string)

@@ -40,13 +40,15 @@ resource "aws_cloudwatch_metric_alarm" "dlq_age" {
 # timeout or a misconfiguration. Embedded, the same holds for the invocations through the
 # endpoint's alias (dimension Resource), while direct ones (redrive) fail on purpose.
 resource "aws_cloudwatch_metric_alarm" "bridge_errors" {
+  count = local.container ? 0 : 1
+
   alarm_name        = local.embedded ? "${local.handler_name}-sns-endpoint-errors" : "${local.bridge_name}-errors"
   alarm_description = local.embedded ? "The SNS endpoint of consumer ${var.name} (its handler's function URL) returns errors. Runbook: docs/runbook.md#lambda-errors" : "The bridge Lambda of consumer ${var.name} returns errors. Runbook: docs/runbook.md#lambda-errors"
   namespace         = "AWS/Lambda"
   metric_name       = "Errors"
   dimensions = local.embedded ? {
-    FunctionName = aws_lambda_function.handler.function_name
-    Resource     = "${aws_lambda_function.handler.function_name}:${local.sns_endpoint_alias}"
+    FunctionName = aws_lambda_function.handler[0].function_name
+    Resource     = "${aws_lambda_function.handler[0].function_name}:${local.sns_endpoint_alias}"
   } : { FunctionName = aws_lambda_function.bridge[0].function_name }
   statistic           = "Sum"
   period              = 300
@@ -65,6 +67,8 @@ resource "aws_cloudwatch_metric_alarm" "bridge_errors" {
 # the deliveries through the function URL are statuses, not function errors: the endpoint's
 # metrics (PostOffice/Bridge, by reason) count them.
 resource "aws_cloudwatch_metric_alarm" "handler_errors" {
+  count = local.container ? 0 : 1
+
   alarm_name          = "${local.handler_name}-errors"
   alarm_description   = "More than ${var.handler_error_alarm_percent}% of the invocations of consumer ${var.name}'s handler fail. Runbook: docs/runbook.md#lambda-errors"
   evaluation_periods  = 1
@@ -90,7 +94,7 @@ resource "aws_cloudwatch_metric_alarm" "handler_errors" {
       metric {
         namespace   = "PostOffice/Bridge"
         metric_name = "Messages"
-        dimensions  = { HandlerFunction = aws_lambda_function.handler.function_name, Reason = metric_query.value }
+        dimensions  = { HandlerFunction = aws_lambda_function.handler[0].function_name, Reason = metric_query.value }
         stat        = "Sum"
         period      = 300
       }
@@ -105,7 +109,7 @@ resource "aws_cloudwatch_metric_alarm" "handler_errors" {
     metric {
       namespace   = "AWS/Lambda"
       metric_name = "Errors"
-      dimensions  = { FunctionName = aws_lambda_function.handler.function_name }
+      dimensions  = { FunctionName = aws_lambda_function.handler[0].function_name }
       stat        = "Sum"
       period      = 300
     }
@@ -117,7 +121,7 @@ resource "aws_cloudwatch_metric_alarm" "handler_errors" {
     metric {
       namespace   = "AWS/Lambda"
       metric_name = "Invocations"
-      dimensions  = { FunctionName = aws_lambda_function.handler.function_name }
+      dimensions  = { FunctionName = aws_lambda_function.handler[0].function_name }
       stat        = "Sum"
       period      = 300
     }
@@ -130,7 +134,7 @@ resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
   alarm_description   = "The ${each.key} Lambda of consumer ${var.name} is throttled. Runbook: docs/runbook.md#lambda-throttles"
   namespace           = "AWS/Lambda"
   metric_name         = "Throttles"
-  dimensions          = { FunctionName = each.key == "bridge" ? aws_lambda_function.bridge[0].function_name : aws_lambda_function.handler.function_name }
+  dimensions          = { FunctionName = each.key == "bridge" ? aws_lambda_function.bridge[0].function_name : aws_lambda_function.handler[0].function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -140,4 +144,107 @@ resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
   tags                = local.tags
+}
+
+# compute = "container": the load balancer's and ECS's metrics stand in for the Lambdas'. The
+# endpoint answers 5xx on purpose for retryable failures; a burst of them means the handler is
+# broken (as handler_errors above), while connection errors and missing healthy targets mean the
+# service itself is down or crashing (as bridge_errors above).
+locals {
+  target_dimensions = local.container ? {
+    TargetGroup  = aws_lb_target_group.handler[0].arn_suffix
+    LoadBalancer = local.lb_arn_suffix
+  } : {}
+}
+
+resource "aws_cloudwatch_metric_alarm" "service_no_healthy_targets" {
+  count               = local.container ? 1 : 0
+  alarm_name          = "${local.service_name}-no-healthy-targets"
+  alarm_description   = "No task of consumer ${var.name}'s service passes the load balancer's health check: SNS deliveries get 503 and are retried. Runbook: docs/runbook.md#service-unhealthy"
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "HealthyHostCount"
+  dimensions          = local.target_dimensions
+  statistic           = "Minimum"
+  period              = 60
+  evaluation_periods  = 3
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  # ALB metrics are reported only while requests flow: a quiet hour is no outage.
+  # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+  treat_missing_data = "notBreaching"
+  alarm_actions      = local.alarm_actions
+  ok_actions         = local.alarm_actions
+  tags               = local.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "service_connection_errors" {
+  count               = local.container ? 1 : 0
+  alarm_name          = "${local.service_name}-connection-errors"
+  alarm_description   = "The load balancer cannot connect to consumer ${var.name}'s tasks (crashes, restarts): deliveries get 502 and are retried. Runbook: docs/runbook.md#service-unhealthy"
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "TargetConnectionErrorCount"
+  dimensions          = local.target_dimensions
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
+}
+
+# Needs Container Insights on the cluster (on in the cluster the module creates).
+resource "aws_cloudwatch_metric_alarm" "service_running_tasks" {
+  count               = local.container ? 1 : 0
+  alarm_name          = "${local.service_name}-running-tasks"
+  alarm_description   = "Consumer ${var.name}'s service runs fewer tasks than its ${try(var.container.desired_count, 0)} for 10 minutes (tasks failing to start or crashing). Runbook: docs/runbook.md#service-unhealthy"
+  namespace           = "ECS/ContainerInsights"
+  metric_name         = "RunningTaskCount"
+  dimensions          = local.container ? { ClusterName = local.cluster_name, ServiceName = aws_ecs_service.handler[0].name } : {}
+  statistic           = "Minimum"
+  period              = 300
+  evaluation_periods  = 2
+  comparison_operator = "LessThanThreshold"
+  threshold           = try(var.container.desired_count, 1)
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "service_errors" {
+  count               = local.container ? 1 : 0
+  alarm_name          = "${local.service_name}-errors"
+  alarm_description   = "More than ${var.handler_error_alarm_percent}% of the deliveries to consumer ${var.name}'s service fail with 5xx. Runbook: docs/runbook.md#service-errors"
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.handler_error_alarm_percent
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
+
+  metric_query {
+    id          = "failing"
+    label       = "Failing deliveries (%)"
+    expression  = "IF(requests >= 10, 100 * FILL(failed, 0) / requests, 0)"
+    return_data = true
+  }
+
+  dynamic "metric_query" {
+    for_each = { failed = "HTTPCode_Target_5XX_Count", requests = "RequestCount" }
+    content {
+      id          = metric_query.key
+      return_data = false
+      metric {
+        namespace   = "AWS/ApplicationELB"
+        metric_name = metric_query.value
+        dimensions  = local.target_dimensions
+        stat        = "Sum"
+        period      = 300
+      }
+    }
+  }
 }

@@ -36,6 +36,6 @@ data "aws_iam_policy_document" "unpacker" {
 resource "aws_iam_role_policy" "unpacker" {
   count  = length(local.unpacks) == 0 ? 0 : 1
   name   = "unpack-collections"
-  role   = aws_iam_role.this["handler"].id
+  role   = local.handler_role_id
   policy = data.aws_iam_policy_document.unpacker[0].json
 }

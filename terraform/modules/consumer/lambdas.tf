@@ -37,7 +37,7 @@ data "aws_iam_policy_document" "bridge" {
     content {
       sid       = "InvokeOnlyItsHandler"
       actions   = ["lambda:InvokeFunction"]
-      resources = [aws_lambda_function.handler.arn]
+      resources = [aws_lambda_function.handler[0].arn]
     }
   }
   # The bridge confirms its subscriptions with a signed ConfirmSubscription
@@ -73,24 +73,32 @@ data "aws_iam_policy_document" "bridge" {
 
 resource "aws_iam_role_policy" "bridge" {
   name   = "bridge"
-  role   = aws_iam_role.this[local.embedded ? "handler" : "bridge"].id
+  role   = local.embedded ? local.handler_role_id : aws_iam_role.this["bridge"].id
   policy = data.aws_iam_policy_document.bridge.json
 }
 
+# What the handler does, on the Lambda's role or (container) the ECS task role; a container's logs
+# are written by its execution role (container.tf) and its environment is not KMS-encrypted.
 data "aws_iam_policy_document" "handler" {
-  statement {
-    sid       = "WriteItsLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this["handler"].arn}:*"]
+  dynamic "statement" {
+    for_each = local.container ? [] : [1]
+    content {
+      sid       = "WriteItsLogs"
+      actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+      resources = ["${aws_cloudwatch_log_group.this["handler"].arn}:*"]
+    }
   }
-  statement {
-    sid       = "ReadItsEncryptedEnvironment"
-    actions   = ["kms:Decrypt"]
-    resources = [var.platform.kms_key_arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["lambda.${local.region}.amazonaws.com"]
+  dynamic "statement" {
+    for_each = local.container ? [] : [1]
+    content {
+      sid       = "ReadItsEncryptedEnvironment"
+      actions   = ["kms:Decrypt"]
+      resources = [var.platform.kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["lambda.${local.region}.amazonaws.com"]
+      }
     }
   }
 
@@ -138,7 +146,7 @@ data "aws_iam_policy_document" "handler" {
 
 resource "aws_iam_role_policy" "handler" {
   name   = "handler"
-  role   = aws_iam_role.this["handler"].id
+  role   = local.handler_role_id
   policy = data.aws_iam_policy_document.handler.json
 }
 
@@ -147,11 +155,13 @@ resource "aws_iam_role_policy" "handler" {
 resource "aws_iam_role_policy" "handler_dependencies" {
   count  = var.handler.policy_json == null ? 0 : 1
   name   = "handler-dependencies"
-  role   = aws_iam_role.this["handler"].id
+  role   = local.handler_role_id
   policy = var.handler.policy_json
 }
 
 resource "aws_lambda_function" "handler" {
+  count = local.container ? 0 : 1
+
   #checkov:skip=CKV_AWS_117:Handlers reach only public AWS APIs (SNS, IoT data, DynamoDB); a VPC would add NAT cost and cold-start time and protect nothing.
   #checkov:skip=CKV_AWS_116:The handler is invoked synchronously, by its bridge or (embedded) through its function URL by SNS; failed deliveries are kept by the subscription's dead-letter queue, not a Lambda DLQ.
   #checkov:skip=CKV_AWS_272:Code signing needs a signer profile per account; the zip is built reproducibly by CI from this repository.
@@ -223,7 +233,7 @@ resource "aws_lambda_function" "bridge" {
 
   environment {
     variables = {
-      POSTOFFICE_HANDLER_FUNCTION   = aws_lambda_function.handler.arn
+      POSTOFFICE_HANDLER_FUNCTION   = aws_lambda_function.handler[0].arn
       POSTOFFICE_ALLOWED_TOPIC_ARNS = join(",", local.topic_arns)
       # Wait for the handler's whole timeout, and still answer SNS within its 15 s.
       POSTOFFICE_INVOKE_TIMEOUT_MS       = tostring(var.handler.timeout * 1000 + 500)
@@ -249,14 +259,16 @@ resource "aws_lambda_function" "bridge" {
 # function URL events. Its unqualified ARN, which `postoffice dlq redrive` invokes, stays
 # reserved to the account's IAM principals. The alias follows $LATEST: nothing to publish.
 resource "aws_lambda_alias" "sns_endpoint" {
-  count            = local.embedded ? 1 : 0
+  count            = local.embedded && !local.container ? 1 : 0
   name             = local.sns_endpoint_alias
   description      = "The SNS endpoint of consumer ${var.name}: function URL events only"
-  function_name    = aws_lambda_function.handler.function_name
+  function_name    = aws_lambda_function.handler[0].function_name
   function_version = "$LATEST"
 }
 
 resource "aws_lambda_function_url" "bridge" {
+  count = local.container ? 0 : 1
+
   #checkov:skip=CKV_AWS_258:SNS HTTPS delivery cannot sign with SigV4; the bridge (separate or embedded) authenticates every request by verifying the SNS message signature and accepts only this consumer's topic ARNs.
   function_name      = local.endpoint_function
   qualifier          = local.endpoint_qualifier
@@ -272,6 +284,8 @@ resource "aws_lambda_function_url" "bridge" {
 # tested here, cannot express it, so the statement is unconditioned: see README "Function URL
 # permissions" for the risk and the one-line change on 6.28+.
 resource "aws_lambda_permission" "bridge_url" {
+  count = local.container ? 0 : 1
+
   #checkov:skip=CKV_AWS_301:SNS calls the public function URL from no fixed source; the bridge verifies the SNS signature and the topic ARN of every request.
   #checkov:skip=CKV_AWS_364:SNS calls the public function URL from no fixed source; the bridge verifies the SNS signature and the topic ARN of every request.
   statement_id           = "SnsDeliversThroughFunctionUrl"
@@ -283,6 +297,8 @@ resource "aws_lambda_permission" "bridge_url" {
 }
 
 resource "aws_lambda_permission" "bridge_invoke" {
+  count = local.container ? 0 : 1
+
   #checkov:skip=CKV_AWS_301:Required for function URLs with AuthType NONE; provider 5.100 cannot add the InvokedViaFunctionUrl condition (README, Function URL permissions). A direct Invoke reaches only the bridge, or the embedded handler's alias, which both reject anything but a validly signed SNS message of its topics.
   #checkov:skip=CKV_AWS_364:SNS calls the public function URL from no fixed source account; see CKV_AWS_301.
   statement_id  = "FunctionUrlInvokesTheBridge"

@@ -18,13 +18,20 @@ locals {
   # POSTOFFICE_SNS_ENDPOINT_ALIAS), behind the function URL of this alias; no bridge Lambda.
   embedded           = var.bridge.mode == "embedded"
   sns_endpoint_alias = "sns-endpoint"
+  # compute = "container": the handler is an HTTP service on ECS behind an ALB (container.tf),
+  # with the endpoint in the process (bridge.mode = "embedded", validated); no Lambda at all.
+  container = var.compute == "container"
   functions = {
     for role, name in { bridge = local.bridge_name, handler = local.handler_name } : role => name
-    if role == "handler" || !local.embedded
+    if !local.container && (role == "handler" || !local.embedded)
   }
   # The Lambda SNS pushes to: the bridge, or the handler (through its alias).
-  endpoint_function  = local.embedded ? aws_lambda_function.handler.function_name : aws_lambda_function.bridge[0].function_name
-  endpoint_qualifier = local.embedded ? aws_lambda_alias.sns_endpoint[0].name : null
+  endpoint_function  = local.container ? null : local.embedded ? aws_lambda_function.handler[0].function_name : aws_lambda_function.bridge[0].function_name
+  endpoint_qualifier = local.embedded && !local.container ? aws_lambda_alias.sns_endpoint[0].name : null
+  # Where SNS delivers: the function URL, or the HTTPS address of the container's load balancer.
+  endpoint_url = local.container ? var.container.endpoint_url : aws_lambda_function_url.bridge[0].function_url
+  # The role whose policies say what the handler may do: the Lambda's, or the ECS task role.
+  handler_role_id = local.container ? aws_iam_role.task[0].id : aws_iam_role.this["handler"].id
 
   # What the catalog gives this consumer (the catalog variable's validation names a missing one).
   catalog       = try(var.catalog.consumers[var.name], { subscribes = [], publishes = [], forwards_to_actors = [], unpacks = [] })
@@ -44,10 +51,10 @@ resource "aws_sqs_queue" "dlq" {
   kms_master_key_id         = var.platform.kms_key_arn
   message_retention_seconds = 1209600
   policy                    = data.aws_iam_policy_document.dlq.json
-  tags = merge(local.tags, {
-    "postoffice:role"    = "consumer-dlq"
-    "postoffice:handler" = local.handler_name
-  })
+  # `postoffice dlq redrive` invokes the handler Lambda the tag names; a container has none.
+  tags = merge(local.tags, { "postoffice:role" = "consumer-dlq" },
+    local.container ? { "postoffice:service" = local.service_name } : { "postoffice:handler" = local.handler_name },
+  )
 }
 
 data "aws_iam_policy_document" "dlq" {
@@ -87,7 +94,7 @@ resource "aws_sns_topic_subscription" "this" {
 
   topic_arn              = each.value
   protocol               = "https"
-  endpoint               = aws_lambda_function_url.bridge.function_url
+  endpoint               = local.endpoint_url
   endpoint_auto_confirms = true
   # SNS sends the confirmation at once and the bridge confirms it within a second; the provider
   # waits at most this long for it.
@@ -97,13 +104,15 @@ resource "aws_sns_topic_subscription" "this" {
   filter_policy_scope             = contains(keys(var.filter_policies), each.key) ? "MessageBody" : null
   redrive_policy                  = jsonencode({ deadLetterTargetArn = aws_sqs_queue.dlq.arn })
 
-  # SNS confirms the subscription through the function URL, which needs both permissions, and
-  # the bridge (or the handler, embedded) confirms with its role's bridge policy; the queue (with
-  # its policy) must accept SNS before a delivery can fail into it.
+  # SNS confirms the subscription through the function URL, which needs both permissions, or
+  # through the load balancer to a running service; the bridge (or the handler, embedded, or the
+  # service) confirms with its role's bridge policy; the queue (with its policy) must accept SNS
+  # before a delivery can fail into it.
   depends_on = [
     aws_sqs_queue.dlq,
     aws_lambda_permission.bridge_url,
     aws_lambda_permission.bridge_invoke,
     aws_iam_role_policy.bridge,
+    aws_ecs_service.handler,
   ]
 }

@@ -25,3 +25,35 @@ removed {
     destroy = false
   }
 }
+
+# The handler's Lambda and the endpoint's function URL, permissions and alarms exist with
+# compute = "lambda" only.
+moved {
+  from = aws_lambda_function.handler
+  to   = aws_lambda_function.handler[0]
+}
+
+moved {
+  from = aws_lambda_function_url.bridge
+  to   = aws_lambda_function_url.bridge[0]
+}
+
+moved {
+  from = aws_lambda_permission.bridge_url
+  to   = aws_lambda_permission.bridge_url[0]
+}
+
+moved {
+  from = aws_lambda_permission.bridge_invoke
+  to   = aws_lambda_permission.bridge_invoke[0]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.bridge_errors
+  to   = aws_cloudwatch_metric_alarm.bridge_errors[0]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.handler_errors
+  to   = aws_cloudwatch_metric_alarm.handler_errors[0]
+}

@@ -24,18 +24,28 @@ output "bridge_function_name" {
 }
 
 output "bridge_url" {
-  description = "Function URL SNS delivers to: the bridge's, or the handler's SNS endpoint alias's with bridge.mode = \"embedded\"."
-  value       = try(aws_lambda_function_url.bridge.function_url, null)
+  description = "The HTTPS endpoint SNS delivers to: the bridge's function URL, the handler's SNS endpoint alias's with bridge.mode = \"embedded\", or `container.endpoint_url` with compute = \"container\"."
+  value       = try(local.endpoint_url, null)
 }
 
 output "handler_function_name" {
-  description = "Name of the handler Lambda (what `postoffice dlq redrive` invokes)."
-  value       = try(aws_lambda_function.handler.function_name, null)
+  description = "Name of the handler Lambda (what `postoffice dlq redrive` invokes); null with compute = \"container\"."
+  value       = try(aws_lambda_function.handler[0].function_name, null)
 }
 
 output "handler_function_arn" {
-  description = "ARN of the handler Lambda."
-  value       = try(aws_lambda_function.handler.arn, null)
+  description = "ARN of the handler Lambda; null with compute = \"container\"."
+  value       = try(aws_lambda_function.handler[0].arn, null)
+}
+
+output "service_name" {
+  description = "Name of the handler's ECS service with compute = \"container\" (null otherwise)."
+  value       = try(aws_ecs_service.handler[0].name, null)
+}
+
+output "load_balancer_dns_name" {
+  description = "DNS name of the load balancer the module created (compute = \"container\" without `load_balancer.listener_arn`): point `container.endpoint_url`'s host at it."
+  value       = try(aws_lb.this[0].dns_name, null)
 }
 
 output "subscription_arns" {

@@ -118,6 +118,11 @@ variable "bridge" {
   }
 
   validation {
+    condition     = var.compute == "lambda" || var.bridge.mode == "embedded"
+    error_message = "compute = \"container\" serves the SNS endpoint in the handler's process: set bridge = { mode = \"embedded\" }."
+  }
+
+  validation {
     condition     = var.bridge.reserved_concurrency == null || try(var.bridge.reserved_concurrency >= 1, false)
     error_message = "bridge.reserved_concurrency must be at least 1 when set."
   }
@@ -129,9 +134,9 @@ variable "bridge" {
 }
 
 variable "handler" {
-  description = "The consumer's handler Lambda: zip path, timeout (below 14 s, so the bridge, separate or embedded, answers SNS within its 15 s), memory, reserved concurrency, extra environment, an optional DynamoDB idempotency table, and `policy_json`: an IAM policy document for what its business dependencies need beyond the platform (the onboarding service's IoT registry calls, `module.platform.device_onboarding_policy_json`). What it may publish comes from the catalog."
+  description = "The consumer's handler: the Lambda's zip path (compute = \"lambda\"; none for a container, whose image is `container.image`), timeout (below 14 s, so the bridge, separate or embedded, answers SNS within its 15 s), Lambda memory and reserved concurrency, extra environment, an optional DynamoDB idempotency table, and `policy_json`: an IAM policy document for what its business dependencies need beyond the platform (the onboarding service's IoT registry calls, `module.platform.device_onboarding_policy_json`), attached to the Lambda's or the task's role. What it may publish comes from the catalog."
   type = object({
-    zip                   = string
+    zip                   = optional(string)
     timeout               = optional(number, 10)
     memory_size           = optional(number, 256)
     reserved_concurrency  = optional(number)
@@ -141,8 +146,8 @@ variable "handler" {
   })
 
   validation {
-    condition     = endswith(var.handler.zip, ".zip")
-    error_message = "handler.zip must be the path of a .zip file."
+    condition     = var.compute == "container" ? var.handler.zip == null : try(endswith(var.handler.zip, ".zip"), false)
+    error_message = "handler.zip must be the path of a .zip file (compute = \"lambda\"), and is left out with compute = \"container\" (container.image)."
   }
 
   validation {
@@ -168,8 +173,80 @@ variable "handler" {
   }
 
   validation {
-    condition     = length(setintersection(keys(var.handler.environment), ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "POSTOFFICE_TOPIC_ARN_PREFIX", "POSTOFFICE_IDEMPOTENCY_TABLE", "POSTOFFICE_REJECTED_DEVICE_MESSAGES_QUEUE_URL", "POSTOFFICE_SNS_ENDPOINT_ALIAS", "POSTOFFICE_ALLOWED_TOPIC_ARNS", "POSTOFFICE_INVOKE_TIMEOUT_MS", "POSTOFFICE_MAX_MESSAGE_AGE_SECONDS"])) == 0
+    condition     = length(setintersection(keys(var.handler.environment), ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "POSTOFFICE_TOPIC_ARN_PREFIX", "POSTOFFICE_IDEMPOTENCY_TABLE", "POSTOFFICE_REJECTED_DEVICE_MESSAGES_QUEUE_URL", "POSTOFFICE_SNS_ENDPOINT_ALIAS", "POSTOFFICE_ALLOWED_TOPIC_ARNS", "POSTOFFICE_INVOKE_TIMEOUT_MS", "POSTOFFICE_MAX_MESSAGE_AGE_SECONDS", "POSTOFFICE_LISTEN_ADDRESS", "POSTOFFICE_HANDLER_NAME"])) == 0
     error_message = "handler.environment must not set variables Lambda reserves or the module sets itself."
+  }
+}
+
+variable "compute" {
+  description = "Where the handler runs (README, \"Choosing the compute\"): `lambda` (default; `bridge.mode` says where the SNS endpoint is) or `container`, its `*-service` binary as an HTTP service on ECS Fargate (ARM64) behind an ALB HTTPS listener, configured by `container`, with the SNS endpoint in the process (`bridge.mode = \"embedded\"`)."
+  type        = string
+  default     = "lambda"
+
+  validation {
+    condition     = contains(["lambda", "container"], var.compute)
+    error_message = "compute must be \"lambda\" or \"container\"."
+  }
+}
+
+variable "container" {
+  description = "compute = \"container\" only. `image`: a linux/arm64 image whose entrypoint is the consumer's `*-service` binary (postoffice::handler::serve). `endpoint_url`: the HTTPS URL SNS delivers to, whose host is a public DNS name the listener's certificate covers and that points at the load balancer (SNS accepts no private endpoints). Tasks run in `subnet_ids` of `vpc_id` without public IPs (they need a route to the AWS APIs and the image registry). `load_balancer`: either an existing HTTPS listener (`listener_arn`, its load balancer's `security_group_id`, a `rule_priority`; the module adds a rule for the URL's path), or a new internet-facing ALB in public `subnet_ids` with `certificate_arn` (ACM) and optional `access_logs_bucket`. Alarms on `desired_count` need Container Insights on the cluster (on in the cluster the module creates when `cluster_arn` is null)."
+  type = object({
+    image         = string
+    endpoint_url  = string
+    vpc_id        = string
+    subnet_ids    = list(string)
+    cpu           = optional(number, 256)
+    memory        = optional(number, 512)
+    desired_count = optional(number, 2)
+    port          = optional(number, 8080)
+    cluster_arn   = optional(string)
+    load_balancer = object({
+      listener_arn        = optional(string)
+      security_group_id   = optional(string)
+      rule_priority       = optional(number)
+      subnet_ids          = optional(list(string))
+      certificate_arn     = optional(string)
+      access_logs_bucket  = optional(string)
+      deletion_protection = optional(bool, true)
+    })
+  })
+  default = null
+
+  validation {
+    condition     = (var.container != null) == (var.compute == "container")
+    error_message = "container is set with compute = \"container\", and only then."
+  }
+
+  validation {
+    condition     = var.container == null || can(regex("^https://[a-z0-9.-]+(/[A-Za-z0-9._~/-]*)?$", var.container.endpoint_url))
+    error_message = "container.endpoint_url must be an https:// URL with a DNS name (SNS delivers only over HTTPS to public endpoints), e.g. https://kitchen.events.example.com/sns."
+  }
+
+  validation {
+    condition     = var.container == null || try(length(var.container.subnet_ids) > 0 && var.container.desired_count >= 1 && var.container.port >= 1024 && var.container.port <= 65535, false)
+    error_message = "container needs at least one subnet, desired_count of at least 1 and an unprivileged port (1024-65535)."
+  }
+
+  validation {
+    # Fargate's CPU and memory pairs: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
+    condition     = var.container == null || try(contains([256, 512, 1024, 2048, 4096], var.container.cpu) && var.container.memory >= var.container.cpu * 2 && var.container.memory <= min(var.container.cpu * 8, 30720), false)
+    error_message = "container.cpu must be 256, 512, 1024, 2048 or 4096 with a memory Fargate pairs with it (2 to 8 MiB per CPU unit, at most 30720)."
+  }
+
+  validation {
+    condition = var.container == null || try(
+      var.container.load_balancer.listener_arn != null
+      ? (var.container.load_balancer.security_group_id != null && var.container.load_balancer.rule_priority != null && var.container.load_balancer.certificate_arn == null && var.container.load_balancer.subnet_ids == null)
+      : (var.container.load_balancer.certificate_arn != null && length(var.container.load_balancer.subnet_ids) >= 2 && var.container.load_balancer.security_group_id == null),
+    false)
+    error_message = "container.load_balancer is either an existing listener (listener_arn, security_group_id, rule_priority) or a new ALB (certificate_arn and at least two public subnet_ids, one per Availability Zone), not a mix."
+  }
+
+  validation {
+    # Target group and load balancer names: at most 32 characters (`<prefix>-<name>`).
+    condition     = var.container == null || length("${var.platform.prefix}-${var.name}") <= 32
+    error_message = "compute = \"container\" names its target group and load balancer <prefix>-<name>, at most 32 characters: shorten the prefix or the consumer name."
   }
 }
 
@@ -196,7 +273,7 @@ variable "handler_error_alarm_percent" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the Lambdas' log groups (the handler's, and the bridge's with bridge.mode = \"separate\")."
+  description = "Retention of the log groups (the handler's, the bridge's with bridge.mode = \"separate\", or the service's with compute = \"container\")."
   type        = number
   default     = 365
 

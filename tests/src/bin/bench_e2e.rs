@@ -1,11 +1,15 @@
 //! `make bench-e2e`: starts a local post office and measures device→handler and device→reply
-//! latency (p50, p99) and sustained events/s, at a few load levels. A benchmark, not a test:
+//! latency (p50, p99) and sustained events/s, at a few load levels, then device→reply with the
+//! kitchen deployed each way the consumer module allows, side by side. A benchmark, not a test:
 //! it reports and never fails on numbers. `bench-e2e [PROFILE]` builds the Lambdas with that
 //! cargo profile (default `release`, as deployed; `dev` for the debug builds the tests run).
 
 use std::time::{Duration, Instant};
 
-use postoffice_e2e::{TIME_SCALE, load, repository_root};
+use postoffice_e2e::{
+    KitchenDeployment, TIME_SCALE, container_files, edited_terraform, load, percentile,
+    repository_root,
+};
 use postoffice_local::{LocalPostOffice, Options};
 
 #[tokio::main]
@@ -35,6 +39,31 @@ async fn main() -> anyhow::Result<()> {
             load::cooking_burst(&post_office, devices, per_device, Duration::from_secs(600))
                 .await?;
         println!("  burst: {}", report.summary());
+    }
+
+    // The kitchen re-applied each way; one device, one request at a time, after a warm-up.
+    let container = tempfile::tempdir()?;
+    container_files(&post_office, container.path())?;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!("  kitchen deployments, one device, one request at a time (n=100):");
+    println!(
+        "    {:<16} {:>22} {:>22}",
+        "deployment", "device→reply p50 / p99", "device→handler p50 / p99"
+    );
+    for deployment in KitchenDeployment::ALL {
+        let terraform = edited_terraform(&deployment.edits(container.path()))?;
+        post_office.reapply(terraform.path()).await?;
+        load::sequential_round_trips(&post_office, 5, Duration::from_secs(120)).await?;
+        let report =
+            load::sequential_round_trips(&post_office, 100, Duration::from_secs(60)).await?;
+        println!(
+            "    {:<16} {:>9.1} / {:>6.1} ms {:>12.1} / {:>6.1} ms",
+            deployment.name(),
+            ms(percentile(&report.to_reply, 50.0)),
+            ms(percentile(&report.to_reply, 99.0)),
+            ms(percentile(&report.to_handler, 50.0)),
+            ms(percentile(&report.to_handler, 99.0)),
+        );
     }
     Ok(())
 }

@@ -35,7 +35,7 @@ pub struct CostArgs {
     pub customers: Vec<u64>,
     /// How consumers are deployed in the bills: `separate` (a bridge Lambda invokes the handler)
     /// or `embedded` (the handler is its own SNS endpoint). The report compares both, and the
-    /// planned container deployment, whatever this says.
+    /// container deployment, whatever this says.
     #[arg(long, default_value = "separate", value_parser = parse_bridge)]
     pub bridge: BridgeMode,
     /// Print JSON instead of tables.

@@ -6,6 +6,8 @@
 //! only that service.
 
 pub mod cloudwatch;
+pub mod ecs;
+pub mod elbv2;
 pub mod firehose;
 pub mod iam;
 pub mod iot;
@@ -29,6 +31,8 @@ pub struct Applied {
     pub firehose: firehose::AppliedFirehose,
     pub cloudwatch: cloudwatch::AppliedAlarms,
     pub s3: s3::AppliedS3,
+    pub ecs: ecs::AppliedEcs,
+    pub elbv2: elbv2::AppliedElbv2,
 }
 
 impl Applied {
@@ -72,6 +76,8 @@ pub struct ControlPlane {
     pub iot: aws_sdk_iot::Client,
     pub firehose: aws_sdk_firehose::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     /// moto's base URL, for the few reads done without an SDK client (S3 bucket policies).
     pub moto_url: String,
     pub http: reqwest::Client,
@@ -115,6 +121,8 @@ impl ControlPlane {
             iot: aws_sdk_iot::Client::new(&config),
             firehose: aws_sdk_firehose::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            ecs: aws_sdk_ecs::Client::new(&config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
             moto_url: endpoint.trim_end_matches('/').to_owned(),
             http: postoffice::https::client_builder().no_proxy().build()?,
             region: region.to_owned(),
@@ -127,6 +135,7 @@ impl ControlPlane {
 
     /// Reads every service.
     pub async fn read_all(&self) -> anyhow::Result<Applied> {
+        let (ecs, elbv2) = tokio::try_join!(ecs::read(&self.ecs), elbv2::read(&self.elbv2))?;
         let (sns, sqs, lambda, iam, kms, iot, firehose, cloudwatch) = tokio::try_join!(
             sns::read(&self.sns, &self.topic_attributes),
             sqs::read(&self.sqs),
@@ -148,6 +157,8 @@ impl ControlPlane {
             firehose,
             cloudwatch,
             s3,
+            ecs,
+            elbv2,
         })
     }
 
@@ -167,6 +178,8 @@ impl ControlPlane {
                 "firehose" => applied.firehose = firehose::read(&self.firehose).await?,
                 "monitoring" => applied.cloudwatch = cloudwatch::read(&self.cloudwatch).await?,
                 "s3" => applied.s3 = s3::read(self, &applied.firehose).await?,
+                "ecs" => applied.ecs = ecs::read(&self.ecs).await?,
+                "elasticloadbalancing" => applied.elbv2 = elbv2::read(&self.elbv2).await?,
                 _ => {}
             }
         }

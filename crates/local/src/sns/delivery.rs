@@ -97,6 +97,7 @@ impl Deliverer {
                 qualifier,
                 ..
             } => crate::lambda::qualified_name(function, qualifier.as_deref()),
+            Endpoint::Service { service } => service.clone(),
             _ => plan.endpoint_url.clone(),
         }
     }
@@ -153,6 +154,28 @@ impl Deliverer {
                     Err(_) => AttemptResult::NoAnswer("no answer within SNS's 15 s".to_owned()),
                 }
             }
+            Endpoint::Service { service } => {
+                // The load balancer's HTTPS listener, standing in for the host SNS resolves.
+                let request = match request
+                    .uri(plan.endpoint_url.as_str())
+                    .body(Bytes::from(body.to_owned()))
+                {
+                    Ok(request) => request,
+                    Err(error) => return AttemptResult::NoAnswer(error.to_string()),
+                };
+                match tokio::time::timeout(
+                    SNS_RESPONSE_TIMEOUT,
+                    self.ports.services.forward(service, request),
+                )
+                .await
+                {
+                    Ok(response) => AttemptResult::Answered {
+                        status: response.status().as_u16(),
+                        body: String::from_utf8_lossy(response.body()).into_owned(),
+                    },
+                    Err(_) => AttemptResult::NoAnswer("no answer within SNS's 15 s".to_owned()),
+                }
+            }
             _ => {
                 let mut outgoing = self
                     .ports
@@ -179,7 +202,7 @@ impl Deliverer {
         let plan = self.plan();
         let mut message = pending.message.clone();
         match &plan.endpoint {
-            Endpoint::FunctionUrl { .. } | Endpoint::Http(_) => {
+            Endpoint::FunctionUrl { .. } | Endpoint::Service { .. } | Endpoint::Http(_) => {
                 self.deliver_http(&plan, &mut message).await
             }
             Endpoint::Firehose { .. } | Endpoint::Sqs { .. } => {
@@ -677,7 +700,7 @@ pub fn truncate(text: &str, max: usize) -> String {
 /// The subscription's protocol, as SNS prices deliveries: a function URL is an HTTPS endpoint.
 fn protocol(plan: &SubscriptionPlan) -> &'static str {
     match plan.endpoint {
-        Endpoint::FunctionUrl { .. } => "https",
+        Endpoint::FunctionUrl { .. } | Endpoint::Service { .. } => "https",
         Endpoint::Http(ref url) if url.starts_with("http://") => "http",
         Endpoint::Http(_) => "https",
         Endpoint::Firehose { .. } => "firehose",

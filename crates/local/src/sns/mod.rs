@@ -51,7 +51,9 @@ pub struct Ports {
     pub function_url_requests: Arc<tokio::sync::Semaphore>,
     pub authorizer: Arc<Authorizer>,
     pub signing: Arc<LocalSigningAuthority>,
-    /// For HTTP/S endpoints that are not local functions.
+    /// The ECS services behind local load balancers, for their HTTPS endpoints.
+    pub services: Arc<crate::ecs::Services>,
+    /// For HTTP/S endpoints that are not local functions or services.
     pub http: reqwest::Client,
     /// moto's SQS, as the control plane (dead-letter queues, SQS subscriptions).
     pub sqs: aws_sdk_sqs::Client,
@@ -153,7 +155,9 @@ impl Sns {
                         if !confirmed
                             && matches!(
                                 subscription.endpoint,
-                                Endpoint::FunctionUrl { .. } | Endpoint::Http(_)
+                                Endpoint::FunctionUrl { .. }
+                                    | Endpoint::Service { .. }
+                                    | Endpoint::Http(_)
                             )
                         {
                             to_confirm.push(plan.clone());

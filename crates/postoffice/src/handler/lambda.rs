@@ -53,6 +53,15 @@ pub enum StartupError {
     EndpointSetup(#[from] SetupError),
     #[error("Lambda runtime: {0}")]
     Runtime(lambda_runtime::Error),
+    #[error("{var} {value:?} is not a socket address (e.g. 0.0.0.0:8080)")]
+    InvalidListenAddress { var: &'static str, value: String },
+    #[error("cannot listen on {address}: {error}")]
+    Listen {
+        address: std::net::SocketAddr,
+        error: std::io::Error,
+    },
+    #[error("HTTP service: {0}")]
+    Serve(std::io::Error),
 }
 
 /// JSON logs, one object per line, level from `RUST_LOG` (default `info`).
@@ -81,22 +90,7 @@ pub async fn run_with<H: Handler + 'static>(
     config: &SdkConfig,
     handler: H,
 ) -> Result<(), StartupError> {
-    check_service_name(H::CONSUMER).map_err(|reason| StartupError::InvalidConsumer {
-        name: H::CONSUMER.to_owned(),
-        reason,
-    })?;
-    let prefix = topic_arn_prefix(std::env::var(TOPIC_ARN_PREFIX_ENV).ok())?;
-    let publisher = Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(config)));
-    let mut consumer = Consumer::new(handler, publisher, prefix);
-    if let Some(table) = std::env::var(IDEMPOTENCY_TABLE_ENV)
-        .ok()
-        .filter(|t| !t.is_empty())
-    {
-        let client = aws_sdk_dynamodb::Client::new(config);
-        let store = DynamoDbIdempotencyStore::new(client, table, IdempotencyPolicy::default());
-        consumer = consumer.with_idempotency(Arc::new(store));
-    }
-    let consumer = Arc::new(consumer);
+    let consumer = Arc::new(consumer_from_env(config, handler)?);
     let embedded = embedded_endpoint(config, &consumer)?.map(Arc::new);
     tracing::info!(
         consumer = H::CONSUMER,
@@ -130,6 +124,30 @@ pub async fn run_with<H: Handler + 'static>(
     }))
     .await
     .map_err(StartupError::Runtime)
+}
+
+/// The handler with its SNS publisher and, when `POSTOFFICE_IDEMPOTENCY_TABLE` names one, its
+/// DynamoDB idempotency guard: what every deployment of it runs ([`run`], [`super::serve`]).
+pub(crate) fn consumer_from_env<H: Handler>(
+    config: &SdkConfig,
+    handler: H,
+) -> Result<Consumer<H>, StartupError> {
+    check_service_name(H::CONSUMER).map_err(|reason| StartupError::InvalidConsumer {
+        name: H::CONSUMER.to_owned(),
+        reason,
+    })?;
+    let prefix = topic_arn_prefix(std::env::var(TOPIC_ARN_PREFIX_ENV).ok())?;
+    let publisher = Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(config)));
+    let mut consumer = Consumer::new(handler, publisher, prefix);
+    if let Some(table) = std::env::var(IDEMPOTENCY_TABLE_ENV)
+        .ok()
+        .filter(|t| !t.is_empty())
+    {
+        let client = aws_sdk_dynamodb::Client::new(config);
+        let store = DynamoDbIdempotencyStore::new(client, table, IdempotencyPolicy::default());
+        consumer = consumer.with_idempotency(Arc::new(store));
+    }
+    Ok(consumer)
 }
 
 /// The SNS endpoint a handler deployed with an embedded bridge serves.

@@ -89,6 +89,13 @@
 //! axum server can do the same with [`crate::endpoint::SnsEndpointLayer`] over
 //! [`Consumer::into_service`].
 //!
+//! # As an HTTP service
+//! With feature `service`, [`serve`] runs the same handler as an HTTP service (the consumer
+//! module's `compute = "container"`: ECS behind an ALB): the SNS endpoint on every path, a health
+//! check on `/health`, graceful shutdown on SIGTERM; its `main` is the Lambda's with `serve` for
+//! `run`. It reads the same variables, with [`LISTEN_ADDRESS_ENV`] for the port and the
+//! endpoint's always set.
+//!
 //! # Configuration (`run`)
 //! | variable | meaning |
 //! |---|---|
@@ -109,6 +116,8 @@ pub mod testing;
 mod dynamodb;
 #[cfg(feature = "lambda")]
 mod lambda;
+#[cfg(feature = "service")]
+mod service;
 #[cfg(feature = "lambda")]
 mod sns;
 
@@ -138,6 +147,10 @@ pub use schemas::Schemas;
 pub use dynamodb::DynamoDbIdempotencyStore;
 #[cfg(feature = "lambda")]
 pub use lambda::{SNS_ENDPOINT_ALIAS_ENV, StartupError, init_tracing, run, run_with};
+#[cfg(feature = "service")]
+pub use service::{
+    DEFAULT_LISTEN_ADDRESS, HANDLER_NAME_ENV, HEALTH_PATH, LISTEN_ADDRESS_ENV, serve, serve_on,
+};
 #[cfg(feature = "lambda")]
 pub use sns::SnsPublisher;
 

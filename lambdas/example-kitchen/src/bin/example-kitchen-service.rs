@@ -1,0 +1,10 @@
+use example_kitchen::{DirectoryRecipeStore, Kitchen, recipes_dir_from_env};
+
+/// The same handler as an HTTP service (`compute = "container"`).
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    postoffice::handler::init_tracing();
+    let kitchen = Kitchen::new(DirectoryRecipeStore::new(recipes_dir_from_env()?));
+    postoffice::handler::serve(kitchen).await?;
+    Ok(())
+}
