@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use postoffice_e2e::{WAIT, device_message, envelope, post_office, run, unique};
+use postoffice_e2e::{
+    WAIT, device_message, envelope, post_office, postoffice_command, run, unique,
+};
 use postoffice_local::app::{AppSession, IdentityCredentials, MobileApp, Tokens};
 use serde_json::json;
 
@@ -288,5 +290,51 @@ fn the_identity_pool_and_the_sign_in_function_take_only_verified_callers() {
         };
         let (status, _) = user.app.call_sign_in_function(&stranger).await.unwrap();
         assert_eq!(status, 403);
+    });
+}
+
+#[test]
+fn postoffice_local_user_add_prints_a_sign_in_that_works() {
+    run(async {
+        let post_office = post_office();
+        let household = unique("h-cli");
+        let email = format!("{}@example.com", unique("cli"));
+        let run_dir = post_office.run_dir().to_string_lossy().into_owned();
+        let (ok, output) = postoffice_command(&[
+            "local",
+            "user",
+            "add",
+            &household,
+            &email,
+            "--run-dir",
+            &run_dir,
+        ])
+        .await
+        .unwrap();
+        assert!(ok, "{output}");
+        let password = output
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("password"))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("no password printed: {output}"));
+        let app = post_office.mobile_app().unwrap();
+        let (_, credentials) = app.sign_in_fully(&email, password).await.unwrap();
+        let path = app
+            .presigned_mqtt_path(&credentials, SystemTime::now(), Duration::from_secs(60))
+            .unwrap();
+        app.connect(
+            &credentials.identity_id,
+            &path,
+            &[format!("+/{household}/+")],
+        )
+        .await
+        .unwrap();
+        // The password is printed, never logged.
+        let logs =
+            std::fs::read_to_string(post_office.logs_dir().join("moto.log")).unwrap_or_default();
+        assert!(!logs.contains(password));
+        let activity = std::fs::read_to_string(post_office.run_dir().join("activity.jsonl"))
+            .unwrap_or_default();
+        assert!(!activity.contains(password));
     });
 }
