@@ -328,12 +328,15 @@ fn event_blocks_listed_by_hand_are_still_checked() {
         "events.tf",
         r#"locals {
   events = {
-    COOKING_FINISHED          = true
-    COOKING_REPLIED           = false
-    COOKING_REQUESTED         = true
-    DEVICE_TELEMETRY_REPORTED = true
-    EVENT_COLLECTION          = true
-    FIRMWARE_UPDATE_OFFERED   = false
+    COOKING_FINISHED           = true
+    COOKING_REPLIED            = false
+    COOKING_REQUESTED          = true
+    DEVICE_PAIRING_REPLIED     = false
+    DEVICE_PAIRING_REQUESTED   = true
+    DEVICE_TELEMETRY_REPORTED  = true
+    DEVICE_UNPAIRING_REQUESTED = true
+    EVENT_COLLECTION           = true
+    FIRMWARE_UPDATE_OFFERED    = false
   }
 }"#,
     );
@@ -357,10 +360,11 @@ fn an_iot_rule_for_an_event_actors_do_not_publish_warns() {
     );
     let warnings = messages(&agreement.warnings);
     assert!(
-        warnings.len() == 3
+        warnings.len() == 4
             && [
                 "COOKING_REPLIED",
                 "COOKING_STARTED",
+                "DEVICE_PAIRING_REPLIED",
                 "FIRMWARE_UPDATE_OFFERED"
             ]
             .iter()

@@ -63,7 +63,7 @@ fn the_repository_catalog_passes() {
     let out = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{out}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 8, "{out}");
+    assert_eq!(lines.len(), 11, "{out}");
     assert!(lines.contains(
         &"ok COOKING_REQUESTED actor-to-backend producers=mobile,device consumers=kitchen"
     ));
@@ -79,7 +79,13 @@ fn the_repository_catalog_passes() {
     assert!(lines.contains(
         &"ok EVENT_COLLECTION actor-to-backend producers=device consumers=collection-unpacker"
     ));
-    assert!(lines[7].ends_with(": 7 events, no problems"), "{out}");
+    assert!(lines.contains(
+        &"ok DEVICE_PAIRING_REQUESTED actor-to-backend producers=mobile consumers=onboarding"
+    ));
+    assert!(lines.contains(
+        &"ok DEVICE_PAIRING_REPLIED backend-to-actor producers=onboarding consumers=iot-forwarder"
+    ));
+    assert!(lines[10].ends_with(": 10 events, no problems"), "{out}");
 }
 
 #[test]
@@ -90,7 +96,7 @@ fn the_catalog_directory_defaults_to_event_catalog() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
-    assert!(stdout(&output).contains("catalog event-catalog: 7 events"));
+    assert!(stdout(&output).contains("catalog event-catalog: 10 events"));
 }
 
 #[test]

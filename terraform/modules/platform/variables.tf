@@ -31,7 +31,7 @@ variable "mobile_events" {
 }
 
 variable "household_thing_attribute" {
-  description = "Name of the IoT thing attribute that holds a device's household id (set when the device is provisioned)."
+  description = "Name of the IoT thing attribute that holds a device's household id (set by onboarding when it pairs the device with a household)."
   type        = string
   default     = "household"
 

@@ -345,4 +345,61 @@ mod tests {
         );
         assert_eq!(admin.service(), None);
     }
+
+    #[test]
+    fn onboarding_s_iot_calls_are_told_apart() {
+        let iot = signed_for("iot");
+        let iot_data = signed_for("iotdata");
+        for (method, path, signed, action, mutation) in [
+            (Method::GET, "/things/oven-7", &iot, "DescribeThing", false),
+            (Method::PATCH, "/things/oven-7", &iot, "UpdateThing", true),
+            (Method::DELETE, "/things/oven-7", &iot, "DeleteThing", true),
+            (
+                Method::GET,
+                "/things/oven-7/principals",
+                &iot,
+                "ListThingPrincipals",
+                false,
+            ),
+            (
+                Method::PUT,
+                "/target-policies/postoffice-device",
+                &iot,
+                "AttachPolicy",
+                true,
+            ),
+            (
+                Method::POST,
+                "/target-policies/postoffice-device",
+                &iot,
+                "DetachPolicy",
+                true,
+            ),
+            (
+                Method::POST,
+                "/policies/postoffice-mobile/version",
+                &iot,
+                "CreatePolicyVersion",
+                true,
+            ),
+            (
+                Method::PUT,
+                "/certificates/abc?newStatus=REVOKED",
+                &iot,
+                "UpdateCertificate",
+                true,
+            ),
+            (
+                Method::DELETE,
+                "/connections/oven-7?cleanSession=true",
+                &iot_data,
+                "DeleteConnection",
+                true,
+            ),
+        ] {
+            let call = request(method.clone(), path, &[("authorization", signed)], "");
+            assert_eq!(call.action().as_deref(), Some(action), "{method} {path}");
+            assert_eq!(call.is_mutation(), mutation, "{method} {path}");
+        }
+    }
 }

@@ -246,7 +246,10 @@ fn the_embedded_catalog_is_the_product_catalog() {
             "COOKING_REPLIED",
             "COOKING_REQUESTED",
             "COOKING_STARTED",
+            "DEVICE_PAIRING_REPLIED",
+            "DEVICE_PAIRING_REQUESTED",
             "DEVICE_TELEMETRY_REPORTED",
+            "DEVICE_UNPAIRING_REQUESTED",
             "EVENT_COLLECTION",
             "FIRMWARE_UPDATE_OFFERED",
         ]
@@ -281,7 +284,19 @@ fn lookups_follow_producers_and_consumers() {
     );
     assert_eq!(
         names(catalog.events_produced_by_actor("mobile").collect()),
-        ["COOKING_REQUESTED"]
+        [
+            "COOKING_REQUESTED",
+            "DEVICE_PAIRING_REQUESTED",
+            "DEVICE_UNPAIRING_REQUESTED"
+        ]
+    );
+    assert_eq!(
+        names(catalog.events_consumed_by("onboarding").collect()),
+        ["DEVICE_PAIRING_REQUESTED", "DEVICE_UNPAIRING_REQUESTED"]
+    );
+    assert_eq!(
+        names(catalog.events_produced_by("onboarding").collect()),
+        ["DEVICE_PAIRING_REPLIED"]
     );
     assert_eq!(
         names(catalog.events_produced_by("kitchen").collect()),
@@ -301,6 +316,7 @@ fn lookups_follow_producers_and_consumers() {
         [
             "COOKING_REPLIED",
             "COOKING_STARTED",
+            "DEVICE_PAIRING_REPLIED",
             "FIRMWARE_UPDATE_OFFERED"
         ]
     );
@@ -310,6 +326,7 @@ fn lookups_follow_producers_and_consumers() {
             "collection-unpacker",
             "iot-forwarder",
             "kitchen",
+            "onboarding",
             "telemetry"
         ]
     );
