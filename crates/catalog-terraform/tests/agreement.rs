@@ -378,8 +378,8 @@ fn a_device_policy_allowing_an_event_devices_do_not_produce_fails() {
     let copy = Copy::new();
     copy.edit("main.tf", |text| {
         text.replace(
-            r#"device_events            = module.catalog.actor_events["device"]"#,
-            r#"device_events            = concat(module.catalog.actor_events["device"], ["FIRMWARE_UPDATE_OFFERED"])"#,
+            r#"device_events          = module.catalog.actor_events["device"]"#,
+            r#"device_events          = concat(module.catalog.actor_events["device"], ["FIRMWARE_UPDATE_OFFERED"])"#,
         )
     });
     let agreement = copy.check();
@@ -399,8 +399,8 @@ fn a_hand_kept_device_policy_is_checked_both_ways() {
     let copy = Copy::new();
     copy.edit("main.tf", |text| {
         text.replace(
-            r#"device_events            = module.catalog.actor_events["device"]"#,
-            r#"device_events            = ["COOKING_FINISHED", "COOKING_REQUESTED", "DOOR_OPENED", "EVENT_COLLECTION"]"#,
+            r#"device_events          = module.catalog.actor_events["device"]"#,
+            r#"device_events          = ["COOKING_FINISHED", "COOKING_REQUESTED", "DOOR_OPENED", "EVENT_COLLECTION"]"#,
         )
     });
     let agreement = copy.check();
