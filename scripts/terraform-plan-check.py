@@ -224,7 +224,7 @@ def check_added_event(base, extended, event, consumer):
     onboarding = {
         a for a in changed
         if new_policy_names
-        and a.endswith(".aws_lambda_function.handler")
+        and a.endswith((".aws_lambda_function.handler", ".aws_lambda_function.handler[0]"))
         and "POSTOFFICE_PAIRED_DEVICE_POLICIES" in json.dumps(extended[a].get("environment"))
         and all(name in json.dumps(extended[a]) for name in new_policy_names)
     }
