@@ -43,7 +43,7 @@ terraform-check: ## fmt, init, validate, test, plan and checkov, all offline
 e2e: local-binaries ## end-to-end tests against the Terraform-provisioned local post office
 	$(CARGO) test -p postoffice-e2e -- --test-threads=1 --nocapture
 
-demo: setup local-binaries ## run the local post office, drive the seven-step tour through it, stop everything
+demo: setup local-binaries ## run the local post office, drive the eight-step tour through it, stop everything
 	$(POSTOFFICE) local demo
 
 # BENCH_PROFILE=dev measures the debug Lambdas the e2e tests run (quicker to build).

@@ -4,97 +4,141 @@
 //! are cut off at once when unpaired. The onboarding role may do that and no more.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use postoffice_e2e::{
     Follower, WAIT, device_message, example, post_office, run, stored_envelopes, unique, wait_for,
 };
 use postoffice_local::activity::Activity;
-use postoffice_local::device::{SimulatedDevice, UnpairedDevice};
+use postoffice_local::app::AppSession;
+use postoffice_local::device::{PAIRING_ANSWER_EVENT, SimulatedDevice, UnpairedDevice};
 use postoffice_local::iot::factory::Manufactured;
 use serde_json::{Value, json};
 
-/// The Cognito identity the app's requests come from (the envelope's `source`).
-const APP_IDENTITY: &str = "eu-west-1:0c7a1d2e-3f4a-4b5c-8d6e-7f8091a2b3c4";
+/// A signed-in member of a household in the mobile app, connected over MQTT over WebSocket as its
+/// Cognito identity and subscribed to its household's pairing answers.
+struct HouseholdApp {
+    household: String,
+    session: AppSession,
+}
 
-/// Household `household`'s app sends `event` about `device`. Sent the way a backend producer
-/// sends an event today: a SigV4-signed SNS Publish of the envelope to the event's topic. The
-/// app's own path (MQTT over WebSocket as a Cognito identity, through the event's IoT rule) is
-/// the other half of issue 16: swap this function for it. Returns the request's event id.
-async fn app_sends(event: &str, household: &str, device: &str, payload: Value) -> String {
+/// A new user of `household`, signed in through the app: user pool, identity pool, the sign-in
+/// function, then the gateway's WebSocket listener.
+async fn app_of(household: &str) -> HouseholdApp {
     let post_office = post_office();
-    let sns = aws_sdk_sns::Client::new(&post_office.sdk_config(post_office.administrator()));
-    let topic_arn = post_office.outputs()["topic_arns"]["value"][event]
-        .as_str()
-        .unwrap_or_else(|| panic!("the applied Terraform has a topic for {event}"))
-        .to_owned();
-    let event_id = uuid::Uuid::new_v4().to_string();
-    let envelope = json!({
-        "event": event,
-        "event_id": event_id,
-        "household_id": household,
-        "device_id": device,
-        "occurred_at": postoffice::envelope::format_time(&postoffice::envelope::now_millis()),
-        "source": APP_IDENTITY,
-        "correlation_id": event_id,
-        "schema_version": 1,
-        "payload": payload,
-    });
-    sns.publish()
-        .topic_arn(topic_arn)
-        .message(envelope.to_string())
-        .send()
-        .await
-        .expect("the SNS Publish of the app's request");
-    event_id
-}
-
-async fn request_pairing(household: &str, device: &str, code: &str) -> String {
-    app_sends(
-        "DEVICE_PAIRING_REQUESTED",
-        household,
-        device,
-        json!({"pairing_code": code}),
-    )
-    .await
-}
-
-async fn request_unpairing(household: &str, device: &str) -> String {
-    app_sends(
-        "DEVICE_UNPAIRING_REQUESTED",
-        household,
-        device,
-        json!({"reason": "resale"}),
-    )
-    .await
-}
-
-/// Onboarding's answer to the request `request_id`, as the event store keeps it, once it was
-/// published on the household's topic of the device (where the app and the device receive it).
-async fn answer_to(activity: &mut Follower, request_id: &str) -> Value {
-    let answer = wait_for("onboarding's answer in the event store", WAIT, || async {
-        stored_envelopes().ok()?.into_iter().find(|envelope| {
-            envelope["event"] == "DEVICE_PAIRING_REPLIED"
-                && envelope["correlation_id"] == request_id
-        })
-    })
-    .await;
-    let topic = format!(
-        "DEVICE_PAIRING_REPLIED/{}/{}",
-        answer["household_id"].as_str().unwrap(),
-        answer["device_id"].as_str().unwrap()
-    );
-    activity
-        .until(&format!("the forwarder to publish on {topic}"), |seen| {
-            seen.iter()
-                .any(|activity| {
-                    matches!(activity, Activity::IotDataPublished { topic: published } if *published == topic)
-                })
-                .then_some(())
-        })
+    let user = post_office
+        .add_user(household, &format!("{}@example.com", unique("owner")))
         .await
         .unwrap();
-    answer["payload"].clone()
+    let app = post_office.mobile_app().unwrap();
+    let (_, credentials) = app
+        .sign_in_fully(&user.email, &user.password)
+        .await
+        .unwrap();
+    let path = app
+        .presigned_mqtt_path(&credentials, SystemTime::now(), Duration::from_secs(300))
+        .unwrap();
+    let session = app
+        .connect(
+            &credentials.identity_id,
+            &path,
+            &[format!("{PAIRING_ANSWER_EVENT}/{household}/+")],
+        )
+        .await
+        .expect("the household's app connects to its household's topics");
+    HouseholdApp {
+        household: household.to_owned(),
+        session,
+    }
+}
+
+impl HouseholdApp {
+    /// Publishes `event` about `thing` on `topic_household`'s topic (the app's own household
+    /// unless a test tries another's). Returns the request's event id.
+    async fn publish(
+        &self,
+        event: &str,
+        topic_household: &str,
+        thing: &str,
+        payload: Value,
+    ) -> anyhow::Result<String> {
+        let request = device_message(payload);
+        let request_id = request.event_id.unwrap().to_string();
+        self.session
+            .session
+            .publish(
+                &format!("{event}/{topic_household}/{thing}"),
+                serde_json::to_vec(&request).unwrap(),
+            )
+            .await?;
+        Ok(request_id)
+    }
+
+    async fn request_pairing(&self, thing: &str, code: &str) -> String {
+        self.publish(
+            "DEVICE_PAIRING_REQUESTED",
+            &self.household,
+            thing,
+            json!({"pairing_code": code}),
+        )
+        .await
+        .expect("the gateway accepts a pairing request on the app's household topic")
+    }
+
+    async fn request_unpairing(&self, thing: &str) -> String {
+        self.publish(
+            "DEVICE_UNPAIRING_REQUESTED",
+            &self.household,
+            thing,
+            json!({"reason": "resale"}),
+        )
+        .await
+        .expect("the gateway accepts an unpairing request on the app's household topic")
+    }
+
+    /// Onboarding's answer to the request `request_id`: as the event store keeps it, published
+    /// by the forwarder on the household's topic of the device, and received by this app on its
+    /// own connection. Returns the answer's payload.
+    async fn answer_to(&mut self, activity: &mut Follower, request_id: &str) -> Value {
+        let stored = wait_for("onboarding's answer in the event store", WAIT, || async {
+            stored_envelopes().ok()?.into_iter().find(|envelope| {
+                envelope["event"] == PAIRING_ANSWER_EVENT
+                    && envelope["correlation_id"] == request_id
+            })
+        })
+        .await;
+        let topic = format!(
+            "{PAIRING_ANSWER_EVENT}/{}/{}",
+            stored["household_id"].as_str().unwrap(),
+            stored["device_id"].as_str().unwrap()
+        );
+        activity
+            .until(&format!("the forwarder to publish on {topic}"), |seen| {
+                seen.iter()
+                    .any(|activity| {
+                        matches!(activity, Activity::IotDataPublished { topic: published } if *published == topic)
+                    })
+                    .then_some(())
+            })
+            .await
+            .unwrap();
+        let received = loop {
+            let message = tokio::time::timeout(WAIT, self.session.incoming.recv())
+                .await
+                .expect("the app receives the answer in time")
+                .expect("the app's session is open");
+            let answer: Value = serde_json::from_slice(&message.payload).unwrap();
+            if answer["correlation_id"] == request_id {
+                assert_eq!(
+                    message.topic, topic,
+                    "the app hears on its household's topic"
+                );
+                break answer;
+            }
+        };
+        assert_eq!(received["payload"], stored["payload"], "{received}");
+        stored["payload"].clone()
+    }
 }
 
 /// The thing's attributes, read as the administrator.
@@ -153,30 +197,33 @@ async fn unpaired_device(appliance: &Manufactured) -> UnpairedDevice {
 
 /// Pairs a new appliance with a new household, as its owner would: the appliance waits, the app
 /// sends the code on its label, the appliance learns its household from the answer and connects
-/// again. Returns the appliance, its household and the connected device.
-async fn paired_appliance() -> (Manufactured, String, SimulatedDevice) {
+/// again. Returns the appliance, its household's app and the connected device.
+async fn paired_appliance() -> (Manufactured, HouseholdApp, SimulatedDevice) {
     let post_office = post_office();
     let appliance = post_office
         .manufacture_device(&unique("oven"))
         .await
         .unwrap();
     let thing = appliance.credentials.thing.clone();
-    let household = unique("h-pair");
+    let mut app = app_of(&unique("h-pair")).await;
     let mut waiting = unpaired_device(&appliance).await;
     let mut activity = Follower::start();
-    let request = request_pairing(&household, &thing, &appliance.pairing_code).await;
+    let request = app.request_pairing(&thing, &appliance.pairing_code).await;
     assert_eq!(
-        answer_to(&mut activity, &request).await,
+        app.answer_to(&mut activity, &request).await,
         json!({"status": "paired"})
     );
     let learned = waiting.wait_until_paired(WAIT).await.unwrap();
-    assert_eq!(learned, household, "the answer's topic names the household");
+    assert_eq!(
+        learned, app.household,
+        "the answer's topic names the household"
+    );
     drop(waiting);
     let device = post_office
         .connect_device(&appliance.credentials, &learned)
         .await
         .expect("the paired appliance connects to its household's topics");
-    (appliance, household, device)
+    (appliance, app, device)
 }
 
 #[test]
@@ -188,7 +235,8 @@ fn a_wrong_pairing_code_is_refused_and_changes_nothing() {
             .await
             .unwrap();
         let thing = appliance.credentials.thing.clone();
-        let household = unique("h-wrong");
+        let mut app = app_of(&unique("h-wrong")).await;
+        let household = app.household.clone();
         let mut waiting = unpaired_device(&appliance).await;
         let before = attributes(&thing).await;
         assert!(before.contains_key("pairing_claim"), "{before:?}");
@@ -204,8 +252,8 @@ fn a_wrong_pairing_code_is_refused_and_changes_nothing() {
         } else {
             "AAAAAAAAAAAAAAAA"
         };
-        let request = request_pairing(&household, &thing, wrong).await;
-        let answer = answer_to(&mut activity, &request).await;
+        let request = app.request_pairing(&thing, wrong).await;
+        let answer = app.answer_to(&mut activity, &request).await;
         assert_eq!(answer["status"], "refused", "{answer}");
         assert_eq!(answer["reason"], "claim-mismatch", "{answer}");
         assert!(answer["detail"].as_str().unwrap().contains("pairing code"));
@@ -234,7 +282,8 @@ fn a_wrong_pairing_code_is_refused_and_changes_nothing() {
 #[test]
 fn a_paired_device_reaches_only_its_new_household() {
     run(async {
-        let (appliance, household, mut device) = paired_appliance().await;
+        let (appliance, app, mut device) = paired_appliance().await;
+        let household = app.household.clone();
         let thing = appliance.credentials.thing.clone();
         assert_eq!(attributes(&thing).await.get("household"), Some(&household));
         let mut expected = post_office().outputs()["device_policy_names"]["value"]
@@ -274,19 +323,36 @@ fn a_paired_device_reaches_only_its_new_household() {
             .unwrap();
         assert!(what.ends_with(&elsewhere), "{what}");
 
-        // Another household cannot take it, nor let it go.
+        // Another household's app cannot take it, nor let it go: onboarding refuses its requests
+        // on its own household's topics, and the gateway its requests on this household's.
         let mut activity = Follower::start();
-        let thief = unique("h-thief");
-        let request = request_pairing(&thief, &thing, &appliance.pairing_code).await;
+        let mut thief = app_of(&unique("h-thief")).await;
+        let request = thief.request_pairing(&thing, &appliance.pairing_code).await;
         assert_eq!(
-            answer_to(&mut activity, &request).await["reason"],
+            thief.answer_to(&mut activity, &request).await["reason"],
             "paired-elsewhere"
         );
-        let request = request_unpairing(&thief, &thing).await;
+        let request = thief.request_unpairing(&thing).await;
         assert_eq!(
-            answer_to(&mut activity, &request).await["reason"],
+            thief.answer_to(&mut activity, &request).await["reason"],
             "not-paired-here"
         );
+        for (event, payload) in [
+            (
+                "DEVICE_PAIRING_REQUESTED",
+                json!({"pairing_code": appliance.pairing_code}),
+            ),
+            ("DEVICE_UNPAIRING_REQUESTED", json!({"reason": "resale"})),
+        ] {
+            let refused = thief
+                .publish(event, &household, &thing, payload)
+                .await
+                .expect_err("the app's role names its own household's topics only");
+            assert!(
+                format!("{refused:#}").contains("NotAuthorized"),
+                "{event}: {refused:#}"
+            );
+        }
         assert_eq!(attributes(&thing).await.get("household"), Some(&household));
     });
 }
@@ -294,11 +360,12 @@ fn a_paired_device_reaches_only_its_new_household() {
 #[test]
 fn an_unpaired_device_is_disconnected_at_once_and_can_do_nothing_afterwards() {
     run(async {
-        let (appliance, household, device) = paired_appliance().await;
+        let (appliance, mut app, device) = paired_appliance().await;
+        let household = app.household.clone();
         let thing = appliance.credentials.thing.clone();
 
         let mut activity = Follower::start();
-        let request = request_unpairing(&household, &thing).await;
+        let request = app.request_unpairing(&thing).await;
         activity
             .until("DeleteConnection of the unpaired device", |seen| {
                 seen.iter()
@@ -310,7 +377,7 @@ fn an_unpaired_device_is_disconnected_at_once_and_can_do_nothing_afterwards() {
             .await
             .unwrap();
         assert_eq!(
-            answer_to(&mut activity, &request).await,
+            app.answer_to(&mut activity, &request).await,
             json!({"status": "unpaired"})
         );
         assert_eq!(attributes(&thing).await.get("household"), None);
@@ -342,16 +409,18 @@ fn an_unpaired_device_is_disconnected_at_once_and_can_do_nothing_afterwards() {
         // A new owner pairs it with the same label.
         drop(device);
         let mut waiting = unpaired_device(&appliance).await;
-        let new_household = unique("h-resale");
+        let mut new_owner = app_of(&unique("h-resale")).await;
         let mut activity = Follower::start();
-        let request = request_pairing(&new_household, &thing, &appliance.pairing_code).await;
+        let request = new_owner
+            .request_pairing(&thing, &appliance.pairing_code)
+            .await;
         assert_eq!(
-            answer_to(&mut activity, &request).await,
+            new_owner.answer_to(&mut activity, &request).await,
             json!({"status": "paired"})
         );
         assert_eq!(
             waiting.wait_until_paired(WAIT).await.unwrap(),
-            new_household
+            new_owner.household
         );
     });
 }

@@ -9,7 +9,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use postoffice::catalog::Catalog;
 use postoffice_local::activity::Activity;
-use postoffice_local::device::{SimulatedDevice, UnpairedDevice, device_message};
+use postoffice_local::app::AppSession;
+use postoffice_local::device::{
+    PAIRING_ANSWER_EVENT, SimulatedDevice, UnpairedDevice, device_message,
+};
+use postoffice_local::mqtt::Received;
 use postoffice_local::{LocalPostOffice, Options};
 use serde_json::Value;
 
@@ -288,65 +292,118 @@ async fn tour(
 
     report.step(
         7,
-        "A new oven leaves the factory, is paired with the household, works there, and is unpaired",
+        "A household member signs in to the app and asks the oven to cook",
     );
-    pairing(post_office, catalog, household, report).await
+    let mut app = signed_in_app(post_office, household, report).await?;
+    let request = device_message(example(catalog, "COOKING_REQUESTED")?);
+    let request_id = request.event_id.expect("set").to_string();
+    let sent = Instant::now();
+    app.session
+        .publish(
+            &format!("COOKING_REQUESTED/{household}/{device}"),
+            serde_json::to_vec(&request)?,
+        )
+        .await?;
+    let reply = app_receives(&mut app, "COOKING_REPLIED/", &request_id).await;
+    report.check(
+        "the app received COOKING_REPLIED with its request's correlation id",
+        reply.map(|message| {
+            format!(
+                "on {} after {:.1} ms (app → WebSocket → rule → SNS → kitchen → forwarder → app)",
+                message.topic,
+                message.at.duration_since(sent).as_secs_f64() * 1000.0
+            )
+        }),
+    );
+
+    report.step(
+        8,
+        "A new oven leaves the factory, is paired with the household from the app, works there, and is unpaired",
+    );
+    pairing(post_office, catalog, household, &mut app, report).await
 }
 
-/// The household's app sends `event` about `device`: sent as a backend producer sends an event,
-/// a signed SNS Publish of its envelope to the event's topic (the app's own path, MQTT over
-/// WebSocket as a Cognito identity, is not built yet). Returns the request's event id.
-async fn app_sends(
+/// A new member of `household` signed in through the app (user pool, identity pool, the
+/// sign-in function) and connected over MQTT over WebSocket, subscribed to its household.
+async fn signed_in_app(
     post_office: &LocalPostOffice,
+    household: &str,
+    report: &Report,
+) -> anyhow::Result<AppSession> {
+    let user = post_office.add_user(household, "cook@example.com").await?;
+    let app = post_office.mobile_app()?;
+    let (_, credentials) = app.sign_in_fully(&user.email, &user.password).await?;
+    let path = app.presigned_mqtt_path(
+        &credentials,
+        std::time::SystemTime::now(),
+        Duration::from_secs(900),
+    )?;
+    let session = app
+        .connect(
+            &credentials.identity_id,
+            &path,
+            &[format!("+/{household}/+")],
+        )
+        .await?;
+    report.line(format!(
+        "{} of {household} signed in: user pool, identity {} from the identity pool, the sign-in function attached the mobile IoT policy; connected over MQTT over WebSocket (SigV4 presigned URL)",
+        user.email, credentials.identity_id
+    ));
+    Ok(session)
+}
+
+/// The household's app publishes `event` about `device` on its household's topic. Returns the
+/// request's event id.
+async fn app_sends(
+    app: &AppSession,
     event: &str,
     household: &str,
     device: &str,
     payload: Value,
 ) -> anyhow::Result<String> {
-    let topic_arn = post_office.outputs()["topic_arns"]["value"][event]
-        .as_str()
-        .with_context(|| format!("the applied Terraform has no topic for {event}"))?
-        .to_owned();
-    let event_id = uuid::Uuid::new_v4().to_string();
-    let envelope = serde_json::json!({
-        "event": event,
-        "event_id": event_id,
-        "household_id": household,
-        "device_id": device,
-        "occurred_at": postoffice::envelope::format_time(&postoffice::envelope::now_millis()),
-        "source": "demo-app",
-        "correlation_id": event_id,
-        "schema_version": 1,
-        "payload": payload,
-    });
-    aws_sdk_sns::Client::new(&post_office.sdk_config(post_office.administrator()))
-        .publish()
-        .topic_arn(topic_arn)
-        .message(envelope.to_string())
-        .send()
+    let request = device_message(payload);
+    let request_id = request.event_id.expect("set").to_string();
+    app.session
+        .publish(
+            &format!("{event}/{household}/{device}"),
+            serde_json::to_vec(&request)?,
+        )
         .await
-        .with_context(|| format!("publishing {event}"))?;
-    Ok(event_id)
+        .with_context(|| format!("the app publishing {event}"))?;
+    Ok(request_id)
 }
 
-/// Waits until the forwarder published on `topic`.
-async fn forwarded(
-    activity: &mut tokio::sync::broadcast::Receiver<Activity>,
-    topic: &str,
-) -> anyhow::Result<()> {
+/// The message on a topic starting with `topic_prefix` answering `request_id`, as the app
+/// receives it.
+async fn app_receives(
+    app: &mut AppSession,
+    topic_prefix: &str,
+    request_id: &str,
+) -> anyhow::Result<Received> {
     tokio::time::timeout(WAIT, async {
         loop {
-            match activity.recv().await {
-                Ok(Activity::IotDataPublished { topic: published }) if published == topic => {
-                    return Ok(());
-                }
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(error) => bail!("activity stream ended: {error}"),
+            let message = app
+                .incoming
+                .recv()
+                .await
+                .context("the app's session closed")?;
+            if message.topic.starts_with(topic_prefix)
+                && correlation(&message.payload).as_deref() == Some(request_id)
+            {
+                return Ok(message);
             }
         }
     })
     .await
-    .with_context(|| format!("nothing was published on {topic}"))?
+    .with_context(|| format!("the app received no {topic_prefix}… answering {request_id}"))?
+}
+
+/// The status of the pairing answer the app received.
+fn pairing_status(answer: &Received) -> String {
+    serde_json::from_slice::<Value>(&answer.payload)
+        .ok()
+        .and_then(|envelope| envelope["payload"]["status"].as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 async fn household_of(
@@ -369,6 +426,7 @@ async fn pairing(
     post_office: &LocalPostOffice,
     catalog: &Catalog,
     household: &str,
+    app: &mut AppSession,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let thing = "oven-2";
@@ -383,43 +441,55 @@ async fn pairing(
         "{thing} connected in no household: it may only wait for DEVICE_PAIRING_REPLIED/+/{thing}"
     ));
 
-    let mut activity = post_office.activity();
-    let answer_topic = format!("DEVICE_PAIRING_REPLIED/{household}/{thing}");
-    app_sends(
-        post_office,
+    let wrong = if appliance.pairing_code.starts_with('A') {
+        "BBBBBBBBBBBBBBBB"
+    } else {
+        "AAAAAAAAAAAAAAAA"
+    };
+    let request = app_sends(
+        app,
         "DEVICE_PAIRING_REQUESTED",
         household,
         thing,
-        serde_json::json!({"pairing_code": "AAAAAAAAAAAAAAAA"}),
+        serde_json::json!({"pairing_code": wrong}),
     )
     .await?;
-    let refused = forwarded(&mut activity, &answer_topic).await;
+    let refused = app_receives(app, PAIRING_ANSWER_EVENT, &request).await;
     let unchanged = household_of(post_office, thing).await?;
     report.check(
-        "a wrong pairing code is refused and changes nothing",
-        refused.and_then(|()| match unchanged {
-            None => Ok(format!(
-                "answered on {answer_topic}; {thing} still has no household"
-            )),
-            Some(other) => bail!("{thing} was paired with {other}"),
-        }),
+        "a wrong pairing code from the app is refused and changes nothing",
+        refused.and_then(
+            |answer| match (pairing_status(&answer).as_str(), unchanged) {
+                ("refused", None) => Ok(format!(
+                    "the app got \"refused\" on {}; {thing} still has no household",
+                    answer.topic
+                )),
+                (status, None) => bail!("the app got {status:?}"),
+                (_, Some(other)) => bail!("{thing} was paired with {other}"),
+            },
+        ),
     );
 
-    app_sends(
-        post_office,
+    let request = app_sends(
+        app,
         "DEVICE_PAIRING_REQUESTED",
         household,
         thing,
         serde_json::json!({"pairing_code": appliance.pairing_code}),
     )
     .await?;
+    let answered = app_receives(app, PAIRING_ANSWER_EVENT, &request).await;
     let learned = waiting.wait_until_paired(WAIT).await;
     let paired = report.check(
-        "the code on the label pairs it; the oven learns its household from the answer",
-        learned
-            .as_ref()
-            .map(|learned| format!("{thing} is in {learned}"))
-            .map_err(|e| anyhow::anyhow!("{e:#}")),
+        "the app sends the code on the label: both the app and the oven hear \"paired\"",
+        answered.and_then(|answer| {
+            let status = pairing_status(&answer);
+            let learned = learned.map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            if status != "paired" {
+                bail!("the app got {status:?}");
+            }
+            Ok(format!("{thing} learned it is in {learned}"))
+        }),
     );
     if !paired {
         return Ok(());
@@ -443,8 +513,8 @@ async fn pairing(
     );
 
     let mut activity = post_office.activity();
-    app_sends(
-        post_office,
+    let request = app_sends(
+        app,
         "DEVICE_UNPAIRING_REQUESTED",
         household,
         thing,
@@ -465,6 +535,7 @@ async fn pairing(
     .await
     .context("the oven was not disconnected")
     .and_then(|result| result);
+    let answered = app_receives(app, PAIRING_ANSWER_EVENT, &request).await;
     let published = oven
         .publish(
             "COOKING_REQUESTED",
@@ -472,12 +543,18 @@ async fn pairing(
         )
         .await;
     report.check(
-        "unpaired, it is disconnected at once and can publish nothing",
-        disconnected.and_then(|()| match published {
-            Err(_) => Ok(format!(
-                "DeleteConnection closed {thing}; its next connection is in no household"
-            )),
-            Ok(()) => bail!("{thing} still published for {household}"),
+        "unpaired from the app, it is disconnected at once and can publish nothing",
+        disconnected.and_then(|()| {
+            let status = pairing_status(&answered?);
+            if status != "unpaired" {
+                bail!("the app got {status:?}");
+            }
+            match published {
+                Err(_) => Ok(format!(
+                    "the app got \"unpaired\"; DeleteConnection closed {thing}; its next connection is in no household"
+                )),
+                Ok(()) => bail!("{thing} still published for {household}"),
+            }
         }),
     );
     Ok(())
