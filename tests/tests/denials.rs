@@ -51,8 +51,8 @@ fn the_bridge_invokes_only_the_handler_its_role_allows() {
     run(async {
         let edits = [Edit::new(
             CONSUMER_LAMBDAS,
-            "resources = [aws_lambda_function.handler.arn]",
-            "resources = [\"${aws_lambda_function.handler.arn}-other\"]",
+            "resources = [aws_lambda_function.handler[0].arn]",
+            "resources = [\"${aws_lambda_function.handler[0].arn}-other\"]",
         )];
         let (status, denial) = with_terraform_changed(&edits, |applied| async move {
             applied?;

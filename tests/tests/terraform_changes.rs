@@ -73,8 +73,8 @@ fn a_filter_policy_keeps_what_it_excludes_from_the_consumer() {
     run(async {
         let edits = [Edit::new(
             "examples/complete/consumers.tf",
-            "  handler = { zip = \"${var.lambda_zips}/example-kitchen/bootstrap.zip\" }\n",
-            "  handler = { zip = \"${var.lambda_zips}/example-kitchen/bootstrap.zip\" }\n  filter_policies = { COOKING_REQUESTED = jsonencode({ payload = { program = [\"steam\"] } }) }\n",
+            "  container = local.kitchen_container\n",
+            "  container = local.kitchen_container\n  filter_policies = { COOKING_REQUESTED = jsonencode({ payload = { program = [\"steam\"] } }) }\n",
         )];
         let (baked, steamed, seen) = with_terraform_changed(&edits, |applied| async move {
             applied?;
