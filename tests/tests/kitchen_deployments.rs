@@ -21,6 +21,7 @@ use postoffice_e2e::{
     postoffice_command, run, wait_for, with_terraform_changed,
 };
 use postoffice_local::activity::Activity;
+use postoffice_local::device::SimulatedDevice;
 use postoffice_local::plan::Endpoint;
 
 const ALIAS: &str = "sns-endpoint";
@@ -115,6 +116,45 @@ fn topic_arn(event: &str) -> String {
         .unwrap_or_else(|| panic!("no topic for {event}"))
 }
 
+/// A device of a new household sends COOKING_REQUESTED and gets the reply; the request's one
+/// delivery to `endpoint` was answered 200. Returns the device.
+async fn round_trip(
+    activity: &mut Follower,
+    household: &str,
+    endpoint: &str,
+) -> anyhow::Result<SimulatedDevice> {
+    let (mut oven, _) = household_with_device(household).await?;
+    let request = device_message(example("COOKING_REQUESTED"));
+    let request_id = request.event_id.unwrap();
+    oven.publish("COOKING_REQUESTED", &request).await?;
+    let reply = oven
+        .receive(WAIT, |m| m.topic.starts_with("COOKING_REPLIED/"))
+        .await?;
+    let reply = envelope(&reply.payload)?;
+    anyhow::ensure!(reply.correlation_id == request_id, "{reply:?}");
+    let message_id = activity.sns_message_id_of(&request_id.to_string()).await?;
+    let history = activity.delivery_to(endpoint, &message_id).await?;
+    anyhow::ensure!(history.statuses == vec![Some(200)], "{history:?}");
+    Ok(oven)
+}
+
+/// `oven` sends a request the kitchen refuses for good: its one delivery to `endpoint` is
+/// answered 400 and dead-lettered without retries. Returns the request's event id.
+async fn refused_for_good(
+    activity: &mut Follower,
+    oven: &mut SimulatedDevice,
+    endpoint: &str,
+) -> anyhow::Result<String> {
+    let rejected = device_message(serde_json::json!({"program": "microwave"}));
+    let rejected_id = rejected.event_id.unwrap().to_string();
+    oven.publish("COOKING_REQUESTED", &rejected).await?;
+    let message_id = activity.sns_message_id_of(&rejected_id).await?;
+    let history = activity.delivery_to(endpoint, &message_id).await?;
+    anyhow::ensure!(history.dead_lettered, "{history:?}");
+    anyhow::ensure!(history.statuses == vec![Some(400)], "{history:?}");
+    Ok(rejected_id)
+}
+
 #[test]
 fn an_embedded_kitchen_serves_sns_from_its_handler_alias() {
     run(async {
@@ -198,27 +238,10 @@ fn an_embedded_kitchen_serves_sns_from_its_handler_alias() {
             anyhow::ensure!(counted("subscription_confirmed"), "{}", handler_log());
 
             // A device's request reaches the handler; its reply comes back to the device.
-            let (mut oven, _) = household_with_device("h-embedded").await?;
-            let request = device_message(example("COOKING_REQUESTED"));
-            let request_id = request.event_id.unwrap();
-            oven.publish("COOKING_REQUESTED", &request).await?;
-            let reply = oven
-                .receive(WAIT, |m| m.topic.starts_with("COOKING_REPLIED/"))
-                .await?;
-            let reply = envelope(&reply.payload)?;
-            anyhow::ensure!(reply.correlation_id == request_id, "{reply:?}");
-            let message_id = activity.sns_message_id_of(&request_id.to_string()).await?;
-            let history = activity.delivery_to(&endpoint, &message_id).await?;
-            anyhow::ensure!(history.statuses == vec![Some(200)], "{history:?}");
+            let mut oven = round_trip(&mut activity, "h-embedded", &endpoint).await?;
 
             // A request the handler rejects for good: 400, dead-lettered without retries.
-            let rejected = device_message(serde_json::json!({"program": "microwave"}));
-            let rejected_id = rejected.event_id.unwrap().to_string();
-            oven.publish("COOKING_REQUESTED", &rejected).await?;
-            let message_id = activity.sns_message_id_of(&rejected_id).await?;
-            let history = activity.delivery_to(&endpoint, &message_id).await?;
-            anyhow::ensure!(history.dead_lettered, "{history:?}");
-            anyhow::ensure!(history.statuses == vec![Some(400)], "{history:?}");
+            let rejected_id = refused_for_good(&mut activity, &mut oven, &endpoint).await?;
             let letter = wait_for("the dead letter", WAIT, || async {
                 dead_letters("kitchen")
                     .await
@@ -256,7 +279,7 @@ fn an_embedded_kitchen_serves_sns_from_its_handler_alias() {
                 .invoke()
                 .function_name(&handler)
                 .qualifier(ALIAS)
-                .payload(serde_json::to_vec(&request)?.into())
+                .payload(serde_json::to_vec(&device_message(example("COOKING_REQUESTED")))?.into())
                 .send()
                 .await?;
             anyhow::ensure!(invoked.function_error() == Some("Unhandled"));
@@ -339,18 +362,7 @@ fn a_container_kitchen_answers_retries_and_dead_letters_as_a_lambda_does() {
             }
 
             // Round trip: a device's request reaches the service; its reply comes back.
-            let (mut oven, _) = household_with_device("h-container").await?;
-            let request = device_message(example("COOKING_REQUESTED"));
-            let request_id = request.event_id.unwrap();
-            oven.publish("COOKING_REQUESTED", &request).await?;
-            let reply = oven
-                .receive(WAIT, |m| m.topic.starts_with("COOKING_REPLIED/"))
-                .await?;
-            let reply = envelope(&reply.payload)?;
-            anyhow::ensure!(reply.correlation_id == request_id, "{reply:?}");
-            let message_id = activity.sns_message_id_of(&request_id.to_string()).await?;
-            let history = activity.delivery_to(&service, &message_id).await?;
-            anyhow::ensure!(history.statuses == vec![Some(200)], "{history:?}");
+            let mut oven = round_trip(&mut activity, "h-container", &service).await?;
 
             // Retry → DLQ: the recipe store is gone, the handler answers retryable, the service
             // 500, and SNS retries per the delivery policy before it dead-letters.
@@ -387,13 +399,7 @@ fn a_container_kitchen_answers_retries_and_dead_letters_as_a_lambda_does() {
             );
 
             // A request the handler refuses for good: 400, dead-lettered without retries.
-            let rejected = device_message(serde_json::json!({"program": "microwave"}));
-            let rejected_id = rejected.event_id.unwrap().to_string();
-            oven.publish("COOKING_REQUESTED", &rejected).await?;
-            let message_id = activity.sns_message_id_of(&rejected_id).await?;
-            let history = activity.delivery_to(&service, &message_id).await?;
-            anyhow::ensure!(history.dead_lettered, "{history:?}");
-            anyhow::ensure!(history.statuses == vec![Some(400)], "{history:?}");
+            refused_for_good(&mut activity, &mut oven, &service).await?;
 
             // Redrive invokes handler Lambdas; a container consumer has none, and is told so.
             let (succeeded, output) = postoffice_command(&["dlq", "redrive", "kitchen"]).await?;
