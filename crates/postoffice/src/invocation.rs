@@ -34,7 +34,8 @@ pub struct Delivery {
     /// SNS message attributes, name → string value.
     #[serde(default)]
     pub message_attributes: BTreeMap<String, String>,
-    /// True when `postoffice dlq redrive` delivers it instead of SNS.
+    /// True when it came on the consumer's redrive topic: `postoffice dlq redrive` republished it
+    /// from the consumer's dead-letter queue.
     #[serde(default)]
     pub redriven: bool,
 }
