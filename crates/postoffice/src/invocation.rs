@@ -1,4 +1,4 @@
-//! The contract between a bridge (or `postoffice dlq redrive`) and a handler Lambda.
+//! The contract between a bridge and a handler Lambda.
 //!
 //! The bridge invokes the handler synchronously with a [`HandlerInvocation`] as the payload. The
 //! handler answers with any JSON on success, or with a Lambda function error whose `errorType`

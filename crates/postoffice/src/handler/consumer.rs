@@ -110,7 +110,7 @@ impl<H: Handler> Consumer<H> {
         &self.handler
     }
 
-    /// Handles one invocation from the bridge (or `postoffice dlq redrive`) as JSON; see
+    /// Handles one invocation from the bridge as JSON; see
     /// [`Consumer::handle`].
     pub async fn handle_invocation(
         &self,

@@ -288,7 +288,7 @@ mod tests {
             route(alias, &invocation, &through_alias),
             Route::Refused(message) if message.contains("sns-endpoint")
         ));
-        // What `postoffice dlq redrive` does: invoke the function itself, or a version.
+        // An invocation of the function itself, or a version (IAM principals of the account).
         assert_eq!(route(alias, &invocation, ARN), Route::Invocation);
         assert_eq!(
             route(alias, &invocation, &format!("{ARN}:$LATEST")),

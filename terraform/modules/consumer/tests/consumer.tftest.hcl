@@ -198,9 +198,9 @@ run "the_redrive_topic_delivers_to_this_consumer_only" {
     condition = (
       length(jsondecode(aws_sns_topic.redrive.policy).Statement) == 2
       && jsondecode(aws_sns_topic.redrive.policy).Statement[0].Effect == "Allow"
-      && jsondecode(aws_sns_topic.redrive.policy).Statement[0].Principal == { AWS = "arn:aws:iam::123456789012:root" }
+      && keys(jsondecode(aws_sns_topic.redrive.policy).Statement[0].Principal) == ["AWS"]
+      && jsondecode(aws_sns_topic.redrive.policy).Statement[0].Principal.AWS == "arn:aws:iam::123456789012:root"
       && contains(jsondecode(aws_sns_topic.redrive.policy).Statement[0].Action, "sns:Publish")
-      && !can(jsondecode(aws_sns_topic.redrive.policy).Statement[0].Principal.Service)
       && jsondecode(aws_sns_topic.redrive.policy).Statement[0].Resource == "arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive"
       && jsondecode(aws_sns_topic.redrive.policy).Statement[1].Effect == "Deny"
       && jsondecode(aws_sns_topic.redrive.policy).Statement[1].Condition.Bool["aws:SecureTransport"] == "false"
