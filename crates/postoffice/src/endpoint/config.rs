@@ -462,8 +462,9 @@ mod tests {
         const FINISHED: &str = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED";
         const REDRIVE: &str = "arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive";
         let list = format!("{TOPIC},{FINISHED},{REDRIVE}");
-        let config = config(&[(ALLOWED_TOPIC_ARNS, &list), (REDRIVE_TOPIC_ARN, REDRIVE)]).unwrap();
-        let topics = &config.allowed_topics;
+        let endpoint =
+            config(&[(ALLOWED_TOPIC_ARNS, &list), (REDRIVE_TOPIC_ARN, REDRIVE)]).unwrap();
+        let topics = &endpoint.allowed_topics;
         assert!(topics.allows(REDRIVE) && topics.is_redrive(REDRIVE) && !topics.is_redrive(TOPIC));
         assert_eq!(topics.carries(REDRIVE, "COOKING_REQUESTED"), Ok(()));
         assert_eq!(topics.carries(REDRIVE, "COOKING_FINISHED"), Ok(()));
