@@ -269,8 +269,9 @@ impl Publish for SnsPublisher {
     ) -> Result<(), PortError> {
         let mut request = self.client.publish().topic_arn(topic_arn).message(message);
         for (name, MessageAttribute { data_type, value }) in attributes {
-            // A notification carries a Binary attribute's value in base64:
-            // https://docs.aws.amazon.com/sns/latest/dg/sns-message-and-json-formats.html
+            // Binary values travel base64-encoded, in a notification's JSON as in the API
+            // (https://docs.aws.amazon.com/sns/latest/api/API_MessageAttributeValue.html); the
+            // SDK takes the bytes.
             let builder = SnsAttribute::builder().data_type(&data_type);
             let builder = if data_type.starts_with("Binary") {
                 let bytes = base64::engine::general_purpose::STANDARD
