@@ -1,6 +1,7 @@
 //! Failures and recovery: a retryable handler failure is retried per the delivery policy and
 //! then dead-lettered, a permanent one is dead-lettered at once, `postoffice dlq redrive` brings
-//! messages back once the handler recovers, and every published message is accounted for.
+//! messages back once the handler recovers (republished to the kitchen's redrive topic, which
+//! SNS delivers to the kitchen only), and every published message is accounted for.
 //!
 //! The kitchen's outage (its recipe store taken away) is global, so this file's tests run one
 //! at a time (`--test-threads=1`) and each puts the store back, also when it fails.
@@ -153,6 +154,28 @@ fn redrive_brings_dead_letters_back_once_the_handler_recovers() {
                 .await
                 .unwrap();
         assert!(ok, "postoffice dlq redrive failed:\n{output}");
+        assert!(
+            output.contains("republished 3, failed 0, skipped 0, refused 0"),
+            "{output}"
+        );
+
+        // SNS, not the command, delivered them: from the kitchen's redrive topic to its bridge.
+        let redrive_topic = format!(":{}-kitchen-redrive", post_office().options.prefix);
+        let bridge = bridge_of("kitchen");
+        activity
+            .until("three deliveries from the redrive topic", |seen| {
+                (seen
+                    .iter()
+                    .filter(|activity| {
+                        matches!(activity, Activity::Delivered { endpoint, topic, .. }
+                        if *endpoint == bridge && topic.ends_with(&redrive_topic))
+                    })
+                    .count()
+                    >= 3)
+                    .then_some(())
+            })
+            .await
+            .unwrap();
 
         let mut answered = BTreeSet::new();
         while answered.len() < requests.len() {

@@ -1,5 +1,8 @@
-//! The kitchen deployed the two other ways the consumer module allows, each re-applied over the
-//! project's separate bridge and then put back, on one local post office:
+//! The kitchen deployed the three ways the consumer module allows, on one local post office: the
+//! project's separate bridge as applied, and the two others each re-applied over it and then put
+//! back. The same kitchen handler code passes the same checks in each: the round trip, retries
+//! then the dead-letter queue, `postoffice dlq redrive` through the kitchen's redrive topic, and
+//! the delivery refused for good.
 //!
 //! - `bridge = { mode = "embedded" }` runs locally as it would in AWS: no bridge Lambda; SNS
 //!   pushes to the function URL of the handler's `sns-endpoint` alias, whose own resource policy
@@ -15,6 +18,9 @@
 
 use postoffice::envelope::{format_time, now_millis};
 use postoffice::sns::{LocalSigningAuthority, MessageType, SnsMessage};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
 use postoffice_e2e::{
     Follower, KITCHEN_SERVICE_URL, KitchenDeployment, WAIT, bridge_of, container_files,
     dead_letters, device_message, envelope, example, household_with_device, post_office,
@@ -152,11 +158,226 @@ async fn refused_for_good(
     let history = activity.delivery_to(endpoint, &message_id).await?;
     anyhow::ensure!(history.dead_lettered, "{history:?}");
     anyhow::ensure!(history.statuses == vec![Some(400)], "{history:?}");
+    let letter = wait_for("the dead letter", WAIT, || async {
+        dead_letters("kitchen")
+            .await
+            .ok()?
+            .into_iter()
+            .find(|letter| letter.envelope.event_id.to_string() == rejected_id)
+    })
+    .await;
+    anyhow::ensure!(letter.attributes.get("ErrorCode").map(String::as_str) == Some("400"));
     Ok(rejected_id)
 }
 
+/// The kitchen's recipe store (`recipes/` beside its binary, in the Lambda's zip or the
+/// container's image): without it the handler fails every request retryably.
+struct RecipeStore(PathBuf);
+
+impl RecipeStore {
+    /// The store of the kitchen handler Lambda (separate or embedded bridge).
+    fn of_lambda() -> Self {
+        let task_root = post_office()
+            .task_root(&handler())
+            .expect("the kitchen handler's code is extracted");
+        Self(task_root.join("recipes"))
+    }
+
+    fn parked(&self) -> PathBuf {
+        self.0.with_extension("unavailable")
+    }
+
+    /// Runs `during` without the store, and puts it back whatever `during` found.
+    async fn without<T>(
+        &self,
+        during: impl std::future::Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        std::fs::rename(&self.0, self.parked())?;
+        let outcome = during.await;
+        std::fs::rename(self.parked(), &self.0)?;
+        outcome
+    }
+}
+
+/// Retry → DLQ: without the recipe store the handler answers retryable, `endpoint` 500, and SNS
+/// retries per the delivery policy before it dead-letters (`ErrorCode` 500).
+async fn retried_then_dead_lettered(
+    activity: &mut Follower,
+    oven: &mut SimulatedDevice,
+    endpoint: &str,
+    store: &RecipeStore,
+) -> anyhow::Result<()> {
+    let failing = device_message(example("COOKING_REQUESTED"));
+    let failing_id = failing.event_id.unwrap().to_string();
+    let history = store
+        .without(async {
+            oven.publish("COOKING_REQUESTED", &failing).await?;
+            let message_id = activity.sns_message_id_of(&failing_id).await?;
+            activity.delivery_to(endpoint, &message_id).await
+        })
+        .await?;
+    anyhow::ensure!(history.dead_lettered, "{history:?}");
+    anyhow::ensure!(history.statuses.len() > 1, "{history:?}");
+    anyhow::ensure!(
+        history.statuses.iter().all(|status| *status == Some(500)),
+        "{history:?}"
+    );
+    let letter = wait_for("the dead letter", WAIT, || async {
+        dead_letters("kitchen")
+            .await
+            .ok()?
+            .into_iter()
+            .find(|letter| letter.envelope.event_id.to_string() == failing_id)
+    })
+    .await;
+    anyhow::ensure!(
+        letter.attributes.get("ErrorCode").map(String::as_str) == Some("500"),
+        "{:?}",
+        letter.attributes
+    );
+    Ok(())
+}
+
+fn redrive_topic() -> String {
+    format!("{}-kitchen-redrive", post_office().options.prefix)
+}
+
+/// Redrive: requests of a new household fail until dead-lettered; once the store is back,
+/// `postoffice dlq redrive` republishes them to the kitchen's redrive topic, SNS delivers each
+/// to `endpoint` once (200), each is handled exactly once more (one reply each) and none is left
+/// in the dead-letter queue.
+async fn redriven_through_the_redrive_topic(
+    activity: &mut Follower,
+    endpoint: &str,
+    store: &RecipeStore,
+) -> anyhow::Result<()> {
+    const REQUESTS: usize = 2;
+    let (mut oven, _) = household_with_device("h-redrive").await?;
+    let requests: Vec<_> = (0..REQUESTS)
+        .map(|_| device_message(example("COOKING_REQUESTED")))
+        .collect();
+    let expected: BTreeSet<_> = requests.iter().map(|r| r.event_id.unwrap()).collect();
+    store
+        .without(async {
+            for request in &requests {
+                oven.publish("COOKING_REQUESTED", request).await?;
+            }
+            for request in &requests {
+                let message_id = activity
+                    .sns_message_id_of(&request.event_id.unwrap().to_string())
+                    .await?;
+                let history = activity.delivery_to(endpoint, &message_id).await?;
+                anyhow::ensure!(history.dead_lettered, "{history:?}");
+            }
+            Ok(())
+        })
+        .await?;
+    let household = oven.household_id.clone();
+    let in_queue = || async {
+        dead_letters("kitchen")
+            .await
+            .map(|letters| {
+                letters
+                    .into_iter()
+                    .filter(|letter| letter.envelope.household_id == household)
+                    .count()
+            })
+            .unwrap_or(usize::MAX)
+    };
+    let dead_lettered = in_queue().await;
+    anyhow::ensure!(dead_lettered == REQUESTS, "{dead_lettered} dead-lettered");
+
+    let filter = format!("household_id={household}");
+    let (succeeded, output) =
+        postoffice_command(&["dlq", "redrive", "kitchen", "--filter", &filter]).await?;
+    anyhow::ensure!(succeeded, "{output}");
+    anyhow::ensure!(
+        output.contains(&format!(
+            "republished {REQUESTS}, failed 0, skipped 0, refused 0"
+        )),
+        "{output}"
+    );
+
+    let mut answered = Vec::new();
+    while answered.len() < REQUESTS {
+        let reply = oven
+            .receive(WAIT, |m| m.topic.starts_with("COOKING_REPLIED/"))
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}; redrive said:\n{output}"))?;
+        answered.push(envelope(&reply.payload)?.correlation_id);
+    }
+    // Handled exactly once more: no further reply comes.
+    let extra = oven
+        .receive(std::time::Duration::from_secs(3), |m| {
+            m.topic.starts_with("COOKING_REPLIED/")
+        })
+        .await;
+    anyhow::ensure!(extra.is_err(), "a second reply: {extra:?}");
+    anyhow::ensure!(
+        answered.iter().copied().collect::<BTreeSet<_>>() == expected,
+        "{answered:?}"
+    );
+    // SNS delivered each republished message from the redrive topic to the endpoint, at once.
+    let topic = redrive_topic();
+    let delivered = activity
+        .until("the redrive topic's deliveries", |seen| {
+            let delivered: Vec<_> = seen
+                .iter()
+                .filter_map(|activity| match activity {
+                    Activity::Delivered {
+                        endpoint: to,
+                        topic: from,
+                        attempts,
+                        ..
+                    } if to == endpoint && from.ends_with(&format!(":{topic}")) => Some(*attempts),
+                    _ => None,
+                })
+                .collect();
+            (delivered.len() >= REQUESTS).then_some(delivered)
+        })
+        .await?;
+    anyhow::ensure!(delivered == vec![1; REQUESTS], "{delivered:?}");
+    let left = in_queue().await;
+    anyhow::ensure!(left == 0, "{left} still dead-lettered");
+    eprintln!(
+        "[redrive] {endpoint}: published {REQUESTS}, dead-lettered {dead_lettered}, republished {REQUESTS}, handled {} (one reply each), left in the DLQ {left}",
+        answered.len()
+    );
+    Ok(())
+}
+
+/// Everything each deployment must do, in an order that leaves the kitchen working.
+async fn the_kitchen_works(
+    activity: &mut Follower,
+    household: &str,
+    endpoint: &str,
+    store: &RecipeStore,
+) -> anyhow::Result<()> {
+    let mut oven = round_trip(activity, household, endpoint).await?;
+    retried_then_dead_lettered(activity, &mut oven, endpoint, store).await?;
+    redriven_through_the_redrive_topic(activity, endpoint, store).await?;
+    refused_for_good(activity, &mut oven, endpoint).await?;
+    Ok(())
+}
+
+/// The project's deployment, as applied: nothing to re-apply.
 #[test]
-fn an_embedded_kitchen_serves_sns_from_its_handler_alias() {
+fn a_separate_bridge_kitchen_answers_retries_dead_letters_and_is_redriven() {
+    run(async {
+        let mut activity = Follower::start();
+        the_kitchen_works(
+            &mut activity,
+            "h-separate",
+            &bridge_of("kitchen"),
+            &RecipeStore::of_lambda(),
+        )
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+fn an_embedded_kitchen_serves_sns_from_its_handler_alias_and_is_redriven() {
     run(async {
         let edits = KitchenDeployment::EmbeddedBridge.edits(std::path::Path::new(""));
         let mut activity = Follower::start();
@@ -237,20 +458,11 @@ fn an_embedded_kitchen_serves_sns_from_its_handler_alias() {
                 .await?;
             anyhow::ensure!(counted("subscription_confirmed"), "{}", handler_log());
 
-            // A device's request reaches the handler; its reply comes back to the device.
-            let mut oven = round_trip(&mut activity, "h-embedded", &endpoint).await?;
-
-            // A request the handler rejects for good: 400, dead-lettered without retries.
-            let rejected_id = refused_for_good(&mut activity, &mut oven, &endpoint).await?;
-            let letter = wait_for("the dead letter", WAIT, || async {
-                dead_letters("kitchen")
-                    .await
-                    .ok()?
-                    .into_iter()
-                    .find(|letter| letter.envelope.event_id.to_string() == rejected_id)
-            })
-            .await;
-            anyhow::ensure!(letter.attributes.get("ErrorCode").map(String::as_str) == Some("400"));
+            // Round trip, retries then the DLQ, redrive through the redrive topic, and a request
+            // the handler rejects for good (400, dead-lettered without retries).
+            the_kitchen_works(&mut activity, "h-embedded", &endpoint, &RecipeStore::of_lambda())
+                .await?;
+            anyhow::ensure!(counted("handler_failed"), "{}", handler_log());
             anyhow::ensure!(counted("handler_non_retryable"));
 
             // Anyone may post to the public URL: a message signed with another key, or a
@@ -320,7 +532,7 @@ fn service() -> String {
 }
 
 #[test]
-fn a_container_kitchen_answers_retries_and_dead_letters_as_a_lambda_does() {
+fn a_container_kitchen_answers_retries_dead_letters_and_is_redriven_as_a_lambda_is() {
     run(async {
         let dir = tempfile::tempdir().unwrap();
         let recipes = container_files(post_office(), dir.path()).unwrap();
@@ -361,50 +573,16 @@ fn a_container_kitchen_answers_retries_and_dead_letters_as_a_lambda_does() {
                 anyhow::ensure!(subscription.dead_letter_queue.is_some(), "{subscription:?}");
             }
 
-            // Round trip: a device's request reaches the service; its reply comes back.
-            let mut oven = round_trip(&mut activity, "h-container", &service).await?;
-
-            // Retry → DLQ: the recipe store is gone, the handler answers retryable, the service
-            // 500, and SNS retries per the delivery policy before it dead-letters.
-            let failing = device_message(example("COOKING_REQUESTED"));
-            let failing_id = failing.event_id.unwrap().to_string();
-            let parked = recipes.with_extension("unavailable");
-            std::fs::rename(&recipes, &parked)?;
-            let outcome = async {
-                oven.publish("COOKING_REQUESTED", &failing).await?;
-                let message_id = activity.sns_message_id_of(&failing_id).await?;
-                activity.delivery_to(&service, &message_id).await
-            }
-            .await;
-            std::fs::rename(&parked, &recipes)?;
-            let history = outcome?;
-            anyhow::ensure!(history.dead_lettered, "{history:?}");
-            anyhow::ensure!(history.statuses.len() > 1, "{history:?}");
-            anyhow::ensure!(
-                history.statuses.iter().all(|status| *status == Some(500)),
-                "{history:?}"
-            );
-            let letter = wait_for("the dead letter", WAIT, || async {
-                dead_letters("kitchen")
-                    .await
-                    .ok()?
-                    .into_iter()
-                    .find(|letter| letter.envelope.event_id.to_string() == failing_id)
-            })
-            .await;
-            anyhow::ensure!(
-                letter.attributes.get("ErrorCode").map(String::as_str) == Some("500"),
-                "{:?}",
-                letter.attributes
-            );
-
-            // A request the handler refuses for good: 400, dead-lettered without retries.
-            refused_for_good(&mut activity, &mut oven, &service).await?;
-
-            // Redrive invokes handler Lambdas; a container consumer has none, and is told so.
-            let (succeeded, output) = postoffice_command(&["dlq", "redrive", "kitchen"]).await?;
-            anyhow::ensure!(!succeeded, "{output}");
-            anyhow::ensure!(output.contains("postoffice:handler"), "{output}");
+            // Round trip, retries then the DLQ, redrive through the redrive topic (a container has
+            // no Lambda to invoke: SNS delivers the republished messages as any other), and a
+            // request the handler refuses for good.
+            the_kitchen_works(
+                &mut activity,
+                "h-container",
+                &service,
+                &RecipeStore(recipes.clone()),
+            )
+            .await?;
             Ok(())
         })
         .await

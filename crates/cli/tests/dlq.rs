@@ -1,12 +1,11 @@
-//! `postoffice dlq` driven through the built binary against a moto server (SQS, SNS) and a fake
-//! Lambda Invoke endpoint (moto's Lambda cannot run code), with real SDK calls throughout.
+//! `postoffice dlq` driven through the built binary against a moto server (SQS, SNS), with real
+//! SDK calls throughout. What redrive republishes is read from a queue subscribed to the topic it
+//! publishes to.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,7 +14,7 @@ use aws_sdk_sqs::config::Credentials;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 use base64::Engine;
 use postoffice::sns::{LocalSigningAuthority, MessageAttribute, MessageType, SnsMessage};
-use postoffice_test_support::{Moto, http_response, read_http_request_blocking};
+use postoffice_test_support::Moto;
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "123456789012";
@@ -34,83 +33,6 @@ fn signing() -> &'static (LocalSigningAuthority, PathBuf) {
         std::fs::write(&certificate, authority.certificate_pem()).unwrap();
         (authority, certificate)
     })
-}
-
-/// How the fake handler answers one invocation.
-#[derive(Clone, Copy)]
-enum Answer {
-    Handled,
-    /// Lambda's way: 200 with `X-Amz-Function-Error` and the error document.
-    FunctionError(&'static str),
-}
-
-type Decide = dyn Fn(&Value) -> Answer + Send + Sync;
-
-/// A tiny HTTP server speaking the Lambda Invoke API
-/// (`POST /2015-03-31/functions/{name}/invocations`), recording every invocation.
-struct FakeLambda {
-    endpoint: String,
-    invocations: Arc<Mutex<Vec<(String, Value)>>>,
-}
-
-impl FakeLambda {
-    fn start(delay: Duration, decide: Box<Decide>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let invocations = Arc::new(Mutex::new(Vec::new()));
-        let recorded = invocations.clone();
-        let decide: Arc<Decide> = Arc::from(decide);
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let recorded = recorded.clone();
-                let decide = decide.clone();
-                thread::spawn(move || serve(stream, delay, &recorded, &*decide));
-            }
-        });
-        Self {
-            endpoint,
-            invocations,
-        }
-    }
-
-    fn invocations(&self) -> Vec<(String, Value)> {
-        self.invocations.lock().unwrap().clone()
-    }
-}
-
-fn serve(
-    mut stream: TcpStream,
-    delay: Duration,
-    recorded: &Mutex<Vec<(String, Value)>>,
-    decide: &Decide,
-) {
-    let Some(request) = read_http_request_blocking(&mut stream) else {
-        return;
-    };
-    let path = request.path.as_str();
-    let function = path
-        .strip_prefix("/2015-03-31/functions/")
-        .and_then(|rest| rest.strip_suffix("/invocations"))
-        .expect("a Lambda Invoke request")
-        .to_owned();
-    let payload: Value = serde_json::from_slice(&request.body).expect("the payload is JSON");
-    thread::sleep(delay);
-    let answer = decide(&payload);
-    recorded.lock().unwrap().push((function, payload));
-    let error_document = |error_type: &str| {
-        json!({"errorType": error_type, "errorMessage": "the fake handler says no"}).to_string()
-    };
-    let mut headers = vec![("Content-Type", "application/json")];
-    let body = match answer {
-        Answer::Handled => "{\"ok\":true}".to_owned(),
-        Answer::FunctionError(error_type) => {
-            headers.push(("X-Amz-Function-Error", "Unhandled"));
-            error_document(error_type)
-        }
-    };
-    headers.push(("Connection", "close"));
-    let _ = stream.write_all(&http_response(200, "OK", &headers, body.as_bytes()));
 }
 
 struct PostOffice {
@@ -140,16 +62,79 @@ impl PostOffice {
         request.send().await.unwrap().queue_url.unwrap()
     }
 
-    async fn consumer_dlq(&self, consumer: &str, handler: &str) -> String {
+    async fn consumer_dlq(&self, consumer: &str) -> String {
         self.queue(
             &format!("postoffice-{consumer}-dlq"),
             &[
                 ("postoffice:role", "consumer-dlq"),
                 ("postoffice:consumer", consumer),
-                ("postoffice:handler", handler),
             ],
         )
         .await
+    }
+
+    async fn queue_arn(&self, url: &str) -> String {
+        self.sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()[&QueueAttributeName::QueueArn]
+            .clone()
+    }
+
+    /// The consumer's redrive topic (`postoffice-{consumer}-redrive`, as the consumer module
+    /// names it) with a queue subscribed to it; the queue's URL, where each publish arrives as
+    /// SNS notification JSON.
+    async fn redrive_topic(&self, consumer: &str) -> String {
+        let sns = aws_sdk_sns::Client::new(&self.config);
+        let topic_arn = sns
+            .create_topic()
+            .name(format!("postoffice-{consumer}-redrive"))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let arrivals = self
+            .queue(&format!("{consumer}-redrive-arrivals"), &[])
+            .await;
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(self.queue_arn(&arrivals).await)
+            .send()
+            .await
+            .unwrap();
+        arrivals
+    }
+
+    /// What arrived from the redrive topic, as SNS notifications.
+    async fn republished(&self, arrivals: &str) -> Vec<Value> {
+        self.bodies(arrivals)
+            .await
+            .iter()
+            .map(|(body, _)| serde_json::from_str(body).unwrap())
+            .collect()
+    }
+
+    /// The households of what arrived from the redrive topic, sorted.
+    async fn republished_households(&self, arrivals: &str) -> Vec<String> {
+        let mut households: Vec<String> = self
+            .republished(arrivals)
+            .await
+            .iter()
+            .map(|sns| {
+                let envelope: Value =
+                    serde_json::from_str(sns["Message"].as_str().unwrap()).unwrap();
+                envelope["household_id"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        households.sort();
+        households
     }
 
     async fn send(&self, url: &str, body: &str, attributes: &[(&str, &str)]) {
@@ -234,7 +219,7 @@ impl PostOffice {
         found.into_values().collect()
     }
 
-    fn command(&self, lambda: Option<&FakeLambda>) -> Command {
+    fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_postoffice"));
         command
             .env_clear()
@@ -246,14 +231,11 @@ impl PostOffice {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env(LOCAL_TRUSTED_CERT, &signing().1)
             .stdin(Stdio::null());
-        if let Some(lambda) = lambda {
-            command.env("AWS_ENDPOINT_URL_LAMBDA", &lambda.endpoint);
-        }
         command
     }
 
-    fn run(&self, lambda: Option<&FakeLambda>, args: &[&str]) -> Output {
-        let output = self.command(lambda).args(args).output().unwrap();
+    fn run(&self, args: &[&str]) -> Output {
+        let output = self.command().args(args).output().unwrap();
         eprintln!(
             "$ postoffice {}\n{}{}",
             args.join(" "),
@@ -356,26 +338,11 @@ const SNS_ERROR: [(&str, &str); 3] = [
     ("RequestID", "4b5c0f7e-0000-0000-0000-000000000000"),
 ];
 
-fn invoked_households(lambda: &FakeLambda) -> Vec<String> {
-    let mut households: Vec<String> = lambda
-        .invocations()
-        .iter()
-        .map(|(_, payload)| {
-            payload["envelope"]["household_id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    households.sort();
-    households
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_shows_every_post_office_dlq_with_its_depth() {
     let po = PostOffice::start().await;
-    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
-    po.consumer_dlq("telemetry", "example-telemetry").await;
+    let kitchen = po.consumer_dlq("kitchen").await;
+    po.consumer_dlq("telemetry").await;
     po.queue(
         "postoffice-rule-errors",
         &[("postoffice:role", "rule-errors")],
@@ -423,7 +390,7 @@ async fn list_shows_every_post_office_dlq_with_its_depth() {
         .await
         .unwrap();
 
-    let output = po.run(None, &["dlq", "list"]);
+    let output = po.run(&["dlq", "list"]);
     assert!(output.status.success());
     let text = stdout(&output);
     let lines: Vec<&str> = text.lines().collect();
@@ -436,7 +403,7 @@ async fn list_shows_every_post_office_dlq_with_its_depth() {
             "postoffice-kitchen-dlq",
             "consumer-dlq",
             "kitchen",
-            "example-kitchen",
+            "postoffice-kitchen-redrive",
             "3",
             "0",
             "1h2m"
@@ -447,15 +414,15 @@ async fn list_shows_every_post_office_dlq_with_its_depth() {
     assert!(lines[3].starts_with("postoffice-telemetry-dlq"));
     assert!(!text.contains("kitchen-work") && !text.contains("other-kitchen"));
 
-    let json_output = po.run(None, &["dlq", "list", "--json"]);
+    let json_output = po.run(&["dlq", "list", "--json"]);
     let rows: Vec<Value> = serde_json::from_slice(&json_output.stdout).unwrap();
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[0]["consumer"], "kitchen");
-    assert_eq!(rows[0]["handler"], "example-kitchen");
+    assert_eq!(rows[0]["role"], "consumer-dlq");
     assert_eq!(rows[0]["messages"], 3);
     assert_eq!(rows[0]["oldest_message_age_seconds"], 3725);
 
-    let other = po.run(None, &["dlq", "list", "--prefix", "other", "--json"]);
+    let other = po.run(&["dlq", "list", "--prefix", "other", "--json"]);
     let rows: Vec<Value> = serde_json::from_slice(&other.stdout).unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["consumer"], "x");
@@ -464,7 +431,7 @@ async fn list_shows_every_post_office_dlq_with_its_depth() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn show_decodes_messages_and_leaves_them_in_the_queue() {
     let po = PostOffice::start().await;
-    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    let kitchen = po.consumer_dlq("kitchen").await;
     let cooking = envelope(
         "COOKING_REQUESTED",
         "h-1",
@@ -474,7 +441,7 @@ async fn show_decodes_messages_and_leaves_them_in_the_queue() {
     po.send(&kitchen, &notification(&cooking), &SNS_ERROR).await;
     po.send(&kitchen, "not a notification", &[]).await;
 
-    let output = po.run(None, &["dlq", "show", "kitchen", "--json"]);
+    let output = po.run(&["dlq", "show", "kitchen", "--json"]);
     assert!(output.status.success());
     let messages: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(messages.len(), 2);
@@ -501,7 +468,7 @@ async fn show_decodes_messages_and_leaves_them_in_the_queue() {
     assert_eq!(undecodable["body"], "not a notification");
     assert!(undecodable["reason"].as_str().unwrap().contains("not JSON"));
 
-    let text = stdout(&po.run(None, &["dlq", "show", "kitchen", "--limit", "5"]));
+    let text = stdout(&po.run(&["dlq", "show", "kitchen", "--limit", "5"]));
     assert!(text.contains("COOKING_REQUESTED"), "{text}");
     assert!(
         text.contains("\"recipe\": \"bread\""),
@@ -513,7 +480,7 @@ async fn show_decodes_messages_and_leaves_them_in_the_queue() {
     );
     assert!(text.contains("undecodable"), "{text}");
 
-    let one = po.run(None, &["dlq", "show", "kitchen", "--limit", "1", "--json"]);
+    let one = po.run(&["dlq", "show", "kitchen", "--limit", "1", "--json"]);
     assert_eq!(
         serde_json::from_slice::<Vec<Value>>(&one.stdout)
             .unwrap()
@@ -524,7 +491,7 @@ async fn show_decodes_messages_and_leaves_them_in_the_queue() {
     // Still there, and visible at once.
     assert_eq!(po.bodies(&kitchen).await.len(), 2);
 
-    let unknown = po.run(None, &["dlq", "show", "garden"]);
+    let unknown = po.run(&["dlq", "show", "garden"]);
     assert_eq!(unknown.status.code(), Some(2));
     let error = String::from_utf8_lossy(&unknown.stderr);
     assert!(
@@ -534,10 +501,12 @@ async fn show_decodes_messages_and_leaves_them_in_the_queue() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redrive_deletes_only_what_the_handler_handled() {
+async fn redrive_republishes_to_the_consumers_redrive_topic_and_deletes_what_sns_accepted() {
     let po = PostOffice::start().await;
-    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
-    for household in ["h-ok-1", "h-ok-2", "h-permanent", "h-retryable"] {
+    let kitchen = po.consumer_dlq("kitchen").await;
+    let arrivals = po.redrive_topic("kitchen").await;
+    let households = ["h-1", "h-2", "h-3"];
+    for household in households {
         let body = notification(&envelope(
             "COOKING_REQUESTED",
             household,
@@ -547,83 +516,88 @@ async fn redrive_deletes_only_what_the_handler_handled() {
         po.send(&kitchen, &body, &SNS_ERROR).await;
     }
     po.send(&kitchen, "{\"neither\": true}", &[]).await;
-    let lambda = FakeLambda::start(
-        Duration::ZERO,
-        Box::new(
-            |payload| match payload["envelope"]["household_id"].as_str() {
-                Some("h-permanent") => Answer::FunctionError("NonRetryable"),
-                Some("h-retryable") => Answer::FunctionError("Retryable"),
-                _ => Answer::Handled,
-            },
-        ),
-    );
 
-    let output = po.run(Some(&lambda), &["dlq", "redrive", "kitchen"]);
+    let output = po.run(&["dlq", "redrive", "kitchen"]);
     assert_eq!(
         output.status.code(),
         Some(1),
-        "failures make the exit code 1"
+        "a skipped message makes the exit code 1"
     );
     let text = stdout(&output);
     assert!(
-        text.contains("redriven 2, failed 2, skipped 1, refused 0, not matching the filter 0"),
-        "{text}"
-    );
-    assert!(
-        text.contains("handler example-kitchen: permanent: the fake handler says no"),
-        "{text}"
-    );
-    assert!(
-        text.contains(
-            "handler example-kitchen: retryable: Retryable (Unhandled): the fake handler says no"
-        ),
+        text.contains("republished 3, failed 0, skipped 1, refused 0, not matching the filter 0"),
         "{text}"
     );
 
-    // The handler got exactly what the bridge sends, marked as a redrive.
-    let invocations = lambda.invocations();
-    assert_eq!(invocations.len(), 4);
-    for (function, payload) in &invocations {
-        assert_eq!(function, "example-kitchen");
-        assert_eq!(payload["delivery"]["redriven"], true);
+    // The original message, byte for byte, with its attributes, on the redrive topic only.
+    let republished = po.republished(&arrivals).await;
+    assert_eq!(republished.len(), 3);
+    for sns in &republished {
         assert_eq!(
-            payload["delivery"]["topic_arn"],
-            format!("arn:aws:sns:{REGION}:{ACCOUNT}:postoffice-COOKING_REQUESTED")
+            sns["TopicArn"],
+            format!("arn:aws:sns:{REGION}:{ACCOUNT}:postoffice-kitchen-redrive")
+        );
+        let message = sns["Message"].as_str().unwrap();
+        let envelope_sent: Value = serde_json::from_str(message).unwrap();
+        let household = envelope_sent["household_id"].as_str().unwrap();
+        assert_eq!(
+            message,
+            envelope("COOKING_REQUESTED", household, "oven-1", json!({})).to_string()
         );
         assert_eq!(
-            payload["delivery"]["message_attributes"]["event"],
-            "COOKING_REQUESTED"
+            sns["MessageAttributes"]["event"],
+            json!({"Type": "String", "Value": "COOKING_REQUESTED"})
         );
-        let household = payload["envelope"]["household_id"].as_str().unwrap();
         assert_eq!(
-            payload["delivery"]["sns_message_id"],
-            format!(
-                "sns-{}",
-                uuid_like(household, "oven-1", "COOKING_REQUESTED")
-            )
+            sns["MessageAttributes"]["household_id"],
+            json!({"Type": "String", "Value": household})
         );
     }
+    assert_eq!(po.republished_households(&arrivals).await, households);
 
-    // Failures and the undecodable message stay, visible again, with their receive counts.
+    // Only the undecodable message stays, visible again.
     let left = po.bodies(&kitchen).await;
-    assert_eq!(left.len(), 3);
-    let mut households: Vec<String> = left
-        .iter()
-        .filter_map(|(body, _)| {
-            let sns: Value = serde_json::from_str(body).ok()?;
-            let envelope: Value = serde_json::from_str(sns["Message"].as_str()?).ok()?;
-            Some(envelope["household_id"].as_str()?.to_owned())
-        })
-        .collect();
-    households.sort();
-    assert_eq!(households, ["h-permanent", "h-retryable"]);
+    assert_eq!(left.len(), 1);
+    assert!(left[0].0.contains("neither"));
+}
+
+/// Without the consumer's redrive topic (a consumer module from before it), SNS refuses every
+/// publish: each message fails, says why, and stays with its receive count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_publish_fails_and_keeps_the_message() {
+    let po = PostOffice::start().await;
+    let kitchen = po.consumer_dlq("kitchen").await;
+    for household in ["h-1", "h-2"] {
+        let body = notification(&envelope(
+            "COOKING_REQUESTED",
+            household,
+            "oven-1",
+            json!({}),
+        ));
+        po.send(&kitchen, &body, &SNS_ERROR).await;
+    }
+    let output = po.run(&["dlq", "redrive", "kitchen"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains("republished 0, failed 2, skipped 0, refused 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "(COOKING_REQUESTED): publish to arn:aws:sns:{REGION}:{ACCOUNT}:postoffice-kitchen-redrive: SNS Publish:"
+        )),
+        "{text}"
+    );
+    let left = po.bodies(&kitchen).await;
+    assert_eq!(left.len(), 2);
     assert!(left.iter().all(|(_, count)| *count >= 2), "{left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_changes_nothing_and_filter_picks_events() {
     let po = PostOffice::start().await;
-    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    let kitchen = po.consumer_dlq("kitchen").await;
     for (event, household) in [
         ("COOKING_REQUESTED", "h-1"),
         ("COOKING_FINISHED", "h-2"),
@@ -632,13 +606,16 @@ async fn dry_run_changes_nothing_and_filter_picks_events() {
         let body = notification(&envelope(event, household, "oven-1", json!({})));
         po.send(&kitchen, &body, &SNS_ERROR).await;
     }
-    let lambda = FakeLambda::start(Duration::ZERO, Box::new(|_| Answer::Handled));
+    let arrivals = po.redrive_topic("kitchen").await;
     let before = po.bodies(&kitchen).await;
 
-    let dry = po.run(Some(&lambda), &["dlq", "redrive", "kitchen", "--dry-run"]);
+    let dry = po.run(&["dlq", "redrive", "kitchen", "--dry-run"]);
     assert!(dry.status.success());
     assert!(stdout(&dry).contains("would redrive 3, failed 0, skipped 0"));
-    assert!(lambda.invocations().is_empty(), "a dry run invokes nothing");
+    assert!(
+        po.republished(&arrivals).await.is_empty(),
+        "a dry run publishes nothing"
+    );
     let after: Vec<String> = po
         .bodies(&kitchen)
         .await
@@ -648,44 +625,35 @@ async fn dry_run_changes_nothing_and_filter_picks_events() {
     let before: Vec<String> = before.into_iter().map(|(b, _)| b).collect();
     assert_eq!(after, before, "a dry run deletes nothing");
 
-    let filtered = po.run(
-        Some(&lambda),
-        &[
-            "dlq",
-            "redrive",
-            "kitchen",
-            "--filter",
-            "event=COOKING_FINISHED",
-        ],
-    );
+    let filtered = po.run(&[
+        "dlq",
+        "redrive",
+        "kitchen",
+        "--filter",
+        "event=COOKING_FINISHED",
+    ]);
     assert!(filtered.status.success());
     assert!(
         stdout(&filtered)
-            .contains("redriven 2, failed 0, skipped 0, refused 0, not matching the filter 1")
+            .contains("republished 2, failed 0, skipped 0, refused 0, not matching the filter 1")
     );
-    assert_eq!(invoked_households(&lambda), ["h-2", "h-3"]);
+    assert_eq!(po.republished_households(&arrivals).await, ["h-2", "h-3"]);
     let left = po.bodies(&kitchen).await;
     assert_eq!(left.len(), 1);
     assert!(left[0].0.contains("COOKING_REQUESTED"));
 
-    let bad = po.run(
-        Some(&lambda),
-        &["dlq", "redrive", "kitchen", "--filter", "COOKING"],
-    );
+    let bad = po.run(&["dlq", "redrive", "kitchen", "--filter", "COOKING"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not FIELD=VALUE"));
-    let bad_rate = po.run(
-        Some(&lambda),
-        &["dlq", "redrive", "kitchen", "--rate", "0/s"],
-    );
+    let bad_rate = po.run(&["dlq", "redrive", "kitchen", "--rate", "0/s"]);
     assert_eq!(bad_rate.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_rate.stderr).contains("not a positive number"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rate_limits_deliveries() {
+async fn rate_limits_publishes() {
     let po = PostOffice::start().await;
-    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    let kitchen = po.consumer_dlq("kitchen").await;
     for household in ["h-1", "h-2", "h-3", "h-4", "h-5"] {
         let body = notification(&envelope(
             "COOKING_REQUESTED",
@@ -695,27 +663,24 @@ async fn rate_limits_deliveries() {
         ));
         po.send(&kitchen, &body, &[]).await;
     }
-    let lambda = FakeLambda::start(Duration::ZERO, Box::new(|_| Answer::Handled));
+    let arrivals = po.redrive_topic("kitchen").await;
     let start = Instant::now();
-    let output = po.run(
-        Some(&lambda),
-        &["dlq", "redrive", "kitchen", "--rate", "5/s"],
-    );
+    let output = po.run(&["dlq", "redrive", "kitchen", "--rate", "5/s"]);
     assert!(output.status.success());
-    // Five deliveries at 5/s: four intervals of 200 ms at least.
+    // Five publishes at 5/s: four intervals of 200 ms at least.
     assert!(
         start.elapsed() >= Duration::from_millis(800),
         "{:?}",
         start.elapsed()
     );
-    assert_eq!(lambda.invocations().len(), 5);
+    assert_eq!(po.republished(&arrivals).await.len(), 5);
     assert_eq!(po.depth(&kitchen).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interrupted_redrive_loses_nothing_and_a_rerun_finishes() {
     let po = PostOffice::start().await;
-    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    let kitchen = po.consumer_dlq("kitchen").await;
     let households: Vec<String> = (0..12).map(|i| format!("h-{i:02}")).collect();
     for household in &households {
         let body = notification(&envelope(
@@ -726,28 +691,26 @@ async fn interrupted_redrive_loses_nothing_and_a_rerun_finishes() {
         ));
         po.send(&kitchen, &body, &[]).await;
     }
-    let lambda = FakeLambda::start(Duration::from_millis(150), Box::new(|_| Answer::Handled));
+    let arrivals = po.redrive_topic("kitchen").await;
 
-    // Stop after a number of messages: redriven + remaining = initial.
-    let limited = po.run(
-        Some(&lambda),
-        &["dlq", "redrive", "kitchen", "--limit", "4"],
-    );
+    // Stop after a number of messages: republished + remaining = initial.
+    let limited = po.run(&["dlq", "redrive", "kitchen", "--limit", "4"]);
     assert!(limited.status.success());
-    assert!(stdout(&limited).contains("redriven 4,"));
+    assert!(stdout(&limited).contains("republished 4,"));
     assert!(stdout(&limited).contains("stopped early"));
     assert_eq!(po.depth(&kitchen).await, 12 - 4);
 
-    // Ctrl-C in the middle: the run finishes the message at hand and releases the rest.
+    // Ctrl-C in the middle (slowed down by --rate): the run finishes the message at hand and
+    // releases the rest.
     let child = po
-        .command(Some(&lambda))
-        .args(["dlq", "redrive", "kitchen"])
+        .command()
+        .args(["dlq", "redrive", "kitchen", "--rate", "5/s"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while lambda.invocations().len() < 6 {
+    while po.republished(&arrivals).await.len() < 6 {
         assert!(Instant::now() < deadline, "the redrive never got going");
         thread::sleep(Duration::from_millis(20));
     }
@@ -760,26 +723,29 @@ async fn interrupted_redrive_loses_nothing_and_a_rerun_finishes() {
     let text = stdout(&interrupted);
     eprintln!("{text}{}", String::from_utf8_lossy(&interrupted.stderr));
     assert!(text.contains("stopped early"), "{text}");
-    let redriven_before: usize = 4 + summary_count(&text, "redriven");
+    let republished_before: usize = 4 + summary_count(&text, "republished");
     assert!(
-        redriven_before < 12,
+        republished_before < 12,
         "the interrupt came too late to test anything"
     );
     // Released at once, not after the visibility timeout.
-    assert_eq!(po.depth(&kitchen).await as usize, 12 - redriven_before);
-    assert_eq!(po.bodies(&kitchen).await.len(), 12 - redriven_before);
+    assert_eq!(po.depth(&kitchen).await as usize, 12 - republished_before);
+    assert_eq!(po.bodies(&kitchen).await.len(), 12 - republished_before);
 
-    let rerun = po.run(Some(&lambda), &["dlq", "redrive", "kitchen"]);
+    let rerun = po.run(&["dlq", "redrive", "kitchen"]);
     assert!(rerun.status.success());
     assert_eq!(
-        redriven_before + summary_count(&stdout(&rerun), "redriven"),
+        republished_before + summary_count(&stdout(&rerun), "republished"),
         12,
-        "every message redriven exactly once across the runs"
+        "every message republished exactly once across the runs"
     );
     assert_eq!(po.depth(&kitchen).await, 0);
-    let mut handled = invoked_households(&lambda);
-    handled.dedup();
-    assert_eq!(handled, households, "every event reached the handler");
+    let mut republished = po.republished_households(&arrivals).await;
+    republished.dedup();
+    assert_eq!(
+        republished, households,
+        "every event reached the redrive topic"
+    );
 }
 
 /// The number after `{what} ` in a summary line.
@@ -800,7 +766,7 @@ fn summary_count(text: &str, what: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_redrive_loses_nothing() {
     let po = PostOffice::start().await;
-    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    let kitchen = po.consumer_dlq("kitchen").await;
     for i in 0..6 {
         let body = notification(&envelope(
             "COOKING_REQUESTED",
@@ -810,16 +776,24 @@ async fn killed_redrive_loses_nothing() {
         ));
         po.send(&kitchen, &body, &[]).await;
     }
-    let lambda = FakeLambda::start(Duration::from_millis(200), Box::new(|_| Answer::Handled));
+    let arrivals = po.redrive_topic("kitchen").await;
     let mut child = po
-        .command(Some(&lambda))
-        .args(["dlq", "redrive", "kitchen", "--visibility-timeout", "2"])
+        .command()
+        .args([
+            "dlq",
+            "redrive",
+            "kitchen",
+            "--visibility-timeout",
+            "2",
+            "--rate",
+            "5/s",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while lambda.invocations().len() < 2 {
+    while po.republished(&arrivals).await.len() < 2 {
         assert!(Instant::now() < deadline, "the redrive never got going");
         thread::sleep(Duration::from_millis(10));
     }
@@ -828,39 +802,28 @@ async fn killed_redrive_loses_nothing() {
     // Whatever the killed run held reappears after its visibility timeout.
     thread::sleep(Duration::from_millis(2500));
     let remaining = po.depth(&kitchen).await;
-    assert!(remaining >= 6 - lambda.invocations().len() as u64 && remaining <= 6);
+    let published = po.republished(&arrivals).await.len() as u64;
+    assert!(remaining >= 6 - published && remaining <= 6);
 
-    let rerun = po.run(Some(&lambda), &["dlq", "redrive", "kitchen"]);
+    let rerun = po.run(&["dlq", "redrive", "kitchen"]);
     assert!(rerun.status.success());
     assert_eq!(po.depth(&kitchen).await, 0);
-    let handled: BTreeSet<String> = invoked_households(&lambda).into_iter().collect();
-    assert_eq!(handled.len(), 6, "at least once for every message");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redrive_without_a_handler_tag_says_so() {
-    let po = PostOffice::start().await;
-    po.queue(
-        "postoffice-kitchen-dlq",
-        &[
-            ("postoffice:role", "consumer-dlq"),
-            ("postoffice:consumer", "kitchen"),
-        ],
-    )
-    .await;
-    let output = po.run(None, &["dlq", "redrive", "kitchen"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("no postoffice:handler tag"));
+    let republished: BTreeSet<String> = po
+        .republished_households(&arrivals)
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(republished.len(), 6, "at least once for every message");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_asks_for_confirmation_and_counts() {
     let po = PostOffice::start().await;
-    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    let kitchen = po.consumer_dlq("kitchen").await;
     for i in 0..3 {
         po.send(&kitchen, &format!("message {i}"), &[]).await;
     }
-    let refused = po.run(None, &["dlq", "purge", "kitchen"]);
+    let refused = po.run(&["dlq", "purge", "kitchen"]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&refused.stderr)
@@ -868,7 +831,7 @@ async fn purge_asks_for_confirmation_and_counts() {
     );
     assert_eq!(po.depth(&kitchen).await, 3);
 
-    let purged = po.run(None, &["dlq", "purge", "kitchen", "--yes"]);
+    let purged = po.run(&["dlq", "purge", "kitchen", "--yes"]);
     assert!(purged.status.success());
     assert!(stdout(&purged).contains("purged postoffice-kitchen-dlq: 3 message(s) deleted"));
     assert_eq!(po.depth(&kitchen).await, 0);
@@ -955,7 +918,7 @@ async fn rule_errors_are_decoded_and_republished_to_the_event_topic() {
     )
     .await;
 
-    let show = po.run(None, &["dlq", "show", "rule-errors", "--json"]);
+    let show = po.run(&["dlq", "show", "rule-errors", "--json"]);
     let shown: Vec<Value> = serde_json::from_slice(&show.stdout).unwrap();
     let first = shown.iter().find(|m| m["household_id"] == "h-1").unwrap();
     assert_eq!(first["kind"], "rule-error");
@@ -970,10 +933,13 @@ async fn rule_errors_are_decoded_and_republished_to_the_event_topic() {
     );
     assert!(shown.iter().any(|m| m["kind"] == "undecodable"));
 
-    let output = po.run(None, &["dlq", "redrive", "rule-errors"]);
+    let output = po.run(&["dlq", "redrive", "rule-errors"]);
     assert_eq!(output.status.code(), Some(1), "one message is skipped");
     let text = stdout(&output);
-    assert!(text.contains("redriven 2, failed 0, skipped 1"), "{text}");
+    assert!(
+        text.contains("republished 2, failed 0, skipped 1"),
+        "{text}"
+    );
     assert!(
         text.contains("not an EVENT/HOUSEHOLD/DEVICE topic"),
         "{text}"
@@ -1023,16 +989,13 @@ async fn rule_errors_are_decoded_and_republished_to_the_event_topic() {
         &[],
     )
     .await;
-    let wrong = po.run(
-        None,
-        &[
-            "dlq",
-            "redrive",
-            "rule-errors",
-            "--topic-arn-prefix",
-            &format!("arn:aws:sns:{REGION}:{ACCOUNT}:nowhere-"),
-        ],
-    );
+    let wrong = po.run(&[
+        "dlq",
+        "redrive",
+        "rule-errors",
+        "--topic-arn-prefix",
+        &format!("arn:aws:sns:{REGION}:{ACCOUNT}:nowhere-"),
+    ]);
     assert_eq!(wrong.status.code(), Some(1));
     assert!(stdout(&wrong).contains("failed 1"), "{}", stdout(&wrong));
     assert_eq!(po.depth(&rule_errors).await, 2);
@@ -1044,7 +1007,7 @@ async fn rule_errors_are_decoded_and_republished_to_the_event_topic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redrive_refuses_what_the_bridge_would_and_keeps_it() {
     let po = PostOffice::start().await;
-    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    let kitchen = po.consumer_dlq("kitchen").await;
     po.send(
         &kitchen,
         &notification(&envelope("COOKING_REQUESTED", "h-ok", "oven-1", json!({}))),
@@ -1078,16 +1041,16 @@ async fn redrive_refuses_what_the_bridge_would_and_keeps_it() {
         &envelope("COOKING_REQUESTED", "h-stranger", "oven-1", json!({})),
     );
     po.send(&kitchen, &stranger, &SNS_ERROR).await;
-    let lambda = FakeLambda::start(Duration::ZERO, Box::new(|_| Answer::Handled));
+    let arrivals = po.redrive_topic("kitchen").await;
 
-    let dry = po.run(Some(&lambda), &["dlq", "redrive", "kitchen", "--dry-run"]);
+    let dry = po.run(&["dlq", "redrive", "kitchen", "--dry-run"]);
     assert!(
         stdout(&dry).contains("would redrive 1, failed 0, skipped 0, refused 3"),
         "{}",
         stdout(&dry)
     );
 
-    let output = po.run(Some(&lambda), &["dlq", "redrive", "kitchen"]);
+    let output = po.run(&["dlq", "redrive", "kitchen"]);
     assert_eq!(
         output.status.code(),
         Some(1),
@@ -1095,7 +1058,7 @@ async fn redrive_refuses_what_the_bridge_would_and_keeps_it() {
     );
     let text = stdout(&output);
     assert!(
-        text.contains("redriven 1, failed 0, skipped 0, refused 3"),
+        text.contains("republished 1, failed 0, skipped 0, refused 3"),
         "{text}"
     );
     let refused: Vec<&str> = text
@@ -1119,7 +1082,7 @@ async fn redrive_refuses_what_the_bridge_would_and_keeps_it() {
         refused.iter().any(|line| line.contains(":999999999999:")),
         "{text}"
     );
-    assert_eq!(invoked_households(&lambda), ["h-ok"]);
+    assert_eq!(po.republished_households(&arrivals).await, ["h-ok"]);
     assert_eq!(po.depth(&kitchen).await, 3, "refused messages stay");
 }
 
@@ -1128,16 +1091,16 @@ async fn redrive_refuses_what_the_bridge_would_and_keeps_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_certificate_is_trusted_only_when_configured() {
     let po = PostOffice::start().await;
-    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    let kitchen = po.consumer_dlq("kitchen").await;
     po.send(
         &kitchen,
         &notification(&envelope("COOKING_REQUESTED", "h-1", "oven-1", json!({}))),
         &SNS_ERROR,
     )
     .await;
-    let lambda = FakeLambda::start(Duration::ZERO, Box::new(|_| Answer::Handled));
+    let arrivals = po.redrive_topic("kitchen").await;
     let output = po
-        .command(Some(&lambda))
+        .command()
         .env_remove(LOCAL_TRUSTED_CERT)
         .args(["dlq", "redrive", "kitchen"])
         .output()
@@ -1148,7 +1111,7 @@ async fn the_local_certificate_is_trusted_only_when_configured() {
         text.contains("(COOKING_REQUESTED): untrusted-certificate-url"),
         "{text}"
     );
-    assert!(lambda.invocations().is_empty());
+    assert!(po.republished(&arrivals).await.is_empty());
     assert_eq!(po.depth(&kitchen).await, 1);
 }
 
@@ -1180,11 +1143,11 @@ async fn rule_errors_actors_could_not_have_published_are_refused_and_kept() {
     other_rule["ruleName"] = json!("postoffice_COOKING_FINISHED");
     po.send(&rule_errors, &other_rule.to_string(), &[]).await;
 
-    let output = po.run(None, &["dlq", "redrive", "rule-errors"]);
+    let output = po.run(&["dlq", "redrive", "rule-errors"]);
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
     assert!(
-        text.contains("redriven 0, failed 0, skipped 0, refused 2"),
+        text.contains("republished 0, failed 0, skipped 0, refused 2"),
         "{text}"
     );
     assert!(
@@ -1205,14 +1168,14 @@ async fn rule_errors_actors_could_not_have_published_are_refused_and_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_range_rate_and_visibility_timeout_are_refused_with_a_clear_error() {
     let po = PostOffice::start().await;
-    let kitchen = po.consumer_dlq("kitchen", "example-kitchen").await;
+    let kitchen = po.consumer_dlq("kitchen").await;
     po.send(
         &kitchen,
         &notification(&envelope("COOKING_REQUESTED", "h-1", "oven-1", json!({}))),
         &[],
     )
     .await;
-    let lambda = FakeLambda::start(Duration::ZERO, Box::new(|_| Answer::Handled));
+    let arrivals = po.redrive_topic("kitchen").await;
     for (args, expected) in [
         (
             ["--rate", "1e-300"],
@@ -1224,15 +1187,12 @@ async fn out_of_range_rate_and_visibility_timeout_are_refused_with_a_clear_error
         ),
         (["--visibility-timeout", "0"], "0 is not in 1..=43200"),
     ] {
-        let output = po.run(
-            Some(&lambda),
-            &["dlq", "redrive", "kitchen", args[0], args[1]],
-        );
+        let output = po.run(&["dlq", "redrive", "kitchen", args[0], args[1]]);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
-    assert!(lambda.invocations().is_empty());
+    assert!(po.republished(&arrivals).await.is_empty());
     assert_eq!(po.depth(&kitchen).await, 1);
 }
 
@@ -1298,9 +1258,9 @@ async fn rejected_queue(po: &PostOffice) -> String {
 async fn the_rejected_device_messages_queue_is_listed_and_shown_decoded() {
     let po = PostOffice::start().await;
     let url = rejected_queue(&po).await;
-    po.consumer_dlq("kitchen", "example-kitchen").await;
+    po.consumer_dlq("kitchen").await;
 
-    let list = stdout(&po.run(None, &["dlq", "list"]));
+    let list = stdout(&po.run(&["dlq", "list"]));
     let row: Vec<&str> = list
         .lines()
         .find(|line| line.starts_with(REJECTED_QUEUE))
@@ -1321,13 +1281,13 @@ async fn the_rejected_device_messages_queue_is_listed_and_shown_decoded() {
         ]
     );
     let rows: Vec<Value> =
-        serde_json::from_slice(&po.run(None, &["dlq", "list", "--json"]).stdout).unwrap();
+        serde_json::from_slice(&po.run(&["dlq", "list", "--json"]).stdout).unwrap();
     let queue = rows.iter().find(|r| r["name"] == REJECTED_QUEUE).unwrap();
     assert_eq!(queue["role"], "rejected-device-messages");
     assert_eq!(queue["consumer"], "rejected-device-messages");
     assert_eq!(queue["messages"], 4);
 
-    let output = po.run(None, &["dlq", "show", "rejected-device-messages", "--json"]);
+    let output = po.run(&["dlq", "show", "rejected-device-messages", "--json"]);
     assert!(output.status.success());
     let shown: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(shown.len(), 4, "every message is shown");
@@ -1382,10 +1342,7 @@ async fn the_rejected_device_messages_queue_is_listed_and_shown_decoded() {
     );
     assert!(malformed.iter().any(|m| m["body"] == "not a rejection"));
 
-    let text = stdout(&po.run(
-        None,
-        &["dlq", "show", "rejected-device-messages", "--limit", "10"],
-    ));
+    let text = stdout(&po.run(&["dlq", "show", "rejected-device-messages", "--limit", "10"]));
     for expected in [
         "topic           COOKING_REQUESTED/h-1/oven-1",
         "client id       oven-1",
@@ -1435,7 +1392,7 @@ async fn a_rejected_collection_member_is_shown_with_its_collection() {
     body["detail"] = json!("event: devices may not send \"\u{1b}[2J\" in a collection");
     po.send(&url, &body.to_string(), &[]).await;
 
-    let output = po.run(None, &["dlq", "show", "rejected-device-messages", "--json"]);
+    let output = po.run(&["dlq", "show", "rejected-device-messages", "--json"]);
     let shown: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(shown.len(), 1);
     assert_eq!(shown[0]["kind"], "rejected-device-message");
@@ -1449,7 +1406,7 @@ async fn a_rejected_collection_member_is_shown_with_its_collection() {
     assert_eq!(shown[0]["detail"], body["detail"]);
     assert_eq!(shown[0]["payload_text"], member);
 
-    let text = stdout(&po.run(None, &["dlq", "show", "rejected-device-messages"]));
+    let text = stdout(&po.run(&["dlq", "show", "rejected-device-messages"]));
     for expected in [
         "rule            collection-unpacker",
         "collection      2b7e3c4d-5f60-4a1b-8c2d-3e4f5a6b7c8d, member 2",
@@ -1483,7 +1440,7 @@ async fn show_escapes_control_characters_of_rejected_messages() {
         &[],
     )
     .await;
-    let text = stdout(&po.run(None, &["dlq", "show", "rejected-device-messages"]));
+    let text = stdout(&po.run(&["dlq", "show", "rejected-device-messages"]));
     assert!(
         !text.contains('\u{1b}') && !text.contains('\u{7}'),
         "{text:?}"
@@ -1493,7 +1450,7 @@ async fn show_escapes_control_characters_of_rejected_messages() {
         "{text}"
     );
     let json: Vec<Value> = serde_json::from_slice(
-        &po.run(None, &["dlq", "show", "rejected-device-messages", "--json"])
+        &po.run(&["dlq", "show", "rejected-device-messages", "--json"])
             .stdout,
     )
     .unwrap();
@@ -1504,7 +1461,6 @@ async fn show_escapes_control_characters_of_rejected_messages() {
 async fn the_rejected_device_messages_queue_is_never_redriven_only_purged() {
     let po = PostOffice::start().await;
     let url = rejected_queue(&po).await;
-    let lambda = FakeLambda::start(Duration::ZERO, Box::new(|_| Answer::Handled));
     for args in [
         &["dlq", "redrive", "rejected-device-messages"][..],
         &["dlq", "redrive", "rejected-device-messages", "--dry-run"],
@@ -1516,7 +1472,7 @@ async fn the_rejected_device_messages_queue_is_never_redriven_only_purged() {
             &format!("arn:aws:sns:{REGION}:{ACCOUNT}:postoffice-"),
         ],
     ] {
-        let output = po.run(Some(&lambda), args);
+        let output = po.run(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(stdout(&output).is_empty(), "{args:?}");
         let error = String::from_utf8_lossy(&output.stderr);
@@ -1532,7 +1488,6 @@ async fn the_rejected_device_messages_queue_is_never_redriven_only_purged() {
             );
         }
     }
-    assert!(lambda.invocations().is_empty());
     let left = po.bodies(&url).await;
     assert_eq!(left.len(), 4, "nothing is deleted");
     assert!(
@@ -1540,10 +1495,10 @@ async fn the_rejected_device_messages_queue_is_never_redriven_only_purged() {
         "nothing was even received: {left:?}"
     );
 
-    let refused = po.run(None, &["dlq", "purge", "rejected-device-messages"]);
+    let refused = po.run(&["dlq", "purge", "rejected-device-messages"]);
     assert_eq!(refused.status.code(), Some(2));
     assert_eq!(po.depth(&url).await, 4);
-    let purged = po.run(None, &["dlq", "purge", "rejected-device-messages", "--yes"]);
+    let purged = po.run(&["dlq", "purge", "rejected-device-messages", "--yes"]);
     assert!(purged.status.success());
     assert!(
         stdout(&purged)

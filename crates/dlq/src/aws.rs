@@ -8,16 +8,16 @@ use async_trait::async_trait;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_cloudwatch::primitives::DateTime as CloudWatchTime;
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
-use aws_sdk_lambda::error::{DisplayErrorContext, SdkError};
-use aws_sdk_lambda::operation::invoke::InvokeError;
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::InvocationType;
+use aws_sdk_sns::error::DisplayErrorContext;
+use aws_sdk_sns::primitives::Blob;
 use aws_sdk_sns::types::MessageAttributeValue as SnsAttribute;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use base64::Engine;
 use chrono::{DateTime, Utc};
+use postoffice::sns::MessageAttribute;
 
 use crate::message::ReceivedMessage;
-use crate::ports::{Invoke, InvokeAnswer, OldestMessageAge, PortError, Publish, Queues};
+use crate::ports::{OldestMessageAge, PortError, Publish, Queues};
 use crate::queue::QueueDepth;
 
 /// The shared AWS configuration, loaded once. Requests go through the platform's HTTP client,
@@ -247,55 +247,6 @@ impl OldestMessageAge for CloudWatchAges {
     }
 }
 
-/// Invokes handlers synchronously, exactly once per call: the SDK's own retries are off so
-/// that one redrive attempt is one invocation.
-pub struct LambdaInvoker {
-    client: aws_sdk_lambda::Client,
-}
-
-impl LambdaInvoker {
-    pub fn new(config: &SdkConfig) -> Self {
-        let lambda_config = aws_sdk_lambda::config::Builder::from(config)
-            .retry_config(
-                aws_sdk_lambda::config::retry::RetryConfig::standard().with_max_attempts(1),
-            )
-            .build();
-        Self {
-            client: aws_sdk_lambda::Client::from_conf(lambda_config),
-        }
-    }
-}
-
-#[async_trait]
-impl Invoke for LambdaInvoker {
-    async fn invoke(&self, function: &str, payload: Vec<u8>) -> InvokeAnswer {
-        let result = self
-            .client
-            .invoke()
-            .function_name(function)
-            .invocation_type(InvocationType::RequestResponse)
-            .payload(Blob::new(payload))
-            .send()
-            .await;
-        match result {
-            Ok(output) => InvokeAnswer::Completed {
-                function_error: output.function_error,
-                payload: output.payload.map(Blob::into_inner).unwrap_or_default(),
-            },
-            Err(error) => answer_for_error(error),
-        }
-    }
-}
-
-fn answer_for_error(
-    error: SdkError<InvokeError, aws_sdk_lambda::config::http::HttpResponse>,
-) -> InvokeAnswer {
-    if let Some(InvokeError::TooManyRequestsException(throttled)) = error.as_service_error() {
-        return InvokeAnswer::Throttled(format!("Lambda throttled the invoke: {throttled}"));
-    }
-    InvokeAnswer::Failed(format!("Lambda Invoke: {}", DisplayErrorContext(error)))
-}
-
 pub struct SnsPublisher {
     client: aws_sdk_sns::Client,
 }
@@ -314,13 +265,25 @@ impl Publish for SnsPublisher {
         &self,
         topic_arn: &str,
         message: String,
-        attributes: BTreeMap<String, String>,
+        attributes: BTreeMap<String, MessageAttribute>,
     ) -> Result<(), PortError> {
         let mut request = self.client.publish().topic_arn(topic_arn).message(message);
-        for (name, value) in attributes {
-            let attribute = SnsAttribute::builder()
-                .data_type("String")
-                .string_value(value)
+        for (name, MessageAttribute { data_type, value }) in attributes {
+            // Binary values travel base64-encoded, in a notification's JSON as in the API
+            // (https://docs.aws.amazon.com/sns/latest/api/API_MessageAttributeValue.html); the
+            // SDK takes the bytes.
+            let builder = SnsAttribute::builder().data_type(&data_type);
+            let builder = if data_type.starts_with("Binary") {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(&value)
+                    .map_err(|e| {
+                        PortError(format!("SNS message attribute {name}: not base64: {e}"))
+                    })?;
+                builder.binary_value(Blob::new(bytes))
+            } else {
+                builder.string_value(value)
+            };
+            let attribute = builder
                 .build()
                 .map_err(|e| port_error("SNS message attribute", e))?;
             request = request.message_attributes(name, attribute);

@@ -28,10 +28,6 @@ pub enum Error {
     #[error("{} queues are tagged for {consumer:?}: {}", urls.len(), urls.join(", "))]
     AmbiguousQueue { consumer: String, urls: Vec<String> },
     #[error(
-        "the dead-letter queue of {consumer:?} has no postoffice:handler tag: cannot tell which handler to invoke"
-    )]
-    NoHandler { consumer: String },
-    #[error(
         "{queue} is never redriven: its messages were rejected by the IoT rules because the handlers cannot read them (`postoffice dlq show {}` lists the unreadable parts), so they cannot be delivered as they are; fix the devices that send them, keep what you need and purge the queue ({})",
         queue::REJECTED_DEVICE_MESSAGES,
         queue::REJECTED_DEVICE_MESSAGES_RUNBOOK

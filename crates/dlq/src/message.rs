@@ -11,7 +11,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use postoffice::envelope::{DeviceMessage, Envelope};
-use postoffice::invocation::{Delivery, HandlerInvocation};
 use postoffice::sns::{SnsError, SnsMessage};
 use postoffice::topic::Topic;
 use serde::{Deserialize, Serialize};
@@ -218,20 +217,6 @@ impl DeadNotification {
             },
             signed: SnsMessage::parse(body.as_bytes()),
         })
-    }
-
-    /// What the bridge would have sent the handler, marked as a redrive.
-    pub fn invocation(&self) -> HandlerInvocation {
-        HandlerInvocation {
-            envelope: self.envelope.clone(),
-            delivery: Delivery {
-                sns_message_id: self.sns_message_id.clone(),
-                topic_arn: self.topic_arn.clone(),
-                timestamp: self.timestamp.clone(),
-                message_attributes: self.message_attributes.clone(),
-                redriven: true,
-            },
-        }
     }
 }
 
@@ -474,7 +459,7 @@ mod tests {
     }
 
     #[test]
-    fn decodes_an_sns_notification_into_a_redriven_invocation() {
+    fn decodes_an_sns_notification_with_its_delivery_error() {
         let mut message = received(notification_body(&envelope_json()));
         message
             .attributes
@@ -487,15 +472,10 @@ mod tests {
             Some("400")
         );
         assert_eq!(notification.delivery_error.request_id, None);
-        let invocation = notification.invocation();
-        assert!(invocation.delivery.redriven);
-        assert_eq!(invocation.delivery.sns_message_id, "sns-1");
-        assert_eq!(invocation.delivery.timestamp, "2026-11-23T20:00:00.100Z");
-        assert_eq!(
-            invocation.delivery.message_attributes["household_id"],
-            "h-1"
-        );
-        assert_eq!(invocation.envelope.payload, json!({"recipe": "bread"}));
+        assert_eq!(notification.sns_message_id, "sns-1");
+        assert_eq!(notification.timestamp, "2026-11-23T20:00:00.100Z");
+        assert_eq!(notification.message_attributes["household_id"], "h-1");
+        assert_eq!(notification.envelope.payload, json!({"recipe": "bread"}));
     }
 
     #[test]

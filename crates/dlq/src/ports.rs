@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use postoffice::sns::SnsMessage;
+use postoffice::sns::{MessageAttribute, SnsMessage};
 
 use crate::message::ReceivedMessage;
 use crate::queue::QueueDepth;
@@ -42,34 +42,15 @@ pub trait OldestMessageAge: Send + Sync {
     async fn oldest_message_age(&self, queue_name: &str) -> Result<Option<Duration>, PortError>;
 }
 
-/// How a synchronous Lambda invoke ended, before classification.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InvokeAnswer {
-    /// The function ran: `function_error` is `X-Amz-Function-Error`, `payload` its answer.
-    Completed {
-        function_error: Option<String>,
-        payload: Vec<u8>,
-    },
-    /// Lambda refused for lack of capacity or concurrency.
-    Throttled(String),
-    /// The invoke itself failed (network, permissions, unknown function).
-    Failed(String),
-}
-
-/// Lambda Invoke with `InvocationType::RequestResponse`.
-#[async_trait]
-pub trait Invoke: Send + Sync {
-    async fn invoke(&self, function: &str, payload: Vec<u8>) -> InvokeAnswer;
-}
-
-/// SNS Publish with string message attributes.
+/// SNS Publish, with message attributes as an SNS notification carries them (`Type`, and the
+/// `Value` as text: base64 for `Binary`).
 #[async_trait]
 pub trait Publish: Send + Sync {
     async fn publish(
         &self,
         topic_arn: &str,
         message: String,
-        attributes: BTreeMap<String, String>,
+        attributes: BTreeMap<String, MessageAttribute>,
     ) -> Result<(), PortError>;
 }
 

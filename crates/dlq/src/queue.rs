@@ -7,7 +7,6 @@ use serde::Serialize;
 
 pub const TAG_ROLE: &str = "postoffice:role";
 pub const TAG_CONSUMER: &str = "postoffice:consumer";
-pub const TAG_HANDLER: &str = "postoffice:handler";
 pub const ROLE_CONSUMER_DLQ: &str = "consumer-dlq";
 pub const ROLE_RULE_ERRORS: &str = "rule-errors";
 pub const ROLE_REJECTED_DEVICE_MESSAGES: &str = "rejected-device-messages";
@@ -24,11 +23,9 @@ pub const REJECTED_DEVICE_MESSAGES_RUNBOOK: &str = "docs/runbook.md#rejected-dev
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "role", rename_all = "kebab-case")]
 pub enum QueueRole {
-    /// SNS notifications a consumer's bridge did not accept; redriven by invoking `handler`.
-    ConsumerDlq {
-        consumer: String,
-        handler: Option<String>,
-    },
+    /// SNS notifications a consumer's endpoint did not accept; redriven by republishing them to
+    /// the consumer's redrive topic, [`crate::redrive::redrive_topic_arn`].
+    ConsumerDlq { consumer: String },
     /// IoT rule error messages; redriven by publishing to the event's SNS topic.
     RuleErrors,
     /// Device messages the events' rejection rules kept because the handlers cannot read them;
@@ -51,7 +48,6 @@ impl DeadLetterQueue {
         let role = match tags.get(TAG_ROLE).map(String::as_str) {
             Some(ROLE_CONSUMER_DLQ) => QueueRole::ConsumerDlq {
                 consumer: tags.get(TAG_CONSUMER).filter(|c| !c.is_empty())?.clone(),
-                handler: tags.get(TAG_HANDLER).filter(|h| !h.is_empty()).cloned(),
             },
             Some(ROLE_RULE_ERRORS) => QueueRole::RuleErrors,
             Some(ROLE_REJECTED_DEVICE_MESSAGES) => QueueRole::RejectedDeviceMessages,
@@ -161,11 +157,7 @@ mod tests {
         let url = "http://127.0.0.1:5000/123456789012/postoffice-kitchen-dlq";
         let queue = DeadLetterQueue::from_tags(
             url,
-            &tags(&[
-                (TAG_ROLE, ROLE_CONSUMER_DLQ),
-                (TAG_CONSUMER, "kitchen"),
-                (TAG_HANDLER, "example-kitchen"),
-            ]),
+            &tags(&[(TAG_ROLE, ROLE_CONSUMER_DLQ), (TAG_CONSUMER, "kitchen")]),
         )
         .unwrap();
         assert_eq!(queue.name, "postoffice-kitchen-dlq");
@@ -174,7 +166,6 @@ mod tests {
             queue.role,
             QueueRole::ConsumerDlq {
                 consumer: "kitchen".into(),
-                handler: Some("example-kitchen".into())
             }
         );
         let rule_errors =

@@ -1,10 +1,12 @@
-//! Redrive: deliver each dead-letter message again, to its consumer only, and delete it from the
-//! queue only once it has been handled.
+//! Redrive: publish each dead-letter message again through SNS — a consumer DLQ's to that
+//! consumer's own redrive topic, a rule error to its event's topic — and delete it from the queue
+//! only once SNS accepted the publish. Delivery is then SNS's job again: a handler that still
+//! fails sends the message back to the same dead-letter queue after SNS's retries.
 //!
-//! Safe to interrupt at any point: a message is deleted only after its delivery succeeded, and
+//! Safe to interrupt at any point: a message is deleted only after its publish succeeded, and
 //! every message this run received but did not delete is made visible again when it ends (or,
-//! if the process dies, when its visibility timeout runs out). A message whose delivery
-//! succeeded but whose delete was lost is delivered again next time: at-least-once, as SNS does.
+//! if the process dies, when its visibility timeout runs out). A message whose publish
+//! succeeded but whose delete was lost is published again next time: at-least-once, as SNS does.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -13,12 +15,12 @@ use std::time::Duration;
 
 use postoffice::Envelope;
 use postoffice::catalog::{Catalog, Direction};
-use postoffice::invocation::{InvocationOutcome, classify};
+use postoffice::sns::MessageAttribute;
 use serde::Serialize;
 
 use crate::filter::{self, Filter};
 use crate::message::{DeadLetter, DeadNotification, ReceivedMessage, RuleError};
-use crate::ports::{Authenticate, Authenticity, Invoke, InvokeAnswer, PortError, Publish, Queues};
+use crate::ports::{Authenticate, Authenticity, PortError, Publish, Queues};
 use crate::rate::{Pacer, Rate};
 
 /// SQS never returns more than ten messages per receive.
@@ -30,14 +32,15 @@ pub const MAX_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(12 * 60 * 60);
 /// Where a queue's messages are delivered again, and what they must prove first: whoever can
 /// write to a queue must not be able to deliver through redrive what SNS or IoT Core would not.
 pub enum Destination<'a> {
-    /// A consumer DLQ: invoke the consumer's handler as its bridge does, for a notification that
-    /// came from its envelope's event topic, `{topic_arn_prefix}{EVENT}`, and whose SNS signature
-    /// `authenticity` accepts.
-    Handler {
-        function: String,
-        invoker: &'a dyn Invoke,
+    /// A consumer DLQ: publish the notification's message (the envelope as it was published)
+    /// with its message attributes to the consumer's redrive topic, which SNS delivers to that
+    /// consumer only ([`redrive_topic_arn`]); for a notification that came from its envelope's
+    /// event topic, `{topic_arn_prefix}{EVENT}`, and whose SNS signature `authenticity` accepts.
+    Consumer {
+        redrive_topic_arn: String,
         topic_arn_prefix: String,
         authenticity: &'a dyn Authenticate,
+        publisher: &'a dyn Publish,
     },
     /// The rule-errors queue: publish the envelope to `{topic_arn_prefix}{EVENT}`, for events
     /// actors publish (per the catalog) that failed in their own event's rule,
@@ -80,9 +83,9 @@ impl Default for RedriveOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", content = "reason", rename_all = "snake_case")]
 pub enum MessageOutcome {
-    /// Delivered, handled, deleted from the queue.
-    Redriven,
-    /// Delivery failed; the message stays in the queue.
+    /// Published again (SNS accepted it), deleted from the queue.
+    Republished,
+    /// The publish failed; the message stays in the queue.
     Failed(String),
     /// Not decodable (or not deliverable from this queue); it stays in the queue.
     Skipped(String),
@@ -91,7 +94,7 @@ pub enum MessageOutcome {
     Refused(String),
     /// Did not match `--filter`; untouched.
     NotMatching,
-    /// Dry run: would have been delivered.
+    /// Dry run: would have been published.
     WouldRedrive,
 }
 
@@ -109,7 +112,7 @@ pub struct MessageReport {
 /// Counts of a redrive run, and the failed and skipped messages with their reasons.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
-    pub redriven: usize,
+    pub republished: usize,
     pub failed: usize,
     pub skipped: usize,
     pub refused: usize,
@@ -124,7 +127,7 @@ pub struct Summary {
 impl Summary {
     fn record(&mut self, report: &MessageReport) {
         match &report.outcome {
-            MessageOutcome::Redriven => self.redriven += 1,
+            MessageOutcome::Republished => self.republished += 1,
             MessageOutcome::Failed(_) => self.failed += 1,
             MessageOutcome::Skipped(_) => self.skipped += 1,
             MessageOutcome::Refused(_) => self.refused += 1,
@@ -140,7 +143,7 @@ impl Summary {
     }
 
     fn processed(&self) -> usize {
-        self.redriven
+        self.republished
             + self.failed
             + self.skipped
             + self.refused
@@ -347,10 +350,10 @@ impl Run<'_> {
             Ok(()) => match self.queues.delete(self.url, &receipt_handle).await {
                 Ok(()) => {
                     self.held.remove(&message.message_id);
-                    MessageOutcome::Redriven
+                    MessageOutcome::Republished
                 }
                 Err(error) => MessageOutcome::Failed(format!(
-                    "delivered, but not deleted from the queue ({error}): it will be delivered again next time"
+                    "republished, but not deleted from the queue ({error}): it will be published again next time"
                 )),
             },
             Err(reason) => MessageOutcome::Failed(reason),
@@ -383,9 +386,9 @@ fn batch_size(options: &RedriveOptions) -> usize {
 
 fn deliverable(dead_letter: &DeadLetter, destination: &Destination<'_>) -> Result<(), String> {
     match (dead_letter, destination) {
-        (DeadLetter::Notification(_), Destination::Handler { .. })
+        (DeadLetter::Notification(_), Destination::Consumer { .. })
         | (DeadLetter::RuleError(_), Destination::Topics { .. }) => Ok(()),
-        (DeadLetter::RuleError(_), Destination::Handler { .. }) => Err(
+        (DeadLetter::RuleError(_), Destination::Consumer { .. }) => Err(
             "an IoT rule error message in a consumer DLQ: move it to the rule-errors queue".into(),
         ),
         (DeadLetter::Notification(_), Destination::Topics { .. }) => Err(
@@ -407,7 +410,7 @@ async fn admissible(
     match (dead_letter, destination) {
         (
             DeadLetter::Notification(notification),
-            Destination::Handler {
+            Destination::Consumer {
                 topic_arn_prefix,
                 authenticity,
                 ..
@@ -504,28 +507,26 @@ async fn deliver(dead_letter: &DeadLetter, destination: &Destination<'_>) -> Res
     match (dead_letter, destination) {
         (
             DeadLetter::Notification(notification),
-            Destination::Handler {
-                function, invoker, ..
+            Destination::Consumer {
+                redrive_topic_arn,
+                publisher,
+                ..
             },
         ) => {
-            let payload = serde_json::to_vec(&notification.invocation())
-                .expect("a handler invocation always serialises");
-            let outcome = match invoker.invoke(function, payload).await {
-                InvokeAnswer::Completed {
-                    function_error,
-                    payload,
-                } => classify(function_error.as_deref(), &payload),
-                InvokeAnswer::Throttled(message) => InvocationOutcome::Throttled { message },
-                InvokeAnswer::Failed(message) => InvocationOutcome::Retryable { message },
-            };
-            match outcome {
-                InvocationOutcome::Handled => Ok(()),
-                InvocationOutcome::Permanent { ref message }
-                | InvocationOutcome::Retryable { ref message }
-                | InvocationOutcome::Throttled { ref message } => {
-                    Err(format!("handler {function}: {}: {message}", outcome.name()))
-                }
-            }
+            // What the signature covered (admissible checked it is what was decoded): the
+            // message byte for byte, and its attributes with their types.
+            let signed = notification
+                .signed
+                .as_ref()
+                .map_err(|error| format!("not a signed SNS message: {error}"))?;
+            publisher
+                .publish(
+                    redrive_topic_arn,
+                    signed.message.clone(),
+                    signed.message_attributes.clone(),
+                )
+                .await
+                .map_err(|error| format!("publish to {redrive_topic_arn}: {error}"))
         }
         (
             DeadLetter::RuleError(rule_error),
@@ -537,10 +538,14 @@ async fn deliver(dead_letter: &DeadLetter, destination: &Destination<'_>) -> Res
         ) => {
             let envelope = rule_error.envelope(postoffice::envelope::now_millis());
             let topic_arn = format!("{topic_arn_prefix}{}", envelope.event);
+            let string = |value: &str| MessageAttribute {
+                data_type: "String".to_owned(),
+                value: value.to_owned(),
+            };
             let attributes = BTreeMap::from([
-                ("event".to_owned(), envelope.event.clone()),
-                ("household_id".to_owned(), envelope.household_id.clone()),
-                ("device_id".to_owned(), envelope.device_id.clone()),
+                ("event".to_owned(), string(&envelope.event)),
+                ("household_id".to_owned(), string(&envelope.household_id)),
+                ("device_id".to_owned(), string(&envelope.device_id)),
             ]);
             publisher
                 .publish(&topic_arn, envelope.to_json(), attributes)
@@ -549,6 +554,12 @@ async fn deliver(dead_letter: &DeadLetter, destination: &Destination<'_>) -> Res
         }
         _ => Err("not deliverable from this queue".into()),
     }
+}
+
+/// The redrive topic of `consumer` (`<prefix>-<consumer>-redrive`, the consumer module's name for
+/// it) among the topics of `topic_arn_prefix`.
+pub fn redrive_topic_arn(topic_arn_prefix: &str, consumer: &str) -> String {
+    format!("{topic_arn_prefix}{consumer}-redrive")
 }
 
 /// `arn:aws:sqs:REGION:ACCOUNT:NAME` → `arn:aws:sns:REGION:ACCOUNT:{prefix}-`, the ARN prefix of

@@ -1,21 +1,24 @@
 //! The redrive loop against in-memory fakes of the ports: the cases a real queue makes hard to
-//! provoke (a lost delete, a message reappearing mid-run, throttling, messages in the wrong queue).
+//! provoke (a lost delete, a message reappearing mid-run, a refused publish, messages in the wrong
+//! queue), and what is republished where.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
 use postoffice::sns::{
-    LocalSigningAuthority, MessageType, SnsMessage, StaticCertificateFetcher, SystemClock, Verifier,
+    LocalSigningAuthority, MessageAttribute, MessageType, SnsMessage, StaticCertificateFetcher,
+    SystemClock, Verifier,
 };
 use postoffice_dlq::message::ReceivedMessage;
-use postoffice_dlq::ports::{Invoke, InvokeAnswer, PortError, Publish, Queues};
+use postoffice_dlq::ports::{PortError, Publish, Queues};
 use postoffice_dlq::queue::QueueDepth;
 use postoffice_dlq::redrive::{
-    self, Destination, MessageOutcome, MessageReport, RedriveOptions, topic_arn_prefix,
+    self, Destination, MessageOutcome, MessageReport, RedriveOptions, redrive_topic_arn,
+    topic_arn_prefix,
 };
 use serde_json::{Value, json};
 
@@ -157,36 +160,47 @@ impl Queues for FakeQueue {
     }
 }
 
-struct FakeHandler {
-    answer: Box<dyn Fn(&Value) -> InvokeAnswer + Send + Sync>,
-    invocations: Mutex<Vec<Value>>,
+/// One accepted publish: topic ARN, the message as published, and its attributes.
+#[derive(Debug, Clone)]
+struct Published {
+    topic_arn: String,
+    message: String,
+    attributes: BTreeMap<String, MessageAttribute>,
 }
 
-impl FakeHandler {
-    fn new(answer: impl Fn(&Value) -> InvokeAnswer + Send + Sync + 'static) -> Self {
+impl Published {
+    fn envelope(&self) -> Value {
+        serde_json::from_str(&self.message).unwrap()
+    }
+}
+
+type Answer = dyn Fn(&Value) -> Result<(), PortError> + Send + Sync;
+
+/// SNS Publish: answers each publish with `answer` (given the envelope), keeps what it accepted.
+struct FakeTopics {
+    answer: Box<Answer>,
+    attempts: AtomicUsize,
+    published: Mutex<Vec<Published>>,
+}
+
+impl Default for FakeTopics {
+    fn default() -> Self {
+        Self::answering(|_| Ok(()))
+    }
+}
+
+impl FakeTopics {
+    fn answering(answer: impl Fn(&Value) -> Result<(), PortError> + Send + Sync + 'static) -> Self {
         Self {
             answer: Box::new(answer),
-            invocations: Mutex::new(Vec::new()),
+            attempts: AtomicUsize::new(0),
+            published: Mutex::new(Vec::new()),
         }
     }
-}
 
-#[async_trait]
-impl Invoke for FakeHandler {
-    async fn invoke(&self, _: &str, payload: Vec<u8>) -> InvokeAnswer {
-        let payload: Value = serde_json::from_slice(&payload).unwrap();
-        let answer = (self.answer)(&payload);
-        self.invocations.lock().unwrap().push(payload);
-        answer
+    fn published(&self) -> Vec<Published> {
+        self.published.lock().unwrap().clone()
     }
-}
-
-/// Topic ARN, envelope and message attributes of one publish.
-type Published = (String, Value, BTreeMap<String, String>);
-
-#[derive(Default)]
-struct FakeTopics {
-    published: Mutex<Vec<Published>>,
 }
 
 #[async_trait]
@@ -195,25 +209,21 @@ impl Publish for FakeTopics {
         &self,
         topic_arn: &str,
         message: String,
-        attributes: BTreeMap<String, String>,
+        attributes: BTreeMap<String, MessageAttribute>,
     ) -> Result<(), PortError> {
-        self.published.lock().unwrap().push((
-            topic_arn.to_owned(),
-            serde_json::from_str(&message).unwrap(),
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        (self.answer)(&serde_json::from_str(&message).unwrap())?;
+        self.published.lock().unwrap().push(Published {
+            topic_arn: topic_arn.to_owned(),
+            message,
             attributes,
-        ));
+        });
         Ok(())
     }
 }
 
-fn handled() -> InvokeAnswer {
-    InvokeAnswer::Completed {
-        function_error: None,
-        payload: b"{}".to_vec(),
-    }
-}
-
 const TOPIC_ARN_PREFIX: &str = "arn:aws:sns:eu-west-1:123456789012:postoffice-";
+const REDRIVE_TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive";
 
 /// Stands in for SNS's signing key; RSA key generation is slow, so one serves every test.
 fn authority() -> &'static LocalSigningAuthority {
@@ -311,29 +321,123 @@ async fn run(
     (summary, reports)
 }
 
-fn handler_destination(handler: &FakeHandler) -> Destination<'_> {
+fn consumer_destination(topics: &FakeTopics) -> Destination<'_> {
     static VERIFIER: OnceLock<Verifier<StaticCertificateFetcher, SystemClock>> = OnceLock::new();
-    Destination::Handler {
-        function: "postoffice-kitchen-handler".into(),
-        invoker: handler,
+    Destination::Consumer {
+        redrive_topic_arn: redrive_topic_arn(TOPIC_ARN_PREFIX, "kitchen"),
         topic_arn_prefix: TOPIC_ARN_PREFIX.into(),
         authenticity: VERIFIER.get_or_init(verifier),
+        publisher: topics,
     }
+}
+
+/// What SNS answers a publish it refuses.
+fn refused(reason: &str) -> Result<(), PortError> {
+    Err(PortError(format!("SNS Publish: {reason}")))
+}
+
+#[tokio::test]
+async fn republishes_the_signed_message_with_its_attributes_to_the_consumers_redrive_topic() {
+    let mut message = signed_notification(
+        &format!("{TOPIC_ARN_PREFIX}COOKING_REQUESTED"),
+        &envelope("COOKING_REQUESTED", "h-1"),
+        "sns-h-1",
+    );
+    // A producer's attributes, as SNS puts them in the notification (unsigned, so added after).
+    let attributes = BTreeMap::from([
+        (
+            "household_id".to_owned(),
+            MessageAttribute {
+                data_type: "String".into(),
+                value: "h-1".into(),
+            },
+        ),
+        (
+            "firmware".to_owned(),
+            MessageAttribute {
+                data_type: "Binary".into(),
+                value: "AAEC".into(),
+            },
+        ),
+    ]);
+    message.message_attributes = attributes.clone();
+    // The envelope exactly as first published: its key order and spacing are kept.
+    let queue = FakeQueue::with(&[message.to_http_json(), notification("h-2")]);
+    let topics = FakeTopics::default();
+    let (summary, reports) = run(
+        &queue,
+        &consumer_destination(&topics),
+        &RedriveOptions::default(),
+        Arc::default(),
+    )
+    .await;
+    assert_eq!((summary.republished, summary.failed), (2, 0));
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.outcome == MessageOutcome::Republished)
+    );
+    let published = topics.published();
+    assert_eq!(published.len(), 2);
+    assert_eq!(published[0].topic_arn, REDRIVE_TOPIC);
+    assert_eq!(published[0].message, message.message, "byte for byte");
+    assert_eq!(published[0].attributes, attributes);
+    assert_eq!(published[1].topic_arn, REDRIVE_TOPIC);
+    assert_eq!(published[1].envelope()["household_id"], "h-2");
+    assert!(published[1].attributes.is_empty());
+    assert!(queue.ids().is_empty(), "deleted once SNS accepted them");
+    assert_eq!(queue.in_flight(), 0);
+}
+
+#[tokio::test]
+async fn a_refused_publish_fails_and_keeps_the_message() {
+    let queue = FakeQueue::with(&[notification("h-1"), notification("h-2")]);
+    let topics = FakeTopics::answering(|envelope| match envelope["household_id"].as_str() {
+        Some("h-1") => refused("AuthorizationError: not authorized to perform SNS:Publish"),
+        _ => refused("NotFound: Topic does not exist"),
+    });
+    let (summary, _) = run(
+        &queue,
+        &consumer_destination(&topics),
+        &RedriveOptions::default(),
+        Arc::default(),
+    )
+    .await;
+    assert_eq!((summary.republished, summary.failed), (0, 2));
+    let reasons: Vec<String> = summary
+        .problems
+        .iter()
+        .map(|p| match &p.outcome {
+            MessageOutcome::Failed(reason) => reason.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert!(
+        reasons[0].starts_with(&format!(
+            "publish to {REDRIVE_TOPIC}: SNS Publish: AuthorizationError"
+        )),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].contains("NotFound"), "{reasons:?}");
+    assert_eq!(topics.attempts.load(Ordering::SeqCst), 2);
+    assert_eq!(queue.ids(), ["m-00", "m-01"], "nothing deleted");
+    assert_eq!(queue.in_flight(), 0);
 }
 
 #[tokio::test]
 async fn a_lost_delete_keeps_the_message_and_says_so() {
     let queue = FakeQueue::with(&[notification("h-1")]);
     queue.fail_deletes.store(true, Ordering::SeqCst);
-    let handler = FakeHandler::new(|_| handled());
+    let topics = FakeTopics::default();
     let (summary, _) = run(
         &queue,
-        &handler_destination(&handler),
+        &consumer_destination(&topics),
         &RedriveOptions::default(),
         Arc::default(),
     )
     .await;
-    assert_eq!((summary.redriven, summary.failed), (0, 1));
+    assert_eq!((summary.republished, summary.failed), (0, 1));
+    assert_eq!(topics.published().len(), 1);
     let MessageOutcome::Failed(reason) = &summary.problems[0].outcome else {
         panic!("expected a failure");
     };
@@ -347,26 +451,23 @@ async fn a_message_reappearing_mid_run_is_not_delivered_twice() {
     let bodies: Vec<String> = (0..15).map(|i| notification(&format!("h-{i}"))).collect();
     let queue = FakeQueue::with(&bodies);
     *queue.reappear.lock().unwrap() = Some("m-00".into());
-    let handler = FakeHandler::new(|payload| {
-        if payload["envelope"]["household_id"] == "h-0" {
-            InvokeAnswer::Completed {
-                function_error: Some("Unhandled".into()),
-                payload: br#"{"errorType":"Retryable","errorMessage":"db down"}"#.to_vec(),
-            }
+    let topics = FakeTopics::answering(|envelope| {
+        if envelope["household_id"] == "h-0" {
+            refused("InternalError")
         } else {
-            handled()
+            Ok(())
         }
     });
     let (summary, reports) = run(
         &queue,
-        &handler_destination(&handler),
+        &consumer_destination(&topics),
         &RedriveOptions::default(),
         Arc::default(),
     )
     .await;
-    assert_eq!((summary.redriven, summary.failed), (14, 1));
+    assert_eq!((summary.republished, summary.failed), (14, 1));
     assert_eq!(reports.len(), 15);
-    assert_eq!(handler.invocations.lock().unwrap().len(), 15);
+    assert_eq!(topics.attempts.load(Ordering::SeqCst), 15);
     assert_eq!(queue.ids(), ["m-00"]);
     assert_eq!(queue.in_flight(), 0, "its latest receipt was released");
     assert!(queue.receive_count("m-00") >= 2);
@@ -378,59 +479,23 @@ async fn stop_finishes_the_message_at_hand_and_releases_the_rest() {
     let queue = FakeQueue::with(&bodies);
     let stop = Arc::new(AtomicBool::new(false));
     let stop_after_three = stop.clone();
-    let handler = FakeHandler::new(move |payload| {
-        if payload["envelope"]["household_id"] == "h-2" {
+    let topics = FakeTopics::answering(move |envelope| {
+        if envelope["household_id"] == "h-2" {
             stop_after_three.store(true, Ordering::SeqCst);
         }
-        handled()
+        Ok(())
     });
     let (summary, _) = run(
         &queue,
-        &handler_destination(&handler),
+        &consumer_destination(&topics),
         &RedriveOptions::default(),
         stop,
     )
     .await;
-    assert_eq!(summary.redriven, 3);
+    assert_eq!(summary.republished, 3);
     assert!(summary.stopped_early);
     assert_eq!(queue.ids().len(), 5);
     assert_eq!(queue.in_flight(), 0);
-}
-
-#[tokio::test]
-async fn classifies_throttles_and_invoke_failures_as_failures() {
-    let queue = FakeQueue::with(&[notification("h-1"), notification("h-2")]);
-    let handler = FakeHandler::new(
-        |payload| match payload["envelope"]["household_id"].as_str() {
-            Some("h-1") => InvokeAnswer::Throttled("Rate exceeded".into()),
-            _ => InvokeAnswer::Failed("ResourceNotFoundException".into()),
-        },
-    );
-    let (summary, _) = run(
-        &queue,
-        &handler_destination(&handler),
-        &RedriveOptions::default(),
-        Arc::default(),
-    )
-    .await;
-    assert_eq!(summary.failed, 2);
-    let reasons: Vec<String> = summary
-        .problems
-        .iter()
-        .map(|p| match &p.outcome {
-            MessageOutcome::Failed(reason) => reason.clone(),
-            other => panic!("{other:?}"),
-        })
-        .collect();
-    assert!(
-        reasons[0].contains("throttled: Rate exceeded"),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons[1].contains("retryable: ResourceNotFoundException"),
-        "{reasons:?}"
-    );
-    assert_eq!(queue.ids().len(), 2);
 }
 
 #[tokio::test]
@@ -439,15 +504,15 @@ async fn messages_in_the_wrong_queue_are_skipped_not_deleted() {
         rule_error("COOKING_REQUESTED/h-1/oven-1"),
         notification("h-2"),
     ]);
-    let handler = FakeHandler::new(|_| handled());
+    let topics = FakeTopics::default();
     let (summary, _) = run(
         &queue,
-        &handler_destination(&handler),
+        &consumer_destination(&topics),
         &RedriveOptions::default(),
         Arc::default(),
     )
     .await;
-    assert_eq!((summary.redriven, summary.skipped), (1, 1));
+    assert_eq!((summary.republished, summary.skipped), (1, 1));
     assert_eq!(queue.ids(), ["m-00"]);
 
     let topics = FakeTopics::default();
@@ -459,7 +524,7 @@ async fn messages_in_the_wrong_queue_are_skipped_not_deleted() {
     )
     .await;
     assert_eq!(summary.skipped, 1);
-    assert!(topics.published.lock().unwrap().is_empty());
+    assert!(topics.published().is_empty());
 }
 
 /// What an event's rejection rule writes into the rejected-device-messages queue.
@@ -485,15 +550,15 @@ async fn rejected_device_messages_are_never_delivered_from_any_queue() {
         rejected("COOKING_REQUESTED/h-1/oven-1", braced, &["event_id"]),
         notification("h-2"),
     ]);
-    let handler = FakeHandler::new(|_| handled());
+    let topics = FakeTopics::default();
     let (summary, reports) = run(
         &queue,
-        &handler_destination(&handler),
+        &consumer_destination(&topics),
         &RedriveOptions::default(),
         Arc::default(),
     )
     .await;
-    assert_eq!((summary.redriven, summary.skipped), (1, 1));
+    assert_eq!((summary.republished, summary.skipped), (1, 1));
     let skipped = &reports[0];
     assert_eq!(skipped.event.as_deref(), Some("COOKING_REQUESTED"));
     assert_eq!(skipped.household_id.as_deref(), Some("h-1"));
@@ -505,7 +570,7 @@ async fn rejected_device_messages_are_never_delivered_from_any_queue() {
             && reason.contains("docs/runbook.md#rejected-device-messages"),
         "{reason}"
     );
-    assert_eq!(handler.invocations.lock().unwrap().len(), 1);
+    assert_eq!(topics.published().len(), 1);
     assert_eq!(queue.ids(), ["m-00"]);
 
     let topics = FakeTopics::default();
@@ -522,7 +587,7 @@ async fn rejected_device_messages_are_never_delivered_from_any_queue() {
     )
     .await;
     assert_eq!(summary.skipped, 1);
-    assert!(topics.published.lock().unwrap().is_empty());
+    assert!(topics.published().is_empty());
     assert_eq!(queue.ids(), ["m-00"]);
 }
 
@@ -544,18 +609,27 @@ async fn rule_errors_are_published_with_filter_attributes() {
         Arc::default(),
     )
     .await;
-    assert_eq!((summary.redriven, summary.not_matching), (1, 1));
-    let published = topics.published.lock().unwrap();
-    let (arn, envelope, attributes) = &published[0];
+    assert_eq!((summary.republished, summary.not_matching), (1, 1));
+    let published = topics.published();
+    let Published {
+        topic_arn,
+        attributes,
+        ..
+    } = &published[0];
     assert_eq!(
-        arn,
+        topic_arn,
         "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED"
     );
+    let envelope = published[0].envelope();
     assert_eq!(envelope["source"], "oven-1");
     assert_eq!(envelope["payload"], json!({"a": 1}));
-    assert_eq!(attributes["event"], "COOKING_FINISHED");
-    assert_eq!(attributes["household_id"], "h-1");
-    assert_eq!(attributes["device_id"], "oven-1");
+    let string = |value: &str| MessageAttribute {
+        data_type: "String".into(),
+        value: value.into(),
+    };
+    assert_eq!(attributes["event"], string("COOKING_FINISHED"));
+    assert_eq!(attributes["household_id"], string("h-1"));
+    assert_eq!(attributes["device_id"], string("oven-1"));
     assert_eq!(queue.ids(), ["m-00"]);
 }
 
@@ -666,15 +740,15 @@ async fn notifications_that_are_not_genuine_or_not_from_their_topic_are_refused_
         other_account.to_http_json(),
         unsigned.to_string(),
     ]);
-    let handler = FakeHandler::new(|_| handled());
+    let topics = FakeTopics::default();
     let (summary, _) = run(
         &queue,
-        &handler_destination(&handler),
+        &consumer_destination(&topics),
         &RedriveOptions::default(),
         Arc::default(),
     )
     .await;
-    assert_eq!((summary.redriven, summary.refused), (1, 4));
+    assert_eq!((summary.republished, summary.refused), (1, 4));
     let reasons = refusals(&summary);
     assert!(reasons[0].starts_with("signature-mismatch"), "{reasons:?}");
     assert!(
@@ -686,9 +760,10 @@ async fn notifications_that_are_not_genuine_or_not_from_their_topic_are_refused_
         reasons[3].contains("not a signed SNS message") && reasons[3].contains("Signature"),
         "{reasons:?}"
     );
-    let invoked = handler.invocations.lock().unwrap();
-    assert_eq!(invoked.len(), 1);
-    assert_eq!(invoked[0]["envelope"]["household_id"], "h-ok");
+    let published = topics.published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].topic_arn, REDRIVE_TOPIC);
+    assert_eq!(published[0].envelope()["household_id"], "h-ok");
     assert_eq!(queue.ids(), ["m-01", "m-02", "m-03", "m-04"]);
     assert_eq!(queue.in_flight(), 0);
 }
@@ -705,10 +780,10 @@ async fn a_notification_that_cannot_be_verified_now_fails_and_stays() {
         )
         .unwrap();
     let queue = FakeQueue::with(&[message.to_http_json()]);
-    let handler = FakeHandler::new(|_| handled());
+    let topics = FakeTopics::default();
     let (summary, _) = run(
         &queue,
-        &handler_destination(&handler),
+        &consumer_destination(&topics),
         &RedriveOptions::default(),
         Arc::default(),
     )
@@ -718,7 +793,7 @@ async fn a_notification_that_cannot_be_verified_now_fails_and_stays() {
         panic!("{:?}", summary.problems);
     };
     assert!(reason.starts_with("certificate-unavailable"), "{reason}");
-    assert!(handler.invocations.lock().unwrap().is_empty());
+    assert_eq!(topics.attempts.load(Ordering::SeqCst), 0);
     assert_eq!(queue.ids(), ["m-00"]);
 }
 
@@ -750,7 +825,7 @@ async fn rule_errors_of_events_actors_do_not_publish_or_of_another_rule_are_refu
         Arc::default(),
     )
     .await;
-    assert_eq!((summary.redriven, summary.refused), (1, 3));
+    assert_eq!((summary.republished, summary.refused), (1, 3));
     let reasons = refusals(&summary);
     assert!(
         reasons[0].contains("FIRMWARE_UPDATE_OFFERED is not an event actors publish"),
@@ -764,10 +839,10 @@ async fn rule_errors_of_events_actors_do_not_publish_or_of_another_rule_are_refu
         reasons[2].contains("not in the event catalog"),
         "{reasons:?}"
     );
-    let published = topics.published.lock().unwrap();
+    let published = topics.published();
     assert_eq!(published.len(), 1);
     assert_eq!(
-        published[0].0,
+        published[0].topic_arn,
         format!("{TOPIC_ARN_PREFIX}COOKING_REQUESTED")
     );
     assert_eq!(queue.ids(), ["m-01", "m-02", "m-03"]);

@@ -1,4 +1,4 @@
-//! The contract between a bridge (or `postoffice dlq redrive`) and a handler Lambda.
+//! The contract between a bridge and a handler Lambda.
 //!
 //! The bridge invokes the handler synchronously with a [`HandlerInvocation`] as the payload. The
 //! handler answers with any JSON on success, or with a Lambda function error whose `errorType`
@@ -34,7 +34,8 @@ pub struct Delivery {
     /// SNS message attributes, name → string value.
     #[serde(default)]
     pub message_attributes: BTreeMap<String, String>,
-    /// True when `postoffice dlq redrive` delivers it instead of SNS.
+    /// True when it came on the consumer's redrive topic: `postoffice dlq redrive` republished it
+    /// from the consumer's dead-letter queue.
     #[serde(default)]
     pub redriven: bool,
 }

@@ -15,7 +15,7 @@ use postoffice::endpoint::{
     ConfirmError, EndpointConfig, MAX_BODY_BYTES, SnsEndpointLayer, SubscriptionConfirmer,
 };
 use postoffice::handler::testing::RecordingPublisher;
-use postoffice::handler::{Consumer, Context, Handler, HandlerError, Schemas};
+use postoffice::handler::{Consumer, Context, Handler, HandlerError, RedriveTopic, Schemas};
 use postoffice::sns::{
     CertificateFetcher, CertificateUrl, Clock, FetchError, FixedClock, LocalSigningAuthority,
     MessageType, SnsMessage, StaticCertificateFetcher, SystemClock, Verifier,
@@ -38,6 +38,8 @@ fn authority() -> &'static LocalSigningAuthority {
 #[derive(Clone, Default)]
 struct Scripted {
     handled: Arc<Mutex<Vec<(String, String)>>>,
+    /// `delivery.redriven` of each event handled.
+    redriven: Arc<Mutex<Vec<bool>>>,
 }
 
 impl Handler for Scripted {
@@ -60,6 +62,7 @@ impl Handler for Scripted {
             ctx.envelope().event_id.to_string(),
             ctx.delivery().sns_message_id.clone(),
         ));
+        self.redriven.lock().unwrap().push(ctx.delivery().redriven);
         Ok(())
     }
 }
@@ -262,6 +265,62 @@ async fn the_handlers_answers_are_200_400_and_500() {
         expect(push(&served.url, &sns).await, status, reason);
     }
     assert_eq!(served.handler.handled.lock().unwrap().len(), 1);
+}
+
+/// The consumer's redrive topic (`postoffice dlq redrive` republishes there) carries the
+/// consumer's own events, marked as redriven, and no other: not even one the handler would take.
+#[tokio::test]
+async fn the_redrive_topic_carries_the_consumers_own_events_only() {
+    const REDRIVE_TOPIC_ARN: &str = "arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive";
+    let verifier = Verifier::new(StaticCertificateFetcher::new(), SystemClock)
+        .with_local_certificate(authority().certificate_pem().as_bytes())
+        .unwrap();
+    let allowed = format!("{TOPIC_ARN},{REDRIVE_TOPIC_ARN}");
+    let confirmer = RecordingConfirmer::default();
+    let layer = SnsEndpointLayer::new(
+        &config(&[
+            ("POSTOFFICE_ALLOWED_TOPIC_ARNS", &allowed),
+            ("POSTOFFICE_REDRIVE_TOPIC_ARN", REDRIVE_TOPIC_ARN),
+        ]),
+        verifier,
+        SystemClock,
+        confirmer,
+        "postoffice-kitchen-handler",
+    );
+    let handler = Scripted::default();
+    // The handler would take COOKING_FINISHED on the redrive topic: the endpoint must not let
+    // it through, since the consumer does not subscribe to it.
+    let consumer = Consumer::new(
+        handler.clone(),
+        Arc::new(RecordingPublisher::default()),
+        TOPIC_ARN_PREFIX,
+    )
+    .with_schemas(Arc::new(AnyPayload))
+    .with_redrive_topic(RedriveTopic {
+        topic_arn: REDRIVE_TOPIC_ARN.into(),
+        events: [
+            "COOKING_REQUESTED".to_owned(),
+            "COOKING_FINISHED".to_owned(),
+        ]
+        .into(),
+    });
+    let router = axum::Router::new().route_service("/sns", layer.layer(consumer.into_service()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/sns", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let first = notification(TOPIC_ARN, &envelope("COOKING_REQUESTED", "handled"));
+    expect(push(&url, &first).await, 200, "handled");
+    let redriven = envelope("COOKING_REQUESTED", "handled");
+    let again = notification(REDRIVE_TOPIC_ARN, &redriven);
+    expect(push(&url, &again).await, 200, "handled");
+    let other = notification(REDRIVE_TOPIC_ARN, &envelope("COOKING_FINISHED", "handled"));
+    expect(push(&url, &other).await, 400, "event_topic_mismatch");
+    assert_eq!(
+        handler.handled.lock().unwrap().last().cloned(),
+        Some((redriven.event_id.to_string(), again.message_id.clone()))
+    );
+    assert_eq!(handler.redriven.lock().unwrap().clone(), [false, true]);
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ locals {
   ecr_image          = local.container ? try(regex("^(\\d{12})\\.dkr\\.ecr\\.([a-z0-9-]+)\\.amazonaws\\.com/([^:@]+)", var.container.image), null) : null
   ecr_repository_arn = local.ecr_image == null ? null : "arn:${local.partition}:ecr:${local.ecr_image[1]}:${local.ecr_image[0]}:repository/${local.ecr_image[2]}"
 
-  service_environment = local.container ? merge(var.handler.environment, {
+  service_environment = local.container ? merge(var.handler.environment, local.redrive_environment, {
     POSTOFFICE_TOPIC_ARN_PREFIX = var.platform.topic_arn_prefix
     }, var.handler.idempotency_table_arn == null ? {} : {
     POSTOFFICE_IDEMPOTENCY_TABLE = trimprefix(provider::aws::arn_parse(var.handler.idempotency_table_arn).resource, "table/")
@@ -29,7 +29,7 @@ locals {
     # docs/contracts.md, "Environment": the endpoint's configuration, as the bridge's.
     POSTOFFICE_LISTEN_ADDRESS          = "0.0.0.0:${local.container_port}"
     POSTOFFICE_HANDLER_NAME            = local.service_name
-    POSTOFFICE_ALLOWED_TOPIC_ARNS      = join(",", local.topic_arns)
+    POSTOFFICE_ALLOWED_TOPIC_ARNS      = join(",", local.endpoint_topic_arns)
     POSTOFFICE_INVOKE_TIMEOUT_MS       = tostring(var.handler.timeout * 1000)
     POSTOFFICE_MAX_MESSAGE_AGE_SECONDS = tostring(var.bridge.max_message_age_seconds)
   }) : {}

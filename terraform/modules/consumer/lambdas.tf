@@ -46,7 +46,7 @@ data "aws_iam_policy_document" "bridge" {
   statement {
     sid       = "ConfirmItsSubscriptions"
     actions   = ["sns:ConfirmSubscription"]
-    resources = local.topic_arns
+    resources = local.endpoint_topic_arns
   }
   dynamic "statement" {
     for_each = local.embedded ? [] : [1]
@@ -181,7 +181,7 @@ resource "aws_lambda_function" "handler" {
   kms_key_arn                    = var.platform.kms_key_arn
 
   environment {
-    variables = merge(var.handler.environment, {
+    variables = merge(var.handler.environment, local.redrive_environment, {
       POSTOFFICE_TOPIC_ARN_PREFIX = var.platform.topic_arn_prefix
       }, var.handler.idempotency_table_arn == null ? {} : {
       POSTOFFICE_IDEMPOTENCY_TABLE = trimprefix(provider::aws::arn_parse(var.handler.idempotency_table_arn).resource, "table/")
@@ -191,7 +191,7 @@ resource "aws_lambda_function" "handler" {
       # The bridge's configuration (docs/contracts.md, "Environment"), read by the endpoint
       # postoffice::handler::run serves when the alias is set.
       POSTOFFICE_SNS_ENDPOINT_ALIAS      = local.sns_endpoint_alias
-      POSTOFFICE_ALLOWED_TOPIC_ARNS      = join(",", local.topic_arns)
+      POSTOFFICE_ALLOWED_TOPIC_ARNS      = join(",", local.endpoint_topic_arns)
       POSTOFFICE_INVOKE_TIMEOUT_MS       = tostring(var.handler.timeout * 1000)
       POSTOFFICE_MAX_MESSAGE_AGE_SECONDS = tostring(var.bridge.max_message_age_seconds)
     })
@@ -234,7 +234,8 @@ resource "aws_lambda_function" "bridge" {
   environment {
     variables = {
       POSTOFFICE_HANDLER_FUNCTION   = aws_lambda_function.handler[0].arn
-      POSTOFFICE_ALLOWED_TOPIC_ARNS = join(",", local.topic_arns)
+      POSTOFFICE_ALLOWED_TOPIC_ARNS = join(",", local.endpoint_topic_arns)
+      POSTOFFICE_REDRIVE_TOPIC_ARN  = local.redrive_topic_arn
       # Wait for the handler's whole timeout, and still answer SNS within its 15 s.
       POSTOFFICE_INVOKE_TIMEOUT_MS       = tostring(var.handler.timeout * 1000 + 500)
       POSTOFFICE_MAX_MESSAGE_AGE_SECONDS = tostring(var.bridge.max_message_age_seconds)
@@ -256,8 +257,7 @@ resource "aws_lambda_function" "bridge" {
 
 # Embedded, the function URL is the alias's, not the function's: the permissions below make
 # whatever they cover public, and the handler refuses invocations through the alias that are not
-# function URL events. Its unqualified ARN, which `postoffice dlq redrive` invokes, stays
-# reserved to the account's IAM principals. The alias follows $LATEST: nothing to publish.
+# function URL events. Its unqualified ARN stays reserved to the account's IAM principals. The alias follows $LATEST: nothing to publish.
 resource "aws_lambda_alias" "sns_endpoint" {
   count            = local.embedded && !local.container ? 1 : 0
   name             = local.sns_endpoint_alias

@@ -51,10 +51,9 @@ resource "aws_sqs_queue" "dlq" {
   kms_master_key_id         = var.platform.kms_key_arn
   message_retention_seconds = 1209600
   policy                    = data.aws_iam_policy_document.dlq.json
-  # `postoffice dlq redrive` invokes the handler Lambda the tag names; a container has none.
-  tags = merge(local.tags, { "postoffice:role" = "consumer-dlq" },
-    local.container ? { "postoffice:service" = local.service_name } : { "postoffice:handler" = local.handler_name },
-  )
+  # `postoffice dlq redrive` finds it by these tags and republishes to the consumer's redrive
+  # topic (redrive.tf), `<prefix>-<name>-redrive`.
+  tags = merge(local.tags, { "postoffice:role" = "consumer-dlq" })
 }
 
 data "aws_iam_policy_document" "dlq" {
@@ -69,7 +68,7 @@ data "aws_iam_policy_document" "dlq" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = local.topic_arns
+      values   = local.endpoint_topic_arns
     }
   }
   statement {

@@ -29,7 +29,7 @@ output "bridge_url" {
 }
 
 output "handler_function_name" {
-  description = "Name of the handler Lambda (what `postoffice dlq redrive` invokes); null with compute = \"container\"."
+  description = "Name of the handler Lambda; null with compute = \"container\"."
   value       = try(aws_lambda_function.handler[0].function_name, null)
 }
 
@@ -51,4 +51,9 @@ output "load_balancer_dns_name" {
 output "subscription_arns" {
   description = "SNS subscription ARN per event."
   value       = { for event, subscription in aws_sns_topic_subscription.this : event => try(subscription.arn, null) }
+}
+
+output "redrive_topic_arn" {
+  description = "ARN of the consumer's redrive topic (`<prefix>-<name>-redrive`), where `postoffice dlq redrive` republishes its dead letters; SNS delivers them to this consumer only."
+  value       = try(aws_sns_topic.redrive.arn, null)
 }

@@ -46,9 +46,10 @@ variable "catalog" {
 }
 
 variable "events" {
-  description = "The event module instances by event name (pass `module.event`): where the topics of the subscribed events are. Creating subscriptions after the topics follows from it."
+  description = "The event module instances by event name (pass `module.event`): where the topics of the subscribed events are, and their HTTPS delivery policy (JSON), which the consumer's redrive topic takes over. Creating subscriptions after the topics follows from it."
   type = map(object({
-    topic_arn = string
+    topic_arn       = string
+    delivery_policy = optional(string)
   }))
 
   validation {
@@ -173,7 +174,7 @@ variable "handler" {
   }
 
   validation {
-    condition     = length(setintersection(keys(var.handler.environment), ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "POSTOFFICE_TOPIC_ARN_PREFIX", "POSTOFFICE_IDEMPOTENCY_TABLE", "POSTOFFICE_REJECTED_DEVICE_MESSAGES_QUEUE_URL", "POSTOFFICE_SNS_ENDPOINT_ALIAS", "POSTOFFICE_ALLOWED_TOPIC_ARNS", "POSTOFFICE_INVOKE_TIMEOUT_MS", "POSTOFFICE_MAX_MESSAGE_AGE_SECONDS", "POSTOFFICE_LISTEN_ADDRESS", "POSTOFFICE_HANDLER_NAME"])) == 0
+    condition     = length(setintersection(keys(var.handler.environment), ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "POSTOFFICE_TOPIC_ARN_PREFIX", "POSTOFFICE_IDEMPOTENCY_TABLE", "POSTOFFICE_REJECTED_DEVICE_MESSAGES_QUEUE_URL", "POSTOFFICE_SNS_ENDPOINT_ALIAS", "POSTOFFICE_ALLOWED_TOPIC_ARNS", "POSTOFFICE_INVOKE_TIMEOUT_MS", "POSTOFFICE_MAX_MESSAGE_AGE_SECONDS", "POSTOFFICE_LISTEN_ADDRESS", "POSTOFFICE_HANDLER_NAME", "POSTOFFICE_REDRIVE_TOPIC_ARN", "POSTOFFICE_REDRIVE_EVENTS"])) == 0
     error_message = "handler.environment must not set variables Lambda reserves or the module sets itself."
   }
 }

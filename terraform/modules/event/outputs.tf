@@ -32,3 +32,8 @@ output "rejected_rule_sql" {
   description = "SQL of the rejection rule, null when actors do not publish the event."
   value       = try(aws_iot_topic_rule.rejected[0].sql, null)
 }
+
+output "delivery_policy" {
+  description = "The topic's HTTPS delivery policy (JSON): consumers' redrive topics retry as the topics of their events do."
+  value       = jsonencode(local.delivery_policy)
+}

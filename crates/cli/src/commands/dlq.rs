@@ -1,8 +1,8 @@
 //! `postoffice dlq`: inspect, redrive and purge the platform's dead-letter queues.
 //!
-//! Queues are found by their tags (`postoffice:role`, `postoffice:consumer`, `postoffice:handler`)
-//! among the queues whose name starts with `--prefix`. A consumer's DLQ is addressed by the
-//! consumer name; the IoT rule-errors queue by `rule-errors`; the queue of device messages the
+//! Queues are found by their tags (`postoffice:role`, `postoffice:consumer`) among the queues
+//! whose name starts with `--prefix`. A consumer's DLQ is addressed by the consumer name (and is
+//! redriven through the consumer's redrive topic, `{prefix}-{consumer}-redrive`); the IoT rule-errors queue by `rule-errors`; the queue of device messages the
 //! handlers cannot read by `rejected-device-messages` (shown and purged, never redriven).
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use postoffice::envelope::format_time;
 use postoffice::sns::{HttpsCertificateFetcher, SignatureVersion, SystemClock, Verifier};
-use postoffice_dlq::aws::{self, CloudWatchAges, LambdaInvoker, SnsPublisher, SqsQueues};
+use postoffice_dlq::aws::{self, CloudWatchAges, SnsPublisher, SqsQueues};
 use postoffice_dlq::filter::Filter;
 use postoffice_dlq::message::{DeadLetter, DecodeError, ReceivedMessage, RejectedMessage};
 use postoffice_dlq::ports::{OldestMessageAge, Queues};
@@ -63,9 +63,12 @@ pub enum DlqCommand {
         #[command(flatten)]
         scope: Scope,
     },
-    /// Deliver each message again to that consumer only (its handler, as the bridge does; or the
-    /// event's SNS topic for `rule-errors`) and delete it once handled. Failures stay with their
-    /// receive count. Safe to interrupt (Ctrl-C) and rerun.
+    /// Publish each message again through SNS and delete it once SNS accepted it: a consumer's
+    /// to its own redrive topic (`{prefix}-{consumer}-redrive`), which SNS delivers to that
+    /// consumer only, with the same retries and dead-letter queue; a `rule-errors` message to its
+    /// event's topic. A handler that still fails sends the message back to its dead-letter queue
+    /// after SNS's retries. Failed publishes stay with their receive count. Safe to interrupt
+    /// (Ctrl-C) and rerun.
     ///
     /// Only what SNS or IoT Core could have delivered is redriven: a consumer DLQ's notifications
     /// must carry a valid SNS signature (checked as the bridge does; the local post office's
@@ -77,10 +80,10 @@ pub enum DlqCommand {
     Redrive {
         /// Consumer name, or `rule-errors` for the IoT rule-errors queue.
         consumer: String,
-        /// At most this many deliveries per second, e.g. `5/s` or `0.5/s`.
+        /// At most this many publishes per second, e.g. `5/s` or `0.5/s`.
         #[arg(long)]
         rate: Option<Rate>,
-        /// Decode and count what would be redriven; deliver and delete nothing.
+        /// Decode and count what would be republished; publish and delete nothing.
         #[arg(long)]
         dry_run: bool,
         /// Only messages whose FIELD (event, household_id, device_id) equals VALUE; repeatable.
@@ -93,9 +96,10 @@ pub enum DlqCommand {
         /// run dies, its messages reappear after this long. 1 to 43200 (SQS's 12 hours).
         #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=MAX_VISIBILITY_TIMEOUT.as_secs()))]
         visibility_timeout: u64,
-        /// SNS topic ARN prefix of the event topics (EVENT is appended): where `rule-errors`
-        /// messages are published, and where a consumer DLQ's notifications must come from;
-        /// derived from the queue's region and account and `--prefix` when unset.
+        /// SNS topic ARN prefix of the Post Office's topics (EVENT is appended): where `rule-errors`
+        /// messages are published, where a consumer DLQ's notifications must come from, and
+        /// (CONSUMER-redrive appended) the consumer's redrive topic; derived from the queue's
+        /// region and account and `--prefix` when unset.
         #[arg(long, env = "POSTOFFICE_TOPIC_ARN_PREFIX")]
         topic_arn_prefix: Option<String>,
         /// Oldest SNS SignatureVersion accepted: 2 (SHA256withRSA, every Post Office topic), or
@@ -164,21 +168,14 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
                     redrive::topic_arn_prefix(&arn, &scope.prefix)?
                 }
             };
-            let invoker = LambdaInvoker::new(&config);
             let publisher = SnsPublisher::new(&config);
             let verifier = verifier(min_signature_version)?;
             let destination = match &queue.role {
-                QueueRole::ConsumerDlq { handler, consumer } => Destination::Handler {
-                    function: match (handler, dry_run) {
-                        (Some(handler), _) => handler.clone(),
-                        (None, true) => String::new(),
-                        (None, false) => Err(postoffice_dlq::Error::NoHandler {
-                            consumer: consumer.clone(),
-                        })?,
-                    },
-                    invoker: &invoker,
+                QueueRole::ConsumerDlq { consumer } => Destination::Consumer {
+                    redrive_topic_arn: redrive::redrive_topic_arn(&topic_arn_prefix, consumer),
                     topic_arn_prefix,
                     authenticity: &verifier,
+                    publisher: &publisher,
                 },
                 QueueRole::RuleErrors => Destination::Topics {
                     topic_arn_prefix,
@@ -292,10 +289,9 @@ async fn list(
         .iter()
         .map(|(queue, depth, age)| {
             let (role, handler) = match &queue.role {
-                QueueRole::ConsumerDlq { handler, .. } => (
-                    "consumer-dlq",
-                    handler.clone().unwrap_or_else(|| "?".into()),
-                ),
+                QueueRole::ConsumerDlq { consumer } => {
+                    ("consumer-dlq", format!("{prefix}-{consumer}-redrive"))
+                }
                 QueueRole::RuleErrors => ("rule-errors", "(SNS topics)".into()),
                 QueueRole::RejectedDeviceMessages => {
                     ("rejected-device-messages", "(never redriven)".into())
@@ -628,7 +624,7 @@ async fn redrive_queue(
         }
         bar.inc(1);
         bar.set_message(match &report.outcome {
-            MessageOutcome::Redriven => "redriven".to_owned(),
+            MessageOutcome::Republished => "republished".to_owned(),
             MessageOutcome::WouldRedrive => "would redrive".to_owned(),
             MessageOutcome::NotMatching => "not matching".to_owned(),
             MessageOutcome::Failed(_) => "failed".to_owned(),
@@ -679,7 +675,7 @@ fn print_summary(queue: &DeadLetterQueue, summary: &Summary, dry_run: bool) {
     let first = if dry_run {
         format!("would redrive {}", summary.would_redrive)
     } else {
-        format!("redriven {}", summary.redriven)
+        format!("republished {}", summary.republished)
     };
     println!(
         "{}: {first}, failed {}, skipped {}, refused {}, not matching the filter {}{}",

@@ -14,6 +14,9 @@ pub const INVOKE_TIMEOUT_MS: &str = "POSTOFFICE_INVOKE_TIMEOUT_MS";
 pub const MAX_MESSAGE_AGE_SECONDS: &str = "POSTOFFICE_MAX_MESSAGE_AGE_SECONDS";
 pub const LOCAL_TRUSTED_CERT: &str = "POSTOFFICE_LOCAL_TRUSTED_CERT";
 pub const MIN_SIGNATURE_VERSION: &str = "POSTOFFICE_MIN_SIGNATURE_VERSION";
+/// The consumer's redrive topic (`<prefix>-<consumer>-redrive`), one of the allowed topics: it
+/// carries the consumer's own events, republished by `postoffice dlq redrive`.
+pub const REDRIVE_TOPIC_ARN: &str = "POSTOFFICE_REDRIVE_TOPIC_ARN";
 
 /// SNS waits 15 s for an HTTP(S) endpoint's answer; the handler must finish before that, or SNS
 /// counts the delivery as failed while the endpoint still waits.
@@ -72,8 +75,9 @@ impl EndpointConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let present = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
 
-        let allowed_topics = AllowedTopics::parse(
+        let allowed_topics = AllowedTopics::parse_with_redrive(
             &present(ALLOWED_TOPIC_ARNS).ok_or(ConfigError::Missing(ALLOWED_TOPIC_ARNS))?,
+            present(REDRIVE_TOPIC_ARN).as_deref().map(str::trim),
         )?;
 
         let handler_timeout = match present(INVOKE_TIMEOUT_MS) {
@@ -148,16 +152,26 @@ fn parse_number(var: &'static str, value: &str) -> Result<u64, ConfigError> {
 /// an exact entry must name one, so that a misnamed topic stops the cold start instead of
 /// refusing every delivery. (A topic matched by a prefix and naming no event is accepted for
 /// subscription confirmations, and none of its notifications is delivered.)
+///
+/// The one exception is the consumer's redrive topic ([`REDRIVE_TOPIC_ARN`]), which names no
+/// event: it carries any of the events of the exact entries, and no other.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowedTopics {
     exact: Vec<String>,
     prefixes: Vec<String>,
+    redrive: Option<String>,
 }
 
 impl AllowedTopics {
     pub fn parse(list: &str) -> Result<Self, ConfigError> {
+        Self::parse_with_redrive(list, None)
+    }
+
+    /// `redrive` must be one of the exact entries of `list`, and a topic that names no event.
+    pub fn parse_with_redrive(list: &str, redrive: Option<&str>) -> Result<Self, ConfigError> {
         let mut exact = Vec::new();
         let mut prefixes = Vec::new();
+        let mut redrive_listed = false;
         for entry in list.split(',').map(str::trim) {
             if entry.is_empty() {
                 return Err(invalid(ALLOWED_TOPIC_ARNS, "contains an empty entry"));
@@ -191,6 +205,8 @@ impl AllowedTopics {
             }
             if is_prefix {
                 prefixes.push(arn.to_owned());
+            } else if Some(arn) == redrive {
+                redrive_listed = true;
             } else if TopicArn::parse(arn)
                 .and_then(|topic| topic.event())
                 .is_none()
@@ -206,11 +222,69 @@ impl AllowedTopics {
                 exact.push(arn.to_owned());
             }
         }
-        Ok(Self { exact, prefixes })
+        let redrive = match redrive {
+            None => None,
+            Some(arn) if !redrive_listed => {
+                return Err(invalid(
+                    REDRIVE_TOPIC_ARN,
+                    format!("{arn:?} is not one of {ALLOWED_TOPIC_ARNS}"),
+                ));
+            }
+            Some(arn)
+                if TopicArn::parse(arn)
+                    .and_then(|topic| topic.event())
+                    .is_some() =>
+            {
+                return Err(invalid(
+                    REDRIVE_TOPIC_ARN,
+                    format!(
+                        "{arn:?} names an event: a redrive topic is <prefix>-<consumer>-redrive"
+                    ),
+                ));
+            }
+            Some(arn) => Some(arn.to_owned()),
+        };
+        Ok(Self {
+            exact,
+            prefixes,
+            redrive,
+        })
+    }
+
+    /// Whether `topic_arn` is the consumer's redrive topic.
+    pub fn is_redrive(&self, topic_arn: &str) -> bool {
+        self.redrive.as_deref() == Some(topic_arn)
+    }
+
+    /// Whether a notification of `topic_arn` may carry an envelope of `event`: its topic's own
+    /// event, or, on the redrive topic, one of the events of the exact entries. `Err` says why
+    /// not.
+    pub fn carries(&self, topic_arn: &str, event: &str) -> Result<(), String> {
+        if self.is_redrive(topic_arn) {
+            let events: Vec<&str> = self
+                .exact
+                .iter()
+                .filter_map(|arn| TopicArn::parse(arn).and_then(|topic| topic.event()))
+                .collect();
+            return if events.contains(&event) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the redrive topic carries this consumer's events only ({})",
+                    events.join(", ")
+                ))
+            };
+        }
+        match TopicArn::parse(topic_arn).and_then(|topic| topic.event()) {
+            Some(topic_event) if topic_event == event => Ok(()),
+            Some(topic_event) => Err(format!("topic carries {topic_event}")),
+            None => Err("the topic names no event".to_owned()),
+        }
     }
 
     pub fn allows(&self, topic_arn: &str) -> bool {
-        self.exact.iter().any(|arn| arn == topic_arn)
+        self.is_redrive(topic_arn)
+            || self.exact.iter().any(|arn| arn == topic_arn)
             || self
                 .prefixes
                 .iter()
@@ -381,5 +455,45 @@ mod tests {
         ] {
             assert!(AllowedTopics::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_redrive_topic_carries_the_events_of_the_exact_topics_only() {
+        const FINISHED: &str = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED";
+        const REDRIVE: &str = "arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive";
+        let list = format!("{TOPIC},{FINISHED},{REDRIVE}");
+        let endpoint =
+            config(&[(ALLOWED_TOPIC_ARNS, &list), (REDRIVE_TOPIC_ARN, REDRIVE)]).unwrap();
+        let topics = &endpoint.allowed_topics;
+        assert!(topics.allows(REDRIVE) && topics.is_redrive(REDRIVE) && !topics.is_redrive(TOPIC));
+        assert_eq!(topics.carries(REDRIVE, "COOKING_REQUESTED"), Ok(()));
+        assert_eq!(topics.carries(REDRIVE, "COOKING_FINISHED"), Ok(()));
+        assert_eq!(
+            topics.carries(REDRIVE, "FIRMWARE_UPDATE_OFFERED"),
+            Err("the redrive topic carries this consumer's events only (COOKING_REQUESTED, COOKING_FINISHED)".into())
+        );
+        assert_eq!(topics.carries(TOPIC, "COOKING_REQUESTED"), Ok(()));
+        assert_eq!(
+            topics.carries(TOPIC, "COOKING_FINISHED"),
+            Err("topic carries COOKING_REQUESTED".into())
+        );
+
+        // Without the variable, the redrive topic is a topic that names no event.
+        let error = config(&[(ALLOWED_TOPIC_ARNS, &list)]).unwrap_err();
+        assert!(
+            error.to_string().contains("does not name an event"),
+            "{error}"
+        );
+        // It must be allowed, and must not be an event's topic.
+        let error =
+            config(&[(ALLOWED_TOPIC_ARNS, TOPIC), (REDRIVE_TOPIC_ARN, REDRIVE)]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("{REDRIVE_TOPIC_ARN} is invalid")),
+            "{error}"
+        );
+        let error = config(&[(ALLOWED_TOPIC_ARNS, TOPIC), (REDRIVE_TOPIC_ARN, TOPIC)]).unwrap_err();
+        assert!(error.to_string().contains("names an event"), "{error}");
     }
 }

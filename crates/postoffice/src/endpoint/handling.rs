@@ -19,7 +19,7 @@ use super::ports::{HandlerPort, SubscriptionConfirmer};
 use super::telemetry;
 use crate::Envelope;
 use crate::invocation::{Delivery, HandlerInvocation};
-use crate::sns::{CertificateFetcher, Clock, MessageType, SnsMessage, TopicArn, Verifier};
+use crate::sns::{CertificateFetcher, Clock, MessageType, SnsMessage, Verifier};
 
 /// SNS caps a message (body plus attributes) at 256 KiB. The HTTP body wraps it in JSON, where
 /// escaping can double the message's size (every `"` of an envelope becomes `\"`), plus the
@@ -271,15 +271,16 @@ where
         report.device_id = Some(envelope.device_id.clone());
         // The topic is what the publisher was allowed to publish to; the envelope is what it
         // wrote. Only their agreement makes the event the topic's.
-        let topic_event = TopicArn::parse(&message.topic_arn).and_then(|topic| topic.event());
-        if topic_event != Some(envelope.event.as_str()) {
+        // On the consumer's redrive topic, any of its own events.
+        if let Err(mismatch) = self
+            .allowed_topics
+            .carries(&message.topic_arn, &envelope.event)
+        {
             report.decision = Decision::EventTopicMismatch;
-            report.detail = Some(match topic_event {
-                Some(topic_event) => format!("topic carries {topic_event}"),
-                None => "the topic names no event".to_owned(),
-            });
+            report.detail = Some(mismatch);
             return report;
         }
+        let redriven = self.allowed_topics.is_redrive(&message.topic_arn);
 
         let invocation = HandlerInvocation {
             envelope,
@@ -292,7 +293,7 @@ where
                     .into_iter()
                     .map(|(name, attribute)| (name, attribute.value))
                     .collect::<BTreeMap<_, _>>(),
-                redriven: false,
+                redriven,
             },
         };
 

@@ -1,6 +1,7 @@
 //! The pure core of a handler Lambda: invocation in, outcome out. No Lambda runtime, no AWS SDK:
 //! those are wired in by [`super::run`].
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -34,7 +35,40 @@ pub struct Consumer<H> {
     topic_arn_prefix: String,
     schemas: Arc<dyn Schemas>,
     idempotency: Option<Arc<dyn IdempotencyStore>>,
+    redrive: Option<RedriveTopic>,
     clock: fn() -> SystemTime,
+}
+
+/// The consumer's own redrive topic and the events it may carry: those the consumer subscribes
+/// to (`postoffice dlq redrive` republishes its dead letters there, docs/contracts.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedriveTopic {
+    pub topic_arn: String,
+    pub events: BTreeSet<String>,
+}
+
+/// Set by the consumer module: the ARN of the consumer's redrive topic.
+pub const REDRIVE_TOPIC_ARN_ENV: &str = "POSTOFFICE_REDRIVE_TOPIC_ARN";
+/// Set by the consumer module: the events the consumer subscribes to, comma-separated; the only
+/// ones its redrive topic may carry.
+pub const REDRIVE_EVENTS_ENV: &str = "POSTOFFICE_REDRIVE_EVENTS";
+
+impl RedriveTopic {
+    /// From [`REDRIVE_TOPIC_ARN_ENV`] and [`REDRIVE_EVENTS_ENV`]; `None` when the topic is unset
+    /// (then nothing is accepted from any redrive topic).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let topic_arn = lookup(REDRIVE_TOPIC_ARN_ENV)
+            .map(|arn| arn.trim().to_owned())
+            .filter(|arn| !arn.is_empty())?;
+        let events = lookup(REDRIVE_EVENTS_ENV)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|event| !event.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Some(Self { topic_arn, events })
+    }
 }
 
 impl<H: Handler> Consumer<H> {
@@ -50,8 +84,15 @@ impl<H: Handler> Consumer<H> {
             topic_arn_prefix: topic_arn_prefix.into(),
             schemas: Arc::new(EmbeddedCatalog),
             idempotency: None,
+            redrive: None,
             clock: SystemTime::now,
         }
+    }
+
+    /// Also accepts envelopes of `redrive.events` that arrive on `redrive.topic_arn`.
+    pub fn with_redrive_topic(mut self, redrive: RedriveTopic) -> Self {
+        self.redrive = Some(redrive);
+        self
     }
 
     pub fn with_schemas(mut self, schemas: Arc<dyn Schemas>) -> Self {
@@ -69,7 +110,7 @@ impl<H: Handler> Consumer<H> {
         &self.handler
     }
 
-    /// Handles one invocation from the bridge (or `postoffice dlq redrive`) as JSON; see
+    /// Handles one invocation from the bridge as JSON; see
     /// [`Consumer::handle`].
     pub async fn handle_invocation(
         &self,
@@ -152,8 +193,25 @@ impl<H: Handler> Consumer<H> {
     /// consumer publishes that event to). The bridge checks this before invoking; checking again
     /// here keeps a mistaken or compromised bridge (or a redrive) from delivering, say, a
     /// FIRMWARE_UPDATE_OFFERED envelope that some service could publish on its COOKING_REPLIED
-    /// topic.
+    /// topic. The one other topic is the consumer's redrive topic, which carries its own events
+    /// only.
     fn check_topic(&self, envelope: &Envelope, topic_arn: &str) -> Result<(), HandlerError> {
+        if let Some(redrive) = self
+            .redrive
+            .as_ref()
+            .filter(|redrive| redrive.topic_arn == topic_arn)
+        {
+            if redrive.events.contains(&envelope.event) {
+                return Ok(());
+            }
+            return Err(HandlerError::permanent(format!(
+                "envelope {} says {}, which consumer {} does not subscribe to, and arrived on its redrive topic {}",
+                envelope.event_id,
+                envelope.event,
+                H::CONSUMER,
+                bounded(topic_arn)
+            )));
+        }
         let expected = topic_arn
             .strip_prefix(self.topic_arn_prefix.as_str())
             .is_some_and(|event| event == envelope.event);

@@ -11,7 +11,7 @@ pub enum ErrorKind {
     /// then dead-letters it when retries run out.
     Retryable,
     /// The event itself can never succeed (bad payload, broken business rule): straight to the
-    /// consumer's dead-letter queue, where `postoffice dlq redrive` can deliver it again.
+    /// consumer's dead-letter queue, where `postoffice dlq redrive` can republish it.
     Permanent,
 }
 

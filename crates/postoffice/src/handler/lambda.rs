@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Handler;
-use super::consumer::{Consumer, ConsumerService, Handled};
+use super::consumer::{Consumer, ConsumerService, Handled, RedriveTopic};
 use super::dynamodb::DynamoDbIdempotencyStore;
 use super::error::HandlerError;
 use super::idempotency::{IDEMPOTENCY_TABLE_ENV, IdempotencyPolicy};
@@ -27,8 +27,8 @@ use crate::invocation::ERROR_TYPE_NON_RETRYABLE;
 ///
 /// The alias is public (a function URL with auth type `NONE` needs `lambda:InvokeFunction` for
 /// everyone), so an invocation that arrives through it and is not a function URL event is
-/// refused: only the unqualified function, which only the account's IAM principals may invoke
-/// (`postoffice dlq redrive`), takes invocations that skip the endpoint.
+/// refused: only the unqualified function, which only the account's IAM principals may invoke,
+/// takes invocations that skip the endpoint.
 pub const SNS_ENDPOINT_ALIAS_ENV: &str = "POSTOFFICE_SNS_ENDPOINT_ALIAS";
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +139,9 @@ pub(crate) fn consumer_from_env<H: Handler>(
     let prefix = topic_arn_prefix(std::env::var(TOPIC_ARN_PREFIX_ENV).ok())?;
     let publisher = Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(config)));
     let mut consumer = Consumer::new(handler, publisher, prefix);
+    if let Some(redrive) = RedriveTopic::from_lookup(|name| std::env::var(name).ok()) {
+        consumer = consumer.with_redrive_topic(redrive);
+    }
     if let Some(table) = std::env::var(IDEMPOTENCY_TABLE_ENV)
         .ok()
         .filter(|t| !t.is_empty())
@@ -285,7 +288,7 @@ mod tests {
             route(alias, &invocation, &through_alias),
             Route::Refused(message) if message.contains("sns-endpoint")
         ));
-        // What `postoffice dlq redrive` does: invoke the function itself, or a version.
+        // An invocation of the function itself, or a version (IAM principals of the account).
         assert_eq!(route(alias, &invocation, ARN), Route::Invocation);
         assert_eq!(
             route(alias, &invocation, &format!("{ARN}:$LATEST")),

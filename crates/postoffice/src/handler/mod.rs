@@ -101,6 +101,7 @@
 //! |---|---|
 //! | `POSTOFFICE_TOPIC_ARN_PREFIX` | required: SNS topic ARN prefix, EVENT appended |
 //! | `POSTOFFICE_IDEMPOTENCY_TABLE` | optional: DynamoDB table of the idempotency guard |
+//! | `POSTOFFICE_REDRIVE_TOPIC_ARN`, `POSTOFFICE_REDRIVE_EVENTS` | optional: the consumer's redrive topic and the events (comma-separated) it may carry, [`RedriveTopic`] |
 //! | `POSTOFFICE_SNS_ENDPOINT_ALIAS` | optional: serve SNS behind this alias's function URL, configured by the bridge's variables (`POSTOFFICE_ALLOWED_TOPIC_ARNS`, …, [`crate::endpoint::EndpointConfig`]) |
 //! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SNS`, … | endpoint overrides for local runs |
 
@@ -130,7 +131,7 @@ use serde::de::DeserializeOwned;
 
 #[cfg(feature = "sns-endpoint")]
 pub use consumer::ConsumerService;
-pub use consumer::{Consumer, Handled};
+pub use consumer::{Consumer, Handled, REDRIVE_EVENTS_ENV, REDRIVE_TOPIC_ARN_ENV, RedriveTopic};
 pub use context::Context;
 pub use error::{ErrorKind, HandlerError, Permanent};
 pub use idempotency::{

@@ -504,6 +504,106 @@ async fn an_envelope_on_the_topic_of_another_event_is_permanent_and_never_handle
     assert!(publisher.sent().is_empty());
 }
 
+/// The consumer's redrive topic carries its own events, and nothing else; without one
+/// configured, no redrive topic is accepted.
+#[tokio::test]
+async fn the_redrive_topic_carries_the_consumers_own_events_only() {
+    let redrive_topic = format!("{PREFIX}kitchen-redrive");
+    let on_redrive_topic = || {
+        let mut invocation = fixture(COOKING_REQUESTED);
+        invocation["delivery"]["topic_arn"] = json!(redrive_topic);
+        invocation
+    };
+    let Setup {
+        consumer,
+        publisher,
+    } = setup(Behaviour::Accept);
+    let error = consumer
+        .handle_invocation(on_redrive_topic())
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Permanent, "no redrive topic set");
+    assert_eq!(consumer.handler().calls(), 0);
+
+    let redrive = |events: &[&str]| RedriveTopic {
+        topic_arn: redrive_topic.clone(),
+        events: events.iter().map(|e| e.to_string()).collect(),
+    };
+    let consumer = consumer.with_redrive_topic(redrive(&["COOKING_FINISHED"]));
+    let error = consumer
+        .handle_invocation(on_redrive_topic())
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Permanent);
+    assert!(
+        error.message().contains(
+            "says COOKING_REQUESTED, which consumer kitchen does not subscribe to, and arrived on its redrive topic"
+        ),
+        "{}",
+        error.message()
+    );
+    assert_eq!(consumer.handler().calls(), 0);
+
+    let consumer = consumer.with_redrive_topic(redrive(&["COOKING_FINISHED", "COOKING_REQUESTED"]));
+    let handled = consumer
+        .handle_invocation(on_redrive_topic())
+        .await
+        .unwrap();
+    assert!(!handled.duplicate);
+    assert_eq!(consumer.handler().calls(), 1);
+    assert!(!handled.published.is_empty());
+    assert_eq!(
+        publisher.sent().len(),
+        handled.published.len(),
+        "its follow-ups"
+    );
+    // Another consumer's redrive topic is no topic of this one.
+    let mut elsewhere = fixture(COOKING_REQUESTED);
+    elsewhere["delivery"]["topic_arn"] = json!(format!("{PREFIX}telemetry-redrive"));
+    assert_eq!(
+        consumer
+            .handle_invocation(elsewhere)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Permanent
+    );
+}
+
+#[test]
+fn the_redrive_topic_is_read_from_the_environment_the_module_sets() {
+    let vars = |pairs: &'static [(&'static str, &'static str)]| {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        }
+    };
+    assert_eq!(RedriveTopic::from_lookup(vars(&[])), None);
+    assert_eq!(
+        RedriveTopic::from_lookup(vars(&[(REDRIVE_EVENTS_ENV, "COOKING_REQUESTED")])),
+        None
+    );
+    assert_eq!(
+        RedriveTopic::from_lookup(vars(&[
+            (
+                REDRIVE_TOPIC_ARN_ENV,
+                " arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive "
+            ),
+            (REDRIVE_EVENTS_ENV, "COOKING_FINISHED, COOKING_REQUESTED,"),
+        ])),
+        Some(RedriveTopic {
+            topic_arn: "arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive".into(),
+            events: [
+                "COOKING_FINISHED".to_owned(),
+                "COOKING_REQUESTED".to_owned()
+            ]
+            .into(),
+        })
+    );
+}
+
 #[tokio::test]
 async fn a_failed_attempt_releases_its_claim_so_the_retry_runs() {
     let Setup {

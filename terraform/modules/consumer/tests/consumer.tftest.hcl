@@ -31,6 +31,9 @@ mock_provider "aws" {
   mock_resource "aws_lambda_function_url" {
     defaults = { function_url = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/" }
   }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive" }
+  }
   mock_resource "aws_sns_topic_subscription" {
     defaults = { arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED:6b0e5e0c-1111-4a4a-9c9c-000000000001" }
   }
@@ -124,13 +127,13 @@ run "every_subscription_dead_letters_into_the_consumer_dlq" {
       && aws_sqs_queue.dlq.message_retention_seconds == 1209600
       && aws_sqs_queue.dlq.tags["postoffice:role"] == "consumer-dlq"
       && aws_sqs_queue.dlq.tags["postoffice:consumer"] == "kitchen"
-      && aws_sqs_queue.dlq.tags["postoffice:handler"] == "postoffice-kitchen-handler"
+      && !contains(keys(aws_sqs_queue.dlq.tags), "postoffice:handler")
     )
     error_message = "the DLQ must be named, encrypted, kept 14 days and tagged as contracts.md says"
   }
   assert {
-    condition     = jsonencode([for c in data.aws_iam_policy_document.dlq.statement[0].condition : sort(c.values) if c.variable == "aws:SourceArn"]) == jsonencode([["arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED", "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"]])
-    error_message = "only this consumer's topics may dead-letter into its DLQ"
+    condition     = jsonencode([for c in data.aws_iam_policy_document.dlq.statement[0].condition : sort(c.values) if c.variable == "aws:SourceArn"]) == jsonencode([["arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED", "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED", "arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive"]])
+    error_message = "only this consumer's topics and its redrive topic may dead-letter into its DLQ"
   }
   assert {
     condition     = aws_sqs_queue.dlq.policy == data.aws_iam_policy_document.dlq.json
@@ -162,9 +165,80 @@ run "sns_can_reach_the_bridge_through_its_function_url" {
     error_message = "a function URL also needs lambda:InvokeFunction on the function"
   }
   assert {
-    condition     = [for s in data.aws_iam_policy_document.bridge.statement : s.resources if contains(s.actions, "sns:ConfirmSubscription")] == [toset(["arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED", "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"])]
-    error_message = "the bridge confirms its own subscriptions with a signed ConfirmSubscription, on its topics only"
+    condition     = [for s in data.aws_iam_policy_document.bridge.statement : s.resources if contains(s.actions, "sns:ConfirmSubscription")] == [toset(["arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED", "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED", "arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive"])]
+    error_message = "the bridge confirms its own subscriptions with a signed ConfirmSubscription, on its topics and its redrive topic only"
   }
+}
+
+# `postoffice dlq redrive` republishes dead letters to the consumer's own redrive topic.
+run "the_redrive_topic_delivers_to_this_consumer_only" {
+  command = apply
+
+  variables {
+    events = {
+      COOKING_FINISHED  = { topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED", delivery_policy = "{\"http\":{\"defaultHealthyRetryPolicy\":{\"numRetries\":60}}}" }
+      COOKING_REQUESTED = { topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED", delivery_policy = "{\"http\":{\"defaultHealthyRetryPolicy\":{\"numRetries\":60}}}" }
+      COOKING_REPLIED   = { topic_arn = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REPLIED" }
+    }
+  }
+
+  assert {
+    condition = (
+      aws_sns_topic.redrive.name == "postoffice-kitchen-redrive"
+      && aws_sns_topic.redrive.kms_master_key_id == var.platform.kms_key_arn
+      && aws_sns_topic.redrive.signature_version == 2
+      && aws_sns_topic.redrive.delivery_policy == "{\"http\":{\"defaultHealthyRetryPolicy\":{\"numRetries\":60}}}"
+      && aws_sns_topic.redrive.tags["postoffice:consumer"] == "kitchen"
+      && aws_sns_topic.redrive.tags["postoffice:role"] == "consumer-redrive"
+      && output.redrive_topic_arn == "arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive"
+    )
+    error_message = "the redrive topic is named after the consumer, encrypted with the platform key, signs with SHA256 and retries as the event topics"
+  }
+  assert {
+    condition = (
+      length(jsondecode(aws_sns_topic.redrive.policy).Statement) == 2
+      && jsondecode(aws_sns_topic.redrive.policy).Statement[0].Effect == "Allow"
+      && keys(jsondecode(aws_sns_topic.redrive.policy).Statement[0].Principal) == ["AWS"]
+      && jsondecode(aws_sns_topic.redrive.policy).Statement[0].Principal.AWS == "arn:aws:iam::123456789012:root"
+      && contains(jsondecode(aws_sns_topic.redrive.policy).Statement[0].Action, "sns:Publish")
+      && jsondecode(aws_sns_topic.redrive.policy).Statement[0].Resource == "arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive"
+      && jsondecode(aws_sns_topic.redrive.policy).Statement[1].Effect == "Deny"
+      && jsondecode(aws_sns_topic.redrive.policy).Statement[1].Condition.Bool["aws:SecureTransport"] == "false"
+    )
+    error_message = "only the account's own principals may publish, through IAM, and only over TLS; no service and no other account"
+  }
+  assert {
+    condition = (
+      aws_sns_topic_subscription.redrive.topic_arn == aws_sns_topic.redrive.arn
+      && aws_sns_topic_subscription.redrive.protocol == "https"
+      && aws_sns_topic_subscription.redrive.endpoint == aws_lambda_function_url.bridge[0].function_url
+      && aws_sns_topic_subscription.redrive.raw_message_delivery == false
+      && aws_sns_topic_subscription.redrive.filter_policy == null
+      && jsondecode(aws_sns_topic_subscription.redrive.redrive_policy).deadLetterTargetArn == aws_sqs_queue.dlq.arn
+    )
+    error_message = "one HTTPS subscription, unfiltered, to the same endpoint and dead-letter queue as the event subscriptions"
+  }
+  assert {
+    condition = (
+      aws_lambda_function.bridge[0].environment[0].variables.POSTOFFICE_REDRIVE_TOPIC_ARN == "arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive"
+      && aws_lambda_function.handler[0].environment[0].variables.POSTOFFICE_REDRIVE_TOPIC_ARN == "arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive"
+      && aws_lambda_function.handler[0].environment[0].variables.POSTOFFICE_REDRIVE_EVENTS == "COOKING_FINISHED,COOKING_REQUESTED"
+    )
+    error_message = "the bridge knows the redrive topic; the handler knows it and the events it may carry (the subscribed ones)"
+  }
+}
+
+run "rejects_handler_environment_that_would_widen_the_redrive_topic" {
+  command = plan
+
+  variables {
+    handler = {
+      zip         = "../../../.terraform-cli/lambda/example-kitchen/bootstrap.zip"
+      environment = { POSTOFFICE_REDRIVE_EVENTS = "FIRMWARE_UPDATE_OFFERED" }
+    }
+  }
+
+  expect_failures = [var.handler]
 }
 
 run "the_bridge_invokes_only_its_handler" {
@@ -194,7 +268,7 @@ run "the_bridge_invokes_only_its_handler" {
       && aws_lambda_function.bridge[0].runtime == "provided.al2023"
       && tolist(aws_lambda_function.bridge[0].architectures) == tolist(["arm64"])
       && aws_lambda_function.bridge[0].environment[0].variables.POSTOFFICE_HANDLER_FUNCTION == aws_lambda_function.handler[0].arn
-      && aws_lambda_function.bridge[0].environment[0].variables.POSTOFFICE_ALLOWED_TOPIC_ARNS == "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED,arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"
+      && aws_lambda_function.bridge[0].environment[0].variables.POSTOFFICE_ALLOWED_TOPIC_ARNS == "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED,arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED,arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive"
     )
     error_message = "the bridge must be an arm64 provided.al2023 Lambda configured with its handler and topics"
   }
@@ -538,7 +612,7 @@ run "embedded_the_handler_is_its_own_sns_endpoint" {
     condition = (
       aws_iam_role_policy.bridge.role == aws_iam_role.this["handler"].id
       && [for s in data.aws_iam_policy_document.bridge.statement : s.sid] == ["ConfirmItsSubscriptions"]
-      && [for s in data.aws_iam_policy_document.bridge.statement : s.resources] == [toset(["arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED", "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"])]
+      && [for s in data.aws_iam_policy_document.bridge.statement : s.resources] == [toset(["arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED", "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED", "arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive"])]
     )
     error_message = "the handler's role confirms the subscriptions of its topics, and gets nothing else of the bridge's"
   }
@@ -546,7 +620,7 @@ run "embedded_the_handler_is_its_own_sns_endpoint" {
     condition = (
       aws_lambda_function.handler[0].timeout == 15
       && aws_lambda_function.handler[0].environment[0].variables.POSTOFFICE_SNS_ENDPOINT_ALIAS == "sns-endpoint"
-      && aws_lambda_function.handler[0].environment[0].variables.POSTOFFICE_ALLOWED_TOPIC_ARNS == "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED,arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"
+      && aws_lambda_function.handler[0].environment[0].variables.POSTOFFICE_ALLOWED_TOPIC_ARNS == "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED,arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED,arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive"
       && aws_lambda_function.handler[0].environment[0].variables.POSTOFFICE_INVOKE_TIMEOUT_MS == "10000"
       && aws_lambda_function.handler[0].environment[0].variables.POSTOFFICE_MAX_MESSAGE_AGE_SECONDS == "3600"
       && aws_lambda_function.handler[0].environment[0].variables.POSTOFFICE_TOPIC_ARN_PREFIX == var.platform.topic_arn_prefix
@@ -554,8 +628,12 @@ run "embedded_the_handler_is_its_own_sns_endpoint" {
     error_message = "the handler answers SNS within its 15 s, runs its own code within handler.timeout, and reads the bridge's configuration"
   }
   assert {
-    condition     = aws_sqs_queue.dlq.tags["postoffice:handler"] == "postoffice-kitchen-handler"
-    error_message = "redrive still invokes the handler function itself"
+    condition = (
+      aws_lambda_function.handler[0].environment[0].variables.POSTOFFICE_REDRIVE_TOPIC_ARN == "arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive"
+      && aws_lambda_function.handler[0].environment[0].variables.POSTOFFICE_REDRIVE_EVENTS == "COOKING_FINISHED,COOKING_REQUESTED"
+      && aws_sns_topic_subscription.redrive.endpoint == aws_lambda_function_url.bridge[0].function_url
+    )
+    error_message = "the embedded endpoint and handler accept the consumer's own events on its redrive topic, which delivers to the alias's URL"
   }
 }
 
@@ -666,8 +744,8 @@ run "a_container_serves_sns_behind_its_load_balancer" {
     error_message = "every subscription delivers to the service's HTTPS endpoint and redrives to the consumer DLQ"
   }
   assert {
-    condition     = aws_sqs_queue.dlq.tags["postoffice:service"] == "postoffice-kitchen-service" && !contains(keys(aws_sqs_queue.dlq.tags), "postoffice:handler")
-    error_message = "the DLQ names the service, and no handler Lambda for redrive to invoke"
+    condition     = aws_sns_topic_subscription.redrive.endpoint == "https://kitchen.events.example.com/sns" && jsondecode(aws_sns_topic_subscription.redrive.redrive_policy).deadLetterTargetArn == aws_sqs_queue.dlq.arn
+    error_message = "the redrive topic delivers to the service's HTTPS endpoint and dead-letters into the consumer DLQ, as the event topics"
   }
   assert {
     condition = (
@@ -691,7 +769,9 @@ run "a_container_serves_sns_behind_its_load_balancer" {
         POSTOFFICE_TOPIC_ARN_PREFIX        = "arn:aws:sns:eu-west-1:123456789012:postoffice-"
         POSTOFFICE_LISTEN_ADDRESS          = "0.0.0.0:8080"
         POSTOFFICE_HANDLER_NAME            = "postoffice-kitchen-service"
-        POSTOFFICE_ALLOWED_TOPIC_ARNS      = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED,arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED"
+        POSTOFFICE_ALLOWED_TOPIC_ARNS      = "arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_FINISHED,arn:aws:sns:eu-west-1:123456789012:postoffice-COOKING_REQUESTED,arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive"
+        POSTOFFICE_REDRIVE_TOPIC_ARN       = "arn:aws:sns:eu-west-1:123456789012:postoffice-kitchen-redrive"
+        POSTOFFICE_REDRIVE_EVENTS          = "COOKING_FINISHED,COOKING_REQUESTED"
         POSTOFFICE_INVOKE_TIMEOUT_MS       = "8000"
         POSTOFFICE_MAX_MESSAGE_AGE_SECONDS = "10800"
       }
