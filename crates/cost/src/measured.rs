@@ -25,8 +25,8 @@ use crate::pricing::{Price, PriceList, PriceStatus, increments};
 use crate::profile::Profile;
 use crate::routes::{Direction, EventRoutes, IOT_FORWARDER};
 use crate::usage::{
-    BYTES_PER_GB, Connectivity, DAYS_PER_MONTH, EventMessages, MonthlyUsage, Scenario,
-    customer_usage, event_messages,
+    BYTES_PER_GB, Connectivity, DAYS_PER_MONTH, EventMessages, Messaging, MonthlyUsage, Scenario,
+    actor_plans, customer_usage, event_messages,
 };
 
 /// The version of `metering.json`'s shape this reads.
@@ -145,6 +145,9 @@ pub struct Metering {
     pub taken_at: String,
     /// Wall-clock seconds since start-up (not simulated time).
     pub elapsed_seconds: f64,
+    /// Simulated seconds per real second the time-based usage was metered in (connection
+    /// minutes, Firehose buffer intervals); 1 when the file does not say.
+    pub time_scale: f64,
     pub iot: MeteredIot,
     pub sns: MeteredSns,
     /// By function name.
@@ -239,6 +242,7 @@ fn parse(text: &str) -> Result<Metering, String> {
         started_at: optional(&top, "", "started_at")?.unwrap_or_default(),
         taken_at: optional(&top, "", "taken_at")?.unwrap_or_default(),
         elapsed_seconds: required(&top, "", "elapsed_seconds")?,
+        time_scale: optional(&top, "", "time_scale")?.unwrap_or(1.0),
         iot,
         sns,
         lambda: entries(&top, "", "lambda")?,
@@ -326,6 +330,44 @@ fn entries<T: DeserializeOwned>(
         .collect()
 }
 
+/// Where `local fleet` records each run it drives against a post office (`<run>/fleet-runs/`).
+pub const FLEET_RUNS_DIR: &str = "fleet-runs";
+
+/// What a `local fleet` run simulated (`<run>/fleet-runs/<tag>.json`), so that `cost --measured`
+/// prices the run against the model of the same households, day, scenario and actors.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct FleetRun {
+    /// The profile's name.
+    pub profile: String,
+    /// One household per simulated device.
+    pub households: u64,
+    /// The actor kinds simulated (`device`); the profile's other actors are not.
+    pub actors: Vec<String>,
+    /// Simulated seconds per real second.
+    pub time_scale: f64,
+    /// Simulated days the schedule covered.
+    pub days: f64,
+    pub idle_disconnect: bool,
+    pub collections: bool,
+}
+
+impl FleetRun {
+    pub fn scenario(&self) -> Scenario {
+        Scenario {
+            connectivity: if self.idle_disconnect {
+                Connectivity::DisconnectWhenIdle
+            } else {
+                Connectivity::AlwaysConnected
+            },
+            messaging: if self.collections {
+                Messaging::EventCollections
+            } else {
+                Messaging::SingleEvents
+            },
+        }
+    }
+}
+
 /// What the measured run was, as far as the model needs it: the run itself does not record how
 /// many households it simulated, over how many simulated days, nor how devices connected.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -402,6 +444,9 @@ pub struct MeasuredBill {
     /// What the meter says it does not count.
     pub not_metered: Vec<String>,
     pub unconfirmed_prices: Vec<&'static str>,
+    /// What makes the comparison less than like for like (set by the caller, which knows the
+    /// run's record).
+    pub warnings: Vec<String>,
 }
 
 /// The model's role for a function, from its name (`{prefix}-{consumer}-bridge`,
@@ -420,8 +465,10 @@ pub fn role(function: &str) -> &'static str {
 /// quantities of [`customer_usage`], following the same flow.
 #[derive(Debug, Clone, Copy, Default)]
 struct Flows {
-    /// Sessions: a CONNECT and a SUBSCRIBE each.
+    /// Sessions: a CONNECT each.
     sessions: f64,
+    /// SUBSCRIBEs: sessions that found no persistent session.
+    subscribes: f64,
     device_publishes: f64,
     device_bytes: f64,
     device_units: f64,
@@ -439,24 +486,35 @@ impl Flows {
         let increment = |price: &Price| price.increment_bytes.unwrap_or(1);
         let iot_increment = increment(&prices.prices.iot_messaging);
         let mut flows = Flows::default();
-        for actor in profile.actors.values() {
-            let connection = match scenario.connectivity {
-                Connectivity::AlwaysConnected => actor.connection.always_connected,
-                Connectivity::DisconnectWhenIdle => actor.connection.disconnect_when_idle,
-            };
-            flows.sessions += actor.per_customer * connection.sessions_per_day * DAYS_PER_MONTH;
+        let plans = actor_plans(profile, routes, scenario);
+        for (kind, actor) in &profile.actors {
+            let plan = plans[kind];
+            let sessions = actor.per_customer * plan.sessions_per_day * DAYS_PER_MONTH;
+            flows.sessions += sessions;
+            flows.subscribes += sessions * (plan.messages_per_session - 1.0);
         }
-        for rate in &profile.events {
-            let Some(route) = routes.get(&rate.event) else {
+        for EventMessages {
+            event,
+            via_iot,
+            messages,
+            device_bytes,
+            envelope_bytes,
+            ..
+        } in profile
+            .events
+            .iter()
+            .filter(|rate| routes.contains_key(&rate.event))
+            .flat_map(|rate| event_messages(profile, &plans, rate))
+        {
+            let Some(route) = routes.get(&event) else {
                 continue;
             };
-            let EventMessages {
-                messages,
-                device_bytes,
-                envelope_bytes,
-                ..
-            } = event_messages(profile, scenario.messaging, rate);
-            match route.direction {
+            let direction = if via_iot {
+                route.direction
+            } else {
+                Direction::BackendToBackend
+            };
+            match direction {
                 Direction::ActorToBackend => {
                     flows.device_publishes += messages;
                     flows.device_bytes += messages * device_bytes;
@@ -479,6 +537,7 @@ impl Flows {
     fn times(self, factor: f64) -> Self {
         Flows {
             sessions: self.sessions * factor,
+            subscribes: self.subscribes * factor,
             device_publishes: self.device_publishes * factor,
             device_bytes: self.device_bytes * factor,
             device_units: self.device_units * factor,
@@ -677,7 +736,7 @@ pub fn measured_bill(
             ),
             detail("PUBACKs from devices", None, Some(flows.data_publishes)),
             both("CONNECTs", iot.connects as f64, flows.sessions),
-            both("SUBSCRIBEs", iot.subscribes as f64, flows.sessions),
+            both("SUBSCRIBEs", iot.subscribes as f64, flows.subscribes),
         ],
     );
     lines.push(
@@ -1087,6 +1146,7 @@ pub fn measured_bill(
             .filter(|(_, price)| price.status == PriceStatus::Unconfirmed)
             .map(|(name, _)| name)
             .collect(),
+        warnings: Vec::new(),
     })
 }
 

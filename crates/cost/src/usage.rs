@@ -6,8 +6,9 @@ use serde::Serialize;
 
 use crate::deployment::BridgeMode;
 use crate::pricing::{Prices, increments};
-use crate::profile::{EventRate, LambdaFunction, Profile};
-use crate::routes::{Direction, EventRoutes, IOT_FORWARDER};
+use crate::profile::{Actor, Connection, EventRate, Idle, LambdaFunction, Profile};
+use crate::routes::{COLLECTION_EVENT, Direction, EventRoutes, IOT_FORWARDER};
+use crate::sessions;
 
 /// Topic rules that take every message an actor publishes on an event's topic: the event
 /// module's readable rule and its rejected rule (terraform/modules/event/main.tf). IoT meters
@@ -180,9 +181,113 @@ impl MonthlyUsage {
     }
 }
 
-/// One event's messages a customer sends or receives in a month, and the bytes of each: a
-/// collection counts as one message carrying `events_per_collection` events.
+/// How one actor kind connects and collects under a scenario, per actor per day.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ActorPlan {
+    pub sessions_per_day: f64,
+    pub minutes_per_day: f64,
+    /// Metered messages a session opens with: CONNECT and SUBSCRIBE, or CONNECT alone when
+    /// the persistent session is still there (a derived idle actor polls within its expiry).
+    pub messages_per_session: f64,
+    /// Events of a collection, when its collectable events travel in collections.
+    pub events_per_collection: Option<f64>,
+}
+
+/// Every actor kind's [`ActorPlan`] under `scenario`.
+pub fn actor_plans(
+    profile: &Profile,
+    routes: &EventRoutes,
+    scenario: Scenario,
+) -> BTreeMap<String, ActorPlan> {
+    profile
+        .actors
+        .iter()
+        .map(|(kind, actor)| {
+            (
+                kind.clone(),
+                actor_plan(profile, routes, kind, actor, scenario),
+            )
+        })
+        .collect()
+}
+
+fn actor_plan(
+    profile: &Profile,
+    routes: &EventRoutes,
+    kind: &str,
+    actor: &Actor,
+    scenario: Scenario,
+) -> ActorPlan {
+    let collecting = scenario.messaging == Messaging::EventCollections;
+    let mut collected_per_day = 0.0;
+    let mut max_wait_s = f64::INFINITY;
+    let mut sends_per_day = 0.0;
+    let mut most_frequent_per_day: f64 = 0.0;
+    for rate in &profile.events {
+        let Some(route) = routes.get(&rate.event) else {
+            continue;
+        };
+        if rate.actor.as_deref() != Some(kind) || route.direction != Direction::ActorToBackend {
+            continue;
+        }
+        match route.collection_max_wait_s {
+            Some(wait) if collecting && rate.collectable => {
+                collected_per_day += rate.per_day;
+                max_wait_s = max_wait_s.min(wait);
+            }
+            _ => {
+                sends_per_day += rate.per_day;
+                most_frequent_per_day = most_frequent_per_day.max(rate.per_day);
+            }
+        }
+    }
+    let collects = collected_per_day > 0.0;
+    let given = |connection: Connection| ActorPlan {
+        sessions_per_day: connection.sessions_per_day,
+        minutes_per_day: connection.hours_per_day * 60.0,
+        messages_per_session: 2.0,
+        events_per_collection: collects
+            .then(|| sessions::events_per_collection_connected(collected_per_day, max_wait_s)),
+    };
+    match scenario.connectivity {
+        Connectivity::AlwaysConnected => given(actor.connection.always_connected),
+        Connectivity::DisconnectWhenIdle => match actor.connection.disconnect_when_idle.form() {
+            Some(Idle::Derived {
+                idle_after_s,
+                poll_interval_s,
+            }) => {
+                let sessions = sessions::sessions_per_day(
+                    sends_per_day,
+                    most_frequent_per_day,
+                    poll_interval_s,
+                    idle_after_s,
+                    collects.then_some(max_wait_s),
+                );
+                ActorPlan {
+                    sessions_per_day: sessions,
+                    minutes_per_day: sessions * sessions::minutes_per_session(idle_after_s),
+                    messages_per_session: 1.0,
+                    events_per_collection: collects
+                        .then(|| sessions::events_per_collection_idle(collected_per_day, sessions)),
+                }
+            }
+            Some(Idle::Given(connection)) => given(connection),
+            None => given(Connection {
+                hours_per_day: 0.0,
+                sessions_per_day: 0.0,
+            }),
+        },
+    }
+}
+
+/// Messages of one event's route in a month: an event travels alone (`via_iot` when an actor
+/// publishes it over MQTT), or in collections, which IoT Core carries on [`COLLECTION_EVENT`]
+/// and whose consumer publishes each member to the event's own topic.
 pub(crate) struct EventMessages {
+    /// The route (catalog event) these messages take.
+    pub event: String,
+    /// Published by an actor over MQTT (or sent to one), so metered by IoT Core.
+    pub via_iot: bool,
     /// Events per message.
     pub per_message: f64,
     pub messages: f64,
@@ -192,26 +297,45 @@ pub(crate) struct EventMessages {
 
 pub(crate) fn event_messages(
     profile: &Profile,
-    messaging: Messaging,
+    plans: &BTreeMap<String, ActorPlan>,
     rate: &EventRate,
-) -> EventMessages {
+) -> Vec<EventMessages> {
     let sizes = profile.message_sizes;
     let actors = match &rate.actor {
         Some(kind) => profile.actors[kind].per_customer,
         None => 1.0,
     };
-    let per_message = match messaging {
-        Messaging::EventCollections if rate.collectable => {
-            profile.event_collections.events_per_collection
-        }
-        _ => 1.0,
-    };
     let payload = rate.payload_bytes.unwrap_or(sizes.payload_bytes);
-    EventMessages {
-        per_message,
-        messages: rate.per_day * actors * DAYS_PER_MONTH / per_message,
-        device_bytes: per_message * (payload + sizes.device_message_overhead_bytes),
-        envelope_bytes: per_message * (payload + sizes.envelope_overhead_bytes),
+    let events = rate.per_day * actors * DAYS_PER_MONTH;
+    let single = |via_iot: bool| EventMessages {
+        event: rate.event.clone(),
+        via_iot,
+        per_message: 1.0,
+        messages: events,
+        device_bytes: payload + sizes.device_message_overhead_bytes,
+        envelope_bytes: payload + sizes.envelope_overhead_bytes,
+    };
+    let collection = rate
+        .actor
+        .as_ref()
+        .filter(|_| rate.collectable)
+        .and_then(|kind| plans.get(kind)?.events_per_collection);
+    match collection {
+        None => vec![single(true)],
+        Some(per_collection) => {
+            let members = per_collection * (payload + sizes.device_message_overhead_bytes);
+            vec![
+                EventMessages {
+                    event: COLLECTION_EVENT.to_string(),
+                    via_iot: true,
+                    per_message: per_collection,
+                    messages: events / per_collection,
+                    device_bytes: members,
+                    envelope_bytes: members + sizes.envelope_overhead_bytes,
+                },
+                single(false),
+            ]
+        }
     }
 }
 
@@ -238,28 +362,34 @@ pub fn customer_usage(
     let record_increment = increment(&prices.firehose_ingestion);
 
     let mut usage = MonthlyUsage::default();
-    for actor in profile.actors.values() {
-        let connection = match scenario.connectivity {
-            Connectivity::AlwaysConnected => actor.connection.always_connected,
-            Connectivity::DisconnectWhenIdle => actor.connection.disconnect_when_idle,
-        };
-        usage.connection_minutes +=
-            actor.per_customer * connection.hours_per_day * 60.0 * DAYS_PER_MONTH;
-        // A session costs a CONNECT and a SUBSCRIBE, each metered as at least one message.
+    let plans = actor_plans(profile, routes, scenario);
+    for (kind, actor) in &profile.actors {
+        let plan = plans[kind];
+        usage.connection_minutes += actor.per_customer * plan.minutes_per_day * DAYS_PER_MONTH;
+        // A session costs a CONNECT (and a SUBSCRIBE), each metered as at least one message.
         usage.iot_messages +=
-            actor.per_customer * connection.sessions_per_day * 2.0 * DAYS_PER_MONTH;
+            actor.per_customer * plan.sessions_per_day * plan.messages_per_session * DAYS_PER_MONTH;
     }
 
-    for rate in &profile.events {
-        let route = &routes[&rate.event];
-        let EventMessages {
-            per_message,
-            messages,
-            device_bytes,
-            envelope_bytes,
-        } = event_messages(profile, scenario.messaging, rate);
-
-        match route.direction {
+    for EventMessages {
+        event,
+        via_iot,
+        per_message,
+        messages,
+        device_bytes,
+        envelope_bytes,
+    } in profile
+        .events
+        .iter()
+        .flat_map(|rate| event_messages(profile, &plans, rate))
+    {
+        let route = &routes[&event];
+        let direction = if via_iot {
+            route.direction
+        } else {
+            Direction::BackendToBackend
+        };
+        match direction {
             Direction::ActorToBackend => {
                 usage.iot_messages += messages * increments(device_bytes, iot_increment);
                 usage.iot_rules_triggered +=
@@ -318,7 +448,7 @@ pub fn customer_usage(
         usage.firehose_ingested_gb +=
             messages * increments(envelope_bytes, record_increment) * record_increment as f64
                 / BYTES_PER_GB;
-        let flow = usage.event_store.entry(rate.event.clone()).or_default();
+        let flow = usage.event_store.entry(event).or_default();
         flow.records += messages;
         flow.bytes += messages * envelope_bytes;
     }

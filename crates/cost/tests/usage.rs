@@ -74,30 +74,76 @@ fn disconnect_when_idle_trades_minutes_for_session_messages() {
 }
 
 #[test]
-fn event_collections_carry_eight_telemetry_events_per_message() {
+fn event_collections_carry_what_waits_an_hour_and_are_unpacked_into_events() {
     let usage = usage(&profile(), Scenario::EVENT_COLLECTIONS);
-    // 2,920 telemetry events in 365 collections of 4,000 bytes: one 5 KB message each.
+    // Telemetry every 900 s waits up to an hour: 4.5 a collection on average, so 2,920 events
+    // travel in 2,920 / 4.5 collections of 4.5 × 500 = 2,250 bytes (one 5 KB message each).
+    let collections = 2_920.0 / 4.5;
     close(
         usage.iot_messages,
-        2.0 * MONTH + 365.0 + 365.0 + 3.0 * 365.0,
+        2.0 * MONTH + collections + 365.0 + 3.0 * 365.0,
     );
-    close(usage.iot_rules_triggered, 2.0 * 730.0);
-    close(usage.sns_publishes, 365.0 * 4.0);
-    close(usage.handler.requests, 365.0 + 730.0 + 365.0);
-    // A collection's handler runs 25 + 7 × 2 = 39 ms, its bridge 6 + 39 ms.
+    close(usage.iot_rules_triggered, 2.0 * (collections + 365.0));
+    // The collection-unpacker publishes each member to its own topic: the collections' publishes
+    // come on top of the events'.
+    close(usage.sns_publishes, collections + 2_920.0 + 365.0 * 3.0);
+    close(
+        usage.handler.requests,
+        collections + 2_920.0 + 730.0 + 365.0,
+    );
+    // The unpacker runs 25 + 3.5 × 2 = 32 ms per collection; members are handled one by one.
     close(
         usage.handler.gb_seconds,
-        365.0 * 0.25 * 0.039 + 1_095.0 * 0.25 * 0.025,
+        collections * 0.25 * 0.032 + 4_015.0 * 0.25 * 0.025,
     );
-    close(
-        usage.bridge.gb_seconds,
-        365.0 * 0.125 * 0.045 + 1_095.0 * 0.125 * 0.031 + 365.0 * 0.125 * 0.026,
-    );
-    // A collection's envelope is 8 × 800 = 6,400 bytes: two 5 KB Firehose increments.
+    // Each collection's envelope (2,250 + 400 bytes) is a record too.
     close(
         usage.firehose_ingested_gb,
-        (365.0 * 2.0 + 1_095.0) * 5_120.0 / GIB,
+        (collections + 4_015.0) * 5_120.0 / GIB,
     );
+    let stored = usage.event_store["EVENT_COLLECTION"];
+    close(stored.records, collections);
+    close(stored.bytes, collections * 2_650.0);
+    close(usage.event_store["TELEMETRY_REPORTED"].records, 2_920.0);
+}
+
+#[test]
+fn idle_sessions_are_derived_from_the_device_settings() {
+    let text = PROFILE.replace(
+        "disconnect_when_idle: { hours_per_day: 0.5, sessions_per_day: 12 }",
+        "disconnect_when_idle: { idle_after_s: 30, poll_interval_s: 3600 }",
+    );
+    let derived = Profile::from_yaml(&text, "derived.yaml", &routes()).unwrap();
+    // Single events: 108 sends a day (telemetry every 15 minutes and finished), each its own
+    // session of one billed minute; no gap is long enough for a poll.
+    let single = usage(&derived, Scenario::DISCONNECT_WHEN_IDLE);
+    let sessions = 108.0;
+    close(single.connection_minutes, sessions * MONTH);
+    // A CONNECT per session (the persistent session is still there: no SUBSCRIBE).
+    close(
+        single.iot_messages,
+        sessions * MONTH + 2_920.0 + 365.0 + 3.0 * 365.0,
+    );
+    // Collections: only the 12 finished a day need a session; telemetry rides on them and on
+    // the polls, as many a collection as waited since the last session.
+    let both = usage(&derived, Scenario::BOTH);
+    let sessions =
+        postoffice_cost::sessions::sessions_per_day(12.0, 12.0, 3600.0, 30.0, Some(3600.0));
+    close(both.connection_minutes, sessions * MONTH);
+    let per_collection = postoffice_cost::sessions::events_per_collection_idle(96.0, sessions);
+    close(
+        both.event_store["EVENT_COLLECTION"].records,
+        2_920.0 / per_collection,
+    );
+    assert!(
+        both.connection_minutes < 0.05 * usage(&derived, Scenario::BASELINE).connection_minutes
+    );
+}
+
+#[test]
+fn collections_travel_in_the_collections_scenarios_only() {
+    let usage = usage(&profile(), Scenario::BASELINE);
+    assert!(!usage.event_store.contains_key("EVENT_COLLECTION"));
     // The same bytes reach the event store either way.
     let single = customer_usage(
         &profile(),
