@@ -23,10 +23,10 @@ use crate::CostError;
 use crate::deployment::BridgeMode;
 use crate::pricing::{Price, PriceList, PriceStatus, increments};
 use crate::profile::Profile;
-use crate::routes::{Direction, EventRoutes, IOT_FORWARDER};
+use crate::routes::{COLLECTION_EVENT, Direction, EventRoutes, IOT_FORWARDER};
 use crate::usage::{
     BYTES_PER_GB, Connectivity, DAYS_PER_MONTH, EventMessages, Messaging, MonthlyUsage, Scenario,
-    actor_plans, customer_usage, event_messages,
+    actor_plans, customer_usage, event_messages, partition_objects,
 };
 
 /// The version of `metering.json`'s shape this reads.
@@ -436,6 +436,8 @@ pub struct MeasuredBill {
     pub functions: Vec<FunctionLine>,
     pub measured_usd: f64,
     pub model_usd: f64,
+    /// The measured cost of the lines the model covers: what compares with `model_usd`.
+    pub measured_modelled_usd: f64,
     /// The run's totals per household per month (× 365/12 ÷ days ÷ households).
     pub measured_per_household_monthly_usd: f64,
     pub model_per_household_monthly_usd: f64,
@@ -447,6 +449,9 @@ pub struct MeasuredBill {
     /// What makes the comparison less than like for like (set by the caller, which knows the
     /// run's record).
     pub warnings: Vec<String>,
+    /// With collections: events per collection, measured (members the collection-unpacker
+    /// published per EVENT_COLLECTION publish) and modelled.
+    pub events_per_collection: Option<Detail>,
 }
 
 /// The model's role for a function, from its name (`{prefix}-{consumer}-bridge`,
@@ -1122,6 +1127,11 @@ pub fn measured_bill(
     let lines = lines.lines;
     let measured_usd: f64 = lines.iter().map(|line| line.measured_usd).sum();
     let model_usd: f64 = lines.iter().filter_map(|line| line.model_usd).sum();
+    let measured_modelled_usd: f64 = lines
+        .iter()
+        .filter(|line| line.model_usd.is_some())
+        .map(|line| line.measured_usd)
+        .sum();
     // factor = household-months the run stands for.
     let per_household_month = |usd: f64| usd / factor;
     Ok(MeasuredBill {
@@ -1136,6 +1146,7 @@ pub fn measured_bill(
         functions,
         measured_usd,
         model_usd,
+        measured_modelled_usd,
         measured_per_household_monthly_usd: per_household_month(measured_usd),
         model_per_household_monthly_usd: per_household_month(model_usd),
         not_priced,
@@ -1147,22 +1158,62 @@ pub fn measured_bill(
             .map(|(name, _)| name)
             .collect(),
         warnings: Vec::new(),
+        events_per_collection: events_per_collection(m, profile, routes, run.scenario),
     })
 }
 
-/// The objects Firehose writes over `days`: per partition, one per buffer interval or per full
-/// buffer, whichever is more, and never more than the records it received (the model's rule,
-/// [`crate::usage::event_store_objects`], over the run instead of a month).
+/// Events per collection, measured from the SNS publishes per topic (`{prefix}-{EVENT}`) and
+/// modelled, when the scenario collects anything.
+fn events_per_collection(
+    m: &Metering,
+    profile: &Profile,
+    routes: &EventRoutes,
+    scenario: Scenario,
+) -> Option<Detail> {
+    let plans = actor_plans(profile, routes, scenario);
+    let collected: Vec<&str> = profile
+        .events
+        .iter()
+        .filter(|rate| {
+            rate.collectable
+                && rate
+                    .actor
+                    .as_ref()
+                    .and_then(|kind| plans.get(kind)?.events_per_collection)
+                    .is_some()
+        })
+        .map(|rate| rate.event.as_str())
+        .collect();
+    if collected.is_empty() {
+        return None;
+    }
+    let published = |event: &str| -> f64 {
+        m.sns
+            .topics
+            .iter()
+            .filter(|(topic, _)| *topic == event || topic.ends_with(&format!("-{event}")))
+            .map(|(_, counted)| counted.count as f64)
+            .sum()
+    };
+    let members: f64 = collected.iter().map(|event| published(event)).sum();
+    let collections = published(COLLECTION_EVENT);
+    let modelled: Vec<f64> = plans
+        .values()
+        .filter_map(|plan| plan.events_per_collection)
+        .collect();
+    Some(detail(
+        "events per collection",
+        (collections > 0.0).then(|| members / collections),
+        (modelled.len() == 1).then(|| modelled[0]),
+    ))
+}
+
+/// The objects Firehose writes over `days` ([`crate::usage::partition_objects`] over the run
+/// instead of a month).
 fn run_objects(usage: &MonthlyUsage, profile: &Profile, days: f64) -> f64 {
-    let store = profile.event_store;
-    let buffer_bytes = store.buffer_size_mb * 1024.0 * 1024.0;
     usage
         .event_store
         .values()
-        .map(|flow| {
-            let by_time = days * 86_400.0 / store.buffer_interval_seconds;
-            let by_size = (flow.bytes / buffer_bytes).ceil();
-            by_time.max(by_size).min(flow.records)
-        })
+        .map(|flow| partition_objects(flow, profile, days * 86_400.0))
         .sum()
 }

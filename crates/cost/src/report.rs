@@ -322,6 +322,13 @@ fn quantity(value: f64) -> String {
     }
 }
 
+fn percent_apart(measured: f64, model: f64) -> String {
+    if model == 0.0 {
+        return "-".to_string();
+    }
+    format!("{:+.1} %", (measured - model) / model * 100.0 + 0.0)
+}
+
 fn optional_quantity(value: Option<f64>, missing: &str) -> String {
     value.map_or_else(|| missing.to_string(), quantity)
 }
@@ -377,6 +384,14 @@ pub fn render_measured(bill: &MeasuredBill) -> String {
     for warning in &bill.warnings {
         let _ = writeln!(out, "Warning: {warning}");
     }
+    if let Some(per) = &bill.events_per_collection {
+        let _ = writeln!(
+            out,
+            "Events per collection: {} measured, {} modelled.",
+            optional_quantity(per.measured, "none"),
+            optional_quantity(per.model, "-")
+        );
+    }
     out.push('\n');
     let item_width = bill
         .lines
@@ -427,6 +442,18 @@ pub fn render_measured(bill: &MeasuredBill) -> String {
         thousands(bill.measured_usd, 6),
         "",
         thousands(bill.model_usd, 6)
+    );
+    let _ = writeln!(
+        out,
+        "{:item_width$}  {:unit_width$}  {:price_width$}  {:>14} {:>12}  {:>14} {:>12}  {:>12}",
+        "total, the modelled lines",
+        "",
+        "",
+        "",
+        thousands(bill.measured_modelled_usd, 6),
+        "",
+        thousands(bill.model_usd, 6),
+        percent_apart(bill.measured_modelled_usd, bill.model_usd)
     );
     let _ = writeln!(
         out,

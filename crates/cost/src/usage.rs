@@ -473,19 +473,28 @@ fn gb_seconds(memory_mb: f64, milliseconds: f64) -> f64 {
     memory_mb / 1024.0 * milliseconds / 1000.0
 }
 
-/// S3 objects Firehose writes in a month: per partition, one per buffer interval or per full
-/// buffer, whichever is more, and never more than the records it received.
+/// S3 objects Firehose writes in a month ([`partition_objects`] per partition).
 pub fn event_store_objects(usage: &MonthlyUsage, profile: &Profile) -> f64 {
-    let store = profile.event_store;
-    let seconds = DAYS_PER_MONTH * 86_400.0;
-    let buffer_bytes = store.buffer_size_mb * 1024.0 * 1024.0;
     usage
         .event_store
         .values()
-        .map(|flow| {
-            let by_time = seconds / store.buffer_interval_seconds;
-            let by_size = (flow.bytes / buffer_bytes).ceil();
-            by_time.max(by_size).min(flow.records)
-        })
+        .map(|flow| partition_objects(flow, profile, DAYS_PER_MONTH * 86_400.0))
         .sum()
+}
+
+/// The objects one partition's records make over `seconds`. Firehose opens a partition's buffer
+/// at its first record and writes it as one object once the buffer interval has passed or the
+/// buffer is full (<https://docs.aws.amazon.com/firehose/latest/dev/buffering.html>): records
+/// arriving at random at rate R each open a buffer that takes the interval's R × I records more,
+/// so there are records / (1 + R × I) objects, or more when the buffers fill first.
+pub fn partition_objects(flow: &StoreFlow, profile: &Profile, seconds: f64) -> f64 {
+    let store = profile.event_store;
+    if flow.records <= 0.0 {
+        return 0.0;
+    }
+    let buffer_bytes = store.buffer_size_mb * 1024.0 * 1024.0;
+    let per_buffer = 1.0 + flow.records / seconds * store.buffer_interval_seconds;
+    let by_time = flow.records / per_buffer;
+    let by_size = (flow.bytes / buffer_bytes).ceil();
+    by_time.max(by_size).min(flow.records)
 }

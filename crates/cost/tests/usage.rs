@@ -207,18 +207,30 @@ fn firehose_records_round_up_at_five_kilobytes() {
 #[test]
 fn event_store_objects_follow_the_buffer() {
     let profile = profile();
+    let seconds = MONTH * 86_400.0;
     let one = usage(&profile, Scenario::BASELINE);
-    // One household: fewer records than buffer intervals, so one object per record.
-    close(event_store_objects(&one, &profile), 4_015.0);
-    // A thousand households: every partition has more records than the month's 8,760
-    // five-minute buffers, and none fills 128 MB, so each flushes on time.
+    // One household: a partition's buffer opens at a record and takes those of the next five
+    // minutes: 2,920 telemetry records a month, 0.33 a buffer interval, make 2,920 / 1.33
+    // objects; the three partitions of 365 records a month 365 / 1.04 each.
+    let objects = |records: f64| records / (1.0 + records / seconds * 300.0);
+    close(
+        event_store_objects(&one, &profile),
+        objects(2_920.0) + 3.0 * objects(365.0),
+    );
+    // A thousand households: every partition receives a record every few seconds, so about one
+    // object per five minutes (8,760 a month), none filling 128 MB.
     let thousand = one.times(1_000.0);
-    close(event_store_objects(&thousand, &profile), 4.0 * 8_760.0);
+    let expected = objects(2_920_000.0) + 3.0 * objects(365_000.0);
+    close(event_store_objects(&thousand, &profile), expected);
+    assert!(
+        (4.0 * 8_500.0..4.0 * 8_760.0).contains(&expected),
+        "{expected}"
+    );
     // A million households: telemetry fills 128 MB buffers 17,405 times
     // (2,336,000,000,000 bytes / 134,217,728, rounded up).
     let million = one.times(1_000_000.0);
     close(
         event_store_objects(&million, &profile),
-        17_405.0 + 3.0 * 8_760.0,
+        17_405.0 + 3.0 * objects(365_000_000.0),
     );
 }
