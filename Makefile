@@ -52,7 +52,7 @@ bench-e2e: setup ## latency (p50/p99) and events/s through a whole local post of
 	$(CARGO) build --bins --profile $(BENCH_PROFILE) $(LOCAL_BINARIES)
 	$(CARGO) run --quiet --profile $(BENCH_PROFILE) -p postoffice-e2e --bin bench-e2e -- $(BENCH_PROFILE)
 
-# Not in `make test`: four local post offices and four compressed days (about 15 minutes).
+# Not in `make test`: four local post offices and four compressed days (about 25 minutes).
 bill-check: setup ## measured bill beside the model (release): idle-disconnect cut, collections factor, every line over 10 %
 	$(CARGO) build --bins --release $(LOCAL_BINARIES)
 	POSTOFFICE=$(TARGET_DIR)/release/postoffice scripts/bill-check.py

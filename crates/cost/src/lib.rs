@@ -37,7 +37,8 @@ pub use profile::{ContainerService, Idle, IdleConnection, Profile};
 pub use routes::{COLLECTION_EVENT, Direction, EventRoute, EventRoutes, IOT_FORWARDER};
 pub use usage::{
     ActorPlan, Connectivity, ConsumerDeliveries, DAYS_PER_MONTH, Messaging, MonthlyUsage, Scenario,
-    actor_plans, customer_usage, event_store_objects, partition_objects,
+    actor_plans, customer_usage, customer_usage_by_consumer, event_store_objects,
+    partition_objects,
 };
 
 /// Why an estimate could not be made.

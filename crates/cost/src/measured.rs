@@ -26,7 +26,7 @@ use crate::profile::Profile;
 use crate::routes::{COLLECTION_EVENT, Direction, EventRoutes, IOT_FORWARDER};
 use crate::usage::{
     BYTES_PER_GB, Connectivity, DAYS_PER_MONTH, EventMessages, Messaging, MonthlyUsage, Scenario,
-    actor_plans, customer_usage, event_messages, partition_objects,
+    actor_plans, customer_usage_by_consumer, event_messages, partition_objects,
 };
 
 /// The version of `metering.json`'s shape this reads.
@@ -673,7 +673,25 @@ pub fn measured_bill(
     let p = &prices.prices;
     let m = metering;
     let factor = run.households * run.days / DAYS_PER_MONTH;
-    let model = customer_usage(profile, routes, p, run.scenario, run.bridge).times(factor);
+    // Consumers as the run deployed them: one whose bridge function (`{prefix}-{consumer}-bridge`)
+    // ran is separate, one whose handler ran without a bridge embedded; `run.bridge` otherwise.
+    let ran = |consumer: &str, role: &str| {
+        let suffix = format!("-{consumer}-{role}");
+        m.lambda
+            .iter()
+            .any(|(name, function)| name.ends_with(&suffix) && function.requests > 0)
+    };
+    let deployed = |consumer: &str| {
+        if ran(consumer, "bridge") {
+            BridgeMode::Separate
+        } else if ran(consumer, "handler") {
+            BridgeMode::Embedded
+        } else {
+            run.bridge
+        }
+    };
+    let model =
+        customer_usage_by_consumer(profile, routes, p, run.scenario, &deployed).times(factor);
     let flows = Flows::of(profile, routes, prices, run.scenario).times(factor);
     let household_days = run.households * run.days;
     let iot = &m.iot;

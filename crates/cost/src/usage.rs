@@ -349,6 +349,18 @@ pub fn customer_usage(
     scenario: Scenario,
     bridge: BridgeMode,
 ) -> MonthlyUsage {
+    customer_usage_by_consumer(profile, routes, prices, scenario, &|_| bridge)
+}
+
+/// [`customer_usage`] with each consumer deployed as `bridge(consumer)` says (a deployment that
+/// mixes separate and embedded bridges).
+pub fn customer_usage_by_consumer(
+    profile: &Profile,
+    routes: &EventRoutes,
+    prices: &Prices,
+    scenario: Scenario,
+    bridge: &dyn Fn(&str) -> BridgeMode,
+) -> MonthlyUsage {
     let increment = |price: &crate::pricing::Price| {
         price
             .increment_bytes
@@ -423,7 +435,7 @@ pub fn customer_usage(
             let flow = usage.consumers.entry(consumer.clone()).or_default();
             flow.deliveries += messages;
             flow.message_bytes += messages * envelope_bytes;
-            match bridge {
+            match bridge(consumer) {
                 BridgeMode::Separate => {
                     let handler_ms = billed_ms(function, per_message, 0.0);
                     role.requests += messages;

@@ -345,3 +345,37 @@ fn a_run_needs_households_and_days() {
     assert!(matches!(error, CostError::Run(_)), "{error}");
     assert!(error.to_string().contains("households is 0"), "{error}");
 }
+
+#[test]
+fn the_model_deploys_each_consumer_as_the_run_did() {
+    let prices = shipped_prices();
+    // The telemetry consumer's handler ran without a bridge: it is its own SNS endpoint.
+    let mut embedded = metering();
+    embedded.lambda.remove("postoffice-telemetry-bridge");
+    let bill =
+        measured_bill(&embedded, &profile(), &routes(), &prices, run(2.0, 1.0)).expect("priced");
+    let factor = 2.0 / MONTH;
+    let separate = customer_usage(
+        &profile(),
+        &routes(),
+        &prices.prices,
+        Scenario::BASELINE,
+        BridgeMode::Separate,
+    );
+    // Telemetry takes 2,920 telemetry and 365 finished deliveries a month: no bridge for them,
+    // the other consumers (no function ran) as --bridge says.
+    close(
+        line(&bill, "Lambda", "requests: bridges")
+            .model
+            .expect("modelled"),
+        (separate.bridge.requests - 2_920.0 - 365.0) * factor,
+        "bridges",
+    );
+    close(
+        line(&bill, "Lambda", "requests: handlers")
+            .model
+            .expect("modelled"),
+        separate.handler.requests * factor,
+        "handlers",
+    );
+}
