@@ -34,7 +34,9 @@ pub use measured::{
 };
 pub use pricing::{Price, PriceList, PriceStatus, Tier, increments};
 pub use profile::{ContainerService, Idle, IdleConnection, Profile};
-pub use routes::{COLLECTION_EVENT, Direction, EventRoute, EventRoutes, IOT_FORWARDER};
+pub use routes::{
+    COLLECTION_EVENT, COLLECTION_UNPACKER, Direction, EventRoute, EventRoutes, IOT_FORWARDER,
+};
 pub use usage::{
     ActorPlan, Connectivity, ConsumerDeliveries, DAYS_PER_MONTH, Messaging, MonthlyUsage, Scenario,
     actor_plans, customer_usage, customer_usage_by_consumer, event_store_objects,

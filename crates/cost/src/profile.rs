@@ -147,6 +147,10 @@ pub struct LambdaFunctions {
     pub bridge: LambdaFunction,
     pub handler: LambdaFunction,
     pub forwarder: LambdaFunction,
+    /// The collection-unpacker: an SNS publish per member (`extra_event_ms`); the handler's
+    /// figures when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpacker: Option<LambdaFunction>,
     /// With an embedded bridge the handler (or forwarder) is its own SNS endpoint: what its
     /// duration grows by per delivery for that work (parsing, signature verification with a
     /// cached certificate, the checks). No bridge is billed then.
@@ -162,6 +166,13 @@ pub struct LambdaFunction {
     /// Further duration for each further event of an Event Collection.
     #[serde(default)]
     pub extra_event_ms: f64,
+}
+
+impl LambdaFunctions {
+    /// The collection-unpacker's figures.
+    pub fn unpacker(&self) -> LambdaFunction {
+        self.unpacker.unwrap_or(self.handler)
+    }
 }
 
 /// A consumer as an ECS service on Fargate behind an Application Load Balancer: the
@@ -368,10 +379,12 @@ impl Profile {
                 _ => {}
             }
         }
+        let unpacker = self.lambda.unpacker();
         for (role, function) in [
             ("bridge", &self.lambda.bridge),
             ("handler", &self.lambda.handler),
             ("forwarder", &self.lambda.forwarder),
+            ("unpacker", &unpacker),
         ] {
             let field = format!("lambda.{role}");
             if !(128.0..=10240.0).contains(&function.memory_mb) {

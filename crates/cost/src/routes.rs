@@ -12,6 +12,9 @@ pub const IOT_FORWARDER: &str = "iot-forwarder";
 /// event's topic.
 pub const COLLECTION_EVENT: &str = "EVENT_COLLECTION";
 
+/// The consumer of [`COLLECTION_EVENT`]: it publishes each member of a collection.
+pub const COLLECTION_UNPACKER: &str = "collection-unpacker";
+
 /// Which way an event flows (catalog `direction`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::deployment::BridgeMode;
 use crate::pricing::{Prices, increments};
 use crate::profile::{Actor, Connection, EventRate, Idle, LambdaFunction, Profile};
-use crate::routes::{COLLECTION_EVENT, Direction, EventRoutes, IOT_FORWARDER};
+use crate::routes::{COLLECTION_EVENT, COLLECTION_UNPACKER, Direction, EventRoutes, IOT_FORWARDER};
 use crate::sessions;
 
 /// Topic rules that take every message an actor publishes on an event's topic: the event
@@ -90,6 +90,8 @@ pub struct LambdaUsage {
 pub struct StoreFlow {
     pub records: f64,
     pub bytes: f64,
+    /// Moments records arrive at: a collection's members, unpacked together, arrive at once.
+    pub arrivals: f64,
 }
 
 /// What SNS delivers to one consumer over HTTPS.
@@ -152,6 +154,7 @@ impl MonthlyUsage {
                     let flow = StoreFlow {
                         records: flow.records * customers,
                         bytes: flow.bytes * customers,
+                        arrivals: flow.arrivals * customers,
                     };
                     (event.clone(), flow)
                 })
@@ -291,6 +294,8 @@ pub(crate) struct EventMessages {
     /// Events per message.
     pub per_message: f64,
     pub messages: f64,
+    /// Moments the messages are published at: the members of a collection together.
+    pub arrivals: f64,
     pub device_bytes: f64,
     pub envelope_bytes: f64,
 }
@@ -312,6 +317,7 @@ pub(crate) fn event_messages(
         via_iot,
         per_message: 1.0,
         messages: events,
+        arrivals: events,
         device_bytes: payload + sizes.device_message_overhead_bytes,
         envelope_bytes: payload + sizes.envelope_overhead_bytes,
     };
@@ -324,16 +330,21 @@ pub(crate) fn event_messages(
         None => vec![single(true)],
         Some(per_collection) => {
             let members = per_collection * (payload + sizes.device_message_overhead_bytes);
+            let collections = events / per_collection;
             vec![
                 EventMessages {
                     event: COLLECTION_EVENT.to_string(),
                     via_iot: true,
                     per_message: per_collection,
-                    messages: events / per_collection,
+                    messages: collections,
+                    arrivals: collections,
                     device_bytes: members,
                     envelope_bytes: members + sizes.envelope_overhead_bytes,
                 },
-                single(false),
+                EventMessages {
+                    arrivals: collections,
+                    ..single(false)
+                },
             ]
         }
     }
@@ -388,6 +399,7 @@ pub fn customer_usage_by_consumer(
         via_iot,
         per_message,
         messages,
+        arrivals,
         device_bytes,
         envelope_bytes,
     } in profile
@@ -429,6 +441,8 @@ pub fn customer_usage_by_consumer(
         for consumer in &route.consumers {
             let (function, role) = if consumer == IOT_FORWARDER {
                 (profile.lambda.forwarder, &mut usage.forwarder)
+            } else if consumer == COLLECTION_UNPACKER {
+                (profile.lambda.unpacker(), &mut usage.handler)
             } else {
                 (profile.lambda.handler, &mut usage.handler)
             };
@@ -463,6 +477,7 @@ pub fn customer_usage_by_consumer(
         let flow = usage.event_store.entry(event).or_default();
         flow.records += messages;
         flow.bytes += messages * envelope_bytes;
+        flow.arrivals += arrivals;
     }
     let stored_bytes_per_day = usage
         .event_store
@@ -475,10 +490,12 @@ pub fn customer_usage_by_consumer(
     usage
 }
 
-/// Lambda bills duration rounded up to the millisecond; `more_ms` is further work in the same
+/// Lambda bills each invocation's duration rounded up to the millisecond; the profile gives mean
+/// billed durations (a measured mean of rounded invocations is not a whole number, and rounding
+/// it up again would bill more than was measured); `more_ms` is further work in the same
 /// invocation.
 fn billed_ms(function: LambdaFunction, events: f64, more_ms: f64) -> f64 {
-    (function.duration_ms + (events - 1.0) * function.extra_event_ms + more_ms).ceil()
+    function.duration_ms + (events - 1.0) * function.extra_event_ms + more_ms
 }
 
 fn gb_seconds(memory_mb: f64, milliseconds: f64) -> f64 {
@@ -504,9 +521,15 @@ pub fn partition_objects(flow: &StoreFlow, profile: &Profile, seconds: f64) -> f
     if flow.records <= 0.0 {
         return 0.0;
     }
+    // Records that arrive together (a collection's members) open one buffer.
+    let arrivals = if flow.arrivals > 0.0 {
+        flow.arrivals.min(flow.records)
+    } else {
+        flow.records
+    };
     let buffer_bytes = store.buffer_size_mb * 1024.0 * 1024.0;
-    let per_buffer = 1.0 + flow.records / seconds * store.buffer_interval_seconds;
-    let by_time = flow.records / per_buffer;
+    let per_buffer = 1.0 + arrivals / seconds * store.buffer_interval_seconds;
+    let by_time = arrivals / per_buffer;
     let by_size = (flow.bytes / buffer_bytes).ceil();
     by_time.max(by_size).min(flow.records)
 }

@@ -234,3 +234,47 @@ fn event_store_objects_follow_the_buffer() {
         17_405.0 + 3.0 * objects(365_000_000.0),
     );
 }
+
+#[test]
+fn the_unpacker_has_its_own_durations_and_fractional_means_are_not_rounded_again() {
+    let text = PROFILE.replace(
+        "  forwarder: { memory_mb: 128, duration_ms: 20, extra_event_ms: 1 }",
+        "  forwarder: { memory_mb: 128, duration_ms: 20, extra_event_ms: 1 }\n  \
+         unpacker: { memory_mb: 256, duration_ms: 4.5, extra_event_ms: 5 }",
+    );
+    let unpacker = Profile::from_yaml(&text, "unpacker.yaml", &routes()).unwrap();
+    let with = usage(&unpacker, Scenario::EVENT_COLLECTIONS);
+    let without = usage(&profile(), Scenario::EVENT_COLLECTIONS);
+    let collections = 2_920.0 / 4.5;
+    // 4.5 + 3.5 × 5 = 22 ms per collection instead of the handler's 25 + 3.5 × 2 = 32 ms.
+    close(
+        with.handler.gb_seconds - without.handler.gb_seconds,
+        collections * 0.25 * (0.022 - 0.032),
+    );
+    // A mean of 1.6 billed ms stays 1.6 ms.
+    let fractional = PROFILE.replace(
+        "handler: { memory_mb: 256, duration_ms: 25, extra_event_ms: 2 }",
+        "handler: { memory_mb: 256, duration_ms: 1.6, extra_event_ms: 2 }",
+    );
+    let fractional = Profile::from_yaml(&fractional, "fractional.yaml", &routes()).unwrap();
+    close(
+        usage(&fractional, Scenario::BASELINE).handler.gb_seconds,
+        4_015.0 * 0.25 * 0.0016,
+    );
+}
+
+#[test]
+fn a_collections_members_open_one_buffer_together() {
+    let profile = profile();
+    let seconds = MONTH * 86_400.0;
+    let collected = usage(&profile, Scenario::EVENT_COLLECTIONS);
+    let telemetry = collected.event_store["TELEMETRY_REPORTED"];
+    let collections = 2_920.0 / 4.5;
+    close(telemetry.records, 2_920.0);
+    close(telemetry.arrivals, collections);
+    // The members arrive in 649 bursts a month, each opening a buffer of its own.
+    close(
+        postoffice_cost::partition_objects(&telemetry, &profile, seconds),
+        collections / (1.0 + collections / seconds * 300.0),
+    );
+}
