@@ -10,7 +10,7 @@ LOCAL_BINARIES := -p postoffice-cli -p sns-bridge -p iot-forwarder -p example-ki
 POSTOFFICE := $(TARGET_DIR)/debug/postoffice
 VECTORS ?= ../shared/sns-vectors
 
-.PHONY: help setup build local-binaries test lint unit catalog-check terraform-check e2e demo bench bench-e2e bench-peers package
+.PHONY: help setup build local-binaries test lint unit catalog-check terraform-check e2e demo bench bench-e2e bench-peers package bill-check
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -51,6 +51,11 @@ BENCH_PROFILE ?= release
 bench-e2e: setup ## latency (p50/p99) and events/s through a whole local post office (release Lambdas), and device→reply per kitchen deployment (separate, embedded, container)
 	$(CARGO) build --bins --profile $(BENCH_PROFILE) $(LOCAL_BINARIES)
 	$(CARGO) run --quiet --profile $(BENCH_PROFILE) -p postoffice-e2e --bin bench-e2e -- $(BENCH_PROFILE)
+
+# Not in `make test`: four local post offices and four compressed days (about 25 minutes).
+bill-check: setup ## measured bill beside the model (release): idle-disconnect cut, collections factor, every line over 10 %
+	$(CARGO) build --bins --release $(LOCAL_BINARIES)
+	POSTOFFICE=$(TARGET_DIR)/release/postoffice scripts/bill-check.py
 
 bench: ## criterion benchmarks
 	$(CARGO) bench --workspace

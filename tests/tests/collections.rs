@@ -65,7 +65,7 @@ fn the_device_library_sends_collectable_events_together_and_consumers_get_each()
             },
             outbox.path(),
         );
-        // What the catalog allows (telemetry waits up to ten minutes), sent as soon as three
+        // What the catalog allows (telemetry waits up to an hour), sent as soon as three
         // are waiting.
         config.collections = CollectionPolicy::from_catalog(Catalog::embedded()).max_events(3);
         let device = Device::start(config).unwrap();

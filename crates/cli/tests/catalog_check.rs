@@ -74,7 +74,7 @@ fn the_repository_catalog_passes() {
         &"ok FIRMWARE_UPDATE_OFFERED backend-to-actor producers=firmware consumers=iot-forwarder"
     ));
     assert!(lines.contains(
-        &"ok DEVICE_TELEMETRY_REPORTED actor-to-backend producers=device consumers=telemetry collection_max_wait_s=600"
+        &"ok DEVICE_TELEMETRY_REPORTED actor-to-backend producers=device consumers=telemetry collection_max_wait_s=3600"
     ));
     assert!(lines.contains(
         &"ok EVENT_COLLECTION actor-to-backend producers=device consumers=collection-unpacker"

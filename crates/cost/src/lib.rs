@@ -21,6 +21,7 @@ pub mod pricing;
 pub mod profile;
 pub mod report;
 pub mod routes;
+pub mod sessions;
 pub mod usage;
 
 pub use deployment::{
@@ -29,14 +30,17 @@ pub use deployment::{
 };
 pub use estimate::{Bill, Estimate, FleetEstimate, Line, Saving, Savings, bill, estimate};
 pub use measured::{
-    Detail, FunctionLine, MeasuredBill, MeasuredLine, Metering, Run, measured_bill,
+    Detail, FleetRun, FunctionLine, MeasuredBill, MeasuredLine, Metering, Run, measured_bill,
 };
 pub use pricing::{Price, PriceList, PriceStatus, Tier, increments};
-pub use profile::{ContainerService, Profile};
-pub use routes::{Direction, EventRoute, EventRoutes, IOT_FORWARDER};
+pub use profile::{ContainerService, Idle, IdleConnection, Profile};
+pub use routes::{
+    COLLECTION_EVENT, COLLECTION_UNPACKER, Direction, EventRoute, EventRoutes, IOT_FORWARDER,
+};
 pub use usage::{
-    Connectivity, ConsumerDeliveries, DAYS_PER_MONTH, Messaging, MonthlyUsage, Scenario,
-    customer_usage, event_store_objects,
+    ActorPlan, Connectivity, ConsumerDeliveries, DAYS_PER_MONTH, Messaging, MonthlyUsage, Scenario,
+    actor_plans, customer_usage, customer_usage_by_consumer, event_store_objects,
+    partition_objects,
 };
 
 /// Why an estimate could not be made.

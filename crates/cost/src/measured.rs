@@ -23,10 +23,10 @@ use crate::CostError;
 use crate::deployment::BridgeMode;
 use crate::pricing::{Price, PriceList, PriceStatus, increments};
 use crate::profile::Profile;
-use crate::routes::{Direction, EventRoutes, IOT_FORWARDER};
+use crate::routes::{COLLECTION_EVENT, Direction, EventRoutes, IOT_FORWARDER};
 use crate::usage::{
-    BYTES_PER_GB, Connectivity, DAYS_PER_MONTH, EventMessages, MonthlyUsage, Scenario,
-    customer_usage, event_messages,
+    BYTES_PER_GB, Connectivity, DAYS_PER_MONTH, EventMessages, Messaging, MonthlyUsage, Scenario,
+    actor_plans, customer_usage_by_consumer, event_messages, partition_objects,
 };
 
 /// The version of `metering.json`'s shape this reads.
@@ -145,6 +145,9 @@ pub struct Metering {
     pub taken_at: String,
     /// Wall-clock seconds since start-up (not simulated time).
     pub elapsed_seconds: f64,
+    /// Simulated seconds per real second the time-based usage was metered in (connection
+    /// minutes, Firehose buffer intervals); 1 when the file does not say.
+    pub time_scale: f64,
     pub iot: MeteredIot,
     pub sns: MeteredSns,
     /// By function name.
@@ -239,6 +242,7 @@ fn parse(text: &str) -> Result<Metering, String> {
         started_at: optional(&top, "", "started_at")?.unwrap_or_default(),
         taken_at: optional(&top, "", "taken_at")?.unwrap_or_default(),
         elapsed_seconds: required(&top, "", "elapsed_seconds")?,
+        time_scale: optional(&top, "", "time_scale")?.unwrap_or(1.0),
         iot,
         sns,
         lambda: entries(&top, "", "lambda")?,
@@ -326,6 +330,44 @@ fn entries<T: DeserializeOwned>(
         .collect()
 }
 
+/// Where `local fleet` records each run it drives against a post office (`<run>/fleet-runs/`).
+pub const FLEET_RUNS_DIR: &str = "fleet-runs";
+
+/// What a `local fleet` run simulated (`<run>/fleet-runs/<tag>.json`), so that `cost --measured`
+/// prices the run against the model of the same households, day, scenario and actors.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct FleetRun {
+    /// The profile's name.
+    pub profile: String,
+    /// One household per simulated device.
+    pub households: u64,
+    /// The actor kinds simulated (`device`); the profile's other actors are not.
+    pub actors: Vec<String>,
+    /// Simulated seconds per real second.
+    pub time_scale: f64,
+    /// Simulated days the schedule covered.
+    pub days: f64,
+    pub idle_disconnect: bool,
+    pub collections: bool,
+}
+
+impl FleetRun {
+    pub fn scenario(&self) -> Scenario {
+        Scenario {
+            connectivity: if self.idle_disconnect {
+                Connectivity::DisconnectWhenIdle
+            } else {
+                Connectivity::AlwaysConnected
+            },
+            messaging: if self.collections {
+                Messaging::EventCollections
+            } else {
+                Messaging::SingleEvents
+            },
+        }
+    }
+}
+
 /// What the measured run was, as far as the model needs it: the run itself does not record how
 /// many households it simulated, over how many simulated days, nor how devices connected.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -394,6 +436,8 @@ pub struct MeasuredBill {
     pub functions: Vec<FunctionLine>,
     pub measured_usd: f64,
     pub model_usd: f64,
+    /// The measured cost of the lines the model covers: what compares with `model_usd`.
+    pub measured_modelled_usd: f64,
     /// The run's totals per household per month (× 365/12 ÷ days ÷ households).
     pub measured_per_household_monthly_usd: f64,
     pub model_per_household_monthly_usd: f64,
@@ -402,6 +446,12 @@ pub struct MeasuredBill {
     /// What the meter says it does not count.
     pub not_metered: Vec<String>,
     pub unconfirmed_prices: Vec<&'static str>,
+    /// What makes the comparison less than like for like (set by the caller, which knows the
+    /// run's record).
+    pub warnings: Vec<String>,
+    /// With collections: events per collection, measured (members the collection-unpacker
+    /// published per EVENT_COLLECTION publish) and modelled.
+    pub events_per_collection: Option<Detail>,
 }
 
 /// The model's role for a function, from its name (`{prefix}-{consumer}-bridge`,
@@ -420,8 +470,10 @@ pub fn role(function: &str) -> &'static str {
 /// quantities of [`customer_usage`], following the same flow.
 #[derive(Debug, Clone, Copy, Default)]
 struct Flows {
-    /// Sessions: a CONNECT and a SUBSCRIBE each.
+    /// Sessions: a CONNECT each.
     sessions: f64,
+    /// SUBSCRIBEs: sessions that found no persistent session.
+    subscribes: f64,
     device_publishes: f64,
     device_bytes: f64,
     device_units: f64,
@@ -439,24 +491,35 @@ impl Flows {
         let increment = |price: &Price| price.increment_bytes.unwrap_or(1);
         let iot_increment = increment(&prices.prices.iot_messaging);
         let mut flows = Flows::default();
-        for actor in profile.actors.values() {
-            let connection = match scenario.connectivity {
-                Connectivity::AlwaysConnected => actor.connection.always_connected,
-                Connectivity::DisconnectWhenIdle => actor.connection.disconnect_when_idle,
-            };
-            flows.sessions += actor.per_customer * connection.sessions_per_day * DAYS_PER_MONTH;
+        let plans = actor_plans(profile, routes, scenario);
+        for (kind, actor) in &profile.actors {
+            let plan = plans[kind];
+            let sessions = actor.per_customer * plan.sessions_per_day * DAYS_PER_MONTH;
+            flows.sessions += sessions;
+            flows.subscribes += sessions * (plan.messages_per_session - 1.0);
         }
-        for rate in &profile.events {
-            let Some(route) = routes.get(&rate.event) else {
+        for EventMessages {
+            event,
+            via_iot,
+            messages,
+            device_bytes,
+            envelope_bytes,
+            ..
+        } in profile
+            .events
+            .iter()
+            .filter(|rate| routes.contains_key(&rate.event))
+            .flat_map(|rate| event_messages(profile, &plans, rate))
+        {
+            let Some(route) = routes.get(&event) else {
                 continue;
             };
-            let EventMessages {
-                messages,
-                device_bytes,
-                envelope_bytes,
-                ..
-            } = event_messages(profile, scenario.messaging, rate);
-            match route.direction {
+            let direction = if via_iot {
+                route.direction
+            } else {
+                Direction::BackendToBackend
+            };
+            match direction {
                 Direction::ActorToBackend => {
                     flows.device_publishes += messages;
                     flows.device_bytes += messages * device_bytes;
@@ -479,6 +542,7 @@ impl Flows {
     fn times(self, factor: f64) -> Self {
         Flows {
             sessions: self.sessions * factor,
+            subscribes: self.subscribes * factor,
             device_publishes: self.device_publishes * factor,
             device_bytes: self.device_bytes * factor,
             device_units: self.device_units * factor,
@@ -609,7 +673,25 @@ pub fn measured_bill(
     let p = &prices.prices;
     let m = metering;
     let factor = run.households * run.days / DAYS_PER_MONTH;
-    let model = customer_usage(profile, routes, p, run.scenario, run.bridge).times(factor);
+    // Consumers as the run deployed them: one whose bridge function (`{prefix}-{consumer}-bridge`)
+    // ran is separate, one whose handler ran without a bridge embedded; `run.bridge` otherwise.
+    let ran = |consumer: &str, role: &str| {
+        let suffix = format!("-{consumer}-{role}");
+        m.lambda
+            .iter()
+            .any(|(name, function)| name.ends_with(&suffix) && function.requests > 0)
+    };
+    let deployed = |consumer: &str| {
+        if ran(consumer, "bridge") {
+            BridgeMode::Separate
+        } else if ran(consumer, "handler") {
+            BridgeMode::Embedded
+        } else {
+            run.bridge
+        }
+    };
+    let model =
+        customer_usage_by_consumer(profile, routes, p, run.scenario, &deployed).times(factor);
     let flows = Flows::of(profile, routes, prices, run.scenario).times(factor);
     let household_days = run.households * run.days;
     let iot = &m.iot;
@@ -677,7 +759,7 @@ pub fn measured_bill(
             ),
             detail("PUBACKs from devices", None, Some(flows.data_publishes)),
             both("CONNECTs", iot.connects as f64, flows.sessions),
-            both("SUBSCRIBEs", iot.subscribes as f64, flows.sessions),
+            both("SUBSCRIBEs", iot.subscribes as f64, flows.subscribes),
         ],
     );
     lines.push(
@@ -1063,6 +1145,11 @@ pub fn measured_bill(
     let lines = lines.lines;
     let measured_usd: f64 = lines.iter().map(|line| line.measured_usd).sum();
     let model_usd: f64 = lines.iter().filter_map(|line| line.model_usd).sum();
+    let measured_modelled_usd: f64 = lines
+        .iter()
+        .filter(|line| line.model_usd.is_some())
+        .map(|line| line.measured_usd)
+        .sum();
     // factor = household-months the run stands for.
     let per_household_month = |usd: f64| usd / factor;
     Ok(MeasuredBill {
@@ -1077,6 +1164,7 @@ pub fn measured_bill(
         functions,
         measured_usd,
         model_usd,
+        measured_modelled_usd,
         measured_per_household_monthly_usd: per_household_month(measured_usd),
         model_per_household_monthly_usd: per_household_month(model_usd),
         not_priced,
@@ -1087,22 +1175,63 @@ pub fn measured_bill(
             .filter(|(_, price)| price.status == PriceStatus::Unconfirmed)
             .map(|(name, _)| name)
             .collect(),
+        warnings: Vec::new(),
+        events_per_collection: events_per_collection(m, profile, routes, run.scenario),
     })
 }
 
-/// The objects Firehose writes over `days`: per partition, one per buffer interval or per full
-/// buffer, whichever is more, and never more than the records it received (the model's rule,
-/// [`crate::usage::event_store_objects`], over the run instead of a month).
+/// Events per collection, measured from the SNS publishes per topic (`{prefix}-{EVENT}`) and
+/// modelled, when the scenario collects anything.
+fn events_per_collection(
+    m: &Metering,
+    profile: &Profile,
+    routes: &EventRoutes,
+    scenario: Scenario,
+) -> Option<Detail> {
+    let plans = actor_plans(profile, routes, scenario);
+    let collected: Vec<&str> = profile
+        .events
+        .iter()
+        .filter(|rate| {
+            rate.collectable
+                && rate
+                    .actor
+                    .as_ref()
+                    .and_then(|kind| plans.get(kind)?.events_per_collection)
+                    .is_some()
+        })
+        .map(|rate| rate.event.as_str())
+        .collect();
+    if collected.is_empty() {
+        return None;
+    }
+    let published = |event: &str| -> f64 {
+        m.sns
+            .topics
+            .iter()
+            .filter(|(topic, _)| *topic == event || topic.ends_with(&format!("-{event}")))
+            .map(|(_, counted)| counted.count as f64)
+            .sum()
+    };
+    let members: f64 = collected.iter().map(|event| published(event)).sum();
+    let collections = published(COLLECTION_EVENT);
+    let modelled: Vec<f64> = plans
+        .values()
+        .filter_map(|plan| plan.events_per_collection)
+        .collect();
+    Some(detail(
+        "events per collection",
+        (collections > 0.0).then(|| members / collections),
+        (modelled.len() == 1).then(|| modelled[0]),
+    ))
+}
+
+/// The objects Firehose writes over `days` ([`crate::usage::partition_objects`] over the run
+/// instead of a month).
 fn run_objects(usage: &MonthlyUsage, profile: &Profile, days: f64) -> f64 {
-    let store = profile.event_store;
-    let buffer_bytes = store.buffer_size_mb * 1024.0 * 1024.0;
     usage
         .event_store
         .values()
-        .map(|flow| {
-            let by_time = days * 86_400.0 / store.buffer_interval_seconds;
-            let by_size = (flow.bytes / buffer_bytes).ceil();
-            by_time.max(by_size).min(flow.records)
-        })
+        .map(|flow| partition_objects(flow, profile, days * 86_400.0))
         .sum()
 }

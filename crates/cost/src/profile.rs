@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::CostError;
-use crate::routes::{Direction, EventRoutes};
+use crate::routes::{COLLECTION_EVENT, Direction, EventRoutes};
 
 /// What one customer (household) does, on average, in a day.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -20,7 +20,6 @@ pub struct Profile {
     pub events: Vec<EventRate>,
     pub lambda: LambdaFunctions,
     pub event_store: EventStore,
-    pub event_collections: EventCollections,
     /// Assumptions of the container deployment's sizing (the consumer module's container
     /// defaults: 2 tasks of 0.25 vCPU and 0.5 GB); the defaults when absent.
     #[serde(default)]
@@ -41,11 +40,65 @@ pub struct Actor {
 #[serde(deny_unknown_fields)]
 pub struct ConnectionScenarios {
     pub always_connected: Connection,
-    pub disconnect_when_idle: Connection,
+    pub disconnect_when_idle: IdleConnection,
+}
+
+/// How an actor connects when it disconnects while idle: either its sessions as given
+/// (`hours_per_day` and `sessions_per_day`: a phone app is connected while it is open), or the
+/// device library's settings (`idle_after_s` and `poll_interval_s`), from which the model derives
+/// the sessions its events need ([`crate::sessions`]).
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdleConnection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours_per_day: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_per_day: Option<f64>,
+    /// The device disconnects after this long with nothing to send or wait for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_after_s: Option<f64>,
+    /// While disconnected it connects about this often (a delay uniform over the interval's
+    /// second half) to receive what its persistent session queued; at most the session expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval_s: Option<f64>,
+}
+
+/// [`IdleConnection`], checked: one of its two forms.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Idle {
+    Given(Connection),
+    Derived {
+        idle_after_s: f64,
+        poll_interval_s: f64,
+    },
+}
+
+impl IdleConnection {
+    /// Which form this is; `None` when it is neither (the profile check names the fields).
+    pub fn form(&self) -> Option<Idle> {
+        match (
+            self.hours_per_day,
+            self.sessions_per_day,
+            self.idle_after_s,
+            self.poll_interval_s,
+        ) {
+            (Some(hours_per_day), Some(sessions_per_day), None, None) => {
+                Some(Idle::Given(Connection {
+                    hours_per_day,
+                    sessions_per_day,
+                }))
+            }
+            (None, None, Some(idle_after_s), Some(poll_interval_s)) => Some(Idle::Derived {
+                idle_after_s,
+                poll_interval_s,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Connected time and MQTT sessions per day.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Connection {
     pub hours_per_day: f64,
@@ -79,7 +132,8 @@ pub struct EventRate {
     pub per_day: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_bytes: Option<f64>,
-    /// Whether these events may travel in Event Collections (latency-tolerant events).
+    /// Whether these events travel in Event Collections in the collections scenario
+    /// (latency-tolerant events; the catalog must give the event a `collection.max_wait_s`).
     #[serde(default)]
     pub collectable: bool,
 }
@@ -93,6 +147,10 @@ pub struct LambdaFunctions {
     pub bridge: LambdaFunction,
     pub handler: LambdaFunction,
     pub forwarder: LambdaFunction,
+    /// The collection-unpacker: an SNS publish per member (`extra_event_ms`); the handler's
+    /// figures when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpacker: Option<LambdaFunction>,
     /// With an embedded bridge the handler (or forwarder) is its own SNS endpoint: what its
     /// duration grows by per delivery for that work (parsing, signature verification with a
     /// cached certificate, the checks). No bridge is billed then.
@@ -108,6 +166,13 @@ pub struct LambdaFunction {
     /// Further duration for each further event of an Event Collection.
     #[serde(default)]
     pub extra_event_ms: f64,
+}
+
+impl LambdaFunctions {
+    /// The collection-unpacker's figures.
+    pub fn unpacker(&self) -> LambdaFunction {
+        self.unpacker.unwrap_or(self.handler)
+    }
 }
 
 /// A consumer as an ECS service on Fargate behind an Application Load Balancer: the
@@ -166,14 +231,20 @@ pub struct EventStore {
     pub compression_ratio: f64,
 }
 
-/// The batched scenario: several events of one name in one MQTT message and one SNS publish.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventCollections {
-    pub events_per_collection: f64,
-}
-
 impl Profile {
+    /// The part of the profile that `actors` make: other actors and the events they send or
+    /// receive are left out (backend-to-backend events stay). For a measured run that simulated
+    /// only some actors.
+    pub fn for_actors(&self, actors: &[String]) -> Profile {
+        let mut profile = self.clone();
+        profile.actors.retain(|kind, _| actors.contains(kind));
+        profile.events.retain(|rate| match &rate.actor {
+            Some(kind) => actors.contains(kind),
+            None => true,
+        });
+        profile
+    }
+
     /// Parses a profile and checks it against the catalog; `origin` names the file in errors.
     pub fn from_yaml(text: &str, origin: &str, routes: &EventRoutes) -> Result<Self, CostError> {
         let profile: Profile = serde_yaml::from_str(text).map_err(|error| CostError::Profile {
@@ -199,13 +270,33 @@ impl Profile {
                 actor.per_customer,
                 0.0,
             )?;
-            for (scenario, connection) in [
-                ("always_connected", &actor.connection.always_connected),
-                (
-                    "disconnect_when_idle",
-                    &actor.connection.disconnect_when_idle,
-                ),
-            ] {
+            let idle = &actor.connection.disconnect_when_idle;
+            let idle_field = format!("actors.{kind}.connection.disconnect_when_idle");
+            let idle_given = match idle.form() {
+                None => {
+                    return Err(format!(
+                        "{idle_field} needs either hours_per_day and sessions_per_day (sessions \
+                         as given) or idle_after_s and poll_interval_s (sessions derived from \
+                         the device's settings), not a mix"
+                    ));
+                }
+                Some(Idle::Given(connection)) => Some(connection),
+                Some(Idle::Derived {
+                    idle_after_s,
+                    poll_interval_s,
+                }) => {
+                    above(&format!("{idle_field}.idle_after_s"), idle_after_s)?;
+                    above(&format!("{idle_field}.poll_interval_s"), poll_interval_s)?;
+                    None
+                }
+            };
+            let connections =
+                std::iter::once(("always_connected", &actor.connection.always_connected)).chain(
+                    idle_given
+                        .as_ref()
+                        .map(|given| ("disconnect_when_idle", given)),
+                );
+            for (scenario, connection) in connections {
                 let field = format!("actors.{kind}.connection.{scenario}");
                 at_least(
                     &format!("{field}.hours_per_day"),
@@ -250,6 +341,21 @@ impl Profile {
             if let Some(bytes) = rate.payload_bytes {
                 at_least(&format!("{field}.payload_bytes"), bytes, 0.0)?;
             }
+            if rate.collectable {
+                if route.collection_max_wait_s.is_none() {
+                    return Err(format!(
+                        "{field}.collectable: {} has no collection.max_wait_s in the event \
+                         catalog, so devices may not collect it",
+                        rate.event
+                    ));
+                }
+                if !routes.contains_key(COLLECTION_EVENT) {
+                    return Err(format!(
+                        "{field}.collectable: the event catalog has no {COLLECTION_EVENT} to \
+                         carry collections"
+                    ));
+                }
+            }
             match (route.direction, &rate.actor) {
                 (Direction::BackendToBackend, Some(actor)) => {
                     return Err(format!(
@@ -273,10 +379,12 @@ impl Profile {
                 _ => {}
             }
         }
+        let unpacker = self.lambda.unpacker();
         for (role, function) in [
             ("bridge", &self.lambda.bridge),
             ("handler", &self.lambda.handler),
             ("forwarder", &self.lambda.forwarder),
+            ("unpacker", &unpacker),
         ] {
             let field = format!("lambda.{role}");
             if !(128.0..=10240.0).contains(&function.memory_mb) {
@@ -306,11 +414,6 @@ impl Profile {
         )?;
         above("event_store.buffer_size_mb", store.buffer_size_mb)?;
         above("event_store.compression_ratio", store.compression_ratio)?;
-        at_least(
-            "event_collections.events_per_collection",
-            self.event_collections.events_per_collection,
-            1.0,
-        )?;
         Ok(())
     }
 }

@@ -9,11 +9,13 @@ use crate::profile::ContainerService;
 
 /// What an Event Collection is, for readers of the table.
 pub const EVENT_COLLECTION_MEANING: &str = "An Event Collection carries several events of one \
-name from one household in a single MQTT message and a single SNS publish: one IoT message, \
-one rule, one publish, one delivery and one bridge + handler invocation per consumer for the \
-whole collection, instead of one per event. Each event keeps its own envelope (ids, \
-occurred-at) inside the collection, so handlers still see events one by one; only \
-latency-tolerant events (marked `collectable` in the profile) travel this way.";
+device in a single MQTT message on EVENT_COLLECTION: one IoT message, its rules and actions, one \
+SNS publish and one collection-unpacker invocation for the whole collection, instead of one \
+device publish per event. The unpacker then publishes each member to its own event's topic, so \
+consumers, SNS publishes of the events, deliveries and the event store see every event as \
+before. Only events the catalog lets wait (collection.max_wait_s) and the profile marks \
+`collectable` travel this way; how many a collection carries is derived from that wait, the \
+events' rates and the device's sessions.";
 
 /// The consumer deployments, for readers of the comparison.
 pub const DEPLOYMENTS_MEANING: &str = "separate bridge: SNS → the bridge Lambda → synchronous \
@@ -320,6 +322,13 @@ fn quantity(value: f64) -> String {
     }
 }
 
+fn percent_apart(measured: f64, model: f64) -> String {
+    if model == 0.0 {
+        return "-".to_string();
+    }
+    format!("{:+.1} %", (measured - model) / model * 100.0 + 0.0)
+}
+
 fn optional_quantity(value: Option<f64>, missing: &str) -> String {
     value.map_or_else(|| missing.to_string(), quantity)
 }
@@ -372,6 +381,17 @@ pub fn render_measured(bill: &MeasuredBill) -> String {
         quantity(run.households),
         quantity(run.days)
     );
+    for warning in &bill.warnings {
+        let _ = writeln!(out, "Warning: {warning}");
+    }
+    if let Some(per) = &bill.events_per_collection {
+        let _ = writeln!(
+            out,
+            "Events per collection: {} measured, {} modelled.",
+            optional_quantity(per.measured, "none"),
+            optional_quantity(per.model, "-")
+        );
+    }
     out.push('\n');
     let item_width = bill
         .lines
@@ -422,6 +442,18 @@ pub fn render_measured(bill: &MeasuredBill) -> String {
         thousands(bill.measured_usd, 6),
         "",
         thousands(bill.model_usd, 6)
+    );
+    let _ = writeln!(
+        out,
+        "{:item_width$}  {:unit_width$}  {:price_width$}  {:>14} {:>12}  {:>14} {:>12}  {:>12}",
+        "total, the modelled lines",
+        "",
+        "",
+        "",
+        thousands(bill.measured_modelled_usd, 6),
+        "",
+        thousands(bill.model_usd, 6),
+        percent_apart(bill.measured_modelled_usd, bill.model_usd)
     );
     let _ = writeln!(
         out,

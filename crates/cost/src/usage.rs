@@ -6,8 +6,9 @@ use serde::Serialize;
 
 use crate::deployment::BridgeMode;
 use crate::pricing::{Prices, increments};
-use crate::profile::{EventRate, LambdaFunction, Profile};
-use crate::routes::{Direction, EventRoutes, IOT_FORWARDER};
+use crate::profile::{Actor, Connection, EventRate, Idle, LambdaFunction, Profile};
+use crate::routes::{COLLECTION_EVENT, COLLECTION_UNPACKER, Direction, EventRoutes, IOT_FORWARDER};
+use crate::sessions;
 
 /// Topic rules that take every message an actor publishes on an event's topic: the event
 /// module's readable rule and its rejected rule (terraform/modules/event/main.tf). IoT meters
@@ -89,6 +90,8 @@ pub struct LambdaUsage {
 pub struct StoreFlow {
     pub records: f64,
     pub bytes: f64,
+    /// Moments records arrive at: a collection's members, unpacked together, arrive at once.
+    pub arrivals: f64,
 }
 
 /// What SNS delivers to one consumer over HTTPS.
@@ -151,6 +154,7 @@ impl MonthlyUsage {
                     let flow = StoreFlow {
                         records: flow.records * customers,
                         bytes: flow.bytes * customers,
+                        arrivals: flow.arrivals * customers,
                     };
                     (event.clone(), flow)
                 })
@@ -180,38 +184,169 @@ impl MonthlyUsage {
     }
 }
 
-/// One event's messages a customer sends or receives in a month, and the bytes of each: a
-/// collection counts as one message carrying `events_per_collection` events.
+/// How one actor kind connects and collects under a scenario, per actor per day.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ActorPlan {
+    pub sessions_per_day: f64,
+    pub minutes_per_day: f64,
+    /// Metered messages a session opens with: CONNECT and SUBSCRIBE, or CONNECT alone when
+    /// the persistent session is still there (a derived idle actor polls within its expiry).
+    pub messages_per_session: f64,
+    /// Events of a collection, when its collectable events travel in collections.
+    pub events_per_collection: Option<f64>,
+}
+
+/// Every actor kind's [`ActorPlan`] under `scenario`.
+pub fn actor_plans(
+    profile: &Profile,
+    routes: &EventRoutes,
+    scenario: Scenario,
+) -> BTreeMap<String, ActorPlan> {
+    profile
+        .actors
+        .iter()
+        .map(|(kind, actor)| {
+            (
+                kind.clone(),
+                actor_plan(profile, routes, kind, actor, scenario),
+            )
+        })
+        .collect()
+}
+
+fn actor_plan(
+    profile: &Profile,
+    routes: &EventRoutes,
+    kind: &str,
+    actor: &Actor,
+    scenario: Scenario,
+) -> ActorPlan {
+    let collecting = scenario.messaging == Messaging::EventCollections;
+    let mut collected_per_day = 0.0;
+    let mut max_wait_s = f64::INFINITY;
+    let mut sends_per_day = 0.0;
+    let mut most_frequent_per_day: f64 = 0.0;
+    for rate in &profile.events {
+        let Some(route) = routes.get(&rate.event) else {
+            continue;
+        };
+        if rate.actor.as_deref() != Some(kind) || route.direction != Direction::ActorToBackend {
+            continue;
+        }
+        match route.collection_max_wait_s {
+            Some(wait) if collecting && rate.collectable => {
+                collected_per_day += rate.per_day;
+                max_wait_s = max_wait_s.min(wait);
+            }
+            _ => {
+                sends_per_day += rate.per_day;
+                most_frequent_per_day = most_frequent_per_day.max(rate.per_day);
+            }
+        }
+    }
+    let collects = collected_per_day > 0.0;
+    let given = |connection: Connection| ActorPlan {
+        sessions_per_day: connection.sessions_per_day,
+        minutes_per_day: connection.hours_per_day * 60.0,
+        messages_per_session: 2.0,
+        events_per_collection: collects
+            .then(|| sessions::events_per_collection_connected(collected_per_day, max_wait_s)),
+    };
+    match scenario.connectivity {
+        Connectivity::AlwaysConnected => given(actor.connection.always_connected),
+        Connectivity::DisconnectWhenIdle => match actor.connection.disconnect_when_idle.form() {
+            Some(Idle::Derived {
+                idle_after_s,
+                poll_interval_s,
+            }) => {
+                let sessions = sessions::sessions_per_day(
+                    sends_per_day,
+                    most_frequent_per_day,
+                    poll_interval_s,
+                    idle_after_s,
+                    collects.then_some(max_wait_s),
+                );
+                ActorPlan {
+                    sessions_per_day: sessions,
+                    minutes_per_day: sessions * sessions::minutes_per_session(idle_after_s),
+                    messages_per_session: 1.0,
+                    events_per_collection: collects
+                        .then(|| sessions::events_per_collection_idle(collected_per_day, sessions)),
+                }
+            }
+            Some(Idle::Given(connection)) => given(connection),
+            None => given(Connection {
+                hours_per_day: 0.0,
+                sessions_per_day: 0.0,
+            }),
+        },
+    }
+}
+
+/// Messages of one event's route in a month: an event travels alone (`via_iot` when an actor
+/// publishes it over MQTT), or in collections, which IoT Core carries on [`COLLECTION_EVENT`]
+/// and whose consumer publishes each member to the event's own topic.
 pub(crate) struct EventMessages {
+    /// The route (catalog event) these messages take.
+    pub event: String,
+    /// Published by an actor over MQTT (or sent to one), so metered by IoT Core.
+    pub via_iot: bool,
     /// Events per message.
     pub per_message: f64,
     pub messages: f64,
+    /// Moments the messages are published at: the members of a collection together.
+    pub arrivals: f64,
     pub device_bytes: f64,
     pub envelope_bytes: f64,
 }
 
 pub(crate) fn event_messages(
     profile: &Profile,
-    messaging: Messaging,
+    plans: &BTreeMap<String, ActorPlan>,
     rate: &EventRate,
-) -> EventMessages {
+) -> Vec<EventMessages> {
     let sizes = profile.message_sizes;
     let actors = match &rate.actor {
         Some(kind) => profile.actors[kind].per_customer,
         None => 1.0,
     };
-    let per_message = match messaging {
-        Messaging::EventCollections if rate.collectable => {
-            profile.event_collections.events_per_collection
-        }
-        _ => 1.0,
-    };
     let payload = rate.payload_bytes.unwrap_or(sizes.payload_bytes);
-    EventMessages {
-        per_message,
-        messages: rate.per_day * actors * DAYS_PER_MONTH / per_message,
-        device_bytes: per_message * (payload + sizes.device_message_overhead_bytes),
-        envelope_bytes: per_message * (payload + sizes.envelope_overhead_bytes),
+    let events = rate.per_day * actors * DAYS_PER_MONTH;
+    let single = |via_iot: bool| EventMessages {
+        event: rate.event.clone(),
+        via_iot,
+        per_message: 1.0,
+        messages: events,
+        arrivals: events,
+        device_bytes: payload + sizes.device_message_overhead_bytes,
+        envelope_bytes: payload + sizes.envelope_overhead_bytes,
+    };
+    let collection = rate
+        .actor
+        .as_ref()
+        .filter(|_| rate.collectable)
+        .and_then(|kind| plans.get(kind)?.events_per_collection);
+    match collection {
+        None => vec![single(true)],
+        Some(per_collection) => {
+            let members = per_collection * (payload + sizes.device_message_overhead_bytes);
+            let collections = events / per_collection;
+            vec![
+                EventMessages {
+                    event: COLLECTION_EVENT.to_string(),
+                    via_iot: true,
+                    per_message: per_collection,
+                    messages: collections,
+                    arrivals: collections,
+                    device_bytes: members,
+                    envelope_bytes: members + sizes.envelope_overhead_bytes,
+                },
+                EventMessages {
+                    arrivals: collections,
+                    ..single(false)
+                },
+            ]
+        }
     }
 }
 
@@ -224,6 +359,18 @@ pub fn customer_usage(
     prices: &Prices,
     scenario: Scenario,
     bridge: BridgeMode,
+) -> MonthlyUsage {
+    customer_usage_by_consumer(profile, routes, prices, scenario, &|_| bridge)
+}
+
+/// [`customer_usage`] with each consumer deployed as `bridge(consumer)` says (a deployment that
+/// mixes separate and embedded bridges).
+pub fn customer_usage_by_consumer(
+    profile: &Profile,
+    routes: &EventRoutes,
+    prices: &Prices,
+    scenario: Scenario,
+    bridge: &dyn Fn(&str) -> BridgeMode,
 ) -> MonthlyUsage {
     let increment = |price: &crate::pricing::Price| {
         price
@@ -238,28 +385,35 @@ pub fn customer_usage(
     let record_increment = increment(&prices.firehose_ingestion);
 
     let mut usage = MonthlyUsage::default();
-    for actor in profile.actors.values() {
-        let connection = match scenario.connectivity {
-            Connectivity::AlwaysConnected => actor.connection.always_connected,
-            Connectivity::DisconnectWhenIdle => actor.connection.disconnect_when_idle,
-        };
-        usage.connection_minutes +=
-            actor.per_customer * connection.hours_per_day * 60.0 * DAYS_PER_MONTH;
-        // A session costs a CONNECT and a SUBSCRIBE, each metered as at least one message.
+    let plans = actor_plans(profile, routes, scenario);
+    for (kind, actor) in &profile.actors {
+        let plan = plans[kind];
+        usage.connection_minutes += actor.per_customer * plan.minutes_per_day * DAYS_PER_MONTH;
+        // A session costs a CONNECT (and a SUBSCRIBE), each metered as at least one message.
         usage.iot_messages +=
-            actor.per_customer * connection.sessions_per_day * 2.0 * DAYS_PER_MONTH;
+            actor.per_customer * plan.sessions_per_day * plan.messages_per_session * DAYS_PER_MONTH;
     }
 
-    for rate in &profile.events {
-        let route = &routes[&rate.event];
-        let EventMessages {
-            per_message,
-            messages,
-            device_bytes,
-            envelope_bytes,
-        } = event_messages(profile, scenario.messaging, rate);
-
-        match route.direction {
+    for EventMessages {
+        event,
+        via_iot,
+        per_message,
+        messages,
+        arrivals,
+        device_bytes,
+        envelope_bytes,
+    } in profile
+        .events
+        .iter()
+        .flat_map(|rate| event_messages(profile, &plans, rate))
+    {
+        let route = &routes[&event];
+        let direction = if via_iot {
+            route.direction
+        } else {
+            Direction::BackendToBackend
+        };
+        match direction {
             Direction::ActorToBackend => {
                 usage.iot_messages += messages * increments(device_bytes, iot_increment);
                 usage.iot_rules_triggered +=
@@ -287,13 +441,15 @@ pub fn customer_usage(
         for consumer in &route.consumers {
             let (function, role) = if consumer == IOT_FORWARDER {
                 (profile.lambda.forwarder, &mut usage.forwarder)
+            } else if consumer == COLLECTION_UNPACKER {
+                (profile.lambda.unpacker(), &mut usage.handler)
             } else {
                 (profile.lambda.handler, &mut usage.handler)
             };
             let flow = usage.consumers.entry(consumer.clone()).or_default();
             flow.deliveries += messages;
             flow.message_bytes += messages * envelope_bytes;
-            match bridge {
+            match bridge(consumer) {
                 BridgeMode::Separate => {
                     let handler_ms = billed_ms(function, per_message, 0.0);
                     role.requests += messages;
@@ -318,9 +474,10 @@ pub fn customer_usage(
         usage.firehose_ingested_gb +=
             messages * increments(envelope_bytes, record_increment) * record_increment as f64
                 / BYTES_PER_GB;
-        let flow = usage.event_store.entry(rate.event.clone()).or_default();
+        let flow = usage.event_store.entry(event).or_default();
         flow.records += messages;
         flow.bytes += messages * envelope_bytes;
+        flow.arrivals += arrivals;
     }
     let stored_bytes_per_day = usage
         .event_store
@@ -333,29 +490,46 @@ pub fn customer_usage(
     usage
 }
 
-/// Lambda bills duration rounded up to the millisecond; `more_ms` is further work in the same
+/// Lambda bills each invocation's duration rounded up to the millisecond; the profile gives mean
+/// billed durations (a measured mean of rounded invocations is not a whole number, and rounding
+/// it up again would bill more than was measured); `more_ms` is further work in the same
 /// invocation.
 fn billed_ms(function: LambdaFunction, events: f64, more_ms: f64) -> f64 {
-    (function.duration_ms + (events - 1.0) * function.extra_event_ms + more_ms).ceil()
+    function.duration_ms + (events - 1.0) * function.extra_event_ms + more_ms
 }
 
 fn gb_seconds(memory_mb: f64, milliseconds: f64) -> f64 {
     memory_mb / 1024.0 * milliseconds / 1000.0
 }
 
-/// S3 objects Firehose writes in a month: per partition, one per buffer interval or per full
-/// buffer, whichever is more, and never more than the records it received.
+/// S3 objects Firehose writes in a month ([`partition_objects`] per partition).
 pub fn event_store_objects(usage: &MonthlyUsage, profile: &Profile) -> f64 {
-    let store = profile.event_store;
-    let seconds = DAYS_PER_MONTH * 86_400.0;
-    let buffer_bytes = store.buffer_size_mb * 1024.0 * 1024.0;
     usage
         .event_store
         .values()
-        .map(|flow| {
-            let by_time = seconds / store.buffer_interval_seconds;
-            let by_size = (flow.bytes / buffer_bytes).ceil();
-            by_time.max(by_size).min(flow.records)
-        })
+        .map(|flow| partition_objects(flow, profile, DAYS_PER_MONTH * 86_400.0))
         .sum()
+}
+
+/// The objects one partition's records make over `seconds`. Firehose opens a partition's buffer
+/// at its first record and writes it as one object once the buffer interval has passed or the
+/// buffer is full (<https://docs.aws.amazon.com/firehose/latest/dev/buffering.html>): records
+/// arriving at random at rate R each open a buffer that takes the interval's R × I records more,
+/// so there are records / (1 + R × I) objects, or more when the buffers fill first.
+pub fn partition_objects(flow: &StoreFlow, profile: &Profile, seconds: f64) -> f64 {
+    let store = profile.event_store;
+    if flow.records <= 0.0 {
+        return 0.0;
+    }
+    // Records that arrive together (a collection's members) open one buffer.
+    let arrivals = if flow.arrivals > 0.0 {
+        flow.arrivals.min(flow.records)
+    } else {
+        flow.records
+    };
+    let buffer_bytes = store.buffer_size_mb * 1024.0 * 1024.0;
+    let per_buffer = 1.0 + arrivals / seconds * store.buffer_interval_seconds;
+    let by_time = arrivals / per_buffer;
+    let by_size = (flow.bytes / buffer_bytes).ceil();
+    by_time.max(by_size).min(flow.records)
 }

@@ -171,6 +171,19 @@ fn every_measured_line_is_priced_by_hand() {
     );
     let sum: f64 = bill.lines.iter().map(|line| line.measured_usd).sum();
     close(bill.measured_usd, sum, "total");
+    // What compares with the model leaves out what it does not cover (SQS, KMS, alarms).
+    let modelled: f64 = bill
+        .lines
+        .iter()
+        .filter(|line| line.model.is_some())
+        .map(|line| line.measured_usd)
+        .sum();
+    close(bill.measured_modelled_usd, modelled, "modelled lines");
+    close(
+        bill.measured_usd - bill.measured_modelled_usd,
+        0.000_004 + 0.03 + 12.0 / 365.0 + 10.0 * 12.0 / 365.0 * 0.10,
+        "not modelled",
+    );
     // The run is 2 household-days: per household per month is × (365/12) / 2.
     close(
         bill.measured_per_household_monthly_usd,
@@ -331,4 +344,38 @@ fn a_run_needs_households_and_days() {
     .expect_err("no households");
     assert!(matches!(error, CostError::Run(_)), "{error}");
     assert!(error.to_string().contains("households is 0"), "{error}");
+}
+
+#[test]
+fn the_model_deploys_each_consumer_as_the_run_did() {
+    let prices = shipped_prices();
+    // The telemetry consumer's handler ran without a bridge: it is its own SNS endpoint.
+    let mut embedded = metering();
+    embedded.lambda.remove("postoffice-telemetry-bridge");
+    let bill =
+        measured_bill(&embedded, &profile(), &routes(), &prices, run(2.0, 1.0)).expect("priced");
+    let factor = 2.0 / MONTH;
+    let separate = customer_usage(
+        &profile(),
+        &routes(),
+        &prices.prices,
+        Scenario::BASELINE,
+        BridgeMode::Separate,
+    );
+    // Telemetry takes 2,920 telemetry and 365 finished deliveries a month: no bridge for them,
+    // the other consumers (no function ran) as --bridge says.
+    close(
+        line(&bill, "Lambda", "requests: bridges")
+            .model
+            .expect("modelled"),
+        (separate.bridge.requests - 2_920.0 - 365.0) * factor,
+        "bridges",
+    );
+    close(
+        line(&bill, "Lambda", "requests: handlers")
+            .model
+            .expect("modelled"),
+        separate.handler.requests * factor,
+        "handlers",
+    );
 }

@@ -71,10 +71,33 @@ fn lambda_memory_must_be_allowed_by_lambda() {
 }
 
 #[test]
-fn collections_hold_at_least_one_event() {
-    let message = rejected("events_per_collection: 8", "events_per_collection: 0");
+fn only_events_the_catalog_lets_wait_are_collectable() {
+    let message = rejected(
+        "COOKING_FINISHED, actor: device, per_day: 12 }",
+        "COOKING_FINISHED, actor: device, per_day: 12, collectable: true }",
+    );
     assert!(
-        message.contains("event_collections.events_per_collection is 0"),
+        message.contains("events[1].collectable: COOKING_FINISHED has no collection.max_wait_s"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_idle_connection_is_given_or_derived_not_a_mix() {
+    let message = rejected(
+        "disconnect_when_idle: { hours_per_day: 0.5, sessions_per_day: 12 }",
+        "disconnect_when_idle: { hours_per_day: 0.5, poll_interval_s: 3600 }",
+    );
+    assert!(
+        message.contains("actors.device.connection.disconnect_when_idle needs either"),
+        "{message}"
+    );
+    let message = rejected(
+        "disconnect_when_idle: { hours_per_day: 0.5, sessions_per_day: 12 }",
+        "disconnect_when_idle: { idle_after_s: 0, poll_interval_s: 3600 }",
+    );
+    assert!(
+        message.contains("disconnect_when_idle.idle_after_s is 0 but must be greater than 0"),
         "{message}"
     );
 }

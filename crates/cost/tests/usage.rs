@@ -74,30 +74,76 @@ fn disconnect_when_idle_trades_minutes_for_session_messages() {
 }
 
 #[test]
-fn event_collections_carry_eight_telemetry_events_per_message() {
+fn event_collections_carry_what_waits_an_hour_and_are_unpacked_into_events() {
     let usage = usage(&profile(), Scenario::EVENT_COLLECTIONS);
-    // 2,920 telemetry events in 365 collections of 4,000 bytes: one 5 KB message each.
+    // Telemetry every 900 s waits up to an hour: 4.5 a collection on average, so 2,920 events
+    // travel in 2,920 / 4.5 collections of 4.5 × 500 = 2,250 bytes (one 5 KB message each).
+    let collections = 2_920.0 / 4.5;
     close(
         usage.iot_messages,
-        2.0 * MONTH + 365.0 + 365.0 + 3.0 * 365.0,
+        2.0 * MONTH + collections + 365.0 + 3.0 * 365.0,
     );
-    close(usage.iot_rules_triggered, 2.0 * 730.0);
-    close(usage.sns_publishes, 365.0 * 4.0);
-    close(usage.handler.requests, 365.0 + 730.0 + 365.0);
-    // A collection's handler runs 25 + 7 × 2 = 39 ms, its bridge 6 + 39 ms.
+    close(usage.iot_rules_triggered, 2.0 * (collections + 365.0));
+    // The collection-unpacker publishes each member to its own topic: the collections' publishes
+    // come on top of the events'.
+    close(usage.sns_publishes, collections + 2_920.0 + 365.0 * 3.0);
+    close(
+        usage.handler.requests,
+        collections + 2_920.0 + 730.0 + 365.0,
+    );
+    // The unpacker runs 25 + 3.5 × 2 = 32 ms per collection; members are handled one by one.
     close(
         usage.handler.gb_seconds,
-        365.0 * 0.25 * 0.039 + 1_095.0 * 0.25 * 0.025,
+        collections * 0.25 * 0.032 + 4_015.0 * 0.25 * 0.025,
     );
-    close(
-        usage.bridge.gb_seconds,
-        365.0 * 0.125 * 0.045 + 1_095.0 * 0.125 * 0.031 + 365.0 * 0.125 * 0.026,
-    );
-    // A collection's envelope is 8 × 800 = 6,400 bytes: two 5 KB Firehose increments.
+    // Each collection's envelope (2,250 + 400 bytes) is a record too.
     close(
         usage.firehose_ingested_gb,
-        (365.0 * 2.0 + 1_095.0) * 5_120.0 / GIB,
+        (collections + 4_015.0) * 5_120.0 / GIB,
     );
+    let stored = usage.event_store["EVENT_COLLECTION"];
+    close(stored.records, collections);
+    close(stored.bytes, collections * 2_650.0);
+    close(usage.event_store["TELEMETRY_REPORTED"].records, 2_920.0);
+}
+
+#[test]
+fn idle_sessions_are_derived_from_the_device_settings() {
+    let text = PROFILE.replace(
+        "disconnect_when_idle: { hours_per_day: 0.5, sessions_per_day: 12 }",
+        "disconnect_when_idle: { idle_after_s: 30, poll_interval_s: 3600 }",
+    );
+    let derived = Profile::from_yaml(&text, "derived.yaml", &routes()).unwrap();
+    // Single events: 108 sends a day (telemetry every 15 minutes and finished), each its own
+    // session of one billed minute; no gap is long enough for a poll.
+    let single = usage(&derived, Scenario::DISCONNECT_WHEN_IDLE);
+    let sessions = 108.0;
+    close(single.connection_minutes, sessions * MONTH);
+    // A CONNECT per session (the persistent session is still there: no SUBSCRIBE).
+    close(
+        single.iot_messages,
+        sessions * MONTH + 2_920.0 + 365.0 + 3.0 * 365.0,
+    );
+    // Collections: only the 12 finished a day need a session; telemetry rides on them and on
+    // the polls, as many a collection as waited since the last session.
+    let both = usage(&derived, Scenario::BOTH);
+    let sessions =
+        postoffice_cost::sessions::sessions_per_day(12.0, 12.0, 3600.0, 30.0, Some(3600.0));
+    close(both.connection_minutes, sessions * MONTH);
+    let per_collection = postoffice_cost::sessions::events_per_collection_idle(96.0, sessions);
+    close(
+        both.event_store["EVENT_COLLECTION"].records,
+        2_920.0 / per_collection,
+    );
+    assert!(
+        both.connection_minutes < 0.05 * usage(&derived, Scenario::BASELINE).connection_minutes
+    );
+}
+
+#[test]
+fn collections_travel_in_the_collections_scenarios_only() {
+    let usage = usage(&profile(), Scenario::BASELINE);
+    assert!(!usage.event_store.contains_key("EVENT_COLLECTION"));
     // The same bytes reach the event store either way.
     let single = customer_usage(
         &profile(),
@@ -161,18 +207,74 @@ fn firehose_records_round_up_at_five_kilobytes() {
 #[test]
 fn event_store_objects_follow_the_buffer() {
     let profile = profile();
+    let seconds = MONTH * 86_400.0;
     let one = usage(&profile, Scenario::BASELINE);
-    // One household: fewer records than buffer intervals, so one object per record.
-    close(event_store_objects(&one, &profile), 4_015.0);
-    // A thousand households: every partition has more records than the month's 8,760
-    // five-minute buffers, and none fills 128 MB, so each flushes on time.
+    // One household: a partition's buffer opens at a record and takes those of the next five
+    // minutes: 2,920 telemetry records a month, 0.33 a buffer interval, make 2,920 / 1.33
+    // objects; the three partitions of 365 records a month 365 / 1.04 each.
+    let objects = |records: f64| records / (1.0 + records / seconds * 300.0);
+    close(
+        event_store_objects(&one, &profile),
+        objects(2_920.0) + 3.0 * objects(365.0),
+    );
+    // A thousand households: every partition receives a record every few seconds, so about one
+    // object per five minutes (8,760 a month), none filling 128 MB.
     let thousand = one.times(1_000.0);
-    close(event_store_objects(&thousand, &profile), 4.0 * 8_760.0);
+    let expected = objects(2_920_000.0) + 3.0 * objects(365_000.0);
+    close(event_store_objects(&thousand, &profile), expected);
+    assert!(
+        (4.0 * 8_500.0..4.0 * 8_760.0).contains(&expected),
+        "{expected}"
+    );
     // A million households: telemetry fills 128 MB buffers 17,405 times
     // (2,336,000,000,000 bytes / 134,217,728, rounded up).
     let million = one.times(1_000_000.0);
     close(
         event_store_objects(&million, &profile),
-        17_405.0 + 3.0 * 8_760.0,
+        17_405.0 + 3.0 * objects(365_000_000.0),
+    );
+}
+
+#[test]
+fn the_unpacker_has_its_own_durations_and_fractional_means_are_not_rounded_again() {
+    let text = PROFILE.replace(
+        "  forwarder: { memory_mb: 128, duration_ms: 20, extra_event_ms: 1 }",
+        "  forwarder: { memory_mb: 128, duration_ms: 20, extra_event_ms: 1 }\n  \
+         unpacker: { memory_mb: 256, duration_ms: 4.5, extra_event_ms: 5 }",
+    );
+    let unpacker = Profile::from_yaml(&text, "unpacker.yaml", &routes()).unwrap();
+    let with = usage(&unpacker, Scenario::EVENT_COLLECTIONS);
+    let without = usage(&profile(), Scenario::EVENT_COLLECTIONS);
+    let collections = 2_920.0 / 4.5;
+    // 4.5 + 3.5 × 5 = 22 ms per collection instead of the handler's 25 + 3.5 × 2 = 32 ms.
+    close(
+        with.handler.gb_seconds - without.handler.gb_seconds,
+        collections * 0.25 * (0.022 - 0.032),
+    );
+    // A mean of 1.6 billed ms stays 1.6 ms.
+    let fractional = PROFILE.replace(
+        "handler: { memory_mb: 256, duration_ms: 25, extra_event_ms: 2 }",
+        "handler: { memory_mb: 256, duration_ms: 1.6, extra_event_ms: 2 }",
+    );
+    let fractional = Profile::from_yaml(&fractional, "fractional.yaml", &routes()).unwrap();
+    close(
+        usage(&fractional, Scenario::BASELINE).handler.gb_seconds,
+        4_015.0 * 0.25 * 0.0016,
+    );
+}
+
+#[test]
+fn a_collections_members_open_one_buffer_together() {
+    let profile = profile();
+    let seconds = MONTH * 86_400.0;
+    let collected = usage(&profile, Scenario::EVENT_COLLECTIONS);
+    let telemetry = collected.event_store["TELEMETRY_REPORTED"];
+    let collections = 2_920.0 / 4.5;
+    close(telemetry.records, 2_920.0);
+    close(telemetry.arrivals, collections);
+    // The members arrive in 649 bursts a month, each opening a buffer of its own.
+    close(
+        postoffice_cost::partition_objects(&telemetry, &profile, seconds),
+        collections / (1.0 + collections / seconds * 300.0),
     );
 }

@@ -146,8 +146,9 @@ impl Collector {
         due || self.members.len() >= policy.max_events || one_collection > policy.max_bytes
     }
 
-    /// The collections to send now. `flush` (the device is about to disconnect) sends every
-    /// member; otherwise every member goes once one is due, and only full collections go before.
+    /// The collections to send now. `flush` (the device is about to disconnect, or disconnects
+    /// when idle) sends every member; otherwise every member goes once one is due, and only full
+    /// collections go before.
     pub fn take(
         &mut self,
         policy: &CollectionPolicy,
@@ -406,7 +407,7 @@ mod tests {
         let policy = CollectionPolicy::from_catalog(Catalog::embedded());
         assert_eq!(
             policy.max_wait("DEVICE_TELEMETRY_REPORTED"),
-            Some(Duration::from_secs(600))
+            Some(Duration::from_secs(3600))
         );
         for event in ["COOKING_FINISHED", "COOKING_REQUESTED", COLLECTION_EVENT] {
             assert_eq!(policy.max_wait(event), None, "{event}");

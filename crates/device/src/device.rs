@@ -463,7 +463,12 @@ impl Runner {
                 }
             }
             Phase::Up => {
-                self.send(now, self.closing.is_some());
+                // Connected while idle-disconnecting: what waits in collections goes on this
+                // connection rather than on one of its own later.
+                self.send(
+                    now,
+                    self.closing.is_some() || self.config.idle_after.is_some(),
+                );
                 if self.closing.is_some() {
                     self.check_closing(now);
                 } else {

@@ -51,6 +51,9 @@
 //!   alone, on its own topic, at once;
 //! - a collection leaves when its oldest member has waited its maximum wait (every waiting member
 //!   then travels), as soon as a full one can be formed, or when the device is about to disconnect;
+//!   a device that disconnects when idle sends waiting members on every connection it has (it
+//!   pays for the connection's minute anyway, and connects only when a member falls due
+//!   otherwise);
 //! - the outbox entry is the event, not the collection: members keep their event ids, leave the
 //!   outbox when the collection's PUBACK arrives, and after a lost connection travel again, possibly
 //!   in a different collection (a new `collection_id`); the platform deduplicates by event id;

@@ -124,7 +124,8 @@ impl Queue {
     }
 
     /// Up to `limit` messages to send now, single events in outbox order, then collections.
-    /// `flush` sends every waiting collection member (the device is about to disconnect).
+    /// `flush` sends every waiting collection member (the device is about to disconnect, or
+    /// disconnects when idle).
     pub fn take(&mut self, now: Instant, limit: usize, flush: bool) -> Vec<Outgoing> {
         let mut messages = Vec::new();
         while messages.len() < limit {

@@ -220,6 +220,52 @@ async fn waiting_members_leave_before_an_idle_disconnect() {
     assert_eq!(device.counters().idle_disconnects, 1);
 }
 
+#[tokio::test]
+async fn an_idle_disconnecting_device_takes_waiting_members_along_on_any_connection() {
+    let pki = Pki::new();
+    let broker = Broker::start(&pki, None).await;
+    let mut backend = Backend::connect(&pki, broker.port, "backend", &[OVEN_TOPICS]).await;
+    let outbox = tempfile::tempdir().unwrap();
+    let mut config = device_config(&pki, broker.port, OVEN, outbox.path());
+    let idle_after = Duration::from_secs(2);
+    config.idle_after = Some(idle_after);
+    config.collections = CollectionPolicy::new()
+        .collect(TELEMETRY, Duration::from_secs(3600))
+        .unwrap();
+    let device = Device::start(config).unwrap();
+
+    // Disconnected, the member waits: nothing is due and nothing else is to be sent.
+    let member = device
+        .publish(TELEMETRY, json!({"temperature_c": 150}))
+        .await
+        .unwrap();
+    assert!(backend.next(Duration::from_millis(500)).await.is_none());
+    assert_eq!(device.counters().connects, 0);
+
+    // An event that may not wait opens a connection: the member goes with it at once, not
+    // when the connection is about to go idle.
+    let alone = device
+        .publish("COOKING_FINISHED", json!({"outcome": "done"}))
+        .await
+        .unwrap();
+    let first = backend.next(TIMEOUT).await.expect("the single event");
+    let sent = Instant::now();
+    let second = backend.next(TIMEOUT).await.expect("the collection");
+    assert!(
+        sent.elapsed() < idle_after / 2,
+        "the collection came {:?} after the single event",
+        sent.elapsed()
+    );
+    let collection = [first, second]
+        .into_iter()
+        .find(|delivered| delivered.topic.starts_with(COLLECTION_EVENT))
+        .expect("one of the two is the collection");
+    assert_eq!(members(&collection)[0].1.event_id, Some(member.event_id()));
+    alone.acknowledged().await.unwrap();
+    member.acknowledged().await.unwrap();
+    assert_eq!(device.counters().connects, 1);
+}
+
 const ACL_WITHOUT_COLLECTIONS: &str = "user backend\n\
                                        topic readwrite #\n\
                                        \n\

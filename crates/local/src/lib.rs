@@ -86,6 +86,9 @@ pub struct Options {
     pub variables: serde_json::Value,
     /// Multiplies every retry delay and alarm period (1.0 = as applied).
     pub time_scale: f64,
+    /// Simulated seconds per real second the meter bills time-based usage in (connection
+    /// minutes, Firehose buffer intervals): a fleet's `--time-scale`; 1.0 = the wall clock.
+    pub metered_time_scale: f64,
     /// Lambda instances the host may run at once, over all functions: this machine's limit
     /// (processes, memory), not the account's concurrency. SNS keeps its function URL requests
     /// to half of it, so it shows as queueing, never as throttles AWS would not answer.
@@ -106,6 +109,7 @@ impl Options {
             terraform: None,
             variables: serde_json::json!({}),
             time_scale: 1.0,
+            metered_time_scale: 1.0,
             max_instances: 64,
             cargo_profile: "dev".to_owned(),
             startup_timeout: Duration::from_secs(600),
@@ -239,7 +243,7 @@ impl LocalPostOffice {
         let aws_plain = format!("http://{}", http_listener.local_addr()?);
 
         let metrics = Arc::new(Metrics::default());
-        let meter = Arc::new(Meter::default());
+        let meter = Arc::new(Meter::new(options.metered_time_scale));
         let changes = ControlPlaneChanges::default();
         let authorizer = Arc::new(Authorizer::new(ACCOUNT, &options.region, activity.clone()));
         authorizer.meter_with(meter.clone());
@@ -878,6 +882,7 @@ impl LocalPostOffice {
             "ca_bundle": self.endpoints.ca_bundle,
             "env_file": env_file,
             "pid": std::process::id(),
+            "metered_time_scale": self.meter.time_scale(),
         });
         std::fs::write(self.run_dir().join(RUNNING_FILE), running.to_string())?;
         Ok(())

@@ -18,7 +18,15 @@
 //! - Firehose (<https://aws.amazon.com/firehose/pricing/>): Direct PUT ingestion is billed per
 //!   GB, each record rounded up to the nearest 5 KB (a 3 KB record counts 5 KB, 12 KB counts
 //!   15 KB).
-//! - S3 (<https://aws.amazon.com/s3/pricing/>): PUT requests (per 1,000) and storage.
+//! - S3 (<https://aws.amazon.com/s3/pricing/>): PUT requests (per 1,000) and storage. With
+//!   dynamic partitioning Firehose keeps a buffer per partition from its first record and writes
+//!   it as one object when the buffer interval has passed or the buffer is full
+//!   (<https://docs.aws.amazon.com/firehose/latest/dev/buffering.html>): one PUT per such buffer.
+//!
+//! Time: a fleet simulator compresses a day (`local fleet --time-scale S`), so the meter bills
+//! time-based usage in simulated time when the post office is started with the same scale
+//! ([`Meter::new`]): each connection's minutes are `ceil(wall seconds × S / 60)`, and a Firehose
+//! buffer interval lasts `interval / S` of wall time. Everything else is counted per request.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -48,6 +56,64 @@ pub fn connection_minutes(connected_for: Duration) -> u64 {
     u64::try_from(connected_for.as_nanos().div_ceil(60_000_000_000))
         .unwrap_or(u64::MAX)
         .max(1)
+}
+
+/// A wall-clock duration in the simulated time of a run at `time_scale` (simulated seconds per
+/// real second).
+pub fn simulated(wall: Duration, time_scale: f64) -> Duration {
+    Duration::try_from_secs_f64(wall.as_secs_f64() * time_scale).unwrap_or(Duration::MAX)
+}
+
+/// How a delivery stream buffers each partition before writing it to S3 (its buffering hints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Buffering {
+    pub interval: Duration,
+    pub size_bytes: u64,
+}
+
+impl Default for Buffering {
+    /// Firehose's defaults for S3: 300 s and 5 MB.
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(300),
+            size_bytes: 5 * 1024 * 1024,
+        }
+    }
+}
+
+/// The partitions' open buffers: a record either joins its partition's buffer or, when there
+/// is none (or it is due or full), starts a new one, which Firehose will write as one object.
+#[derive(Debug, Default)]
+pub struct PartitionBuffers {
+    /// (stream, partition prefix) → when the buffer was opened (simulated) and its bytes.
+    open: BTreeMap<(String, String), (Duration, u64)>,
+}
+
+impl PartitionBuffers {
+    /// A record of `bytes` for `partition` of `stream` at simulated time `at`: whether it
+    /// starts a new object (a PUT).
+    pub fn record(
+        &mut self,
+        stream: &str,
+        partition: &str,
+        bytes: u64,
+        at: Duration,
+        buffering: Buffering,
+    ) -> bool {
+        let key = (stream.to_owned(), partition.to_owned());
+        match self.open.get_mut(&key) {
+            Some((opened, size))
+                if at < *opened + buffering.interval && *size + bytes <= buffering.size_bytes =>
+            {
+                *size += bytes;
+                false
+            }
+            _ => {
+                self.open.insert(key, (at, bytes));
+                true
+            }
+        }
+    }
 }
 
 /// Bytes Firehose bills for one record: its size rounded up to the next 5 KB.
@@ -94,9 +160,9 @@ pub struct RuleUsage {
 pub struct IotUsage {
     /// Connections accepted (`Connect.Success`).
     pub connections: u64,
-    /// Each connection's time rounded up to the minute, open connections until now.
+    /// Each connection's simulated time rounded up to the minute, open connections until now.
     pub connection_minutes: u64,
-    /// Connection time, unrounded.
+    /// Connection time, simulated, unrounded.
     pub connection_seconds: f64,
     /// Billed 5 KB messages: the sum of `device_publishes`, `will_publishes`, `data_publishes`
     /// billed units, `deliveries`, `connects` and `subscribes`.
@@ -165,7 +231,7 @@ pub struct FirehoseUsage {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct S3Usage {
-    /// Objects written: Firehose's PUTs into the bucket.
+    /// Objects Firehose writes into the bucket: one per partition buffer, in simulated time.
     pub put_requests: u64,
     /// Bytes written this run (what the bucket stores of it).
     pub stored_bytes: u64,
@@ -204,7 +270,12 @@ pub struct Metering {
     /// RFC 3339.
     pub started_at: String,
     pub taken_at: String,
+    /// Wall-clock seconds since start-up.
     pub elapsed_seconds: f64,
+    /// Simulated seconds per real second that time-based usage (connection minutes, Firehose
+    /// buffer intervals) is metered in; 1 is the wall clock.
+    #[serde(default = "wall_clock")]
+    pub time_scale: f64,
     pub iot: IotUsage,
     pub sns: SnsUsage,
     /// By function name.
@@ -222,13 +293,17 @@ pub struct Metering {
     pub not_metered: Vec<String>,
 }
 
+fn wall_clock() -> f64 {
+    1.0
+}
+
 /// What the meter cannot see.
 const NOT_METERED: &[&str] = &[
     "IoT: PUBACKs received from devices (each a 5 KB message under MQTT 3.1.1) and the sizes of deliveries, CONNECTs and SUBSCRIBEs (each counted as one message); the gateway reports neither",
     "IoT: registry and Device Shadow operations",
     "SNS: PublishBatch is metered per entry, not per batch's 64 KB chunks",
     "SQS: requests of consumers (ReceiveMessage, DeleteMessage, on-call tools); only the runtime's own SendMessage calls are counted",
-    "S3: requests other than Firehose's PUTs (GET, LIST), and Firehose's buffering (locally one object per partition and hour)",
+    "S3: requests other than Firehose's PUTs (GET, LIST); Firehose's PUTs are counted per partition buffer (the local files hold a partition's hour)",
     "CloudWatch: metric and alarm charges are listed, not metered over time; logs are not metered",
     "Data transfer",
 ];
@@ -237,6 +312,8 @@ const NOT_METERED: &[&str] = &[
 #[derive(Debug)]
 pub struct Meter {
     started_at: chrono::DateTime<chrono::Utc>,
+    started: std::time::Instant,
+    time_scale: f64,
     counts: Mutex<Counts>,
 }
 
@@ -249,6 +326,7 @@ struct Counts {
     s3: BTreeMap<String, S3Usage>,
     sqs: BTreeMap<String, SqsUsage>,
     kms: BTreeMap<String, KmsUsage>,
+    buffers: PartitionBuffers,
 }
 
 /// Who published a message the IoT broker accepted.
@@ -275,15 +353,33 @@ pub struct Readings {
 }
 
 impl Default for Meter {
+    /// A meter on the wall clock.
     fn default() -> Self {
-        Self {
-            started_at: chrono::Utc::now(),
-            counts: Mutex::default(),
-        }
+        Self::new(1.0)
     }
 }
 
 impl Meter {
+    /// A meter billing time-based usage at `time_scale` simulated seconds per real second (a
+    /// fleet's `--time-scale`); not a positive number counts as 1.
+    pub fn new(time_scale: f64) -> Self {
+        let time_scale = if time_scale.is_finite() && time_scale > 0.0 {
+            time_scale
+        } else {
+            1.0
+        };
+        Self {
+            started_at: chrono::Utc::now(),
+            started: std::time::Instant::now(),
+            time_scale,
+            counts: Mutex::default(),
+        }
+    }
+
+    pub fn time_scale(&self) -> f64 {
+        self.time_scale
+    }
+
     fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
         self.counts.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -308,9 +404,10 @@ impl Meter {
         }
     }
 
-    /// A connection ended after `connected_for`.
+    /// A connection ended after `connected_for` (wall clock).
     pub fn iot_disconnected(&self, connected_for: Duration) {
-        self.counts().closed_connection_minutes += connection_minutes(connected_for);
+        self.counts().closed_connection_minutes +=
+            connection_minutes(simulated(connected_for, self.time_scale));
     }
 
     /// A rule's topic filter took a message of `message_bytes`; `actions` ran (error action
@@ -359,10 +456,21 @@ impl Meter {
         usage.bytes += bytes;
     }
 
-    /// A record of `bytes` Firehose took into `stream` and wrote to `bucket`; `new_object`
-    /// when that write created the object (a PUT).
-    pub fn firehose_stored(&self, stream: &str, bucket: &str, bytes: u64, new_object: bool) {
+    /// A record of `bytes` Firehose took into `stream` for `partition` (its object prefix) of
+    /// `bucket`, buffered as `buffering` says.
+    pub fn firehose_stored(
+        &self,
+        stream: &str,
+        partition: &str,
+        bucket: &str,
+        bytes: u64,
+        buffering: Buffering,
+    ) {
+        let at = simulated(self.started.elapsed(), self.time_scale);
         let mut counts = self.counts();
+        let new_object = counts
+            .buffers
+            .record(stream, partition, bytes, at, buffering);
         let usage = counts.firehose.entry(stream.to_owned()).or_default();
         usage.records += 1;
         usage.bytes += bytes;
@@ -397,12 +505,12 @@ impl Meter {
         let gateway = &readings.gateway;
         let mut iot = counts.iot.clone();
         iot.connections = gateway.connect_success;
-        iot.connection_seconds = gateway.connection_seconds;
+        iot.connection_seconds = gateway.connection_seconds * self.time_scale;
         iot.connection_minutes = counts.closed_connection_minutes
             + readings
                 .open_connections
                 .iter()
-                .map(|open| connection_minutes(*open))
+                .map(|open| connection_minutes(simulated(*open, self.time_scale)))
                 .sum::<u64>();
         iot.deliveries = gateway.publish_out_success;
         iot.connects = gateway.connect_success;
@@ -437,6 +545,7 @@ impl Meter {
             started_at: self.started_at.to_rfc3339(),
             taken_at: now.to_rfc3339(),
             elapsed_seconds: (now - self.started_at).num_milliseconds() as f64 / 1000.0,
+            time_scale: self.time_scale,
             iot,
             sns: counts.sns.clone(),
             lambda,
@@ -491,6 +600,51 @@ mod tests {
     }
 
     #[test]
+    fn a_scaled_meter_bills_connections_in_simulated_minutes() {
+        // A day in 43.2 s: 30 ms of wall clock are 60 simulated seconds, one minute; 31 ms two.
+        let meter = Meter::new(2000.0);
+        meter.iot_disconnected(Duration::from_millis(30));
+        meter.iot_disconnected(Duration::from_millis(31));
+        let metering = meter.snapshot(&Readings {
+            open_connections: vec![Duration::from_secs_f64(43.2)],
+            ..Readings::default()
+        });
+        assert_eq!(metering.iot.connection_minutes, 1 + 2 + 1440);
+        assert_eq!(metering.time_scale, 2000.0);
+        assert_eq!(Meter::new(0.0).time_scale(), 1.0);
+        assert_eq!(Meter::new(f64::NAN).time_scale(), 1.0);
+    }
+
+    #[test]
+    fn a_partition_buffer_is_one_object_until_its_interval_or_size_is_reached() {
+        let buffering = Buffering {
+            interval: Duration::from_secs(300),
+            size_bytes: 1000,
+        };
+        let mut buffers = PartitionBuffers::default();
+        let at = Duration::from_secs;
+        let puts: Vec<bool> = [
+            ("s", "event=A/", 100, at(0)),
+            ("s", "event=A/", 100, at(299)),
+            // Another partition has its own buffer.
+            ("s", "event=B/", 100, at(10)),
+            // The interval since the buffer opened has passed: a new object.
+            ("s", "event=A/", 100, at(300)),
+            ("s", "event=A/", 800, at(400)),
+            // Full: 100 + 800 + 200 is more than 1000 bytes.
+            ("s", "event=A/", 200, at(401)),
+            // Another stream, same prefix.
+            ("t", "event=A/", 100, at(401)),
+        ]
+        .into_iter()
+        .map(|(stream, partition, bytes, at)| {
+            buffers.record(stream, partition, bytes, at, buffering)
+        })
+        .collect();
+        assert_eq!(puts, [true, false, true, true, false, true, true]);
+    }
+
+    #[test]
     fn a_snapshot_adds_up_what_was_counted_and_what_the_services_report() {
         let meter = Meter::default();
         meter.iot_published(IotPublisher::Device, 30, 200);
@@ -504,8 +658,20 @@ mod tests {
         meter.sns_attempted("https");
         meter.sns_attempted("https");
         meter.sns_delivered("https", 1500);
-        meter.firehose_stored("events", "store", 3 * 1024, true);
-        meter.firehose_stored("events", "store", 12 * 1024, false);
+        meter.firehose_stored(
+            "events",
+            "event=A/",
+            "store",
+            3 * 1024,
+            Buffering::default(),
+        );
+        meter.firehose_stored(
+            "events",
+            "event=A/",
+            "store",
+            12 * 1024,
+            Buffering::default(),
+        );
         meter.sqs_sent("rule-errors", "iot-rule", 70_000);
         meter.kms_used("arn:aws:kms:eu-west-1:123456789012:key/k", "kms:Decrypt");
         let mut functions = BTreeMap::new();

@@ -153,6 +153,8 @@ pub struct StreamPlan {
     pub partition_keys: BTreeMap<String, String>,
     /// Whether a newline is appended to every record (`AppendDelimiterToRecord`).
     pub append_delimiter: bool,
+    /// How each partition is buffered before it becomes an object (what S3 PUTs are metered by).
+    pub buffering: crate::metering::Buffering,
 }
 
 impl Plan {
@@ -709,6 +711,13 @@ fn streams(applied: &Applied, problems: &mut Vec<String>) -> BTreeMap<String, St
                 kms_key_arn: stream.kms_key_arn.clone(),
                 partition_keys: partition,
                 append_delimiter,
+                buffering: match stream.buffering {
+                    Some((interval, size_mb)) => crate::metering::Buffering {
+                        interval: std::time::Duration::from_secs(interval.max(0) as u64),
+                        size_bytes: size_mb.max(0) as u64 * 1024 * 1024,
+                    },
+                    None => crate::metering::Buffering::default(),
+                },
             },
         );
     }

@@ -8,10 +8,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use postoffice::catalog::{self, Catalog};
-use postoffice_cost::measured::METERING_FILE;
+use postoffice_cost::measured::{FLEET_RUNS_DIR, METERING_FILE};
 use postoffice_cost::{
-    BridgeMode, Connectivity, Direction, EventRoute, EventRoutes, Messaging, Metering, PriceList,
-    Profile, Run, Scenario, estimate, measured_bill, report,
+    BridgeMode, Connectivity, Direction, EventRoute, EventRoutes, FleetRun, Messaging, Metering,
+    PriceList, Profile, Run, Scenario, estimate, measured_bill, report,
 };
 
 #[derive(Debug, clap::Args)]
@@ -46,19 +46,21 @@ pub struct CostArgs {
     /// days.
     #[arg(long, value_name = "RUN_DIR")]
     pub measured: Option<PathBuf>,
-    /// With --measured: how many households the run simulated. Default: the devices registered
-    /// in RUN_DIR/devices (`local fleet` registers one oven per household).
+    /// With --measured: how many households the run simulated. Default: what the `local fleet`
+    /// run recorded in RUN_DIR/fleet-runs, else the devices registered in RUN_DIR/devices.
     #[arg(long, requires = "measured")]
     pub households: Option<u64>,
-    /// With --measured: how many simulated days the run covered (`local fleet` drives one day,
-    /// whatever its --time-scale). Required: metering.json only knows wall-clock time.
+    /// With --measured: how many simulated days the run covered. Default: what the `local
+    /// fleet` run recorded (one day, whatever its --time-scale).
     #[arg(long, requires = "measured")]
     pub days: Option<f64>,
     /// With --measured: the run's devices disconnected when idle (`local fleet
-    /// --idle-disconnect`); the model then prices that scenario.
+    /// --idle-disconnect`); the model then prices that scenario. Default: what the fleet run
+    /// recorded.
     #[arg(long, requires = "measured")]
     pub idle_disconnect: bool,
     /// With --measured: the run's devices sent Event Collections (`local fleet --collections`).
+    /// Default: what the fleet run recorded.
     #[arg(long, requires = "measured")]
     pub collections: bool,
 }
@@ -117,19 +119,24 @@ fn measured(
         );
     }
     let metering = Metering::from_json(&read(&file)?, &file.display().to_string())?;
-    let households = match args.households {
-        Some(households) => households as f64,
-        None => registered_devices(run_dir)? as f64,
+    let fleet = fleet_run(run_dir)?;
+    let households = match (args.households, &fleet) {
+        (Some(households), _) => households as f64,
+        (None, Some(fleet)) => fleet.households as f64,
+        (None, None) => registered_devices(run_dir)? as f64,
     };
-    let Some(days) = args.days else {
-        anyhow::bail!(
+    let days = match (args.days, &fleet) {
+        (Some(days), _) => days,
+        (None, Some(fleet)) => fleet.days,
+        (None, None) => anyhow::bail!(
             "--measured needs --days: metering.json counts usage since start-up in wall-clock \
-             time ({} s), not how many simulated days the run covered (`local fleet` drives one \
-             day of 86400 / --time-scale seconds: --days 1)",
-            metering.elapsed_seconds
-        );
+             time ({} s), not how many simulated days the run covered, and {} records no \
+             `local fleet` run (it drives one day of 86400 / --time-scale seconds: --days 1)",
+            metering.elapsed_seconds,
+            run_dir.join(FLEET_RUNS_DIR).display()
+        ),
     };
-    let scenario = Scenario {
+    let flags = Scenario {
         connectivity: if args.idle_disconnect {
             Connectivity::DisconnectWhenIdle
         } else {
@@ -141,19 +148,104 @@ fn measured(
             Messaging::SingleEvents
         },
     };
+    let scenario = match &fleet {
+        Some(fleet) => {
+            let recorded = fleet.scenario();
+            anyhow::ensure!(
+                (!args.idle_disconnect || fleet.idle_disconnect)
+                    && (!args.collections || fleet.collections),
+                "--idle-disconnect/--collections say {} but the fleet run recorded in {} was {}",
+                flags.label(),
+                run_dir.join(FLEET_RUNS_DIR).display(),
+                recorded.label()
+            );
+            recorded
+        }
+        None => flags,
+    };
+    let mut warnings = Vec::new();
+    let simulated;
+    let profile = match &fleet {
+        Some(fleet) => {
+            if (fleet.time_scale - metering.time_scale).abs() > 1e-9 * fleet.time_scale {
+                warnings.push(format!(
+                    "the fleet ran at --time-scale {} but the post office metered time at {} \
+                     (`local up --metered-time-scale {}`): connection minutes and Firehose \
+                     objects are not in the fleet's simulated time",
+                    fleet.time_scale, metering.time_scale, fleet.time_scale
+                ));
+            }
+            if fleet.profile != profile.name {
+                warnings.push(format!(
+                    "the fleet ran profile {} but the model prices {}",
+                    fleet.profile, profile.name
+                ));
+            }
+            let left_out: Vec<&str> = profile
+                .actors
+                .keys()
+                .filter(|kind| !fleet.actors.contains(kind))
+                .map(String::as_str)
+                .collect();
+            if !left_out.is_empty() {
+                warnings.push(format!(
+                    "the fleet simulated {} only: the model leaves out the profile's {} and \
+                     the events they send or receive",
+                    fleet.actors.join(", "),
+                    left_out.join(", ")
+                ));
+            }
+            simulated = profile.for_actors(&fleet.actors);
+            &simulated
+        }
+        None => profile,
+    };
     let run = Run {
         households,
         days,
         scenario,
         bridge: args.bridge,
     };
-    let bill = measured_bill(&metering, profile, routes, prices, run)?;
+    let mut bill = measured_bill(&metering, profile, routes, prices, run)?;
+    bill.warnings = warnings;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&bill)?);
     } else {
         print!("{}", report::render_measured(&bill));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `local fleet` run recorded in `run_dir`, if any; more than one cannot be told apart in
+/// metering.json, which counts from start-up.
+fn fleet_run(run_dir: &Path) -> anyhow::Result<Option<FleetRun>> {
+    let dir = run_dir.join(FLEET_RUNS_DIR);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(None);
+    };
+    let mut runs = Vec::new();
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("reading {}", dir.display()))?
+            .path();
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "json")
+        {
+            let run: FleetRun = serde_json::from_str(&read(&path)?)
+                .with_context(|| format!("{}: not a fleet run record", path.display()))?;
+            runs.push(run);
+        }
+    }
+    match runs.len() {
+        0 => Ok(None),
+        1 => Ok(runs.pop()),
+        count => anyhow::bail!(
+            "{} records {count} fleet runs, and metering.json adds them all up: price one fleet \
+             run per post office (start a new one with `postoffice local up`)",
+            dir.display()
+        ),
+    }
 }
 
 /// The devices registered in a run (`devices/<thing>.pem`): `local fleet` registers one oven per
@@ -215,6 +307,9 @@ pub(crate) fn event_routes(catalog: &Catalog) -> EventRoutes {
             let route = EventRoute {
                 direction,
                 consumers: event.consumers.clone(),
+                collection_max_wait_s: event
+                    .collection
+                    .map(|collection| f64::from(collection.max_wait_s)),
             };
             (event.name.clone(), route)
         })

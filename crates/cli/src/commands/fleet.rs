@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use postoffice::catalog::Catalog;
-use postoffice_cost::Profile;
+use postoffice_cost::measured::FLEET_RUNS_DIR;
+use postoffice_cost::{FleetRun, Profile};
 use postoffice_device::{
     CollectionPolicy, ConnectionState, Counters, Credentials, Device, DeviceConfig, DeviceError,
     Endpoint,
@@ -37,7 +38,8 @@ pub struct FleetArgs {
     /// Simulated seconds per real second (1440: the day lasts a minute).
     #[arg(long, default_value_t = 1440.0, allow_negative_numbers = true)]
     time_scale: f64,
-    /// Devices disconnect when idle and poll their session every 2 simulated hours.
+    /// Devices disconnect when idle and poll their persistent session, as the profile's
+    /// `disconnect_when_idle` says (idle_after_s, poll_interval_s).
     #[arg(long)]
     idle_disconnect: bool,
     /// Events the catalog allows to wait (waits scaled like the day) travel in collections.
@@ -125,6 +127,8 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
     );
     let outboxes = running.dir.join("fleet").join(fleet_tag());
     let collections = collection_policy(&settings, catalog)?;
+    let (idle_after, poll_interval) = idle_settings(&profile);
+    record_run(&running, &profile, &settings)?;
     let devices: Vec<Arc<Device>> = registered
         .iter()
         .map(|device| {
@@ -140,9 +144,9 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
                 outboxes.join(&device.device),
             );
             if settings.idle_disconnect {
-                config.idle_after = Some(settings.real(IDLE_AFTER));
+                config.idle_after = Some(settings.real(idle_after));
                 config.poll_interval =
-                    Some(settings.real(POLL_INTERVAL).min(config.session_expiry));
+                    Some(settings.real(poll_interval).min(config.session_expiry));
             }
             if settings.collections {
                 config.collections = collections.clone();
@@ -556,14 +560,54 @@ fn fleet_counters(devices: &[Arc<Device>]) -> Counters {
     fleet
 }
 
-/// Connected hours per device per day the profile assumes for this run's scenario.
+/// Connected hours per device per day the model gives for this run's scenario.
 fn expected_hours(profile: &Profile, settings: &Settings) -> Option<f64> {
-    let connection = &profile.actors.get(DEVICE_ACTOR)?.connection;
-    Some(if settings.idle_disconnect {
-        connection.disconnect_when_idle.hours_per_day
-    } else {
-        connection.always_connected.hours_per_day
-    })
+    let plans = postoffice_cost::actor_plans(
+        profile,
+        &event_routes(Catalog::embedded()),
+        fleet_record(profile, settings).scenario(),
+    );
+    Some(plans.get(DEVICE_ACTOR)?.minutes_per_day / 60.0)
+}
+
+/// How an idle-disconnecting device behaves (simulated time): the profile's device settings,
+/// else the simulator's defaults.
+fn idle_settings(profile: &Profile) -> (Duration, Duration) {
+    let idle = profile
+        .actors
+        .get(DEVICE_ACTOR)
+        .and_then(|actor| actor.connection.disconnect_when_idle.form());
+    match idle {
+        Some(postoffice_cost::Idle::Derived {
+            idle_after_s,
+            poll_interval_s,
+        }) => (
+            Duration::from_secs_f64(idle_after_s),
+            Duration::from_secs_f64(poll_interval_s),
+        ),
+        _ => (IDLE_AFTER, POLL_INTERVAL),
+    }
+}
+
+fn fleet_record(profile: &Profile, settings: &Settings) -> FleetRun {
+    FleetRun {
+        profile: profile.name.clone(),
+        households: settings.devices as u64,
+        actors: vec![DEVICE_ACTOR.to_owned()],
+        time_scale: settings.time_scale,
+        days: 1.0,
+        idle_disconnect: settings.idle_disconnect,
+        collections: settings.collections,
+    }
+}
+
+/// Records what this run simulates in the post office's run directory, for `cost --measured`.
+fn record_run(running: &Running, profile: &Profile, settings: &Settings) -> anyhow::Result<()> {
+    let dir = running.dir.join(FLEET_RUNS_DIR);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!("{}.json", fleet_tag()));
+    let record = serde_json::to_string_pretty(&fleet_record(profile, settings))?;
+    std::fs::write(&path, record).with_context(|| format!("writing {}", path.display()))
 }
 
 /// The local post office's resident memory, when the process is still there.

@@ -19,6 +19,11 @@ pub enum LocalCommand {
         /// Multiplies the applied retry delays and alarm periods (0.01: a minute in 0.6 s).
         #[arg(long, default_value_t = 1.0)]
         time_scale: f64,
+        /// Simulated seconds per real second the meter bills connection minutes and Firehose
+        /// buffer intervals in: give the `local fleet --time-scale` of the run to be priced
+        /// (`cost --measured`); 1 bills the wall clock.
+        #[arg(long, default_value_t = 1.0)]
+        metered_time_scale: f64,
     },
     /// Start a post office, drive the scripted tour through it with a report, then stop it.
     Demo {
@@ -113,7 +118,20 @@ impl RunArgs {
 
 pub async fn run(command: LocalCommand) -> anyhow::Result<ExitCode> {
     match command {
-        LocalCommand::Up { run, time_scale } => up(run.options(time_scale)).await,
+        LocalCommand::Up {
+            run,
+            time_scale,
+            metered_time_scale,
+        } => {
+            anyhow::ensure!(
+                metered_time_scale.is_finite() && metered_time_scale > 0.0,
+                "--metered-time-scale {metered_time_scale}: must be a positive number of simulated \
+                 seconds per real second (the fleet's --time-scale)"
+            );
+            let mut options = run.options(time_scale);
+            options.metered_time_scale = metered_time_scale;
+            up(options).await
+        }
         LocalCommand::Demo { run, time_scale } => {
             let postoffice = std::env::current_exe()?;
             let demo = demo::run(run.options(time_scale), postoffice);

@@ -14,6 +14,8 @@ pub struct DeliveryStream {
     pub error_output_prefix: String,
     pub kms_key_arn: Option<String>,
     pub dynamic_partitioning: bool,
+    /// Buffering hints (interval, size in MB), when the stream sets them.
+    pub buffering: Option<(i32, i32)>,
     /// Processor type → its parameters (`MetadataExtraction` → `MetadataExtractionQuery`, ...).
     pub processors: Vec<(String, BTreeMap<String, String>)>,
 }
@@ -59,6 +61,10 @@ pub async fn read(firehose: &aws_sdk_firehose::Client) -> anyhow::Result<Applied
                     .encryption_configuration
                     .and_then(|encryption| encryption.kms_encryption_config)
                     .map(|config| config.awskms_key_arn);
+                stream.buffering = s3
+                    .buffering_hints
+                    .as_ref()
+                    .and_then(|hints| Some((hints.interval_in_seconds?, hints.size_in_mbs?)));
                 stream.dynamic_partitioning = s3
                     .dynamic_partitioning_configuration
                     .and_then(|config| config.enabled)

@@ -97,15 +97,15 @@ impl EventStore {
         let path = self.root.join(&stream.bucket).join(&key);
         {
             let _one_at_a_time = self.writes.lock().unwrap_or_else(|p| p.into_inner());
-            // Firehose PUTs each object once; locally an object is appended to until its hour
-            // is over, so its first record stands for the PUT.
-            let new_object = !path.exists();
+            // Locally a partition's hour is one file; the meter counts the objects Firehose
+            // would write from its buffering.
             append(&path, &line).map_err(|error| format!("writing {}: {error}", path.display()))?;
             self.meter.firehose_stored(
                 &stream.name,
+                &prefix,
                 &stream.bucket,
                 record.len() as u64,
-                new_object,
+                stream.buffering,
             );
         }
         let dimensions = [("DeliveryStreamName", stream.name.as_str())];
@@ -324,6 +324,7 @@ mod tests {
             kms_key_arn: None,
             partition_keys: BTreeMap::from([("event".to_owned(), ".event".to_owned())]),
             append_delimiter: true,
+            buffering: crate::metering::Buffering::default(),
         }
     }
 
