@@ -33,6 +33,9 @@ pub struct Settings {
     pub idle_disconnect: bool,
     pub collections: bool,
     pub outage: Option<Outage>,
+    /// Hold the devices connected and idle this long instead of living a day: no events, no
+    /// profile; the outage, if any, falls at its fraction of the hold.
+    pub hold: Option<Duration>,
 }
 
 impl Settings {
@@ -55,6 +58,21 @@ impl Settings {
                 outage.at_fraction
             ));
         }
+        if let Some(hold) = self.hold {
+            if hold.is_zero() {
+                return wrong("--hold 0s: hold the connections for some time, e.g. 60s".into());
+            }
+            for (set, flag) in [
+                (self.idle_disconnect, "--idle-disconnect"),
+                (self.collections, "--collections"),
+            ] {
+                if set {
+                    return wrong(format!(
+                        "--hold keeps every device connected and sends no events: {flag} does not apply"
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -68,10 +86,15 @@ impl Settings {
         self.real(SIMULATED_DAY)
     }
 
-    /// When the outage starts, from the start of the day, in real time.
+    /// How long the run lasts once connected, in real time: the hold, or the day.
+    pub fn span(&self) -> Duration {
+        self.hold.unwrap_or_else(|| self.day())
+    }
+
+    /// When the outage starts, from the start of the day (or hold), in real time.
     pub fn outage_start(&self) -> Option<Duration> {
         self.outage
-            .map(|outage| self.day().mul_f64(outage.at_fraction))
+            .map(|outage| self.span().mul_f64(outage.at_fraction))
     }
 }
 
@@ -106,6 +129,7 @@ mod tests {
             idle_disconnect: false,
             collections: false,
             outage: None,
+            hold: None,
         }
     }
 
@@ -126,6 +150,8 @@ mod tests {
         });
         assert_eq!(settings.outage_start(), Some(Duration::from_secs(30)));
         assert_eq!(self::settings().outage_start(), None);
+        settings.hold = Some(Duration::from_secs(20));
+        assert_eq!(settings.outage_start(), Some(Duration::from_secs(10)));
     }
 
     #[test]
@@ -143,7 +169,18 @@ mod tests {
             at_fraction: 1.0,
             duration: Duration::ZERO,
         });
+        let mut held_idle = settings();
+        held_idle.hold = Some(Duration::from_secs(60));
+        held_idle.idle_disconnect = true;
+        let mut held_collecting = settings();
+        held_collecting.hold = Some(Duration::from_secs(60));
+        held_collecting.collections = true;
+        let mut held_not = settings();
+        held_not.hold = Some(Duration::ZERO);
         for (settings, named) in [
+            (held_idle, "--hold keeps every device connected and sends no events: --idle-disconnect"),
+            (held_collecting, "--hold keeps every device connected and sends no events: --collections"),
+            (held_not, "--hold 0s"),
             (empty, "--devices 0"),
             (frozen, "--time-scale 0"),
             (backwards, "--time-scale -2"),
