@@ -74,9 +74,10 @@ pub fn render_hold(report: &HoldReport) -> String {
             &mut out,
             "outage",
             format!(
-                "at {:.0}% of the hold, {:.1} s: {herd}",
+                "at {:.0}% of the hold, {:.1} s: {herd} (backoff cap {} s)",
                 outage.at_fraction * 100.0,
-                outage.duration.as_secs_f64()
+                outage.duration.as_secs_f64(),
+                report.settings.backoff_cap.as_secs_f64()
             ),
         );
     }
@@ -109,6 +110,7 @@ pub fn hold_json(report: &HoldReport) -> Value {
             "at_fraction": outage.at_fraction,
             "seconds": seconds(outage.duration),
             "herd_reconnect_seconds": report.herd_reconnect.map(seconds),
+            "backoff_cap_seconds": seconds(report.settings.backoff_cap),
         })
     });
     json!({
@@ -148,6 +150,7 @@ mod tests {
                 collections: false,
                 outage: None,
                 hold: Some(Duration::from_secs(60)),
+                backoff_cap: Duration::from_secs(8),
             },
             registration: Registration {
                 registered: 0,
@@ -201,7 +204,7 @@ mod tests {
         assert!(herd.held_every_connection());
         assert!(
             render_hold(&herd).contains(
-                "outage        at 50% of the hold, 10.0 s: every device was back 4.50 s after it ended"
+                "outage        at 50% of the hold, 10.0 s: every device was back 4.50 s after it ended (backoff cap 8 s)"
             ),
             "{}",
             render_hold(&herd)

@@ -32,7 +32,7 @@ pub use registry::{
 pub use report::{Memory, Registration, Report, progress_line, render, report_json};
 pub use schedule::{Scheduled, device_schedule};
 pub use settings::{
-    IDLE_AFTER, Outage, POLL_INTERVAL, REPLY_DEADLINE, SIMULATED_DAY, Settings, parse_duration,
+    DEFAULT_BACKOFF_CAP, IDLE_AFTER, Outage, POLL_INTERVAL, REPLY_DEADLINE, SIMULATED_DAY, Settings, parse_duration,
 };
 pub use stats::{Latencies, counters_since};
 

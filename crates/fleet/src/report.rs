@@ -203,10 +203,11 @@ pub fn render(report: &Report) -> String {
             &mut out,
             "outage",
             format!(
-                "at {:.0}% of the day, {:.1} s: {herd}; {} connects failed during it",
+                "at {:.0}% of the day, {:.1} s: {herd}; {} connects failed during it (backoff cap {} s)",
                 outage.at_fraction * 100.0,
                 outage.duration.as_secs_f64(),
-                report.day.connect_failures
+                report.day.connect_failures,
+                settings.backoff_cap.as_secs_f64()
             ),
         );
     }
@@ -311,6 +312,7 @@ pub fn report_json(report: &Report) -> Value {
             "seconds": seconds(outage.duration),
             "herd_reconnect_seconds": report.herd_reconnect.map(seconds),
             "connect_failures": day.connect_failures,
+            "backoff_cap_seconds": seconds(settings.backoff_cap),
         })
     });
     let (p50, p99) = (
@@ -406,6 +408,7 @@ mod tests {
                 duration: Duration::from_secs(5),
             }),
             hold: None,
+            backoff_cap: crate::DEFAULT_BACKOFF_CAP,
         };
         let mut replies = Latencies::default();
         for ms in [40, 50, 60, 900] {
@@ -471,7 +474,7 @@ mod tests {
             "Fleet of 200 devices (200 households, kitchen-household), a day in 60.0 s (time scale 1440); idle disconnect after 60 s, polls every 2 h; collections off",
             "registration  200 devices in 10.0 s (20.0/s, 16 at once)",
             "connect       all 200 connected in 2.00 s (100 devices/s)",
-            "outage        at 50% of the day, 5.0 s: the herd reconnected 1.50 s after it ended",
+            "outage        at 50% of the day, 5.0 s: the herd reconnected 1.50 s after it ended; 0 connects failed during it (backoff cap 300 s)",
             "events        19700 accepted, 19700 acknowledged (328/s over the 60.0 s day), no collections",
             "replies       4 of 4 requests answered in time, 1 later (device → reply p50 50 ms, p99 900 ms)",
             "lost          0 events (accepted 19700 = acknowledged 19698 + in outboxes 2 + refused 0 + lost)",
@@ -508,6 +511,7 @@ mod tests {
         assert_eq!(json["load_average"][0], 1.5);
         assert_eq!(json["connect"]["per_second"], 100.0);
         assert_eq!(json["outage"]["herd_reconnect_seconds"], 1.5);
+        assert_eq!(json["outage"]["backoff_cap_seconds"], 300.0);
         assert_eq!(json["events"]["acknowledged"], 19_700);
         assert_eq!(json["events"]["in_outboxes"], 2);
         assert_eq!(json["events"]["lost"], 0);

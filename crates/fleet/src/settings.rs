@@ -36,7 +36,13 @@ pub struct Settings {
     /// Hold the devices connected and idle this long instead of living a day: no events, no
     /// profile; the outage, if any, falls at its fraction of the hold.
     pub hold: Option<Duration>,
+    /// The devices' reconnect backoff: 1 s doubling to this cap, full jitter.
+    pub backoff_cap: Duration,
 }
+
+/// The device library's backoff cap (`postoffice_device::Backoff::default()`): a real fleet of
+/// millions spreads its reconnects over five minutes.
+pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(300);
 
 impl Settings {
     pub fn check(&self) -> Result<(), FleetError> {
@@ -56,6 +62,12 @@ impl Settings {
             return wrong(format!(
                 "--outage-at {}: must be a fraction of the day, at least 0 and below 1",
                 outage.at_fraction
+            ));
+        }
+        if self.backoff_cap < Duration::from_secs(1) {
+            return wrong(format!(
+                "--backoff-cap {:?}: at least the backoff's first ceiling, 1 s",
+                self.backoff_cap
             ));
         }
         if let Some(hold) = self.hold {
@@ -130,6 +142,7 @@ mod tests {
             collections: false,
             outage: None,
             hold: None,
+            backoff_cap: DEFAULT_BACKOFF_CAP,
         }
     }
 
@@ -139,6 +152,11 @@ mod tests {
         settings.check().unwrap();
         assert_eq!(settings.day(), Duration::from_secs(60));
         assert_eq!(settings.real(POLL_INTERVAL), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_default_backoff_cap_is_the_device_library_s() {
+        assert_eq!(DEFAULT_BACKOFF_CAP, postoffice_device::Backoff::default().cap);
     }
 
     #[test]
@@ -177,10 +195,13 @@ mod tests {
         held_collecting.collections = true;
         let mut held_not = settings();
         held_not.hold = Some(Duration::ZERO);
+        let mut impatient = settings();
+        impatient.backoff_cap = Duration::from_millis(500);
         for (settings, named) in [
             (held_idle, "--hold keeps every device connected and sends no events: --idle-disconnect"),
             (held_collecting, "--hold keeps every device connected and sends no events: --collections"),
             (held_not, "--hold 0s"),
+            (impatient, "--backoff-cap 500ms"),
             (empty, "--devices 0"),
             (frozen, "--time-scale 0"),
             (backwards, "--time-scale -2"),

@@ -56,6 +56,10 @@ pub struct FleetArgs {
     /// connect rate and memory per connection, and disconnect: no profile, no events.
     #[arg(long, value_parser = parse_duration, conflicts_with_all = ["idle_disconnect", "collections"])]
     hold: Option<Duration>,
+    /// The devices' reconnect backoff doubles from 1 s up to this cap, with full jitter: after an
+    /// outage every device is back within about one cap.
+    #[arg(long, value_parser = parse_duration, default_value = "300s")]
+    backoff_cap: Duration,
     /// Use only devices earlier fleet runs registered in the run directory (fleet/devices.tsv);
     /// without it they are reused first and the rest registered.
     #[arg(long)]
@@ -108,6 +112,7 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
                 duration,
             }),
         hold: args.hold,
+        backoff_cap: args.backoff_cap,
     };
     settings.check()?;
     anyhow::ensure!(
@@ -167,6 +172,7 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
             if settings.collections {
                 config.collections = collections.clone();
             }
+            config.backoff.cap = settings.backoff_cap;
             Device::start(config).map(Arc::new)
         })
         .collect::<Result<_, _>>()?;
