@@ -150,7 +150,7 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
         resident_bytes("self"),
         running.pid.and_then(post_office_rss),
     );
-    let devices: Vec<Arc<Device>> = registered
+    let configs: Vec<DeviceConfig> = registered
         .into_iter()
         .map(|device| {
             let mut config = DeviceConfig::new(
@@ -173,9 +173,17 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
                 config.collections = collections.clone();
             }
             config.backoff.cap = settings.backoff_cap;
-            Device::start(config).map(Arc::new)
+            config
         })
-        .collect::<Result<_, _>>()?;
+        .collect();
+    let connecting = Instant::now();
+    let devices = connect_fleet(configs, args.concurrency).await?;
+    let connect_all = connecting.elapsed();
+    eprintln!(
+        "connected {} devices in {:.2} s",
+        devices.len(),
+        connect_all.as_secs_f64()
+    );
     let late_replies = Arc::new(AtomicU64::new(0));
     let reply_events: Arc<Vec<String>> =
         Arc::new(plan.events.iter().filter_map(|e| e.reply.clone()).collect());
@@ -186,13 +194,6 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
             late_replies.clone(),
         ));
     }
-
-    let connect_all = connect_fleet(&devices, args.concurrency).await?;
-    eprintln!(
-        "connected {} devices in {:.2} s",
-        devices.len(),
-        connect_all.as_secs_f64()
-    );
     // Let the connections settle (TLS buffers, sessions) before measuring them.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let memory_after = (
@@ -334,6 +335,9 @@ async fn fleet_devices(
         Err(error) => return Err(error).with_context(|| format!("reading {source}")),
     };
     let plan = plan_registration(count, known.len(), reuse, &source)?;
+    if let Some(last) = known.get(plan.reuse.wrapping_sub(1)) {
+        check_still_registered(&last.device, &source).await?;
+    }
     let mut fleet = known
         .into_iter()
         .take(plan.reuse)
@@ -354,6 +358,26 @@ async fn fleet_devices(
         concurrency,
     };
     Ok((fleet, registration))
+}
+
+/// The registry outlives the post office's control plane (moto keeps it in memory): a device
+/// it lists must still be a thing, or the post office was restarted in this run directory.
+async fn check_still_registered(device: &str, source: &str) -> anyhow::Result<()> {
+    let iot = local::iot_client().await;
+    match iot.describe_thing().thing_name(device).send().await {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            anyhow::bail!(
+                "{source} lists {device}, which the running post office does not know (was it \
+                 restarted?): delete {source} to register the fleet again"
+            )
+        }
+        Err(error) => Err(error).context("DescribeThing"),
+    }
 }
 
 /// A device an earlier run registered, with the credentials its registration wrote.
@@ -578,48 +602,53 @@ fn collection_policy(settings: &Settings, catalog: &Catalog) -> anyhow::Result<C
 /// How long a device may take to connect, its retries included.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(120);
 
-/// Connects every device, `concurrency` at a time; the time until the last one is connected.
-async fn connect_fleet(devices: &[Arc<Device>], concurrency: usize) -> anyhow::Result<Duration> {
+/// Starts and connects every device, `concurrency` at a time: an always-connected device
+/// connects as soon as it starts, so starting them all at once would be a herd of its own.
+async fn connect_fleet(
+    configs: Vec<DeviceConfig>,
+    concurrency: usize,
+) -> anyhow::Result<Vec<Arc<Device>>> {
     let started = Instant::now();
+    let count = configs.len();
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut connects = JoinSet::new();
-    for device in devices {
-        let (device, permits) = (device.clone(), permits.clone());
+    for config in configs {
+        let permits = permits.clone();
         connects.spawn(async move {
             let _permit = permits.acquire_owned().await?;
-            if device.connect().await.is_ok() {
-                return anyhow::Ok(());
+            let device = Arc::new(Device::start(config)?);
+            if device.connect().await.is_err() {
+                // A failed attempt is retried by the device itself, through its backoff.
+                let mut states = device.connection_states();
+                let connected = states.wait_for(|state| *state == ConnectionState::Connected);
+                tokio::time::timeout(CONNECT_PATIENCE, connected)
+                    .await
+                    .map(|_| ())
+                    .with_context(|| {
+                        format!(
+                            "{} did not connect within {} s",
+                            device.device_id(),
+                            CONNECT_PATIENCE.as_secs()
+                        )
+                    })?;
             }
-            // A failed attempt is retried by the device itself, through its backoff.
-            let mut states = device.connection_states();
-            let connected = states.wait_for(|state| *state == ConnectionState::Connected);
-            tokio::time::timeout(CONNECT_PATIENCE, connected)
-                .await
-                .map(|_| ())
-                .with_context(|| {
-                    format!(
-                        "{} did not connect within {} s",
-                        device.device_id(),
-                        CONNECT_PATIENCE.as_secs()
-                    )
-                })
+            anyhow::Ok(device)
         });
     }
-    let mut done = 0;
+    let mut devices = Vec::with_capacity(count);
     let mut last_shown = Instant::now();
     while let Some(connected) = connects.join_next().await {
-        connected??;
-        done += 1;
+        devices.push(connected??);
         if last_shown.elapsed() >= Duration::from_secs(1) {
             eprintln!(
-                "connecting: {done}/{} ({:.1} s)",
+                "connecting: {}/{count} ({:.1} s)",
                 devices.len(),
                 started.elapsed().as_secs_f64()
             );
             last_shown = Instant::now();
         }
     }
-    Ok(started.elapsed())
+    Ok(devices)
 }
 
 /// One device's day: each scheduled event at its time; requests wait for their reply apart.
