@@ -209,12 +209,12 @@ fn an_idle_hold_reuses_the_registered_devices_and_names_a_shortfall() {
         assert_eq!(report["hold"]["every_connection_held"], true, "{report:#}");
 
         let registry = post_office().run_dir().join("fleet/devices.tsv");
-        let registered = std::fs::read_to_string(&registry)
-            .unwrap()
-            .lines()
-            .count();
+        let registered = std::fs::read_to_string(&registry).unwrap().lines().count();
         let (ok, output) = hold(registered + 1, &["--reuse-only"]).await;
-        assert!(!ok, "reusing more devices than registered succeeded:\n{output}");
+        assert!(
+            !ok,
+            "reusing more devices than registered succeeded:\n{output}"
+        );
         assert!(
             output.contains(&format!(
                 "--devices {} --reuse-only: only {registered} devices are registered in",

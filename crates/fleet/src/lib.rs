@@ -22,9 +22,7 @@ mod settings;
 mod stats;
 
 pub use hold::{HoldReport, hold_json, render_hold};
-pub use host::{
-    OPEN_FILES_RESERVE, check_open_files, parse_load_average, parse_open_files_limit,
-};
+pub use host::{OPEN_FILES_RESERVE, check_open_files, parse_load_average, parse_open_files_limit};
 pub use plan::{DEVICE_ACTOR, DeviceEvent, DevicePlan, reply_event};
 pub use registry::{
     FleetDevice, REGISTRY_FILE, RegistrationPlan, Reuse, parse_registry, plan_registration,
@@ -32,7 +30,8 @@ pub use registry::{
 pub use report::{Memory, Registration, Report, progress_line, render, report_json};
 pub use schedule::{Scheduled, device_schedule};
 pub use settings::{
-    DEFAULT_BACKOFF_CAP, IDLE_AFTER, Outage, POLL_INTERVAL, REPLY_DEADLINE, SIMULATED_DAY, Settings, parse_duration,
+    DEFAULT_BACKOFF_CAP, IDLE_AFTER, Outage, POLL_INTERVAL, REPLY_DEADLINE, SIMULATED_DAY,
+    Settings, parse_duration,
 };
 pub use stats::{Latencies, counters_since};
 

@@ -174,14 +174,9 @@ mod tests {
 
     #[test]
     fn reusing_more_devices_than_registered_names_both_numbers() {
-        let error = plan_registration(
-            10_000,
-            1_000,
-            Reuse::Only,
-            ".run/x/fleet/devices.tsv",
-        )
-        .unwrap_err()
-        .to_string();
+        let error = plan_registration(10_000, 1_000, Reuse::Only, ".run/x/fleet/devices.tsv")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             error,
             "registry: --devices 10000 --reuse-only: only 1000 devices are registered in \

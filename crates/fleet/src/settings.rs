@@ -156,7 +156,10 @@ mod tests {
 
     #[test]
     fn the_default_backoff_cap_is_the_device_library_s() {
-        assert_eq!(DEFAULT_BACKOFF_CAP, postoffice_device::Backoff::default().cap);
+        assert_eq!(
+            DEFAULT_BACKOFF_CAP,
+            postoffice_device::Backoff::default().cap
+        );
     }
 
     #[test]
@@ -198,8 +201,14 @@ mod tests {
         let mut impatient = settings();
         impatient.backoff_cap = Duration::from_millis(500);
         for (settings, named) in [
-            (held_idle, "--hold keeps every device connected and sends no events: --idle-disconnect"),
-            (held_collecting, "--hold keeps every device connected and sends no events: --collections"),
+            (
+                held_idle,
+                "--hold keeps every device connected and sends no events: --idle-disconnect",
+            ),
+            (
+                held_collecting,
+                "--hold keeps every device connected and sends no events: --collections",
+            ),
             (held_not, "--hold 0s"),
             (impatient, "--backoff-cap 500ms"),
             (empty, "--devices 0"),

@@ -335,7 +335,7 @@ async fn fleet_devices(
         Err(error) => return Err(error).with_context(|| format!("reading {source}")),
     };
     let plan = plan_registration(count, known.len(), reuse, &source)?;
-    if let Some(last) = known.get(plan.reuse.wrapping_sub(1)) {
+    if let Some(last) = plan.reuse.checked_sub(1).and_then(|last| known.get(last)) {
         check_still_registered(&last.device, &source).await?;
     }
     let mut fleet = known
