@@ -279,7 +279,10 @@ mod tests {
             rlim_max: 0,
         };
         // SAFETY: getrlimit writes only into the struct it is given.
-        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+            0
+        );
         assert_eq!(limit.rlim_cur, limit.rlim_max);
         assert_eq!(raised, limit.rlim_cur);
     }
