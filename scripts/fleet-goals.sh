@@ -15,6 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 POSTOFFICE=${POSTOFFICE:-target/release/postoffice}
+# The Lambdas' cargo profile (`dev` with POSTOFFICE=target/debug/postoffice: a quick dry run).
+PROFILE=${FLEET_PROFILE:-release}
 IDLE_DEVICES=${FLEET_IDLE_DEVICES:-10000}
 HOLD=${FLEET_HOLD:-60s}
 HERD_DEVICES=${FLEET_HERD_DEVICES:-1000}
@@ -41,8 +43,8 @@ if [ -z "$run_dir" ]; then
   # Absolute: `local up` hands it to Terraform, which runs elsewhere.
   run_dir=$PWD/.run/fleet-goals-$(date -u +%Y%m%dT%H%M%SZ)
   mkdir -p "$run_dir"
-  echo "fleet-goals: starting a release post office in $run_dir (log: $run_dir/up.log)"
-  "$POSTOFFICE" local up --profile release --run-dir "$run_dir" >"$run_dir/up.log" 2>&1 &
+  echo "fleet-goals: starting a post office ($PROFILE) in $run_dir (log: $run_dir/up.log)"
+  "$POSTOFFICE" local up --profile "$PROFILE" --run-dir "$run_dir" >"$run_dir/up.log" 2>&1 &
   started_pid=$!
   for _ in $(seq 600); do
     [ -f "$run_dir/running.json" ] && break
