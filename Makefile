@@ -53,7 +53,9 @@ bench-e2e: setup ## latency (p50/p99) and events/s through a whole local post of
 	$(CARGO) run --quiet --profile $(BENCH_PROFILE) -p postoffice-e2e --bin bench-e2e -- $(BENCH_PROFILE)
 
 # Not in `make test`: minutes. FLEET_RUN_DIR=.run/latest reuses a running post office and the
-# devices it registered; FLEET_IDLE_DEVICES, FLEET_HOLD, FLEET_HERD_DEVICES, FLEET_OUTAGE_FOR.
+# devices it registered; FLEET_IDLE_DEVICES, FLEET_HOLD, FLEET_HERD_DEVICES, FLEET_OUTAGE_FOR,
+# FLEET_BACKOFF_CAP; scripts/fleet-goals.sh with POSTOFFICE=target/debug/postoffice FLEET_PROFILE=dev
+# and small numbers is a quick dry run.
 fleet-goals: setup ## issue 17 in release: 10,000 idle devices held (memory per connection), 1,000 back within 10 s of an outage, nothing lost
 	$(CARGO) build --bins --release $(LOCAL_BINARIES)
 	scripts/fleet-goals.sh
