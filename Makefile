@@ -10,7 +10,7 @@ LOCAL_BINARIES := -p postoffice-cli -p sns-bridge -p iot-forwarder -p example-ki
 POSTOFFICE := $(TARGET_DIR)/debug/postoffice
 VECTORS ?= ../shared/sns-vectors
 
-.PHONY: help setup build local-binaries test lint unit catalog-check terraform-check e2e demo bench bench-e2e bench-peers package bill-check
+.PHONY: help setup build local-binaries test lint unit catalog-check terraform-check e2e demo bench bench-e2e bench-peers package bill-check fleet-goals
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -56,6 +56,14 @@ bench-e2e: setup ## latency (p50/p99) and events/s through a whole local post of
 bill-check: setup ## measured bill beside the model (release): idle-disconnect cut, collections factor, every line over 10 %
 	$(CARGO) build --bins --release $(LOCAL_BINARIES)
 	POSTOFFICE=$(TARGET_DIR)/release/postoffice scripts/bill-check.py
+
+# Not in `make test`: minutes. FLEET_RUN_DIR=.run/latest reuses a running post office and the
+# devices it registered; FLEET_IDLE_DEVICES, FLEET_HOLD, FLEET_HERD_DEVICES, FLEET_OUTAGE_FOR,
+# FLEET_BACKOFF_CAP; scripts/fleet-goals.sh with POSTOFFICE=target/debug/postoffice FLEET_PROFILE=dev
+# and small numbers is a quick dry run.
+fleet-goals: setup ## issue 17 in release: 10,000 idle devices held (memory per connection), 1,000 back within 10 s of an outage, nothing lost
+	$(CARGO) build --bins --release $(LOCAL_BINARIES)
+	scripts/fleet-goals.sh
 
 bench: ## criterion benchmarks
 	$(CARGO) bench --workspace

@@ -150,3 +150,78 @@ fn a_day_of_a_fleet_with_an_outage_loses_nothing() {
         assert!(bill["model_usd"].as_f64().unwrap() > 0.0);
     });
 }
+
+/// `local fleet --hold`: devices connect, stay connected idle and leave cleanly; a second hold
+/// reuses the devices the first registered (fleet/devices.tsv) and registers none; asking to
+/// reuse more devices than are registered is refused with both numbers, before connecting any.
+#[test]
+fn an_idle_hold_reuses_the_registered_devices_and_names_a_shortfall() {
+    run(async {
+        let run_dir = post_office().run_dir().to_string_lossy().into_owned();
+        let hold = |devices: usize, extra: &'static [&'static str]| {
+            let run_dir = run_dir.clone();
+            async move {
+                let devices = devices.to_string();
+                let mut args = vec![
+                    "local",
+                    "fleet",
+                    "--run-dir",
+                    &run_dir,
+                    "--devices",
+                    &devices,
+                    "--hold",
+                    "2s",
+                    "--json",
+                ];
+                args.extend_from_slice(extra);
+                postoffice_command(&args).await.unwrap()
+            }
+        };
+        let devices = 4;
+        let (ok, output) = hold(devices, &[]).await;
+        eprintln!("{output}");
+        assert!(ok, "the hold failed:\n{output}");
+        let report = fleet_report(&output);
+        assert_eq!(report["mode"], "hold", "{report:#}");
+        assert_eq!(report["hold"]["connected_at_end"], devices, "{report:#}");
+        assert_eq!(report["hold"]["connections_lost"], 0, "{report:#}");
+        assert_eq!(report["hold"]["every_connection_held"], true, "{report:#}");
+        let registration = &report["registration"];
+        assert_eq!(
+            registration["registered"].as_u64().unwrap() + registration["reused"].as_u64().unwrap(),
+            devices as u64,
+            "{report:#}"
+        );
+        assert!(report["connect"]["per_second"].as_f64().unwrap() > 0.0);
+        assert!(
+            report["memory"]["post_office"]["after_bytes"]
+                .as_u64()
+                .unwrap()
+                > 0,
+            "{report:#}"
+        );
+
+        let (ok, output) = hold(devices, &["--reuse-only"]).await;
+        assert!(ok, "the second hold failed:\n{output}");
+        let report = fleet_report(&output);
+        assert_eq!(report["registration"]["registered"], 0, "{report:#}");
+        assert_eq!(report["registration"]["reused"], devices, "{report:#}");
+        assert_eq!(report["hold"]["every_connection_held"], true, "{report:#}");
+
+        let registry = post_office().run_dir().join("fleet/devices.tsv");
+        let registered = std::fs::read_to_string(&registry).unwrap().lines().count();
+        let (ok, output) = hold(registered + 1, &["--reuse-only"]).await;
+        assert!(
+            !ok,
+            "reusing more devices than registered succeeded:\n{output}"
+        );
+        assert!(
+            output.contains(&format!(
+                "--devices {} --reuse-only: only {registered} devices are registered in",
+                registered + 1
+            )),
+            "{output}"
+        );
+        assert!(!output.contains("connecting:"), "{output}");
+    });
+}

@@ -7,19 +7,31 @@
 //!   rates, payloads (the catalog's first example) and replies (`COOKING_REQUESTED` →
 //!   `COOKING_REPLIED`).
 //! - [`device_schedule`]: one device's day, jittered so the fleet never moves as a herd.
-//! - [`Latencies`], [`Report`]: percentiles and the final report.
+//! - [`Latencies`], [`Report`]: percentiles and the final report; [`HoldReport`]: the report of
+//!   an idle hold (`--hold`: connect, hold idle, measure memory per connection).
+//! - [`parse_registry`], [`plan_registration`]: the devices earlier runs registered, reused.
+//! - [`check_open_files`]: whether the connections fit the processes' open-file limits.
 
+mod hold;
+mod host;
 mod plan;
+mod registry;
 mod report;
 mod schedule;
 mod settings;
 mod stats;
 
+pub use hold::{HoldReport, hold_json, render_hold};
+pub use host::{OPEN_FILES_RESERVE, check_open_files, parse_load_average, parse_open_files_limit};
 pub use plan::{DEVICE_ACTOR, DeviceEvent, DevicePlan, reply_event};
-pub use report::{Memory, Report, progress_line, render, report_json};
+pub use registry::{
+    FleetDevice, REGISTRY_FILE, RegistrationPlan, Reuse, parse_registry, plan_registration,
+};
+pub use report::{Memory, Registration, Report, progress_line, render, report_json};
 pub use schedule::{Scheduled, device_schedule};
 pub use settings::{
-    IDLE_AFTER, Outage, POLL_INTERVAL, REPLY_DEADLINE, SIMULATED_DAY, Settings, parse_duration,
+    DEFAULT_BACKOFF_CAP, IDLE_AFTER, Outage, POLL_INTERVAL, REPLY_DEADLINE, SIMULATED_DAY,
+    Settings, parse_duration,
 };
 pub use stats::{Latencies, counters_since};
 
@@ -30,4 +42,6 @@ pub enum FleetError {
     Settings(String),
     #[error("profile: {0}")]
     Profile(String),
+    #[error("registry: {0}")]
+    Registry(String),
 }

@@ -17,13 +17,77 @@ pub struct Memory {
     pub post_office: Option<(u64, u64)>,
 }
 
+impl Memory {
+    pub(crate) fn text(&self, devices: usize) -> String {
+        let mut text = per_connection("simulator", self.simulator, devices);
+        match self.post_office {
+            Some(post_office) => {
+                text.push_str("; ");
+                text.push_str(&per_connection("post office", post_office, devices));
+            }
+            None => text.push_str("; post office: pid unknown (running.json has none)"),
+        }
+        text
+    }
+
+    pub(crate) fn json(&self, devices: usize) -> Value {
+        let memory = |(before, after): (u64, u64)| {
+            json!({
+                "before_bytes": before,
+                "after_bytes": after,
+                "bytes_per_connection": after.saturating_sub(before) as f64 / devices as f64,
+            })
+        };
+        json!({
+            "simulator": memory(self.simulator),
+            "post_office": self.post_office.map(memory),
+        })
+    }
+}
+
+/// How the run got its devices: registered anew, or reused from earlier runs' registry.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Registration {
+    pub registered: usize,
+    pub reused: usize,
+    /// The time the new registrations took.
+    pub elapsed: Duration,
+    pub concurrency: usize,
+}
+
+impl Registration {
+    pub(crate) fn text(&self) -> String {
+        let reused = if self.reused > 0 {
+            format!(", {} reused from earlier runs", self.reused)
+        } else {
+            String::new()
+        };
+        format!(
+            "{} devices in {:.1} s ({:.1}/s, {} at once){reused}",
+            self.registered,
+            self.elapsed.as_secs_f64(),
+            rate(self.registered as f64, self.elapsed),
+            self.concurrency
+        )
+    }
+
+    pub(crate) fn json(&self) -> Value {
+        json!({
+            "registered": self.registered,
+            "reused": self.reused,
+            "seconds": self.elapsed.as_secs_f64(),
+            "per_second": rate(self.registered as f64, self.elapsed),
+            "concurrency": self.concurrency,
+        })
+    }
+}
+
 /// What a fleet run measured.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub settings: Settings,
     pub profile: String,
-    pub registration: Duration,
-    pub registration_concurrency: usize,
+    pub registration: Registration,
     /// From the first connect to the last device connected.
     pub connect_all: Duration,
     /// From the end of the outage until every device connected at its start had connected again;
@@ -46,6 +110,8 @@ pub struct Report {
     pub memory: Memory,
     /// Connected hours per device per day the profile expects in this run's scenario.
     pub profile_hours_per_day: Option<f64>,
+    /// The machine's 1, 5 and 15 minute load averages at the end of the run.
+    pub load_average: Option<[f64; 3]>,
 }
 
 impl Report {
@@ -115,16 +181,7 @@ pub fn render(report: &Report) -> String {
     let line = |out: &mut String, label: &str, text: String| {
         let _ = writeln!(out, "  {label:<14}{text}");
     };
-    line(
-        &mut out,
-        "registration",
-        format!(
-            "{devices} devices in {:.1} s ({:.1}/s, {} at once)",
-            report.registration.as_secs_f64(),
-            rate(devices as f64, report.registration),
-            report.registration_concurrency
-        ),
-    );
+    line(&mut out, "registration", report.registration.text());
     line(
         &mut out,
         "connect",
@@ -146,10 +203,11 @@ pub fn render(report: &Report) -> String {
             &mut out,
             "outage",
             format!(
-                "at {:.0}% of the day, {:.1} s: {herd}; {} connects failed during it",
+                "at {:.0}% of the day, {:.1} s: {herd}; {} connects failed during it (backoff cap {} s)",
                 outage.at_fraction * 100.0,
                 outage.duration.as_secs_f64(),
-                report.day.connect_failures
+                report.day.connect_failures,
+                settings.backoff_cap.as_secs_f64()
             ),
         );
     }
@@ -227,17 +285,16 @@ pub fn render(report: &Report) -> String {
             day.messages_sent as f64 / devices as f64,
         ),
     );
-    let memory = report.memory;
-    let mut text = per_connection("simulator", memory.simulator, devices);
-    match memory.post_office {
-        Some(post_office) => {
-            text.push_str("; ");
-            text.push_str(&per_connection("post office", post_office, devices));
-        }
-        None => text.push_str("; post office: pid unknown (running.json has none)"),
-    }
-    line(&mut out, "memory", text);
+    line(&mut out, "memory", report.memory.text(devices));
+    line(&mut out, "load average", load_text(report.load_average));
     out
+}
+
+/// The load averages as the report shows them.
+pub(crate) fn load_text(load: Option<[f64; 3]>) -> String {
+    load.map_or("unknown".to_owned(), |[one, five, fifteen]| {
+        format!("{one:.2} {five:.2} {fifteen:.2} (1, 5, 15 min; 2 cores shared)")
+    })
 }
 
 /// The final report as JSON, for scripts and CI: the same measures as [`render`], in seconds,
@@ -249,19 +306,13 @@ pub fn report_json(report: &Report) -> Value {
     let day = report.day;
     let seconds = |duration: Duration| duration.as_secs_f64();
     let ms = |latency: Option<Duration>| latency.map(|latency| latency.as_secs_f64() * 1000.0);
-    let memory = |(before, after): (u64, u64)| {
-        json!({
-            "before_bytes": before,
-            "after_bytes": after,
-            "bytes_per_connection": after.saturating_sub(before) as f64 / devices as f64,
-        })
-    };
     let outage = settings.outage.map(|outage| {
         json!({
             "at_fraction": outage.at_fraction,
             "seconds": seconds(outage.duration),
             "herd_reconnect_seconds": report.herd_reconnect.map(seconds),
             "connect_failures": day.connect_failures,
+            "backoff_cap_seconds": seconds(settings.backoff_cap),
         })
     });
     let (p50, p99) = (
@@ -275,11 +326,7 @@ pub fn report_json(report: &Report) -> Value {
         "idle_disconnect": settings.idle_disconnect,
         "collections": settings.collections,
         "day_seconds": seconds(report.day_elapsed),
-        "registration": {
-            "seconds": seconds(report.registration),
-            "per_second": rate(devices as f64, report.registration),
-            "concurrency": report.registration_concurrency,
-        },
+        "registration": report.registration.json(),
         "connect": {
             "seconds": seconds(report.connect_all),
             "per_second": rate(devices as f64, report.connect_all),
@@ -317,14 +364,12 @@ pub fn report_json(report: &Report) -> Value {
             "bytes": day.bytes_sent,
             "received": day.messages_received,
         },
-        "memory": {
-            "simulator": memory(report.memory.simulator),
-            "post_office": report.memory.post_office.map(memory),
-        },
+        "memory": report.memory.json(devices),
+        "load_average": report.load_average,
     })
 }
 
-fn rate(count: f64, over: Duration) -> f64 {
+pub(crate) fn rate(count: f64, over: Duration) -> f64 {
     if over.is_zero() {
         return 0.0;
     }
@@ -362,6 +407,8 @@ mod tests {
                 at_fraction: 0.5,
                 duration: Duration::from_secs(5),
             }),
+            hold: None,
+            backoff_cap: crate::DEFAULT_BACKOFF_CAP,
         };
         let mut replies = Latencies::default();
         for ms in [40, 50, 60, 900] {
@@ -370,8 +417,12 @@ mod tests {
         Report {
             settings,
             profile: "kitchen-household".into(),
-            registration: Duration::from_secs(10),
-            registration_concurrency: 16,
+            registration: Registration {
+                registered: 200,
+                reused: 0,
+                elapsed: Duration::from_secs(10),
+                concurrency: 16,
+            },
             connect_all: Duration::from_secs(2),
             herd_reconnect: Some(Duration::from_millis(1500)),
             day_elapsed: Duration::from_secs(60),
@@ -398,6 +449,7 @@ mod tests {
             profile_hours_per_day: Some(0.5),
             events_not_accepted: 0,
             late_replies: 1,
+            load_average: Some([1.5, 1.25, 1.0]),
         }
     }
 
@@ -422,13 +474,14 @@ mod tests {
             "Fleet of 200 devices (200 households, kitchen-household), a day in 60.0 s (time scale 1440); idle disconnect after 60 s, polls every 2 h; collections off",
             "registration  200 devices in 10.0 s (20.0/s, 16 at once)",
             "connect       all 200 connected in 2.00 s (100 devices/s)",
-            "outage        at 50% of the day, 5.0 s: the herd reconnected 1.50 s after it ended",
+            "outage        at 50% of the day, 5.0 s: the herd reconnected 1.50 s after it ended; 0 connects failed during it (backoff cap 300 s)",
             "events        19700 accepted, 19700 acknowledged (328/s over the 60.0 s day), no collections",
             "replies       4 of 4 requests answered in time, 1 later (device → reply p50 50 ms, p99 900 ms)",
             "lost          0 events (accepted 19700 = acknowledged 19698 + in outboxes 2 + refused 0 + lost)",
             "10.0 connection-minutes real = 14400 simulated; 1.20 h per device per day (profile: 0.5)",
             "IoT messages  19750 PUBLISH sent (19750 in 5 KB units",
             "memory        simulator 10.0 → 30.0 MB (102.4 KB per idle connection); post office: pid unknown",
+            "load average  1.50 1.25 1.00 (1, 5, 15 min; 2 cores shared)",
         ] {
             assert!(text.contains(expected), "missing {expected:?} in\n{text}");
         }
@@ -454,8 +507,11 @@ mod tests {
         let json = report_json(&report());
         assert_eq!(json["devices"], 200);
         assert_eq!(json["registration"]["per_second"], 20.0);
+        assert_eq!(json["registration"]["reused"], 0);
+        assert_eq!(json["load_average"][0], 1.5);
         assert_eq!(json["connect"]["per_second"], 100.0);
         assert_eq!(json["outage"]["herd_reconnect_seconds"], 1.5);
+        assert_eq!(json["outage"]["backoff_cap_seconds"], 300.0);
         assert_eq!(json["events"]["acknowledged"], 19_700);
         assert_eq!(json["events"]["in_outboxes"], 2);
         assert_eq!(json["events"]["lost"], 0);

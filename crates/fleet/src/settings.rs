@@ -33,7 +33,16 @@ pub struct Settings {
     pub idle_disconnect: bool,
     pub collections: bool,
     pub outage: Option<Outage>,
+    /// Hold the devices connected and idle this long instead of living a day: no events, no
+    /// profile; the outage, if any, falls at its fraction of the hold.
+    pub hold: Option<Duration>,
+    /// The devices' reconnect backoff: 1 s doubling to this cap, full jitter.
+    pub backoff_cap: Duration,
 }
+
+/// The device library's backoff cap (`postoffice_device::Backoff::default()`): a real fleet of
+/// millions spreads its reconnects over five minutes.
+pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(300);
 
 impl Settings {
     pub fn check(&self) -> Result<(), FleetError> {
@@ -55,6 +64,27 @@ impl Settings {
                 outage.at_fraction
             ));
         }
+        if self.backoff_cap < Duration::from_secs(1) {
+            return wrong(format!(
+                "--backoff-cap {:?}: at least the backoff's first ceiling, 1 s",
+                self.backoff_cap
+            ));
+        }
+        if let Some(hold) = self.hold {
+            if hold.is_zero() {
+                return wrong("--hold 0s: hold the connections for some time, e.g. 60s".into());
+            }
+            for (set, flag) in [
+                (self.idle_disconnect, "--idle-disconnect"),
+                (self.collections, "--collections"),
+            ] {
+                if set {
+                    return wrong(format!(
+                        "--hold keeps every device connected and sends no events: {flag} does not apply"
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -68,10 +98,15 @@ impl Settings {
         self.real(SIMULATED_DAY)
     }
 
-    /// When the outage starts, from the start of the day, in real time.
+    /// How long the run lasts once connected, in real time: the hold, or the day.
+    pub fn span(&self) -> Duration {
+        self.hold.unwrap_or_else(|| self.day())
+    }
+
+    /// When the outage starts, from the start of the day (or hold), in real time.
     pub fn outage_start(&self) -> Option<Duration> {
         self.outage
-            .map(|outage| self.day().mul_f64(outage.at_fraction))
+            .map(|outage| self.span().mul_f64(outage.at_fraction))
     }
 }
 
@@ -106,6 +141,8 @@ mod tests {
             idle_disconnect: false,
             collections: false,
             outage: None,
+            hold: None,
+            backoff_cap: DEFAULT_BACKOFF_CAP,
         }
     }
 
@@ -118,6 +155,14 @@ mod tests {
     }
 
     #[test]
+    fn the_default_backoff_cap_is_the_device_library_s() {
+        assert_eq!(
+            DEFAULT_BACKOFF_CAP,
+            postoffice_device::Backoff::default().cap
+        );
+    }
+
+    #[test]
     fn the_outage_starts_at_its_fraction_of_the_real_day() {
         let mut settings = settings();
         settings.outage = Some(Outage {
@@ -126,6 +171,8 @@ mod tests {
         });
         assert_eq!(settings.outage_start(), Some(Duration::from_secs(30)));
         assert_eq!(self::settings().outage_start(), None);
+        settings.hold = Some(Duration::from_secs(20));
+        assert_eq!(settings.outage_start(), Some(Duration::from_secs(10)));
     }
 
     #[test]
@@ -143,7 +190,27 @@ mod tests {
             at_fraction: 1.0,
             duration: Duration::ZERO,
         });
+        let mut held_idle = settings();
+        held_idle.hold = Some(Duration::from_secs(60));
+        held_idle.idle_disconnect = true;
+        let mut held_collecting = settings();
+        held_collecting.hold = Some(Duration::from_secs(60));
+        held_collecting.collections = true;
+        let mut held_not = settings();
+        held_not.hold = Some(Duration::ZERO);
+        let mut impatient = settings();
+        impatient.backoff_cap = Duration::from_millis(500);
         for (settings, named) in [
+            (
+                held_idle,
+                "--hold keeps every device connected and sends no events: --idle-disconnect",
+            ),
+            (
+                held_collecting,
+                "--hold keeps every device connected and sends no events: --collections",
+            ),
+            (held_not, "--hold 0s"),
+            (impatient, "--backoff-cap 500ms"),
             (empty, "--devices 0"),
             (frozen, "--time-scale 0"),
             (backwards, "--time-scale -2"),

@@ -177,6 +177,9 @@ impl LocalPostOffice {
     /// Starts everything; `progress` hears each step.
     pub async fn start(options: Options, progress: impl Fn(&str)) -> anyhow::Result<Self> {
         let mut startup = StartupTimes::default();
+        if let Err(error) = process::raise_open_files_limit() {
+            tracing::warn!(%error, "could not raise the open-files limit: the gateway may refuse connections early");
+        }
         let root = options
             .root
             .canonicalize()

@@ -198,6 +198,28 @@ impl Drop for Supervisor {
     }
 }
 
+/// Raises this process's soft limit on open files to its hard limit and returns the limit now in
+/// force: the IoT gateway holds one descriptor per connected device, and a soft limit of 1024
+/// (a common default) would refuse the 1025th. Children started afterwards inherit it.
+pub fn raise_open_files_limit() -> std::io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only into the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: setrlimit only reads the struct it is given.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(limit.rlim_cur)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +269,21 @@ mod tests {
         assert_eq!(exited.0, "short");
         assert_eq!(exited.1.code(), Some(3));
         assert_eq!(std::fs::read_to_string(log).unwrap(), "hello\n");
+    }
+
+    #[test]
+    fn the_open_files_limit_is_raised_to_the_hard_one() {
+        let raised = raise_open_files_limit().unwrap();
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes only into the struct it is given.
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+            0
+        );
+        assert_eq!(limit.rlim_cur, limit.rlim_max);
+        assert_eq!(raised, limit.rlim_cur);
     }
 }

@@ -2,6 +2,7 @@
 //! office. The I/O adapter of `postoffice-fleet`: registers the devices, runs each with the
 //! device library on its jittered schedule, injects the outage, samples counters and memory.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,9 +18,11 @@ use postoffice_device::{
     Endpoint,
 };
 use postoffice_fleet::{
-    DEVICE_ACTOR, DevicePlan, IDLE_AFTER, Latencies, Memory, Outage, POLL_INTERVAL, REPLY_DEADLINE,
-    Report, Settings, counters_since, device_schedule, parse_duration, progress_line, render,
-    report_json,
+    DEVICE_ACTOR, DevicePlan, FleetDevice, HoldReport, IDLE_AFTER, Latencies, Memory, Outage,
+    POLL_INTERVAL, REGISTRY_FILE, REPLY_DEADLINE, Registration, Report, Reuse, Settings,
+    check_open_files, counters_since, device_schedule, hold_json, parse_duration,
+    parse_load_average, parse_open_files_limit, parse_registry, plan_registration, progress_line,
+    render, render_hold, report_json,
 };
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -51,6 +54,18 @@ pub struct FleetArgs {
     /// How long connects fail after the outage starts, in real time (30s, 2m).
     #[arg(long, requires = "outage_at", value_parser = parse_duration)]
     outage_for: Option<Duration>,
+    /// Connect every device, hold them connected and idle this long (60s, 5m), report the
+    /// connect rate and memory per connection, and disconnect: no profile, no events.
+    #[arg(long, value_parser = parse_duration, conflicts_with_all = ["idle_disconnect", "collections"])]
+    hold: Option<Duration>,
+    /// The devices' reconnect backoff doubles from 1 s up to this cap, with full jitter: after an
+    /// outage every device is back within about one cap.
+    #[arg(long, value_parser = parse_duration, default_value = "300s")]
+    backoff_cap: Duration,
+    /// Use only devices earlier fleet runs registered in the run directory (fleet/devices.tsv);
+    /// without it they are reused first and the rest registered.
+    #[arg(long)]
+    reuse_only: bool,
     /// Registrations and connects in progress at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
@@ -98,6 +113,8 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
                 at_fraction,
                 duration,
             }),
+        hold: args.hold,
+        backoff_cap: args.backoff_cap,
     };
     settings.check()?;
     anyhow::ensure!(
@@ -105,40 +122,53 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
         "--concurrency 0: at least one registration must run"
     );
     let catalog = Catalog::embedded();
-    let profile = load_profile(&args.profile, catalog)?;
-    let plan = Arc::new(DevicePlan::from_profile(&profile, catalog)?);
+    // A hold sends no events: it needs no profile.
+    let profile = match settings.hold {
+        Some(_) => None,
+        None => Some(load_profile(&args.profile, catalog)?),
+    };
+    let plan = match &profile {
+        Some(profile) => Arc::new(DevicePlan::from_profile(profile, catalog)?),
+        None => Arc::new(DevicePlan { events: Vec::new() }),
+    };
     let running = local::running(args.run_dir.clone())?;
+    check_open_files_limits(&running, settings.devices)?;
     let ca_pem = std::fs::read(&running.ca_bundle)
         .with_context(|| format!("reading the gateway CA {}", running.ca_bundle.display()))?;
     let endpoint = gateway_endpoint(&running)?;
 
-    let registration_started = Instant::now();
-    let registered = register_fleet(&running, settings.devices, args.concurrency).await?;
-    let registration = registration_started.elapsed();
-    eprintln!(
-        "registered {} devices in {:.1} s",
-        registered.len(),
-        registration.as_secs_f64()
-    );
+    let reuse = if args.reuse_only {
+        Reuse::Only
+    } else {
+        Reuse::ThenRegister
+    };
+    let (registered, registration) =
+        fleet_devices(&running, settings.devices, reuse, args.concurrency).await?;
+    eprintln!("{}", registration_line(&registration));
 
+    let outboxes = running.dir.join("fleet").join(fleet_tag());
+    let collections = collection_policy(&settings, catalog)?;
     let memory_before = (
         resident_bytes("self"),
         running.pid.and_then(post_office_rss),
     );
-    let outboxes = running.dir.join("fleet").join(fleet_tag());
-    let collections = collection_policy(&settings, catalog)?;
-    let (idle_after, poll_interval) = idle_settings(&profile);
-    record_run(&running, &profile, &settings)?;
-    let devices: Vec<Arc<Device>> = registered
-        .iter()
+    // A hold has no profile: the simulator's idle defaults, and no run for `cost --measured`.
+    let (idle_after, poll_interval) = profile
+        .as_ref()
+        .map_or((IDLE_AFTER, POLL_INTERVAL), idle_settings);
+    if let Some(profile) = &profile {
+        record_run(&running, profile, &settings)?;
+    }
+    let configs: Vec<DeviceConfig> = registered
+        .into_iter()
         .map(|device| {
             let mut config = DeviceConfig::new(
                 &device.household,
                 &device.device,
                 endpoint.clone(),
                 Credentials {
-                    certificate_pem: device.certificate_pem.clone().into_bytes(),
-                    private_key_pem: device.private_key_pem.clone().into_bytes(),
+                    certificate_pem: device.certificate_pem.into_bytes(),
+                    private_key_pem: device.private_key_pem.into_bytes(),
                     ca_pem: ca_pem.clone(),
                 },
                 outboxes.join(&device.device),
@@ -151,9 +181,18 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
             if settings.collections {
                 config.collections = collections.clone();
             }
-            Device::start(config).map(Arc::new)
+            config.backoff.cap = settings.backoff_cap;
+            config
         })
-        .collect::<Result<_, _>>()?;
+        .collect();
+    let connecting = Instant::now();
+    let devices = connect_fleet(configs, args.concurrency).await?;
+    let connect_all = connecting.elapsed();
+    eprintln!(
+        "connected {} devices in {:.2} s",
+        devices.len(),
+        connect_all.as_secs_f64()
+    );
     let late_replies = Arc::new(AtomicU64::new(0));
     let reply_events: Arc<Vec<String>> =
         Arc::new(plan.events.iter().filter_map(|e| e.reply.clone()).collect());
@@ -164,13 +203,6 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
             late_replies.clone(),
         ));
     }
-
-    let connect_all = connect_fleet(&devices, args.concurrency).await?;
-    eprintln!(
-        "connected {} devices in {:.2} s",
-        devices.len(),
-        connect_all.as_secs_f64()
-    );
     // Let the connections settle (TLS buffers, sessions) before measuring them.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let memory_after = (
@@ -180,6 +212,15 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
     let memory = Memory {
         simulator: (memory_before.0, memory_after.0),
         post_office: memory_before.1.zip(memory_after.1),
+    };
+    let Some(profile) = profile else {
+        let connected = Connected {
+            devices,
+            registration,
+            connect_all,
+            memory,
+        };
+        return hold(connected, settings, &outboxes, args.json).await;
     };
 
     let tally = Arc::new(Tally::default());
@@ -221,7 +262,6 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
     let report = Report {
         profile: profile.name.clone(),
         registration,
-        registration_concurrency: args.concurrency,
         connect_all,
         herd_reconnect,
         day_elapsed,
@@ -234,6 +274,7 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
         late_replies: late_replies.load(Ordering::Relaxed),
         memory,
         profile_hours_per_day: expected_hours(&profile, &settings),
+        load_average: load_average(),
         settings,
     };
     if args.json {
@@ -286,11 +327,108 @@ fn fleet_tag() -> String {
     format!("f{seconds:x}")
 }
 
-/// Registers `count` devices, `concurrency` at a time, as `count` households of one oven each.
+/// The fleet's devices: the first ones earlier runs registered in this run directory
+/// (`fleet/devices.tsv`), then as many new ones as are missing, each recorded there once
+/// registered.
+async fn fleet_devices(
+    running: &Running,
+    count: usize,
+    reuse: Reuse,
+    concurrency: usize,
+) -> anyhow::Result<(Vec<Registered>, Registration)> {
+    let registry = running.dir.join(REGISTRY_FILE);
+    let source = registry.display().to_string();
+    let known = match std::fs::read_to_string(&registry) {
+        Ok(text) => parse_registry(&text, &source)?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(error) => return Err(error).with_context(|| format!("reading {source}")),
+    };
+    let plan = plan_registration(count, known.len(), reuse, &source)?;
+    if let Some(last) = plan.reuse.checked_sub(1).and_then(|last| known.get(last)) {
+        check_still_registered(&last.device, &source).await?;
+    }
+    let mut fleet = known
+        .into_iter()
+        .take(plan.reuse)
+        .map(|device| load_registered(running, device))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let started = Instant::now();
+    if plan.register > 0 {
+        fleet.extend(register_fleet(running, plan.register, concurrency, &registry).await?);
+    }
+    let registration = Registration {
+        registered: plan.register,
+        reused: plan.reuse,
+        elapsed: if plan.register > 0 {
+            started.elapsed()
+        } else {
+            Duration::ZERO
+        },
+        concurrency,
+    };
+    Ok((fleet, registration))
+}
+
+/// The registry outlives the post office's control plane (moto keeps it in memory): a device
+/// it lists must still be a thing, or the post office was restarted in this run directory.
+async fn check_still_registered(device: &str, source: &str) -> anyhow::Result<()> {
+    let iot = local::iot_client().await;
+    match iot.describe_thing().thing_name(device).send().await {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            anyhow::bail!(
+                "{source} lists {device}, which the running post office does not know (was it \
+                 restarted?): delete {source} to register the fleet again"
+            )
+        }
+        Err(error) => Err(error).context("DescribeThing"),
+    }
+}
+
+/// A device an earlier run registered, with the credentials its registration wrote.
+fn load_registered(running: &Running, device: FleetDevice) -> anyhow::Result<Registered> {
+    let read = |extension: &str| {
+        let path = running
+            .dir
+            .join("devices")
+            .join(format!("{}.{extension}", device.device));
+        std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{} lists {} but {} is unreadable",
+                REGISTRY_FILE,
+                device.device,
+                path.display()
+            )
+        })
+    };
+    Ok(Registered {
+        certificate_pem: read("pem")?,
+        private_key_pem: read("key")?,
+        household: device.household,
+        device: device.device,
+    })
+}
+
+fn registration_line(registration: &Registration) -> String {
+    format!(
+        "registered {} devices in {:.1} s, reused {}",
+        registration.registered,
+        registration.elapsed.as_secs_f64(),
+        registration.reused
+    )
+}
+
+/// Registers `count` devices, `concurrency` at a time, as `count` households of one oven each,
+/// appending each to the registry once registered.
 async fn register_fleet(
     running: &Running,
     count: usize,
     concurrency: usize,
+    registry: &Path,
 ) -> anyhow::Result<Vec<Registered>> {
     let iot = local::iot_client().await;
     let policies = Arc::new(local::device_policies(&iot).await?);
@@ -306,6 +444,14 @@ async fn register_fleet(
         mobile: running.mobile.clone(),
         pid: running.pid,
     });
+    if let Some(dir) = registry.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut recorded = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(registry)
+        .with_context(|| format!("opening {}", registry.display()))?;
     let tag = fleet_tag();
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut registrations = JoinSet::new();
@@ -336,13 +482,118 @@ async fn register_fleet(
     let mut registered = Vec::with_capacity(count);
     let mut last_shown = Instant::now();
     while let Some(done) = registrations.join_next().await {
-        registered.push(done??);
+        let device = done??;
+        let line = FleetDevice {
+            device: device.device.clone(),
+            household: device.household.clone(),
+        }
+        .line();
+        recorded
+            .write_all(line.as_bytes())
+            .with_context(|| format!("recording {} in {}", device.device, registry.display()))?;
+        registered.push(device);
         if last_shown.elapsed() >= Duration::from_secs(1) {
             eprintln!("registering: {}/{count}", registered.len());
             last_shown = Instant::now();
         }
     }
     Ok(registered)
+}
+
+/// Raises this process's open-files limit to its hard limit and checks that `devices`
+/// connections fit under it, and under the post office's: each holds one descriptor on each side.
+fn check_open_files_limits(running: &Running, devices: usize) -> anyhow::Result<()> {
+    let limit = postoffice_local::process::raise_open_files_limit()
+        .context("reading this process's open-files limit (RLIMIT_NOFILE)")?;
+    check_open_files("the simulator", devices, open_files("self"), limit)?;
+    if let Some(pid) = running.pid
+        && let Some(limit) = std::fs::read_to_string(format!("/proc/{pid}/limits"))
+            .ok()
+            .as_deref()
+            .and_then(parse_open_files_limit)
+    {
+        check_open_files(
+            &format!("the post office (pid {pid})"),
+            devices,
+            open_files(&pid.to_string()),
+            limit,
+        )?;
+    }
+    Ok(())
+}
+
+/// Descriptors a process (`self` or a pid) holds open; 0 when unreadable.
+fn open_files(process: &str) -> u64 {
+    std::fs::read_dir(format!("/proc/{process}/fd")).map_or(0, |entries| entries.count() as u64)
+}
+
+fn load_average() -> Option<[f64; 3]> {
+    parse_load_average(&std::fs::read_to_string("/proc/loadavg").ok()?)
+}
+
+/// A fleet connected, with what it took.
+struct Connected {
+    devices: Vec<Arc<Device>>,
+    registration: Registration,
+    connect_all: Duration,
+    memory: Memory,
+}
+
+/// The idle hold: every device stays connected (keep-alives only) for the hold, through the
+/// outage if there is one; then they disconnect cleanly.
+async fn hold(
+    connected: Connected,
+    settings: Settings,
+    outboxes: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let Connected {
+        devices,
+        registration,
+        connect_all,
+        memory,
+    } = connected;
+    let load_connected = load_average();
+    let at_start = fleet_counters(&devices);
+    let started = Instant::now();
+    let outage = settings.outage.map(|outage| {
+        let start = started + settings.outage_start().unwrap_or_default();
+        tokio::spawn(injected_outage(devices.clone(), outage, start))
+    });
+    let progress = tokio::spawn(show_hold_progress(devices.clone(), started));
+    tokio::time::sleep(settings.span()).await;
+    let herd_reconnect = match outage {
+        Some(outage) => outage.await?,
+        None => None,
+    };
+    progress.abort();
+    let held = started.elapsed();
+    let connected_at_end = connected_count(&devices);
+    let lost = counters_since(&fleet_counters(&devices), &at_start).error_disconnects;
+    let report = HoldReport {
+        registration,
+        connect_all,
+        held,
+        connected_at_end,
+        connections_lost: lost,
+        herd_reconnect,
+        memory,
+        load_connected,
+        load_end: load_average(),
+        settings,
+    };
+    if json {
+        println!("{:#}", hold_json(&report));
+    } else {
+        print!("{}", render_hold(&report));
+    }
+    close_fleet(devices).await;
+    let _ = std::fs::remove_dir_all(outboxes);
+    Ok(if report.held_every_connection() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// What the catalog allows to wait in collections, the waits scaled like the day.
@@ -360,37 +611,53 @@ fn collection_policy(settings: &Settings, catalog: &Catalog) -> anyhow::Result<C
 /// How long a device may take to connect, its retries included.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(120);
 
-/// Connects every device, `concurrency` at a time; the time until the last one is connected.
-async fn connect_fleet(devices: &[Arc<Device>], concurrency: usize) -> anyhow::Result<Duration> {
+/// Starts and connects every device, `concurrency` at a time: an always-connected device
+/// connects as soon as it starts, so starting them all at once would be a herd of its own.
+async fn connect_fleet(
+    configs: Vec<DeviceConfig>,
+    concurrency: usize,
+) -> anyhow::Result<Vec<Arc<Device>>> {
     let started = Instant::now();
+    let count = configs.len();
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut connects = JoinSet::new();
-    for device in devices {
-        let (device, permits) = (device.clone(), permits.clone());
+    for config in configs {
+        let permits = permits.clone();
         connects.spawn(async move {
             let _permit = permits.acquire_owned().await?;
-            if device.connect().await.is_ok() {
-                return anyhow::Ok(());
+            let device = Arc::new(Device::start(config)?);
+            if device.connect().await.is_err() {
+                // A failed attempt is retried by the device itself, through its backoff.
+                let mut states = device.connection_states();
+                let connected = states.wait_for(|state| *state == ConnectionState::Connected);
+                tokio::time::timeout(CONNECT_PATIENCE, connected)
+                    .await
+                    .map(|_| ())
+                    .with_context(|| {
+                        format!(
+                            "{} did not connect within {} s",
+                            device.device_id(),
+                            CONNECT_PATIENCE.as_secs()
+                        )
+                    })?;
             }
-            // A failed attempt is retried by the device itself, through its backoff.
-            let mut states = device.connection_states();
-            let connected = states.wait_for(|state| *state == ConnectionState::Connected);
-            tokio::time::timeout(CONNECT_PATIENCE, connected)
-                .await
-                .map(|_| ())
-                .with_context(|| {
-                    format!(
-                        "{} did not connect within {} s",
-                        device.device_id(),
-                        CONNECT_PATIENCE.as_secs()
-                    )
-                })
+            anyhow::Ok(device)
         });
     }
+    let mut devices = Vec::with_capacity(count);
+    let mut last_shown = Instant::now();
     while let Some(connected) = connects.join_next().await {
-        connected??;
+        devices.push(connected??);
+        if last_shown.elapsed() >= Duration::from_secs(1) {
+            eprintln!(
+                "connecting: {}/{count} ({:.1} s)",
+                devices.len(),
+                started.elapsed().as_secs_f64()
+            );
+            last_shown = Instant::now();
+        }
     }
-    Ok(started.elapsed())
+    Ok(devices)
 }
 
 /// One device's day: each scheduled event at its time; requests wait for their reply apart.
@@ -507,6 +774,26 @@ async fn injected_outage(
     None
 }
 
+async fn show_hold_progress(devices: Vec<Arc<Device>>, started: Instant) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        ticks.tick().await;
+        eprintln!(
+            "{:>6.1} s held  connected {}/{}",
+            started.elapsed().as_secs_f64(),
+            connected_count(&devices),
+            devices.len()
+        );
+    }
+}
+
+fn connected_count(devices: &[Arc<Device>]) -> usize {
+    devices
+        .iter()
+        .filter(|device| device.connection_state() == ConnectionState::Connected)
+        .count()
+}
+
 async fn show_progress(
     devices: Vec<Arc<Device>>,
     settings: Settings,
@@ -516,10 +803,7 @@ async fn show_progress(
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     loop {
         ticks.tick().await;
-        let connected = devices
-            .iter()
-            .filter(|device| device.connection_state() == ConnectionState::Connected)
-            .count();
+        let connected = connected_count(&devices);
         eprintln!(
             "{}",
             progress_line(
