@@ -46,11 +46,13 @@ e2e: local-binaries ## end-to-end tests against the Terraform-provisioned local 
 demo: setup local-binaries ## run the local post office, drive the eight-step tour through it, stop everything
 	$(POSTOFFICE) local demo
 
-# BENCH_PROFILE=dev measures the debug Lambdas the e2e tests run (quicker to build).
+# BENCH_PROFILE=dev measures the debug Lambdas the e2e tests run (quicker to build);
+# BENCH_ONLY=deployments measures the kitchen deployments' table only.
 BENCH_PROFILE ?= release
+BENCH_ONLY ?=
 bench-e2e: setup ## latency (p50/p99) and events/s through a whole local post office (release Lambdas), and device→reply per kitchen deployment (separate, embedded, container)
 	$(CARGO) build --bins --profile $(BENCH_PROFILE) $(LOCAL_BINARIES)
-	$(CARGO) run --quiet --profile $(BENCH_PROFILE) -p postoffice-e2e --bin bench-e2e -- $(BENCH_PROFILE)
+	$(CARGO) run --quiet --profile $(BENCH_PROFILE) -p postoffice-e2e --bin bench-e2e -- $(BENCH_PROFILE) $(BENCH_ONLY)
 
 # Not in `make test`: four local post offices and four compressed days (about 25 minutes).
 bill-check: setup ## measured bill beside the model (release): idle-disconnect cut, collections factor, every line over 10 %
