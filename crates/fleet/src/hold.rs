@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::report::{Memory, Registration, load_text, rate};
+use crate::report::{Memory, Registration, line, load_text, rate};
 use crate::settings::Settings;
 
 /// What an idle hold measured.
@@ -49,9 +49,6 @@ pub fn render_hold(report: &HoldReport) -> String {
         "Idle hold of {devices} devices for {:.0} s (MQTT 5 over mutual TLS, keep-alive as configured)",
         report.held.as_secs_f64()
     );
-    let line = |out: &mut String, label: &str, text: String| {
-        let _ = writeln!(out, "  {label:<14}{text}");
-    };
     line(&mut out, "registration", report.registration.text());
     line(
         &mut out,

@@ -178,9 +178,6 @@ pub fn render(report: &Report) -> String {
         settings.time_scale,
         if settings.collections { "on" } else { "off" },
     );
-    let line = |out: &mut String, label: &str, text: String| {
-        let _ = writeln!(out, "  {label:<14}{text}");
-    };
     line(&mut out, "registration", report.registration.text());
     line(
         &mut out,
@@ -291,6 +288,11 @@ pub fn render(report: &Report) -> String {
 }
 
 /// The load averages as the report shows them.
+/// One labelled line of a rendered report, the labels in one column.
+pub(crate) fn line(out: &mut String, label: &str, text: String) {
+    let _ = writeln!(out, "  {label:<14}{text}");
+}
+
 pub(crate) fn load_text(load: Option<[f64; 3]>) -> String {
     load.map_or("unknown".to_owned(), |[one, five, fifteen]| {
         format!("{one:.2} {five:.2} {fifteen:.2} (1, 5, 15 min; 2 cores shared)")
