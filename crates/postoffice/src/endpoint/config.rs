@@ -16,7 +16,7 @@ pub const LOCAL_TRUSTED_CERT: &str = "POSTOFFICE_LOCAL_TRUSTED_CERT";
 pub const MIN_SIGNATURE_VERSION: &str = "POSTOFFICE_MIN_SIGNATURE_VERSION";
 /// The consumer's redrive topic (`<prefix>-<consumer>-redrive`), one of the allowed topics: it
 /// carries the consumer's own events, republished by `postoffice dlq redrive`.
-pub const REDRIVE_TOPIC_ARN: &str = "POSTOFFICE_REDRIVE_TOPIC_ARN";
+pub const REDRIVE_TOPIC_ARN: &str = crate::handler::REDRIVE_TOPIC_ARN_ENV;
 
 /// SNS waits 15 s for an HTTP(S) endpoint's answer; the handler must finish before that, or SNS
 /// counts the delivery as failed while the endpoint still waits.
