@@ -70,6 +70,27 @@ pub struct Prices {
     /// Per standard-resolution CloudWatch alarm-month (measured bills only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloudwatch_alarms: Option<Price>,
+    /// Per GB of Lambda logs ingested into CloudWatch Logs (tiered for Lambda since 2025-05).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudwatch_logs_lambda_ingestion: Option<Price>,
+    /// Per GB of other logs (SNS delivery status) ingested into CloudWatch Logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudwatch_logs_ingestion: Option<Price>,
+    /// Per GB-month of logs archived in CloudWatch Logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudwatch_logs_storage: Option<Price>,
+    /// Per million X-Ray traces recorded (the functions trace actively).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xray_traces_recorded: Option<Price>,
+    /// Per million DynamoDB on-demand write request units (the idempotency table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamodb_write_request_units: Option<Price>,
+    /// Per million DynamoDB on-demand read request units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamodb_read_request_units: Option<Price>,
+    /// Per GB-month of DynamoDB Standard table storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamodb_storage: Option<Price>,
 }
 
 /// A price, graduated over tiers of the month's total quantity.
@@ -233,6 +254,22 @@ impl Prices {
             ("kms_requests", &self.kms_requests),
             ("kms_keys", &self.kms_keys),
             ("cloudwatch_alarms", &self.cloudwatch_alarms),
+            (
+                "cloudwatch_logs_lambda_ingestion",
+                &self.cloudwatch_logs_lambda_ingestion,
+            ),
+            ("cloudwatch_logs_ingestion", &self.cloudwatch_logs_ingestion),
+            ("cloudwatch_logs_storage", &self.cloudwatch_logs_storage),
+            ("xray_traces_recorded", &self.xray_traces_recorded),
+            (
+                "dynamodb_write_request_units",
+                &self.dynamodb_write_request_units,
+            ),
+            (
+                "dynamodb_read_request_units",
+                &self.dynamodb_read_request_units,
+            ),
+            ("dynamodb_storage", &self.dynamodb_storage),
         ] {
             if let Some(price) = price {
                 named.push((name, price));
