@@ -1,15 +1,15 @@
 //! How often an actor connects and how many events an Event Collection carries, derived from
 //! what the device library does (crates/device) rather than assumed:
 //!
-//! - An actor that disconnects when idle connects to send anything that may not wait (each
-//!   single event), and otherwise polls its persistent session after a delay drawn uniformly
+//! - An actor that disconnects when idle connects to send anything that may not wait (events
+//!   without a maximum wait), and otherwise polls its persistent session after a delay drawn uniformly
 //!   from the second half of its poll interval (`postoffice_device::schedule::poll_delay`),
 //!   counted from the end of its last session. A session lasts its idle time (the exchange
 //!   itself takes milliseconds) and IoT Core bills each started minute of it
 //!   (<https://aws.amazon.com/iot-core/pricing/>: connectivity "metered in one-minute
 //!   increments").
-//! - Waiting collection members leave on every session of an idle-disconnecting actor (the
-//!   connection is paid for anyway). An actor that stays connected sends a collection when its
+//! - Events that may wait leave on every session of an idle-disconnecting actor (the connection
+//!   is paid for anyway), collected or each alone. An actor that stays connected sends a collection when its
 //!   first member has waited the catalog's `collection.max_wait_s`: events at a steady rate `r`
 //!   then fill it with `r × max_wait + ½` on average (the first member plus those arriving while
 //!   it waits; renewal theory), at least one.

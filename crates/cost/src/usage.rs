@@ -222,7 +222,9 @@ fn actor_plan(
     scenario: Scenario,
 ) -> ActorPlan {
     let collecting = scenario.messaging == Messaging::EventCollections;
-    let mut collected_per_day = 0.0;
+    // Events that may wait (the catalog's maximum wait, marked collectable in the profile) ride
+    // on an idle actor's next session whether or not they travel collected.
+    let mut waiting_per_day = 0.0;
     let mut max_wait_s = f64::INFINITY;
     let mut sends_per_day = 0.0;
     let mut most_frequent_per_day: f64 = 0.0;
@@ -234,8 +236,8 @@ fn actor_plan(
             continue;
         }
         match route.collection_max_wait_s {
-            Some(wait) if collecting && rate.collectable => {
-                collected_per_day += rate.per_day;
+            Some(wait) if rate.collectable => {
+                waiting_per_day += rate.per_day;
                 max_wait_s = max_wait_s.min(wait);
             }
             _ => {
@@ -244,7 +246,9 @@ fn actor_plan(
             }
         }
     }
-    let collects = collected_per_day > 0.0;
+    let waits = waiting_per_day > 0.0;
+    let collects = collecting && waits;
+    let collected_per_day = waiting_per_day;
     let given = |connection: Connection| ActorPlan {
         sessions_per_day: connection.sessions_per_day,
         minutes_per_day: connection.hours_per_day * 60.0,
@@ -264,7 +268,7 @@ fn actor_plan(
                     most_frequent_per_day,
                     poll_interval_s,
                     idle_after_s,
-                    collects.then_some(max_wait_s),
+                    waits.then_some(max_wait_s),
                 );
                 ActorPlan {
                     sessions_per_day: sessions,

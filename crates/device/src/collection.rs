@@ -30,6 +30,7 @@ pub struct CollectionPolicy {
     max_waits: HashMap<String, Duration>,
     max_events: usize,
     max_bytes: usize,
+    each_alone: bool,
 }
 
 impl Default for CollectionPolicy {
@@ -38,6 +39,7 @@ impl Default for CollectionPolicy {
             max_waits: HashMap::new(),
             max_events: MAX_COLLECTION_MEMBERS,
             max_bytes: MAX_MESSAGE_BYTES,
+            each_alone: false,
         }
     }
 }
@@ -81,6 +83,20 @@ impl CollectionPolicy {
     pub fn max_bytes(mut self, max_bytes: usize) -> Self {
         self.max_bytes = max_bytes.clamp(OVERHEAD + 2, MAX_MESSAGE_BYTES);
         self
+    }
+
+    /// The events still wait (up to their maximum wait, or until a connection the device has
+    /// anyway), but each leaves in its own message on its own topic: an idle-disconnecting
+    /// device then connects for what may not wait and its polls, not for every reading, without
+    /// the platform having to unpack collections.
+    pub fn each_alone(mut self) -> Self {
+        self.each_alone = true;
+        self
+    }
+
+    /// Whether waiting events leave one per message rather than collected.
+    pub fn is_each_alone(&self) -> bool {
+        self.each_alone
     }
 
     /// How long `event` may wait, when it may be collected at all.
@@ -142,8 +158,20 @@ impl Collector {
     /// can be formed.
     pub fn ready(&self, policy: &CollectionPolicy, now: Instant) -> bool {
         let due = self.next_due().is_some_and(|due| due <= now);
+        if policy.each_alone {
+            return due;
+        }
         let one_collection = OVERHEAD + self.member_bytes + self.members.len().saturating_sub(1);
         due || self.members.len() >= policy.max_events || one_collection > policy.max_bytes
+    }
+
+    /// Every waiting member, in outbox order (they leave each alone).
+    pub fn drain(&mut self) -> Vec<Entry> {
+        self.member_bytes = 0;
+        std::mem::take(&mut self.members)
+            .into_values()
+            .map(|member| member.entry)
+            .collect()
     }
 
     /// The collections to send now. `flush` (the device is about to disconnect, or disconnects

@@ -54,6 +54,9 @@
 //!   a device that disconnects when idle sends waiting members on every connection it has (it
 //!   pays for the connection's minute anyway, and connects only when a member falls due
 //!   otherwise);
+//! - with [`CollectionPolicy::each_alone`] the events still wait, but each leaves in its own
+//!   message on its own topic: an idle-disconnecting device then connects for what may not wait
+//!   and for its polls, and takes what waited along, without collections;
 //! - the outbox entry is the event, not the collection: members keep their event ids, leave the
 //!   outbox when the collection's PUBACK arrives, and after a lost connection travel again, possibly
 //!   in a different collection (a new `collection_id`); the platform deduplicates by event id;

@@ -134,7 +134,16 @@ impl Queue {
             };
             messages.push(Outgoing::Single(entry));
         }
-        if messages.len() < limit && (flush || self.collector.ready(&self.policy, now)) {
+        if messages.len() < limit
+            && self.policy.is_each_alone()
+            && (flush || self.collector.ready(&self.policy, now))
+        {
+            let mut waited = self.collector.drain();
+            let room = limit - messages.len();
+            let unsent = waited.split_off(room.min(waited.len()));
+            self.retry(unsent, now);
+            messages.extend(waited.into_iter().map(Outgoing::Single));
+        } else if messages.len() < limit && (flush || self.collector.ready(&self.policy, now)) {
             let mut collections = self.collector.take(&self.policy, now, flush);
             let room = limit - messages.len();
             for unsent in collections.split_off(room.min(collections.len())) {
@@ -199,6 +208,50 @@ mod tests {
         let sent = queue.take(due, 10, false);
         assert!(matches!(&sent[..], [Outgoing::Collection(c)] if c.members.len() == 1));
         assert_eq!(sent[0].event(), COLLECTION_EVENT);
+        assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn waiting_events_leave_each_alone_when_the_policy_says_so() {
+        let mut queue = Queue::new(policy().each_alone());
+        let (now, wall) = (Instant::now(), Utc::now());
+        for seq in 1..=150 {
+            queue.push(entry(seq, "DEVICE_TELEMETRY_REPORTED", wall), now, wall);
+        }
+        // More than a collection holds, and still no reason to connect before one is due.
+        assert!(!queue.has_work(now));
+        assert!(queue.only_collecting());
+
+        let due = now + Duration::from_secs(60);
+        assert!(queue.has_work(due));
+        let sent = queue.take(due, 100, false);
+        assert_eq!(sent.len(), 100);
+        assert!(
+            sent.iter()
+                .all(|message| matches!(message, Outgoing::Single(e)
+            if e.event == "DEVICE_TELEMETRY_REPORTED"))
+        );
+        let seqs: Vec<u64> = sent.iter().map(|m| m.entries()[0].seq).collect();
+        assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
+        // What did not fit goes at the next chance, in order.
+        let rest = queue.take(due, 100, false);
+        assert_eq!(rest.len(), 50);
+        assert_eq!(rest[0].entries()[0].seq, 101);
+        assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn a_device_about_to_disconnect_sends_its_waiting_events_each_alone() {
+        let mut queue = Queue::new(policy().each_alone());
+        let (now, wall) = (Instant::now(), Utc::now());
+        queue.push(entry(1, "DEVICE_TELEMETRY_REPORTED", wall), now, wall);
+        queue.push(entry(2, "DEVICE_TELEMETRY_REPORTED", wall), now, wall);
+        assert!(queue.take(now, 10, false).is_empty());
+        let sent = queue.take(now, 10, true);
+        assert!(
+            matches!(&sent[..], [Outgoing::Single(a), Outgoing::Single(b)]
+            if a.seq == 1 && b.seq == 2)
+        );
         assert!(queue.is_empty());
     }
 

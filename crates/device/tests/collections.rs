@@ -266,6 +266,68 @@ async fn an_idle_disconnecting_device_takes_waiting_members_along_on_any_connect
     assert_eq!(device.counters().connects, 1);
 }
 
+#[tokio::test]
+async fn events_that_may_wait_ride_on_an_idle_devices_next_connection_each_alone() {
+    let pki = Pki::new();
+    let broker = Broker::start(&pki, None).await;
+    let mut backend = Backend::connect(&pki, broker.port, "backend", &[OVEN_TOPICS]).await;
+    let outbox = tempfile::tempdir().unwrap();
+    let mut config = device_config(&pki, broker.port, OVEN, outbox.path());
+    config.idle_after = Some(Duration::from_secs(2));
+    config.collections = CollectionPolicy::new()
+        .collect(TELEMETRY, Duration::from_secs(3600))
+        .unwrap()
+        .each_alone();
+    let device = Device::start(config).unwrap();
+
+    // Readings that may wait an hour open no connection of their own.
+    let mut readings = Vec::new();
+    for temperature in [150, 160] {
+        let receipt = device
+            .publish(TELEMETRY, json!({"temperature_c": temperature}))
+            .await
+            .unwrap();
+        readings.push(receipt);
+    }
+    assert!(backend.next(Duration::from_millis(500)).await.is_none());
+    assert_eq!(device.counters().connects, 0);
+
+    // An event that may not wait connects; the readings leave with it, each on its own topic.
+    let alone = device
+        .publish("COOKING_FINISHED", json!({"outcome": "done"}))
+        .await
+        .unwrap();
+    let mut delivered = Vec::new();
+    for _ in 0..3 {
+        delivered.push(backend.next(TIMEOUT).await.expect("three single events"));
+    }
+    assert!(backend.next(Duration::from_millis(300)).await.is_none());
+    let telemetry_topic = format!("{TELEMETRY}/h-1/{OVEN}");
+    let sent_readings: Vec<Uuid> = delivered
+        .iter()
+        .filter(|message| message.topic == telemetry_topic)
+        .map(|message| {
+            serde_json::from_value::<DeviceMessage>(message.json())
+                .unwrap()
+                .event_id
+                .unwrap()
+        })
+        .collect();
+    let accepted: Vec<Uuid> = readings.iter().map(|receipt| receipt.event_id()).collect();
+    assert_eq!(sent_readings, accepted);
+    assert!(
+        delivered
+            .iter()
+            .all(|message| !message.topic.starts_with(COLLECTION_EVENT))
+    );
+    alone.acknowledged().await.unwrap();
+    for reading in readings {
+        reading.acknowledged().await.unwrap();
+    }
+    assert_eq!(device.counters().connects, 1);
+    assert_eq!(device.counters().outbox_depth, 0);
+}
+
 const ACL_WITHOUT_COLLECTIONS: &str = "user backend\n\
                                        topic readwrite #\n\
                                        \n\

@@ -42,7 +42,8 @@ pub struct FleetArgs {
     #[arg(long, default_value_t = 1440.0, allow_negative_numbers = true)]
     time_scale: f64,
     /// Devices disconnect when idle and poll their persistent session, as the profile's
-    /// `disconnect_when_idle` says (idle_after_s, poll_interval_s).
+    /// `disconnect_when_idle` says (idle_after_s, poll_interval_s). Events the catalog allows to
+    /// wait ride on the next session (each alone, or collected with --collections).
     #[arg(long)]
     idle_disconnect: bool,
     /// Events the catalog allows to wait (waits scaled like the day) travel in collections.
@@ -180,6 +181,9 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
             }
             if settings.collections {
                 config.collections = collections.clone();
+            } else if settings.idle_disconnect {
+                // Readings that may wait ride on the sessions the device has anyway.
+                config.collections = collections.clone().each_alone();
             }
             config.backoff.cap = settings.backoff_cap;
             config
