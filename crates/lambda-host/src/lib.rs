@@ -24,6 +24,7 @@ pub mod invoke_api;
 mod metrics;
 mod process;
 mod runtime_api;
+pub mod system_log;
 
 pub use environment::{RESERVED_VARIABLES, instance_environment, reserved_keys};
 pub use error::LambdaHostError;
@@ -37,4 +38,5 @@ pub use invoke::{
     ErrorDocument, InvocationType, InvokeOutcome, InvokeRequest, MAX_ASYNC_PAYLOAD_BYTES,
     MAX_SYNC_PAYLOAD_BYTES, ThrottleReason,
 };
+pub use system_log::LogFormat;
 pub use metrics::{DurationStats, FunctionMetrics, billed_ms};

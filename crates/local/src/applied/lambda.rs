@@ -22,6 +22,8 @@ pub struct Function {
     pub runtime: String,
     pub reserved_concurrency: Option<u32>,
     pub log_group: Option<String>,
+    /// `LoggingConfig.LogFormat`: `Text` or `JSON`.
+    pub log_format: Option<String>,
     /// The function URL and its auth type, when it has one.
     pub url: Option<FunctionUrl>,
     /// The resource-based policy (as `GetPolicy` answers it), when it has one.
@@ -235,7 +237,13 @@ pub async fn read_function(
             .and_then(|reserved| u32::try_from(reserved).ok()),
         log_group: configuration
             .logging_config
-            .and_then(|logging| logging.log_group),
+            .as_ref()
+            .and_then(|logging| logging.log_group.clone()),
+        log_format: configuration
+            .logging_config
+            .as_ref()
+            .and_then(|logging| logging.log_format.as_ref())
+            .map(|format| format.as_str().to_owned()),
         url,
         policy: None,
         tags: got.tags.unwrap_or_default().into_iter().collect(),
