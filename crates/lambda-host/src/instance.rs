@@ -32,7 +32,8 @@ impl Instance {
     /// The process's peak resident memory (`VmHWM`), what `Max Memory Used` reports; `None`
     /// where /proc does not say.
     pub(crate) fn peak_memory_mb(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.pid())).ok()?;
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.process.pid())).ok()?;
         let kb: u64 = status
             .lines()
             .find_map(|line| line.strip_prefix("VmHWM:"))?

@@ -38,5 +38,5 @@ pub use invoke::{
     ErrorDocument, InvocationType, InvokeOutcome, InvokeRequest, MAX_ASYNC_PAYLOAD_BYTES,
     MAX_SYNC_PAYLOAD_BYTES, ThrottleReason,
 };
-pub use system_log::LogFormat;
 pub use metrics::{DurationStats, FunctionMetrics, billed_ms};
+pub use system_log::LogFormat;

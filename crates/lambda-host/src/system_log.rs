@@ -188,7 +188,10 @@ mod tests {
         );
         let text = report(LogFormat::Text, &a_report(InvocationStatus::Success, None));
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "END RequestId: 8f5a7d2e-0000-4000-8000-000000000001");
+        assert_eq!(
+            lines[0],
+            "END RequestId: 8f5a7d2e-0000-4000-8000-000000000001"
+        );
         assert_eq!(
             lines[1],
             "REPORT RequestId: 8f5a7d2e-0000-4000-8000-000000000001\tDuration: 12.35 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 21 MB"
@@ -197,9 +200,7 @@ mod tests {
             LogFormat::Text,
             &a_report(InvocationStatus::Timeout, Some(Duration::from_millis(100))),
         );
-        assert!(timed_out.ends_with(
-            "\tInit Duration: 100.00 ms\tStatus: timeout\n"
-        ));
+        assert!(timed_out.ends_with("\tInit Duration: 100.00 ms\tStatus: timeout\n"));
         assert!(timed_out.contains("Billed Duration: 113 ms"));
     }
 
@@ -209,10 +210,11 @@ mod tests {
         assert_eq!(start.matches('\n').count(), 1);
         let start: serde_json::Value = serde_json::from_str(&start).unwrap();
         assert_eq!(start["type"], "platform.start");
-        assert_eq!(start["record"], json!({"requestId": "r1", "version": "$LATEST"}));
-        assert!(
-            chrono::DateTime::parse_from_rfc3339(start["time"].as_str().unwrap()).is_ok()
+        assert_eq!(
+            start["record"],
+            json!({"requestId": "r1", "version": "$LATEST"})
         );
+        assert!(chrono::DateTime::parse_from_rfc3339(start["time"].as_str().unwrap()).is_ok());
 
         let cold = report(
             LogFormat::Json,

@@ -765,13 +765,23 @@ async fn a_json_log_format_function_gets_lambdas_platform_records() {
     let warm = host.invoke("kitchen", echo(&[]), SYNC).await.unwrap();
 
     let log = std::fs::read_to_string(root.log()).unwrap();
-    assert!(!log.contains("START RequestId"), "text records in a JSON log");
+    assert!(
+        !log.contains("START RequestId"),
+        "text records in a JSON log"
+    );
     let records: Vec<serde_json::Value> = log
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|record| record["type"].as_str().is_some_and(|t| t.starts_with("platform.")))
+        .filter(|record| {
+            record["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("platform."))
+        })
         .collect();
-    let types: Vec<&str> = records.iter().map(|r| r["type"].as_str().unwrap()).collect();
+    let types: Vec<&str> = records
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
     assert_eq!(
         types,
         [
