@@ -35,6 +35,10 @@ pub struct Applied {
     pub elbv2: elbv2::AppliedElbv2,
 }
 
+/// How long SNS reuses a data key per topic and publishing principal
+/// (<https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html>).
+pub const TOPIC_DATA_KEY_REUSE: std::time::Duration = std::time::Duration::from_secs(300);
+
 impl Applied {
     /// The ARN of the KMS key that encrypts queue `queue_arn`, when it is encrypted (a key id
     /// that resolves to no key stays as written: using it fails, as in AWS).
@@ -51,6 +55,20 @@ impl Applied {
     /// The ARN of the KMS key that encrypts topic `topic_arn`, when it is encrypted.
     pub fn topic_key(&self, topic_arn: &str) -> Option<String> {
         self.key_arn(self.sns.topics.get(topic_arn)?.get("KmsMasterKeyId")?)
+    }
+
+    /// How long SQS reuses a data key of queue `queue_arn`: its `KmsDataKeyReusePeriodSeconds`,
+    /// 300 s by default
+    /// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html>).
+    pub fn queue_data_key_reuse(&self, queue_arn: &str) -> std::time::Duration {
+        let seconds = self
+            .sqs
+            .queues
+            .get(queue_arn)
+            .and_then(|queue| queue.attributes.get("KmsDataKeyReusePeriodSeconds"))
+            .and_then(|seconds| seconds.parse().ok())
+            .unwrap_or(300);
+        std::time::Duration::from_secs(seconds)
     }
 
     fn key_arn(&self, key: &str) -> Option<String> {
