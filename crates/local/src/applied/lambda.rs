@@ -132,6 +132,7 @@ pub async fn read(
     lambda: &aws_sdk_lambda::Client,
     policies: &FunctionPolicies,
     alias_urls: &AliasUrls,
+    settings: &crate::lambda::settings::FunctionSettings,
 ) -> anyhow::Result<AppliedLambda> {
     let mut applied = AppliedLambda::default();
     let mut pages = lambda.list_functions().into_paginator().send();
@@ -142,6 +143,16 @@ pub async fn read(
             };
             let mut function = read_function(lambda, &name).await?;
             function.policy = policies.policy(&name);
+            // moto drops LoggingConfig: the local post office keeps what Terraform set.
+            let mut kept = serde_json::json!({ "FunctionName": name });
+            settings.complete(&mut kept);
+            let logging = &kept["LoggingConfig"];
+            if function.log_format.is_none() {
+                function.log_format = logging["LogFormat"].as_str().map(str::to_owned);
+            }
+            if function.log_group.is_none() {
+                function.log_group = logging["LogGroup"].as_str().map(str::to_owned);
+            }
             function.aliases = read_aliases(lambda, &name, policies, alias_urls).await?;
             applied.functions.insert(name, function);
         }

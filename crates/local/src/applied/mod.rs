@@ -157,7 +157,12 @@ impl ControlPlane {
         let (sns, sqs, lambda, iam, kms, iot, firehose, cloudwatch) = tokio::try_join!(
             sns::read(&self.sns, &self.topic_attributes),
             sqs::read(&self.sqs),
-            lambda::read(&self.lambda, &self.lambda_policies, &self.alias_urls),
+            lambda::read(
+                &self.lambda,
+                &self.lambda_policies,
+                &self.alias_urls,
+                &self.function_settings
+            ),
             iam::read(&self.iam),
             kms::read(&self.kms),
             iot::read(&self.iot),
@@ -187,8 +192,13 @@ impl ControlPlane {
                 "sns" => applied.sns = sns::read(&self.sns, &self.topic_attributes).await?,
                 "sqs" => applied.sqs = sqs::read(&self.sqs).await?,
                 "lambda" => {
-                    applied.lambda =
-                        lambda::read(&self.lambda, &self.lambda_policies, &self.alias_urls).await?
+                    applied.lambda = lambda::read(
+                        &self.lambda,
+                        &self.lambda_policies,
+                        &self.alias_urls,
+                        &self.function_settings,
+                    )
+                    .await?
                 }
                 "iam" => applied.iam = iam::read(&self.iam).await?,
                 "kms" => applied.kms = kms::read(&self.kms).await?,
