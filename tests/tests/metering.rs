@@ -284,6 +284,61 @@ fn one_device_request_costs_what_the_applied_wiring_says() {
         }
         assert_eq!(lambda, expected.lambda);
 
+        // CloudWatch Logs: every invocation wrote its system records (in the function's log
+        // format) into its function's log group, one event a line, besides its own lines.
+        for (function, requests) in &lambda {
+            let configured = &plan.functions[function];
+            let group = &configured.log_group;
+            let now = after.logs.get(group).cloned().unwrap_or_default();
+            let earlier = before.logs.get(group).cloned().unwrap_or_default();
+            let (events, bytes) = (now.events - earlier.events, now.bytes - earlier.bytes);
+            assert!(
+                events >= 2 * requests,
+                "{function}: {requests} invocations, {events} log events in {group}"
+            );
+            assert!(bytes > events, "{group}: {events} events of {bytes} bytes");
+            assert_eq!(now.billed_bytes, now.bytes);
+            assert_eq!(now.source, "lambda");
+            if configured.log_format == postoffice_lambda_host::LogFormat::Json {
+                let log = std::fs::read_to_string(
+                    post_office
+                        .run_dir()
+                        .join("logs/lambda")
+                        .join(format!("{function}.log")),
+                )
+                .unwrap();
+                let reports = log
+                    .lines()
+                    .filter(|line| line.contains(r#""type":"platform.report""#))
+                    .count() as u64;
+                assert!(
+                    reports >= *requests,
+                    "{function}: {reports} platform.report records"
+                );
+                assert!(
+                    !log.contains("REPORT RequestId"),
+                    "{function}: text records"
+                );
+            }
+        }
+        assert!(
+            plan.functions
+                .values()
+                .any(|f| f.log_format == postoffice_lambda_host::LogFormat::Json),
+            "the Terraform sets JSON logs"
+        );
+
+        // KMS: requests are the key uses outside data-key reuse periods, never more.
+        for (key, usage) in &after.kms {
+            let earlier = before.kms.get(key).cloned().unwrap_or_default();
+            assert!(usage.requests <= usage.key_uses, "{key}: {usage:?}");
+            assert!(
+                usage.requests - earlier.requests <= usage.key_uses - earlier.key_uses,
+                "{key}: {usage:?} after {earlier:?}"
+            );
+            assert_eq!(usage.by_action.values().sum::<u64>(), usage.requests);
+        }
+
         let records: u64 = after.firehose.values().map(|f| f.records).sum::<u64>()
             - before.firehose.values().map(|f| f.records).sum::<u64>();
         assert_eq!(records, expected.firehose_records);
@@ -326,6 +381,74 @@ fn a_six_kilobyte_publish_is_two_iot_messages() {
                 after.iot.device_publishes.billed - before.iot.device_publishes.billed,
             ),
             (1, (topic.len() + payload.len()) as u64, 2)
+        );
+        let _ = settled().await;
+    });
+}
+
+/// The handler library's idempotency guard against a table of the local post office: every
+/// call it makes (through the local AWS endpoint, signed) is metered in request units.
+#[test]
+fn the_idempotency_guard_is_metered_in_dynamodb_request_units() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    use postoffice::handler::{
+        Claim, DynamoDbIdempotencyStore, IdempotencyPolicy, IdempotencyStore,
+    };
+
+    run(async {
+        let post_office = post_office();
+        let config = post_office.sdk_config(post_office.administrator());
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        let table = postoffice_e2e::unique("h-meter-idempotency");
+        client
+            .create_table()
+            .table_name(&table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("idempotency_key")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("idempotency_key")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let store = DynamoDbIdempotencyStore::new(client, &table, IdempotencyPolicy::default());
+        let now = std::time::SystemTime::now();
+        let (released, handled) = ("event-released", "event-handled");
+
+        // Claim (conditional PutItem), claim again (its condition fails: still a write; then a
+        // consistent GetItem), release (DeleteItem), claim and complete (two PutItems).
+        assert_eq!(store.claim(released, now).await.unwrap(), Claim::Acquired);
+        assert_eq!(store.claim(released, now).await.unwrap(), Claim::InProgress);
+        store.release(released).await.unwrap();
+        assert_eq!(store.claim(handled, now).await.unwrap(), Claim::Acquired);
+        store.complete(handled, now).await.unwrap();
+
+        let usage = post_office.metering().dynamodb[&table].clone();
+        // Every item is well under 1 KB: one write unit per write; the read under 4 KB, strongly
+        // consistent: one read unit.
+        assert_eq!(usage.requests, 6, "{usage:?}");
+        assert_eq!(usage.write_request_units, 5.0, "{usage:?}");
+        assert_eq!(usage.read_request_units, 1.0, "{usage:?}");
+        // What is left: the handled item (names + its key + "handled" + an epoch number of at
+        // most 10 significant digits: 2 to 6 bytes), plus 100 bytes of overhead.
+        let names = "idempotency_key".len() + "status".len() + "expires_at".len();
+        let least = (names + handled.len() + "handled".len() + 2 + 100) as u64;
+        assert!(
+            (least..=least + 4).contains(&usage.stored_bytes),
+            "{usage:?}, expected {least} to {}",
+            least + 4
         );
         let _ = settled().await;
     });

@@ -170,6 +170,7 @@ mod tests {
                 session_token: None,
             }),
             log_file: "/tmp/log".into(),
+            log_format: crate::LogFormat::Text,
         }
     }
 

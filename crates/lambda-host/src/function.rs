@@ -8,6 +8,7 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use crate::error::LambdaHostError;
+use crate::system_log::LogFormat;
 
 /// Lambda's timeout range ([quotas](https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)).
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(900);
@@ -36,8 +37,10 @@ pub struct FunctionConfig {
     pub reserved_concurrency: Option<u32>,
     /// The execution role's credentials, given to instances only through their environment.
     pub credentials: Option<Credentials>,
-    /// Where the instances' stdout and stderr, and the host's START/END/REPORT lines, are appended.
+    /// Where the instances' stdout and stderr, and the host's system log records, are appended.
     pub log_file: PathBuf,
+    /// The format of the system log records (`LoggingConfig.LogFormat`).
+    pub log_format: LogFormat,
 }
 
 impl fmt::Debug for FunctionConfig {
@@ -56,6 +59,7 @@ impl fmt::Debug for FunctionConfig {
             .field("reserved_concurrency", &self.reserved_concurrency)
             .field("credentials", &self.credentials)
             .field("log_file", &self.log_file)
+            .field("log_format", &self.log_format)
             .finish()
     }
 }
@@ -357,6 +361,7 @@ mod tests {
             reserved_concurrency: None,
             credentials: None,
             log_file: "/tmp/log".into(),
+            log_format: LogFormat::Text,
         }
     }
 

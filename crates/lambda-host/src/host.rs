@@ -25,6 +25,7 @@ use crate::invoke::{
 };
 use crate::metrics::{FunctionMetrics, InvocationRecord, billed_ms};
 use crate::runtime_api::Invocation;
+use crate::system_log::{self, InvocationStatus, Report};
 
 /// The host's limits.
 #[derive(Debug, Clone)]
@@ -669,13 +670,20 @@ impl HostInner {
             },
         };
         let log_start = run.log_tail.then(|| log_length(&config));
-        append_log(
-            &config,
-            &format!(
-                "START RequestId: {} Version: {}\n",
-                run.request_id, config.version
-            ),
-        );
+        let mut opening = String::new();
+        if cold {
+            opening.push_str(&system_log::init_start(
+                config.log_format,
+                &config.name,
+                &config.version,
+            ));
+        }
+        opening.push_str(&system_log::start(
+            config.log_format,
+            &run.request_id,
+            &config.version,
+        ));
+        append_log(&config, &opening);
         let invocation = Invocation {
             request_id: run.request_id.clone(),
             payload: run.payload,
@@ -833,9 +841,26 @@ impl HostInner {
             function_error,
             timed_out,
         );
+        let status = if timed_out {
+            InvocationStatus::Timeout
+        } else if function_error {
+            InvocationStatus::Error
+        } else {
+            InvocationStatus::Success
+        };
         append_log(
             &config,
-            &report_lines(&request_id, &config, duration, init_duration),
+            &system_log::report(
+                config.log_format,
+                &Report {
+                    request_id: &request_id,
+                    duration,
+                    init_duration,
+                    memory_mb: config.memory_mb,
+                    max_memory_used_mb: instance.peak_memory_mb(),
+                    status,
+                },
+            ),
         );
         let mut outcome = outcome;
         outcome.log_result = log_start.map(|start| log_tail_since(&config, start));
@@ -947,23 +972,6 @@ fn new_trace_id() -> String {
         "Root=1-{epoch:08x}-{};Parent={};Sampled=0",
         &root[..24],
         &parent[..16]
-    )
-}
-
-fn report_lines(
-    request_id: &str,
-    config: &FunctionConfig,
-    duration: Duration,
-    init_duration: Option<Duration>,
-) -> String {
-    let billed = billed_ms(duration) + init_duration.map_or(0, billed_ms);
-    let init = init_duration.map_or(String::new(), |init| {
-        format!("\tInit Duration: {:.2} ms", init.as_secs_f64() * 1000.0)
-    });
-    format!(
-        "END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB{init}\n",
-        duration.as_secs_f64() * 1000.0,
-        config.memory_mb,
     )
 }
 

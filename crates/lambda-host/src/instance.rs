@@ -28,6 +28,24 @@ pub(crate) struct Instance {
     on_drop: Option<Box<dyn FnOnce() + Send>>,
 }
 
+impl Instance {
+    /// The process's peak resident memory (`VmHWM`), what `Max Memory Used` reports; `None`
+    /// where /proc does not say.
+    pub(crate) fn peak_memory_mb(&self) -> Option<u64> {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.process.pid())).ok()?;
+        let kb: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kb.div_ceil(1024))
+    }
+}
+
 impl Drop for Instance {
     fn drop(&mut self) {
         self.process.kill();

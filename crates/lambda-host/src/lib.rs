@@ -24,6 +24,7 @@ pub mod invoke_api;
 mod metrics;
 mod process;
 mod runtime_api;
+pub mod system_log;
 
 pub use environment::{RESERVED_VARIABLES, instance_environment, reserved_keys};
 pub use error::LambdaHostError;
@@ -38,3 +39,4 @@ pub use invoke::{
     MAX_SYNC_PAYLOAD_BYTES, ThrottleReason,
 };
 pub use metrics::{DurationStats, FunctionMetrics, billed_ms};
+pub use system_log::LogFormat;

@@ -754,3 +754,53 @@ fn base64_of(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+#[tokio::test]
+async fn a_json_log_format_function_gets_lambdas_platform_records() {
+    let root = TaskRoot::new();
+    let mut config = root.config("kitchen");
+    config.log_format = postoffice_lambda_host::LogFormat::Json;
+    let (host, _) = host(vec![config]);
+    let cold = host.invoke("kitchen", echo(&[]), SYNC).await.unwrap();
+    let warm = host.invoke("kitchen", echo(&[]), SYNC).await.unwrap();
+
+    let log = std::fs::read_to_string(root.log()).unwrap();
+    assert!(
+        !log.contains("START RequestId"),
+        "text records in a JSON log"
+    );
+    let records: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|record| {
+            record["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("platform."))
+        })
+        .collect();
+    let types: Vec<&str> = records
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "platform.initStart",
+            "platform.start",
+            "platform.report",
+            "platform.start",
+            "platform.report"
+        ]
+    );
+    assert_eq!(records[1]["record"]["requestId"], cold.request_id.as_str());
+    assert_eq!(records[1]["record"]["version"], "$LATEST");
+    let cold_report = &records[2]["record"];
+    assert_eq!(cold_report["requestId"], cold.request_id.as_str());
+    assert_eq!(cold_report["status"], "success");
+    assert_eq!(cold_report["metrics"]["memorySizeMB"], 128);
+    assert!(cold_report["metrics"]["initDurationMs"].as_f64().unwrap() > 0.0);
+    assert!(cold_report["metrics"]["billedDurationMs"].as_u64().unwrap() >= 1);
+    let warm_report = &records[4]["record"];
+    assert_eq!(warm_report["requestId"], warm.request_id.as_str());
+    assert!(warm_report["metrics"].get("initDurationMs").is_none());
+}

@@ -17,6 +17,7 @@ pub mod aws;
 pub mod cloudwatch;
 pub mod cognito;
 pub mod device;
+pub mod dynamodb;
 pub mod ecs;
 pub mod firehose;
 pub mod iam;
@@ -381,6 +382,10 @@ impl LocalPostOffice {
         let ecs_services = services;
         let mut services: HashMap<String, Arc<dyn LocalService>> = HashMap::new();
         services.insert("sts".to_owned(), Arc::new(sts::SecurityTokenService));
+        services.insert(
+            "dynamodb".to_owned(),
+            Arc::new(dynamodb::DynamoDbMeter::new(meter.clone())),
+        );
         services.insert(
             "ecs".to_owned(),
             Arc::new(ecs::control_plane::EcsControlPlane {
@@ -959,6 +964,7 @@ fn metering_snapshot(
         functions: runtime.lambda.host.all_metrics(),
         alarms: runtime.alarms.states().len() as u64,
         metrics: metrics.distinct(),
+        log_files: runtime.lambda.registry.log_files(),
     })
 }
 

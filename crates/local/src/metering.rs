@@ -23,13 +23,33 @@
 //!   it as one object when the buffer interval has passed or the buffer is full
 //!   (<https://docs.aws.amazon.com/firehose/latest/dev/buffering.html>): one PUT per such buffer.
 //!
+//! - CloudWatch Logs (<https://aws.amazon.com/cloudwatch/pricing/>): ingestion per GB, per log
+//!   group. Lambda sends each line a function writes (and each system log record) as one log
+//!   event. Which bytes of an event are billed is not written down: the PutLogEvents batch limit
+//!   counts "the sum of all event messages in UTF-8, plus 26 bytes for each log event"
+//!   (<https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html>),
+//!   but no source says the 26 bytes are billed: billed bytes are the message bytes
+//!   ([`LOG_EVENT_BILLED_OVERHEAD_BYTES`]).
+//! - DynamoDB on-demand (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html>):
+//!   a write request unit per 1 KB written, a read request unit per 4 KB read strongly
+//!   consistently (half for eventually consistent reads); the rules are in
+//!   [`crate::dynamodb`].
+//! - KMS (<https://aws.amazon.com/kms/pricing/>): requests. SNS reuses a data key per topic and
+//!   publishing principal for 5 minutes, 2 requests per period
+//!   (<https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html>: R = B / D × (2 × P));
+//!   SQS per queue and principal for the queue's `KmsDataKeyReusePeriodSeconds` (default 300),
+//!   2 requests per producer and 1 per consumer a period
+//!   (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html>).
+//!   Each use the runtime authorises is a key use; a use is a request when its data key (key,
+//!   action, principal, topic or queue) has no reuse period running ([`DataKeys`]).
+//!
 //! Time: a fleet simulator compresses a day (`local fleet --time-scale S`), so the meter bills
 //! time-based usage in simulated time when the post office is started with the same scale
 //! ([`Meter::new`]): each connection's minutes are `ceil(wall seconds × S / 60)`, and a Firehose
 //! buffer interval lasts `interval / S` of wall time. Everything else is counted per request.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -45,6 +65,8 @@ pub const REQUEST_CHUNK_BYTES: u64 = 64 * 1024;
 pub const FIREHOSE_RECORD_BYTES: u64 = 5 * 1024;
 /// The version of `metering.json`'s shape.
 pub const VERSION: u32 = 1;
+/// Bytes billed per log event beyond its message: none known (see the module's notes).
+pub const LOG_EVENT_BILLED_OVERHEAD_BYTES: u64 = 0;
 
 /// How many `unit`-byte increments `bytes` takes; anything, even nothing, takes one.
 pub fn increments(bytes: u64, unit: u64) -> u64 {
@@ -124,6 +146,77 @@ pub fn firehose_billed_bytes(record_bytes: u64) -> u64 {
 /// A queue's name, the last part of its URL or ARN.
 pub fn queue_name(queue: &str) -> &str {
     queue.rsplit(['/', ':']).next().unwrap_or(queue)
+}
+
+/// The complete lines at the start of a log file's unread part.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogLines {
+    /// Non-empty lines: CloudWatch Logs takes no empty event.
+    pub events: u64,
+    /// Their bytes, without line ends.
+    pub bytes: u64,
+    /// Bytes read up to the end of the last complete line; the rest is still being written.
+    pub consumed: u64,
+}
+
+/// The complete lines of `chunk`, each one log event.
+pub fn log_lines(chunk: &[u8]) -> LogLines {
+    let mut lines = LogLines::default();
+    let Some(last_newline) = chunk.iter().rposition(|byte| *byte == b'\n') else {
+        return lines;
+    };
+    for line in chunk[..last_newline].split(|byte| *byte == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !line.is_empty() {
+            lines.events += 1;
+            lines.bytes += line.len() as u64;
+        }
+    }
+    lines.consumed = last_newline as u64 + 1;
+    lines
+}
+
+/// One use of a KMS key by a service on a principal's behalf.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyUse<'a> {
+    pub key: &'a str,
+    /// `kms:GenerateDataKey`, `kms:Decrypt`.
+    pub action: &'a str,
+    pub principal: &'a str,
+    /// What the data key is kept for: the topic or queue ARN, the bucket.
+    pub scope: &'a str,
+    /// How long the service reuses the data key; `None`: every use is a request.
+    pub reuse: Option<Duration>,
+}
+
+/// The data keys services hold: (key, action, principal, scope) → when the reuse period of the
+/// last request began, in simulated time.
+#[derive(Debug, Default)]
+pub struct DataKeys {
+    requested: BTreeMap<(String, String, String, String), Duration>,
+}
+
+impl DataKeys {
+    /// A key use at simulated time `at`: whether it calls KMS (a billed request) or reuses a
+    /// data key whose period is still running.
+    pub fn request(&mut self, key_use: &KeyUse<'_>, at: Duration) -> bool {
+        let Some(reuse) = key_use.reuse else {
+            return true;
+        };
+        let id = (
+            key_use.key.to_owned(),
+            key_use.action.to_owned(),
+            key_use.principal.to_owned(),
+            key_use.scope.to_owned(),
+        );
+        match self.requested.get(&id) {
+            Some(began) if at < *began + reuse => false,
+            _ => {
+                self.requested.insert(id, at);
+                true
+            }
+        }
+    }
 }
 
 /// Requests (or messages) of one kind: how many, their bytes, and the billed units.
@@ -249,10 +342,38 @@ pub struct SqsUsage {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KmsUsage {
-    /// Key uses the runtime authorised (an upper bound of the requests: SNS and SQS reuse data
-    /// keys for a while).
+    /// Requests AWS would bill: key uses whose data key had no reuse period running.
     pub requests: u64,
+    /// Key uses the runtime authorised (every publish, send, receive, object written).
+    #[serde(default)]
+    pub key_uses: u64,
+    /// Requests by action.
     pub by_action: BTreeMap<String, u64>,
+}
+
+/// What one log group ingested.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogUsage {
+    /// Log events: one per line written.
+    pub events: u64,
+    /// Their message bytes (UTF-8, without the line end).
+    pub bytes: u64,
+    /// What CloudWatch Logs bills of them.
+    pub billed_bytes: u64,
+    /// `lambda` (a function's output and system records) or `sns-delivery-status`.
+    pub source: String,
+}
+
+/// One DynamoDB table's on-demand usage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DynamoDbUsage {
+    /// Data-plane requests (item reads and writes, queries and scans).
+    pub requests: u64,
+    pub write_request_units: f64,
+    pub read_request_units: f64,
+    /// Items' sizes plus 100 bytes of index overhead each, for the items the runtime saw
+    /// written and not deleted.
+    pub stored_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -289,6 +410,12 @@ pub struct Metering {
     /// By key ARN.
     pub kms: BTreeMap<String, KmsUsage>,
     pub cloudwatch: CloudWatchUsage,
+    /// CloudWatch Logs ingestion by log group.
+    #[serde(default)]
+    pub logs: BTreeMap<String, LogUsage>,
+    /// By table name.
+    #[serde(default)]
+    pub dynamodb: BTreeMap<String, DynamoDbUsage>,
     /// What AWS bills that this meter does not count.
     pub not_metered: Vec<String>,
 }
@@ -304,7 +431,12 @@ const NOT_METERED: &[&str] = &[
     "SNS: PublishBatch is metered per entry, not per batch's 64 KB chunks",
     "SQS: requests of consumers (ReceiveMessage, DeleteMessage, on-call tools); only the runtime's own SendMessage calls are counted",
     "S3: requests other than Firehose's PUTs (GET, LIST); Firehose's PUTs are counted per partition buffer (the local files hold a partition's hour)",
-    "CloudWatch: metric and alarm charges are listed, not metered over time; logs are not metered",
+    "CloudWatch: metric and alarm charges are listed, not metered over time; log storage is not metered (ingestion is)",
+    "CloudWatch Logs: SNS delivery-status logs (the topics set HTTP and Firehose failure feedback roles); the local SNS keeps the roles but writes no delivery-status log",
+    "CloudWatch Logs: the logs of ECS services, the platform's own logs, and the 26 bytes per event of the PutLogEvents batch limit (no source says they are billed)",
+    "KMS: S3 with bucket keys reuses a bucket-level key for an undocumented while: each object Firehose writes counts as one request (an upper bound); Lambda's decryption of environment variables and CloudWatch Logs' encryption of log groups are not counted",
+    "DynamoDB: UpdateItem is metered on the larger of the item seen before and the request's key and values (not the item after the update); Scan on the items returned (not scanned); transactions and PartiQL are not metered",
+    "X-Ray: traces recorded by active tracing are not metered",
     "Data transfer",
 ];
 
@@ -315,6 +447,8 @@ pub struct Meter {
     started: std::time::Instant,
     time_scale: f64,
     counts: Mutex<Counts>,
+    /// Log file → bytes read of it; held while a snapshot reads the files.
+    log_offsets: Mutex<BTreeMap<PathBuf, u64>>,
 }
 
 #[derive(Debug, Default)]
@@ -326,7 +460,10 @@ struct Counts {
     s3: BTreeMap<String, S3Usage>,
     sqs: BTreeMap<String, SqsUsage>,
     kms: BTreeMap<String, KmsUsage>,
+    data_keys: DataKeys,
     buffers: PartitionBuffers,
+    logs: BTreeMap<String, LogUsage>,
+    dynamodb: BTreeMap<String, DynamoDbUsage>,
 }
 
 /// Who published a message the IoT broker accepted.
@@ -350,6 +487,8 @@ pub struct Readings {
     pub alarms: u64,
     /// Distinct metrics the services emitted.
     pub metrics: u64,
+    /// Each function's log file and its log group: read since the last snapshot.
+    pub log_files: Vec<(PathBuf, String)>,
 }
 
 impl Default for Meter {
@@ -373,6 +512,7 @@ impl Meter {
             started: std::time::Instant::now(),
             time_scale,
             counts: Mutex::default(),
+            log_offsets: Mutex::default(),
         }
     }
 
@@ -490,16 +630,88 @@ impl Meter {
         *usage.by.entry(sender.to_owned()).or_default() += 1;
     }
 
-    /// A use of `key` the runtime authorised (`kms:GenerateDataKey`, `kms:Decrypt`, ...).
-    pub fn kms_used(&self, key: &str, action: &str) {
+    /// A key use the runtime authorised: a request unless its data key is being reused.
+    pub fn kms_used(&self, key_use: &KeyUse<'_>) {
+        let at = simulated(self.started.elapsed(), self.time_scale);
         let mut counts = self.counts();
-        let usage = counts.kms.entry(key.to_owned()).or_default();
+        let request = counts.data_keys.request(key_use, at);
+        let usage = counts.kms.entry(key_use.key.to_owned()).or_default();
+        usage.key_uses += 1;
+        if request {
+            usage.requests += 1;
+            *usage
+                .by_action
+                .entry(key_use.action.to_owned())
+                .or_default() += 1;
+        }
+    }
+
+    /// Log events ingested into `group` from `source`.
+    pub fn logs_ingested(&self, group: &str, source: &str, lines: LogLines) {
+        if lines.events == 0 {
+            return;
+        }
+        let mut counts = self.counts();
+        let usage = counts.logs.entry(group.to_owned()).or_default();
+        if usage.source.is_empty() {
+            usage.source = source.to_owned();
+        }
+        usage.events += lines.events;
+        usage.bytes += lines.bytes;
+        usage.billed_bytes += lines.bytes + lines.events * LOG_EVENT_BILLED_OVERHEAD_BYTES;
+    }
+
+    /// Counts the lines functions wrote to their log files since the last read, each file's
+    /// into its log group. A line still being written waits for the next read.
+    pub fn read_function_logs(&self, files: &[(PathBuf, String)]) {
+        use std::io::{Read as _, Seek as _};
+        let mut offsets = self.log_offsets.lock().unwrap_or_else(|p| p.into_inner());
+        for (file, group) in files {
+            let Ok(mut opened) = std::fs::File::open(file) else {
+                continue; // Not invoked yet.
+            };
+            let length = opened.metadata().map_or(0, |m| m.len());
+            let offset = offsets.entry(file.clone()).or_default();
+            if length < *offset {
+                *offset = 0; // Replaced: read the new file from its start.
+            }
+            let mut unread = Vec::new();
+            if opened.seek(std::io::SeekFrom::Start(*offset)).is_err()
+                || opened
+                    .take(length - *offset)
+                    .read_to_end(&mut unread)
+                    .is_err()
+            {
+                tracing::warn!(file = %file.display(), "the meter could not read a function log");
+                continue;
+            }
+            let lines = log_lines(&unread);
+            *offset += lines.consumed;
+            self.logs_ingested(group, "lambda", lines);
+        }
+    }
+
+    /// A DynamoDB data-plane request on `table` that consumed these units.
+    pub fn dynamodb_used(&self, table: &str, read_units: f64, write_units: f64) {
+        let mut counts = self.counts();
+        let usage = counts.dynamodb.entry(table.to_owned()).or_default();
         usage.requests += 1;
-        *usage.by_action.entry(action.to_owned()).or_default() += 1;
+        usage.read_request_units += read_units;
+        usage.write_request_units += write_units;
+    }
+
+    /// What `table` stores now, as far as the runtime saw it written.
+    pub fn dynamodb_stored(&self, table: &str, bytes: u64) {
+        self.counts()
+            .dynamodb
+            .entry(table.to_owned())
+            .or_default()
+            .stored_bytes = bytes;
     }
 
     /// Everything counted so far, with what the services report.
     pub fn snapshot(&self, readings: &Readings) -> Metering {
+        self.read_function_logs(&readings.log_files);
         let now = chrono::Utc::now();
         let counts = self.counts();
         let gateway = &readings.gateway;
@@ -557,6 +769,8 @@ impl Meter {
                 alarms: readings.alarms,
                 metrics: readings.metrics,
             },
+            logs: counts.logs.clone(),
+            dynamodb: counts.dynamodb.clone(),
             not_metered: NOT_METERED.iter().map(|line| (*line).to_owned()).collect(),
         }
     }
@@ -673,7 +887,13 @@ mod tests {
             Buffering::default(),
         );
         meter.sqs_sent("rule-errors", "iot-rule", 70_000);
-        meter.kms_used("arn:aws:kms:eu-west-1:123456789012:key/k", "kms:Decrypt");
+        meter.kms_used(&KeyUse {
+            key: "arn:aws:kms:eu-west-1:123456789012:key/k",
+            action: "kms:Decrypt",
+            principal: "arn:aws:sts::123456789012:assumed-role/r/s",
+            scope: "arn:aws:sqs:eu-west-1:123456789012:q",
+            reuse: None,
+        });
         let mut functions = BTreeMap::new();
         functions.insert(
             "handler".to_owned(),
@@ -696,6 +916,7 @@ mod tests {
             functions,
             alarms: 7,
             metrics: 2,
+            log_files: Vec::new(),
         });
         let iot = &metering.iot;
         assert_eq!(
@@ -766,6 +987,100 @@ mod tests {
             }
         );
         assert_eq!(metering.version, VERSION);
+    }
+
+    #[test]
+    fn each_complete_non_empty_line_is_a_log_event() {
+        assert_eq!(log_lines(b""), LogLines::default());
+        assert_eq!(log_lines(b"half a li"), LogLines::default());
+        assert_eq!(
+            log_lines(b"START RequestId: r\n\n{\"level\":\"INFO\"}\r\nhalf"),
+            LogLines {
+                events: 2,
+                bytes: 18 + 16,
+                consumed: 38
+            }
+        );
+    }
+
+    #[test]
+    fn function_logs_are_read_once_into_their_log_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let handler = dir.path().join("handler.log");
+        let files = vec![
+            (handler.clone(), "/postoffice/handler".to_owned()),
+            (
+                dir.path().join("never-invoked.log"),
+                "/aws/lambda/idle".to_owned(),
+            ),
+        ];
+        let meter = Meter::default();
+        std::fs::write(&handler, "one\ntwo\nthr").unwrap();
+        meter.read_function_logs(&files);
+        // The same lines are not counted twice; the third once it is complete.
+        let appended = std::fs::read_to_string(&handler).unwrap() + "ee\n";
+        std::fs::write(&handler, appended).unwrap();
+        let metering = meter.snapshot(&Readings {
+            log_files: files,
+            ..Readings::default()
+        });
+        assert_eq!(
+            metering.logs["/postoffice/handler"],
+            LogUsage {
+                events: 3,
+                bytes: 11,
+                billed_bytes: 11,
+                source: "lambda".to_owned()
+            }
+        );
+        assert!(!metering.logs.contains_key("/aws/lambda/idle"));
+    }
+
+    #[test]
+    fn a_data_key_is_requested_once_a_reuse_period_per_action_principal_and_scope() {
+        let mut keys = DataKeys::default();
+        let publish = |action, principal, scope| KeyUse {
+            key: "arn:aws:kms:eu-west-1:1:key/k",
+            action,
+            principal,
+            scope,
+            reuse: Some(Duration::from_secs(300)),
+        };
+        let at = Duration::from_secs;
+        let generate = publish("kms:GenerateDataKey", "p", "topic-a");
+        assert!(keys.request(&generate, at(0)));
+        assert!(!keys.request(&generate, at(299)));
+        assert!(keys.request(&generate, at(300)));
+        assert!(keys.request(&publish("kms:Decrypt", "p", "topic-a"), at(1)));
+        assert!(keys.request(&publish("kms:GenerateDataKey", "q", "topic-a"), at(1)));
+        assert!(keys.request(&publish("kms:GenerateDataKey", "p", "topic-b"), at(1)));
+        let every_use = KeyUse {
+            reuse: None,
+            ..generate
+        };
+        assert!(keys.request(&every_use, at(1)));
+        assert!(keys.request(&every_use, at(1)));
+    }
+
+    #[test]
+    fn kms_requests_are_the_key_uses_outside_reuse_periods_in_simulated_time() {
+        // At 1000× a 5-minute period lasts 0.3 s of wall clock: 100 publishes in well under
+        // that are 2 requests (one data key, one decrypt), and 200 key uses.
+        let meter = Meter::new(1000.0);
+        for _ in 0..100 {
+            for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+                meter.kms_used(&KeyUse {
+                    key: "k",
+                    action,
+                    principal: "publisher",
+                    scope: "topic",
+                    reuse: Some(Duration::from_secs(300)),
+                });
+            }
+        }
+        let kms = &meter.snapshot(&Readings::default()).kms["k"];
+        assert_eq!((kms.requests, kms.key_uses), (2, 200));
+        assert_eq!(kms.by_action["kms:Decrypt"], 1);
     }
 
     #[test]

@@ -74,6 +74,10 @@ pub struct FunctionPlan {
     pub url: Option<(String, String)>,
     /// The alias invocations may name ([`served_alias`]).
     pub alias: Option<String>,
+    /// The format of its system log records.
+    pub log_format: postoffice_lambda_host::LogFormat,
+    /// Where Lambda sends its logs: `LoggingConfig.LogGroup`, by default `/aws/lambda/NAME`.
+    pub log_group: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -241,10 +245,32 @@ fn functions(
                         .as_ref()
                         .map(|url| (url.id().to_owned(), url.auth_type.clone())),
                     alias: served_alias(function, problems),
+                    log_format: log_format(function, problems),
+                    log_group: function
+                        .log_group
+                        .clone()
+                        .unwrap_or_else(|| format!("/aws/lambda/{}", function.name)),
                 },
             )
         })
         .collect()
+}
+
+/// The function's log format; Lambda's default, text, when none is set.
+fn log_format(
+    function: &crate::applied::lambda::Function,
+    problems: &mut Vec<String>,
+) -> postoffice_lambda_host::LogFormat {
+    let Some(format) = &function.log_format else {
+        return postoffice_lambda_host::LogFormat::Text;
+    };
+    postoffice_lambda_host::LogFormat::parse(format).unwrap_or_else(|| {
+        problems.push(format!(
+            "function {}: log format {format:?} is neither Text nor JSON; its system logs are written as text",
+            function.name
+        ));
+        postoffice_lambda_host::LogFormat::Text
+    })
 }
 
 fn services(

@@ -106,6 +106,7 @@ async fn the_kitchen_serves_sns_itself_behind_its_function_url() {
             session_token: None,
         }),
         log_file: log.clone(),
+        log_format: postoffice_lambda_host::LogFormat::Text,
     });
     registry.put_url(URL_ID, FUNCTION);
     let host = LambdaHost::new(registry, HostConfig::default());

@@ -83,6 +83,7 @@ impl TaskRoot {
                 session_token: None,
             }),
             log_file: self.log(),
+            log_format: postoffice_lambda_host::LogFormat::Text,
         }
     }
 }

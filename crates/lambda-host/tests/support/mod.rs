@@ -53,6 +53,7 @@ impl TaskRoot {
                 session_token: Some("token-for-tests".into()),
             }),
             log_file: self.log(),
+            log_format: postoffice_lambda_host::LogFormat::Text,
         }
     }
 }

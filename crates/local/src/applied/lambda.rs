@@ -22,6 +22,8 @@ pub struct Function {
     pub runtime: String,
     pub reserved_concurrency: Option<u32>,
     pub log_group: Option<String>,
+    /// `LoggingConfig.LogFormat`: `Text` or `JSON`.
+    pub log_format: Option<String>,
     /// The function URL and its auth type, when it has one.
     pub url: Option<FunctionUrl>,
     /// The resource-based policy (as `GetPolicy` answers it), when it has one.
@@ -130,6 +132,7 @@ pub async fn read(
     lambda: &aws_sdk_lambda::Client,
     policies: &FunctionPolicies,
     alias_urls: &AliasUrls,
+    settings: &crate::lambda::settings::FunctionSettings,
 ) -> anyhow::Result<AppliedLambda> {
     let mut applied = AppliedLambda::default();
     let mut pages = lambda.list_functions().into_paginator().send();
@@ -140,6 +143,16 @@ pub async fn read(
             };
             let mut function = read_function(lambda, &name).await?;
             function.policy = policies.policy(&name);
+            // moto drops LoggingConfig: the local post office keeps what Terraform set.
+            let mut kept = serde_json::json!({ "FunctionName": name });
+            settings.complete(&mut kept);
+            let logging = &kept["LoggingConfig"];
+            if function.log_format.is_none() {
+                function.log_format = logging["LogFormat"].as_str().map(str::to_owned);
+            }
+            if function.log_group.is_none() {
+                function.log_group = logging["LogGroup"].as_str().map(str::to_owned);
+            }
             function.aliases = read_aliases(lambda, &name, policies, alias_urls).await?;
             applied.functions.insert(name, function);
         }
@@ -235,7 +248,13 @@ pub async fn read_function(
             .and_then(|reserved| u32::try_from(reserved).ok()),
         log_group: configuration
             .logging_config
-            .and_then(|logging| logging.log_group),
+            .as_ref()
+            .and_then(|logging| logging.log_group.clone()),
+        log_format: configuration
+            .logging_config
+            .as_ref()
+            .and_then(|logging| logging.log_format.as_ref())
+            .map(|format| format.as_str().to_owned()),
         url,
         policy: None,
         tags: got.tags.unwrap_or_default().into_iter().collect(),

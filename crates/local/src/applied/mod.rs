@@ -35,6 +35,10 @@ pub struct Applied {
     pub elbv2: elbv2::AppliedElbv2,
 }
 
+/// How long SNS reuses a data key per topic and publishing principal
+/// (<https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html>).
+pub const TOPIC_DATA_KEY_REUSE: std::time::Duration = std::time::Duration::from_secs(300);
+
 impl Applied {
     /// The ARN of the KMS key that encrypts queue `queue_arn`, when it is encrypted (a key id
     /// that resolves to no key stays as written: using it fails, as in AWS).
@@ -51,6 +55,20 @@ impl Applied {
     /// The ARN of the KMS key that encrypts topic `topic_arn`, when it is encrypted.
     pub fn topic_key(&self, topic_arn: &str) -> Option<String> {
         self.key_arn(self.sns.topics.get(topic_arn)?.get("KmsMasterKeyId")?)
+    }
+
+    /// How long SQS reuses a data key of queue `queue_arn`: its `KmsDataKeyReusePeriodSeconds`,
+    /// 300 s by default
+    /// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html>).
+    pub fn queue_data_key_reuse(&self, queue_arn: &str) -> std::time::Duration {
+        let seconds = self
+            .sqs
+            .queues
+            .get(queue_arn)
+            .and_then(|queue| queue.attributes.get("KmsDataKeyReusePeriodSeconds"))
+            .and_then(|seconds| seconds.parse().ok())
+            .unwrap_or(300);
+        std::time::Duration::from_secs(seconds)
     }
 
     fn key_arn(&self, key: &str) -> Option<String> {
@@ -139,7 +157,12 @@ impl ControlPlane {
         let (sns, sqs, lambda, iam, kms, iot, firehose, cloudwatch) = tokio::try_join!(
             sns::read(&self.sns, &self.topic_attributes),
             sqs::read(&self.sqs),
-            lambda::read(&self.lambda, &self.lambda_policies, &self.alias_urls),
+            lambda::read(
+                &self.lambda,
+                &self.lambda_policies,
+                &self.alias_urls,
+                &self.function_settings
+            ),
             iam::read(&self.iam),
             kms::read(&self.kms),
             iot::read(&self.iot),
@@ -169,8 +192,13 @@ impl ControlPlane {
                 "sns" => applied.sns = sns::read(&self.sns, &self.topic_attributes).await?,
                 "sqs" => applied.sqs = sqs::read(&self.sqs).await?,
                 "lambda" => {
-                    applied.lambda =
-                        lambda::read(&self.lambda, &self.lambda_policies, &self.alias_urls).await?
+                    applied.lambda = lambda::read(
+                        &self.lambda,
+                        &self.lambda_policies,
+                        &self.alias_urls,
+                        &self.function_settings,
+                    )
+                    .await?
                 }
                 "iam" => applied.iam = iam::read(&self.iam).await?,
                 "kms" => applied.kms = kms::read(&self.kms).await?,

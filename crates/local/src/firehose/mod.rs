@@ -13,7 +13,7 @@ use postoffice_policy::Principal;
 
 use crate::activity::{Activity, ActivityLog};
 use crate::cloudwatch::metrics::Metrics;
-use crate::iam::{Authorizer, Check, Target, base_context};
+use crate::iam::{Authorizer, Check, DataKey, Target, base_context};
 use crate::plan::{Plan, StreamPlan};
 
 pub struct EventStore {
@@ -168,7 +168,15 @@ impl EventStore {
                         principal: role.clone(),
                         action: "kms:GenerateDataKey",
                         resource: key_arn,
-                        target: Target::Key(key_arn),
+                        // With a bucket key S3 reuses a bucket-level key for a while it does
+                        // not document: counted as a request per object, an upper bound.
+                        target: Target::Key(
+                            key_arn,
+                            DataKey {
+                                scope: &stream.bucket,
+                                reuse: None,
+                            },
+                        ),
                         context,
                     },
                 )

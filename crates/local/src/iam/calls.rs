@@ -7,7 +7,7 @@ use std::sync::Arc;
 use postoffice_lambda_host::FunctionRef;
 use postoffice_policy::{Context, Principal};
 
-use super::{Authorizer, Check, Denial, Snapshot, Target, base_context};
+use super::{Authorizer, Check, DataKey, Denial, Snapshot, Target, base_context};
 use crate::aws::credentials::Caller;
 use crate::aws::errors::AwsError;
 use crate::aws::request::Protocol;
@@ -40,6 +40,9 @@ struct KmsUse {
     key_arn: String,
     actions: &'static [&'static str],
     via: String,
+    /// The topic or queue the service keeps the data key for, and for how long.
+    scope: String,
+    reuse: std::time::Duration,
 }
 
 fn iam_service(signing_name: &str) -> &str {
@@ -105,7 +108,13 @@ impl Authorize for CallAuthorizer {
                             principal: principal.clone(),
                             action,
                             resource: &kms.key_arn,
-                            target: Target::Key(&kms.key_arn),
+                            target: Target::Key(
+                                &kms.key_arn,
+                                DataKey {
+                                    scope: &kms.scope,
+                                    reuse: Some(kms.reuse),
+                                },
+                            ),
                             context,
                         },
                     )
@@ -163,6 +172,8 @@ impl CallAuthorizer {
                                     key_arn,
                                     actions: &["kms:GenerateDataKey", "kms:Decrypt"],
                                     via: format!("sns.{region}.amazonaws.com"),
+                                    scope: topic.clone(),
+                                    reuse: crate::applied::TOPIC_DATA_KEY_REUSE,
                                 })
                             })
                             .flatten();
@@ -205,6 +216,8 @@ impl CallAuthorizer {
                                 key_arn,
                                 actions: kms_actions,
                                 via: format!("sqs.{region}.amazonaws.com"),
+                                scope: arn.clone(),
+                                reuse: applied.queue_data_key_reuse(&arn),
                             });
                         Described {
                             action: iam_action,

@@ -37,10 +37,20 @@ pub enum Target<'a> {
     /// A Lambda function (`NAME`) or one of its aliases (`NAME:ALIAS`): each has a policy of
     /// its own ([`crate::lambda::qualified_name`]).
     Function(&'a str),
-    Key(&'a str),
+    /// A KMS key (its ARN), used through a data key the service keeps as `data_key` says.
+    Key(&'a str, DataKey<'a>),
     Bucket(&'a str),
     /// A role's trust policy (`sts:AssumeRole`).
     Trust(&'a str),
+}
+
+/// What a service keeps a data key of a KMS key for, and how long it reuses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataKey<'a> {
+    /// The topic or queue ARN, or the bucket, the data key encrypts for.
+    pub scope: &'a str,
+    /// `None`: a request for every use.
+    pub reuse: Option<std::time::Duration>,
 }
 
 /// One request to authorise.
@@ -241,7 +251,7 @@ impl Authorizer {
                 .buckets
                 .get(name)
                 .map(|p| (p, ResourcePolicyKind::Resource)),
-            Target::Key(arn) => match book.keys.get(arn) {
+            Target::Key(arn, _) => match book.keys.get(arn) {
                 Some(policy) => Some((policy, ResourcePolicyKind::KeyPolicy)),
                 None => return Err(deny(format!("the key {arn} has no key policy"), false)),
             },
@@ -258,8 +268,14 @@ impl Authorizer {
         }
         let decision = evaluate(&request, &policies);
         if decision.is_allowed() {
-            if let (Target::Key(key), Some(meter)) = (&check.target, self.meter.get()) {
-                meter.kms_used(key, check.action);
+            if let (Target::Key(key, data_key), Some(meter)) = (&check.target, self.meter.get()) {
+                meter.kms_used(&crate::metering::KeyUse {
+                    key,
+                    action: check.action,
+                    principal: &principal_text,
+                    scope: data_key.scope,
+                    reuse: data_key.reuse,
+                });
             }
             Ok(())
         } else {

@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::activity::{Activity, ActivityLog};
 use crate::applied::iot::RuleAction;
 use crate::cloudwatch::metrics::Metrics;
-use crate::iam::{Authorizer, Check, Target, base_context};
+use crate::iam::{Authorizer, Check, DataKey, Target, base_context};
 use crate::metering::{IotPublisher, Meter, queue_name};
 use crate::plan::{Plan, RulePlan};
 use crate::sns::Sns;
@@ -354,7 +354,15 @@ impl RuleEngine {
                                     principal: role.clone(),
                                     action: kms_action,
                                     resource: &key,
-                                    target: Target::Key(&key),
+                                    target: Target::Key(
+                                        &key,
+                                        DataKey {
+                                            scope: &queue_arn,
+                                            reuse: Some(
+                                                snapshot.applied.queue_data_key_reuse(&queue_arn),
+                                            ),
+                                        },
+                                    ),
                                     context: context.clone(),
                                 },
                             )

@@ -16,6 +16,8 @@ use crate::plan::{FunctionPlan, Plan};
 #[derive(Default)]
 struct Registered {
     functions: BTreeMap<String, FunctionConfig>,
+    /// Function → its log group.
+    log_groups: BTreeMap<String, String>,
     url_ids: BTreeMap<String, String>,
     /// (role ARN, function) → credentials issued, kept across refreshes.
     credentials: BTreeMap<(String, String), Credentials>,
@@ -45,6 +47,7 @@ impl PlanRegistry {
         let mut registered = self.registered.write().unwrap_or_else(|p| p.into_inner());
         let mut functions = BTreeMap::new();
         let mut url_ids = BTreeMap::new();
+        let mut log_groups = BTreeMap::new();
         for function in plan.functions.values() {
             let code_dir = match self.code.task_root(&function.code_sha256) {
                 Ok(dir) => dir,
@@ -101,15 +104,31 @@ impl PlanRegistry {
                 reserved_concurrency: function.reserved_concurrency,
                 credentials,
                 log_file: self.logs.join(format!("{}.log", function.name)),
+                log_format: function.log_format,
             };
             if let Some((url_id, _)) = &function.url {
                 url_ids.insert(url_id.clone(), function.name.clone());
             }
             functions.insert(function.name.clone(), config);
+            log_groups.insert(function.name.clone(), function.log_group.clone());
         }
         registered.functions = functions;
+        registered.log_groups = log_groups;
         registered.url_ids = url_ids;
         problems
+    }
+
+    /// Each function's log file and the log group Lambda would send its lines to.
+    pub fn log_files(&self) -> Vec<(PathBuf, String)> {
+        let registered = self.registered.read().unwrap_or_else(|p| p.into_inner());
+        registered
+            .functions
+            .iter()
+            .filter_map(|(name, config)| {
+                let group = registered.log_groups.get(name)?;
+                Some((config.log_file.clone(), group.clone()))
+            })
+            .collect()
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -174,6 +193,8 @@ mod tests {
             reserved_concurrency: None,
             url: None,
             alias: alias.map(str::to_owned),
+            log_format: postoffice_lambda_host::LogFormat::Json,
+            log_group: "/aws/lambda/handler".to_owned(),
         };
         FunctionConfig {
             name: plan.name.clone(),
@@ -188,6 +209,7 @@ mod tests {
             reserved_concurrency: None,
             credentials: None,
             log_file: PathBuf::from("/tmp/handler.log"),
+            log_format: plan.log_format,
         }
     }
 

@@ -28,7 +28,7 @@ use tokio::sync::{Semaphore, mpsc};
 use super::delivery_policy::AttemptOutcome;
 use super::{Ports, Sns, topic_name};
 use crate::activity::Activity;
-use crate::iam::{Check, Target, base_context};
+use crate::iam::{Check, DataKey, Target, base_context};
 use crate::metering::queue_name;
 use crate::plan::{Endpoint, SubscriptionPlan};
 
@@ -459,7 +459,13 @@ impl Deliverer {
                             principal: sns.clone(),
                             action,
                             resource: &key,
-                            target: Target::Key(&key),
+                            target: Target::Key(
+                                &key,
+                                DataKey {
+                                    scope: queue_arn,
+                                    reuse: Some(snapshot.applied.queue_data_key_reuse(queue_arn)),
+                                },
+                            ),
                             context: context.clone(),
                         },
                     )

@@ -28,7 +28,7 @@ use crate::activity::ActivityLog;
 use crate::aws::errors::AwsError;
 use crate::aws::{Call, ControlPlaneAnswer, LocalService};
 use crate::cloudwatch::metrics::Metrics;
-use crate::iam::{Authorizer, Check, Target, base_context};
+use crate::iam::{Authorizer, Check, DataKey, Target, base_context};
 use crate::lambda::Lambda;
 use crate::plan::{Endpoint, Plan, SubscriptionPlan};
 use delivery::{Deliverer, Pending};
@@ -375,7 +375,13 @@ impl Sns {
                             principal: principal.clone(),
                             action,
                             resource: &key,
-                            target: Target::Key(&key),
+                            target: Target::Key(
+                                &key,
+                                DataKey {
+                                    scope: topic_arn,
+                                    reuse: Some(crate::applied::TOPIC_DATA_KEY_REUSE),
+                                },
+                            ),
                             context: context.clone(),
                         },
                     )
