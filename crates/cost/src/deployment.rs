@@ -240,7 +240,8 @@ pub struct DeploymentCost {
     /// Lambda requests and GB-seconds of the delivery path (bridges, handlers, forwarder).
     pub lambda_requests: f64,
     pub lambda_gb_seconds: f64,
-    /// The delivery path: the Lambda lines, or Fargate and the ALB.
+    /// The delivery path: the Lambda lines with the functions' logs and traces, or Fargate and
+    /// the ALB.
     pub delivery_monthly_usd: f64,
     pub fleet_monthly_usd: f64,
     pub per_customer_monthly_usd: f64,
@@ -261,7 +262,7 @@ pub struct DeploymentComparison {
 fn lambda_monthly_usd(bill: &Bill) -> f64 {
     bill.lines
         .iter()
-        .filter(|line| line.service == "Lambda")
+        .filter(|line| crate::estimate::is_delivery_path(line))
         .map(|line| line.fleet_monthly_usd)
         .sum()
 }
