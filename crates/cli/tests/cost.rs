@@ -453,3 +453,107 @@ fn a_measured_run_needs_its_days_and_a_run_directory() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--measured needs --households"), "{stderr}");
 }
+
+#[test]
+fn the_bill_shows_logs_traces_kms_dynamodb_and_sqs() {
+    let output = cost(&["--json", "--customers", "10000,10000000"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let estimate: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let small = &estimate["fleets"][0];
+    let large = &estimate["fleets"][1];
+    let quantity = |bill: &Value, item: &str| {
+        let line = bill["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .find(|line| line["item"] == item)
+            .unwrap_or_else(|| panic!("no line {item}"));
+        number(&line["quantity"])
+    };
+    let (small_bill, large_bill) = (&small["bills"][0], &large["bills"][0]);
+    // Lambda logs grow with the fleet; every invocation writes its lines.
+    close(
+        quantity(large_bill, "Lambda logs ingestion"),
+        1_000.0 * quantity(small_bill, "Lambda logs ingestion"),
+        "log GB scale with the fleet",
+    );
+    assert!(line(small_bill, "Lambda logs ingestion") > 0.0);
+    // X-Ray samples a share: a thousand times the fleet records far fewer than a thousand times
+    // the traces.
+    assert!(
+        quantity(large_bill, "traces recorded") < 100.0 * quantity(small_bill, "traces recorded")
+    );
+    // KMS is per account: it hardly grows with the fleet.
+    let kms_small = quantity(small_bill, "requests (per account)");
+    let kms_large = quantity(large_bill, "requests (per account)");
+    assert!(kms_small > 0.0 && kms_large < 2.0 * kms_small, "{kms_small} {kms_large}");
+    close(quantity(small_bill, "keys (per account)"), 1.0, "one key");
+    // The kitchen profile, like the complete example, has no idempotency table and no failures.
+    assert_eq!(line(small_bill, "idempotency writes"), 0.0);
+    assert_eq!(line(small_bill, "failure queue requests"), 0.0);
+    assert!(number(&small["idempotency_for_every_consumer_usd"]) > 0.0);
+
+    let output = cost(&["--customers", "10000"]);
+    let table = String::from_utf8(output.stdout).expect("UTF-8");
+    for text in [
+        "CloudWatch Logs Lambda logs ingestion",
+        "X-Ray traces recorded",
+        "KMS requests (per account)",
+        "DynamoDB idempotency writes",
+        "SQS failure queue requests",
+        "idempotency tables for every consumer",
+        "Operations: ",
+    ] {
+        assert!(table.contains(text), "{text} missing from\n{table}");
+    }
+}
+
+#[test]
+fn a_measured_run_with_logs_traces_and_tables_is_priced() {
+    let run = repository().join("crates/cost/tests/fixtures/run-operations");
+    let output = cost(&[
+        "--measured",
+        run.to_str().expect("UTF-8 path"),
+        "--days",
+        "1",
+        "--households",
+        "2",
+        "--json",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let bill: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let lines = bill["lines"].as_array().expect("lines");
+    let find = |service: &str, item: &str| {
+        lines
+            .iter()
+            .find(|line| line["service"] == service && line["item"] == item)
+            .unwrap_or_else(|| panic!("no line {service} {item}"))
+    };
+    // 1,782,000 billed bytes of Lambda logs at $0.50 a GB.
+    close(
+        number(&find("CloudWatch Logs", "Lambda logs ingestion")["measured_usd"]),
+        1_782_000.0 / 1024.0 / 1024.0 / 1024.0 * 0.5,
+        "Lambda logs",
+    );
+    close(
+        number(&find("X-Ray", "traces recorded")["measured_usd"]),
+        900.0 * 5.0 / 1e6,
+        "traces",
+    );
+    // The kitchen profile models all three, so they join the compared total.
+    for (service, item) in [
+        ("CloudWatch Logs", "Lambda logs ingestion"),
+        ("X-Ray", "traces recorded"),
+        ("KMS", "requests"),
+    ] {
+        assert!(find(service, item)["model"].is_number(), "{item} modelled");
+    }
+}
