@@ -55,7 +55,9 @@ fn container_assumptions(container: &ContainerService) -> String {
          connection per delivery and {} bytes of SNS fields, headers and response around each \
          message; LCUs from the month's traffic spread evenly over its hours (peaky hours bill \
          more). Not priced: the tasks' way to AWS APIs (public IPv4 addresses, a NAT gateway or \
-         VPC endpoints), CloudWatch logs, Savings Plans and Spot. Change them in the profile's \
+         VPC endpoints), Savings Plans and Spot. The services' logs are the functions' \
+         application lines (handler and SNS endpoint) at CloudWatch Logs' standard price; no \
+         X-Ray. Change them in the profile's \
          `container` section.",
         thousands(HOURS_PER_MONTH, 0),
         container.min_tasks,

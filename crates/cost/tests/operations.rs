@@ -427,6 +427,19 @@ fn the_estimate_tells_what_idempotency_for_every_consumer_would_add() {
             .iter()
             .any(|line| line.service == "X-Ray" && line.fleet_monthly_usd > 0.0)
     );
+    // The container services print the handler's and the endpoint's lines per delivery (no
+    // platform lines, no traces), at the standard ingestion price, kept 30 days at half size.
+    let container = &always.deployments[2];
+    let estimate = container
+        .container
+        .as_ref()
+        .expect("the container estimate");
+    let gb = 365_000.0 * ((300.0 + 26.0) + (100.0 + 26.0)) / GIB;
+    close(
+        container.delivery_monthly_usd,
+        estimate.monthly_usd + gb * 0.5 + gb / MONTH * 30.0 / 2.0 * 0.03,
+        "container delivery path with its logs",
+    );
 }
 
 const OPERATIONS_METERING: &str = include_str!("fixtures/run-operations/metering.json");
