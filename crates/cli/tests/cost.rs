@@ -123,12 +123,18 @@ fn json_on_the_shipped_profile_is_consistent() {
         let both = number(&savings["both"]["connection_minutes_percent"]);
         assert!((95.0..=99.0).contains(&both), "connection saving {both} %");
         assert!(number(&savings["disconnect_when_idle"]["total_percent"]) > 0.0);
-        assert!(number(&savings["event_collections"]["total_percent"]) > 0.0);
+        // Collections cut the IoT messages; they add a collection-unpacker delivery, whose
+        // invocations log and start a trace, so small fleets (which trace nearly every
+        // delivery) pay more than they save; the largest saves.
+        assert!(number(&savings["event_collections"]["iot_messages_percent"]) > 50.0);
         assert!(
             number(&savings["both"]["total_percent"])
                 > number(&savings["event_collections"]["total_percent"])
         );
     }
+
+    let last = fleets.last().expect("fleets");
+    assert!(number(&last["savings"]["event_collections"]["total_percent"]) > 0.0);
 
     // Connectivity has one flat price: the fleet's line scales with the fleet.
     let baseline = |index: usize| &fleets[index]["bills"][0];
@@ -452,4 +458,119 @@ fn a_measured_run_needs_its_days_and_a_run_directory() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--measured needs --households"), "{stderr}");
+}
+
+#[test]
+fn the_bill_shows_logs_traces_kms_dynamodb_and_sqs() {
+    let output = cost(&["--json", "--customers", "10000,10000000"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let estimate: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let small = &estimate["fleets"][0];
+    let large = &estimate["fleets"][1];
+    let quantity = |bill: &Value, item: &str| {
+        let line = bill["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .find(|line| line["item"] == item)
+            .unwrap_or_else(|| panic!("no line {item}"));
+        number(&line["quantity"])
+    };
+    let (small_bill, large_bill) = (&small["bills"][0], &large["bills"][0]);
+    // Lambda logs grow with the fleet; every invocation writes its lines.
+    close(
+        quantity(large_bill, "Lambda logs ingestion"),
+        1_000.0 * quantity(small_bill, "Lambda logs ingestion"),
+        "log GB scale with the fleet",
+    );
+    assert!(line(small_bill, "Lambda logs ingestion") > 0.0);
+    // X-Ray samples a share: a large fleet traces about 5 % of its deliveries (each starts a
+    // trace), a small one a larger share.
+    let traced = |bill: &Value| {
+        let deliveries: f64 = bill["usage"]["consumers"]
+            .as_object()
+            .expect("consumers")
+            .values()
+            .map(|flow| number(&flow["deliveries"]))
+            .sum();
+        quantity(bill, "traces recorded") / deliveries
+    };
+    assert!(traced(large_bill) < 0.051, "{}", traced(large_bill));
+    assert!(traced(small_bill) > traced(large_bill));
+    // KMS is per account: it hardly grows with the fleet.
+    let kms_small = quantity(small_bill, "requests (per account)");
+    let kms_large = quantity(large_bill, "requests (per account)");
+    assert!(
+        kms_small > 0.0 && kms_large < 2.0 * kms_small,
+        "{kms_small} {kms_large}"
+    );
+    close(quantity(small_bill, "keys (per account)"), 1.0, "one key");
+    // The kitchen profile, like the complete example, has no idempotency table and no failures.
+    assert_eq!(line(small_bill, "idempotency writes"), 0.0);
+    assert_eq!(line(small_bill, "failure queue requests"), 0.0);
+    assert!(number(&small["idempotency_for_every_consumer_usd"]) > 0.0);
+
+    let output = cost(&["--customers", "10000"]);
+    let table = String::from_utf8(output.stdout).expect("UTF-8");
+    for text in [
+        "CloudWatch Logs Lambda logs ingestion",
+        "X-Ray traces recorded",
+        "KMS requests (per account)",
+        "DynamoDB idempotency writes",
+        "SQS failure queue requests",
+        "idempotency tables for every consumer",
+        "Operations: ",
+    ] {
+        assert!(table.contains(text), "{text} missing from\n{table}");
+    }
+}
+
+#[test]
+fn a_measured_run_with_logs_traces_and_tables_is_priced() {
+    let run = repository().join("crates/cost/tests/fixtures/run-operations");
+    let output = cost(&[
+        "--measured",
+        run.to_str().expect("UTF-8 path"),
+        "--days",
+        "1",
+        "--households",
+        "2",
+        "--json",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let bill: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let lines = bill["lines"].as_array().expect("lines");
+    let find = |service: &str, item: &str| {
+        lines
+            .iter()
+            .find(|line| line["service"] == service && line["item"] == item)
+            .unwrap_or_else(|| panic!("no line {service} {item}"))
+    };
+    // 1,782,000 billed bytes of Lambda logs at $0.50 a GB.
+    close(
+        number(&find("CloudWatch Logs", "Lambda logs ingestion")["measured_usd"]),
+        1_782_000.0 / 1024.0 / 1024.0 / 1024.0 * 0.5,
+        "Lambda logs",
+    );
+    close(
+        number(&find("X-Ray", "traces recorded")["measured_usd"]),
+        900.0 * 5.0 / 1e6,
+        "traces",
+    );
+    // The kitchen profile models all three, so they join the compared total.
+    for (service, item) in [
+        ("CloudWatch Logs", "Lambda logs ingestion"),
+        ("X-Ray", "traces recorded"),
+        ("KMS", "requests"),
+    ] {
+        assert!(find(service, item)["model"].is_number(), "{item} modelled");
+    }
 }

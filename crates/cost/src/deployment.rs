@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::estimate::{Bill, Line, bill};
 use crate::pricing::{Price, PriceList};
 use crate::profile::{ContainerService, Profile};
-use crate::routes::EventRoutes;
+use crate::routes::{COLLECTION_UNPACKER, EventRoutes, IOT_FORWARDER};
 use crate::usage::{BYTES_PER_GB, DAYS_PER_MONTH, MonthlyUsage, Scenario};
 
 /// The model's month in hours (730).
@@ -240,7 +240,8 @@ pub struct DeploymentCost {
     /// Lambda requests and GB-seconds of the delivery path (bridges, handlers, forwarder).
     pub lambda_requests: f64,
     pub lambda_gb_seconds: f64,
-    /// The delivery path: the Lambda lines, or Fargate and the ALB.
+    /// The delivery path: the Lambda lines with the functions' logs and traces, or Fargate and
+    /// the ALB.
     pub delivery_monthly_usd: f64,
     pub fleet_monthly_usd: f64,
     pub per_customer_monthly_usd: f64,
@@ -258,10 +259,46 @@ pub struct DeploymentComparison {
     pub deployments: Vec<DeploymentCost>,
 }
 
+/// What the container services' own log lines cost a month: each delivery's handler (or
+/// forwarder, or unpacker) lines and the SNS endpoint's, ingested and kept for the retention.
+fn container_logs_monthly_usd(profile: &Profile, usage: &MonthlyUsage, prices: &PriceList) -> f64 {
+    let Some(logs) = &profile.logs else {
+        return 0.0;
+    };
+    let application = logs.application_per_invocation;
+    let bytes: f64 = usage
+        .consumers
+        .iter()
+        .map(|(consumer, flow)| {
+            let own = if consumer == IOT_FORWARDER {
+                application.forwarder
+            } else if consumer == COLLECTION_UNPACKER {
+                application.unpacker
+            } else {
+                application.handler
+            };
+            flow.deliveries
+                * (own.billed_bytes(logs.event_overhead_bytes)
+                    + application
+                        .embedded_endpoint
+                        .billed_bytes(logs.event_overhead_bytes))
+        })
+        .sum();
+    let gb = bytes / BYTES_PER_GB;
+    let stored_gb = gb / DAYS_PER_MONTH * logs.retention_days / logs.storage_compression_ratio;
+    let p = &prices.prices;
+    p.cloudwatch_logs_ingestion
+        .as_ref()
+        .map_or(0.0, |price| price.monthly_cost(gb))
+        + p.cloudwatch_logs_storage
+            .as_ref()
+            .map_or(0.0, |price| price.monthly_cost(stored_gb))
+}
+
 fn lambda_monthly_usd(bill: &Bill) -> f64 {
     bill.lines
         .iter()
-        .filter(|line| line.service == "Lambda")
+        .filter(|line| crate::estimate::is_delivery_path(line))
         .map(|line| line.fleet_monthly_usd)
         .sum()
 }
@@ -318,8 +355,12 @@ pub fn compare(
         prices,
         customers as f64,
     );
+    // The services print what the functions print (no Lambda platform lines, no X-Ray), into
+    // log groups that are not Lambda's: the standard ingestion price, not Lambda's tiers.
+    let container_logs = container_logs_monthly_usd(profile, &separate.usage, prices);
+    let container_delivery = container.monthly_usd + container_logs;
     let container_total =
-        separate.fleet_monthly_usd - lambda_monthly_usd(&separate) + container.monthly_usd;
+        separate.fleet_monthly_usd - lambda_monthly_usd(&separate) + container_delivery;
     let deployments = vec![
         of_bill(Deployment::SeparateBridge, &separate),
         of_bill(Deployment::EmbeddedBridge, &embedded),
@@ -328,7 +369,7 @@ pub fn compare(
             label: Deployment::Container.label(),
             lambda_requests: 0.0,
             lambda_gb_seconds: 0.0,
-            delivery_monthly_usd: container.monthly_usd,
+            delivery_monthly_usd: container_delivery,
             fleet_monthly_usd: container_total,
             per_customer_monthly_usd: container_total / customers as f64,
             versus_separate_monthly_usd: container_total - separate.fleet_monthly_usd,

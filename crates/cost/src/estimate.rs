@@ -3,11 +3,14 @@
 use serde::Serialize;
 
 use crate::CostError;
+use crate::account::{AccountUsage, account_usage};
 use crate::deployment::{BridgeMode, DeploymentComparison, compare};
 use crate::pricing::{Price, PriceList, PriceStatus};
 use crate::profile::Profile;
 use crate::routes::EventRoutes;
-use crate::usage::{MonthlyUsage, Scenario, customer_usage, event_store_objects};
+use crate::usage::{
+    BYTES_PER_GB, DAYS_PER_MONTH, MonthlyUsage, Scenario, customer_usage, event_store_objects,
+};
 
 /// One billed item for the whole fleet in a month.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,6 +35,8 @@ pub struct Bill {
     pub per_customer_monthly_usd: f64,
     pub per_customer_yearly_usd: f64,
     pub usage: MonthlyUsage,
+    /// The fleet's traces and KMS use, which do not grow with it linearly.
+    pub account: AccountUsage,
 }
 
 /// What an optimisation saves against the always-connected, single-event baseline.
@@ -64,6 +69,10 @@ pub struct FleetEstimate {
     pub savings: Savings,
     /// Separate bridge, embedded bridge and container side by side, for every scenario.
     pub deployments: Vec<DeploymentComparison>,
+    /// What DynamoDB idempotency tables for every consumer would add to the always-connected
+    /// bill (USD per month for the fleet), whatever the profile's `idempotency.consumers` say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency_for_every_consumer_usd: Option<f64>,
 }
 
 /// The model's answer for every fleet size asked for.
@@ -86,6 +95,7 @@ pub struct Estimate {
 /// embedded bridge there are no bridge lines.
 pub fn bill_lines(
     usage: &MonthlyUsage,
+    account: &AccountUsage,
     objects: f64,
     prices: &PriceList,
     bridge: BridgeMode,
@@ -244,7 +254,93 @@ pub fn bill_lines(
             &p.s3_put_requests,
         ),
     ]);
+    // Priced when the price file has the price (optional there).
+    let optional = [
+        (
+            "CloudWatch Logs",
+            "Lambda logs ingestion",
+            usage.lambda_log_bytes / BYTES_PER_GB,
+            "GB",
+            &p.cloudwatch_logs_lambda_ingestion,
+        ),
+        (
+            "CloudWatch Logs",
+            "Lambda logs storage",
+            usage.lambda_log_stored_gb,
+            "GB-month",
+            &p.cloudwatch_logs_storage,
+        ),
+        (
+            "CloudWatch Logs",
+            "delivery-status logs ingestion",
+            usage.delivery_status_log_bytes / BYTES_PER_GB,
+            "GB",
+            &p.cloudwatch_logs_ingestion,
+        ),
+        (
+            "CloudWatch Logs",
+            "delivery-status logs storage",
+            usage.delivery_status_log_stored_gb,
+            "GB-month",
+            &p.cloudwatch_logs_storage,
+        ),
+        (
+            "X-Ray",
+            "traces recorded",
+            account.xray_traces,
+            "traces",
+            &p.xray_traces_recorded,
+        ),
+        (
+            "KMS",
+            "requests (per account)",
+            account.kms_requests,
+            "requests",
+            &p.kms_requests,
+        ),
+        (
+            "KMS",
+            "keys (per account)",
+            account.kms_key_months,
+            "key-months",
+            &p.kms_keys,
+        ),
+        (
+            "DynamoDB",
+            "idempotency writes",
+            usage.dynamodb_write_units,
+            "write request units",
+            &p.dynamodb_write_request_units,
+        ),
+        (
+            "DynamoDB",
+            "idempotency storage",
+            usage.dynamodb_stored_gb,
+            "GB-month",
+            &p.dynamodb_storage,
+        ),
+        (
+            "SQS",
+            "failure queue requests",
+            usage.sqs_requests,
+            "requests (64 KB)",
+            &p.sqs_requests,
+        ),
+    ];
+    for (service, item, quantity, unit, price) in optional {
+        if let Some(price) = price {
+            lines.push(priced(service, item, quantity, unit, price));
+        }
+    }
     lines
+}
+
+/// Lines of the delivery path: the Lambda functions, their logs and their traces (what the
+/// container deployment replaces).
+pub fn is_delivery_path(line: &Line) -> bool {
+    line.service == "Lambda"
+        || line.service == "X-Ray"
+        || (line.service == "CloudWatch Logs" && line.item.starts_with("Lambda"))
 }
 
 /// A fleet's bill under one scenario, consumers deployed with `bridge`.
@@ -259,7 +355,8 @@ pub fn bill(
     let fleet =
         customer_usage(profile, routes, &prices.prices, scenario, bridge).times(customers as f64);
     let objects = event_store_objects(&fleet, profile);
-    let lines = bill_lines(&fleet, objects, prices, bridge, customers as f64);
+    let account = account_usage(&fleet, profile, DAYS_PER_MONTH * 86_400.0);
+    let lines = bill_lines(&fleet, &account, objects, prices, bridge, customers as f64);
     let fleet_monthly_usd: f64 = lines.iter().map(|line| line.fleet_monthly_usd).sum();
     let per_customer_monthly_usd = fleet_monthly_usd / customers as f64;
     Bill {
@@ -271,7 +368,46 @@ pub fn bill(
         per_customer_monthly_usd,
         per_customer_yearly_usd: per_customer_monthly_usd * 12.0,
         usage: fleet,
+        account,
     }
+}
+
+/// What idempotency tables for every catalog consumer would cost the always-connected fleet a
+/// month: the DynamoDB lines of that bill. `None` when the profile has no `idempotency` section.
+fn idempotency_for_every_consumer(
+    profile: &Profile,
+    routes: &EventRoutes,
+    prices: &PriceList,
+    bridge: BridgeMode,
+    customers: u64,
+) -> Option<f64> {
+    let idempotency = profile.idempotency.as_ref()?;
+    let mut every = profile.clone();
+    let mut consumers: Vec<String> = routes
+        .values()
+        .flat_map(|route| route.consumers.iter().cloned())
+        .collect();
+    consumers.sort();
+    consumers.dedup();
+    every.idempotency = Some(crate::profile::Idempotency {
+        consumers,
+        ..idempotency.clone()
+    });
+    let bill = bill(
+        &every,
+        routes,
+        prices,
+        Scenario::BASELINE,
+        bridge,
+        customers,
+    );
+    Some(
+        bill.lines
+            .iter()
+            .filter(|line| line.service == "DynamoDB")
+            .map(|line| line.fleet_monthly_usd)
+            .sum(),
+    )
 }
 
 fn saving(baseline: &Bill, optimised: &Bill) -> Saving {
@@ -335,6 +471,9 @@ pub fn estimate(
                 .collect();
             FleetEstimate {
                 customers,
+                idempotency_for_every_consumer_usd: idempotency_for_every_consumer(
+                    profile, routes, prices, bridge, customers,
+                ),
                 bills,
                 savings,
                 deployments,

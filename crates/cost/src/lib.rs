@@ -14,6 +14,7 @@
 //! [`compare`] puts both beside the container deployment (Fargate behind an ALB), whose cost is
 //! a step function of the fleet's peak rate rather than per delivery.
 
+pub mod account;
 pub mod deployment;
 pub mod estimate;
 pub mod measured;
@@ -24,6 +25,7 @@ pub mod routes;
 pub mod sessions;
 pub mod usage;
 
+pub use account::{AccountUsage, account_usage, kms_requests, traces_recorded};
 pub use deployment::{
     BridgeMode, ContainerEstimate, Deployment, DeploymentComparison, DeploymentCost, ServiceSize,
     compare, container_estimate,
@@ -33,7 +35,10 @@ pub use measured::{
     Detail, FleetRun, FunctionLine, MeasuredBill, MeasuredLine, Metering, Run, measured_bill,
 };
 pub use pricing::{Price, PriceList, PriceStatus, Tier, increments};
-pub use profile::{ContainerService, Idle, IdleConnection, Profile};
+pub use profile::{
+    ApplicationLogs, ContainerService, Encryption, Failures, Idempotency, Idle, IdleConnection,
+    LogLines, Logs, Profile, Tracing,
+};
 pub use routes::{
     COLLECTION_EVENT, COLLECTION_UNPACKER, Direction, EventRoute, EventRoutes, IOT_FORWARDER,
 };

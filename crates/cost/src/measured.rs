@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::CostError;
+use crate::account::account_usage;
 use crate::deployment::BridgeMode;
 use crate::pricing::{Price, PriceList, PriceStatus, increments};
 use crate::profile::Profile;
@@ -33,6 +34,9 @@ use crate::usage::{
 pub const METERING_VERSION: u32 = 1;
 /// The file the local post office writes into its run directory.
 pub const METERING_FILE: &str = "metering.json";
+/// The log groups' retention when the profile does not say (`log_retention_days` of the
+/// Terraform modules).
+pub const TERRAFORM_LOG_RETENTION_DAYS: f64 = 365.0;
 /// A line is explained when its measured cost is more than this share away from the model's.
 pub const TOLERANCE: f64 = 0.10;
 
@@ -126,9 +130,43 @@ pub struct MeteredQueue {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct MeteredKey {
+    /// Requests as AWS bills them (data keys reused); older meters counted every key use here.
     pub requests: u64,
+    /// Every use of the key the services made, before data-key reuse (absent in older files).
+    #[serde(default)]
+    pub key_uses: u64,
     #[serde(default)]
     pub by_action: BTreeMap<String, u64>,
+}
+
+/// Where a log group's events come from.
+pub const LAMBDA_LOGS: &str = "lambda";
+pub const DELIVERY_STATUS_LOGS: &str = "sns-delivery-status";
+
+/// One CloudWatch log group's ingestion.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct MeteredLogGroup {
+    pub events: u64,
+    pub bytes: u64,
+    /// Bytes as CloudWatch Logs bills them.
+    pub billed_bytes: u64,
+    /// `lambda` or `sns-delivery-status`.
+    pub source: String,
+}
+
+/// One DynamoDB table's requests and capacity units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
+pub struct MeteredTable {
+    pub requests: u64,
+    pub write_request_units: f64,
+    pub read_request_units: f64,
+}
+
+/// One function's X-Ray use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct MeteredTraces {
+    pub requests: u64,
+    pub traces_recorded: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -160,6 +198,12 @@ pub struct Metering {
     pub sqs: BTreeMap<String, MeteredQueue>,
     /// By key ARN.
     pub kms: BTreeMap<String, MeteredKey>,
+    /// By log group (absent in older files).
+    pub logs: BTreeMap<String, MeteredLogGroup>,
+    /// By table (absent in older files).
+    pub dynamodb: BTreeMap<String, MeteredTable>,
+    /// By function (absent in older files).
+    pub xray: BTreeMap<String, MeteredTraces>,
     pub cloudwatch: MeteredCloudWatch,
     /// What AWS bills that the meter does not count.
     pub not_metered: Vec<String>,
@@ -250,6 +294,9 @@ fn parse(text: &str) -> Result<Metering, String> {
         s3: entries(&top, "", "s3")?,
         sqs: entries(&top, "", "sqs")?,
         kms: entries(&top, "", "kms")?,
+        logs: optional_entries(&top, "", "logs")?,
+        dynamodb: optional_entries(&top, "", "dynamodb")?,
+        xray: optional_entries(&top, "", "xray")?,
         cloudwatch: required(&top, "", "cloudwatch")?,
         not_metered: optional(&top, "", "not_metered")?.unwrap_or_default(),
     })
@@ -328,6 +375,18 @@ fn entries<T: DeserializeOwned>(
                 .map_err(|error| format!("{path}.{key}: {error}"))
         })
         .collect()
+}
+
+/// Like [`entries`], empty when the object is absent (fields newer meters add).
+fn optional_entries<T: DeserializeOwned>(
+    parent: &Map<String, Value>,
+    at: &str,
+    name: &str,
+) -> Result<BTreeMap<String, T>, String> {
+    match parent.get(name) {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(_) => entries(parent, at, name),
+    }
 }
 
 /// Where `local fleet` records each run it drives against a post office (`<run>/fleet-runs/`).
@@ -1048,51 +1107,223 @@ pub fn measured_bill(
         object_details(),
     );
 
-    // Not modelled: failures, and fixed costs per account.
+    // Logs, traces, idempotency tables, failure queues and the platform key: the model's
+    // lines when the profile has their section.
+    let account = account_usage(&model, profile, run.days * 86_400.0);
+    let requests_of = |usage: &MonthlyUsage| {
+        usage.bridge.requests + usage.handler.requests + usage.forwarder.requests
+    };
+    let model_requests = requests_of(&model);
+    let logs_retention = profile
+        .logs
+        .map_or(TERRAFORM_LOG_RETENTION_DAYS, |logs| logs.retention_days);
+    let logs_ratio = profile
+        .logs
+        .map_or(1.0, |logs| logs.storage_compression_ratio);
+    let logs_steady =
+        |bytes: f64| bytes / logs_ratio * logs_retention / BYTES_PER_GB / DAYS_PER_MONTH;
+    let logged = |source: &str| {
+        let groups = m.logs.values().filter(|group| group.source == source);
+        groups.fold((0.0, 0.0), |(events, billed), group| {
+            (
+                events + group.events as f64,
+                billed + group.billed_bytes as f64,
+            )
+        })
+    };
+    let modelled = |quantity: f64, section: bool| section.then_some(quantity);
+    let has_logs = profile.logs.is_some();
+    let (lambda_events, lambda_bytes) = logged(LAMBDA_LOGS);
+    let lambda_log_details = || {
+        vec![
+            both(
+                "log events per Lambda request",
+                per(lambda_events, measured_requests),
+                per(model.lambda_log_events, model_requests),
+            ),
+            both(
+                "billed bytes per log event",
+                per(lambda_bytes, lambda_events),
+                per(model.lambda_log_bytes, model.lambda_log_events),
+            ),
+        ]
+    };
+    lines.push(
+        "CloudWatch Logs",
+        "Lambda logs ingestion",
+        "GB",
+        p.cloudwatch_logs_lambda_ingestion.as_ref(),
+        lambda_bytes / BYTES_PER_GB,
+        modelled(model.lambda_log_bytes / BYTES_PER_GB, has_logs),
+        lambda_log_details(),
+    );
+    lines.push(
+        "CloudWatch Logs",
+        "Lambda logs storage",
+        "GB-month (steady state)",
+        p.cloudwatch_logs_storage.as_ref(),
+        logs_steady(lambda_bytes),
+        modelled(model.lambda_log_stored_gb, has_logs),
+        lambda_log_details(),
+    );
+    let (status_events, status_bytes) = logged(DELIVERY_STATUS_LOGS);
+    let status_details = || {
+        vec![
+            both(
+                "failed-delivery log events",
+                status_events,
+                model.delivery_status_log_events,
+            ),
+            both(
+                "billed bytes per log event",
+                per(status_bytes, status_events),
+                per(
+                    model.delivery_status_log_bytes,
+                    model.delivery_status_log_events,
+                ),
+            ),
+        ]
+    };
+    lines.push(
+        "CloudWatch Logs",
+        "delivery-status logs ingestion",
+        "GB",
+        p.cloudwatch_logs_ingestion.as_ref(),
+        status_bytes / BYTES_PER_GB,
+        modelled(model.delivery_status_log_bytes / BYTES_PER_GB, has_logs),
+        status_details(),
+    );
+    lines.push(
+        "CloudWatch Logs",
+        "delivery-status logs storage",
+        "GB-month (steady state)",
+        p.cloudwatch_logs_storage.as_ref(),
+        logs_steady(status_bytes),
+        modelled(model.delivery_status_log_stored_gb, has_logs),
+        status_details(),
+    );
+    let traces: f64 = m.xray.values().map(|f| f.traces_recorded as f64).sum();
+    let traced_requests: f64 = m.xray.values().map(|f| f.requests as f64).sum();
+    let entry_points: f64 = model.consumers.values().map(|flow| flow.deliveries).sum();
+    lines.push(
+        "X-Ray",
+        "traces recorded",
+        "traces",
+        p.xray_traces_recorded.as_ref(),
+        traces,
+        modelled(account.xray_traces, profile.tracing.is_some()),
+        vec![
+            both(
+                "traces per HTTP/S delivery",
+                per(traces, https.delivered as f64),
+                per(account.xray_traces, entry_points),
+            ),
+            detail("traced function requests", Some(traced_requests), None),
+        ],
+    );
+    let write_units: f64 = m.dynamodb.values().map(|t| t.write_request_units).sum();
+    let read_units: f64 = m.dynamodb.values().map(|t| t.read_request_units).sum();
+    let table_requests: f64 = m.dynamodb.values().map(|t| t.requests as f64).sum();
+    let guarded = profile
+        .idempotency
+        .as_ref()
+        .map_or(0, |idempotency| idempotency.consumers.len());
+    lines.push(
+        "DynamoDB",
+        "idempotency writes",
+        "write request units",
+        p.dynamodb_write_request_units.as_ref(),
+        write_units,
+        Some(model.dynamodb_write_units),
+        vec![
+            detail("requests", Some(table_requests), None),
+            detail(
+                "tables",
+                Some(m.dynamodb.len() as f64),
+                Some(guarded as f64),
+            ),
+        ],
+    );
+    lines.push(
+        "DynamoDB",
+        "idempotency reads",
+        "read request units",
+        p.dynamodb_read_request_units.as_ref(),
+        read_units,
+        // The guard reads only after a claim finds the event taken (a duplicate delivery).
+        Some(0.0),
+        vec![detail("requests", Some(table_requests), None)],
+    );
+
     let mut not_priced = Vec::new();
+    // The meter counts the runtime's own sends (dead letters, rule errors); on-call's receives
+    // and deletes, which the model adds, are not part of a run.
     let sqs_requests: f64 = m.sqs.values().map(|q| q.requests as f64).sum();
+    let model_messages: f64 = model.queue_messages.values().sum();
+    let model_sends = (model.sqs_requests - model_messages) / 2.0;
     let mut senders: BTreeMap<&str, u64> = BTreeMap::new();
     for queue in m.sqs.values() {
         for (sender, messages) in &queue.by {
             *senders.entry(sender.as_str()).or_default() += messages;
         }
     }
+    let mut sqs_details: Vec<Detail> = senders
+        .iter()
+        .map(|(sender, messages)| {
+            detail(
+                format!("messages sent by {sender}"),
+                Some(*messages as f64),
+                None,
+            )
+        })
+        .collect();
+    sqs_details.push(both(
+        "messages sent",
+        m.sqs.values().map(|q| q.messages as f64).sum(),
+        model_messages,
+    ));
     lines.push(
         "SQS",
         "requests",
         "requests (64 KB)",
         p.sqs_requests.as_ref(),
         sqs_requests,
-        None,
-        senders
-            .iter()
-            .map(|(sender, messages)| {
-                detail(
-                    format!("messages sent by {sender}"),
-                    Some(*messages as f64),
-                    None,
-                )
-            })
-            .collect(),
+        Some(model_sends),
+        sqs_details,
     );
     let kms_requests: f64 = m.kms.values().map(|k| k.requests as f64).sum();
+    let key_uses: f64 = m.kms.values().map(|k| k.key_uses as f64).sum();
     let mut actions: BTreeMap<&str, u64> = BTreeMap::new();
     for key in m.kms.values() {
         for (action, uses) in &key.by_action {
             *actions.entry(action.as_str()).or_default() += uses;
         }
     }
+    let mut kms_details: Vec<Detail> = actions
+        .iter()
+        .map(|(action, uses)| detail(action.to_string(), Some(*uses as f64), None))
+        .collect();
+    if key_uses > 0.0 {
+        kms_details.push(detail(
+            "key uses before data-key reuse",
+            Some(key_uses),
+            None,
+        ));
+    }
+    let has_encryption = profile.encryption.is_some();
     lines.push(
         "KMS",
         "requests",
-        "requests (upper bound)",
+        // Older meters counted every key use authorised: an upper bound of what AWS bills.
+        if key_uses > 0.0 {
+            "requests"
+        } else {
+            "requests (upper bound)"
+        },
         p.kms_requests.as_ref(),
         kms_requests,
-        None,
-        actions
-            .iter()
-            .map(|(action, uses)| detail(action.to_string(), Some(*uses as f64), None))
-            .collect(),
+        modelled(account.kms_requests, has_encryption),
+        kms_details,
     );
     let month_share = run.days / DAYS_PER_MONTH;
     lines.push(
@@ -1101,7 +1332,7 @@ pub fn measured_bill(
         "key-months",
         p.kms_keys.as_ref(),
         m.kms.len() as f64 * month_share,
-        None,
+        modelled(account.kms_key_months, has_encryption),
         vec![detail("keys used", Some(m.kms.len() as f64), None)],
     );
     lines.push(
@@ -1118,6 +1349,21 @@ pub fn measured_bill(
         ("KMS requests", &p.kms_requests),
         ("KMS keys", &p.kms_keys),
         ("CloudWatch alarms", &p.cloudwatch_alarms),
+        (
+            "CloudWatch Logs Lambda ingestion",
+            &p.cloudwatch_logs_lambda_ingestion,
+        ),
+        ("CloudWatch Logs ingestion", &p.cloudwatch_logs_ingestion),
+        ("CloudWatch Logs storage", &p.cloudwatch_logs_storage),
+        ("X-Ray traces", &p.xray_traces_recorded),
+        (
+            "DynamoDB write request units",
+            &p.dynamodb_write_request_units,
+        ),
+        (
+            "DynamoDB read request units",
+            &p.dynamodb_read_request_units,
+        ),
     ] {
         if price.is_none() {
             not_priced.push(format!("{name}: the price file has no price for it"));

@@ -24,6 +24,107 @@ pub struct Profile {
     /// defaults: 2 tasks of 0.25 vCPU and 0.5 GB); the defaults when absent.
     #[serde(default)]
     pub container: ContainerService,
+    /// What the functions and SNS write to CloudWatch Logs; no log lines when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<Logs>,
+    /// X-Ray sampling of the actively traced functions; no X-Ray line when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<Tracing>,
+    /// Consumers whose handler keeps a DynamoDB idempotency table; none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<Idempotency>,
+    /// How often deliveries and rule actions fail; none fail when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<Failures>,
+    /// How the services use the platform's KMS key; no KMS lines when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
+}
+
+/// Log events of one kind: how many, and the bytes of their messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogLines {
+    pub events: f64,
+    pub bytes: f64,
+}
+
+impl LogLines {
+    /// The bytes CloudWatch Logs counts for these events: each message plus `overhead` bytes.
+    pub fn billed_bytes(&self, overhead: f64) -> f64 {
+        self.bytes + self.events * overhead
+    }
+}
+
+/// What one invocation of each Lambda role prints (the application's log lines).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationLogs {
+    pub bridge: LogLines,
+    pub handler: LogLines,
+    pub forwarder: LogLines,
+    pub unpacker: LogLines,
+    /// What a handler that is its own SNS endpoint (embedded bridge) prints for that work.
+    pub embedded_endpoint: LogLines,
+}
+
+/// CloudWatch Logs: the Lambda functions' log groups and the topics' delivery-status groups.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logs {
+    /// What Lambda itself writes per invocation in the configured log format.
+    pub platform_per_invocation: LogLines,
+    pub application_per_invocation: ApplicationLogs,
+    /// Bytes counted per log event on top of its message.
+    pub event_overhead_bytes: f64,
+    /// What SNS logs per failed delivery (only failures are logged).
+    pub delivery_status_per_failure: LogLines,
+    /// How long the log groups keep their events.
+    pub retention_days: f64,
+    /// Stored bytes = ingested bytes / ratio (1 = stored as ingested, an upper bound).
+    pub storage_compression_ratio: f64,
+}
+
+/// The X-Ray sampling rule the functions' active tracing applies at each entry point.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tracing {
+    /// Requests a second traced first.
+    pub reservoir_per_second: f64,
+    /// Share of the further requests traced.
+    pub fixed_rate: f64,
+}
+
+/// The idempotency guard of handlers (`handler.idempotency_table_arn` of the consumer module).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Idempotency {
+    /// Catalog consumers whose handler has an idempotency table.
+    pub consumers: Vec<String>,
+    /// Size of one item as DynamoDB counts it (attribute names and values).
+    pub item_bytes: f64,
+    /// How long a handled event's item is kept.
+    pub remember_for_days: f64,
+}
+
+/// Shares of deliveries and rule actions that fail for good.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Failures {
+    /// Share of SNS deliveries (HTTPS and Firehose) that end in a dead-letter queue.
+    pub delivery_failure_rate: f64,
+    /// Share of device publishes whose rule action fails into the rule-errors queue.
+    pub rule_error_rate: f64,
+}
+
+/// The platform key's use by SNS and SQS.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Encryption {
+    /// Customer managed keys the platform creates.
+    pub keys: f64,
+    /// How long SNS and SQS reuse a data key before calling KMS again.
+    pub data_key_reuse_seconds: f64,
 }
 
 /// One kind of actor in a household.
@@ -406,6 +507,7 @@ impl Profile {
             0.0,
         )?;
         self.container_problems()?;
+        self.operations_problems(routes)?;
         let store = &self.event_store;
         at_least("event_store.retention_days", store.retention_days, 0.0)?;
         above(
@@ -419,6 +521,99 @@ impl Profile {
 }
 
 impl Profile {
+    fn operations_problems(&self, routes: &EventRoutes) -> Result<(), String> {
+        if let Some(logs) = &self.logs {
+            let application = &logs.application_per_invocation;
+            for (field, lines) in [
+                (
+                    "logs.platform_per_invocation",
+                    &logs.platform_per_invocation,
+                ),
+                (
+                    "logs.application_per_invocation.bridge",
+                    &application.bridge,
+                ),
+                (
+                    "logs.application_per_invocation.handler",
+                    &application.handler,
+                ),
+                (
+                    "logs.application_per_invocation.forwarder",
+                    &application.forwarder,
+                ),
+                (
+                    "logs.application_per_invocation.unpacker",
+                    &application.unpacker,
+                ),
+                (
+                    "logs.application_per_invocation.embedded_endpoint",
+                    &application.embedded_endpoint,
+                ),
+                (
+                    "logs.delivery_status_per_failure",
+                    &logs.delivery_status_per_failure,
+                ),
+            ] {
+                at_least(&format!("{field}.events"), lines.events, 0.0)?;
+                at_least(&format!("{field}.bytes"), lines.bytes, 0.0)?;
+            }
+            at_least("logs.event_overhead_bytes", logs.event_overhead_bytes, 0.0)?;
+            at_least("logs.retention_days", logs.retention_days, 0.0)?;
+            above(
+                "logs.storage_compression_ratio",
+                logs.storage_compression_ratio,
+            )?;
+        }
+        if let Some(tracing) = &self.tracing {
+            at_least(
+                "tracing.reservoir_per_second",
+                tracing.reservoir_per_second,
+                0.0,
+            )?;
+            share("tracing.fixed_rate", tracing.fixed_rate)?;
+        }
+        if let Some(idempotency) = &self.idempotency {
+            let consumers: std::collections::BTreeSet<&String> = routes
+                .values()
+                .flat_map(|route| route.consumers.iter())
+                .collect();
+            for (index, consumer) in idempotency.consumers.iter().enumerate() {
+                if !consumers.contains(consumer) {
+                    return Err(format!(
+                        "idempotency.consumers[{index}]: {consumer} is not a consumer in the \
+                         event catalog (known: {})",
+                        consumers
+                            .iter()
+                            .map(|name| name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
+            at_least("idempotency.item_bytes", idempotency.item_bytes, 0.0)?;
+            at_least(
+                "idempotency.remember_for_days",
+                idempotency.remember_for_days,
+                0.0,
+            )?;
+        }
+        if let Some(failures) = &self.failures {
+            share(
+                "failures.delivery_failure_rate",
+                failures.delivery_failure_rate,
+            )?;
+            share("failures.rule_error_rate", failures.rule_error_rate)?;
+        }
+        if let Some(encryption) = &self.encryption {
+            at_least("encryption.keys", encryption.keys, 0.0)?;
+            above(
+                "encryption.data_key_reuse_seconds",
+                encryption.data_key_reuse_seconds,
+            )?;
+        }
+        Ok(())
+    }
+
     fn container_problems(&self) -> Result<(), String> {
         let container = &self.container;
         if container.min_tasks == 0 {
@@ -462,6 +657,16 @@ fn at_least(field: &str, value: f64, minimum: f64) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("{field} is {value} but must be at least {minimum}"))
+    }
+}
+
+fn share(field: &str, value: f64) -> Result<(), String> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field} is {value} but must be a share from 0 to 1"
+        ))
     }
 }
 

@@ -27,6 +27,18 @@ on Fargate (Linux/ARM) behind one shared Application Load Balancer, no Lambda on
 delivery path is the Lambda lines, or Fargate and the ALB; everything else (IoT Core, SNS, \
 Firehose, S3) is the same in all three.";
 
+/// The lines beside the message path, for readers of the table.
+pub const OPERATIONS_MEANING: &str = "CloudWatch Logs: every Lambda invocation's platform.start \
+and platform.report lines plus what the function prints (profile `logs`), Lambda's tiers applied \
+to the fleet's volume, and SNS's failed-delivery lines; storage at the log groups' retention. \
+X-Ray: each SNS delivery starts a trace at its entry point, sampled one a second per function \
+plus 5 % of the rest, so small fleets trace nearly everything and large ones about 5 %. KMS: \
+per account, not per customer: SNS asks for a data key every 5 minutes per topic and publishing \
+principal (2 requests), the failure queues likewise (3), in the periods they are used; it and the \
+key-month hardly grow with the fleet. DynamoDB: a claim and a completion write per event for the \
+consumers with an idempotency table, items kept for the remember-for period. SQS: the failure \
+queues' sends and on-call's receives and deletes at the profile's failure rates.";
+
 fn bridge_meaning(bridge: BridgeMode) -> &'static str {
     match bridge {
         BridgeMode::Separate => "a separate bridge: a bridge Lambda invokes the handler",
@@ -43,7 +55,9 @@ fn container_assumptions(container: &ContainerService) -> String {
          connection per delivery and {} bytes of SNS fields, headers and response around each \
          message; LCUs from the month's traffic spread evenly over its hours (peaky hours bill \
          more). Not priced: the tasks' way to AWS APIs (public IPv4 addresses, a NAT gateway or \
-         VPC endpoints), CloudWatch logs, Savings Plans and Spot. Change them in the profile's \
+         VPC endpoints), Savings Plans and Spot. The services' logs are the functions' \
+         application lines (handler and SNS endpoint) at CloudWatch Logs' standard price; no \
+         X-Ray. Change them in the profile's \
          `container` section.",
         thousands(HOURS_PER_MONTH, 0),
         container.min_tasks,
@@ -89,6 +103,7 @@ pub fn render(estimate: &Estimate) -> String {
         "Tiers apply to the fleet's monthly volume; free tiers are not modelled (per account, \
          worth under $3 a month)."
     );
+    let _ = writeln!(out, "Operations: {OPERATIONS_MEANING}");
     if !estimate.unconfirmed_prices.is_empty() {
         let _ = writeln!(
             out,
@@ -163,6 +178,15 @@ fn render_fleet(out: &mut String, fleet: &FleetEstimate) {
         ("both", &savings.both),
     ] {
         let _ = writeln!(out, "saving, {name}: {}", describe(saving));
+    }
+    if let Some(usd) = fleet.idempotency_for_every_consumer_usd {
+        let _ = writeln!(
+            out,
+            "idempotency tables for every consumer (DynamoDB, always connected): {} a month, {} \
+             per customer (the profile's idempotency.consumers are in the lines above)",
+            thousands(usd, 2),
+            thousands(usd / fleet.customers as f64, 4)
+        );
     }
 }
 

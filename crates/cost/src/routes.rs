@@ -28,6 +28,9 @@ pub enum Direction {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRoute {
     pub direction: Direction,
+    /// Catalog `producers`: actor kinds (actor-to-backend events) or the services that publish
+    /// the event to its topic.
+    pub producers: Vec<String>,
     /// Consumer names: one SNS HTTPS subscription, bridge and handler each.
     pub consumers: Vec<String>,
     /// How long a device may keep the event waiting in a collection (catalog

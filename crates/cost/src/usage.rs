@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use crate::deployment::BridgeMode;
 use crate::pricing::{Prices, increments};
-use crate::profile::{Actor, Connection, EventRate, Idle, LambdaFunction, Profile};
+use crate::profile::{
+    Actor, Connection, EventRate, Failures, Idle, LambdaFunction, LogLines, Profile,
+};
 use crate::routes::{COLLECTION_EVENT, COLLECTION_UNPACKER, Direction, EventRoutes, IOT_FORWARDER};
 use crate::sessions;
 
@@ -15,6 +17,22 @@ use crate::sessions;
 /// each triggered rule, and at least one action for each, "with a minimum of one action per
 /// rule" (https://aws.amazon.com/iot-core/pricing/).
 pub const RULES_PER_ACTOR_EVENT: f64 = 2.0;
+
+/// The publishing principal of what actors send: the event's IoT rule (its role).
+pub const IOT_RULE: &str = "iot-rule";
+/// The queue SNS parks what it could not put into the event store in.
+pub const EVENT_STORE_DLQ: &str = "event-store-dlq";
+/// The queue the IoT rules' error action sends failed actions to.
+pub const RULE_ERRORS_QUEUE: &str = "rule-errors";
+/// SQS bills each 64 KB chunk of a payload as a request (when the price file does not say).
+pub const SQS_CHUNK_BYTES: u64 = 65_536;
+/// DynamoDB stores each item with 100 bytes of overhead
+/// (https://aws.amazon.com/dynamodb/pricing/on-demand/, "Data storage").
+pub const DYNAMODB_ITEM_OVERHEAD_BYTES: f64 = 100.0;
+const NO_FAILURES: Failures = Failures {
+    delivery_failure_rate: 0.0,
+    rule_error_rate: 0.0,
+};
 
 /// 365 days / 12: the model's month.
 pub const DAYS_PER_MONTH: f64 = 365.0 / 12.0;
@@ -126,6 +144,27 @@ pub struct MonthlyUsage {
     pub stored_gb: f64,
     /// HTTPS deliveries per consumer: what a container deployment would serve.
     pub consumers: BTreeMap<String, ConsumerDeliveries>,
+    /// SNS publishes per topic (event) and publishing principal: an event's IoT rule
+    /// (`iot-rule`), the collection-unpacker, or the services the catalog names as producers.
+    pub topic_publishers: BTreeMap<String, BTreeMap<String, f64>>,
+    /// CloudWatch Logs of the Lambda functions: log events and the bytes billed for them.
+    pub lambda_log_events: f64,
+    pub lambda_log_bytes: f64,
+    /// CloudWatch Logs of the topics' failed deliveries.
+    pub delivery_status_log_events: f64,
+    pub delivery_status_log_bytes: f64,
+    /// Steady-state log storage under the log groups' retention.
+    pub lambda_log_stored_gb: f64,
+    pub delivery_status_log_stored_gb: f64,
+    /// DynamoDB idempotency tables: write request units (a claim and a completion per event).
+    pub dynamodb_write_units: f64,
+    /// Steady-state DynamoDB storage: items kept for the remember-for period.
+    pub dynamodb_stored_gb: f64,
+    /// Messages sent to each queue (dead letters of a consumer, `event-store-dlq`,
+    /// `rule-errors`).
+    pub queue_messages: BTreeMap<String, f64>,
+    /// SQS requests in 64 KB chunks: the sends into the queues and on-call's receive and delete.
+    pub sqs_requests: f64,
 }
 
 impl MonthlyUsage {
@@ -171,6 +210,31 @@ impl MonthlyUsage {
                     (consumer.clone(), flow)
                 })
                 .collect(),
+            topic_publishers: self
+                .topic_publishers
+                .iter()
+                .map(|(topic, principals)| {
+                    let principals = principals
+                        .iter()
+                        .map(|(principal, publishes)| (principal.clone(), publishes * customers))
+                        .collect();
+                    (topic.clone(), principals)
+                })
+                .collect(),
+            lambda_log_events: self.lambda_log_events * customers,
+            lambda_log_bytes: self.lambda_log_bytes * customers,
+            delivery_status_log_events: self.delivery_status_log_events * customers,
+            delivery_status_log_bytes: self.delivery_status_log_bytes * customers,
+            lambda_log_stored_gb: self.lambda_log_stored_gb * customers,
+            delivery_status_log_stored_gb: self.delivery_status_log_stored_gb * customers,
+            dynamodb_write_units: self.dynamodb_write_units * customers,
+            dynamodb_stored_gb: self.dynamodb_stored_gb * customers,
+            queue_messages: self
+                .queue_messages
+                .iter()
+                .map(|(queue, messages)| (queue.clone(), messages * customers))
+                .collect(),
+            sqs_requests: self.sqs_requests * customers,
         }
     }
 
@@ -387,6 +451,11 @@ pub fn customer_usage_by_consumer(
     let publish_chunk = increment(&prices.sns_publishes);
     let delivery_chunk = increment(&prices.sns_http_deliveries);
     let record_increment = increment(&prices.firehose_ingestion);
+    let sqs_chunk = prices
+        .sqs_requests
+        .as_ref()
+        .and_then(|price| price.increment_bytes)
+        .unwrap_or(SQS_CHUNK_BYTES);
 
     let mut usage = MonthlyUsage::default();
     let plans = actor_plans(profile, routes, scenario);
@@ -441,6 +510,110 @@ pub fn customer_usage_by_consumer(
         usage.sns_http_deliveries +=
             messages * route.fan_out() as f64 * increments(envelope_bytes, delivery_chunk);
         usage.sns_firehose_deliveries += messages;
+        let publishers = usage.topic_publishers.entry(event.clone()).or_default();
+        match (via_iot, route.direction) {
+            (true, Direction::ActorToBackend) => {
+                *publishers.entry(IOT_RULE.to_string()).or_default() += messages;
+            }
+            (false, _) => {
+                *publishers
+                    .entry(COLLECTION_UNPACKER.to_string())
+                    .or_default() += messages;
+            }
+            // Services publish the event; the model does not know who publishes how much, so
+            // each producer publishes an equal share.
+            _ => {
+                let share = messages / route.producers.len().max(1) as f64;
+                for producer in &route.producers {
+                    *publishers.entry(producer.clone()).or_default() += share;
+                }
+            }
+        }
+
+        // What fails for good: SNS parks a failed delivery in the consumer's dead-letter queue
+        // (the event store's for Firehose) and logs it (only failures are logged:
+        // terraform/modules/event/main.tf); a failed rule action goes to the rule-errors queue.
+        // On-call receives and deletes each message.
+        let failures = profile.failures.unwrap_or(NO_FAILURES);
+        let failed = |queue: String, count: f64, bytes: f64, usage: &mut MonthlyUsage| {
+            if count <= 0.0 {
+                return;
+            }
+            *usage.queue_messages.entry(queue).or_default() += count;
+            usage.sqs_requests += count * sqs_requests_per_message(bytes, sqs_chunk);
+        };
+        let failed_deliveries = messages * failures.delivery_failure_rate;
+        for consumer in &route.consumers {
+            failed(
+                format!("{consumer}-dlq"),
+                failed_deliveries,
+                envelope_bytes,
+                &mut usage,
+            );
+        }
+        failed(
+            EVENT_STORE_DLQ.to_string(),
+            failed_deliveries,
+            envelope_bytes,
+            &mut usage,
+        );
+        if via_iot && route.direction == Direction::ActorToBackend {
+            failed(
+                RULE_ERRORS_QUEUE.to_string(),
+                messages * failures.rule_error_rate,
+                device_bytes,
+                &mut usage,
+            );
+        }
+        if let Some(logs) = &profile.logs {
+            // Every consumer's HTTPS delivery and the Firehose delivery.
+            let failures = failed_deliveries * (route.fan_out() as f64 + 1.0);
+            let lines = logs.delivery_status_per_failure;
+            usage.delivery_status_log_events += failures * lines.events;
+            usage.delivery_status_log_bytes +=
+                failures * lines.billed_bytes(logs.event_overhead_bytes);
+        }
+
+        for consumer in &route.consumers {
+            if let Some(idempotency) = profile
+                .idempotency
+                .as_ref()
+                .filter(|idempotency| idempotency.consumers.contains(consumer))
+            {
+                // A conditional PutItem claims the event and a PutItem completes it
+                // (crates/postoffice/src/handler/dynamodb.rs), a write unit per KB each; the
+                // completed item is kept for the remember-for period.
+                let units = (idempotency.item_bytes / 1024.0).ceil().max(1.0);
+                usage.dynamodb_write_units += messages * 2.0 * units;
+                let items = messages / DAYS_PER_MONTH * idempotency.remember_for_days;
+                usage.dynamodb_stored_gb +=
+                    items * (idempotency.item_bytes + DYNAMODB_ITEM_OVERHEAD_BYTES) / BYTES_PER_GB;
+            }
+            if let Some(logs) = &profile.logs {
+                let application = logs.application_per_invocation;
+                let own = if consumer == IOT_FORWARDER {
+                    application.forwarder
+                } else if consumer == COLLECTION_UNPACKER {
+                    application.unpacker
+                } else {
+                    application.handler
+                };
+                let invocations: Vec<LogLines> = match bridge(consumer) {
+                    BridgeMode::Separate => vec![application.bridge, own],
+                    BridgeMode::Embedded => vec![LogLines {
+                        events: own.events + application.embedded_endpoint.events,
+                        bytes: own.bytes + application.embedded_endpoint.bytes,
+                    }],
+                };
+                for lines in invocations {
+                    let platform = logs.platform_per_invocation;
+                    usage.lambda_log_events += messages * (platform.events + lines.events);
+                    usage.lambda_log_bytes += messages
+                        * (platform.billed_bytes(logs.event_overhead_bytes)
+                            + lines.billed_bytes(logs.event_overhead_bytes));
+                }
+            }
+        }
 
         for consumer in &route.consumers {
             let (function, role) = if consumer == IOT_FORWARDER {
@@ -491,7 +664,23 @@ pub fn customer_usage_by_consumer(
         / DAYS_PER_MONTH
         / profile.event_store.compression_ratio;
     usage.stored_gb = stored_bytes_per_day * profile.event_store.retention_days / BYTES_PER_GB;
+    if let Some(logs) = &profile.logs {
+        // A month's bytes kept for the retention period, at steady state.
+        let stored = |bytes: f64| {
+            bytes / DAYS_PER_MONTH * logs.retention_days
+                / logs.storage_compression_ratio
+                / BYTES_PER_GB
+        };
+        usage.lambda_log_stored_gb = stored(usage.lambda_log_bytes);
+        usage.delivery_status_log_stored_gb = stored(usage.delivery_status_log_bytes);
+    }
     usage
+}
+
+/// SQS requests one message of `bytes` costs: its SendMessage and on-call's ReceiveMessage, each
+/// a request per 64 KB chunk of payload, and the DeleteMessage.
+pub fn sqs_requests_per_message(bytes: f64, chunk: u64) -> f64 {
+    2.0 * increments(bytes, chunk) + 1.0
 }
 
 /// Lambda bills each invocation's duration rounded up to the millisecond; the profile gives mean

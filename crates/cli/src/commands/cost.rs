@@ -306,6 +306,7 @@ pub(crate) fn event_routes(catalog: &Catalog) -> EventRoutes {
             };
             let route = EventRoute {
                 direction,
+                producers: event.producers.clone(),
                 consumers: event.consumers.clone(),
                 collection_max_wait_s: event
                     .collection
