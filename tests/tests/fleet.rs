@@ -76,29 +76,8 @@ fn a_day_of_a_fleet_with_an_outage_loses_nothing() {
         );
         assert!(count(&report["connections"]["idle_disconnects"]) > 0);
 
-        // Every acknowledged event went through its rule to SNS, once.
-        let published = activity
-            .until_within(
-                Duration::from_secs(60),
-                &format!("the rules to publish {acknowledged} events"),
-                |seen| {
-                    let published = seen
-                        .iter()
-                        .filter(|a| {
-                            matches!(
-                                a,
-                                Activity::RulePublished {
-                                    event_id: Some(_),
-                                    ..
-                                }
-                            )
-                        })
-                        .count() as u64;
-                    (published >= acknowledged).then_some(published)
-                },
-            )
-            .await
-            .unwrap();
+        // Every acknowledged event, the ovens' and the phones', went through its rule to SNS, once.
+        let published = rules_published(&mut activity, acknowledged + phone_events).await;
         assert_eq!(published, acknowledged + phone_events);
 
         // The run's metering, priced beside the model of the same profile and day.
@@ -258,6 +237,33 @@ fn every_phone_request_answered(report: &serde_json::Value, households: u64) -> 
     requests + count("events_sent")
 }
 
+/// Waits (at most 60 s) until the IoT rules published at least `expected` events since
+/// `activity` started; the count.
+async fn rules_published(activity: &mut Follower, expected: u64) -> u64 {
+    activity
+        .until_within(
+            Duration::from_secs(60),
+            &format!("the rules to publish {expected} events"),
+            |seen| {
+                let published = seen
+                    .iter()
+                    .filter(|a| {
+                        matches!(
+                            a,
+                            Activity::RulePublished {
+                                event_id: Some(_),
+                                ..
+                            }
+                        )
+                    })
+                    .count() as u64;
+                (published >= expected).then_some(published)
+            },
+        )
+        .await
+        .unwrap()
+}
+
 /// The actors the newest fleet run recorded for `cost --measured`.
 fn recorded_actors() -> serde_json::Value {
     let dir = post_office().run_dir().join("fleet-runs");
@@ -317,31 +323,7 @@ fn households_with_phones_get_a_reply_to_every_phone_request() {
         let acknowledged = report["events"]["acknowledged"].as_u64().unwrap();
         assert_eq!(recorded_actors(), serde_json::json!(["device", "mobile"]));
         // The phones' requests went through their IoT rule like the ovens' events.
-        let published = activity
-            .until_within(
-                Duration::from_secs(60),
-                &format!(
-                    "the rules to publish {} events",
-                    acknowledged + phone_events
-                ),
-                |seen| {
-                    let published = seen
-                        .iter()
-                        .filter(|a| {
-                            matches!(
-                                a,
-                                Activity::RulePublished {
-                                    event_id: Some(_),
-                                    ..
-                                }
-                            )
-                        })
-                        .count() as u64;
-                    (published >= acknowledged + phone_events).then_some(published)
-                },
-            )
-            .await
-            .unwrap();
+        let published = rules_published(&mut activity, acknowledged + phone_events).await;
         assert_eq!(published, acknowledged + phone_events);
 
         // The next day the households' app users sign in again: none is created.
