@@ -69,9 +69,9 @@ impl PhonePlan {
             hours_per_day,
             sessions_per_day,
         } = connection;
-        if !(sessions_per_day.is_finite() && sessions_per_day > 0.0)
-            || !(hours_per_day.is_finite() && hours_per_day > 0.0 && hours_per_day <= 24.0)
-        {
+        let sessions_fit = sessions_per_day.is_finite() && sessions_per_day > 0.0;
+        let hours_fit = hours_per_day.is_finite() && hours_per_day > 0.0 && hours_per_day <= 24.0;
+        if !(sessions_fit && hours_fit) {
             return Err(FleetError::Profile(format!(
                 "{}: the `{MOBILE_ACTOR}` actor's {scenario} needs sessions_per_day above 0 and \
                  hours_per_day above 0 and at most 24 (has {sessions_per_day} and {hours_per_day})",
@@ -340,10 +340,7 @@ mod tests {
     #[test]
     fn a_phone_whose_idle_sessions_are_derived_is_refused_by_name() {
         let mut profile = kitchen();
-        let device = profile.actors["device"]
-            .connection
-            .disconnect_when_idle
-            .clone();
+        let device = profile.actors["device"].connection.disconnect_when_idle;
         profile
             .actors
             .get_mut(MOBILE_ACTOR)
