@@ -2,7 +2,8 @@
 """make bill-check: a measured bill beside the model, for each connection and messaging scenario.
 
 For each scenario a fresh local post office (release Lambdas, metering in the fleet's simulated
-time) runs one compressed day of a fleet of ovens (`local fleet`), is stopped once nothing is in
+time) runs one compressed day of a fleet of households, an oven and a phone with the app each
+(`local fleet`), is stopped once nothing is in
 flight, and `postoffice cost --measured` prices what it metered beside the model of the same
 households, day, scenario and actors. Then it prints what issue 17 asks to be shown:
 
@@ -10,11 +11,14 @@ households, day, scenario and actors. Then it prints what issue 17 asks to be sh
 - the factor Event Collections cut device publishes (IoT messages) by, and how SNS publishes
   change, measured beside the model;
 - each run's bill total, measured and modelled, and every line more than 10 % away with the
-  usage behind it.
+  usage behind it;
+- the lines the phones drive (the forwarder's Lambda requests, IoT messages) and what the phones
+  did (sessions, requests, replies, lost).
 
 Settings (environment): BILL_DEVICES (12), BILL_TIME_SCALE (500: a day in 173 s; the local round trips, milliseconds, are stretched
 by the same factor, so a larger scale inflates every session),
-BILL_SCENARIOS (baseline,idle,collections,both), POSTOFFICE (target/release/postoffice).
+BILL_SCENARIOS (baseline,idle,collections,both), BILL_PHONES (1; 0 simulates the ovens only, as
+before the phones), POSTOFFICE (target/release/postoffice).
 Each run directory stays under .run/bill-<time>/<scenario> (about 1 GB each with release
 Lambdas); BILL_KEEP=0 deletes them at the end. `scripts/bill-check.py .run/bill-<time>` prices
 the kept runs again (after a change to the model or the profile) without running them.
@@ -33,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 POSTOFFICE = Path(os.environ.get("POSTOFFICE", ROOT / "target/release/postoffice"))
 DEVICES = int(os.environ.get("BILL_DEVICES", "12"))
 SCALE = float(os.environ.get("BILL_TIME_SCALE", "500"))
+PHONES = os.environ.get("BILL_PHONES", "1") != "0"
 SCENARIOS = {
     "baseline": [],
     "idle": ["--idle-disconnect"],
@@ -102,11 +107,13 @@ def run_scenario(name, flags, base):
         wait_for("running.json", 900, lambda: (run_dir / "running.json").is_file() or up.poll() is not None)
         if up.poll() is not None:
             raise SystemExit(f"bill-check: local up exited {up.returncode}; see {up_log.name}")
-        log(f"== {name}: a day of {DEVICES} ovens at --time-scale {SCALE:g}")
+        log(f"== {name}: a day of {DEVICES} households ({'oven and phone' if PHONES else 'oven only'}) "
+            f"at --time-scale {SCALE:g}")
         fleet = subprocess.run(
             [
                 str(POSTOFFICE), "local", "fleet", "--run-dir", str(run_dir),
                 "--devices", str(DEVICES), "--time-scale", str(SCALE), "--json", *flags,
+                *([] if PHONES else ["--no-phones"]),
             ],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=open(base / f"{name}-fleet.log", "w"), text=True,
         )
@@ -185,7 +192,7 @@ def main():
 
     out = []
     say = out.append
-    say(f"bill-check: {DEVICES} ovens, one day at --time-scale {SCALE:g} ({86400 / SCALE:.1f} s), "
+    say(f"bill-check: {DEVICES} households ({'oven and phone' if PHONES else 'ovens only'}), one day at --time-scale {SCALE:g} ({86400 / SCALE:.1f} s), "
         f"release Lambdas; run directories in {base} ({time.monotonic() - started:.0f} s in all)")
     say("")
 
@@ -246,6 +253,18 @@ def main():
             for d in entry["details"]:
                 fmt = lambda v, missing: missing if v is None else f"{v:.4g}"
                 say(f"    {d['what']}: {fmt(d['measured'], 'not metered')} / {fmt(d['model'], 'not modelled')}")
+        for service, item in (("Lambda", "requests: forwarder"), ("IoT Core", "messaging")):
+            entry = line(bill, service, item)
+            if entry and entry["model"]:
+                say(f"  {service} {item}: {entry['measured']:.4g} measured / {entry['model']:.4g} "
+                    f"modelled ({percent(entry['measured'] - entry['model'], entry['model']):+.1f} %)")
+        phones = results[name][2].get("phones")
+        if phones:
+            say(f"  phones: {phones['phones']}, {phones['connects']} sessions of {phones['sessions_planned']} "
+                f"planned, {phones['hours_per_phone_day']:.2f} h a day (profile "
+                f"{phones['profile_hours_per_phone_day']}), {phones['requests']} requests, "
+                f"{phones['replies_in_session']} answered while open, lost {phones['lost']}; "
+                f"received {phones['received']}")
     print("\n".join(out))
     (base / "summary.txt").write_text("\n".join(out) + "\n")
     if os.environ.get("BILL_KEEP", "1") == "0":

@@ -7,6 +7,8 @@
 //!   rates, payloads (the catalog's first example) and replies (`COOKING_REQUESTED` →
 //!   `COOKING_REPLIED`).
 //! - [`device_schedule`]: one device's day, jittered so the fleet never moves as a herd.
+//! - [`PhonePlan`], [`phone_schedule`], [`PhoneReport`]: each household's phone (the profile's
+//!   `mobile` actor): the app's sessions, the requests sent in them, what the phones measured.
 //! - [`Latencies`], [`Report`]: percentiles and the final report; [`HoldReport`]: the report of
 //!   an idle hold (`--hold`: connect, hold idle, measure memory per connection).
 //! - [`parse_registry`], [`plan_registration`]: the devices earlier runs registered, reused.
@@ -14,6 +16,7 @@
 
 mod hold;
 mod host;
+mod phone;
 mod plan;
 mod registry;
 mod report;
@@ -23,9 +26,11 @@ mod stats;
 
 pub use hold::{HoldReport, hold_json, render_hold};
 pub use host::{OPEN_FILES_RESERVE, check_open_files, parse_load_average, parse_open_files_limit};
-pub use plan::{DEVICE_ACTOR, DeviceEvent, DevicePlan, reply_event};
+pub use phone::{PhonePlan, PhoneReport, PhoneSession, Sessions, phone_schedule};
+pub use plan::{DEVICE_ACTOR, DeviceEvent, DevicePlan, MOBILE_ACTOR, reply_event};
 pub use registry::{
-    FleetDevice, REGISTRY_FILE, RegistrationPlan, Reuse, parse_registry, plan_registration,
+    FleetDevice, PHONE_REGISTRY_FILE, PhoneUser, REGISTRY_FILE, RegistrationPlan, Reuse,
+    parse_phone_registry, parse_registry, phone_password_file, plan_registration,
 };
 pub use report::{Memory, Registration, Report, progress_line, render, report_json};
 pub use schedule::{Scheduled, device_schedule};

@@ -1,5 +1,5 @@
-//! What a simulated device sends in a day: the profile's device events, checked against the
-//! event catalog.
+//! What a simulated actor (the oven, the phone) sends in a day: the profile's events of that
+//! actor, checked against the event catalog.
 
 use postoffice::catalog::{Catalog, Direction};
 use postoffice_cost::Profile;
@@ -10,11 +10,14 @@ use crate::FleetError;
 /// The profile's actor kind the simulator runs: one oven per household.
 pub const DEVICE_ACTOR: &str = "device";
 
-/// One event a device sends.
+/// The profile's phone with the app, one per household when the profile has it.
+pub const MOBILE_ACTOR: &str = "mobile";
+
+/// One event an actor sends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceEvent {
     pub event: String,
-    /// Per device per simulated day.
+    /// Per actor per simulated day.
     pub per_day: f64,
     /// The catalog's first example: valid for its schema, so the platform accepts it.
     pub payload: Value,
@@ -22,7 +25,7 @@ pub struct DeviceEvent {
     pub reply: Option<String>,
 }
 
-/// Every event a device sends, with its rate.
+/// Every event an actor sends, with its rate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DevicePlan {
     pub events: Vec<DeviceEvent>,
@@ -32,9 +35,18 @@ impl DevicePlan {
     /// The device-produced, actor-to-backend events of `profile`. Events the profile sends to
     /// the device (replies, offers) are not scheduled: the backend sends them.
     pub fn from_profile(profile: &Profile, catalog: &Catalog) -> Result<Self, FleetError> {
-        if !profile.actors.contains_key(DEVICE_ACTOR) {
+        Self::for_actor(profile, catalog, DEVICE_ACTOR)
+    }
+
+    /// The actor-to-backend events `actor` produces in `profile`.
+    pub fn for_actor(
+        profile: &Profile,
+        catalog: &Catalog,
+        actor: &str,
+    ) -> Result<Self, FleetError> {
+        if !profile.actors.contains_key(actor) {
             return Err(FleetError::Profile(format!(
-                "{} has no `{DEVICE_ACTOR}` actor to simulate (actors: {})",
+                "{} has no `{actor}` actor to simulate (actors: {})",
                 profile.name,
                 profile
                     .actors
@@ -57,14 +69,14 @@ impl DevicePlan {
                         .join(", ")
                 )));
             };
-            let sent_by_device = rate.actor.as_deref() == Some(DEVICE_ACTOR)
+            let sent_by_actor = rate.actor.as_deref() == Some(actor)
                 && definition.direction == Direction::ActorToBackend;
-            if !sent_by_device || rate.per_day == 0.0 {
+            if !sent_by_actor || rate.per_day == 0.0 {
                 continue;
             }
-            if !definition.producers.iter().any(|p| p == DEVICE_ACTOR) {
+            if !definition.producers.iter().any(|p| p == actor) {
                 return Err(FleetError::Profile(format!(
-                    "event {} is sent by a device in the profile but the catalog's producers are {}",
+                    "event {} is sent by `{actor}` in the profile but the catalog's producers are {}",
                     rate.event,
                     definition.producers.join(", ")
                 )));
@@ -88,13 +100,31 @@ impl DevicePlan {
                 reply: reply_event(&rate.event, catalog),
             });
         }
-        if events.is_empty() {
+        if events.is_empty() && actor == DEVICE_ACTOR {
             return Err(FleetError::Profile(format!(
                 "{} gives the `{DEVICE_ACTOR}` actor no event to send",
                 profile.name
             )));
         }
         Ok(Self { events })
+    }
+
+    /// The backend-to-actor events the profile sends `actor`: the topics it subscribes to.
+    pub fn received_by(profile: &Profile, catalog: &Catalog, actor: &str) -> Vec<String> {
+        let mut received: Vec<String> = profile
+            .events
+            .iter()
+            .filter(|rate| rate.actor.as_deref() == Some(actor) && rate.per_day > 0.0)
+            .filter(|rate| {
+                catalog
+                    .event(&rate.event)
+                    .is_some_and(|event| event.direction == Direction::BackendToActor)
+            })
+            .map(|rate| rate.event.clone())
+            .collect();
+        received.sort();
+        received.dedup();
+        received
     }
 
     /// Events per device per simulated day, all events together.

@@ -50,6 +50,65 @@ pub fn parse_registry(text: &str, source: &str) -> Result<Vec<FleetDevice>, Flee
     Ok(devices)
 }
 
+/// The app users fleet runs created, one per household, a line each: `HOUSEHOLD<TAB>EMAIL`. A
+/// user is appended once created; its password is in [`phone_password_file`] (mode 0600), as a
+/// device's key is in `devices/DEVICE.key`.
+pub const PHONE_REGISTRY_FILE: &str = "fleet/phones.tsv";
+
+/// The household's app user, as the registry lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneUser {
+    pub household: String,
+    pub email: String,
+}
+
+impl PhoneUser {
+    /// The app user the simulator creates for `household`.
+    pub fn for_household(household: &str) -> Self {
+        Self {
+            household: household.to_owned(),
+            email: format!("app@{household}.fleet.example.com"),
+        }
+    }
+
+    /// Its line in the registry, newline included.
+    pub fn line(&self) -> String {
+        format!("{}\t{}\n", self.household, self.email)
+    }
+}
+
+/// Where the password of `household`'s app user is kept, relative to the run directory.
+pub fn phone_password_file(household: &str) -> String {
+    format!("fleet/phones/{household}.password")
+}
+
+/// Reads the phone registry's text; `source` names it in errors.
+pub fn parse_phone_registry(text: &str, source: &str) -> Result<Vec<PhoneUser>, FleetError> {
+    let mut users = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let wrong = |why: &str| {
+            FleetError::Registry(format!(
+                "{source} line {}: {why} (expected HOUSEHOLD<TAB>EMAIL): {line:?}",
+                index + 1
+            ))
+        };
+        let (household, email) = line.split_once('\t').ok_or_else(|| wrong("no tab"))?;
+        postoffice::topic::validate_household_id(household)
+            .map_err(|_| wrong("not a household id"))?;
+        if !email.contains('@') {
+            return Err(wrong("not an email address"));
+        }
+        users.push(PhoneUser {
+            household: household.to_owned(),
+            email: email.to_owned(),
+        });
+    }
+    Ok(users)
+}
+
 /// How a run gets its devices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reuse {
@@ -115,6 +174,28 @@ mod tests {
         assert_eq!(text, "f1-oven0\tf1-h0\nf1-oven1\tf1-h1\n");
         assert_eq!(parse_registry(&text, "devices.tsv").unwrap(), devices);
         assert_eq!(parse_registry("", "devices.tsv").unwrap(), []);
+    }
+
+    #[test]
+    fn the_phone_registry_reads_back_what_it_wrote_and_names_a_bad_line() {
+        let users = [
+            PhoneUser::for_household("f1-h0"),
+            PhoneUser::for_household("f1-h1"),
+        ];
+        let text: String = users.iter().map(PhoneUser::line).collect();
+        assert_eq!(
+            text,
+            "f1-h0\tapp@f1-h0.fleet.example.com\nf1-h1\tapp@f1-h1.fleet.example.com\n"
+        );
+        assert_eq!(parse_phone_registry(&text, "phones.tsv").unwrap(), users);
+        let error = parse_phone_registry("f1-h0\tnobody\n", "run/fleet/phones.tsv")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("registry: run/fleet/phones.tsv line 1: not an email address"),
+            "{error}"
+        );
+        assert_eq!(phone_password_file("f1-h0"), "fleet/phones/f1-h0.password");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 use postoffice_device::{Counters, METERING_INCREMENT_BYTES};
 use serde_json::{Value, json};
 
+use crate::phone::PhoneReport;
 use crate::settings::{IDLE_AFTER, POLL_INTERVAL, Settings};
 use crate::stats::Latencies;
 
@@ -112,6 +113,8 @@ pub struct Report {
     pub profile_hours_per_day: Option<f64>,
     /// The machine's 1, 5 and 15 minute load averages at the end of the run.
     pub load_average: Option<[f64; 3]>,
+    /// The households' phones, when they were simulated.
+    pub phones: Option<PhoneReport>,
 }
 
 impl Report {
@@ -282,6 +285,9 @@ pub fn render(report: &Report) -> String {
             day.messages_sent as f64 / devices as f64,
         ),
     );
+    if let Some(phones) = &report.phones {
+        phones.render(&mut out, report.day_elapsed);
+    }
     line(&mut out, "memory", report.memory.text(devices));
     line(&mut out, "load average", load_text(report.load_average));
     out
@@ -366,6 +372,7 @@ pub fn report_json(report: &Report) -> Value {
             "bytes": day.bytes_sent,
             "received": day.messages_received,
         },
+        "phones": report.phones.as_ref().map(|phones| phones.json(report.day_elapsed)),
         "memory": report.memory.json(devices),
         "load_average": report.load_average,
     })
@@ -378,7 +385,7 @@ pub(crate) fn rate(count: f64, over: Duration) -> f64 {
     count / over.as_secs_f64()
 }
 
-fn millis(latency: Option<Duration>) -> String {
+pub(crate) fn millis(latency: Option<Duration>) -> String {
     latency.map_or("-".to_owned(), |latency| {
         format!("{:.0} ms", latency.as_secs_f64() * 1000.0)
     })
@@ -452,6 +459,32 @@ mod tests {
             events_not_accepted: 0,
             late_replies: 1,
             load_average: Some([1.5, 1.25, 1.0]),
+            phones: Some(phones()),
+        }
+    }
+
+    fn phones() -> PhoneReport {
+        let mut replies = Latencies::default();
+        replies.record(Duration::from_millis(70));
+        replies.record(Duration::from_millis(80));
+        PhoneReport {
+            phones: 200,
+            users_created: 150,
+            sessions_planned: 800,
+            connects: 800,
+            connect_failures: 0,
+            // 1.25 s a phone of the 60 s day: half an hour.
+            connected: Duration::from_millis(250_000),
+            requests: 2,
+            events_sent: 0,
+            not_accepted: 0,
+            replies,
+            received: [
+                ("COOKING_REPLIED".to_owned(), 3),
+                ("COOKING_STARTED".to_owned(), 2),
+            ]
+            .into(),
+            profile_hours_per_day: 0.5,
         }
     }
 
@@ -484,6 +517,9 @@ mod tests {
             "IoT messages  19750 PUBLISH sent (19750 in 5 KB units",
             "memory        simulator 10.0 → 30.0 MB (102.4 KB per idle connection); post office: pid unknown",
             "load average  1.50 1.25 1.00 (1, 5, 15 min; 2 cores shared)",
+            "phones        200 phones (150 app users created, 50 reused): 800 sessions of 800 planned, 0 connects failed; 0.50 h per phone per day (profile: 0.5)",
+            "phone events  2 requests and 0 other events acknowledged, 2 requests answered while open (phone → reply p50 70 ms, p99 80 ms); 0 lost, 0 not accepted",
+            "phone got     COOKING_REPLIED 3, COOKING_STARTED 2",
         ] {
             assert!(text.contains(expected), "missing {expected:?} in\n{text}");
         }
@@ -520,6 +556,12 @@ mod tests {
         assert_eq!(json["replies"]["in_time"], 4);
         assert_eq!(json["replies"]["p50_ms"], 50.0);
         assert_eq!(json["replies"]["p99_ms"], 900.0);
+        assert_eq!(json["phones"]["connects"], 800);
+        assert_eq!(json["phones"]["requests"], 2);
+        assert_eq!(json["phones"]["replies_in_session"], 2);
+        assert_eq!(json["phones"]["lost"], 0);
+        assert_eq!(json["phones"]["hours_per_phone_day"], 0.5);
+        assert_eq!(json["phones"]["received"]["COOKING_STARTED"], 2);
         assert_eq!(json["connections"]["simulated_minutes"], 14_400.0);
         assert_eq!(
             json["memory"]["simulator"]["bytes_per_connection"],

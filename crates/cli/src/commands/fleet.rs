@@ -1,6 +1,10 @@
-//! `postoffice local fleet`: a simulated day of a fleet of ovens through a running local post
-//! office. The I/O adapter of `postoffice-fleet`: registers the devices, runs each with the
-//! device library on its jittered schedule, injects the outage, samples counters and memory.
+//! `postoffice local fleet`: a simulated day of a fleet of households (an oven, and a phone with
+//! the app when the profile has one) through a running local post office. The I/O adapter of
+//! `postoffice-fleet`: registers the devices, runs each with the device library on its jittered
+//! schedule, signs the phones in and opens their app sessions (`phones`), injects the outage,
+//! samples counters and memory.
+
+mod phones;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -18,11 +22,11 @@ use postoffice_device::{
     Endpoint,
 };
 use postoffice_fleet::{
-    DEVICE_ACTOR, DevicePlan, FleetDevice, HoldReport, IDLE_AFTER, Latencies, Memory, Outage,
-    POLL_INTERVAL, REGISTRY_FILE, REPLY_DEADLINE, Registration, Report, Reuse, Settings,
-    check_open_files, counters_since, device_schedule, hold_json, parse_duration,
-    parse_load_average, parse_open_files_limit, parse_registry, plan_registration, progress_line,
-    render, render_hold, report_json,
+    DEVICE_ACTOR, DevicePlan, FleetDevice, HoldReport, IDLE_AFTER, Latencies, MOBILE_ACTOR, Memory,
+    Outage, POLL_INTERVAL, PhonePlan, PhoneReport, REGISTRY_FILE, REPLY_DEADLINE, Registration,
+    Report, Reuse, Settings, check_open_files, counters_since, device_schedule, hold_json,
+    parse_duration, parse_load_average, parse_open_files_limit, parse_registry, phone_schedule,
+    plan_registration, progress_line, render, render_hold, report_json,
 };
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -49,6 +53,9 @@ pub struct FleetArgs {
     /// Events the catalog allows to wait (waits scaled like the day) travel in collections.
     #[arg(long)]
     collections: bool,
+    /// Simulate the ovens only: no phone, even when the profile has a `mobile` actor.
+    #[arg(long)]
+    no_phones: bool,
     /// Every device loses its connection at this fraction of the day (0.5: noon).
     #[arg(long, requires = "outage_for", allow_negative_numbers = true)]
     outage_at: Option<f64>,
@@ -132,6 +139,12 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
         Some(profile) => Arc::new(DevicePlan::from_profile(profile, catalog)?),
         None => Arc::new(DevicePlan { events: Vec::new() }),
     };
+    let phone_plan = match &profile {
+        Some(profile) if !args.no_phones => {
+            PhonePlan::from_profile(profile, catalog, settings.idle_disconnect)?.map(Arc::new)
+        }
+        _ => None,
+    };
     let running = local::running(args.run_dir.clone())?;
     check_open_files_limits(&running, settings.devices)?;
     let ca_pem = std::fs::read(&running.ca_bundle)
@@ -157,9 +170,14 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
     let (idle_after, poll_interval) = profile
         .as_ref()
         .map_or((IDLE_AFTER, POLL_INTERVAL), idle_settings);
+    let actors = simulated_actors(phone_plan.is_some());
     if let Some(profile) = &profile {
-        record_run(&running, profile, &settings)?;
+        record_run(&running, profile, &settings, &actors)?;
     }
+    let households: Vec<(String, String)> = registered
+        .iter()
+        .map(|device| (device.household.clone(), device.device.clone()))
+        .collect();
     let configs: Vec<DeviceConfig> = registered
         .into_iter()
         .map(|device| {
@@ -200,11 +218,13 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
     let late_replies = Arc::new(AtomicU64::new(0));
     let reply_events: Arc<Vec<String>> =
         Arc::new(plan.events.iter().filter_map(|e| e.reply.clone()).collect());
+    let phone_requests = phones::PhoneRequests::default();
     for device in &devices {
         tokio::spawn(read_messages(
             device.clone(),
             reply_events.clone(),
             late_replies.clone(),
+            phone_requests.clone(),
         ));
     }
     // Let the connections settle (TLS buffers, sessions) before measuring them.
@@ -227,7 +247,24 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
         return hold(connected, settings, &outboxes, args.json).await;
     };
 
+    let phones = match &phone_plan {
+        Some(phone_plan) => {
+            let signing_in = Instant::now();
+            let phones =
+                phones::sign_in(&running, &households, phone_plan, args.concurrency).await?;
+            eprintln!(
+                "signed in {} phones ({} app users created) in {:.1} s",
+                phones.phones.len(),
+                phones.users_created,
+                signing_in.elapsed().as_secs_f64()
+            );
+            Some(phones)
+        }
+        None => None,
+    };
+
     let tally = Arc::new(Tally::default());
+    let phone_tally = Arc::new(Mutex::new(PhoneReport::default()));
     let day_started = Instant::now();
     let at_day_start = fleet_counters(&devices);
     let mut days = JoinSet::new();
@@ -241,6 +278,28 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
             day_started,
             tally.clone(),
         ));
+    }
+    if let (Some(phones), Some(phone_plan)) = (&phones, &phone_plan) {
+        let mut sessions_planned = 0;
+        for phone in &phones.phones {
+            let sessions = phone_schedule(phone_plan, settings.day(), &mut rng);
+            sessions_planned += sessions.len() as u64;
+            days.spawn(phones::phone_day(
+                phones.app.clone(),
+                phone.clone(),
+                phone_plan.clone(),
+                sessions,
+                day_started,
+                phone_tally.clone(),
+                phone_requests.clone(),
+            ));
+        }
+        let mut tally = phone_tally.lock().expect("phone tally");
+        tally.phones = phones.phones.len();
+        tally.users_created = phones.users_created;
+        tally.sessions_planned = sessions_planned;
+        tally.profile_hours_per_day =
+            expected_hours(&profile, &settings, &actors, MOBILE_ACTOR).unwrap_or_default();
     }
     let outage = settings.outage.map(|outage| {
         let start = day_started + settings.outage_start().unwrap_or_default();
@@ -277,8 +336,11 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
         replies: tally.replies.lock().expect("replies lock").clone(),
         late_replies: late_replies.load(Ordering::Relaxed),
         memory,
-        profile_hours_per_day: expected_hours(&profile, &settings),
+        profile_hours_per_day: expected_hours(&profile, &settings, &actors, DEVICE_ACTOR),
         load_average: load_average(),
+        phones: phones
+            .is_some()
+            .then(|| phone_tally.lock().expect("phone tally").clone()),
         settings,
     };
     if args.json {
@@ -287,13 +349,22 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
         print!("{}", render(&report));
     }
     close_fleet(devices).await;
+    let phones_failed = report.phones.as_ref().is_some_and(|phones| {
+        phones.lost() != 0 || phones.not_accepted > 0 || phones.connect_failures > 0
+    });
+    if phones_failed {
+        eprintln!("phones: a request was not sent or not answered, or an app could not connect");
+    }
     if report.events_lost() == 0 {
         let _ = std::fs::remove_dir_all(&outboxes);
-        Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("events lost: their outboxes stay in {}", outboxes.display());
-        Ok(ExitCode::FAILURE)
     }
+    Ok(if report.events_lost() == 0 && !phones_failed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn load_profile(path: &Path, catalog: &Catalog) -> anyhow::Result<Profile> {
@@ -724,18 +795,26 @@ async fn request(
 }
 
 /// Takes (and so acknowledges) what the backend sends a device besides replies in time (an
-/// unread message would keep the device from going idle), counting replies come too late.
+/// unread message would keep the device from going idle), counting replies come too late. The
+/// replies to the household phone's requests come to the oven too (its topics): not its own.
 async fn read_messages(
     device: Arc<Device>,
     reply_events: Arc<Vec<String>>,
     late_replies: Arc<AtomicU64>,
+    phone_requests: phones::PhoneRequests,
 ) {
     let Some(mut messages) = device.messages() else {
         return;
     };
     drop(device);
     while let Some(message) = messages.next().await {
-        if reply_events.contains(&message.envelope.event) {
+        let envelope = &message.envelope;
+        if reply_events.contains(&envelope.event)
+            && !phone_requests
+                .lock()
+                .expect("phone requests")
+                .contains(&envelope.correlation_id)
+        {
             late_replies.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -848,14 +927,19 @@ fn fleet_counters(devices: &[Arc<Device>]) -> Counters {
     fleet
 }
 
-/// Connected hours per device per day the model gives for this run's scenario.
-fn expected_hours(profile: &Profile, settings: &Settings) -> Option<f64> {
+/// Connected hours per `actor` per day the model gives for this run's scenario.
+fn expected_hours(
+    profile: &Profile,
+    settings: &Settings,
+    actors: &[String],
+    actor: &str,
+) -> Option<f64> {
     let plans = postoffice_cost::actor_plans(
         profile,
         &event_routes(Catalog::embedded()),
-        fleet_record(profile, settings).scenario(),
+        fleet_record(profile, settings, actors).scenario(),
     );
-    Some(plans.get(DEVICE_ACTOR)?.minutes_per_day / 60.0)
+    Some(plans.get(actor)?.minutes_per_day / 60.0)
 }
 
 /// How an idle-disconnecting device behaves (simulated time): the profile's device settings,
@@ -877,11 +961,20 @@ fn idle_settings(profile: &Profile) -> (Duration, Duration) {
     }
 }
 
-fn fleet_record(profile: &Profile, settings: &Settings) -> FleetRun {
+/// The profile's actor kinds this run simulates: the oven, and the phone unless left out.
+fn simulated_actors(phones: bool) -> Vec<String> {
+    let mut actors = vec![DEVICE_ACTOR.to_owned()];
+    if phones {
+        actors.push(MOBILE_ACTOR.to_owned());
+    }
+    actors
+}
+
+fn fleet_record(profile: &Profile, settings: &Settings, actors: &[String]) -> FleetRun {
     FleetRun {
         profile: profile.name.clone(),
         households: settings.devices as u64,
-        actors: vec![DEVICE_ACTOR.to_owned()],
+        actors: actors.to_vec(),
         time_scale: settings.time_scale,
         days: 1.0,
         idle_disconnect: settings.idle_disconnect,
@@ -890,11 +983,16 @@ fn fleet_record(profile: &Profile, settings: &Settings) -> FleetRun {
 }
 
 /// Records what this run simulates in the post office's run directory, for `cost --measured`.
-fn record_run(running: &Running, profile: &Profile, settings: &Settings) -> anyhow::Result<()> {
+fn record_run(
+    running: &Running,
+    profile: &Profile,
+    settings: &Settings,
+    actors: &[String],
+) -> anyhow::Result<()> {
     let dir = running.dir.join(FLEET_RUNS_DIR);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(format!("{}.json", fleet_tag()));
-    let record = serde_json::to_string_pretty(&fleet_record(profile, settings))?;
+    let record = serde_json::to_string_pretty(&fleet_record(profile, settings, actors))?;
     std::fs::write(&path, record).with_context(|| format!("writing {}", path.display()))
 }
 
