@@ -115,11 +115,10 @@ fn json_on_the_shipped_profile_is_consistent() {
             assert!(total > 0.0);
         }
         let savings = &fleet["savings"];
-        // Alone, disconnecting idle ovens still costs a session (one billed minute) for each
-        // single telemetry event every 15 minutes; with collections the telemetry rides on the
-        // hourly polls and the ovens' and phones' minutes fall by more than 95 %.
+        // The telemetry may wait an hour: it rides on the ovens' polls and cooking sessions,
+        // alone or collected, and the ovens' and phones' minutes fall by more than 95 %.
         let idle = number(&savings["disconnect_when_idle"]["connection_minutes_percent"]);
-        assert!((85.0..=95.0).contains(&idle), "connection saving {idle} %");
+        assert!((95.0..=99.0).contains(&idle), "connection saving {idle} %");
         let both = number(&savings["both"]["connection_minutes_percent"]);
         assert!((95.0..=99.0).contains(&both), "connection saving {both} %");
         assert!(number(&savings["disconnect_when_idle"]["total_percent"]) > 0.0);
@@ -385,7 +384,8 @@ fn a_measured_run_takes_its_size_scenario_and_actors_from_the_fleets_record() {
         .expect("connectivity")
         .clone();
     let minutes = number(&connectivity["model"]);
-    assert!((3.0 * 95.0..3.0 * 110.0).contains(&minutes), "{minutes}");
+    // About 33 sessions a day each: polls and cooking events (the telemetry rides on them).
+    assert!((3.0 * 25.0..3.0 * 40.0).contains(&minutes), "{minutes}");
 
     // The fixture's meter ran on the wall clock: a fleet at another scale is flagged.
     let scaled = run_with_fleet_records(&[fleet_record(3, false, 1000.0)]);
