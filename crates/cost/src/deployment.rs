@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::estimate::{Bill, Line, bill};
 use crate::pricing::{Price, PriceList};
 use crate::profile::{ContainerService, Profile};
-use crate::routes::{COLLECTION_UNPACKER, EventRoutes, IOT_FORWARDER};
+use crate::routes::EventRoutes;
 use crate::usage::{BYTES_PER_GB, DAYS_PER_MONTH, MonthlyUsage, Scenario};
 
 /// The model's month in hours (730).
@@ -270,13 +270,7 @@ fn container_logs_monthly_usd(profile: &Profile, usage: &MonthlyUsage, prices: &
         .consumers
         .iter()
         .map(|(consumer, flow)| {
-            let own = if consumer == IOT_FORWARDER {
-                application.forwarder
-            } else if consumer == COLLECTION_UNPACKER {
-                application.unpacker
-            } else {
-                application.handler
-            };
+            let own = application.of_consumer(consumer);
             flow.deliveries
                 * (own.billed_bytes(logs.event_overhead_bytes)
                     + application

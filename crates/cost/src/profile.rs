@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::CostError;
-use crate::routes::{COLLECTION_EVENT, Direction, EventRoutes};
+use crate::routes::{COLLECTION_EVENT, COLLECTION_UNPACKER, Direction, EventRoutes, IOT_FORWARDER};
 
 /// What one customer (household) does, on average, in a day.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -66,6 +66,20 @@ pub struct ApplicationLogs {
     pub unpacker: LogLines,
     /// What a handler that is its own SNS endpoint (embedded bridge) prints for that work.
     pub embedded_endpoint: LogLines,
+}
+
+impl ApplicationLogs {
+    /// What the function a delivery to `consumer` runs prints: the forwarder's, the
+    /// collection-unpacker's or a handler's lines.
+    pub fn of_consumer(&self, consumer: &str) -> LogLines {
+        if consumer == IOT_FORWARDER {
+            self.forwarder
+        } else if consumer == COLLECTION_UNPACKER {
+            self.unpacker
+        } else {
+            self.handler
+        }
+    }
 }
 
 /// CloudWatch Logs: the Lambda functions' log groups and the topics' delivery-status groups.

@@ -591,13 +591,7 @@ pub fn customer_usage_by_consumer(
             }
             if let Some(logs) = &profile.logs {
                 let application = logs.application_per_invocation;
-                let own = if consumer == IOT_FORWARDER {
-                    application.forwarder
-                } else if consumer == COLLECTION_UNPACKER {
-                    application.unpacker
-                } else {
-                    application.handler
-                };
+                let own = application.of_consumer(consumer);
                 let invocations: Vec<LogLines> = match bridge(consumer) {
                     BridgeMode::Separate => vec![application.bridge, own],
                     BridgeMode::Embedded => vec![LogLines {
