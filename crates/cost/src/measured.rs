@@ -1134,74 +1134,74 @@ pub fn measured_bill(
     let modelled = |quantity: f64, section: bool| section.then_some(quantity);
     let has_logs = profile.logs.is_some();
     let (lambda_events, lambda_bytes) = logged(LAMBDA_LOGS);
-    let lambda_log_details = || {
-        vec![
-            both(
-                "log events per Lambda request",
-                per(lambda_events, measured_requests),
-                per(model.lambda_log_events, model_requests),
-            ),
-            both(
-                "billed bytes per log event",
-                per(lambda_bytes, lambda_events),
-                per(model.lambda_log_bytes, model.lambda_log_events),
-            ),
-        ]
-    };
-    lines.push(
-        "CloudWatch Logs",
-        "Lambda logs ingestion",
-        "GB",
-        p.cloudwatch_logs_lambda_ingestion.as_ref(),
-        lambda_bytes / BYTES_PER_GB,
-        modelled(model.lambda_log_bytes / BYTES_PER_GB, has_logs),
-        lambda_log_details(),
-    );
-    lines.push(
-        "CloudWatch Logs",
-        "Lambda logs storage",
-        "GB-month (steady state)",
-        p.cloudwatch_logs_storage.as_ref(),
-        logs_steady(lambda_bytes),
-        modelled(model.lambda_log_stored_gb, has_logs),
-        lambda_log_details(),
-    );
+    let lambda_log_details = vec![
+        both(
+            "log events per Lambda request",
+            per(lambda_events, measured_requests),
+            per(model.lambda_log_events, model_requests),
+        ),
+        both(
+            "billed bytes per log event",
+            per(lambda_bytes, lambda_events),
+            per(model.lambda_log_bytes, model.lambda_log_events),
+        ),
+    ];
     let (status_events, status_bytes) = logged(DELIVERY_STATUS_LOGS);
-    let status_details = || {
-        vec![
-            both(
-                "failed-delivery log events",
-                status_events,
+    let status_details = vec![
+        both(
+            "failed-delivery log events",
+            status_events,
+            model.delivery_status_log_events,
+        ),
+        both(
+            "billed bytes per log event",
+            per(status_bytes, status_events),
+            per(
+                model.delivery_status_log_bytes,
                 model.delivery_status_log_events,
             ),
-            both(
-                "billed bytes per log event",
-                per(status_bytes, status_events),
-                per(
-                    model.delivery_status_log_bytes,
-                    model.delivery_status_log_events,
-                ),
-            ),
-        ]
-    };
-    lines.push(
-        "CloudWatch Logs",
-        "delivery-status logs ingestion",
-        "GB",
-        p.cloudwatch_logs_ingestion.as_ref(),
-        status_bytes / BYTES_PER_GB,
-        modelled(model.delivery_status_log_bytes / BYTES_PER_GB, has_logs),
-        status_details(),
-    );
-    lines.push(
-        "CloudWatch Logs",
-        "delivery-status logs storage",
-        "GB-month (steady state)",
-        p.cloudwatch_logs_storage.as_ref(),
-        logs_steady(status_bytes),
-        modelled(model.delivery_status_log_stored_gb, has_logs),
-        status_details(),
-    );
+        ),
+    ];
+    // Each group's ingestion, and what the retention keeps of it at steady state.
+    for (ingestion, storage, price, bytes, model_bytes, model_stored_gb, details) in [
+        (
+            "Lambda logs ingestion",
+            "Lambda logs storage",
+            p.cloudwatch_logs_lambda_ingestion.as_ref(),
+            lambda_bytes,
+            model.lambda_log_bytes,
+            model.lambda_log_stored_gb,
+            lambda_log_details,
+        ),
+        (
+            "delivery-status logs ingestion",
+            "delivery-status logs storage",
+            p.cloudwatch_logs_ingestion.as_ref(),
+            status_bytes,
+            model.delivery_status_log_bytes,
+            model.delivery_status_log_stored_gb,
+            status_details,
+        ),
+    ] {
+        lines.push(
+            "CloudWatch Logs",
+            ingestion,
+            "GB",
+            price,
+            bytes / BYTES_PER_GB,
+            modelled(model_bytes / BYTES_PER_GB, has_logs),
+            details.clone(),
+        );
+        lines.push(
+            "CloudWatch Logs",
+            storage,
+            "GB-month (steady state)",
+            p.cloudwatch_logs_storage.as_ref(),
+            logs_steady(bytes),
+            modelled(model_stored_gb, has_logs),
+            details,
+        );
+    }
     let traces: f64 = m.xray.values().map(|f| f.traces_recorded as f64).sum();
     let traced_requests: f64 = m.xray.values().map(|f| f.requests as f64).sum();
     let entry_points: f64 = model.consumers.values().map(|flow| flow.deliveries).sum();
