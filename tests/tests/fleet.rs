@@ -18,14 +18,19 @@ fn fleet_report(output: &str) -> serde_json::Value {
         .unwrap_or_else(|| panic!("a JSON report first in the output:\n{output}"))
 }
 
+/// The shipped kitchen profile the fleet follows.
+fn kitchen_profile() -> String {
+    repository_root()
+        .join("cost-profiles/kitchen-household.yaml")
+        .to_string_lossy()
+        .into_owned()
+}
+
 #[test]
 fn a_day_of_a_fleet_with_an_outage_loses_nothing() {
     run(async {
         let run_dir = post_office().run_dir().to_string_lossy().into_owned();
-        let profile = repository_root()
-            .join("cost-profiles/kitchen-household.yaml")
-            .to_string_lossy()
-            .into_owned();
+        let profile = kitchen_profile();
         let mut activity = Follower::start();
         let devices = 12;
         let (ok, output) = postoffice_command(&[
@@ -286,10 +291,7 @@ fn recorded_actors() -> serde_json::Value {
 fn households_with_phones_get_a_reply_to_every_phone_request() {
     run(async {
         let run_dir = post_office().run_dir().to_string_lossy().into_owned();
-        let profile = repository_root()
-            .join("cost-profiles/kitchen-household.yaml")
-            .to_string_lossy()
-            .into_owned();
+        let profile = kitchen_profile();
         let households = 4;
         let day = |time_scale: &'static str, extra: &'static [&'static str]| {
             let (run_dir, profile) = (run_dir.clone(), profile.clone());
