@@ -312,13 +312,12 @@ fn actor_plan(
     }
     let waits = waiting_per_day > 0.0;
     let collects = collecting && waits;
-    let collected_per_day = waiting_per_day;
     let given = |connection: Connection| ActorPlan {
         sessions_per_day: connection.sessions_per_day,
         minutes_per_day: connection.hours_per_day * 60.0,
         messages_per_session: 2.0,
         events_per_collection: collects
-            .then(|| sessions::events_per_collection_connected(collected_per_day, max_wait_s)),
+            .then(|| sessions::events_per_collection_connected(waiting_per_day, max_wait_s)),
     };
     match scenario.connectivity {
         Connectivity::AlwaysConnected => given(actor.connection.always_connected),
@@ -339,7 +338,7 @@ fn actor_plan(
                     minutes_per_day: sessions * sessions::minutes_per_session(idle_after_s),
                     messages_per_session: 1.0,
                     events_per_collection: collects
-                        .then(|| sessions::events_per_collection_idle(collected_per_day, sessions)),
+                        .then(|| sessions::events_per_collection_idle(waiting_per_day, sessions)),
                 }
             }
             Some(Idle::Given(connection)) => given(connection),
