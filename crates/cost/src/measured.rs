@@ -536,9 +536,10 @@ struct Flows {
     device_publishes: f64,
     device_bytes: f64,
     device_units: f64,
-    /// The forwarder's iot-data publishes; each is also a PUBLISH to an actor and its PUBACK.
-    data_publishes: f64,
+    /// The forwarder's iot-data publishes, in 5 KB messages.
     data_units: f64,
+    /// The PUBLISHes they make to actors, each answered by a PUBACK.
+    data_deliveries: f64,
     publishes: f64,
     publish_bytes: f64,
     https_deliveries: f64,
@@ -563,6 +564,7 @@ impl Flows {
             messages,
             device_bytes,
             envelope_bytes,
+            receivers,
             ..
         } in profile
             .events
@@ -585,8 +587,8 @@ impl Flows {
                     flows.device_units += messages * increments(device_bytes, iot_increment);
                 }
                 Direction::BackendToActor => {
-                    flows.data_publishes += messages;
                     flows.data_units += messages * increments(device_bytes, iot_increment);
+                    flows.data_deliveries += messages * receivers;
                 }
                 Direction::BackendToBackend => {}
             }
@@ -605,8 +607,8 @@ impl Flows {
             device_publishes: self.device_publishes * factor,
             device_bytes: self.device_bytes * factor,
             device_units: self.device_units * factor,
-            data_publishes: self.data_publishes * factor,
             data_units: self.data_units * factor,
+            data_deliveries: self.data_deliveries * factor,
             publishes: self.publishes * factor,
             publish_bytes: self.publish_bytes * factor,
             https_deliveries: self.https_deliveries * factor,
@@ -814,9 +816,9 @@ pub fn measured_bill(
             both(
                 "PUBLISH sent to clients",
                 iot.deliveries as f64,
-                flows.data_publishes,
+                flows.data_deliveries,
             ),
-            detail("PUBACKs from devices", None, Some(flows.data_publishes)),
+            detail("PUBACKs from clients", None, Some(flows.data_deliveries)),
             both("CONNECTs", iot.connects as f64, flows.sessions),
             both("SUBSCRIBEs", iot.subscribes as f64, flows.subscribes),
         ],

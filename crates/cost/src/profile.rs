@@ -251,6 +251,23 @@ pub struct EventRate {
     /// (latency-tolerant events; the catalog must give the event a `collection.max_wait_s`).
     #[serde(default)]
     pub collectable: bool,
+    /// Backend-to-actor events only: the household's other actor kinds that subscribe to this
+    /// event on `actor`'s topics, each with the share of these messages one of them receives
+    /// (those sent while it is connected). One iot-data Publish reaches them all.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub also_received_by: BTreeMap<String, f64>,
+}
+
+impl EventRate {
+    /// PUBLISHes IoT Core sends per message of this rate: one to `actor` and each other
+    /// receiving actor's share of its instances in the household.
+    pub fn receivers_per_message(&self, actors: &BTreeMap<String, Actor>) -> f64 {
+        1.0 + self
+            .also_received_by
+            .iter()
+            .map(|(kind, share)| share * actors.get(kind).map_or(0.0, |actor| actor.per_customer))
+            .sum::<f64>()
+    }
 }
 
 /// Memory and billed duration of each Lambda role.
@@ -357,6 +374,10 @@ impl Profile {
             Some(kind) => actors.contains(kind),
             None => true,
         });
+        for rate in &mut profile.events {
+            rate.also_received_by
+                .retain(|kind, _| actors.contains(kind));
+        }
         profile
     }
 
@@ -492,6 +513,28 @@ impl Profile {
                     ));
                 }
                 _ => {}
+            }
+            if !rate.also_received_by.is_empty() && route.direction != Direction::BackendToActor {
+                return Err(format!(
+                    "{field}.also_received_by: {} is not backend-to-actor, so nothing else \
+                     receives it",
+                    rate.event
+                ));
+            }
+            for (kind, share) in &rate.also_received_by {
+                let field = format!("{field}.also_received_by.{kind}");
+                if rate.actor.as_deref() == Some(kind) {
+                    return Err(format!(
+                        "{field}: {kind} is the event's own actor, which receives every message"
+                    ));
+                }
+                if !self.actors.contains_key(kind) {
+                    return Err(format!(
+                        "{field}: {kind} is not one of the profile's actors ({})",
+                        self.actors.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                self::share(&field, *share)?;
             }
         }
         let unpacker = self.lambda.unpacker();

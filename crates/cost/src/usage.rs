@@ -365,6 +365,9 @@ pub(crate) struct EventMessages {
     pub arrivals: f64,
     pub device_bytes: f64,
     pub envelope_bytes: f64,
+    /// Backend-to-actor: the PUBLISHes IoT Core sends per message (its actor and the others
+    /// that subscribe to it).
+    pub receivers: f64,
 }
 
 pub(crate) fn event_messages(
@@ -387,6 +390,7 @@ pub(crate) fn event_messages(
         arrivals: events,
         device_bytes: payload + sizes.device_message_overhead_bytes,
         envelope_bytes: payload + sizes.envelope_overhead_bytes,
+        receivers: rate.receivers_per_message(&profile.actors),
     };
     let collection = rate
         .actor
@@ -407,6 +411,7 @@ pub(crate) fn event_messages(
                     arrivals: collections,
                     device_bytes: members,
                     envelope_bytes: members + sizes.envelope_overhead_bytes,
+                    receivers: 1.0,
                 },
                 EventMessages {
                     arrivals: collections,
@@ -474,6 +479,7 @@ pub fn customer_usage_by_consumer(
         arrivals,
         device_bytes,
         envelope_bytes,
+        receivers,
     } in profile
         .events
         .iter()
@@ -497,10 +503,10 @@ pub fn customer_usage_by_consumer(
                     RULES_PER_ACTOR_EVENT * messages * increments(device_bytes, action_increment);
             }
             Direction::BackendToActor => {
-                // The forwarder's iot-data Publish (an HTTP request), the PUBLISH sent to the
-                // actor, and the actor's QoS 1 PUBACK, which IoT Core meters as one message.
-                usage.iot_messages +=
-                    messages * (2.0 * increments(device_bytes, iot_increment) + 1.0);
+                // The forwarder's iot-data Publish (an HTTP request), the PUBLISH sent to each
+                // receiving actor, and its QoS 1 PUBACK, which IoT Core meters as one message.
+                let units = increments(device_bytes, iot_increment);
+                usage.iot_messages += messages * (units + receivers * (units + 1.0));
             }
             Direction::BackendToBackend => {}
         }

@@ -108,3 +108,42 @@ fn unknown_fields_are_rejected() {
     assert!(message.starts_with("household.yaml: "), "{message}");
     assert!(message.contains("retention_dayz"), "{message}");
 }
+
+#[test]
+fn only_backend_to_actor_events_are_received_by_other_actors() {
+    let message = rejected(
+        "COOKING_FINISHED, actor: device,",
+        "COOKING_FINISHED, actor: device, also_received_by: { mobile: 1 },",
+    );
+    assert!(
+        message.contains("events[1].also_received_by: COOKING_FINISHED is not backend-to-actor"),
+        "{message}"
+    );
+}
+
+#[test]
+fn other_receivers_are_other_known_actors_with_a_share() {
+    let edit = |receivers: &str| {
+        rejected(
+            "COOKING_REPLIED, actor: mobile,",
+            &format!("COOKING_REPLIED, actor: mobile, also_received_by: {{ {receivers} }},"),
+        )
+    };
+    let own = edit("mobile: 1");
+    assert!(
+        own.contains("events[2].also_received_by.mobile: mobile is the event's own actor"),
+        "{own}"
+    );
+    let unknown = edit("watch: 1");
+    assert!(
+        unknown
+            .contains("events[2].also_received_by.watch: watch is not one of the profile's actors"),
+        "{unknown}"
+    );
+    let too_much = edit("device: 1.5");
+    assert!(
+        too_much
+            .contains("events[2].also_received_by.device is 1.5 but must be a share from 0 to 1"),
+        "{too_much}"
+    );
+}

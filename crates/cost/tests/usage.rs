@@ -276,3 +276,24 @@ fn a_collections_members_open_one_buffer_together() {
         collections / (1.0 + collections / seconds * 300.0),
     );
 }
+
+#[test]
+fn a_reply_other_actors_receive_is_one_publish_with_a_delivery_each() {
+    // Each of the two phones' replies reaches the household's device too, half of them.
+    let shared = PROFILE.replace(
+        "{ event: COOKING_REPLIED, actor: mobile, per_day: 6 }",
+        "{ event: COOKING_REPLIED, actor: mobile, per_day: 6, also_received_by: { device: 0.5 } }",
+    );
+    assert_ne!(shared, PROFILE, "the edit changed nothing");
+    let shared = Profile::from_yaml(&shared, "shared.yaml", &routes()).expect("valid profile");
+    let alone = usage(&profile(), Scenario::BASELINE);
+    let shared = usage(&shared, Scenario::BASELINE);
+    // 365 iot-data publishes, each a PUBLISH and a PUBACK to 1.5 actors on average.
+    close(
+        shared.iot_messages - alone.iot_messages,
+        365.0 * (1.0 + 1.5 * 2.0) - 365.0 * 3.0,
+    );
+    close(shared.forwarder.requests, alone.forwarder.requests);
+    close(shared.sns_publishes, alone.sns_publishes);
+    close(shared.sns_http_deliveries, alone.sns_http_deliveries);
+}

@@ -114,7 +114,14 @@ impl DevicePlan {
         let mut received: Vec<String> = profile
             .events
             .iter()
-            .filter(|rate| rate.actor.as_deref() == Some(actor) && rate.per_day > 0.0)
+            .filter(|rate| {
+                let receives = rate.actor.as_deref() == Some(actor)
+                    || rate
+                        .also_received_by
+                        .get(actor)
+                        .is_some_and(|share| *share > 0.0);
+                receives && rate.per_day > 0.0
+            })
             .filter(|rate| {
                 catalog
                     .event(&rate.event)
