@@ -284,6 +284,31 @@ fn one_device_request_costs_what_the_applied_wiring_says() {
         }
         assert_eq!(lambda, expected.lambda);
 
+        // X-Ray: the request's delivery reached its first function with no trace (the IoT
+        // rule passes none) after a quiet second, so the function's reservoir sampled it and
+        // it started the only trace; everything downstream (the handler the bridge invokes, the
+        // deliveries of what the handler published) continued it, so every invocation is
+        // recorded and no other starts a trace.
+        let entry_points: u64 = plan
+            .topics
+            .values()
+            .filter(|topic| topic_name(&topic.arn).ends_with("COOKING_REQUESTED"))
+            .flat_map(|topic| &topic.subscriptions)
+            .filter(|subscription| matches!(subscription.endpoint, Endpoint::FunctionUrl { .. }))
+            .count() as u64;
+        assert!(entry_points >= 1);
+        let mut traced = BTreeMap::new();
+        let mut traces_started = 0;
+        for (function, usage) in &after.xray {
+            let earlier = before.xray.get(function).copied().unwrap_or_default();
+            if usage.requests > earlier.requests {
+                traced.insert(function.clone(), usage.requests - earlier.requests);
+            }
+            traces_started += usage.traces_recorded - earlier.traces_recorded;
+        }
+        assert_eq!(traced, lambda, "invocations recorded in the trace");
+        assert_eq!(traces_started, entry_points);
+
         // CloudWatch Logs: every invocation wrote its system records (in the function's log
         // format) into its function's log group, one event a line, besides its own lines.
         for (function, requests) in &lambda {

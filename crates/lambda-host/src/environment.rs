@@ -171,6 +171,7 @@ mod tests {
             }),
             log_file: "/tmp/log".into(),
             log_format: crate::LogFormat::Text,
+            tracing: crate::TracingMode::PassThrough,
         }
     }
 

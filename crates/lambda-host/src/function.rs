@@ -41,6 +41,8 @@ pub struct FunctionConfig {
     pub log_file: PathBuf,
     /// The format of the system log records (`LoggingConfig.LogFormat`).
     pub log_format: LogFormat,
+    /// `TracingConfig.Mode`: whether the function samples requests that arrive undecided.
+    pub tracing: crate::TracingMode,
 }
 
 impl fmt::Debug for FunctionConfig {
@@ -60,6 +62,7 @@ impl fmt::Debug for FunctionConfig {
             .field("credentials", &self.credentials)
             .field("log_file", &self.log_file)
             .field("log_format", &self.log_format)
+            .field("tracing", &self.tracing)
             .finish()
     }
 }
@@ -362,6 +365,7 @@ mod tests {
             credentials: None,
             log_file: "/tmp/log".into(),
             log_format: LogFormat::Text,
+            tracing: crate::TracingMode::PassThrough,
         }
     }
 

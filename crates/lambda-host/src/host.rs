@@ -26,6 +26,7 @@ use crate::invoke::{
 use crate::metrics::{FunctionMetrics, InvocationRecord, billed_ms};
 use crate::runtime_api::Invocation;
 use crate::system_log::{self, InvocationStatus, Report};
+use crate::xray;
 
 /// The host's limits.
 #[derive(Debug, Clone)]
@@ -48,6 +49,9 @@ pub struct HostConfig {
     pub async_throttle_backoff: Duration,
     /// How long a throttled `Event` invocation keeps being retried. Default 6 hours.
     pub async_max_event_age: Duration,
+    /// Simulated seconds per real second: X-Ray's reservoir of one sampled request a second
+    /// counts simulated seconds. Default 1.
+    pub time_scale: f64,
 }
 
 impl Default for HostConfig {
@@ -60,6 +64,7 @@ impl Default for HostConfig {
             async_retry_delays: vec![Duration::from_secs(60), Duration::from_secs(120)],
             async_throttle_backoff: Duration::from_secs(1),
             async_max_event_age: Duration::from_secs(6 * 3600),
+            time_scale: 1.0,
         }
     }
 }
@@ -90,6 +95,7 @@ struct HostInner {
     next_instance_id: AtomicU64,
     shut_down: AtomicBool,
     shutdown_signal: watch::Sender<bool>,
+    started: Instant,
 }
 
 #[derive(Default)]
@@ -105,6 +111,7 @@ struct FunctionPool {
     idle: Vec<Instance>,
     busy: u32,
     metrics: FunctionMetrics,
+    sampler: xray::Sampler,
 }
 
 /// What `acquire` hands out: a warm instance, or the right to start one.
@@ -141,6 +148,7 @@ impl LambdaHost {
             next_instance_id: AtomicU64::new(1),
             shut_down: AtomicBool::new(false),
             shutdown_signal,
+            started: Instant::now(),
         });
         Self {
             _owners: Arc::new(Owners(inner.clone())),
@@ -203,6 +211,7 @@ impl LambdaHost {
             payload: request.payload,
             client_context,
             log_tail: request.log_tail,
+            trace_header: request.trace_header,
         };
         match request.invocation_type {
             InvocationType::DryRun => Ok(InvokeOutcome {
@@ -288,6 +297,11 @@ impl LambdaHost {
             payload,
             client_context: None,
             log_tail: false,
+            trace_header: request
+                .headers()
+                .get("x-amzn-trace-id")
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned),
         };
         match self.inner.clone().run_detached(run).await {
             Ok(outcome) if outcome.function_error.is_some() => {
@@ -415,6 +429,7 @@ struct InvocationRun {
     payload: Bytes,
     client_context: Option<String>,
     log_tail: bool,
+    trace_header: Option<String>,
 }
 
 impl HostInner {
@@ -487,6 +502,7 @@ impl HostInner {
                 idle: Vec::new(),
                 busy: 0,
                 metrics: FunctionMetrics::default(),
+                sampler: xray::Sampler::default(),
             });
         if pool.config != *config {
             pool.generation += 1;
@@ -684,12 +700,13 @@ impl HostInner {
             &config.version,
         ));
         append_log(&config, &opening);
+        let trace_id = self.trace(&run);
         let invocation = Invocation {
             request_id: run.request_id.clone(),
             payload: run.payload,
             timeout: config.timeout,
             invoked_function_arn: run.invoked_arn,
-            trace_id: new_trace_id(),
+            trace_id,
             client_context: run.client_context,
         };
         let mut shutdown = self.shutdown_signal.subscribe();
@@ -897,6 +914,23 @@ impl HostInner {
         }
     }
 
+    /// The invocation's trace header (`Lambda-Runtime-Trace-Id`), counted in the function's
+    /// metrics when X-Ray records it.
+    fn trace(&self, run: &InvocationRun) -> String {
+        let scaled = self.started.elapsed().as_secs_f64() * self.config.time_scale;
+        let at = Duration::try_from_secs_f64(scaled).unwrap_or(Duration::MAX);
+        let mut state = self.lock_state();
+        let Some(pool) = state.pools.get_mut(&run.config.arn) else {
+            return xray::decide(run.config.tracing, run.trace_header.as_deref(), || false).header;
+        };
+        let decision = xray::decide(run.config.tracing, run.trace_header.as_deref(), || {
+            pool.sampler.sample(at, fastrand::f64())
+        });
+        pool.metrics.traced_invocations += u64::from(decision.sampled);
+        pool.metrics.traces_started += u64::from(decision.starts_trace);
+        decision.header
+    }
+
     fn record(
         &self,
         key: &str,
@@ -963,18 +997,6 @@ fn decode_client_context(encoded: &str) -> Result<String, LambdaHostError> {
     }
 }
 
-/// An X-Ray trace header: `Root=1-{epoch hex}-{96 random bits};Parent={64 bits};Sampled=0`.
-fn new_trace_id() -> String {
-    let epoch = chrono::Utc::now().timestamp();
-    let root = uuid::Uuid::new_v4().simple().to_string();
-    let parent = uuid::Uuid::new_v4().simple().to_string();
-    format!(
-        "Root=1-{epoch:08x}-{};Parent={};Sampled=0",
-        &root[..24],
-        &parent[..16]
-    )
-}
-
 /// What Invoke returns of the log: the last 4 KB.
 const LOG_RESULT_BYTES: u64 = 4 * 1024;
 
@@ -1029,15 +1051,6 @@ mod tests {
                 "{error}"
             );
         }
-    }
-
-    #[test]
-    fn trace_ids_have_the_x_ray_shape() {
-        let trace = new_trace_id();
-        let parts: Vec<&str> = trace.split(';').collect();
-        assert!(parts[0].starts_with("Root=1-") && parts[0].len() == "Root=1-".len() + 8 + 1 + 24);
-        assert!(parts[1].starts_with("Parent=") && parts[1].len() == "Parent=".len() + 16);
-        assert_eq!(parts[2], "Sampled=0");
     }
 
     #[test]

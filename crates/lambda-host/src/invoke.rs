@@ -103,6 +103,8 @@ pub struct InvokeRequest {
     pub client_context: Option<String>,
     /// `X-Amz-Log-Type: Tail`: answer the last 4 KB of the invocation's log lines.
     pub log_tail: bool,
+    /// `X-Amzn-Trace-Id`: the caller's trace and its sampling decision.
+    pub trace_header: Option<String>,
 }
 
 impl InvokeRequest {
@@ -114,6 +116,7 @@ impl InvokeRequest {
             payload: payload.into(),
             client_context: None,
             log_tail: false,
+            trace_header: None,
         }
     }
 }

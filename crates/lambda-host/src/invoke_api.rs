@@ -128,6 +128,7 @@ pub fn parse_request(
         payload,
         client_context: header("x-amz-client-context")?.map(str::to_owned),
         log_tail,
+        trace_header: header("x-amzn-trace-id")?.map(str::to_owned),
     })
 }
 

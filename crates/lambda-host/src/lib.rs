@@ -25,6 +25,7 @@ mod metrics;
 mod process;
 mod runtime_api;
 pub mod system_log;
+pub mod xray;
 
 pub use environment::{RESERVED_VARIABLES, instance_environment, reserved_keys};
 pub use error::LambdaHostError;
@@ -40,3 +41,4 @@ pub use invoke::{
 };
 pub use metrics::{DurationStats, FunctionMetrics, billed_ms};
 pub use system_log::LogFormat;
+pub use xray::TracingMode;

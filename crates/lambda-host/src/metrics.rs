@@ -33,6 +33,10 @@ pub struct FunctionMetrics {
     pub max_concurrent_executions: u32,
     /// Asynchronous events given up on after their retries.
     pub async_events_dropped: u64,
+    /// Invocations recorded in an X-Ray trace (sampled here or by the caller).
+    pub traced_invocations: u64,
+    /// Of those, the ones that started their trace: X-Ray's traces recorded.
+    pub traces_started: u64,
 }
 
 /// Count, sum, minimum and maximum: what `SampleCount`, `Sum`, `Average`, `Minimum` and

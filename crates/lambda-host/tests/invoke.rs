@@ -804,3 +804,56 @@ async fn a_json_log_format_function_gets_lambdas_platform_records() {
     assert_eq!(warm_report["requestId"], warm.request_id.as_str());
     assert!(warm_report["metrics"].get("initDurationMs").is_none());
 }
+
+#[tokio::test]
+async fn active_tracing_samples_undecided_requests_and_keeps_a_callers_decision() {
+    let root = TaskRoot::new();
+    let traced = postoffice_lambda_host::FunctionConfig {
+        tracing: postoffice_lambda_host::TracingMode::Active,
+        ..root.config("kitchen")
+    };
+    // A day a second: every request falls in a second of its own, so the reservoir takes each.
+    let (host, _) = host_with(
+        vec![traced, root.config("plain")],
+        HostConfig {
+            time_scale: 86_400.0,
+            ..HostConfig::default()
+        },
+    );
+    let trace_of = |outcome: &postoffice_lambda_host::InvokeOutcome| {
+        json(&outcome.payload)["context"]["xray_trace_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let invoke = |function: &str, header: Option<&str>| {
+        let mut request = InvokeRequest::new(function, echo(&[]), SYNC);
+        request.trace_header = header.map(str::to_owned);
+        let host = host.clone();
+        async move { host.invoke_request(request).await.unwrap() }
+    };
+
+    let own = trace_of(&invoke("kitchen", None).await);
+    assert!(own.ends_with(";Sampled=1"), "{own}");
+    let root_id = "1-5759e988-bd862e3fe1be46a994272793";
+    let upstream = format!("Root={root_id};Parent=53995c3f42cd8ad8;Sampled=0");
+    let continued = trace_of(&invoke("kitchen", Some(&upstream)).await);
+    assert!(
+        continued.starts_with(&format!("Root={root_id};Parent=")),
+        "{continued}"
+    );
+    assert!(continued.ends_with(";Sampled=0"), "{continued}");
+    let sampled_upstream = upstream.replace("Sampled=0", "Sampled=1");
+    assert!(trace_of(&invoke("kitchen", Some(&sampled_upstream)).await).ends_with(";Sampled=1"));
+
+    let metrics = host.metrics("kitchen").unwrap();
+    assert_eq!(metrics.invocations, 3);
+    // Its own sample and the caller's sampled trace are recorded; only the first is new.
+    assert_eq!((metrics.traced_invocations, metrics.traces_started), (2, 1));
+
+    // PassThrough never starts a trace.
+    let plain = trace_of(&invoke("plain", None).await);
+    assert!(plain.ends_with(";Sampled=0"), "{plain}");
+    let metrics = host.metrics("plain").unwrap();
+    assert_eq!((metrics.traced_invocations, metrics.traces_started), (0, 0));
+}

@@ -265,6 +265,7 @@ impl LocalPostOffice {
                 // Lambda keeps every recently used environment warm; instances are stopped
                 // only to make room for another function's.
                 idle_instances_per_function: options.max_instances,
+                time_scale: options.metered_time_scale,
                 ..HostConfig::default()
             },
         );

@@ -364,6 +364,15 @@ pub struct LogUsage {
     pub source: String,
 }
 
+/// One function's X-Ray use (<https://aws.amazon.com/xray/pricing/>: traces recorded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XrayUsage {
+    /// Invocations recorded in a trace, whoever started it.
+    pub requests: u64,
+    /// Traces the function started (sampled by its own decision): what X-Ray bills.
+    pub traces_recorded: u64,
+}
+
 /// One DynamoDB table's on-demand usage.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DynamoDbUsage {
@@ -416,6 +425,9 @@ pub struct Metering {
     /// By table name.
     #[serde(default)]
     pub dynamodb: BTreeMap<String, DynamoDbUsage>,
+    /// By function name: the functions that recorded anything in X-Ray.
+    #[serde(default)]
+    pub xray: BTreeMap<String, XrayUsage>,
     /// What AWS bills that this meter does not count.
     pub not_metered: Vec<String>,
 }
@@ -436,7 +448,7 @@ const NOT_METERED: &[&str] = &[
     "CloudWatch Logs: the logs of ECS services, the platform's own logs, and the 26 bytes per event of the PutLogEvents batch limit (no source says they are billed)",
     "KMS: S3 with bucket keys reuses a bucket-level key for an undocumented while: each object Firehose writes counts as one request (an upper bound); Lambda's decryption of environment variables and CloudWatch Logs' encryption of log groups are not counted",
     "DynamoDB: UpdateItem is metered on the larger of the item seen before and the request's key and values (not the item after the update); Scan on the items returned (not scanned); transactions and PartiQL are not metered",
-    "X-Ray: traces recorded by active tracing are not metered",
+    "X-Ray: traces retrieved and scanned (reading traces, not recording them)",
     "Data transfer",
 ];
 
@@ -752,6 +764,20 @@ impl Meter {
                 )
             })
             .collect();
+        let xray = readings
+            .functions
+            .iter()
+            .filter(|(_, metrics)| metrics.traced_invocations > 0)
+            .map(|(name, metrics)| {
+                (
+                    name.clone(),
+                    XrayUsage {
+                        requests: metrics.traced_invocations,
+                        traces_recorded: metrics.traces_started,
+                    },
+                )
+            })
+            .collect();
         Metering {
             version: VERSION,
             started_at: self.started_at.to_rfc3339(),
@@ -771,6 +797,7 @@ impl Meter {
             },
             logs: counts.logs.clone(),
             dynamodb: counts.dynamodb.clone(),
+            xray,
             not_metered: NOT_METERED.iter().map(|line| (*line).to_owned()).collect(),
         }
     }
@@ -901,9 +928,12 @@ mod tests {
                 invocations: 3,
                 billed_duration_ms: 120,
                 gb_seconds: 0.015,
+                traced_invocations: 2,
+                traces_started: 1,
                 ..FunctionMetrics::default()
             },
         );
+        functions.insert("untraced".to_owned(), FunctionMetrics::default());
         let metering = meter.snapshot(&Readings {
             gateway: MetricsSnapshot {
                 connect_success: 2,
@@ -979,6 +1009,14 @@ mod tests {
         assert_eq!(metering.kms.values().map(|k| k.requests).sum::<u64>(), 1);
         assert_eq!(metering.lambda["handler"].requests, 3);
         assert_eq!(metering.lambda["handler"].billed_duration_ms, 120);
+        assert_eq!(
+            metering.xray["handler"],
+            XrayUsage {
+                requests: 2,
+                traces_recorded: 1
+            }
+        );
+        assert!(!metering.xray.contains_key("untraced"));
         assert_eq!(
             metering.cloudwatch,
             CloudWatchUsage {

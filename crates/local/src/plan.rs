@@ -76,6 +76,8 @@ pub struct FunctionPlan {
     pub alias: Option<String>,
     /// The format of its system log records.
     pub log_format: postoffice_lambda_host::LogFormat,
+    /// `TracingConfig.Mode`; Lambda's default, `PassThrough`, when none is set.
+    pub tracing: postoffice_lambda_host::TracingMode,
     /// Where Lambda sends its logs: `LoggingConfig.LogGroup`, by default `/aws/lambda/NAME`.
     pub log_group: String,
 }
@@ -246,6 +248,7 @@ fn functions(
                         .map(|url| (url.id().to_owned(), url.auth_type.clone())),
                     alias: served_alias(function, problems),
                     log_format: log_format(function, problems),
+                    tracing: tracing_mode(function, problems),
                     log_group: function
                         .log_group
                         .clone()
@@ -270,6 +273,23 @@ fn log_format(
             function.name
         ));
         postoffice_lambda_host::LogFormat::Text
+    })
+}
+
+/// The function's tracing mode; Lambda's default, `PassThrough`, when none is set.
+fn tracing_mode(
+    function: &crate::applied::lambda::Function,
+    problems: &mut Vec<String>,
+) -> postoffice_lambda_host::TracingMode {
+    let Some(mode) = &function.tracing_mode else {
+        return postoffice_lambda_host::TracingMode::PassThrough;
+    };
+    postoffice_lambda_host::TracingMode::parse(mode).unwrap_or_else(|| {
+        problems.push(format!(
+            "function {}: tracing mode {mode:?} is neither Active nor PassThrough; it is not traced",
+            function.name
+        ));
+        postoffice_lambda_host::TracingMode::PassThrough
     })
 }
 

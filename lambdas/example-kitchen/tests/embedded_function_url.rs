@@ -107,6 +107,7 @@ async fn the_kitchen_serves_sns_itself_behind_its_function_url() {
         }),
         log_file: log.clone(),
         log_format: postoffice_lambda_host::LogFormat::Text,
+        tracing: postoffice_lambda_host::TracingMode::PassThrough,
     });
     registry.put_url(URL_ID, FUNCTION);
     let host = LambdaHost::new(registry, HostConfig::default());

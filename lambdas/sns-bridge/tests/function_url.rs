@@ -84,6 +84,7 @@ impl TaskRoot {
             }),
             log_file: self.log(),
             log_format: postoffice_lambda_host::LogFormat::Text,
+            tracing: postoffice_lambda_host::TracingMode::PassThrough,
         }
     }
 }

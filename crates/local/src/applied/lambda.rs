@@ -24,6 +24,8 @@ pub struct Function {
     pub log_group: Option<String>,
     /// `LoggingConfig.LogFormat`: `Text` or `JSON`.
     pub log_format: Option<String>,
+    /// `TracingConfig.Mode`: `Active` or `PassThrough`.
+    pub tracing_mode: Option<String>,
     /// The function URL and its auth type, when it has one.
     pub url: Option<FunctionUrl>,
     /// The resource-based policy (as `GetPolicy` answers it), when it has one.
@@ -255,6 +257,11 @@ pub async fn read_function(
             .as_ref()
             .and_then(|logging| logging.log_format.as_ref())
             .map(|format| format.as_str().to_owned()),
+        tracing_mode: configuration
+            .tracing_config
+            .as_ref()
+            .and_then(|tracing| tracing.mode.as_ref())
+            .map(|mode| mode.as_str().to_owned()),
         url,
         policy: None,
         tags: got.tags.unwrap_or_default().into_iter().collect(),

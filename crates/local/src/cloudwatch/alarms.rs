@@ -394,6 +394,7 @@ impl Alarms {
                             message: message.clone(),
                             subject: Some(subject.chars().take(99).collect()),
                             message_attributes: Default::default(),
+                            trace_header: None,
                         })
                         .map_err(|error| format!("{}: {}", error.code, error.message))
                 });

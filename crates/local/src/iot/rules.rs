@@ -289,6 +289,7 @@ impl RuleEngine {
                         message,
                         subject: None,
                         message_attributes: Default::default(),
+                        trace_header: None,
                     })
                     .map_err(|error| {
                         failure(

@@ -105,6 +105,7 @@ impl PlanRegistry {
                 credentials,
                 log_file: self.logs.join(format!("{}.log", function.name)),
                 log_format: function.log_format,
+                tracing: function.tracing,
             };
             if let Some((url_id, _)) = &function.url {
                 url_ids.insert(url_id.clone(), function.name.clone());
@@ -195,6 +196,7 @@ mod tests {
             alias: alias.map(str::to_owned),
             log_format: postoffice_lambda_host::LogFormat::Json,
             log_group: "/aws/lambda/handler".to_owned(),
+            tracing: postoffice_lambda_host::TracingMode::Active,
         };
         FunctionConfig {
             name: plan.name.clone(),
@@ -210,6 +212,7 @@ mod tests {
             credentials: None,
             log_file: PathBuf::from("/tmp/handler.log"),
             log_format: plan.log_format,
+            tracing: plan.tracing,
         }
     }
 

@@ -41,12 +41,22 @@ const MAX_IN_FLIGHT: usize = 64;
 #[derive(Debug)]
 pub struct Pending {
     pub message: SnsMessage,
+    /// The publisher's trace header, passed on to HTTP/S endpoints.
+    pub trace_header: Option<String>,
     counter: Arc<AtomicUsize>,
 }
 
 impl Pending {
-    pub(super) fn new(message: SnsMessage, counter: Arc<AtomicUsize>) -> Self {
-        Self { message, counter }
+    pub(super) fn new(
+        message: SnsMessage,
+        trace_header: Option<String>,
+        counter: Arc<AtomicUsize>,
+    ) -> Self {
+        Self {
+            message,
+            trace_header,
+            counter,
+        }
     }
 }
 
@@ -107,6 +117,7 @@ impl Deliverer {
         plan: &SubscriptionPlan,
         message: &SnsMessage,
         body: &str,
+        trace_header: Option<&str>,
     ) -> AttemptResult {
         let mut request = http::Request::builder()
             .method("POST")
@@ -117,6 +128,9 @@ impl Deliverer {
             .header("x-amz-sns-topic-arn", &message.topic_arn);
         if message.message_type == MessageType::Notification {
             request = request.header("x-amz-sns-subscription-arn", &plan.arn);
+        }
+        if let Some(trace_header) = trace_header {
+            request = request.header("x-amzn-trace-id", trace_header);
         }
         match &plan.endpoint {
             Endpoint::FunctionUrl { url_id, .. } => {
@@ -203,7 +217,8 @@ impl Deliverer {
         let mut message = pending.message.clone();
         match &plan.endpoint {
             Endpoint::FunctionUrl { .. } | Endpoint::Service { .. } | Endpoint::Http(_) => {
-                self.deliver_http(&plan, &mut message).await
+                self.deliver_http(&plan, &mut message, pending.trace_header.as_deref())
+                    .await
             }
             Endpoint::Firehose { .. } | Endpoint::Sqs { .. } => {
                 self.deliver_to_aws(&plan, &message).await
@@ -212,7 +227,12 @@ impl Deliverer {
         }
     }
 
-    async fn deliver_http(&self, plan: &SubscriptionPlan, message: &mut SnsMessage) {
+    async fn deliver_http(
+        &self,
+        plan: &SubscriptionPlan,
+        message: &mut SnsMessage,
+        trace_header: Option<&str>,
+    ) {
         message.unsubscribe_url = Some(format!(
             "{}/?Action=Unsubscribe&SubscriptionArn={}",
             self.ports.endpoint, plan.arn
@@ -242,7 +262,7 @@ impl Deliverer {
         loop {
             attempt += 1;
             self.ports.meter.sns_attempted(protocol(plan));
-            let result = self.post(plan, message, &body).await;
+            let result = self.post(plan, message, &body, trace_header).await;
             let (outcome, status, error_code, error_message) = match &result {
                 AttemptResult::Answered { status, body } => (
                     AttemptOutcome::from_status(*status),
@@ -649,7 +669,7 @@ pub async fn confirm(sns: Weak<Sns>, ports: Arc<Ports>, plan: Arc<RwLock<Subscri
     let started = Instant::now();
     for attempt in 0..=delays.len() {
         let current = deliverer.plan();
-        let result = deliverer.post(&current, &message, &body).await;
+        let result = deliverer.post(&current, &message, &body, None).await;
         let confirmed = sns
             .upgrade()
             .and_then(|sns| sns.is_confirmed(&current.arn))

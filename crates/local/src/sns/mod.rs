@@ -319,7 +319,11 @@ impl Sns {
                 continue;
             }
             running.pending.fetch_add(1, Ordering::SeqCst);
-            let pending = Pending::new(notification.clone(), running.pending.clone());
+            let pending = Pending::new(
+                notification.clone(),
+                request.trace_header.clone(),
+                running.pending.clone(),
+            );
             if running.sender.send(pending).is_err() {
                 return Err(ApiError::internal(format!(
                     "subscription {arn} is no longer delivered"
@@ -445,6 +449,15 @@ pub struct SnsService {
     pub filter_policy_scopes: std::sync::Mutex<HashMap<String, String>>,
 }
 
+/// The request with the caller's trace header, which SNS passes on to its subscriptions
+/// (<https://docs.aws.amazon.com/xray/latest/devguide/xray-services-sns.html>).
+fn traced(request: PublishRequest, call: &Call) -> PublishRequest {
+    PublishRequest {
+        trace_header: call.request.header("x-amzn-trace-id").map(str::to_owned),
+        ..request
+    }
+}
+
 fn xml(body: String) -> Response {
     ([("content-type", "text/xml")], body).into_response()
 }
@@ -486,7 +499,7 @@ impl LocalService for SnsService {
             }
             "Publish" => Some(
                 match PublishRequest::from_query(&query)
-                    .and_then(|request| self.sns.publish(request))
+                    .and_then(|request| self.sns.publish(traced(request, call)))
                 {
                     Ok(message_id) => xml(query::publish_response(&message_id, &call.request_id)),
                     Err(error) => api_error(call, error),
@@ -658,7 +671,9 @@ impl SnsService {
                 entry.push_str(&format!("&{}={}", urlencode(&name), urlencode(&value)));
             }
             let single = QueryRequest::parse(None, entry.as_bytes());
-            match PublishRequest::from_query(&single).and_then(|request| self.sns.publish(request)) {
+            match PublishRequest::from_query(&single)
+                .and_then(|request| self.sns.publish(traced(request, call)))
+            {
                 Ok(message_id) => successful.push_str(&format!(
                     "<member><Id>{}</Id><MessageId>{message_id}</MessageId></member>",
                     crate::aws::errors::xml_escape(id)

@@ -70,6 +70,8 @@ pub struct PublishRequest {
     pub message: String,
     pub subject: Option<String>,
     pub message_attributes: BTreeMap<String, MessageAttribute>,
+    /// The publisher's `X-Amzn-Trace-Id`: SNS passes the trace on to the subscriptions.
+    pub trace_header: Option<String>,
 }
 
 impl PublishRequest {
@@ -125,6 +127,7 @@ impl PublishRequest {
             message,
             subject,
             message_attributes,
+            trace_header: None,
         })
     }
 }
