@@ -34,9 +34,12 @@ pub fn account_usage(usage: &MonthlyUsage, profile: &Profile, seconds: f64) -> A
 }
 
 /// Traces recorded over `seconds`. Every function traces actively (`tracing_config { mode =
-/// "Active" }` in terraform/modules/consumer/lambdas.tf) and SNS starts no trace, so each SNS
-/// delivery starts one at its entry point (the bridge, or the handler with an embedded bridge);
-/// a bridge's handler joins its trace. Lambda samples with X-Ray's default rule, which cannot
+/// "Active" }` in terraform/modules/consumer/lambdas.tf) and SNS starts no trace: it passes the
+/// publisher's trace header on to the subscriptions
+/// (https://docs.aws.amazon.com/xray/latest/devguide/xray-services-sns.html). So a delivery of
+/// what a platform function published continues that function's trace (sampled or not), and
+/// each other delivery starts one at its entry point (the bridge, or the handler with an
+/// embedded bridge) when sampled; a bridge's handler joins its trace. Lambda samples with X-Ray's default rule, which cannot
 /// be changed for Lambda: the first request each second and 5 % of the others
 /// (https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html). With deliveries arriving
 /// at random at rate r a second, a second holds a first request with probability 1 − e^−r and
@@ -49,7 +52,7 @@ pub fn traces_recorded(usage: &MonthlyUsage, tracing: &Tracing, seconds: f64) ->
         .consumers
         .values()
         .map(|flow| {
-            let rate = flow.deliveries / seconds;
+            let rate = flow.untraced_deliveries / seconds;
             let reservoir = tracing.reservoir_per_second;
             // The reservoir takes up to `reservoir` requests a second (1 by default).
             let first = expected_min(rate, reservoir);

@@ -119,6 +119,10 @@ pub struct ConsumerDeliveries {
     pub deliveries: f64,
     /// SNS message bytes (the envelopes) they carry.
     pub message_bytes: f64,
+    /// Of the deliveries, those whose publisher passed SNS no X-Ray trace (an IoT rule, a
+    /// service outside the platform): the consumer's function decides to trace them itself.
+    /// The others continue the trace of the function that published them.
+    pub untraced_deliveries: f64,
 }
 
 /// A month's metered quantities.
@@ -205,6 +209,7 @@ impl MonthlyUsage {
                 .map(|(consumer, flow)| {
                     let flow = ConsumerDeliveries {
                         deliveries: flow.deliveries * customers,
+                        untraced_deliveries: flow.untraced_deliveries * customers,
                         message_bytes: flow.message_bytes * customers,
                     };
                     (consumer.clone(), flow)
@@ -463,6 +468,10 @@ pub fn customer_usage_by_consumer(
 
     let mut usage = MonthlyUsage::default();
     let plans = actor_plans(profile, routes, scenario);
+    let platform_functions: std::collections::BTreeSet<&str> = routes
+        .values()
+        .flat_map(|route| route.consumers.iter().map(String::as_str))
+        .collect();
     for (kind, actor) in &profile.actors {
         let plan = plans[kind];
         usage.connection_minutes += actor.per_customer * plan.minutes_per_day * DAYS_PER_MONTH;
@@ -515,6 +524,16 @@ pub fn customer_usage_by_consumer(
         usage.sns_http_deliveries +=
             messages * route.fan_out() as f64 * increments(envelope_bytes, delivery_chunk);
         usage.sns_firehose_deliveries += messages;
+        // A platform function's SNS publish carries its trace header, which SNS passes on; an
+        // IoT rule's does not, nor (as far as the model knows) a service outside the platform.
+        let published_traced = match (via_iot, route.direction) {
+            (true, Direction::ActorToBackend) => false,
+            (false, _) => true,
+            _ => route
+                .producers
+                .iter()
+                .all(|producer| platform_functions.contains(producer.as_str())),
+        };
         let publishers = usage.topic_publishers.entry(event.clone()).or_default();
         match (via_iot, route.direction) {
             (true, Direction::ActorToBackend) => {
@@ -624,6 +643,9 @@ pub fn customer_usage_by_consumer(
             };
             let flow = usage.consumers.entry(consumer.clone()).or_default();
             flow.deliveries += messages;
+            if !published_traced {
+                flow.untraced_deliveries += messages;
+            }
             flow.message_bytes += messages * envelope_bytes;
             match bridge(consumer) {
                 BridgeMode::Separate => {

@@ -225,6 +225,7 @@ fn deliveries(per_second: f64, seconds: f64) -> MonthlyUsage {
         ConsumerDeliveries {
             deliveries: per_second * seconds,
             message_bytes: 0.0,
+            untraced_deliveries: per_second * seconds,
         },
     );
     usage

@@ -297,3 +297,26 @@ fn a_reply_other_actors_receive_is_one_publish_with_a_delivery_each() {
     close(shared.sns_publishes, alone.sns_publishes);
     close(shared.sns_http_deliveries, alone.sns_http_deliveries);
 }
+
+#[test]
+fn only_deliveries_no_platform_function_published_start_traces() {
+    let baseline = usage(&profile(), Scenario::BASELINE);
+    let consumer = |usage: &MonthlyUsage, name: &str| usage.consumers[name];
+    // The IoT rule passes SNS no trace header: every delivery of what devices send is undecided.
+    let telemetry = consumer(&baseline, "telemetry");
+    close(telemetry.untraced_deliveries, telemetry.deliveries);
+    // The kitchen's replies continue the trace of the handler that published them.
+    let forwarder = consumer(&baseline, "iot-forwarder");
+    assert!(forwarder.deliveries > 0.0);
+    close(forwarder.untraced_deliveries, 0.0);
+    // Collected telemetry reaches its consumer from the collection-unpacker's publishes: only
+    // the collections' own deliveries start traces.
+    let collected = usage(&profile(), Scenario::EVENT_COLLECTIONS);
+    let unpacker = consumer(&collected, "collection-unpacker");
+    close(unpacker.untraced_deliveries, unpacker.deliveries);
+    let telemetry = consumer(&collected, "telemetry");
+    close(telemetry.untraced_deliveries, 365.0); // COOKING_FINISHED, sent alone
+    // A service outside the platform is not known to pass a trace on.
+    let audit = consumer(&baseline, "audit");
+    close(audit.untraced_deliveries, audit.deliveries);
+}
